@@ -1,0 +1,125 @@
+//! The library's one error type. Every variant carries the context a user needs to act:
+//! the path, the item, the line. The CLI and TUI wrap it with anyhow at their edges.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong inside the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file system operation failed on `path`.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+
+    /// SQLite failed while doing `context` on the registry at `path`.
+    #[error("registry {path}: {context}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        context: &'static str,
+        source: rusqlite::Error,
+    },
+
+    /// The registry file exists but is not a cachet registry (another program's database,
+    /// or not SQLite at all).
+    #[error("{path} is not a cachet registry: {reason}")]
+    ForeignRegistry { path: PathBuf, reason: String },
+
+    /// The registry was written by a newer cachet; we refuse to touch it.
+    #[error(
+        "registry {path} has schema version {found}, this cachet understands up to {supported}: upgrade cachet"
+    )]
+    RegistryTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    /// No item, blob or member matched.
+    #[error("not found: {what}")]
+    NotFound { what: String },
+
+    /// A prefix matched more than one key.
+    #[error("'{prefix}' is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+
+    /// A status change that the lifecycle forbids.
+    #[error("item {id}: cannot go from {from} to {to}")]
+    InvalidTransition {
+        id: i64,
+        from: crate::Status,
+        to: crate::Status,
+    },
+
+    /// Content on disk does not hash to what the registry says.
+    #[error("{path}: content hashes to {actual}, expected {expected}")]
+    Integrity {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    /// The registry names a blob that is not on disk.
+    #[error("blob {sha256} is missing (expected at {path})")]
+    MissingBlob { sha256: String, path: PathBuf },
+
+    /// A user-supplied value (attribute, parameter, item reference, size, …) is malformed.
+    #[error("{what}: {message}")]
+    InvalidInput { what: String, message: String },
+
+    /// A line of a line-oriented input (NDJSON import, JSONL manifest) is malformed.
+    #[error("{path}:{line}: {message}")]
+    BadLine {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
+    /// An archive or compressed stream is corrupt or truncated.
+    #[error("{path}: {message}")]
+    Archive { path: PathBuf, message: String },
+
+    /// A format or feature we recognise but do not handle.
+    #[error("unsupported: {what}")]
+    Unsupported { what: String },
+
+    /// A cancel flag was raised while the operation ran.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+}
+
+/// Attaches a path to an `io::Result`, so no I/O error reaches the user without one.
+pub trait IoResultExt<T> {
+    /// Converts the error into [`Error::Io`] naming `path`.
+    fn at(self, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoResultExt<T> for io::Result<T> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! Stable item keys: sha256 of the canonical JSON of `{"params": …, "uri": …}`.
+//!
+//! Canonical means sorted object keys, no whitespace, serde_json's number and string
+//! encoding (so `3`, `3.0` and `"3"` are three different keys). The encoding is written
+//! here rather than relying on `serde_json::Map` ordering, which a dependency's
+//! `preserve_order` feature would silently change.
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+/// Canonical JSON text of `value`.
+pub fn canonical_json(value: &Json) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Json, out: &mut String) {
+    match value {
+        Json::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Json::from(k.as_str()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// The key of `uri` with `params` (a JSON object; `null` is taken as `{}`).
+pub fn item_key(uri: &str, params: &Json) -> String {
+    let params = match params {
+        Json::Null => Json::Object(Default::default()),
+        other => other.clone(),
+    };
+    let doc = serde_json::json!({ "uri": uri, "params": params });
+    sha256_hex(canonical_json(&doc).as_bytes())
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// Whether `s` is a full lower-case sha256 hex digest.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_form_sorts_and_strips() {
+        let v = json!({"b": [1, {"z": 1, "a": "x"}], "a": 0.5, "c": "é\n"});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":0.5,"b":[1,{"a":"x","z":1}],"c":"é\n"}"#
+        );
+    }
+
+    // Vectors computed independently (Python: hashlib.sha256(json.dumps(doc,
+    // sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())).
+    #[test]
+    fn key_vectors() {
+        assert_eq!(
+            item_key("https://example.org/a.csv", &json!({})),
+            "ecde82c6e497e4ad969ef3021b3c172db5e300b5fce97136edc54813e8e1de6b"
+        );
+        assert_eq!(
+            item_key("https://example.org/a.csv", &json!({"release": 3, "organism": "human"})),
+            "ce91e3b285e32a749eee83091a8d0a7007817b60f28777cc49fb111ac1d139c1"
+        );
+        assert_eq!(
+            item_key("https://example.org/a.csv", &json!({"release": "3", "organism": "human"})),
+            "410bd5ce9a8a84e1d8f135502c5a679af7ea332f3f175aa8f0fe0cb457cda611"
+        );
+        assert_eq!(item_key("s3://b/ü", &Json::Null), item_key("s3://b/ü", &json!({})));
+    }
+
+    #[test]
+    fn numbers_and_strings_differ() {
+        let a = item_key("u", &json!({"n": 3}));
+        let b = item_key("u", &json!({"n": "3"}));
+        let c = item_key("u", &json!({"n": 3.0}));
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(b, c);
+    }
+}

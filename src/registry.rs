@@ -1,0 +1,3 @@
+//! The SQLite registry: schema, connection setup, and the queries on items.
+
+pub mod schema;

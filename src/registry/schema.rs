@@ -1,0 +1,166 @@
+//! The registry's schema and its forward migrations.
+//!
+//! `PRAGMA user_version` holds the schema version and `PRAGMA application_id` marks the
+//! file as ours, so another program's SQLite database is never mistaken for a registry.
+//! Each migration runs in one transaction; a registry from a newer cachet is refused.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// `PRAGMA application_id` of a cachet registry ("cach" in ASCII).
+pub const APPLICATION_ID: i64 = 0x6361_6368;
+
+/// The newest schema this build reads and writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1: items, their typed attributes and params, the per-key version counter and
+/// the catalogue of attribute names and types.
+///
+/// Times are UTC milliseconds since the epoch. Attribute values keep their SQLite type
+/// (integer, real, text; bools as 0/1, datetimes as microseconds) in one untyped column,
+/// and every lookup goes through `(name, type, value, item_id)` so that comparisons never
+/// mix types.
+const V1: &str = r#"
+CREATE TABLE items (
+    id            INTEGER PRIMARY KEY,
+    key           TEXT    NOT NULL,
+    version       INTEGER NOT NULL CHECK (version >= 1),
+    uri           TEXT    NOT NULL,
+    params        TEXT    NOT NULL,
+    status        TEXT    NOT NULL
+                  CHECK (status IN ('UNINITIALIZED', 'WRITE', 'READY', 'FAILED', 'TRASH')),
+    trashed_from  TEXT,
+    note          TEXT,
+    label         TEXT,
+    filename      TEXT,
+    size          INTEGER,
+    sha256        TEXT,
+    created       INTEGER NOT NULL,
+    updated       INTEGER NOT NULL,
+    accessed      INTEGER,
+    access_count  INTEGER NOT NULL DEFAULT 0,
+    lease_pid     INTEGER,
+    lease_host    TEXT,
+    lease_expires INTEGER,
+    pinned        INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (key, version),
+    CHECK (status <> 'READY' OR (sha256 IS NOT NULL AND size IS NOT NULL))
+);
+CREATE INDEX items_by_status  ON items (status, id);
+CREATE INDEX items_by_sha256  ON items (sha256) WHERE sha256 IS NOT NULL;
+CREATE INDEX items_by_lease   ON items (lease_expires) WHERE status = 'WRITE';
+CREATE INDEX items_by_uri     ON items (uri);
+
+-- Versions are allocated here, so a number is never handed out twice even after every
+-- version of the key was purged.
+CREATE TABLE key_versions (
+    key          TEXT PRIMARY KEY,
+    last_version INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE attrs (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    name    TEXT    NOT NULL,
+    type    INTEGER NOT NULL,
+    value   ANY     NOT NULL,
+    PRIMARY KEY (item_id, name)
+) WITHOUT ROWID;
+CREATE INDEX attrs_lookup ON attrs (name, type, value, item_id);
+
+-- Top-level scalar params, typed like attributes, so `param.release=3` is indexed too.
+CREATE TABLE params (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    name    TEXT    NOT NULL,
+    type    INTEGER NOT NULL,
+    value   ANY     NOT NULL,
+    PRIMARY KEY (item_id, name)
+) WITHOUT ROWID;
+CREATE INDEX params_lookup ON params (name, type, value, item_id);
+
+-- Which names exist with which types (scope 0 = attrs, 1 = params): the filter language
+-- type-checks against it and the TUI offers it as columns. Entries are never removed; a
+-- name whose last holder was purged simply matches nothing.
+CREATE TABLE attr_names (
+    scope INTEGER NOT NULL,
+    name  TEXT    NOT NULL,
+    type  INTEGER NOT NULL,
+    PRIMARY KEY (scope, name, type)
+) WITHOUT ROWID;
+CREATE TRIGGER attrs_catalogue AFTER INSERT ON attrs BEGIN
+    INSERT OR IGNORE INTO attr_names (scope, name, type) VALUES (0, NEW.name, NEW.type);
+END;
+CREATE TRIGGER params_catalogue AFTER INSERT ON params BEGIN
+    INSERT OR IGNORE INTO attr_names (scope, name, type) VALUES (1, NEW.name, NEW.type);
+END;
+"#;
+
+/// Checks that `conn` is a cachet registry (or an empty database) and brings its schema up
+/// to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let sql_err = |context: &'static str| {
+        move |source| Error::Sqlite {
+            path: path.to_path_buf(),
+            context,
+            source,
+        }
+    };
+    let not_a_db = |source: rusqlite::Error| match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => Error::ForeignRegistry {
+            path: path.to_path_buf(),
+            reason: "the file is not an SQLite database (corrupt, or something else)".into(),
+        },
+        _ => sql_err("reading the schema version")(source),
+    };
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(not_a_db)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(not_a_db)?;
+    if app_id != APPLICATION_ID {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(not_a_db)?;
+        if app_id != 0 || tables > 0 || version != 0 {
+            return Err(Error::ForeignRegistry {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "it is an SQLite database of another program (application_id {app_id:#x}, {tables} schema objects)"
+                ),
+            });
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(Error::RegistryTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // IMMEDIATE: two processes opening a fresh cache at once must not both migrate.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_err("starting the migration"))?;
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql_err("reading the schema version"))?;
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        tx.execute_batch(sql)
+            .map_err(sql_err("migrating the schema"))?;
+        tx.execute_batch(&format!(
+            "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
+            from + 1
+        ))
+        .map_err(sql_err("recording the schema version"))?;
+    }
+    tx.commit().map_err(sql_err("committing the migration"))
+}
