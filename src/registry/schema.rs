@@ -69,7 +69,7 @@ CREATE TABLE attrs (
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     name    TEXT    NOT NULL,
     type    INTEGER NOT NULL,
-    value   ANY     NOT NULL,
+    value           NOT NULL, -- no declared type: BLOB affinity keeps "7" text
     PRIMARY KEY (item_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX attrs_lookup ON attrs (name, type, value, item_id);
@@ -79,7 +79,7 @@ CREATE TABLE params (
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     name    TEXT    NOT NULL,
     type    INTEGER NOT NULL,
-    value   ANY     NOT NULL,
+    value           NOT NULL, -- no declared type: BLOB affinity keeps "7" text
     PRIMARY KEY (item_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX params_lookup ON params (name, type, value, item_id);
