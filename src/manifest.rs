@@ -19,8 +19,8 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 
 pub use build::{
-    Built, CreateOpts, append, compact, create_from_dir, create_from_entries, guess_content_type,
-    manifest_sha,
+    Built, CreateOpts, StoredDir, append, compact, create_from_dir, create_from_entries,
+    guess_content_type, manifest_sha, store_dir,
 };
 pub use entry::{
     DESCRIPTOR_CONTENT_TYPE, Entry, FileEntry, INTERNAL_MANIFEST, RefEntry, ShardEntry, check_key,

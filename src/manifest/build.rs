@@ -60,21 +60,43 @@ pub fn create_from_dir(
     dir: &Path,
     opts: &CreateOpts,
 ) -> Result<Built> {
+    let stored = store_dir(cache, dir, opts.shards.as_ref())?;
+    let mut built = write_manifest(
+        cache,
+        new,
+        &opts.manifest_type,
+        stored.entries.into_iter().map(Ok),
+    )?;
+    built.files = stored.files;
+    built.skipped = stored.skipped;
+    Ok(built)
+}
+
+/// A directory's files, stored and described as entries.
+#[derive(Debug, Clone)]
+pub struct StoredDir {
+    pub entries: Vec<Entry>,
+    pub files: u64,
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Stores every regular file under `dir` as a blob (or packs them into shard archives) and
+/// returns the entries describing them. Symlinks and special files are skipped, never
+/// followed. The file system is synced once at the end.
+pub fn store_dir(cache: &Cache, dir: &Path, shards: Option<&ShardOpts>) -> Result<StoredDir> {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     walk(dir, dir, &mut files, &mut skipped)?;
     files.sort();
-    let sync = cache.opts().sync;
+    let file_count = files.len() as u64;
     let mut entries = Vec::new();
-    let mut file_count = 0u64;
-    match &opts.shards {
+    match shards {
         None => {
             for (key, path) in files {
                 let sealed = cache.blobs().stage_file(&path, false)?;
                 let content = sealed.content.clone();
                 cache.blobs().adopt(sealed, false)?;
                 entries.push(Entry::File(file_entry(key, content.size, content.sha256)));
-                file_count += 1;
             }
         }
         Some(shard_opts) => {
@@ -86,7 +108,6 @@ pub fn create_from_dir(
                     source: path,
                 });
             }
-            file_count = hashed.len() as u64;
             let suffix = if shard_opts.gzip { "tar.gz" } else { "tar" };
             for (i, group) in shard::split(hashed, shard_opts).iter().enumerate() {
                 let key = format!("shards/shard-{:05}.{suffix}", i + 1);
@@ -100,13 +121,14 @@ pub fn create_from_dir(
             }
         }
     }
-    if sync {
+    if cache.opts().sync {
         sync_filesystem(cache.root())?;
     }
-    let mut built = write_manifest(cache, new, &opts.manifest_type, entries.into_iter().map(Ok))?;
-    built.files = file_count;
-    built.skipped = skipped;
-    Ok(built)
+    Ok(StoredDir {
+        entries,
+        files: file_count,
+        skipped,
+    })
 }
 
 fn file_entry(key: String, size: u64, sha256: String) -> FileEntry {
@@ -156,8 +178,19 @@ pub fn create_from_entries(
     entries: impl IntoIterator<Item = Result<Entry>>,
     manifest_type: &str,
 ) -> Result<Built> {
+    let entries = store_paths(cache, entries)?;
+    write_manifest(cache, new, manifest_type, entries)
+}
+
+/// Stores the local files named by `"path"` fields of file entries and fills in their
+/// size and digest; the file system is synced once if anything was stored.
+fn store_paths(
+    cache: &Cache,
+    entries: impl IntoIterator<Item = Result<Entry>>,
+) -> Result<Vec<Result<Entry>>> {
     let mut stored_any = false;
-    let entries = entries.into_iter().map(|entry| {
+    let mut out = Vec::new();
+    for entry in entries {
         let mut entry = entry?;
         if let Entry::File(f) = &mut entry
             && let Some(path) = f.extra.remove("path")
@@ -166,16 +199,18 @@ pub fn create_from_entries(
             let sealed = cache.blobs().stage_file(&path, false)?;
             f.size_bytes = Some(sealed.content.size);
             f.sha256 = Some(sealed.content.sha256.clone());
+            if f.content_type.is_none() {
+                f.content_type = guess_content_type(&f.key).map(str::to_string);
+            }
             cache.blobs().adopt(sealed, false)?;
             stored_any = true;
         }
-        Ok(entry)
-    });
-    let entries: Vec<Result<Entry>> = entries.collect();
+        out.push(Ok(entry));
+    }
     if stored_any && cache.opts().sync {
         sync_filesystem(cache.root())?;
     }
-    write_manifest(cache, new, manifest_type, entries)
+    Ok(out)
 }
 
 /// Appends `entries` as a new part: the part is stored as a manifest blob, and a new version
@@ -202,6 +237,7 @@ pub fn append(
         .filter(|e| matches!(e, Entry::Ref(_)))
         .count();
     let part_key = format!("parts/part-{:05}.jsonl", parts + 1);
+    let entries = store_paths(cache, entries)?;
     let (part_sha, _) = write_blob(cache, &descriptor.manifest_type, entries)?;
     let new_ref = Entry::Ref(RefEntry {
         key: part_key,
