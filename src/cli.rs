@@ -1,6 +1,7 @@
 //! Command-line interface. Parsing with clap, the work in the library, printing here.
 //! Exit codes: 0 ok, 1 error, 2 usage.
 
+mod cleanup;
 mod import;
 mod items;
 mod lifecycle;
@@ -69,6 +70,16 @@ pub enum Command {
     Purge(lifecycle::ItemsArg),
     /// Mark items FAILED.
     Fail(lifecycle::FailArgs),
+    /// Collect garbage by policy: show the plan, then apply it.
+    Gc(cleanup::GcArgs),
+    /// Pin items: gc never collects them (nor what their manifests link to).
+    Pin(lifecycle::ItemsArg),
+    /// Unpin items.
+    Unpin(lifecycle::ItemsArg),
+    /// Rehash every READY item's content; mark missing or altered ones FAILED.
+    Verify(cleanup::VerifyArgs),
+    /// Disk usage by status, key or attribute.
+    Du(cleanup::DuArgs),
     /// Manifests: datasets, shard sets, links between artifacts.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
@@ -115,6 +126,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Purge(a) => lifecycle::change(g, a, lifecycle::Change::Purge),
         Command::Fail(a) => lifecycle::fail(g, a),
         Command::Manifest(a) => manifest::run(g, a),
+        Command::Gc(a) => cleanup::gc(g, a),
+        Command::Pin(a) => cleanup::pin(g, a, true),
+        Command::Unpin(a) => cleanup::pin(g, a, false),
+        Command::Verify(a) => cleanup::verify(g, a),
+        Command::Du(a) => cleanup::du(g, a),
     }
 }
 
