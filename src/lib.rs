@@ -6,6 +6,7 @@
 pub mod attr;
 pub mod error;
 pub mod key;
+pub mod preview;
 pub mod registry;
 pub mod status;
 

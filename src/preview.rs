@@ -1,0 +1,686 @@
+//! Looking inside stored items without extracting them: format sniffing, archive member
+//! listings, and bounded content windows (text, hex, JSON, tables).
+//!
+//! Every entry point streams and stops at [`PreviewOpts`]' limits, and checks the cancel
+//! flag between entries and blocks, so a zip bomb, a huge archive or a stale request never
+//! hangs or exhausts memory. Hitting a limit fills [`Preview::truncated`]; it is not an
+//! error. Corrupt or truncated data is not an error either: the [`Preview`] carries what
+//! could be read and a message in [`Preview::error`] naming the item and the member. The
+//! functions return `Err` only when there is nothing to show at all: the file cannot be
+//! opened, the member does not exist, the request makes no sense, or it was cancelled.
+//!
+//! Member names are data: they are listed (with [`Member::unsafe_path`] and
+//! [`Member::non_utf8`] flags), never joined to a path, and links are never followed.
+
+mod archive;
+mod content;
+mod format;
+mod limits;
+mod render;
+mod table;
+mod tar;
+mod zip;
+
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+pub use archive::{Member, MemberKind};
+pub use content::{Content, HexRow, escape_controls};
+pub use format::{Format, Layer};
+pub use limits::{Limit, PreviewOpts};
+pub use render::render;
+
+use crate::error::{Error, IoResultExt, Result};
+use archive::name_matches;
+use format::{HEAD_LEN, content_name, hint_layers, peel, read_head};
+use limits::{Meter, Metered, Stop};
+use tar::{EntryData, TarStream};
+
+/// What a preview shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "body", rename_all = "snake_case")]
+pub enum Body {
+    /// An archive's members, in stored order. `total` is the member count the archive
+    /// declares, when it declares one (zip does; tar is only known by reading it all).
+    Members {
+        members: Vec<Member>,
+        total: Option<u64>,
+    },
+    /// The first lines or bytes of a file or member, decompressed.
+    Content { content: Content },
+    /// Nothing to show: a directory or link member, or data that could not be read.
+    Nothing,
+}
+
+/// The result of [`open`] or [`member`]: possibly partial, never silently so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    /// The item's name (the name hint, or the file name).
+    pub name: String,
+    /// Layers from the outside in, including those of the member's own data:
+    /// `[gzip, tar]`, or `[zip, gzip]` for a `.csv.gz` member of a zip.
+    pub format: Format,
+    /// The member previewed, for [`member`].
+    pub member: Option<Member>,
+    pub body: Body,
+    /// Set when a limit stopped the preview early.
+    pub truncated: Option<Limit>,
+    /// Set when reading failed; `body` holds what was read before.
+    pub error: Option<String>,
+    /// Things worth knowing that are not errors (a name that disagrees with the content).
+    pub notes: Vec<String>,
+}
+
+/// The item being previewed, for error messages.
+struct Item<'a> {
+    path: &'a Path,
+    name: String,
+}
+
+impl<'a> Item<'a> {
+    fn new(path: &'a Path, name_hint: Option<&str>) -> Self {
+        let name = match name_hint {
+            Some(n) if !n.is_empty() => n.to_string(),
+            _ => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        Item { path, name }
+    }
+
+    fn open(&self) -> Result<File> {
+        File::open(self.path).at(self.path)
+    }
+
+    /// An [`Error::Archive`] naming the item (when its name is not the file's) and member.
+    fn err(&self, member: Option<&str>, what: impl std::fmt::Display) -> Error {
+        let file_name = self.path.file_name().map(|n| n.to_string_lossy());
+        let mut message = String::new();
+        if file_name.as_deref() != Some(self.name.as_str()) {
+            message.push_str(&escape_controls(&self.name));
+            message.push_str(": ");
+        }
+        if let Some(m) = member {
+            message.push_str(&format!("member '{}': ", escape_controls(m)));
+        }
+        message.push_str(&what.to_string());
+        Error::Archive {
+            path: self.path.to_path_buf(),
+            message,
+        }
+    }
+
+    fn preview(&self) -> Preview {
+        Preview {
+            name: self.name.clone(),
+            format: Format::default(),
+            member: None,
+            body: Body::Nothing,
+            truncated: None,
+            error: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Describes a read failure for a user.
+fn describe(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => format!("truncated: {e}"),
+        io::ErrorKind::Unsupported => format!("unsupported: {e}"),
+        _ => format!("corrupt: {e}"),
+    }
+}
+
+/// Turns a read failure into the preview's state: a limit, a cancel, or an error.
+fn settle(p: &mut Preview, meter: &Meter, opts: &PreviewOpts, error: Error) -> Result<()> {
+    match meter.stopped() {
+        Some(Stop::Cancelled) => return Err(Error::Cancelled),
+        Some(Stop::Budget) => {
+            p.truncated
+                .get_or_insert(Limit::MaxScanBytes(opts.max_scan_bytes));
+        }
+        None => p.error = Some(error.to_string()),
+    }
+    Ok(())
+}
+
+/// A file is handled as a zip when it starts like one, or when its name says zip and an
+/// end-of-central-directory record is found (zips with bytes prepended).
+fn is_zip(item: &Item, head: &[u8], file: &mut File) -> bool {
+    match format::detect(head) {
+        Some(Layer::Zip) => true,
+        Some(_) => false,
+        None => hint_layers(&item.name).last() == Some(&Layer::Zip) && zip::directory(file).is_ok(),
+    }
+}
+
+/// Opens the item, reads its head, and says whether it is a zip. The file is left
+/// positioned just after the head.
+fn start(item: &Item) -> Result<(File, Vec<u8>, bool)> {
+    let mut file = item.open()?;
+    let head = read_head(&mut file, HEAD_LEN).at(item.path)?;
+    let zip = !head.is_empty() && is_zip(item, &head, &mut file);
+    file.seek(SeekFrom::Start(head.len() as u64))
+        .at(item.path)?;
+    Ok((file, head, zip))
+}
+
+fn whole_stream<'a>(file: File, head: Vec<u8>) -> Box<dyn Read + 'a> {
+    Box::new(Cursor::new(head).chain(BufReader::with_capacity(64 * 1024, file)))
+}
+
+fn tar_hint(name: &str) -> bool {
+    hint_layers(name).last() == Some(&Layer::Tar)
+}
+
+/// Detects the item's layers from its content (`name_hint`, or the file name, only
+/// helps recognise an empty tar or a zip with bytes prepended). Plain content gives an
+/// empty [`Format`]. A stream that fails to decode gives the layers recognised so far.
+pub fn sniff(path: &Path, name_hint: Option<&str>) -> Result<Format> {
+    let item = Item::new(path, name_hint);
+    let (file, head, zip) = start(&item)?;
+    if zip {
+        return Ok(Format {
+            layers: vec![Layer::Zip],
+        });
+    }
+    let layers = match peel(whole_stream(file, head), tar_hint(&item.name)) {
+        Ok(peeled) => peeled.layers,
+        Err((layers, _)) => layers,
+    };
+    Ok(Format { layers })
+}
+
+/// Previews an item: an archive's member listing, or the content window of a file
+/// (decompressed through every compression layer).
+pub fn open(path: &Path, name_hint: Option<&str>, opts: &PreviewOpts) -> Result<Preview> {
+    let item = Item::new(path, name_hint);
+    if opts.cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let (file, head, zip) = start(&item)?;
+    let mut p = item.preview();
+    let hint = hint_layers(&item.name);
+    if head.is_empty() {
+        if hint.is_empty() {
+            p.body = Body::Content {
+                content: Content::Text {
+                    lines: Vec::new(),
+                    cut_lines: Vec::new(),
+                },
+            };
+            p.notes.push("empty file".to_string());
+        } else {
+            let hint = Format { layers: hint };
+            p.error = Some(
+                item.err(None, format!("empty file, not {hint} data"))
+                    .to_string(),
+            );
+        }
+        return Ok(p);
+    }
+    if zip {
+        list_zip(&item, file, opts, &mut p)?;
+    } else {
+        let name = content_name(&item.name).to_string();
+        show_stream(&item, whole_stream(file, head), None, &name, opts, &mut p)?;
+    }
+    if !hint.is_empty() && !p.format.layers.starts_with(&hint) {
+        let hint = Format { layers: hint };
+        if p.format.is_plain() && p.error.is_none() {
+            let msg = format!("the name says {hint}, but the content is not: shown as plain data");
+            p.error = Some(item.err(None, msg).to_string());
+        } else if !p.format.is_plain() {
+            p.notes.push(format!(
+                "the name suggests {hint}, the content is {}",
+                p.format
+            ));
+        }
+    }
+    Ok(p)
+}
+
+/// Previews one member of an archive item: its content window (decompressed, and listed
+/// if it is itself a tar), or its metadata for directories and links. `member_path` is a
+/// [`Member::path`] from the listing (a leading `./` or trailing `/` may differ).
+pub fn member(
+    path: &Path,
+    name_hint: Option<&str>,
+    member_path: &str,
+    opts: &PreviewOpts,
+) -> Result<Preview> {
+    let item = Item::new(path, name_hint);
+    if opts.cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let (file, head, zip) = start(&item)?;
+    let mut p = item.preview();
+    if zip {
+        zip_member(&item, file, member_path, opts, &mut p)?;
+        return Ok(p);
+    }
+    let peeled = match peel(whole_stream(file, head), tar_hint(&item.name)) {
+        Ok(peeled) => peeled,
+        Err((layers, e)) => {
+            p.format.layers = layers;
+            p.error = Some(item.err(None, describe(&e)).to_string());
+            return Ok(p);
+        }
+    };
+    p.format.layers.clone_from(&peeled.layers);
+    if !p.format.is_archive() {
+        return Err(Error::invalid(
+            &item.name,
+            format!(
+                "not an archive (content is {}), it has no members",
+                p.format
+            ),
+        ));
+    }
+    if p.format.layers.last() == Some(&Layer::Zip) {
+        return Err(nested_zip(&item, &p.format));
+    }
+    let (reader, meter) = Metered::new(peeled.reader, opts.max_scan_bytes, opts.cancel.clone());
+    tar_member(&item, reader, &meter, member_path, opts, &mut p)?;
+    Ok(p)
+}
+
+fn nested_zip(item: &Item, format: &Format) -> Error {
+    Error::Unsupported {
+        what: format!(
+            "{}: a zip inside {format} cannot be read without extracting it first",
+            item.name
+        ),
+    }
+}
+
+/// Peels the compression layers off `stream` and shows what is inside: a tar listing or
+/// a content window. `member` names the member for messages; `name` hints the type.
+fn show_stream(
+    item: &Item,
+    stream: Box<dyn Read + '_>,
+    member: Option<&str>,
+    name: &str,
+    opts: &PreviewOpts,
+    p: &mut Preview,
+) -> Result<()> {
+    let peeled = match peel(stream, tar_hint(name)) {
+        Ok(peeled) => peeled,
+        Err((layers, e)) => {
+            p.format.layers.extend(layers);
+            p.error = Some(item.err(member, describe(&e)).to_string());
+            return Ok(());
+        }
+    };
+    p.format.layers.extend(peeled.layers.iter().copied());
+    let (mut reader, meter) = Metered::new(peeled.reader, opts.max_scan_bytes, opts.cancel.clone());
+    match peeled.layers.last() {
+        Some(Layer::Tar) => list_tar(item, &mut reader, &meter, member, opts, p),
+        Some(Layer::Zip) => {
+            p.error = Some(nested_zip(item, &p.format).to_string());
+            show_window(item, &mut reader, &meter, member, "", opts, p)
+        }
+        _ => show_window(
+            item,
+            &mut reader,
+            &meter,
+            member,
+            content_name(name),
+            opts,
+            p,
+        ),
+    }
+}
+
+fn show_window(
+    item: &Item,
+    reader: &mut dyn Read,
+    meter: &Meter,
+    member: Option<&str>,
+    name: &str,
+    opts: &PreviewOpts,
+    p: &mut Preview,
+) -> Result<()> {
+    let w = content::read_window(reader, opts);
+    let failed = w.error.is_some();
+    if let Some(e) = &w.error {
+        settle(p, meter, opts, item.err(member, describe(e)))?;
+    }
+    let (content, limit) = content::build(&w.bytes, name, w.limit.is_some() || failed, opts);
+    p.truncated = p.truncated.or(w.limit).or(limit);
+    p.body = Body::Content { content };
+    Ok(())
+}
+
+fn list_tar(
+    item: &Item,
+    reader: &mut dyn Read,
+    meter: &Meter,
+    member: Option<&str>,
+    opts: &PreviewOpts,
+    p: &mut Preview,
+) -> Result<()> {
+    let mut tar = TarStream::new(reader);
+    let mut members: Vec<Member> = Vec::new();
+    loop {
+        if opts.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if members.len() >= opts.max_entries {
+            p.truncated = Some(Limit::MaxEntries(opts.max_entries));
+            break;
+        }
+        match tar.next_entry() {
+            Ok(Some(e)) => members.push(Member::from_tar(&e)),
+            Ok(None) => break,
+            Err(e) => {
+                let what = match (member, members.last()) {
+                    (_, Some(last)) => format!(
+                        "after member '{}': {}",
+                        escape_controls(&last.path),
+                        describe(&e)
+                    ),
+                    (_, None) => describe(&e),
+                };
+                settle(p, meter, opts, item.err(member, what))?;
+                break;
+            }
+        }
+    }
+    p.body = Body::Members {
+        members,
+        total: None,
+    };
+    Ok(())
+}
+
+fn tar_member(
+    item: &Item,
+    reader: Metered<Box<dyn Read + '_>>,
+    meter: &Meter,
+    wanted: &str,
+    opts: &PreviewOpts,
+    p: &mut Preview,
+) -> Result<()> {
+    let mut tar = TarStream::new(reader);
+    loop {
+        if opts.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        match tar.next_entry() {
+            Ok(Some(e)) if name_matches(&e.path, wanted) => {
+                let m = Member::from_tar(&e);
+                p.member = Some(m.clone());
+                if m.kind == MemberKind::File {
+                    show_stream(
+                        item,
+                        Box::new(EntryData(&mut tar)),
+                        Some(&m.path),
+                        &m.path,
+                        opts,
+                        p,
+                    )?;
+                }
+                return Ok(());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(not_found(item, wanted)),
+            Err(e) => {
+                let what = format!("looking for it: {}", describe(&e));
+                settle(p, meter, opts, item.err(Some(wanted), what))?;
+                if p.error.is_none() {
+                    p.notes.push(format!(
+                        "member '{}' not found before the limit",
+                        escape_controls(wanted)
+                    ));
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn not_found(item: &Item, wanted: &str) -> Error {
+    Error::not_found(format!(
+        "member '{}' in {}",
+        escape_controls(wanted),
+        escape_controls(&item.name)
+    ))
+}
+
+fn list_zip(item: &Item, mut file: File, opts: &PreviewOpts, p: &mut Preview) -> Result<()> {
+    p.format.layers = vec![Layer::Zip];
+    let dir = match zip::directory(&mut file) {
+        Ok(dir) => dir,
+        Err(e) => {
+            p.error = Some(item.err(None, describe(&e)).to_string());
+            return Ok(());
+        }
+    };
+    let mut records = zip::Records::new(file, &dir).at(item.path)?;
+    let mut members: Vec<Member> = Vec::new();
+    loop {
+        if opts.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if members.len() >= opts.max_entries {
+            if (members.len() as u64) < dir.entries {
+                p.truncated = Some(Limit::MaxEntries(opts.max_entries));
+            }
+            break;
+        }
+        match records.next_record() {
+            Ok(Some(e)) => members.push(Member::from_zip(&e)),
+            Ok(None) => break,
+            Err(e) => {
+                let what = format!(
+                    "central directory record {}: {}",
+                    members.len() + 1,
+                    describe(&e)
+                );
+                p.error = Some(item.err(None, what).to_string());
+                break;
+            }
+        }
+    }
+    p.body = Body::Members {
+        members,
+        total: Some(dir.entries),
+    };
+    Ok(())
+}
+
+/// Finds a zip member's central record, scanning the directory (no index is built, so
+/// memory stays flat whatever the member count).
+fn find_zip_record(
+    item: &Item,
+    mut file: File,
+    wanted: &str,
+    cancel: Option<&AtomicBool>,
+) -> Result<(zip::Directory, Option<zip::ZipEntry>)> {
+    let dir = zip::directory(&mut file).map_err(|e| item.err(None, describe(&e)))?;
+    let mut records = zip::Records::new(file, &dir).at(item.path)?;
+    let mut n = 0u64;
+    loop {
+        if limits::is_cancelled(cancel) {
+            return Err(Error::Cancelled);
+        }
+        n += 1;
+        match records.next_record() {
+            Ok(Some(e)) if name_matches(&e.name, wanted) => return Ok((dir, Some(e))),
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok((dir, None)),
+            Err(e) => {
+                let what = format!("central directory record {n}: {}", describe(&e));
+                return Err(item.err(None, what));
+            }
+        }
+    }
+}
+
+fn zip_member(
+    item: &Item,
+    file: File,
+    wanted: &str,
+    opts: &PreviewOpts,
+    p: &mut Preview,
+) -> Result<()> {
+    p.format.layers = vec![Layer::Zip];
+    let (dir, entry) = match find_zip_record(item, file, wanted, opts.cancel.as_deref()) {
+        Ok(found) => found,
+        Err(e @ Error::Archive { .. }) => {
+            p.error = Some(e.to_string());
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(entry) = entry else {
+        return Err(not_found(item, wanted));
+    };
+    let mut m = Member::from_zip(&entry);
+    if m.kind == MemberKind::Dir {
+        p.member = Some(m);
+        return Ok(());
+    }
+    let data = match zip::open_member(item.open()?, &dir, &entry) {
+        Ok(data) => data,
+        Err(e) => {
+            p.error = Some(item.err(Some(&m.path), describe(&e)).to_string());
+            p.member = Some(m);
+            return Ok(());
+        }
+    };
+    if m.kind == MemberKind::Symlink {
+        // A zip symlink's target is its data: read a little of it, show it, never follow it.
+        let (mut data, meter) = Metered::new(data, 4096, opts.cancel.clone());
+        let mut target = Vec::new();
+        match data.read_to_end(&mut target) {
+            Ok(_) => m.link_target = Some(String::from_utf8_lossy(&target).into_owned()),
+            Err(e) => settle(p, &meter, opts, item.err(Some(&m.path), describe(&e)))?,
+        }
+        p.member = Some(m);
+        return Ok(());
+    }
+    let name = m.path.clone();
+    p.member = Some(m);
+    show_stream(item, data, Some(&name), &name, opts, p)
+}
+
+/// Writes the item's decompressed content to `out` (every compression layer removed; a
+/// tar comes out as a tar), or with `member`, that member's data as stored in the
+/// archive. Returns the number of bytes written. No size limits apply; `cancel` stops it.
+pub fn copy_out(
+    path: &Path,
+    name_hint: Option<&str>,
+    member: Option<&str>,
+    out: &mut dyn Write,
+    cancel: Option<Arc<AtomicBool>>,
+) -> Result<u64> {
+    let item = Item::new(path, name_hint);
+    let (file, head, zip) = start(&item)?;
+    if zip {
+        let Some(wanted) = member else {
+            return Err(Error::invalid(
+                &item.name,
+                "a zip archive: name a member to copy out",
+            ));
+        };
+        let (dir, entry) = find_zip_record(&item, file, wanted, cancel.as_deref())?;
+        let entry = entry.ok_or_else(|| not_found(&item, wanted))?;
+        let m = Member::from_zip(&entry);
+        if m.kind == MemberKind::Dir {
+            return Err(Error::invalid(wanted, "is a directory"));
+        }
+        let data = zip::open_member(item.open()?, &dir, &entry)
+            .map_err(|e| item.err(Some(&m.path), describe(&e)))?;
+        return pump(&item, Some(&m.path), data, out, cancel);
+    }
+    let peeled = peel(whole_stream(file, head), tar_hint(&item.name))
+        .map_err(|(_, e)| item.err(None, describe(&e)))?;
+    let Some(wanted) = member else {
+        return pump(&item, None, peeled.reader, out, cancel);
+    };
+    match peeled.layers.last() {
+        Some(Layer::Tar) => {}
+        Some(Layer::Zip) => {
+            return Err(nested_zip(
+                &item,
+                &Format {
+                    layers: peeled.layers,
+                },
+            ));
+        }
+        _ => {
+            return Err(Error::invalid(
+                &item.name,
+                "not an archive, it has no members",
+            ));
+        }
+    }
+    let (reader, meter) = Metered::new(peeled.reader, u64::MAX, cancel.clone());
+    let mut tar = TarStream::new(reader);
+    loop {
+        match tar.next_entry() {
+            Ok(Some(e)) if name_matches(&e.path, wanted) => {
+                let m = Member::from_tar(&e);
+                if m.kind != MemberKind::File {
+                    return Err(Error::invalid(
+                        wanted,
+                        format!("is a {:?}, not a file", m.kind),
+                    ));
+                }
+                return pump(
+                    &item,
+                    Some(&m.path),
+                    Box::new(EntryData(&mut tar)),
+                    out,
+                    cancel,
+                );
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(not_found(&item, wanted)),
+            Err(e) => {
+                if meter.stopped() == Some(Stop::Cancelled) {
+                    return Err(Error::Cancelled);
+                }
+                return Err(item.err(Some(wanted), format!("looking for it: {}", describe(&e))));
+            }
+        }
+    }
+}
+
+/// Copies `data` to `out`, checking the cancel flag between blocks.
+fn pump(
+    item: &Item,
+    member: Option<&str>,
+    data: Box<dyn Read + '_>,
+    out: &mut dyn Write,
+    cancel: Option<Arc<AtomicBool>>,
+) -> Result<u64> {
+    let (mut data, meter) = Metered::new(data, u64::MAX, cancel);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                if meter.stopped() == Some(Stop::Cancelled) {
+                    return Err(Error::Cancelled);
+                }
+                let what = format!("{} (after {total} bytes)", describe(&e));
+                return Err(item.err(member, what));
+            }
+        };
+        out.write_all(&buf[..n]).at(PathBuf::from("<output>"))?;
+        total += n as u64;
+    }
+}
