@@ -127,10 +127,10 @@ impl AttrValue {
         if let Ok(i) = raw.parse::<i64>() {
             return Ok(AttrValue::Int(i));
         }
-        if looks_numeric(raw) {
-            if let Ok(f) = raw.parse::<f64>() {
-                return finite(name, f);
-            }
+        if looks_numeric(raw)
+            && let Ok(f) = raw.parse::<f64>()
+        {
+            return finite(name, f);
         }
         if is_non_finite_word(raw) {
             return Err(non_finite(name, raw));

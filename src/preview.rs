@@ -193,7 +193,7 @@ pub fn sniff(path: &Path, name_hint: Option<&str>) -> Result<Format> {
     }
     let layers = match peel(whole_stream(file, head), tar_hint(&item.name)) {
         Ok(peeled) => peeled.layers,
-        Err((layers, _)) => layers,
+        Err(failed) => failed.layers,
     };
     Ok(Format { layers })
 }
@@ -268,9 +268,9 @@ pub fn member(
     }
     let peeled = match peel(whole_stream(file, head), tar_hint(&item.name)) {
         Ok(peeled) => peeled,
-        Err((layers, e)) => {
-            p.format.layers = layers;
-            p.error = Some(item.err(None, describe(&e)).to_string());
+        Err(failed) => {
+            p.format.layers = failed.layers;
+            p.error = Some(item.err(None, describe(&failed.error)).to_string());
             return Ok(p);
         }
     };
@@ -313,9 +313,23 @@ fn show_stream(
 ) -> Result<()> {
     let peeled = match peel(stream, tar_hint(name)) {
         Ok(peeled) => peeled,
-        Err((layers, e)) => {
-            p.format.layers.extend(layers);
-            p.error = Some(item.err(member, describe(&e)).to_string());
+        Err(failed) => {
+            // The stream broke within its first bytes: show those, with the error.
+            p.format.layers.extend(failed.layers);
+            p.error = Some(item.err(member, describe(&failed.error)).to_string());
+            if !failed.partial.is_empty() {
+                let mut partial = &failed.partial[..];
+                let meter = Meter::default();
+                return show_window(
+                    item,
+                    &mut partial,
+                    &meter,
+                    member,
+                    content_name(name),
+                    opts,
+                    p,
+                );
+            }
             return Ok(());
         }
     };
@@ -603,7 +617,7 @@ pub fn copy_out(
         return pump(&item, Some(&m.path), data, out, cancel);
     }
     let peeled = peel(whole_stream(file, head), tar_hint(&item.name))
-        .map_err(|(_, e)| item.err(None, describe(&e)))?;
+        .map_err(|failed| item.err(None, describe(&failed.error)))?;
     let Some(wanted) = member else {
         return pump(&item, None, peeled.reader, out, cancel);
     };

@@ -131,10 +131,7 @@ pub(crate) fn hint_layers(name: &str) -> Vec<Layer> {
     let mut rest = lower.as_str();
     // Suffixes read from the end name layers from the outside in.
     let mut layers_found = Vec::new();
-    loop {
-        let Some((stem, ext)) = rest.rsplit_once('.') else {
-            break;
-        };
+    while let Some((stem, ext)) = rest.rsplit_once('.') {
         let layers: &[Layer] = match ext {
             "gz" | "gzip" => &[Layer::Gzip],
             "bz2" | "bzip2" => &[Layer::Bzip2],
@@ -207,18 +204,30 @@ pub(crate) struct Peeled<'a> {
     pub reader: Box<dyn Read + 'a>,
 }
 
+/// A stream that failed to decode while its head was peeked at.
+pub(crate) struct PeelError {
+    /// Layers recognised before the failure.
+    pub layers: Vec<Layer>,
+    /// Bytes of the innermost layer read before the failure.
+    pub partial: Vec<u8>,
+    pub error: io::Error,
+}
+
 /// Peels every compression layer off `reader` by peeking into each decompressed head.
-/// On a decoder error the error is returned with the layers recognised so far.
 pub(crate) fn peel<'a>(
     mut reader: Box<dyn Read + 'a>,
     tar_hint: bool,
-) -> Result<Peeled<'a>, (Vec<Layer>, io::Error)> {
+) -> Result<Peeled<'a>, PeelError> {
     let mut layers = Vec::new();
     loop {
-        let head = match read_head(&mut reader, HEAD_LEN) {
-            Ok(head) => head,
-            Err(e) => return Err((layers, e)),
-        };
+        let mut head = Vec::with_capacity(HEAD_LEN);
+        if let Err(error) = (&mut reader).take(HEAD_LEN as u64).read_to_end(&mut head) {
+            return Err(PeelError {
+                layers,
+                partial: head,
+                error,
+            });
+        }
         let found =
             detect(&head).or_else(|| (tar_hint && is_zero_block(&head)).then_some(Layer::Tar));
         let reader_again: Box<dyn Read + 'a> = Box::new(Cursor::new(head).chain(reader));
@@ -227,7 +236,13 @@ pub(crate) fn peel<'a>(
                 layers.push(layer);
                 reader = match decoder(layer, reader_again) {
                     Ok(r) => r,
-                    Err(e) => return Err((layers, e)),
+                    Err(error) => {
+                        return Err(PeelError {
+                            layers,
+                            partial: Vec::new(),
+                            error,
+                        });
+                    }
                 };
             }
             Some(layer) if !layer.is_compression() => {

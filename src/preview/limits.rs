@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn metered_stops_at_limit_and_says_why() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let (mut r, meter) = Metered::new(&data[..], 30, None);
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn metered_honours_cancel() {
         let flag = Arc::new(AtomicBool::new(true));
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let (mut r, meter) = Metered::new(&data[..], 1000, Some(flag));
         let mut buf = [0u8; 10];
         assert!(r.read(&mut buf).is_err());
