@@ -14,32 +14,32 @@
 
 mod archive;
 mod content;
+mod copy;
 mod format;
 mod limits;
 mod render;
 mod table;
 mod tar;
+mod walk;
 mod zip;
 
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use serde::Serialize;
 
 pub use archive::{Member, MemberKind};
 pub use content::{Content, HexRow, escape_controls};
+pub use copy::copy_out;
 pub use format::{Format, Layer};
 pub use limits::{Limit, PreviewOpts};
 pub use render::render;
 
 use crate::error::{Error, IoResultExt, Result};
-use archive::name_matches;
 use format::{HEAD_LEN, content_name, hint_layers, peel, read_head};
 use limits::{Meter, Metered, Stop};
-use tar::{EntryData, TarStream};
+use walk::{list_tar, list_zip, tar_member, zip_member};
 
 /// What a preview shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -371,330 +371,4 @@ fn show_window(
     p.truncated = p.truncated.or(w.limit).or(limit);
     p.body = Body::Content { content };
     Ok(())
-}
-
-fn list_tar(
-    item: &Item,
-    reader: &mut dyn Read,
-    meter: &Meter,
-    member: Option<&str>,
-    opts: &PreviewOpts,
-    p: &mut Preview,
-) -> Result<()> {
-    let mut tar = TarStream::new(reader);
-    let mut members: Vec<Member> = Vec::new();
-    loop {
-        if opts.cancelled() {
-            return Err(Error::Cancelled);
-        }
-        if members.len() >= opts.max_entries {
-            p.truncated = Some(Limit::MaxEntries(opts.max_entries));
-            break;
-        }
-        match tar.next_entry() {
-            Ok(Some(e)) => members.push(Member::from_tar(&e)),
-            Ok(None) => break,
-            Err(e) => {
-                let what = match (member, members.last()) {
-                    (_, Some(last)) => format!(
-                        "after member '{}': {}",
-                        escape_controls(&last.path),
-                        describe(&e)
-                    ),
-                    (_, None) => describe(&e),
-                };
-                settle(p, meter, opts, item.err(member, what))?;
-                break;
-            }
-        }
-    }
-    p.body = Body::Members {
-        members,
-        total: None,
-    };
-    Ok(())
-}
-
-fn tar_member(
-    item: &Item,
-    reader: Metered<Box<dyn Read + '_>>,
-    meter: &Meter,
-    wanted: &str,
-    opts: &PreviewOpts,
-    p: &mut Preview,
-) -> Result<()> {
-    let mut tar = TarStream::new(reader);
-    loop {
-        if opts.cancelled() {
-            return Err(Error::Cancelled);
-        }
-        match tar.next_entry() {
-            Ok(Some(e)) if name_matches(&e.path, wanted) => {
-                let m = Member::from_tar(&e);
-                p.member = Some(m.clone());
-                if m.kind == MemberKind::File {
-                    show_stream(
-                        item,
-                        Box::new(EntryData(&mut tar)),
-                        Some(&m.path),
-                        &m.path,
-                        opts,
-                        p,
-                    )?;
-                }
-                return Ok(());
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(not_found(item, wanted)),
-            Err(e) => {
-                let what = format!("looking for it: {}", describe(&e));
-                settle(p, meter, opts, item.err(Some(wanted), what))?;
-                if p.error.is_none() {
-                    p.notes.push(format!(
-                        "member '{}' not found before the limit",
-                        escape_controls(wanted)
-                    ));
-                }
-                return Ok(());
-            }
-        }
-    }
-}
-
-fn not_found(item: &Item, wanted: &str) -> Error {
-    Error::not_found(format!(
-        "member '{}' in {}",
-        escape_controls(wanted),
-        escape_controls(&item.name)
-    ))
-}
-
-fn list_zip(item: &Item, mut file: File, opts: &PreviewOpts, p: &mut Preview) -> Result<()> {
-    p.format.layers = vec![Layer::Zip];
-    let dir = match zip::directory(&mut file) {
-        Ok(dir) => dir,
-        Err(e) => {
-            p.error = Some(item.err(None, describe(&e)).to_string());
-            return Ok(());
-        }
-    };
-    let mut records = zip::Records::new(file, &dir).at(item.path)?;
-    let mut members: Vec<Member> = Vec::new();
-    loop {
-        if opts.cancelled() {
-            return Err(Error::Cancelled);
-        }
-        if members.len() >= opts.max_entries {
-            if (members.len() as u64) < dir.entries {
-                p.truncated = Some(Limit::MaxEntries(opts.max_entries));
-            }
-            break;
-        }
-        match records.next_record() {
-            Ok(Some(e)) => members.push(Member::from_zip(&e)),
-            Ok(None) => break,
-            Err(e) => {
-                let what = format!(
-                    "central directory record {}: {}",
-                    members.len() + 1,
-                    describe(&e)
-                );
-                p.error = Some(item.err(None, what).to_string());
-                break;
-            }
-        }
-    }
-    p.body = Body::Members {
-        members,
-        total: Some(dir.entries),
-    };
-    Ok(())
-}
-
-/// Finds a zip member's central record, scanning the directory (no index is built, so
-/// memory stays flat whatever the member count).
-fn find_zip_record(
-    item: &Item,
-    mut file: File,
-    wanted: &str,
-    cancel: Option<&AtomicBool>,
-) -> Result<(zip::Directory, Option<zip::ZipEntry>)> {
-    let dir = zip::directory(&mut file).map_err(|e| item.err(None, describe(&e)))?;
-    let mut records = zip::Records::new(file, &dir).at(item.path)?;
-    let mut n = 0u64;
-    loop {
-        if limits::is_cancelled(cancel) {
-            return Err(Error::Cancelled);
-        }
-        n += 1;
-        match records.next_record() {
-            Ok(Some(e)) if name_matches(&e.name, wanted) => return Ok((dir, Some(e))),
-            Ok(Some(_)) => {}
-            Ok(None) => return Ok((dir, None)),
-            Err(e) => {
-                let what = format!("central directory record {n}: {}", describe(&e));
-                return Err(item.err(None, what));
-            }
-        }
-    }
-}
-
-fn zip_member(
-    item: &Item,
-    file: File,
-    wanted: &str,
-    opts: &PreviewOpts,
-    p: &mut Preview,
-) -> Result<()> {
-    p.format.layers = vec![Layer::Zip];
-    let (dir, entry) = match find_zip_record(item, file, wanted, opts.cancel.as_deref()) {
-        Ok(found) => found,
-        Err(e @ Error::Archive { .. }) => {
-            p.error = Some(e.to_string());
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
-    let Some(entry) = entry else {
-        return Err(not_found(item, wanted));
-    };
-    let mut m = Member::from_zip(&entry);
-    if m.kind == MemberKind::Dir {
-        p.member = Some(m);
-        return Ok(());
-    }
-    let data = match zip::open_member(item.open()?, &dir, &entry) {
-        Ok(data) => data,
-        Err(e) => {
-            p.error = Some(item.err(Some(&m.path), describe(&e)).to_string());
-            p.member = Some(m);
-            return Ok(());
-        }
-    };
-    if m.kind == MemberKind::Symlink {
-        // A zip symlink's target is its data: read a little of it, show it, never follow it.
-        let (mut data, meter) = Metered::new(data, 4096, opts.cancel.clone());
-        let mut target = Vec::new();
-        match data.read_to_end(&mut target) {
-            Ok(_) => m.link_target = Some(String::from_utf8_lossy(&target).into_owned()),
-            Err(e) => settle(p, &meter, opts, item.err(Some(&m.path), describe(&e)))?,
-        }
-        p.member = Some(m);
-        return Ok(());
-    }
-    let name = m.path.clone();
-    p.member = Some(m);
-    show_stream(item, data, Some(&name), &name, opts, p)
-}
-
-/// Writes the item's decompressed content to `out` (every compression layer removed; a
-/// tar comes out as a tar), or with `member`, that member's data as stored in the
-/// archive. Returns the number of bytes written. No size limits apply; `cancel` stops it.
-pub fn copy_out(
-    path: &Path,
-    name_hint: Option<&str>,
-    member: Option<&str>,
-    out: &mut dyn Write,
-    cancel: Option<Arc<AtomicBool>>,
-) -> Result<u64> {
-    let item = Item::new(path, name_hint);
-    let (file, head, zip) = start(&item)?;
-    if zip {
-        let Some(wanted) = member else {
-            return Err(Error::invalid(
-                &item.name,
-                "a zip archive: name a member to copy out",
-            ));
-        };
-        let (dir, entry) = find_zip_record(&item, file, wanted, cancel.as_deref())?;
-        let entry = entry.ok_or_else(|| not_found(&item, wanted))?;
-        let m = Member::from_zip(&entry);
-        if m.kind == MemberKind::Dir {
-            return Err(Error::invalid(wanted, "is a directory"));
-        }
-        let data = zip::open_member(item.open()?, &dir, &entry)
-            .map_err(|e| item.err(Some(&m.path), describe(&e)))?;
-        return pump(&item, Some(&m.path), data, out, cancel);
-    }
-    let peeled = peel(whole_stream(file, head), tar_hint(&item.name))
-        .map_err(|failed| item.err(None, describe(&failed.error)))?;
-    let Some(wanted) = member else {
-        return pump(&item, None, peeled.reader, out, cancel);
-    };
-    match peeled.layers.last() {
-        Some(Layer::Tar) => {}
-        Some(Layer::Zip) => {
-            return Err(nested_zip(
-                &item,
-                &Format {
-                    layers: peeled.layers,
-                },
-            ));
-        }
-        _ => {
-            return Err(Error::invalid(
-                &item.name,
-                "not an archive, it has no members",
-            ));
-        }
-    }
-    let (reader, meter) = Metered::new(peeled.reader, u64::MAX, cancel.clone());
-    let mut tar = TarStream::new(reader);
-    loop {
-        match tar.next_entry() {
-            Ok(Some(e)) if name_matches(&e.path, wanted) => {
-                let m = Member::from_tar(&e);
-                if m.kind != MemberKind::File {
-                    return Err(Error::invalid(
-                        wanted,
-                        format!("is a {:?}, not a file", m.kind),
-                    ));
-                }
-                return pump(
-                    &item,
-                    Some(&m.path),
-                    Box::new(EntryData(&mut tar)),
-                    out,
-                    cancel,
-                );
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(not_found(&item, wanted)),
-            Err(e) => {
-                if meter.stopped() == Some(Stop::Cancelled) {
-                    return Err(Error::Cancelled);
-                }
-                return Err(item.err(Some(wanted), format!("looking for it: {}", describe(&e))));
-            }
-        }
-    }
-}
-
-/// Copies `data` to `out`, checking the cancel flag between blocks.
-fn pump(
-    item: &Item,
-    member: Option<&str>,
-    data: Box<dyn Read + '_>,
-    out: &mut dyn Write,
-    cancel: Option<Arc<AtomicBool>>,
-) -> Result<u64> {
-    let (mut data, meter) = Metered::new(data, u64::MAX, cancel);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match data.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                if meter.stopped() == Some(Stop::Cancelled) {
-                    return Err(Error::Cancelled);
-                }
-                let what = format!("{} (after {total} bytes)", describe(&e));
-                return Err(item.err(member, what));
-            }
-        };
-        out.write_all(&buf[..n]).at(PathBuf::from("<output>"))?;
-        total += n as u64;
-    }
 }
