@@ -12,6 +12,7 @@ pub mod error;
 pub mod gc;
 pub mod key;
 pub mod manifest;
+pub mod preview;
 pub mod registry;
 pub mod status;
 pub mod units;
