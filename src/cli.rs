@@ -7,6 +7,7 @@ mod items;
 mod lifecycle;
 mod manifest;
 mod output;
+mod preview;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,8 +52,10 @@ pub enum Command {
     Get(items::GetArgs),
     /// Print the path of an item's content in the blob store.
     Path(items::ItemArg),
-    /// Write an item's content to standard output.
-    Cat(items::ItemArg),
+    /// Write an item's content to standard output, decompressed (or a member of it).
+    Cat(preview::CatArgs),
+    /// Look inside an item: archive members, or the first lines of (decompressed) content.
+    Preview(preview::PreviewArgs),
     /// List items.
     Ls(items::LsArgs),
     /// Show everything about one item.
@@ -116,7 +119,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => import::import(g, a),
         Command::Get(a) => items::get(g, a),
         Command::Path(a) => items::path(g, a),
-        Command::Cat(a) => items::cat(g, a),
+        Command::Cat(a) => preview::cat(g, a),
+        Command::Preview(a) => preview::preview(g, a),
         Command::Ls(a) => items::ls(g, a),
         Command::Show(a) => items::show(g, a),
         Command::Best(a) => items::best(g, a),
