@@ -66,11 +66,11 @@ pub enum Command {
     #[command(subcommand)]
     Attr(lifecycle::AttrCommand),
     /// Move items to the trash (reversible).
-    Trash(lifecycle::ItemsArg),
+    Trash(lifecycle::ChangeArgs),
     /// Bring items back from the trash.
-    Restore(lifecycle::ItemsArg),
+    Restore(lifecycle::ChangeArgs),
     /// Delete trashed items for good (and blobs nothing else uses).
-    Purge(lifecycle::ItemsArg),
+    Purge(lifecycle::ChangeArgs),
     /// Mark items FAILED.
     Fail(lifecycle::FailArgs),
     /// Collect garbage by policy: show the plan, then apply it.
