@@ -15,10 +15,12 @@ pub enum Entry {
     File(FileEntry),
     Shard(ShardEntry),
     Ref(RefEntry),
-    /// A kind this reader does not know: kept and shown, never fatal.
+    /// A kind this reader does not know: kept and shown, never fatal, and written back
+    /// exactly as it was read.
     Unknown {
         kind: String,
         raw: Json,
+        text: String,
     },
 }
 
@@ -110,7 +112,11 @@ impl Entry {
             "manifest_ref" => Entry::Ref(
                 serde_json::from_value(fields).map_err(|e| format!("manifest_ref entry: {e}"))?,
             ),
-            _ => Entry::Unknown { kind, raw: value },
+            _ => Entry::Unknown {
+                kind,
+                raw: value,
+                text: line.trim().to_string(),
+            },
         };
         entry.validate()?;
         Ok(entry)
@@ -149,7 +155,7 @@ impl Entry {
             Entry::File(f) => ("file", serde_json::to_value(f)),
             Entry::Shard(s) => ("shard", serde_json::to_value(s)),
             Entry::Ref(r) => ("manifest_ref", serde_json::to_value(r)),
-            Entry::Unknown { raw, .. } => return raw.to_string(),
+            Entry::Unknown { text, .. } => return text.clone(),
         };
         let mut obj = Map::new();
         obj.insert("kind".into(), kind.into());
