@@ -5,6 +5,7 @@
 
 pub mod attr;
 pub mod error;
+pub mod filter;
 pub mod key;
 pub mod registry;
 pub mod status;

@@ -17,7 +17,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -98,6 +98,16 @@ END;
 CREATE TRIGGER params_catalogue AFTER INSERT ON params BEGIN
     INSERT OR IGNORE INTO attr_names (scope, name, type) VALUES (1, NEW.name, NEW.type);
 END;
+"#;
+
+/// Version 2: indexes for the filter language's time and size predicates and sort orders
+/// (`created<7d`, `size>1GB`, sort by accessed …). Each also holds the rowid, so keyset
+/// pages in (value, id) order walk it directly.
+const V2: &str = r#"
+CREATE INDEX items_by_created  ON items (created);
+CREATE INDEX items_by_updated  ON items (updated);
+CREATE INDEX items_by_accessed ON items (accessed);
+CREATE INDEX items_by_size     ON items (size);
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) and brings its schema up
