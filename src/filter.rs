@@ -21,6 +21,8 @@ mod typecheck;
 mod value;
 
 #[cfg(test)]
+mod difftest;
+#[cfg(test)]
 mod eval;
 #[cfg(test)]
 mod tests;
