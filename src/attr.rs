@@ -127,10 +127,10 @@ impl AttrValue {
         if let Ok(i) = raw.parse::<i64>() {
             return Ok(AttrValue::Int(i));
         }
-        if looks_numeric(raw) {
-            if let Ok(f) = raw.parse::<f64>() {
-                return finite(name, f);
-            }
+        if looks_numeric(raw)
+            && let Ok(f) = raw.parse::<f64>()
+        {
+            return finite(name, f);
         }
         if is_non_finite_word(raw) {
             return Err(non_finite(name, raw));
@@ -178,10 +178,7 @@ impl AttrValue {
     /// Parses the CLI form `name=value` or `name:type=value`.
     pub fn parse_assignment(arg: &str) -> Result<(String, AttrValue)> {
         let (lhs, raw) = arg.split_once('=').ok_or_else(|| {
-            Error::invalid(
-                format!("'{arg}'"),
-                "expected name=value or name:type=value",
-            )
+            Error::invalid(format!("'{arg}'"), "expected name=value or name:type=value")
         })?;
         let (name, forced) = match lhs.split_once(':') {
             Some((n, t)) => (n, Some(t.parse::<AttrType>()?)),
@@ -262,7 +259,8 @@ impl AttrValue {
             AttrType::Datetime => {
                 let micros = i64::column_result(value)?;
                 AttrValue::Datetime(
-                    DateTime::from_timestamp_micros(micros).ok_or(FromSqlError::OutOfRange(micros))?,
+                    DateTime::from_timestamp_micros(micros)
+                        .ok_or(FromSqlError::OutOfRange(micros))?,
                 )
             }
         })

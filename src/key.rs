@@ -73,7 +73,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Whether `s` is a full lower-case sha256 hex digest.
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -99,14 +101,23 @@ mod tests {
             "ecde82c6e497e4ad969ef3021b3c172db5e300b5fce97136edc54813e8e1de6b"
         );
         assert_eq!(
-            item_key("https://example.org/a.csv", &json!({"release": 3, "organism": "human"})),
+            item_key(
+                "https://example.org/a.csv",
+                &json!({"release": 3, "organism": "human"})
+            ),
             "ce91e3b285e32a749eee83091a8d0a7007817b60f28777cc49fb111ac1d139c1"
         );
         assert_eq!(
-            item_key("https://example.org/a.csv", &json!({"release": "3", "organism": "human"})),
+            item_key(
+                "https://example.org/a.csv",
+                &json!({"release": "3", "organism": "human"})
+            ),
             "410bd5ce9a8a84e1d8f135502c5a679af7ea332f3f175aa8f0fe0cb457cda611"
         );
-        assert_eq!(item_key("s3://b/ü", &Json::Null), item_key("s3://b/ü", &json!({})));
+        assert_eq!(
+            item_key("s3://b/ü", &Json::Null),
+            item_key("s3://b/ü", &json!({}))
+        );
     }
 
     #[test]

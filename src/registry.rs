@@ -1,3 +1,124 @@
-//! The SQLite registry: schema, connection setup, and the queries on items.
+//! The SQLite registry: connection setup, the item model, and the queries on items.
+//!
+//! Functions here take a `&Connection` (a `Transaction` derefs to one) so that the
+//! [`Cache`](crate::Cache) facade can compose them inside one transaction.
 
+pub mod item;
+pub mod read;
 pub mod schema;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, IoResultExt, Result};
+
+pub use item::{Item, Lease, NewItem};
+
+/// How long a connection waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An open registry file.
+pub struct Registry {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Registry {
+    /// Opens (creating if needed) the registry at `path` and migrates it to the current
+    /// schema. A foreign, corrupt or newer registry is refused and left untouched.
+    pub fn open(path: &Path) -> Result<Registry> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let sql = |context| sql_error(path, context);
+        let mut conn = Connection::open_with_flags(path, flags).map_err(sql("opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql("setting the busy timeout"))?;
+        // Check what the file is before changing anything about it (journal mode included).
+        schema::check(&conn, path)?;
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = FULL;
+             PRAGMA cache_size = -16384;
+             PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(sql("configuring the connection"))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(sql("switching to WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::invalid(
+                format!("registry {}", path.display()),
+                format!("cannot use write-ahead logging (journal mode stays {mode})"),
+            ));
+        }
+        schema::migrate(&mut conn, path)?;
+        Ok(Registry {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The registry file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle for reads outside any explicit transaction.
+    pub fn db(&self) -> Db<'_> {
+        Db {
+            conn: &self.conn,
+            path: &self.path,
+        }
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction (the write lock is taken up front, so two
+    /// processes never deadlock upgrading read locks) and commits if it returns `Ok`;
+    /// an `Err` rolls everything back.
+    /// Not re-entrant: `f` must not call `write` again.
+    pub fn write<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.as_path();
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(sql_error(path, "starting a write"))?;
+        let value = f(Db { conn: &tx, path })?;
+        tx.commit().map_err(sql_error(path, "committing"))?;
+        Ok(value)
+    }
+}
+
+/// A connection (or open transaction) together with the registry path its errors name.
+#[derive(Clone, Copy)]
+pub struct Db<'a> {
+    pub conn: &'a Connection,
+    pub path: &'a Path,
+}
+
+impl<'a> Db<'a> {
+    /// A closure that wraps a rusqlite error with the registry path and `context`.
+    pub fn err(&self, context: &'static str) -> impl Fn(rusqlite::Error) -> Error + 'a {
+        sql_error(self.path, context)
+    }
+}
+
+/// Wraps a rusqlite error with the registry path and what was being done.
+pub fn sql_error<'p>(
+    path: &'p Path,
+    context: &'static str,
+) -> impl Fn(rusqlite::Error) -> Error + 'p {
+    move |source| Error::Sqlite {
+        path: path.to_path_buf(),
+        context,
+        source,
+    }
+}
+
+/// Milliseconds since the Unix epoch, UTC: the registry's clock.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

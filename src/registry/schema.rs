@@ -8,6 +8,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::sql_error;
 use crate::error::{Error, Result};
 
 /// `PRAGMA application_id` of a cachet registry ("cach" in ASCII).
@@ -68,7 +69,7 @@ CREATE TABLE attrs (
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     name    TEXT    NOT NULL,
     type    INTEGER NOT NULL,
-    value   ANY     NOT NULL,
+    value           NOT NULL, -- no declared type: BLOB affinity keeps "7" text
     PRIMARY KEY (item_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX attrs_lookup ON attrs (name, type, value, item_id);
@@ -78,7 +79,7 @@ CREATE TABLE params (
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     name    TEXT    NOT NULL,
     type    INTEGER NOT NULL,
-    value   ANY     NOT NULL,
+    value           NOT NULL, -- no declared type: BLOB affinity keeps "7" text
     PRIMARY KEY (item_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX params_lookup ON params (name, type, value, item_id);
@@ -110,22 +111,15 @@ CREATE INDEX items_by_accessed ON items (accessed);
 CREATE INDEX items_by_size     ON items (size);
 "#;
 
-/// Checks that `conn` is a cachet registry (or an empty database) and brings its schema up
-/// to [`SCHEMA_VERSION`].
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let sql_err = |context: &'static str| {
-        move |source| Error::Sqlite {
-            path: path.to_path_buf(),
-            context,
-            source,
-        }
-    };
+/// Checks that `conn` is a cachet registry (or an empty database) that this build can
+/// read, without writing anything, and returns its schema version.
+pub fn check(conn: &Connection, path: &Path) -> Result<i64> {
     let not_a_db = |source: rusqlite::Error| match source.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => Error::ForeignRegistry {
             path: path.to_path_buf(),
             reason: "the file is not an SQLite database (corrupt, or something else)".into(),
         },
-        _ => sql_err("reading the schema version")(source),
+        _ => sql_error(path, "reading the schema version")(source),
     };
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -134,14 +128,14 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(not_a_db)?;
     if app_id != APPLICATION_ID {
-        let tables: i64 = conn
+        let objects: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(not_a_db)?;
-        if app_id != 0 || tables > 0 || version != 0 {
+        if app_id != 0 || objects > 0 || version != 0 {
             return Err(Error::ForeignRegistry {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "it is an SQLite database of another program (application_id {app_id:#x}, {tables} schema objects)"
+                    "it is another program's SQLite database (application_id {app_id:#x}, {objects} schema objects)"
                 ),
             });
         }
@@ -153,24 +147,28 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             supported: SCHEMA_VERSION,
         });
     }
-    if version == SCHEMA_VERSION {
+    Ok(version)
+}
+
+/// Brings a checked registry up to [`SCHEMA_VERSION`], one transaction for all steps.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    if check(conn, path)? == SCHEMA_VERSION {
         return Ok(());
     }
+    let sql = |context| sql_error(path, context);
     // IMMEDIATE: two processes opening a fresh cache at once must not both migrate.
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err("starting the migration"))?;
-    let current: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(sql_err("reading the schema version"))?;
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
-        tx.execute_batch(sql)
-            .map_err(sql_err("migrating the schema"))?;
+        .map_err(sql("starting the migration"))?;
+    let current = check(&tx, path)?;
+    for (from, step) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        tx.execute_batch(step)
+            .map_err(sql("migrating the schema"))?;
         tx.execute_batch(&format!(
             "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
             from + 1
         ))
-        .map_err(sql_err("recording the schema version"))?;
+        .map_err(sql("recording the schema version"))?;
     }
-    tx.commit().map_err(sql_err("committing the migration"))
+    tx.commit().map_err(sql("committing the migration"))
 }

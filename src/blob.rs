@@ -1,0 +1,338 @@
+//! Content-addressed blobs: `blobs-v1/sha256/ab/cd/<rest of the digest>`.
+//!
+//! Content is streamed into `tmp/`, hashed in the same pass, synced, made read-only and
+//! renamed into place; an existing blob with the same digest is a dedup hit. A reader
+//! therefore never sees a partial blob.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, IoResultExt, Result};
+use crate::key::{hex, is_sha256_hex};
+use crate::registry::write::Content;
+
+/// Directory name of the blob layout; a future layout gets a new name beside it.
+pub const LAYOUT: &str = "blobs-v1";
+
+/// Copy buffer size: large enough for the hasher to run at full speed.
+const BUF: usize = 1 << 20;
+
+/// The blob store under a cache root.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+/// Content being written to `tmp/`, hashed as it goes.
+pub struct Staged {
+    file: NamedTempFile,
+    hasher: Sha256,
+    size: u64,
+}
+
+/// Content fully written and synced, waiting to be moved into the store.
+pub struct Sealed {
+    file: NamedTempFile,
+    pub content: Content,
+}
+
+impl BlobStore {
+    /// The store in `root` (its `blobs-v1/sha256` and `tmp/` directories).
+    pub fn new(root: &Path) -> BlobStore {
+        BlobStore {
+            dir: root.join(LAYOUT).join("sha256"),
+            tmp: root.join("tmp"),
+        }
+    }
+
+    /// Creates the store's directories.
+    pub fn create_dirs(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir).at(&self.dir)?;
+        fs::create_dir_all(&self.tmp).at(&self.tmp)
+    }
+
+    /// The directory holding all blobs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The staging directory.
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Where the blob `sha256` lives (whether or not it exists).
+    pub fn path(&self, sha256: &str) -> Result<PathBuf> {
+        if !is_sha256_hex(sha256) {
+            return Err(Error::invalid(
+                format!("digest '{sha256}'"),
+                "expected 64 lower-case hex digits",
+            ));
+        }
+        Ok(self
+            .dir
+            .join(&sha256[0..2])
+            .join(&sha256[2..4])
+            .join(&sha256[4..]))
+    }
+
+    /// Starts writing new content into `tmp/`.
+    pub fn stage(&self) -> Result<Staged> {
+        let file = tempfile::Builder::new()
+            .prefix("blob-")
+            .suffix(".part")
+            .tempfile_in(&self.tmp)
+            .at(&self.tmp)?;
+        Ok(Staged {
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    /// Stages everything `reader` yields; `source` names it in errors.
+    pub fn stage_reader(&self, mut reader: impl Read, source: &Path, sync: bool) -> Result<Sealed> {
+        let mut staged = self.stage()?;
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).at(source),
+            };
+            staged.write_all(&buf[..n]).at(staged.file.path())?;
+        }
+        staged.seal(sync)
+    }
+
+    /// Stages `bytes`.
+    pub fn stage_bytes(&self, bytes: &[u8], sync: bool) -> Result<Sealed> {
+        let mut staged = self.stage()?;
+        staged.write_all(bytes).at(staged.file.path())?;
+        staged.seal(sync)
+    }
+
+    /// Stages the file at `path`.
+    pub fn stage_file(&self, path: &Path, sync: bool) -> Result<Sealed> {
+        let file = File::open(path).at(path)?;
+        self.stage_reader(file, path, sync)
+    }
+
+    /// Moves sealed content into the store. Returns `true` when the blob already existed
+    /// (a dedup hit; the staged copy is dropped). With `sync`, the directory entry is made
+    /// durable too.
+    pub fn adopt(&self, sealed: Sealed, sync: bool) -> Result<bool> {
+        let dest = self.path(&sealed.content.sha256)?;
+        if dest.exists() {
+            return Ok(true);
+        }
+        let parent = dest.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(parent).at(parent)?;
+        sealed.file.persist(&dest).map_err(|e| e.error).at(&dest)?;
+        if sync {
+            sync_dir(parent)?;
+        }
+        Ok(false)
+    }
+
+    /// Opens the blob `sha256` for reading.
+    pub fn open(&self, sha256: &str) -> Result<File> {
+        let path = self.path(sha256)?;
+        File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::MissingBlob {
+                sha256: sha256.to_string(),
+                path: path.clone(),
+            },
+            _ => Error::Io {
+                path: path.clone(),
+                source: e,
+            },
+        })
+    }
+
+    /// Whether the blob `sha256` is on disk.
+    pub fn exists(&self, sha256: &str) -> bool {
+        self.path(sha256).map(|p| p.is_file()).unwrap_or(false)
+    }
+
+    /// Rehashes the blob `sha256`; an altered or missing blob is an error.
+    pub fn verify(&self, sha256: &str) -> Result<u64> {
+        let path = self.path(sha256)?;
+        let mut reader = HashingReader::new(self.open(sha256)?);
+        io::copy(&mut reader, &mut io::sink()).at(&path)?;
+        reader.check(sha256, &path)
+    }
+
+    /// Deletes the blob `sha256`; a blob already gone is not an error.
+    pub fn remove(&self, sha256: &str) -> Result<()> {
+        let path = self.path(sha256)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).at(&path),
+        }
+    }
+}
+
+impl Staged {
+    /// Finishes writing: syncs (when asked), makes the file read-only and returns it with
+    /// its digest.
+    pub fn seal(mut self, sync: bool) -> Result<Sealed> {
+        let path = self.file.path().to_path_buf();
+        self.file.flush().at(&path)?;
+        if sync {
+            self.file.as_file().sync_all().at(&path)?;
+        }
+        let mut perms = self.file.as_file().metadata().at(&path)?.permissions();
+        perms.set_readonly(true);
+        self.file.as_file().set_permissions(perms).at(&path)?;
+        Ok(Sealed {
+            file: self.file,
+            content: Content {
+                sha256: hex(&self.hasher.finalize()),
+                size: self.size,
+            },
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Write for Staged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A reader that hashes what passes through it, to check content while streaming it out.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// After reading to the end: an error unless the content hashed to `expected`.
+    pub fn check(self, expected: &str, path: &Path) -> Result<u64> {
+        let actual = hex(&self.hasher.finalize());
+        if actual == expected {
+            Ok(self.size)
+        } else {
+            Err(Error::Integrity {
+                path: path.to_path_buf(),
+                expected: expected.to_string(),
+                actual,
+            })
+        }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+/// Makes a directory's entries durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+/// Flushes every file of the file system holding `path` to disk: one call instead of a
+/// sync per file, for bulk writes.
+pub fn sync_filesystem(path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let dir = File::open(path).at(path)?;
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error()).at(path);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        // SAFETY: sync takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_once_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path());
+        store.create_dirs().unwrap();
+        let a = store.stage_bytes(b"hello", true).unwrap();
+        let sha = a.content.sha256.clone();
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert!(!store.adopt(a, true).unwrap());
+        let b = store.stage_bytes(b"hello", true).unwrap();
+        assert!(store.adopt(b, true).unwrap(), "second put is a dedup hit");
+        let path = store.path(&sha).unwrap();
+        assert!(
+            path.ends_with("2c/f2/4dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        );
+        assert!(fs::metadata(&path).unwrap().permissions().readonly());
+        assert_eq!(store.verify(&sha).unwrap(), 5);
+        // Nothing is left behind in tmp/.
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn altered_and_missing_blobs_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path());
+        store.create_dirs().unwrap();
+        let sealed = store.stage_bytes(b"data", false).unwrap();
+        let sha = sealed.content.sha256.clone();
+        store.adopt(sealed, false).unwrap();
+        let path = store.path(&sha).unwrap();
+        let mut perms = fs::metadata(&path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&path, perms).unwrap();
+        fs::write(&path, b"dat4").unwrap();
+        assert!(matches!(store.verify(&sha), Err(Error::Integrity { .. })));
+        store.remove(&sha).unwrap();
+        assert!(matches!(store.verify(&sha), Err(Error::MissingBlob { .. })));
+        assert!(store.path("../../etc/passwd").is_err());
+    }
+}

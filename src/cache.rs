@@ -1,0 +1,592 @@
+//! The [`Cache`] facade: one cache root with its registry and blob store.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::blob::{BlobStore, Sealed, sync_filesystem};
+use crate::error::{Error, IoResultExt, Result};
+use crate::key::item_key;
+use crate::registry::{Db, Item, Lease, NewItem, Registry, now_ms};
+use crate::status::Status;
+use crate::writer::ItemWriter;
+
+/// The application name whose platform cache directory is the default root.
+pub const DEFAULT_APP: &str = "cachet";
+
+/// File name of the registry inside the root.
+pub const REGISTRY_FILE: &str = "registry.sqlite";
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by cachet.\n\
+# For information about cache directory tags, see https://bford.info/cachedir/\n";
+
+/// How a cache is opened.
+#[derive(Debug, Clone)]
+pub struct CacheOpts {
+    /// How long a writer's claim on an item lasts without renewal. A writer renews it while
+    /// it writes; an item in WRITE whose lease ran out is stale.
+    pub lease: Duration,
+    /// Sync blobs and directory entries before an item becomes READY (on by default; off
+    /// only for throwaway caches).
+    pub sync: bool,
+}
+
+impl Default for CacheOpts {
+    fn default() -> Self {
+        CacheOpts {
+            lease: Duration::from_secs(600),
+            sync: true,
+        }
+    }
+}
+
+/// One cache root: registry, blobs and staging area. Not shared between threads: each
+/// thread opens its own (SQLite connections are per thread).
+pub struct Cache {
+    root: PathBuf,
+    registry: Registry,
+    blobs: BlobStore,
+    opts: CacheOpts,
+    host: String,
+}
+
+/// One item to add with [`Cache::ingest`].
+#[derive(Debug, Clone)]
+pub struct IngestItem {
+    pub item: NewItem,
+    pub content: IngestContent,
+}
+
+/// Where an ingested item's content comes from.
+#[derive(Debug, Clone)]
+pub enum IngestContent {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Either the best existing version or a writer for a new one.
+pub enum BestOrNew<'c> {
+    Existing(Item),
+    New(ItemWriter<'c>),
+}
+
+impl Cache {
+    /// The platform cache directory of application `app` (`~/.cache/<app>` on Linux).
+    pub fn default_root(app: &str) -> Result<PathBuf> {
+        let base = directories::BaseDirs::new().ok_or_else(|| {
+            Error::invalid(
+                "cache root",
+                "no home directory found; pass --root or set CACHET_ROOT",
+            )
+        })?;
+        Ok(base.cache_dir().join(app))
+    }
+
+    /// Opens (creating if needed) the cache at `root` with default options.
+    pub fn open(root: impl AsRef<Path>) -> Result<Cache> {
+        Cache::open_with(root, CacheOpts::default())
+    }
+
+    /// Opens (creating if needed) the cache at `root`.
+    pub fn open_with(root: impl AsRef<Path>, opts: CacheOpts) -> Result<Cache> {
+        let root = root.as_ref().to_path_buf();
+        fs::create_dir_all(&root).at(&root)?;
+        let blobs = BlobStore::new(&root);
+        blobs.create_dirs()?;
+        // Fail early and clearly on a read-only root, before SQLite reports it obliquely.
+        tempfile::tempfile_in(blobs.tmp_dir()).map_err(|e| {
+            Error::invalid(
+                format!("cache root {}", root.display()),
+                format!("is not writable: {e}"),
+            )
+        })?;
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            fs::write(&tag, CACHEDIR_TAG).at(&tag)?;
+        }
+        let registry = Registry::open(&root.join(REGISTRY_FILE))?;
+        Ok(Cache {
+            root,
+            registry,
+            blobs,
+            opts,
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        })
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The registry, for queries the facade does not wrap.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// The options the cache was opened with.
+    pub fn opts(&self) -> &CacheOpts {
+        &self.opts
+    }
+
+    fn db(&self) -> Db<'_> {
+        self.registry.db()
+    }
+
+    /// A lease for this process, valid from now.
+    pub(crate) fn new_lease(&self) -> Lease {
+        let lease = chrono::Duration::from_std(self.opts.lease).unwrap_or(chrono::Duration::MAX);
+        Lease {
+            pid: i64::from(std::process::id()),
+            host: self.host.clone(),
+            expires: Utc::now()
+                .checked_add_signed(lease)
+                .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC),
+        }
+    }
+
+    /// Registers a new version of `new`'s key in UNINITIALIZED: it is known, nobody
+    /// writes it yet. [`Cache::writer`] starts writing it.
+    pub fn reserve(&self, new: &NewItem) -> Result<Item> {
+        let key = item_key(&new.uri, &new.params);
+        let id = self.registry.write(|db| {
+            let version = db.allocate_version(&key)?;
+            db.insert_item(
+                new,
+                &key,
+                version,
+                Status::Uninitialized,
+                None,
+                None,
+                now_ms(),
+            )
+        })?;
+        self.get(id)
+    }
+
+    /// Creates a new version of `new`'s key in WRITE and returns a writer for its content.
+    /// The writer commits to READY, or marks the item FAILED on error or drop.
+    pub fn create(&self, new: &NewItem) -> Result<ItemWriter<'_>> {
+        let key = item_key(&new.uri, &new.params);
+        let lease = self.new_lease();
+        let staged = self.blobs.stage()?;
+        let id = self.registry.write(|db| {
+            let version = db.allocate_version(&key)?;
+            db.insert_item(
+                new,
+                &key,
+                version,
+                Status::Write,
+                Some(&lease),
+                None,
+                now_ms(),
+            )
+        })?;
+        Ok(ItemWriter::new(self, self.get(id)?, staged))
+    }
+
+    /// Starts writing an UNINITIALIZED item.
+    pub fn writer(&self, id: i64) -> Result<ItemWriter<'_>> {
+        let lease = self.new_lease();
+        let staged = self.blobs.stage()?;
+        self.registry
+            .write(|db| db.begin_write(id, &lease, now_ms()))?;
+        Ok(ItemWriter::new(self, self.get(id)?, staged))
+    }
+
+    /// Puts everything `content` yields as a new READY version of `new`'s key.
+    pub fn put(&self, new: &NewItem, mut content: impl Read) -> Result<Item> {
+        let mut writer = self.create(new)?;
+        let source = PathBuf::from(new.filename.as_deref().unwrap_or("<input>"));
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match content.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).at(&source),
+            };
+            writer.write_all(&buf[..n]).at(&source)?;
+        }
+        writer.commit()
+    }
+
+    /// Puts the file at `path` (its name becomes the item's filename unless one is set).
+    pub fn put_file(&self, new: &NewItem, path: &Path) -> Result<Item> {
+        let file = File::open(path).at(path)?;
+        let mut new = new.clone();
+        if new.filename.is_none() {
+            new.filename = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        }
+        let item = self.put(&new, file);
+        // Name the source file, not a placeholder, in read errors.
+        item.map_err(|e| match e {
+            Error::Io { path: p, source }
+                if p.as_os_str() == new.filename.as_deref().unwrap_or("") =>
+            {
+                Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// Puts `bytes`.
+    pub fn put_bytes(&self, new: &NewItem, bytes: &[u8]) -> Result<Item> {
+        self.put(new, bytes)
+    }
+
+    /// Commits a finished writer's content: under the write lock, the blob is moved into
+    /// place (or found already there) and the item becomes READY in the same step, so a
+    /// concurrent purge can never delete a blob a READY item points at.
+    pub(crate) fn finish_write(&self, id: i64, sealed: Sealed) -> Result<Item> {
+        let sync = self.opts.sync;
+        self.registry.write(|db| {
+            let status = db.status_of(id)?;
+            if status != Status::Write {
+                return Err(Error::InvalidTransition {
+                    id,
+                    from: status,
+                    to: Status::Ready,
+                });
+            }
+            let content = sealed.content.clone();
+            self.blobs.adopt(sealed, sync)?;
+            db.mark_ready(id, &content, now_ms())
+        })?;
+        self.get(id)
+    }
+
+    /// Adds many READY items in one transaction: blobs are written without a sync each,
+    /// then the file system is synced once before the registry commits, so durability is
+    /// kept at a fraction of the cost. `progress` is called after each item. On error
+    /// nothing is registered and the blobs this call created are removed.
+    pub fn ingest<I>(&self, items: I, progress: &mut dyn FnMut(u64)) -> Result<Vec<i64>>
+    where
+        I: IntoIterator<Item = Result<IngestItem>>,
+    {
+        self.registry.write(|db| {
+            let mut created: Vec<String> = Vec::new();
+            let outcome = self.ingest_in(db, items, progress, &mut created);
+            if outcome.is_err() {
+                for sha in &created {
+                    // Best effort: a blob left here is an orphan for gc, never a loss.
+                    let _ = self.blobs.remove(sha);
+                }
+            }
+            outcome
+        })
+    }
+
+    fn ingest_in<I>(
+        &self,
+        db: Db<'_>,
+        items: I,
+        progress: &mut dyn FnMut(u64),
+        created: &mut Vec<String>,
+    ) -> Result<Vec<i64>>
+    where
+        I: IntoIterator<Item = Result<IngestItem>>,
+    {
+        let mut ids = Vec::new();
+        let now = now_ms();
+        for next in items {
+            let IngestItem { item, content } = next?;
+            let sealed = match &content {
+                IngestContent::Bytes(bytes) => self.blobs.stage_bytes(bytes, false)?,
+                IngestContent::File(path) => self.blobs.stage_file(path, false)?,
+            };
+            let content = sealed.content.clone();
+            if !self.blobs.adopt(sealed, false)? {
+                created.push(content.sha256.clone());
+            }
+            let key = item_key(&item.uri, &item.params);
+            let version = db.allocate_version(&key)?;
+            ids.push(db.insert_item(
+                &item,
+                &key,
+                version,
+                Status::Ready,
+                None,
+                Some(&content),
+                now,
+            )?);
+            progress(ids.len() as u64);
+        }
+        if self.opts.sync && !ids.is_empty() {
+            sync_filesystem(&self.root)?;
+        }
+        Ok(ids)
+    }
+
+    /// The item with `id`.
+    pub fn get(&self, id: i64) -> Result<Item> {
+        self.db().item(id)
+    }
+
+    /// Version `version` of `key`.
+    pub fn get_version(&self, key: &str, version: i64) -> Result<Item> {
+        self.db()
+            .version(key, version)?
+            .ok_or_else(|| Error::not_found(format!("{key}@{version}")))
+    }
+
+    /// The items with these ids, in the order given.
+    pub fn get_many(&self, ids: &[i64]) -> Result<Vec<Item>> {
+        self.db().items(ids)
+    }
+
+    /// The highest READY version of `uri` with `params`.
+    pub fn best(&self, uri: &str, params: &serde_json::Value) -> Result<Option<Item>> {
+        self.db().best(&item_key(uri, params))
+    }
+
+    /// The best READY version of `new`'s key, or a writer for a new version.
+    pub fn best_or_new(&self, new: &NewItem) -> Result<BestOrNew<'_>> {
+        match self.best(&new.uri, &new.params)? {
+            Some(item) => Ok(BestOrNew::Existing(item)),
+            None => Ok(BestOrNew::New(self.create(new)?)),
+        }
+    }
+
+    /// Every version of `key` still registered, oldest first.
+    pub fn versions(&self, key: &str) -> Result<Vec<Item>> {
+        self.db().versions(key)
+    }
+
+    /// Finds an item by a user's reference: an id (`42`), a key or key prefix (the newest
+    /// version; with `prefer_ready`, the newest READY one if there is one), or
+    /// `KEY@VERSION`.
+    pub fn resolve(&self, reference: &str, prefer_ready: bool) -> Result<Item> {
+        let reference = reference.trim();
+        if let Some((key, version)) = reference.split_once('@') {
+            let version: i64 = version.parse().map_err(|_| {
+                Error::invalid(
+                    format!("item '{reference}'"),
+                    "the version after '@' must be a number",
+                )
+            })?;
+            let key = self.unique_key(key)?;
+            return self.get_version(&key, version);
+        }
+        let by_id = match reference
+            .strip_prefix('#')
+            .unwrap_or(reference)
+            .parse::<i64>()
+        {
+            Ok(id) => self.db().item_opt(id)?,
+            Err(_) => None,
+        };
+        let looks_like_key =
+            reference.len() >= 4 && reference.bytes().all(|b| b.is_ascii_hexdigit());
+        let keys = if looks_like_key {
+            self.db()
+                .keys_with_prefix(&reference.to_ascii_lowercase(), 6)?
+        } else {
+            Vec::new()
+        };
+        match (by_id, keys.len()) {
+            (Some(item), 0) => Ok(item),
+            (Some(item), _) => Err(Error::Ambiguous {
+                prefix: reference.to_string(),
+                candidates: std::iter::once(format!("item {}", item.id))
+                    .chain(
+                        keys.iter()
+                            .map(|k| format!("key {}", &k[..12.min(k.len())])),
+                    )
+                    .collect(),
+            }),
+            (None, 1) => {
+                let key = &keys[0];
+                let best = if prefer_ready {
+                    self.db().best(key)?
+                } else {
+                    None
+                };
+                match best {
+                    Some(item) => Ok(item),
+                    None => self
+                        .db()
+                        .latest(key)?
+                        .ok_or_else(|| Error::not_found(format!("item '{reference}'"))),
+                }
+            }
+            (None, 0) => Err(Error::not_found(format!(
+                "item '{reference}' (give an id, a key prefix of 4+ hex digits, or KEY@VERSION)"
+            ))),
+            (None, _) => Err(Error::Ambiguous {
+                prefix: reference.to_string(),
+                candidates: keys
+                    .iter()
+                    .map(|k| k[..12.min(k.len())].to_string())
+                    .collect(),
+            }),
+        }
+    }
+
+    fn unique_key(&self, prefix: &str) -> Result<String> {
+        let keys = self
+            .db()
+            .keys_with_prefix(&prefix.to_ascii_lowercase(), 6)?;
+        match keys.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::not_found(format!("key '{prefix}'"))),
+            many => Err(Error::Ambiguous {
+                prefix: prefix.to_string(),
+                candidates: many
+                    .iter()
+                    .map(|k| k[..12.min(k.len())].to_string())
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Item ids in `status` (or all), ascending from after `after_id`; with `latest` only
+    /// the newest version of each key.
+    pub fn list_ids(
+        &self,
+        status: Option<Status>,
+        latest: bool,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        self.db().list_ids(status, latest, after_id, limit)
+    }
+
+    /// Sets attributes of item `id`.
+    pub fn set_attrs(&self, id: i64, attrs: &crate::Attrs) -> Result<Item> {
+        self.registry.write(|db| {
+            db.status_of(id)?;
+            db.set_attrs(id, attrs)
+        })?;
+        self.get(id)
+    }
+
+    /// Removes attributes of item `id`; naming one it does not have is an error.
+    pub fn remove_attrs(&self, id: i64, names: &[String]) -> Result<Item> {
+        self.registry.write(|db| {
+            let item = db.item(id)?;
+            if let Some(missing) = names.iter().find(|n| !item.attrs.contains_key(*n)) {
+                return Err(Error::not_found(format!(
+                    "attribute '{missing}' on item {id}"
+                )));
+            }
+            db.remove_attrs(id, names).map(|_| ())
+        })?;
+        self.get(id)
+    }
+
+    /// Moves item `id` to TRASH (reversible until purged).
+    pub fn trash(&self, id: i64) -> Result<Item> {
+        self.registry
+            .write(|db| db.transition(id, Status::Trash, None, now_ms()))?;
+        self.get(id)
+    }
+
+    /// Brings item `id` back from TRASH to the status it had.
+    pub fn restore(&self, id: i64) -> Result<Item> {
+        self.registry.write(|db| db.restore(id, now_ms()))?;
+        self.get(id)
+    }
+
+    /// Marks item `id` FAILED with `reason`.
+    pub fn fail(&self, id: i64, reason: &str) -> Result<Item> {
+        self.registry
+            .write(|db| db.transition(id, Status::Failed, Some(reason), now_ms()))?;
+        self.get(id)
+    }
+
+    /// Pins or unpins item `id`.
+    pub fn pin(&self, id: i64, pinned: bool) -> Result<Item> {
+        self.registry.write(|db| db.set_pinned(id, pinned))?;
+        self.get(id)
+    }
+
+    /// Deletes a TRASH item's row, and its blob when nothing else references it.
+    /// Returns the purged item and whether its blob was deleted.
+    pub fn purge(&self, id: i64) -> Result<(Item, bool)> {
+        let item = self.registry.write(|db| db.delete_trashed(id))?;
+        let freed = match &item.sha256 {
+            Some(sha) => self.release_blob(sha)?,
+            None => false,
+        };
+        Ok((item, freed))
+    }
+
+    /// Deletes blob `sha256` if no item references it. The check and the delete happen
+    /// under the write lock, and writers adopt blobs under the same lock, so a blob that a
+    /// writer is about to reference is never removed from under it.
+    pub fn release_blob(&self, sha256: &str) -> Result<bool> {
+        self.registry.write(|db| {
+            if db.blob_referenced(sha256)? {
+                Ok(false)
+            } else {
+                self.blobs.remove(sha256)?;
+                Ok(true)
+            }
+        })
+    }
+
+    /// Records a read of item `id` (last access time and count).
+    pub fn record_access(&self, id: i64) -> Result<()> {
+        self.registry.write(|db| db.record_access(id, now_ms()))
+    }
+
+    /// The blob path of a READY item, checked to exist with the registered size.
+    pub fn content_path(&self, item: &Item) -> Result<PathBuf> {
+        let (sha, size) = ready_content(item)?;
+        let path = self.blobs.path(sha)?;
+        let meta = fs::metadata(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::MissingBlob {
+                sha256: sha.to_string(),
+                path: path.clone(),
+            },
+            _ => Error::Io {
+                path: path.clone(),
+                source: e,
+            },
+        })?;
+        if meta.len() != size {
+            return Err(Error::Integrity {
+                path,
+                expected: format!("{sha} ({size} bytes)"),
+                actual: format!("a file of {} bytes", meta.len()),
+            });
+        }
+        Ok(path)
+    }
+
+    /// Streams a READY item's content into `out`, checking its digest on the way; an
+    /// altered blob is an error after the copy (and the caller discards what it got).
+    pub fn copy_content(&self, item: &Item, out: &mut dyn Write) -> Result<u64> {
+        let path = self.content_path(item)?;
+        let (sha, _) = ready_content(item)?;
+        let mut reader = crate::blob::HashingReader::new(File::open(&path).at(&path)?);
+        io::copy(&mut reader, out).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        reader.check(sha, &path)
+    }
+}
+
+fn ready_content(item: &Item) -> Result<(&str, u64)> {
+    match (&item.sha256, item.size, item.status) {
+        (Some(sha), Some(size), Status::Ready) => Ok((sha, size)),
+        _ => Err(Error::invalid(
+            format!("item {} ({})", item.id, item.reference()),
+            format!("is {}, it has no readable content", item.status),
+        )),
+    }
+}

@@ -1,0 +1,141 @@
+//! Command-line interface. Parsing with clap, the work in the library, printing here.
+//! Exit codes: 0 ok, 1 error, 2 usage.
+
+mod import;
+mod items;
+mod lifecycle;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use cachet::attr::AttrValue;
+use cachet::cache::DEFAULT_APP;
+use cachet::{Cache, Status};
+use clap::{Args, Parser, Subcommand};
+
+/// An artifact cache with a SQLite registry and a terminal browser.
+#[derive(Parser, Debug)]
+#[command(name = "cachet", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Cache root directory (default: the platform cache dir, e.g. ~/.cache/cachet).
+    #[arg(long, global = true, env = "CACHET_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Open the platform cache of another application name.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "root")]
+    pub app: Option<String>,
+    /// Machine-readable output: JSON, lists as one object per line (NDJSON).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Store a file (or standard input) as a new version of URI.
+    Put(items::PutArgs),
+    /// Add many items from an NDJSON file in one transaction.
+    Import(import::ImportArgs),
+    /// Copy an item's content out to a file.
+    Get(items::GetArgs),
+    /// Print the path of an item's content in the blob store.
+    Path(items::ItemArg),
+    /// Write an item's content to standard output.
+    Cat(items::ItemArg),
+    /// List items.
+    Ls(items::LsArgs),
+    /// Show everything about one item.
+    Show(items::ItemArg),
+    /// The best (highest READY) version of URI with params.
+    Best(items::BestArgs),
+    /// Set or remove attributes.
+    #[command(subcommand)]
+    Attr(lifecycle::AttrCommand),
+    /// Move items to the trash (reversible).
+    Trash(lifecycle::ItemsArg),
+    /// Bring items back from the trash.
+    Restore(lifecycle::ItemsArg),
+    /// Delete trashed items for good (and blobs nothing else uses).
+    Purge(lifecycle::ItemsArg),
+    /// Mark items FAILED.
+    Fail(lifecycle::FailArgs),
+}
+
+/// Runs the CLI and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed pipe (`cachet ls | head`) is not an error worth a message.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("cachet: error: {}", output::one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        return Ok(());
+    };
+    let g = &cli.global;
+    match command {
+        Command::Put(a) => items::put(g, a),
+        Command::Import(a) => import::import(g, a),
+        Command::Get(a) => items::get(g, a),
+        Command::Path(a) => items::path(g, a),
+        Command::Cat(a) => items::cat(g, a),
+        Command::Ls(a) => items::ls(g, a),
+        Command::Show(a) => items::show(g, a),
+        Command::Best(a) => items::best(g, a),
+        Command::Attr(a) => lifecycle::attr(g, a),
+        Command::Trash(a) => lifecycle::change(g, a, lifecycle::Change::Trash),
+        Command::Restore(a) => lifecycle::change(g, a, lifecycle::Change::Restore),
+        Command::Purge(a) => lifecycle::change(g, a, lifecycle::Change::Purge),
+        Command::Fail(a) => lifecycle::fail(g, a),
+    }
+}
+
+impl Global {
+    /// The cache root these options select.
+    pub fn root_dir(&self) -> Result<PathBuf> {
+        match (&self.root, &self.app) {
+            (Some(root), _) => Ok(root.clone()),
+            (None, Some(app)) => Ok(Cache::default_root(app)?),
+            (None, None) => Ok(Cache::default_root(DEFAULT_APP)?),
+        }
+    }
+
+    /// Opens the selected cache.
+    pub fn open(&self) -> Result<Cache> {
+        let root = self.root_dir()?;
+        Cache::open(&root).with_context(|| format!("opening the cache at {}", root.display()))
+    }
+}
+
+/// clap value parser for `name=value` / `name:type=value`.
+pub fn parse_assignment(arg: &str) -> Result<(String, AttrValue), String> {
+    AttrValue::parse_assignment(arg).map_err(|e| e.to_string())
+}
+
+/// clap value parser for a status name.
+pub fn parse_status(arg: &str) -> Result<Status, String> {
+    arg.parse().map_err(|e: cachet::Error| e.to_string())
+}

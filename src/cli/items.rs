@@ -1,0 +1,268 @@
+//! Commands that add, find and read items: put, get, path, cat, ls, show, best.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use cachet::attr::{AttrValue, Attrs};
+use cachet::{Item, NewItem, Status};
+use chrono::Utc;
+use clap::Args;
+use serde_json::{Map, Value as Json};
+
+use super::output::{self, age, display_name, human_size, json_line, status_text};
+use super::{Global, parse_assignment, parse_status};
+
+#[derive(Args, Debug)]
+pub struct PutArgs {
+    /// What the content is: a URL, a path, any identifier.
+    pub uri: String,
+    /// The file to store; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    /// An attribute: name=value (typed: 3 int, 0.5 float, true bool, RFC 3339 datetime,
+    /// 'quoted' text) or name:type=value.
+    #[arg(long = "attr", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    pub attrs: Vec<(String, AttrValue)>,
+    /// A human-readable label.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The file name to remember (defaults to FILE's name).
+    #[arg(long)]
+    pub filename: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ParamArgs {
+    /// A parameter of the key: name=value, typed like attributes.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    pub params: Vec<(String, AttrValue)>,
+}
+
+impl ParamArgs {
+    /// The params as the JSON object that goes into the key.
+    pub fn to_json(&self) -> Json {
+        Json::Object(
+            self.params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect::<Map<_, _>>(),
+        )
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ItemArg {
+    /// An item id, a key prefix (4+ hex digits), or KEY@VERSION.
+    pub item: String,
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub item: ItemArg,
+    /// Where to write the content (default: the item's file name in the current directory).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only items in this status.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<Status>,
+    /// Only the newest version of each key.
+    #[arg(long)]
+    pub latest: bool,
+    /// At most this many items.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct BestArgs {
+    pub uri: String,
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+pub fn put(g: &Global, a: PutArgs) -> Result<()> {
+    let cache = g.open()?;
+    let new = NewItem {
+        uri: a.uri,
+        params: a.params.to_json(),
+        attrs: a.attrs.into_iter().collect::<Attrs>(),
+        label: a.label,
+        filename: a.filename,
+    };
+    let item = match a.file.as_deref() {
+        Some(path) if path.as_os_str() != "-" => cache.put_file(&new, path)?,
+        _ => {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                bail!("nothing to store: give a FILE, or pipe the content to standard input");
+            }
+            cache.put(&new, stdin.lock())?
+        }
+    };
+    print_item_line(g, &item)
+}
+
+pub fn get(g: &Global, a: GetArgs) -> Result<()> {
+    let cache = g.open()?;
+    let item = cache.resolve(&a.item.item, true)?;
+    let dest = match a.output {
+        Some(p) => p,
+        None => PathBuf::from(
+            item.filename
+                .clone()
+                .unwrap_or_else(|| format!("{}-v{}", &item.key[..12], item.version)),
+        ),
+    };
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // Write beside the destination and rename, so a failed check leaves nothing behind.
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let size = cache.copy_content(&item, &mut tmp)?;
+    tmp.persist(&dest)
+        .with_context(|| format!("writing {}", dest.display()))?;
+    cache.record_access(item.id)?;
+    if g.json {
+        json_line(
+            &mut io::stdout(),
+            &serde_json::json!({"id": item.id, "path": dest, "size": size}),
+        )?;
+    } else {
+        println!("{} ({})", dest.display(), human_size(size));
+    }
+    Ok(())
+}
+
+pub fn path(g: &Global, a: ItemArg) -> Result<()> {
+    let cache = g.open()?;
+    let item = cache.resolve(&a.item, true)?;
+    let path = cache.content_path(&item)?;
+    cache.record_access(item.id)?;
+    if g.json {
+        json_line(
+            &mut io::stdout(),
+            &serde_json::json!({"id": item.id, "path": path}),
+        )?;
+    } else {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+pub fn cat(g: &Global, a: ItemArg) -> Result<()> {
+    let cache = g.open()?;
+    let item = cache.resolve(&a.item, true)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    cache.copy_content(&item, &mut out)?;
+    out.flush()?;
+    cache.record_access(item.id)?;
+    Ok(())
+}
+
+pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
+    let cache = g.open()?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let limit = a.limit.unwrap_or(usize::MAX);
+    let mut after = 0;
+    let mut shown = 0;
+    let mut rows = Vec::new();
+    let now = Utc::now();
+    while shown < limit {
+        let page = (limit - shown).min(1000);
+        let ids = cache.list_ids(a.status, a.latest, after, page)?;
+        let Some(&last) = ids.last() else { break };
+        after = last;
+        for item in cache.get_many(&ids)? {
+            shown += 1;
+            if g.json {
+                json_line(&mut out, &item.to_json())?;
+            } else {
+                rows.push(vec![
+                    item.id.to_string(),
+                    item.key[..10].to_string(),
+                    item.version.to_string(),
+                    status_text(&item, now),
+                    item.size.map(human_size).unwrap_or_default(),
+                    age(item.created, now),
+                    display_name(&item).to_string(),
+                ]);
+            }
+        }
+    }
+    if !g.json {
+        output::print_table(
+            &mut out,
+            &["ID", "KEY", "VER", "STATUS", "SIZE", "AGE", "NAME"],
+            &rows,
+            output::terminal_width(),
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn show(g: &Global, a: ItemArg) -> Result<()> {
+    let cache = g.open()?;
+    let item = cache.resolve(&a.item, false)?;
+    let versions = cache.versions(&item.key)?;
+    let mut out = io::stdout().lock();
+    if g.json {
+        let mut value = item.to_json();
+        if let Json::Object(m) = &mut value {
+            m.insert(
+                "versions".into(),
+                versions
+                    .iter()
+                    .map(|v| serde_json::json!({"id": v.id, "version": v.version, "status": v.status}))
+                    .collect(),
+            );
+        }
+        json_line(&mut out, &value)?;
+    } else {
+        output::print_item_details(&mut out, &item, &versions)?;
+    }
+    Ok(())
+}
+
+pub fn best(g: &Global, a: BestArgs) -> Result<()> {
+    let cache = g.open()?;
+    let params = a.params.to_json();
+    match cache.best(&a.uri, &params)? {
+        Some(item) => print_item_line(g, &item),
+        None => bail!(
+            "no READY version of {} with params {}",
+            a.uri,
+            cachet::key::canonical_json(&params)
+        ),
+    }
+}
+
+/// One line about an item: its JSON, or `id key@version STATUS size`.
+pub fn print_item_line(g: &Global, item: &Item) -> Result<()> {
+    let mut out = io::stdout().lock();
+    if g.json {
+        json_line(&mut out, &item.to_json())?;
+    } else {
+        writeln!(
+            out,
+            "{}  {}@{}  {}  {}",
+            item.id,
+            &item.key[..12],
+            item.version,
+            status_text(item, Utc::now()),
+            item.size.map(human_size).unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Commands that change items: attr set/rm, trash, restore, purge, fail.
+
+use std::io::{self, Write};
+
+use anyhow::{Result, bail};
+use cachet::Cache;
+use cachet::attr::AttrValue;
+use clap::{Args, Subcommand};
+
+use super::items::print_item_line;
+use super::output::{human_size, json_line};
+use super::{Global, parse_assignment};
+
+#[derive(Subcommand, Debug)]
+pub enum AttrCommand {
+    /// Set attributes: name=value or name:type=value.
+    Set {
+        item: String,
+        #[arg(required = true, value_parser = parse_assignment)]
+        attrs: Vec<(String, AttrValue)>,
+    },
+    /// Remove attributes by name.
+    Rm {
+        item: String,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ItemsArg {
+    /// Item ids, key prefixes or KEY@VERSION.
+    #[arg(required = true)]
+    pub items: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FailArgs {
+    #[command(flatten)]
+    pub items: ItemsArg,
+    /// Why the items failed.
+    #[arg(long, default_value = "marked failed by hand")]
+    pub reason: String,
+}
+
+/// What [`change`] does to each item.
+#[derive(Clone, Copy, Debug)]
+pub enum Change {
+    Trash,
+    Restore,
+    Purge,
+}
+
+pub fn attr(g: &Global, a: AttrCommand) -> Result<()> {
+    let cache = g.open()?;
+    let item = match a {
+        AttrCommand::Set { item, attrs } => {
+            let item = cache.resolve(&item, false)?;
+            cache.set_attrs(item.id, &attrs.into_iter().collect())?
+        }
+        AttrCommand::Rm { item, names } => {
+            let item = cache.resolve(&item, false)?;
+            cache.remove_attrs(item.id, &names)?
+        }
+    };
+    print_item_line(g, &item)
+}
+
+/// Resolves every reference first, so a typo in the third one changes nothing.
+fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
+    refs.iter()
+        .map(|r| Ok(cache.resolve(r, false)?.id))
+        .collect()
+}
+
+pub fn change(g: &Global, a: ItemsArg, what: Change) -> Result<()> {
+    let cache = g.open()?;
+    let ids = resolve_all(&cache, &a.items)?;
+    let mut out = io::stdout().lock();
+    let mut failures = 0;
+    for id in ids {
+        let outcome = match what {
+            Change::Trash => cache.trash(id).map(|item| (item, None)),
+            Change::Restore => cache.restore(id).map(|item| (item, None)),
+            Change::Purge => cache.purge(id).map(|(item, freed)| (item, Some(freed))),
+        };
+        match outcome {
+            Ok((item, freed)) => {
+                if g.json {
+                    let mut v = item.to_json();
+                    if let (serde_json::Value::Object(m), Some(freed)) = (&mut v, freed) {
+                        m.insert("purged".into(), true.into());
+                        m.insert("blob_deleted".into(), freed.into());
+                    }
+                    json_line(&mut out, &v)?;
+                } else {
+                    let verb = match what {
+                        Change::Trash => "trashed".to_string(),
+                        Change::Restore => format!("restored to {}", item.status),
+                        Change::Purge => match (freed, item.size) {
+                            (Some(true), Some(size)) => {
+                                format!("purged, freed {}", human_size(size))
+                            }
+                            _ => "purged (content still used by another item)".to_string(),
+                        },
+                    };
+                    writeln!(
+                        out,
+                        "{}  {}@{}  {verb}",
+                        item.id,
+                        &item.key[..12],
+                        item.version
+                    )?;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("cachet: error: {e}");
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} of the items could not be changed");
+    }
+    Ok(())
+}
+
+pub fn fail(g: &Global, a: FailArgs) -> Result<()> {
+    let cache = g.open()?;
+    let ids = resolve_all(&cache, &a.items.items)?;
+    for id in ids {
+        let item = cache.fail(id, &a.reason)?;
+        print_item_line(g, &item)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! Printing: tables that fit the terminal, NDJSON, sizes and ages for people.
+
+use std::io::{self, Write};
+
+use cachet::Item;
+use cachet::attr::format_datetime;
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+
+/// An error and its causes on one line, outermost first, without repeating a cause that
+/// the outer message already quotes.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Writes one JSON value as a line.
+pub fn json_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// `1.5 MiB`-style sizes.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `5m`, `3h`, `12d` since `when`.
+pub fn age(when: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - when).num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s if s < 86_400 * 365 => format!("{}d", s / 86_400),
+        s => format!("{}y", s / (86_400 * 365)),
+    }
+}
+
+/// The status as shown in lists: a stale WRITE says so.
+pub fn status_text(item: &Item, now: DateTime<Utc>) -> String {
+    if item.is_stale(now) {
+        "WRITE(stale)".to_string()
+    } else {
+        item.status.to_string()
+    }
+}
+
+/// The name people recognise an item by: label, else file name, else URI.
+pub fn display_name(item: &Item) -> &str {
+    item.label
+        .as_deref()
+        .or(item.filename.as_deref())
+        .unwrap_or(&item.uri)
+}
+
+/// Width of the terminal on stdout, if it is one.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !io::stdout().is_terminal() {
+        return None;
+    }
+    crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| usize::from(w))
+}
+
+/// A plain text table: columns padded to their widest cell; the last column is cut to
+/// fit `width` when given.
+pub fn print_table(
+    out: &mut impl Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    width: Option<usize>,
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: Vec<&str>| -> io::Result<()> {
+        let mut text = String::new();
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.into_iter().enumerate() {
+            if i == last {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        if let Some(width) = width {
+            text = cut(&text, width);
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(header.to_vec())?;
+    for row in rows {
+        line(row.iter().map(String::as_str).collect())?;
+    }
+    Ok(())
+}
+
+/// Cuts `text` to `width` characters, marking the cut with `…`.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// The detail view of `cachet show`.
+pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) -> io::Result<()> {
+    let now = Utc::now();
+    let mut field = |name: &str, value: String| writeln!(out, "{name:<13}{value}");
+    field("id", item.id.to_string())?;
+    field("key", item.key.clone())?;
+    field("version", item.version.to_string())?;
+    field("uri", item.uri.clone())?;
+    field("params", cachet::key::canonical_json(&item.params))?;
+    field("status", status_text(item, now))?;
+    if let Some(from) = item.trashed_from {
+        field("trashed from", from.to_string())?;
+    }
+    if let Some(note) = &item.note {
+        field("note", note.clone())?;
+    }
+    if let Some(label) = &item.label {
+        field("label", label.clone())?;
+    }
+    if let Some(name) = &item.filename {
+        field("filename", name.clone())?;
+    }
+    if let Some(size) = item.size {
+        field("size", format!("{} ({size} bytes)", human_size(size)))?;
+    }
+    if let Some(sha) = &item.sha256 {
+        field("sha256", sha.clone())?;
+    }
+    field("created", format_datetime(&item.created))?;
+    field("updated", format_datetime(&item.updated))?;
+    field(
+        "accessed",
+        match item.accessed {
+            Some(t) => format!("{} ({} reads)", format_datetime(&t), item.access_count),
+            None => "never".to_string(),
+        },
+    )?;
+    if item.pinned {
+        field("pinned", "yes".to_string())?;
+    }
+    if let Some(lease) = &item.lease {
+        field(
+            "lease",
+            format!(
+                "pid {} on {} until {}{}",
+                lease.pid,
+                lease.host,
+                format_datetime(&lease.expires),
+                if item.is_stale(now) {
+                    " (expired: stale)"
+                } else {
+                    ""
+                }
+            ),
+        )?;
+    }
+    if !item.attrs.is_empty() {
+        writeln!(out, "attributes")?;
+        for (name, value) in &item.attrs {
+            writeln!(out, "  {name} ({}) = {value}", value.kind())?;
+        }
+    }
+    if versions.len() > 1 {
+        writeln!(out, "versions")?;
+        for v in versions {
+            let mark = if v.id == item.id { "*" } else { " " };
+            writeln!(
+                out,
+                " {mark}{:>4}  id {:<8} {:<13} {}",
+                v.version,
+                v.id,
+                status_text(v, now),
+                v.size.map(human_size).unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    #[test]
+    fn cut_marks_the_cut() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
+
+    #[test]
+    fn one_line_skips_repeated_causes() {
+        let err = anyhow::anyhow!("disk full").context("writing x");
+        assert_eq!(one_line(&err), "writing x: disk full");
+    }
+}

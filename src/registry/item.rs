@@ -1,0 +1,220 @@
+//! The item model: one version of one key, as stored in the `items` table.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Row;
+use serde_json::{Map, Value as Json};
+
+use crate::attr::{Attrs, format_datetime};
+use crate::status::Status;
+
+/// What a caller says about a new item; the registry adds key, version and times.
+#[derive(Debug, Clone, Default)]
+pub struct NewItem {
+    pub uri: String,
+    /// A JSON object (or `Null` for none); part of the key.
+    pub params: Json,
+    pub attrs: Attrs,
+    pub label: Option<String>,
+    /// The original file name, kept as a hint for previews and exports.
+    pub filename: Option<String>,
+}
+
+impl NewItem {
+    /// A new item for `uri` with no params.
+    pub fn new(uri: impl Into<String>) -> NewItem {
+        NewItem {
+            uri: uri.into(),
+            ..NewItem::default()
+        }
+    }
+
+    /// Sets the params (a JSON object).
+    pub fn params(mut self, params: Json) -> NewItem {
+        self.params = params;
+        self
+    }
+
+    /// Adds one attribute.
+    pub fn attr(mut self, name: impl Into<String>, value: crate::AttrValue) -> NewItem {
+        self.attrs.insert(name.into(), value);
+        self
+    }
+
+    /// Sets the label.
+    pub fn label(mut self, label: impl Into<String>) -> NewItem {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the original file name.
+    pub fn filename(mut self, filename: impl Into<String>) -> NewItem {
+        self.filename = Some(filename.into());
+        self
+    }
+}
+
+/// The claim of a writer on an item in WRITE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub pid: i64,
+    pub host: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// One version of one key.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: i64,
+    pub key: String,
+    pub version: i64,
+    pub uri: String,
+    pub params: Json,
+    pub status: Status,
+    /// While in TRASH: the status a restore returns to.
+    pub trashed_from: Option<Status>,
+    /// Why the item is in its status (a failure reason, for instance).
+    pub note: Option<String>,
+    pub label: Option<String>,
+    pub filename: Option<String>,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub accessed: Option<DateTime<Utc>>,
+    pub access_count: u64,
+    pub lease: Option<Lease>,
+    pub pinned: bool,
+    pub attrs: Attrs,
+}
+
+/// The columns [`Item::from_row`] reads, in order.
+pub const ITEM_COLUMNS: &str = "id, key, version, uri, params, status, trashed_from, note, \
+     label, filename, size, sha256, created, updated, accessed, access_count, lease_pid, \
+     lease_host, lease_expires, pinned";
+
+impl Item {
+    /// Reads a row selected with [`ITEM_COLUMNS`]; attributes are loaded separately.
+    pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
+        let status = parse_status(row, 5)?;
+        let trashed_from = match row.get::<_, Option<String>>(6)? {
+            Some(s) => Some(s.parse().map_err(|e| bad_column(6, e))?),
+            None => None,
+        };
+        let params_text: String = row.get(4)?;
+        let params = serde_json::from_str(&params_text).map_err(|e| bad_column(4, e))?;
+        let lease = match (
+            row.get::<_, Option<i64>>(16)?,
+            row.get::<_, Option<String>>(17)?,
+            row.get::<_, Option<i64>>(18)?,
+        ) {
+            (Some(pid), Some(host), Some(expires)) => Some(Lease {
+                pid,
+                host,
+                expires: time(expires),
+            }),
+            _ => None,
+        };
+        Ok(Item {
+            id: row.get(0)?,
+            key: row.get(1)?,
+            version: row.get(2)?,
+            uri: row.get(3)?,
+            params,
+            status,
+            trashed_from,
+            note: row.get(7)?,
+            label: row.get(8)?,
+            filename: row.get(9)?,
+            size: row.get::<_, Option<i64>>(10)?.map(|s| s.max(0) as u64),
+            sha256: row.get(11)?,
+            created: time(row.get(12)?),
+            updated: time(row.get(13)?),
+            accessed: row.get::<_, Option<i64>>(14)?.map(time),
+            access_count: row.get::<_, i64>(15)?.max(0) as u64,
+            lease,
+            pinned: row.get::<_, i64>(19)? != 0,
+            attrs: Attrs::new(),
+        })
+    }
+
+    /// A WRITE whose writer's lease ran out: the writer died or hung.
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        self.status == Status::Write && self.lease.as_ref().is_none_or(|l| l.expires < now)
+    }
+
+    /// `key@version`, the unambiguous way to name this item.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.key, self.version)
+    }
+
+    /// The JSON form used by `--json` output: the documented fields plus everything else.
+    pub fn to_json(&self) -> Json {
+        let mut m = Map::new();
+        m.insert("id".into(), self.id.into());
+        m.insert("key".into(), self.key.clone().into());
+        m.insert("version".into(), self.version.into());
+        m.insert("uri".into(), self.uri.clone().into());
+        m.insert("params".into(), self.params.clone());
+        m.insert("status".into(), self.status.as_str().into());
+        m.insert("stale".into(), self.is_stale(Utc::now()).into());
+        m.insert("size".into(), self.size.into());
+        m.insert("sha256".into(), self.sha256.clone().into());
+        m.insert("label".into(), self.label.clone().into());
+        m.insert("filename".into(), self.filename.clone().into());
+        m.insert(
+            "attrs".into(),
+            Json::Object(
+                self.attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        );
+        m.insert(
+            "attr_types".into(),
+            Json::Object(
+                self.attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.kind().as_str().into()))
+                    .collect(),
+            ),
+        );
+        m.insert("created".into(), format_datetime(&self.created).into());
+        m.insert("updated".into(), format_datetime(&self.updated).into());
+        m.insert(
+            "accessed".into(),
+            self.accessed.as_ref().map(format_datetime).into(),
+        );
+        m.insert("access_count".into(), self.access_count.into());
+        m.insert("pinned".into(), self.pinned.into());
+        m.insert("note".into(), self.note.clone().into());
+        m.insert(
+            "trashed_from".into(),
+            self.trashed_from.map(|s| s.as_str()).into(),
+        );
+        m.insert(
+            "lease".into(),
+            match &self.lease {
+                Some(l) => serde_json::json!({
+                    "pid": l.pid, "host": l.host, "expires": format_datetime(&l.expires)
+                }),
+                None => Json::Null,
+            },
+        );
+        Json::Object(m)
+    }
+}
+
+fn parse_status(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
+    let s: String = row.get(idx)?;
+    s.parse().map_err(|e| bad_column(idx, e))
+}
+
+fn bad_column(idx: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Registry milliseconds to a UTC time (out-of-range values clamp to the epoch).
+pub fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

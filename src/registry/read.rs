@@ -1,0 +1,202 @@
+//! Lookups on items. Every query here runs on an index (see `schema.rs`).
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+use super::Db;
+use super::item::{ITEM_COLUMNS, Item};
+use crate::attr::{AttrType, AttrValue, Attrs};
+use crate::error::{Error, Result};
+use crate::status::Status;
+
+impl Db<'_> {
+    /// The item with `id`, attributes included.
+    pub fn item(&self, id: i64) -> Result<Item> {
+        self.item_opt(id)?
+            .ok_or_else(|| Error::not_found(format!("item {id}")))
+    }
+
+    /// The item with `id`, if any.
+    pub fn item_opt(&self, id: i64) -> Result<Option<Item>> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1");
+        let item = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_row([id], Item::from_row).optional())
+            .map_err(self.err("reading an item"))?;
+        match item {
+            Some(mut item) => {
+                item.attrs = self.attrs_of(item.id)?;
+                Ok(Some(item))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The items with these ids, in the order given (ids that do not exist are skipped).
+    pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})");
+            let mut st = self.conn.prepare(&sql).map_err(self.err("reading items"))?;
+            let rows = st
+                .query_map(params_from_iter(chunk), Item::from_row)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(self.err("reading items"))?;
+            let mut attrs = self.attrs_of_many(chunk)?;
+            let mut by_id: HashMap<i64, Item> = rows.into_iter().map(|i| (i.id, i)).collect();
+            for id in chunk {
+                if let Some(mut item) = by_id.remove(id) {
+                    item.attrs = attrs.remove(id).unwrap_or_default();
+                    out.push(item);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The attributes of one item.
+    pub fn attrs_of(&self, id: i64) -> Result<Attrs> {
+        Ok(self.attrs_of_many(&[id])?.remove(&id).unwrap_or_default())
+    }
+
+    fn attrs_of_many(&self, ids: &[i64]) -> Result<HashMap<i64, Attrs>> {
+        let marks = vec!["?"; ids.len()].join(",");
+        let sql =
+            format!("SELECT item_id, name, type, value FROM attrs WHERE item_id IN ({marks})");
+        let mut st = self
+            .conn
+            .prepare(&sql)
+            .map_err(self.err("reading attributes"))?;
+        let mut rows = st
+            .query(params_from_iter(ids))
+            .map_err(self.err("reading attributes"))?;
+        let mut out: HashMap<i64, Attrs> = HashMap::new();
+        while let Some(row) = rows.next().map_err(self.err("reading attributes"))? {
+            let id: i64 = row.get(0).map_err(self.err("reading attributes"))?;
+            let name: String = row.get(1).map_err(self.err("reading attributes"))?;
+            let code: i64 = row.get(2).map_err(self.err("reading attributes"))?;
+            let kind = AttrType::from_code(code).ok_or_else(|| {
+                Error::invalid(
+                    format!("attribute '{name}' of item {id}"),
+                    format!("unknown type code {code} (written by a newer cachet?)"),
+                )
+            })?;
+            let value = row
+                .get_ref(3)
+                .map_err(self.err("reading attributes"))
+                .and_then(|v| {
+                    AttrValue::from_stored(kind, v).map_err(|e| {
+                        Error::invalid(format!("attribute '{name}' of item {id}"), e.to_string())
+                    })
+                })?;
+            out.entry(id).or_default().insert(name, value);
+        }
+        Ok(out)
+    }
+
+    /// The highest READY version of `key`.
+    pub fn best(&self, key: &str) -> Result<Option<Item>> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM items WHERE key = ?1 AND status = 'READY' \
+                 ORDER BY version DESC LIMIT 1",
+            )
+            .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
+            .map_err(self.err("finding the best version"))?;
+        id.map(|id| self.item(id)).transpose()
+    }
+
+    /// The newest version of `key` in any status.
+    pub fn latest(&self, key: &str) -> Result<Option<Item>> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM items WHERE key = ?1 ORDER BY version DESC LIMIT 1")
+            .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
+            .map_err(self.err("finding the latest version"))?;
+        id.map(|id| self.item(id)).transpose()
+    }
+
+    /// Version `version` of `key`.
+    pub fn version(&self, key: &str, version: i64) -> Result<Option<Item>> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM items WHERE key = ?1 AND version = ?2")
+            .and_then(|mut st| st.query_row(params![key, version], |r| r.get(0)).optional())
+            .map_err(self.err("finding a version"))?;
+        id.map(|id| self.item(id)).transpose()
+    }
+
+    /// Every version of `key` still in the registry, oldest first.
+    pub fn versions(&self, key: &str) -> Result<Vec<Item>> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM items WHERE key = ?1 ORDER BY version")
+            .and_then(|mut st| {
+                st.query_map([key], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("listing versions"))?;
+        self.items(&ids)
+    }
+
+    /// Distinct keys starting with `prefix` (at most `limit`).
+    pub fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        // A range on the (key, version) index: prefix <= key < prefix + U+10FFFF.
+        let upper = format!("{prefix}\u{10FFFF}");
+        self.conn
+            .prepare_cached(
+                "SELECT DISTINCT key FROM items WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![prefix, upper, limit as i64], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("looking up a key prefix"))
+    }
+
+    /// Whether any item (in any status) still points at the blob `sha256`.
+    pub fn blob_referenced(&self, sha256: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM items WHERE sha256 = ?1 LIMIT 1")
+            .and_then(|mut st| st.exists([sha256]))
+            .map_err(self.err("checking blob references"))
+    }
+
+    /// Item ids in `status` (all statuses when `None`) after `after_id`, ascending; with
+    /// `latest`, only the newest version of each key.
+    pub fn list_ids(
+        &self,
+        status: Option<Status>,
+        latest: bool,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        let latest_clause = if latest {
+            " AND version = (SELECT max(version) FROM items AS newer WHERE newer.key = items.key)"
+        } else {
+            ""
+        };
+        let status_clause = if status.is_some() {
+            " AND status = ?3"
+        } else {
+            " AND ?3 IS NULL"
+        };
+        let sql = format!(
+            "SELECT id FROM items WHERE id > ?1{status_clause}{latest_clause} ORDER BY id LIMIT ?2"
+        );
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_map(
+                    params![after_id, limit as i64, status.map(Status::as_str)],
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("listing items"))
+    }
+}

@@ -1,0 +1,307 @@
+//! Changes to items. Callers run these inside [`Registry::write`](super::Registry::write),
+//! so every status change is checked and applied in one transaction.
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value as Json;
+
+use super::Db;
+use super::item::{Item, Lease, NewItem};
+use crate::attr::{AttrValue, Attrs, validate_name};
+use crate::error::{Error, Result};
+use crate::key::canonical_json;
+use crate::status::Status;
+
+/// Content of a finished item: its blob digest and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Db<'_> {
+    /// Hands out the next version of `key`. The counter lives in its own table, so a
+    /// number is never reused, even after every version of the key was purged.
+    pub fn allocate_version(&self, key: &str) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO key_versions (key, last_version) VALUES (?1, 1)
+                 ON CONFLICT (key) DO UPDATE SET last_version = last_version + 1
+                 RETURNING last_version",
+            )
+            .and_then(|mut st| st.query_row([key], |r| r.get(0)))
+            .map_err(self.err("allocating a version"))
+    }
+
+    /// Inserts a new version of `key` in `status` and returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_item(
+        &self,
+        new: &NewItem,
+        key: &str,
+        version: i64,
+        status: Status,
+        lease: Option<&Lease>,
+        content: Option<&Content>,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let params_json = match &new.params {
+            Json::Null => "{}".to_string(),
+            other => canonical_json(other),
+        };
+        let id = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO items (key, version, uri, params, status, label, filename, size,
+                     sha256, created, updated, lease_pid, lease_host, lease_expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)
+                 RETURNING id",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![
+                        key,
+                        version,
+                        new.uri,
+                        params_json,
+                        status.as_str(),
+                        new.label,
+                        new.filename,
+                        content.map(|c| c.size as i64),
+                        content.map(|c| c.sha256.as_str()),
+                        now_ms,
+                        lease.map(|l| l.pid),
+                        lease.map(|l| l.host.as_str()),
+                        lease.map(|l| l.expires.timestamp_millis()),
+                    ],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(self.err("inserting an item"))?;
+        self.set_attrs(id, &new.attrs)?;
+        self.insert_params(id, &new.params)?;
+        Ok(id)
+    }
+
+    /// Sets (inserts or replaces) attributes of item `id`.
+    pub fn set_attrs(&self, id: i64, attrs: &Attrs) -> Result<()> {
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO attrs (item_id, name, type, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (item_id, name) DO UPDATE SET type = excluded.type, value = excluded.value",
+            )
+            .map_err(self.err("setting attributes"))?;
+        for (name, value) in attrs {
+            validate_name(name)?;
+            st.execute(params![id, name, value.kind().code(), value.to_stored()])
+                .map_err(self.err("setting attributes"))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the named attributes of item `id`; returns how many existed.
+    pub fn remove_attrs(&self, id: i64, names: &[String]) -> Result<usize> {
+        let mut st = self
+            .conn
+            .prepare_cached("DELETE FROM attrs WHERE item_id = ?1 AND name = ?2")
+            .map_err(self.err("removing attributes"))?;
+        let mut removed = 0;
+        for name in names {
+            removed += st
+                .execute(params![id, name])
+                .map_err(self.err("removing attributes"))?;
+        }
+        Ok(removed)
+    }
+
+    /// Indexes the top-level scalar params of item `id` so filters can search them;
+    /// nested values are indexed as their canonical JSON text.
+    fn insert_params(&self, id: i64, params_json: &Json) -> Result<()> {
+        let Json::Object(map) = params_json else {
+            return match params_json {
+                Json::Null => Ok(()),
+                _ => Err(Error::invalid("params", "must be a JSON object")),
+            };
+        };
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO params (item_id, name, type, value) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(self.err("indexing params"))?;
+        for (name, v) in map {
+            let value = match v {
+                Json::Object(_) | Json::Array(_) | Json::Null => AttrValue::Text(canonical_json(v)),
+                Json::String(s) => AttrValue::Text(s.clone()),
+                other => AttrValue::from_json(name, other)?,
+            };
+            st.execute(params![id, name, value.kind().code(), value.to_stored()])
+                .map_err(self.err("indexing params"))?;
+        }
+        Ok(())
+    }
+
+    /// The status of item `id`.
+    pub fn status_of(&self, id: i64) -> Result<Status> {
+        let s: Option<String> = self
+            .conn
+            .prepare_cached("SELECT status FROM items WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+            .map_err(self.err("reading a status"))?;
+        s.ok_or_else(|| Error::not_found(format!("item {id}")))?
+            .parse()
+    }
+
+    /// Moves item `id` to `to` if the lifecycle allows it from its current status.
+    /// Moving to TRASH remembers where it came from; `note` records why (or clears).
+    pub fn transition(&self, id: i64, to: Status, note: Option<&str>, now_ms: i64) -> Result<()> {
+        let from = self.status_of(id)?;
+        if !to.can_follow(from) {
+            return Err(Error::InvalidTransition { id, from, to });
+        }
+        let trashed_from = (to == Status::Trash).then_some(from.as_str());
+        let keeps_lease = to == Status::Write;
+        self.conn
+            .prepare_cached(
+                "UPDATE items SET status = ?2, trashed_from = ?3, note = ?4, updated = ?5,
+                     lease_pid = CASE WHEN ?6 THEN lease_pid END,
+                     lease_host = CASE WHEN ?6 THEN lease_host END,
+                     lease_expires = CASE WHEN ?6 THEN lease_expires END
+                 WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    to.as_str(),
+                    trashed_from,
+                    note,
+                    now_ms,
+                    keeps_lease
+                ])
+            })
+            .map_err(self.err("changing a status"))?;
+        Ok(())
+    }
+
+    /// Takes item `id` from UNINITIALIZED to WRITE under `lease`.
+    pub fn begin_write(&self, id: i64, lease: &Lease, now_ms: i64) -> Result<()> {
+        self.transition(id, Status::Write, None, now_ms)?;
+        self.renew_lease(id, lease)
+    }
+
+    /// Sets the writer's lease on item `id`.
+    pub fn renew_lease(&self, id: i64, lease: &Lease) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE items SET lease_pid = ?2, lease_host = ?3, lease_expires = ?4
+                 WHERE id = ?1 AND status = 'WRITE'",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    lease.pid,
+                    lease.host,
+                    lease.expires.timestamp_millis()
+                ])
+            })
+            .map_err(self.err("renewing a lease"))?;
+        Ok(())
+    }
+
+    /// WRITE → READY with its content (one statement: a READY row always has content).
+    pub fn mark_ready(&self, id: i64, content: &Content, now_ms: i64) -> Result<()> {
+        let from = self.status_of(id)?;
+        if !Status::Ready.can_follow(from) {
+            return Err(Error::InvalidTransition {
+                id,
+                from,
+                to: Status::Ready,
+            });
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE items SET status = 'READY', sha256 = ?2, size = ?3, updated = ?4,
+                     note = NULL, lease_pid = NULL, lease_host = NULL, lease_expires = NULL
+                 WHERE id = ?1",
+            )
+            .and_then(|mut st| st.execute(params![id, content.sha256, content.size as i64, now_ms]))
+            .map_err(self.err("recording content"))?;
+        Ok(())
+    }
+
+    /// TRASH → the status the item had before it was trashed.
+    pub fn restore(&self, id: i64, now_ms: i64) -> Result<Status> {
+        let item = self.item(id)?;
+        let back = match (item.status, item.trashed_from) {
+            (Status::Trash, Some(back)) => back,
+            (Status::Trash, None) => Status::Failed,
+            (from, _) => {
+                return Err(Error::InvalidTransition {
+                    id,
+                    from,
+                    to: Status::Ready,
+                });
+            }
+        };
+        // A writer that was trashed mid-write has lost its lease; it comes back as FAILED.
+        let back = if back == Status::Write {
+            Status::Failed
+        } else {
+            back
+        };
+        self.conn
+            .prepare_cached(
+                "UPDATE items SET status = ?2, trashed_from = NULL, updated = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut st| st.execute(params![id, back.as_str(), now_ms]))
+            .map_err(self.err("restoring an item"))?;
+        Ok(back)
+    }
+
+    /// Records a read of item `id`.
+    pub fn record_access(&self, id: i64, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE items SET accessed = ?2, access_count = access_count + 1 WHERE id = ?1",
+            )
+            .and_then(|mut st| st.execute(params![id, now_ms]))
+            .map_err(self.err("recording an access"))?;
+        Ok(())
+    }
+
+    /// Pins or unpins item `id`.
+    pub fn set_pinned(&self, id: i64, pinned: bool) -> Result<()> {
+        let n = self
+            .conn
+            .prepare_cached("UPDATE items SET pinned = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![id, pinned]))
+            .map_err(self.err("pinning"))?;
+        if n == 0 {
+            return Err(Error::not_found(format!("item {id}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes the row of item `id` (attributes and params go with it). Only TRASH items
+    /// may be purged.
+    pub fn delete_trashed(&self, id: i64) -> Result<Item> {
+        let item = self.item(id)?;
+        if item.status != Status::Trash {
+            return Err(Error::invalid(
+                format!("item {id}"),
+                format!(
+                    "is {}, only TRASH items can be purged (trash it first)",
+                    item.status
+                ),
+            ));
+        }
+        self.conn
+            .prepare_cached("DELETE FROM items WHERE id = ?1")
+            .and_then(|mut st| st.execute([id]))
+            .map_err(self.err("purging an item"))?;
+        Ok(item)
+    }
+}

@@ -1,0 +1,457 @@
+//! The cache core through its public API, on real SQLite files in temp dirs.
+
+use std::fs;
+use std::io::Write;
+use std::time::Duration;
+
+use cachet::{
+    AttrValue, BestOrNew, Cache, CacheOpts, Error, IngestContent, IngestItem, NewItem, Status,
+};
+use chrono::Utc;
+use serde_json::json;
+
+fn cache() -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path().join("cache")).unwrap();
+    (dir, cache)
+}
+
+fn new(uri: &str) -> NewItem {
+    NewItem::new(uri).params(json!({"release": 3}))
+}
+
+#[test]
+fn put_best_and_versions() {
+    let (_d, cache) = cache();
+    let a = cache.put_bytes(&new("u"), b"one").unwrap();
+    let b = cache.put_bytes(&new("u"), b"two").unwrap();
+    let other = cache
+        .put_bytes(&NewItem::new("u").params(json!({"release": "3"})), b"x")
+        .unwrap();
+    assert_eq!((a.version, b.version, other.version), (1, 2, 1));
+    assert_eq!(a.key, b.key);
+    assert_ne!(a.key, other.key, "3 and \"3\" are different params");
+    assert_eq!(a.status, Status::Ready);
+    assert_eq!(a.size, Some(3));
+    let best = cache.best("u", &json!({"release": 3})).unwrap().unwrap();
+    assert_eq!(best.id, b.id);
+    // A newer version that is not READY does not win.
+    let writer = cache.create(&new("u")).unwrap();
+    assert_eq!(writer.item().version, 3);
+    assert_eq!(
+        cache.best("u", &json!({"release": 3})).unwrap().unwrap().id,
+        b.id
+    );
+    drop(writer);
+    let versions = cache.versions(&a.key).unwrap();
+    let statuses: Vec<_> = versions.iter().map(|v| v.status).collect();
+    assert_eq!(statuses, [Status::Ready, Status::Ready, Status::Failed]);
+    assert!(versions[2].note.as_deref().unwrap().contains("dropped"));
+}
+
+#[test]
+fn versions_are_never_reused_after_purge() {
+    let (_d, cache) = cache();
+    let a = cache.put_bytes(&new("u"), b"1").unwrap();
+    let b = cache.put_bytes(&new("u"), b"2").unwrap();
+    for item in [&a, &b] {
+        cache.trash(item.id).unwrap();
+        cache.purge(item.id).unwrap();
+    }
+    assert!(cache.versions(&a.key).unwrap().is_empty());
+    let c = cache.put_bytes(&new("u"), b"3").unwrap();
+    assert_eq!(c.version, 3);
+}
+
+#[test]
+fn writer_commits_fails_or_marks_failed_on_drop() {
+    let (_d, cache) = cache();
+    let mut w = cache.create(&new("w")).unwrap();
+    assert_eq!(w.item().status, Status::Write);
+    assert!(w.item().lease.is_some());
+    w.write_all(b"partial").unwrap();
+    let item = w.commit().unwrap();
+    assert_eq!(item.status, Status::Ready);
+    assert!(item.lease.is_none());
+    assert_eq!(
+        item.sha256.as_deref(),
+        Some(cachet::key::sha256_hex(b"partial").as_str())
+    );
+    assert_eq!(
+        cache
+            .blobs()
+            .verify(item.sha256.as_deref().unwrap())
+            .unwrap(),
+        7
+    );
+
+    let mut w = cache.create(&new("w")).unwrap();
+    w.write_all(b"bad").unwrap();
+    let failed = w.fail("upstream 500").unwrap();
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.note.as_deref(), Some("upstream 500"));
+    // Nothing of the failed write stays in tmp/.
+    assert_eq!(fs::read_dir(cache.blobs().tmp_dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn reserve_then_write() {
+    let (_d, cache) = cache();
+    let reserved = cache.reserve(&new("r")).unwrap();
+    assert_eq!(reserved.status, Status::Uninitialized);
+    let mut w = cache.writer(reserved.id).unwrap();
+    w.write_all(b"data").unwrap();
+    assert_eq!(w.commit().unwrap().status, Status::Ready);
+    // A READY item cannot be written again.
+    assert!(matches!(
+        cache.writer(reserved.id),
+        Err(Error::InvalidTransition {
+            from: Status::Ready,
+            to: Status::Write,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn forbidden_transitions_are_errors_and_change_nothing() {
+    let (_d, cache) = cache();
+    let item = cache.put_bytes(&new("t"), b"x").unwrap();
+    assert!(matches!(
+        cache.restore(item.id),
+        Err(Error::InvalidTransition { .. })
+    ));
+    assert!(
+        cache.purge(item.id).is_err(),
+        "only TRASH items can be purged"
+    );
+    cache.trash(item.id).unwrap();
+    assert!(matches!(
+        cache.trash(item.id),
+        Err(Error::InvalidTransition {
+            from: Status::Trash,
+            to: Status::Trash,
+            ..
+        })
+    ));
+    assert!(matches!(
+        cache.fail(item.id, "x"),
+        Err(Error::InvalidTransition { .. })
+    ));
+    let restored = cache.restore(item.id).unwrap();
+    assert_eq!(restored.status, Status::Ready);
+    assert_eq!(restored.sha256, item.sha256);
+    // A FAILED item stays FAILED through trash and restore.
+    let failed = cache.fail(item.id, "corrupt").unwrap();
+    cache.trash(failed.id).unwrap();
+    assert_eq!(cache.restore(failed.id).unwrap().status, Status::Failed);
+}
+
+#[test]
+fn blobs_are_deduplicated_and_purged_only_when_unreferenced() {
+    let (_d, cache) = cache();
+    let a = cache.put_bytes(&new("a"), b"same").unwrap();
+    let b = cache.put_bytes(&new("b"), b"same").unwrap();
+    assert_eq!(a.sha256, b.sha256);
+    let path = cache.content_path(&a).unwrap();
+    cache.trash(a.id).unwrap();
+    let (_, freed) = cache.purge(a.id).unwrap();
+    assert!(!freed);
+    assert!(path.exists(), "b still uses the blob");
+    cache.trash(b.id).unwrap();
+    let (_, freed) = cache.purge(b.id).unwrap();
+    assert!(freed);
+    assert!(!path.exists());
+}
+
+#[test]
+fn typed_attributes_round_trip() {
+    let (_d, cache) = cache();
+    let when = Utc::now();
+    let item = cache
+        .put_bytes(
+            &new("a")
+                .attr("n", AttrValue::Int(-3))
+                .attr("score", AttrValue::Float(0.25))
+                .attr("name", AttrValue::Text("alpha".into()))
+                .attr("digits", AttrValue::Text("007".into()))
+                .attr("ok", AttrValue::Bool(true))
+                .attr("when", AttrValue::Datetime(when)),
+            b"x",
+        )
+        .unwrap();
+    let got = cache.get(item.id).unwrap();
+    assert_eq!(got.attrs["n"], AttrValue::Int(-3));
+    assert_eq!(got.attrs["score"], AttrValue::Float(0.25));
+    assert_eq!(got.attrs["name"], AttrValue::Text("alpha".into()));
+    assert_eq!(
+        got.attrs["digits"],
+        AttrValue::Text("007".into()),
+        "text stays text"
+    );
+    assert_eq!(got.attrs["ok"], AttrValue::Bool(true));
+    match &got.attrs["when"] {
+        AttrValue::Datetime(t) => assert_eq!(t.timestamp_micros(), when.timestamp_micros()),
+        other => panic!("{other:?}"),
+    }
+    let changed = cache
+        .set_attrs(
+            item.id,
+            &[("n".to_string(), AttrValue::Text("x".into()))].into(),
+        )
+        .unwrap();
+    assert_eq!(changed.attrs["n"], AttrValue::Text("x".into()));
+    let removed = cache.remove_attrs(item.id, &["ok".into()]).unwrap();
+    assert!(!removed.attrs.contains_key("ok"));
+    assert!(cache.remove_attrs(item.id, &["ok".into()]).is_err());
+}
+
+#[test]
+fn best_or_new_and_access() {
+    let (_d, cache) = cache();
+    let BestOrNew::New(mut w) = cache.best_or_new(&new("b")).unwrap() else {
+        panic!("empty cache has no best");
+    };
+    w.write_all(b"v1").unwrap();
+    let made = w.commit().unwrap();
+    let BestOrNew::Existing(found) = cache.best_or_new(&new("b")).unwrap() else {
+        panic!("expected the READY version");
+    };
+    assert_eq!(found.id, made.id);
+    cache.record_access(made.id).unwrap();
+    cache.record_access(made.id).unwrap();
+    let item = cache.get(made.id).unwrap();
+    assert_eq!(item.access_count, 2);
+    assert!(item.accessed.is_some());
+}
+
+#[test]
+fn resolve_by_id_prefix_and_version() {
+    let (_d, cache) = cache();
+    let a = cache.put_bytes(&new("a"), b"1").unwrap();
+    let a2 = cache.put_bytes(&new("a"), b"2").unwrap();
+    assert_eq!(cache.resolve(&a.id.to_string(), false).unwrap().id, a.id);
+    assert_eq!(cache.resolve(&a.key[..8], false).unwrap().id, a2.id);
+    assert_eq!(
+        cache
+            .resolve(&format!("{}@1", &a.key[..8]), false)
+            .unwrap()
+            .id,
+        a.id
+    );
+    // prefer_ready skips a newer version that is not READY.
+    let w = cache.create(&new("a")).unwrap();
+    assert_eq!(cache.resolve(&a.key[..8], true).unwrap().id, a2.id);
+    assert_eq!(cache.resolve(&a.key[..8], false).unwrap().id, w.item().id);
+    drop(w);
+    assert!(matches!(
+        cache.resolve("ffffffff", false),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(cache.resolve(&format!("{}@x", &a.key[..8]), false).is_err());
+}
+
+#[test]
+fn ambiguous_prefix_lists_candidates() {
+    let (_d, cache) = cache();
+    // Find two URIs whose keys share their first 4 hex digits (keys are deterministic).
+    let mut seen = std::collections::HashMap::new();
+    let (u1, u2) = (0..100_000)
+        .find_map(|i| {
+            let uri = format!("k{i}");
+            let key = cachet::key::item_key(&uri, &json!({"release": 3}));
+            seen.insert(key[..4].to_string(), uri.clone())
+                .map(|other| (other, uri))
+        })
+        .unwrap();
+    let a = cache.put_bytes(&new(&u1), b"x").unwrap();
+    let b = cache.put_bytes(&new(&u2), b"y").unwrap();
+    let err = cache.resolve(&a.key[..4], false).unwrap_err();
+    match &err {
+        Error::Ambiguous { candidates, .. } => {
+            assert_eq!(candidates.len(), 2);
+            assert!(candidates.iter().any(|c| a.key.starts_with(c.as_str())));
+            assert!(candidates.iter().any(|c| b.key.starts_with(c.as_str())));
+        }
+        other => panic!("{other}"),
+    }
+    // One more digit tells them apart (unless they share it too).
+    let longer = (5..64).find(|&n| a.key[..n] != b.key[..n]).unwrap();
+    assert_eq!(cache.resolve(&a.key[..longer], false).unwrap().id, a.id);
+    // Three hex digits are too short to be a key reference.
+    assert!(matches!(
+        cache.resolve("abc", false),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn stale_writes_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = CacheOpts {
+        lease: Duration::from_secs(60),
+        ..CacheOpts::default()
+    };
+    let cache = Cache::open_with(dir.path(), opts).unwrap();
+    let w = cache.create(&new("s")).unwrap();
+    let item = cache.get(w.item().id).unwrap();
+    assert!(!item.is_stale(Utc::now()));
+    assert!(item.is_stale(Utc::now() + chrono::Duration::seconds(61)));
+    std::mem::forget(w); // a writer that died: no drop, no FAILED
+    let item = cache.get(item.id).unwrap();
+    assert_eq!(item.status, Status::Write);
+}
+
+#[test]
+fn bulk_ingest_is_all_or_nothing() {
+    let (dir, cache) = cache();
+    let file = dir.path().join("f.txt");
+    fs::write(&file, b"from a file").unwrap();
+    let items = (0..100).map(|i| {
+        Ok(IngestItem {
+            item: new(&format!("bulk{i}")).attr("i", AttrValue::Int(i)),
+            content: if i == 0 {
+                IngestContent::File(file.clone())
+            } else {
+                IngestContent::Bytes(format!("content {i}").into_bytes())
+            },
+        })
+    });
+    let mut seen = 0;
+    let ids = cache.ingest(items, &mut |n| seen = n).unwrap();
+    assert_eq!((ids.len(), seen), (100, 100));
+    let first = cache.get(ids[0]).unwrap();
+    assert_eq!(first.status, Status::Ready);
+    assert_eq!(first.size, Some(11));
+
+    // A bad item in the middle: nothing registered, no new blob left behind.
+    let blobs_before = count_files(cache.blobs().dir());
+    let items = (0..10).map(|i| {
+        if i == 5 {
+            Err(Error::invalid("line 6", "broken"))
+        } else {
+            Ok(IngestItem {
+                item: new(&format!("second{i}")),
+                content: IngestContent::Bytes(format!("new content {i}").into_bytes()),
+            })
+        }
+    });
+    assert!(cache.ingest(items, &mut |_| {}).is_err());
+    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
+    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
+    // A missing source file names it.
+    let items = std::iter::once(Ok(IngestItem {
+        item: new("missing"),
+        content: IngestContent::File(dir.path().join("nope.bin")),
+    }));
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("nope.bin"), "{err}");
+}
+
+#[test]
+fn missing_and_altered_blobs_are_errors() {
+    let (_d, cache) = cache();
+    let item = cache.put_bytes(&new("m"), b"precious").unwrap();
+    let path = cache.content_path(&item).unwrap();
+    make_writable(&path);
+    fs::write(&path, b"precioux").unwrap();
+    let mut sink = Vec::new();
+    let err = cache.copy_content(&item, &mut sink).unwrap_err();
+    assert!(matches!(err, Error::Integrity { .. }), "{err}");
+    fs::write(&path, b"short").unwrap();
+    assert!(matches!(
+        cache.content_path(&item),
+        Err(Error::Integrity { .. })
+    ));
+    fs::remove_file(&path).unwrap();
+    let err = cache.content_path(&item).unwrap_err();
+    assert!(matches!(err, Error::MissingBlob { .. }), "{err}");
+    assert!(err.to_string().contains(item.sha256.as_deref().unwrap()));
+}
+
+fn registry_bytes(root: &std::path::Path) -> Vec<u8> {
+    fs::read(root.join("registry.sqlite")).unwrap()
+}
+
+#[test]
+fn newer_registry_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Cache::open(dir.path()).unwrap());
+    let reg = dir.path().join("registry.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&reg).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99; PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+    }
+    let before = registry_bytes(dir.path());
+    let err = Cache::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(err, Error::RegistryTooNew { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade cachet"));
+    assert_eq!(registry_bytes(dir.path()), before);
+}
+
+#[test]
+fn foreign_and_corrupt_registries_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("registry.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&reg).unwrap();
+        conn.execute_batch("CREATE TABLE photos (id INTEGER); INSERT INTO photos VALUES (1);")
+            .unwrap();
+    }
+    let before = registry_bytes(dir.path());
+    let err = Cache::open(dir.path()).err().unwrap();
+    assert!(matches!(err, Error::ForeignRegistry { .. }), "{err}");
+    assert_eq!(registry_bytes(dir.path()), before);
+
+    fs::write(
+        &reg,
+        b"this is not a database, just text that is long enough to matter....",
+    )
+    .unwrap();
+    let before = registry_bytes(dir.path());
+    let err = Cache::open(dir.path()).err().unwrap();
+    assert!(matches!(err, Error::ForeignRegistry { .. }), "{err}");
+    assert!(err.to_string().contains("registry.sqlite"));
+    assert_eq!(registry_bytes(dir.path()), before);
+}
+
+#[test]
+fn open_creates_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path().join("a/b")).unwrap();
+    let root = cache.root();
+    let tag = fs::read_to_string(root.join("CACHEDIR.TAG")).unwrap();
+    assert!(tag.starts_with("Signature: 8a477f597d28d172789f06886806bc55"));
+    assert!(root.join("blobs-v1/sha256").is_dir());
+    assert!(root.join("tmp").is_dir());
+    let conn = rusqlite::Connection::open(root.join("registry.sqlite")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn make_writable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+}

@@ -1,0 +1,389 @@
+//! The `cachet` binary end to end: commands, JSON output, exit codes, error messages.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value as Json;
+
+fn cachet(root: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cachet").unwrap();
+    cmd.env("CACHET_ROOT", root).env_remove("CACHET_APP");
+    cmd
+}
+
+fn json_lines(out: &[u8]) -> Vec<Json> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn put(root: &Path, args: &[&str], stdin: &str) -> Json {
+    let out = cachet(root)
+        .arg("put")
+        .args(args)
+        .arg("--json")
+        .write_stdin(stdin)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    json_lines(&out).remove(0)
+}
+
+#[test]
+fn put_ls_show_cat_get_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    let src = dir.path().join("data.csv");
+    fs::write(&src, "a,b\n1,2\n").unwrap();
+    let first = put(
+        &root,
+        &[
+            "https://example.org/data.csv",
+            src.to_str().unwrap(),
+            "--param",
+            "release=3",
+            "--attr",
+            "n=3",
+            "--attr",
+            "x=0.5",
+            "--attr",
+            "when=2026-01-01T00:00:00Z",
+            "--attr",
+            "ok=true",
+            "--attr",
+            "tag='42'",
+            "--attr",
+            "k:text=7",
+            "--label",
+            "the data",
+        ],
+        "",
+    );
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["status"], "READY");
+    assert_eq!(first["size"], 8);
+    assert_eq!(first["filename"], "data.csv");
+    assert_eq!(first["attrs"]["n"], 3);
+    assert_eq!(first["attrs"]["x"], 0.5);
+    assert_eq!(first["attrs"]["ok"], true);
+    assert_eq!(first["attrs"]["tag"], "42");
+    assert_eq!(first["attrs"]["k"], "7");
+    assert_eq!(first["attr_types"]["when"], "datetime");
+    assert_eq!(first["attr_types"]["tag"], "text");
+    assert_eq!(first["params"]["release"], 3);
+    let key = first["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 64);
+
+    let second = put(
+        &root,
+        &["https://example.org/data.csv", "-", "--param", "release=3"],
+        "new content\n",
+    );
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["key"], key.as_str());
+
+    // ls lists every version; --latest only the newest per key.
+    let all = cachet(&root).args(["ls", "--json"]).output().unwrap();
+    assert_eq!(json_lines(&all.stdout).len(), 2);
+    let latest = cachet(&root)
+        .args(["ls", "--latest", "--json"])
+        .output()
+        .unwrap();
+    let latest = json_lines(&latest.stdout);
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0]["version"], 2);
+    cachet(&root)
+        .arg("ls")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("the data").and(predicate::str::contains("READY")));
+
+    // cat by key prefix gives the best version; KEY@1 the first.
+    cachet(&root)
+        .args(["cat", &key[..8]])
+        .assert()
+        .success()
+        .stdout("new content\n");
+    cachet(&root)
+        .args(["cat", &format!("{}@1", &key[..8])])
+        .assert()
+        .success()
+        .stdout("a,b\n1,2\n");
+
+    let shown = cachet(&root).args(["show", "1"]).output().unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("n (int) = 3"), "{text}");
+    assert!(
+        text.contains("when (datetime) = 2026-01-01T00:00:00Z"),
+        "{text}"
+    );
+    assert!(text.contains("versions"), "{text}");
+
+    let dest = dir.path().join("out.csv");
+    cachet(&root)
+        .args(["get", "1", "-o", dest.to_str().unwrap()])
+        .assert()
+        .success();
+    assert_eq!(fs::read_to_string(&dest).unwrap(), "a,b\n1,2\n");
+
+    let path = cachet(&root).args(["path", "1"]).output().unwrap();
+    let path = String::from_utf8(path.stdout).unwrap();
+    assert!(path.trim().contains("blobs-v1/sha256/"));
+    let shown = cachet(&root)
+        .args(["show", "1", "--json"])
+        .output()
+        .unwrap();
+    let shown = json_lines(&shown.stdout).remove(0);
+    assert_eq!(shown["access_count"], 3, "cat, get and path each count");
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 2);
+
+    // best
+    let best = cachet(&root)
+        .args([
+            "best",
+            "https://example.org/data.csv",
+            "--param",
+            "release=3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&best.stdout)[0]["version"], 2);
+    cachet(&root)
+        .args([
+            "best",
+            "https://example.org/data.csv",
+            "--param",
+            "release:text=3",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no READY version"));
+}
+
+#[test]
+fn attr_trash_restore_purge_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let item = put(root, &["u"], "x");
+    let id = item["id"].to_string();
+    let out = cachet(root)
+        .args(["attr", "set", &id, "batch=2", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&out.stdout)[0]["attrs"]["batch"], 2);
+    cachet(root)
+        .args(["attr", "rm", &id, "batch"])
+        .assert()
+        .success();
+    cachet(root)
+        .args(["attr", "rm", &id, "batch"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("attribute 'batch'"));
+
+    cachet(root).args(["trash", &id]).assert().success();
+    let trash = cachet(root)
+        .args(["ls", "--status", "trash", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&trash.stdout).len(), 1);
+    cachet(root)
+        .args(["restore", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("restored to READY"));
+    cachet(root)
+        .args(["purge", &id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("only TRASH items can be purged"));
+    cachet(root).args(["trash", &id]).assert().success();
+    cachet(root)
+        .args(["purge", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("purged, freed"));
+    cachet(root)
+        .args(["show", &id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not found"));
+
+    let other = put(root, &["v"], "y");
+    let other_id = other["id"].to_string();
+    let failed = cachet(root)
+        .args(["fail", &other_id, "--reason", "bad upstream", "--json"])
+        .output()
+        .unwrap();
+    let failed = json_lines(&failed.stdout).remove(0);
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["note"], "bad upstream");
+    cachet(root).args(["trash", &other_id]).assert().success();
+    cachet(root)
+        .args(["fail", &other_id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot go from TRASH to FAILED"));
+    // A typo among several references changes none of them.
+    let third = put(root, &["w"], "z");
+    cachet(root)
+        .args(["trash", &third["id"].to_string(), "ffffffffff"])
+        .assert()
+        .code(1);
+    let shown = cachet(root)
+        .args(["show", &third["id"].to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&shown.stdout)[0]["status"], "READY");
+}
+
+#[test]
+fn import_ndjson_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    fs::write(dir.path().join("a.bin"), b"file content").unwrap();
+    let good = dir.path().join("items.ndjson");
+    fs::write(
+        &good,
+        concat!(
+            r#"{"uri": "u1", "params": {"p": 1}, "attrs": {"n": 1, "when": "2026-01-01T00:00:00Z"}, "path": "a.bin"}"#,
+            "\n\n",
+            r#"{"uri": "u2", "attrs": {"s": {"type": "text", "value": "2026-01-01T00:00:00Z"}}, "label": "two", "text": "inline"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    cachet(&root)
+        .args(["import", good.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout("imported 2 items\n");
+    let ls = cachet(&root).args(["ls", "--json"]).output().unwrap();
+    let items = json_lines(&ls.stdout);
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["filename"], "a.bin");
+    assert_eq!(items[0]["size"], 12);
+    assert_eq!(items[0]["attr_types"]["when"], "datetime");
+    assert_eq!(items[1]["attr_types"]["s"], "text");
+    assert_eq!(items[1]["label"], "two");
+
+    // A bad third line: an error naming file and line, and nothing imported.
+    let bad = dir.path().join("bad.ndjson");
+    fs::write(
+        &bad,
+        "{\"uri\": \"u3\", \"text\": \"a\"}\n{\"uri\": \"u4\", \"text\": \"b\"}\n{\"uri\": \"u5\", \"attrs\": {\"x\": null}, \"text\": \"c\"}\n",
+    )
+    .unwrap();
+    cachet(&root)
+        .args(["import", bad.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.ndjson:3:"));
+    let ls = cachet(&root).args(["ls", "--json"]).output().unwrap();
+    assert_eq!(json_lines(&ls.stdout).len(), 2);
+
+    fs::write(&bad, "{\"uri\": \"u3\"}\nnot json\n").unwrap();
+    cachet(&root)
+        .args(["import", bad.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "bad.ndjson:1: give exactly one of",
+        ));
+}
+
+#[test]
+fn usage_errors_exit_2_and_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    cachet(root).args(["ls", "--bogus"]).assert().code(2);
+    cachet(root)
+        .args(["put", "u", "--attr", "novalue"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected name=value"));
+    cachet(root)
+        .args(["put", "u", "--attr", "x=NaN"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a finite number"));
+    cachet(root)
+        .args(["put", "u", "--attr", "batch:int=x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("batch is int, got 'x'"));
+    cachet(root)
+        .args(["ls", "--status", "done"])
+        .assert()
+        .code(2);
+    cachet(root)
+        .args(["put", "u", "/no/such/file.bin"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/no/such/file.bin"));
+    cachet(root)
+        .args(["cat", "424242"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not found: item '424242'"));
+    // Nothing was registered by any of the failures.
+    let ls = cachet(root).args(["ls", "--json"]).output().unwrap();
+    assert!(ls.stdout.is_empty());
+}
+
+#[test]
+fn newer_registry_gives_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["u"], "x");
+    let reg = root.join("registry.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&reg).unwrap();
+        conn.execute_batch("PRAGMA user_version = 7; PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+    }
+    let out = cachet(root).arg("ls").assert().code(1).get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("schema version 7"), "{err}");
+}
+
+#[test]
+fn altered_blob_fails_cat_and_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    let item = put(&root, &["u"], "original");
+    let sha = item["sha256"].as_str().unwrap();
+    let blob = root
+        .join("blobs-v1/sha256")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(&sha[4..]);
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&blob, "0riginal").unwrap();
+    cachet(&root)
+        .args(["cat", "1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("expected ").and(predicate::str::contains(sha)));
+    let dest = dir.path().join("out");
+    cachet(&root)
+        .args(["get", "1", "-o", dest.to_str().unwrap()])
+        .assert()
+        .code(1);
+    assert!(!dest.exists(), "a failed check leaves no output file");
+    fs::remove_file(&blob).unwrap();
+    cachet(&root)
+        .args(["path", "1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("missing"));
+}

@@ -1,0 +1,226 @@
+//! Real concurrent processes on one cache: version allocation under contention, a writer
+//! killed mid-put, and a read-only root.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cachet::{Cache, Status};
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("cachet")
+}
+
+#[test]
+fn eight_processes_create_versions_of_one_key_without_gaps_or_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Create the registry first so that the race is on versions, not on the schema.
+    drop(Cache::open(root).unwrap());
+    const PROCS: usize = 8;
+    const PUTS: usize = 6;
+    let children: Vec<_> = (0..PROCS)
+        .map(|p| {
+            let script = format!(
+                "for i in $(seq {PUTS}); do echo \"p{p} $i\" | \"$0\" put shared://one --param k=1 || exit 1; done"
+            );
+            Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .arg(bin())
+                .env("CACHET_ROOT", root)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let cache = Cache::open(root).unwrap();
+    let key = cachet::key::item_key("shared://one", &serde_json::json!({"k": 1}));
+    let mut versions: Vec<i64> = cache
+        .versions(&key)
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i.status, Status::Ready);
+            i.version
+        })
+        .collect();
+    versions.sort();
+    let expected: Vec<i64> = (1..=(PROCS * PUTS) as i64).collect();
+    assert_eq!(versions, expected);
+}
+
+#[test]
+fn concurrent_bulk_imports_interleave_versions_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    drop(Cache::open(root).unwrap());
+    let lines: String = (0..50)
+        .map(|i| format!("{{\"uri\": \"shared://bulk\", \"text\": \"{i}\"}}\n"))
+        .collect();
+    let file = root.join("items.ndjson");
+    std::fs::write(&file, lines).unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(bin())
+                .args(["import", file.to_str().unwrap()])
+                .env("CACHET_ROOT", root)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let cache = Cache::open(root).unwrap();
+    let key = cachet::key::item_key("shared://bulk", &serde_json::Value::Null);
+    let versions: Vec<i64> = cache
+        .versions(&key)
+        .unwrap()
+        .iter()
+        .map(|i| i.version)
+        .collect();
+    assert_eq!(versions, (1..=200).collect::<Vec<i64>>());
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_writer_killed_mid_put_leaves_no_ready_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    drop(Cache::open(root).unwrap());
+    let mut child = Command::new(bin())
+        .args(["put", "killed://item", "-"])
+        .env("CACHET_ROOT", root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&vec![b'x'; 4 << 20]).unwrap();
+    stdin.flush().unwrap();
+    let cache = Cache::open(root).unwrap();
+    wait_for("the writer to register its item", || {
+        !cache
+            .list_ids(Some(Status::Write), false, 0, 10)
+            .unwrap()
+            .is_empty()
+    });
+    // Let the writer get some bytes into its staging file, then kill it hard.
+    wait_for("staged bytes", || staged_bytes(&root.join("tmp")) > 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+
+    assert!(
+        cache
+            .list_ids(Some(Status::Ready), false, 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let id = cache.list_ids(Some(Status::Write), false, 0, 10).unwrap()[0];
+    let item = cache.get(id).unwrap();
+    assert!(item.sha256.is_none(), "no content recorded");
+    let lease = item.lease.clone().expect("a writer holds a lease");
+    assert!(item.is_stale(lease.expires + chrono::Duration::seconds(1)));
+    // No blob was published: the partial content only ever lived in tmp/.
+    assert_eq!(walk_files(cache.blobs().dir()), 0);
+    // A user can mark it failed; then it can be trashed and purged.
+    cache.fail(id, "writer died").unwrap();
+    cache.trash(id).unwrap();
+    cache.purge(id).unwrap();
+}
+
+#[test]
+fn a_read_only_root_is_refused_clearly_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ro");
+    Command::new(bin())
+        .args(["put", "u", "-"])
+        .env("CACHET_ROOT", &root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    chmod(dir.path(), 0o755);
+    for sub in ["", "tmp", "blobs-v1", "blobs-v1/sha256"] {
+        chmod(&root.join(sub), 0o555);
+    }
+    let before = std::fs::read(root.join("registry.sqlite")).unwrap();
+    // Root ignores permissions, so as root run the binary as an unprivileged user.
+    let mut cmd = if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    };
+    let out = cmd
+        .args(["put", "u", "-"])
+        .env("CACHET_ROOT", &root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    for sub in ["", "tmp", "blobs-v1", "blobs-v1/sha256"] {
+        chmod(&root.join(sub), 0o755);
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not writable"), "{err}");
+    assert!(err.contains(root.to_str().unwrap()), "{err}");
+    assert_eq!(std::fs::read(root.join("registry.sqlite")).unwrap(), before);
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn staged_bytes(tmp: &Path) -> u64 {
+    std::fs::read_dir(tmp)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn walk_files(dir: &Path) -> usize {
+    let mut n = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                n += walk_files(&e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
