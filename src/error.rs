@@ -127,9 +127,11 @@ fn caret_message(input: &str, pos: usize, message: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let pad = " ".repeat(pos.min(shown.chars().count()));
-    format!("invalid filter: {message}
+    format!(
+        "invalid filter: {message}
   {shown}
-  {pad}^")
+  {pad}^"
+    )
 }
 
 /// Attaches a path to an `io::Result`, so no I/O error reaches the user without one.

@@ -210,13 +210,16 @@ pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.
 pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
     let sort_text = q.sort.to_string();
-    if let Some(a) = &q.after {
-        if a.sort != sort_text {
-            return Err(Error::invalid(
-                "cursor",
-                format!("it continues a listing sorted by '{}', not '{sort_text}'", a.sort),
-            ));
-        }
+    if let Some(a) = &q.after
+        && a.sort != sort_text
+    {
+        return Err(Error::invalid(
+            "cursor",
+            format!(
+                "it continues a listing sorted by '{}', not '{sort_text}'",
+                a.sort
+            ),
+        ));
     }
     let limit = q.limit.max(1);
     read(conn, |conn| {
@@ -254,7 +257,12 @@ pub fn count(conn: &Connection, filter: &Filter, now: DateTime<Utc>) -> Result<u
 }
 
 /// The number of items matching `filter`, counting no further than `cap`.
-pub fn count_upto(conn: &Connection, filter: &Filter, now: DateTime<Utc>, cap: u64) -> Result<Count> {
+pub fn count_upto(
+    conn: &Connection,
+    filter: &Filter,
+    now: DateTime<Utc>,
+    cap: u64,
+) -> Result<Count> {
     read(conn, |conn| {
         let mut c = prepare(conn, filter, now)?;
         plan(conn, &mut c, false)?;
@@ -298,11 +306,20 @@ pub fn count_by_status(
                     *slot(&mut out, s) = n;
                 }
             }
-            let total = [out.uninitialized, out.write, out.ready, out.failed, out.trash]
-                .iter()
-                .map(|c| c.n)
-                .sum();
-            out.all = Count { n: total, exact: true };
+            let total = [
+                out.uninitialized,
+                out.write,
+                out.ready,
+                out.failed,
+                out.trash,
+            ]
+            .iter()
+            .map(|c| c.n)
+            .sum();
+            out.all = Count {
+                n: total,
+                exact: true,
+            };
             for s in Status::ALL {
                 slot(&mut out, s).exact = true;
             }
@@ -326,7 +343,11 @@ fn slot(out: &mut StatusCounts, s: Status) -> &mut Count {
     }
 }
 
-fn resolver<'a, 'c>(conn: &'c Connection, filter: &'a Filter, now: DateTime<Utc>) -> Resolver<'a, 'c> {
+fn resolver<'a, 'c>(
+    conn: &'c Connection,
+    filter: &'a Filter,
+    now: DateTime<Utc>,
+) -> Resolver<'a, 'c> {
     Resolver {
         input: &filter.text,
         cat: Catalogue::new(conn),
@@ -436,7 +457,9 @@ fn count_cond(conn: &Connection, c: &Cond, cap: Option<u64>) -> Result<Count> {
             q.push("SELECT count(*) FROM (SELECT 1 FROM items i WHERE ");
             cond(c, &mut q);
             q.push(" LIMIT ")
-                .param(SqlVal::Int(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX)))
+                .param(SqlVal::Int(
+                    i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
+                ))
                 .push(")");
         }
     }
@@ -448,7 +471,10 @@ fn count_cond(conn: &Connection, c: &Cond, cap: Option<u64>) -> Result<Count> {
         .map_err(err)?;
     let n = u64::try_from(n).unwrap_or(0);
     Ok(match cap {
-        Some(cap) if n > cap => Count { n: cap, exact: false },
+        Some(cap) if n > cap => Count {
+            n: cap,
+            exact: false,
+        },
         _ => Count { n, exact: true },
     })
 }

@@ -32,7 +32,9 @@ fn int(i: i64) -> (AttrType, SqlVal) {
     (AttrType::Int, SqlVal::Int(i))
 }
 
-fn opt<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> BoxedStrategy<Option<T>> {
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<T>> {
     prop::option::weighted(0.7, s).boxed()
 }
 
@@ -92,26 +94,50 @@ struct Spec {
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        (0..KEYS.len(), 0..URIS.len(), opt(0..LABELS.len()), opt(0..FILES.len()), any::<bool>()),
-        (0usize..5, opt(0i64..3_000_000), (0i64..60, 0i64..DAY_MS), opt(0i64..40 * DAY_MS)),
+        (
+            0..KEYS.len(),
+            0..URIS.len(),
+            opt(0..LABELS.len()),
+            opt(0..FILES.len()),
+            any::<bool>(),
+        ),
+        (
+            0usize..5,
+            opt(0i64..3_000_000),
+            (0i64..60, 0i64..DAY_MS),
+            opt(0i64..40 * DAY_MS),
+        ),
         (opt(-3_600_000i64..3_600_000), any::<bool>(), attrs()),
-        opt(prop_oneof![(1i64..4).prop_map(int), select(vec!["3", "rc"]).prop_map(text)]),
+        opt(prop_oneof![
+            (1i64..4).prop_map(int),
+            select(vec!["3", "rc"]).prop_map(text)
+        ]),
     )
-        .prop_map(|((key, uri, label, filename, note), (status, size, created, accessed), (lease, pinned, attrs), release)| Spec {
-            key,
-            uri,
-            label,
-            filename,
-            note,
-            status,
-            size,
-            created,
-            accessed,
-            lease,
-            pinned,
-            attrs,
-            params: release.into_iter().map(|r| ("release".to_string(), r)).collect(),
-        })
+        .prop_map(
+            |(
+                (key, uri, label, filename, note),
+                (status, size, created, accessed),
+                (lease, pinned, attrs),
+                release,
+            )| Spec {
+                key,
+                uri,
+                label,
+                filename,
+                note,
+                status,
+                size,
+                created,
+                accessed,
+                lease,
+                pinned,
+                attrs,
+                params: release
+                    .into_iter()
+                    .map(|r| ("release".to_string(), r))
+                    .collect(),
+            },
+        )
 }
 
 fn build(specs: Vec<Spec>) -> Vec<MemItem> {
@@ -133,7 +159,9 @@ fn build(specs: Vec<Spec>) -> Vec<MemItem> {
             i.note = s.note.then(|| "n1 alpha".to_string());
             i.status = Status::ALL[s.status];
             i.size = s.size;
-            i.sha256 = s.size.map(|_| ["ab00ff", "0123ab"][(id % 2) as usize].to_string());
+            i.sha256 = s
+                .size
+                .map(|_| ["ab00ff", "0123ab"][(id % 2) as usize].to_string());
             if i.status == Status::Ready && i.size.is_none() {
                 i.size = Some(7);
                 i.sha256 = Some("ab00ff".into());
@@ -151,26 +179,105 @@ fn build(specs: Vec<Spec>) -> Vec<MemItem> {
 }
 
 const ATOMS: &[&str] = &[
-    "project=alpha", "project=Beta", "project!=alpha", "project~alp", "project~A*", "project!~a",
-    "project=alpha,beta", "project!=alpha,beta", "project<beta", "project=\"al pha\"",
-    "batch>=2", "batch<0", "batch=3", "batch!=1", "batch>1.5", "batch<=-1",
-    "score<0.9", "score>=0.5", "score=2", "score!=0.5",
-    "when>2026-02-01", "when<10d", "when>=20d", "when=2026-02-20", "when!=2026-02-20",
-    "when>=2026-02-20T12:00:00Z", "when<=2026-02-10",
-    "ok=true", "ok=false", "ok!=true", "ok=yes",
-    "mixed=3", "mixed>2", "mixed~a", "mixed=x", "mixed<5", "mixed!=3", "mixed>=2.5",
-    "has:score", "has:mixed", "has:label", "has:accessed", "has:param.release", "has:uri",
-    "param.release=3", "param.release>=2", "param.release=rc", "param.release!=3",
-    "status:ready", "status:write,failed", "status:stale", "status!=trash", "status:uninitialized",
-    "uri~alpha", "uri~*.csv", "uri~50%", "label~a", "label=Beta", "filename~*.zip", "note~n",
-    "label!~alpha", "label<M", "filename=a_b.txt", "uri!=file:///tmp/50%.txt",
-    "size>1000000", "size<=1MB", "size>=1k", "size!=7", "size=7",
-    "created<7d", "created>30d", "accessed>20d", "accessed<3d", "updated>=2026-02-10",
-    "created=2026-02-15", "created<=2026-02-15", "created>2026-02-15", "accessed<=48h",
-    "key:ab1", "key!=ab12", "key:FFEE0123", "sha256:ab", "sha256!=01",
-    "version=latest", "version!=latest", "version>1", "version=1",
-    "pinned", "pinned=false", "alpha", "\"50%\"", "data", "x_y", "*.csv",
-    "id>30", "id<=10", "nosuch=3", "has:nosuch", "param.nosuch<2",
+    "project=alpha",
+    "project=Beta",
+    "project!=alpha",
+    "project~alp",
+    "project~A*",
+    "project!~a",
+    "project=alpha,beta",
+    "project!=alpha,beta",
+    "project<beta",
+    "project=\"al pha\"",
+    "batch>=2",
+    "batch<0",
+    "batch=3",
+    "batch!=1",
+    "batch>1.5",
+    "batch<=-1",
+    "score<0.9",
+    "score>=0.5",
+    "score=2",
+    "score!=0.5",
+    "when>2026-02-01",
+    "when<10d",
+    "when>=20d",
+    "when=2026-02-20",
+    "when!=2026-02-20",
+    "when>=2026-02-20T12:00:00Z",
+    "when<=2026-02-10",
+    "ok=true",
+    "ok=false",
+    "ok!=true",
+    "ok=yes",
+    "mixed=3",
+    "mixed>2",
+    "mixed~a",
+    "mixed=x",
+    "mixed<5",
+    "mixed!=3",
+    "mixed>=2.5",
+    "has:score",
+    "has:mixed",
+    "has:label",
+    "has:accessed",
+    "has:param.release",
+    "has:uri",
+    "param.release=3",
+    "param.release>=2",
+    "param.release=rc",
+    "param.release!=3",
+    "status:ready",
+    "status:write,failed",
+    "status:stale",
+    "status!=trash",
+    "status:uninitialized",
+    "uri~alpha",
+    "uri~*.csv",
+    "uri~50%",
+    "label~a",
+    "label=Beta",
+    "filename~*.zip",
+    "note~n",
+    "label!~alpha",
+    "label<M",
+    "filename=a_b.txt",
+    "uri!=file:///tmp/50%.txt",
+    "size>1000000",
+    "size<=1MB",
+    "size>=1k",
+    "size!=7",
+    "size=7",
+    "created<7d",
+    "created>30d",
+    "accessed>20d",
+    "accessed<3d",
+    "updated>=2026-02-10",
+    "created=2026-02-15",
+    "created<=2026-02-15",
+    "created>2026-02-15",
+    "accessed<=48h",
+    "key:ab1",
+    "key!=ab12",
+    "key:FFEE0123",
+    "sha256:ab",
+    "sha256!=01",
+    "version=latest",
+    "version!=latest",
+    "version>1",
+    "version=1",
+    "pinned",
+    "pinned=false",
+    "alpha",
+    "\"50%\"",
+    "data",
+    "x_y",
+    "*.csv",
+    "id>30",
+    "id<=10",
+    "nosuch=3",
+    "has:nosuch",
+    "param.nosuch<2",
 ];
 
 fn filter_text() -> impl Strategy<Value = String> {
@@ -188,9 +295,26 @@ fn filter_text() -> impl Strategy<Value = String> {
 }
 
 const SORTS: &[&str] = &[
-    "id", "-id", "created", "-created", "size", "-size", "-accessed", "label", "uri", "-status",
-    "pinned", "attr.batch", "-attr.batch", "score", "-mixed", "project", "param.release", "-nosuch",
-    "version", "-filename",
+    "id",
+    "-id",
+    "created",
+    "-created",
+    "size",
+    "-size",
+    "-accessed",
+    "label",
+    "uri",
+    "-status",
+    "pinned",
+    "attr.batch",
+    "-attr.batch",
+    "score",
+    "-mixed",
+    "project",
+    "param.release",
+    "-nosuch",
+    "version",
+    "-filename",
 ];
 
 proptest! {

@@ -113,8 +113,12 @@ fn test(v: &SqlVal, t: &Test) -> bool {
                 _ => o == Ordering::Equal,
             }
         }
-        Test::Between(lo, hi) => sql_cmp(v, lo) != Ordering::Less && sql_cmp(v, hi) == Ordering::Less,
-        Test::Outside(lo, hi) => sql_cmp(v, lo) == Ordering::Less || sql_cmp(v, hi) != Ordering::Less,
+        Test::Between(lo, hi) => {
+            sql_cmp(v, lo) != Ordering::Less && sql_cmp(v, hi) == Ordering::Less
+        }
+        Test::Outside(lo, hi) => {
+            sql_cmp(v, lo) == Ordering::Less || sql_cmp(v, hi) != Ordering::Less
+        }
         Test::Like(p) => matches!(v, SqlVal::Text(s) if like(p, s)),
         Test::NotLike(p) => matches!(v, SqlVal::Text(s) if !like(p, s)),
     }
@@ -139,26 +143,37 @@ pub(crate) fn eval(c: &Cond, item: &MemItem, all: &[MemItem]) -> bool {
         Cond::Or(v) => v.iter().any(|c| eval(c, item, all)),
         Cond::Not(c) => !eval(c, item, all),
         Cond::Status(s) => item.status == *s,
-        Cond::Stale(now) => item.status == Status::Write && item.lease_expires.is_some_and(|l| l < *now),
+        Cond::Stale(now) => {
+            item.status == Status::Write && item.lease_expires.is_some_and(|l| l < *now)
+        }
         Cond::Col(col, t) => item.col(*col).is_some_and(|v| test(&v, t)),
         Cond::NotNull(col) => item.col(*col).is_some(),
         Cond::Attr(a) => attr(a, item),
         Cond::Latest => {
             item.status != Status::Trash
-                && !all
-                    .iter()
-                    .any(|j| j.key == item.key && j.version > item.version && j.status != Status::Trash)
+                && !all.iter().any(|j| {
+                    j.key == item.key && j.version > item.version && j.status != Status::Trash
+                })
         }
-        Cond::Search(p) => [Some(item.uri.clone()), item.label.clone(), item.filename.clone()]
-            .iter()
-            .flatten()
-            .any(|s| like(p, s)),
+        Cond::Search(p) => [
+            Some(item.uri.clone()),
+            item.label.clone(),
+            item.filename.clone(),
+        ]
+        .iter()
+        .flatten()
+        .any(|s| like(p, s)),
     }
 }
 
 /// The ids matching `c`, in the order of `spec`: items with a sort value by (value, id),
 /// then items without one by id, both in the direction of `spec`.
-pub(crate) fn ordered(c: &Cond, spec: &SortSpec, sort_types: &[AttrType], all: &[MemItem]) -> Vec<i64> {
+pub(crate) fn ordered(
+    c: &Cond,
+    spec: &SortSpec,
+    sort_types: &[AttrType],
+    all: &[MemItem],
+) -> Vec<i64> {
     let mut with = Vec::new();
     let mut without = Vec::new();
     for item in all.iter().filter(|i| eval(c, i, all)) {

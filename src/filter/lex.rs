@@ -58,7 +58,10 @@ pub(crate) enum Tok {
     /// A quoted string outside a value: a search phrase.
     Str(String),
     /// A value after an operator; `quoted` when it was written in quotes.
-    Value { text: String, quoted: bool },
+    Value {
+        text: String,
+        quoted: bool,
+    },
     Op(Op),
     LParen,
     RParen,
@@ -76,10 +79,7 @@ pub(crate) struct Token {
 /// The error for `input` at byte offset `at`.
 pub(crate) fn error_at(input: &str, at: usize, message: impl Into<String>) -> Error {
     let at = at.min(input.len());
-    let pos = input
-        .char_indices()
-        .take_while(|(i, _)| *i < at)
-        .count();
+    let pos = input.char_indices().take_while(|(i, _)| *i < at).count();
     Error::Filter {
         input: input.to_string(),
         pos,
@@ -133,7 +133,10 @@ pub(crate) fn lex(input: &str) -> Result<Vec<Token>> {
                 chars.next();
                 out.push(Token {
                     tok: Tok::Comma,
-                    span: Span { start: i, end: i + 1 },
+                    span: Span {
+                        start: i,
+                        end: i + 1,
+                    },
                 });
                 value_mode = true;
             }
@@ -198,7 +201,12 @@ fn quoted(input: &str, chars: &mut Chars<'_>) -> Result<(String, usize)> {
 
 /// Reads a quoted string whose opening quote `q` at `start` was consumed. `\` escapes the
 /// next character.
-fn quoted_from(input: &str, start: usize, q: char, chars: &mut Chars<'_>) -> Result<(String, usize)> {
+fn quoted_from(
+    input: &str,
+    start: usize,
+    q: char,
+    chars: &mut Chars<'_>,
+) -> Result<(String, usize)> {
     let mut text = String::new();
     while let Some((i, c)) = chars.next() {
         if c == q {
@@ -239,7 +247,11 @@ mod tests {
     fn values_keep_operator_characters() {
         assert_eq!(
             toks("when>2026-01-01T10:00:00Z"),
-            [Tok::Word("when".into()), Tok::Op(Op::Gt), val("2026-01-01T10:00:00Z")]
+            [
+                Tok::Word("when".into()),
+                Tok::Op(Op::Gt),
+                val("2026-01-01T10:00:00Z")
+            ]
         );
         assert_eq!(
             toks("status:ready,write (a!=b)"),

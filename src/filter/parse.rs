@@ -34,7 +34,10 @@ pub(crate) fn parse(input: &str) -> Result<Node> {
     match p.tokens.get(p.at) {
         None => Ok(node),
         Some(t) if t.tok == Tok::RParen => Err(p.err(t.span, "unmatched ')'")),
-        Some(t) => Err(p.err(t.span, format!("expected a filter term, found {}", describe(&t.tok)))),
+        Some(t) => Err(p.err(
+            t.span,
+            format!("expected a filter term, found {}", describe(&t.tok)),
+        )),
     }
 }
 
@@ -226,10 +229,14 @@ impl Parser<'_> {
                 break;
             }
         }
-        if values.len() > 1 && !matches!(op, Op::Colon | Op::Eq | Op::Ne | Op::Match | Op::NotMatch) {
+        if values.len() > 1 && !matches!(op, Op::Colon | Op::Eq | Op::Ne | Op::Match | Op::NotMatch)
+        {
             return Err(self.err(
                 values[1].span,
-                format!("a list of values works with = : != ~ !~, not with {}", op.as_str()),
+                format!(
+                    "a list of values works with = : != ~ !~, not with {}",
+                    op.as_str()
+                ),
             ));
         }
         let negative = matches!(op, Op::Ne | Op::NotMatch);
@@ -341,7 +348,9 @@ impl Parser<'_> {
             if col.kind() != ColKind::Text && col.kind() != ColKind::Hex {
                 return Err(self.err(
                     raw.span,
-                    format!("{name} is not text: '~' works on uri, label, filename, note, key, sha256"),
+                    format!(
+                        "{name} is not text: '~' works on uri, label, filename, note, key, sha256"
+                    ),
                 ));
             }
             let val = ColVal::Like(like_pattern(text));
@@ -349,7 +358,9 @@ impl Parser<'_> {
         }
         let val = match col.kind() {
             ColKind::Int => ColVal::Int(text.parse().map_err(|_| bad("a whole number"))?),
-            ColKind::Size => ColVal::Int(parse_size(text).ok_or_else(|| bad("a size like 512, 10MB or 2GiB"))?),
+            ColKind::Size => {
+                ColVal::Int(parse_size(text).ok_or_else(|| bad("a size like 512, 10MB or 2GiB"))?)
+            }
             ColKind::Text => ColVal::Text(text.to_string()),
             ColKind::Hex => {
                 let lower = text.to_ascii_lowercase();
@@ -368,7 +379,9 @@ impl Parser<'_> {
                 }
                 ColVal::Time(t)
             }
-            ColKind::Bool => ColVal::Int(i64::from(parse_bool(text).ok_or_else(|| bad("true or false"))?)),
+            ColKind::Bool => ColVal::Int(i64::from(
+                parse_bool(text).ok_or_else(|| bad("true or false"))?,
+            )),
             // `status` is handled before columns are looked up.
             ColKind::Status => return Err(bad("a status")),
         };

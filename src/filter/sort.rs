@@ -144,7 +144,7 @@ impl FromStr for Cursor {
 
     fn from_str(s: &str) -> Result<Self> {
         let bad = || Error::invalid(format!("cursor '{s}'"), "not a cursor printed by cachet");
-        if s.len() % 2 != 0 || !s.is_ascii() {
+        if !s.len().is_multiple_of(2) || !s.is_ascii() {
             return Err(bad());
         }
         let bytes = (0..s.len())
@@ -200,7 +200,9 @@ pub(crate) fn rows(
         SortKey::Col(col) => {
             let e = format!("i.{}", col.name());
             let mut q = Sql::default();
-            q.push("SELECT i.id, ").push(&e).push(" FROM items i WHERE ");
+            q.push("SELECT i.id, ")
+                .push(&e)
+                .push(" FROM items i WHERE ");
             cond(c, &mut q);
             if col.nullable() {
                 q.push(" AND ").push(&e).push(" IS NOT NULL");
@@ -262,7 +264,9 @@ pub(crate) fn rows(
             .param(SqlVal::Int(a.id));
     }
     q.push(&format!(" ORDER BY i.id {dir} LIMIT "));
-    q.param(SqlVal::Int(i64::try_from(limit - out.len()).unwrap_or(i64::MAX)));
+    q.param(SqlVal::Int(
+        i64::try_from(limit - out.len()).unwrap_or(i64::MAX),
+    ));
     fetch(conn, &q, &mut out)?;
     Ok(out)
 }

@@ -90,7 +90,10 @@ pub(crate) fn cond(c: &Cond, out: &mut Sql) {
         }
         Cond::Search(p) => {
             out.push("(");
-            for (n, col) in [Col::Uri, Col::Label, Col::Filename].into_iter().enumerate() {
+            for (n, col) in [Col::Uri, Col::Label, Col::Filename]
+                .into_iter()
+                .enumerate()
+            {
                 if n > 0 {
                     out.push(" OR ");
                 }

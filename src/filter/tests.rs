@@ -65,10 +65,13 @@ pub(crate) fn insert(conn: &mut Connection, items: &[MemItem]) {
             ])
             .unwrap();
             for (n, (t, v)) in &i.attrs {
-                attr.execute(rusqlite::params![i.id, n, t.code(), v]).unwrap();
+                attr.execute(rusqlite::params![i.id, n, t.code(), v])
+                    .unwrap();
             }
             for (n, (t, v)) in &i.params {
-                param.execute(rusqlite::params![i.id, n, t.code(), v]).unwrap();
+                param
+                    .execute(rusqlite::params![i.id, n, t.code(), v])
+                    .unwrap();
             }
         }
     }
@@ -114,7 +117,11 @@ fn parse_errors_point_at_the_problem() {
         ("a b)", 3, "unmatched ')'"),
         ("a | ", 4, "expected a filter term"),
         ("=x", 0, "expected a filter term"),
-        ("size>lots", 5, "size is a size like 512, 10MB or 2GiB, got 'lots'"),
+        (
+            "size>lots",
+            5,
+            "size is a size like 512, 10MB or 2GiB, got 'lots'",
+        ),
         ("created=7d", 8, "an age compares with <"),
         ("created<yesterday", 8, "created is an age like 7d"),
         ("label='open", 6, "unterminated quote"),
@@ -136,7 +143,9 @@ fn parse_errors_point_at_the_problem() {
 
 #[test]
 fn error_display_has_a_caret_line() {
-    let e = Filter::parse("project=alpha batch>=").unwrap_err().to_string();
+    let e = Filter::parse("project=alpha batch>=")
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "invalid filter: expected a value after '>='\n  project=alpha batch>=\n                       ^"
@@ -169,22 +178,36 @@ fn fuzzish_input_gives_errors_not_panics() {
     deep.push('a');
     assert!(Filter::parse(&deep).is_err());
     assert!(Filter::parse(&"!".repeat(500)).is_err());
-    for s in ["\"", "'", "\\", "!~", "a!", ":", "((", "))", "|", ",,", "a=,", "a=\"\\", "\u{0}"] {
+    for s in [
+        "\"", "'", "\\", "!~", "a!", ":", "((", "))", "|", ",,", "a=,", "a=\"\\", "\u{0}",
+    ] {
         let _ = Filter::parse(s);
     }
 }
 
 fn typed_registry() -> (TempDir, Connection) {
     let mut a = item(1);
-    a.attrs.insert("batch".into(), (AttrType::Int, SqlVal::Int(3)));
-    a.attrs.insert("project".into(), (AttrType::Text, SqlVal::Text("alpha".into())));
-    a.attrs.insert("when".into(), (AttrType::Datetime, SqlVal::Int(1_767_225_600_000_000)));
-    a.attrs.insert("mixed".into(), (AttrType::Int, SqlVal::Int(3)));
+    a.attrs
+        .insert("batch".into(), (AttrType::Int, SqlVal::Int(3)));
+    a.attrs.insert(
+        "project".into(),
+        (AttrType::Text, SqlVal::Text("alpha".into())),
+    );
+    a.attrs.insert(
+        "when".into(),
+        (AttrType::Datetime, SqlVal::Int(1_767_225_600_000_000)),
+    );
+    a.attrs
+        .insert("mixed".into(), (AttrType::Int, SqlVal::Int(3)));
     let mut b = item(2);
-    b.attrs.insert("batch".into(), (AttrType::Int, SqlVal::Int(5)));
-    b.attrs.insert("score".into(), (AttrType::Float, SqlVal::Real(0.5)));
-    b.attrs.insert("mixed".into(), (AttrType::Text, SqlVal::Text("x".into())));
-    b.params.insert("release".into(), (AttrType::Int, SqlVal::Int(3)));
+    b.attrs
+        .insert("batch".into(), (AttrType::Int, SqlVal::Int(5)));
+    b.attrs
+        .insert("score".into(), (AttrType::Float, SqlVal::Real(0.5)));
+    b.attrs
+        .insert("mixed".into(), (AttrType::Text, SqlVal::Text("x".into())));
+    b.params
+        .insert("release".into(), (AttrType::Int, SqlVal::Int(3)));
     b.status = Status::Write;
     b.lease_expires = Some(now().timestamp_millis() - 1);
     registry(&[a, b])
@@ -209,16 +232,32 @@ fn values_are_checked_against_the_catalogue() {
         }
         other => panic!("{other:?}"),
     }
-    let e = check(&conn, &Filter::parse("batch~3").unwrap()).unwrap_err().to_string();
+    let e = check(&conn, &Filter::parse("batch~3").unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("batch is int; '~' matches text"), "{e}");
-    let e = check(&conn, &Filter::parse("when>soon").unwrap()).unwrap_err().to_string();
+    let e = check(&conn, &Filter::parse("when>soon").unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("when is datetime, got 'soon'"), "{e}");
     // Several types: the value only has to fit one of them.
-    assert!(check(&conn, &Filter::parse("mixed=x mixed>2").unwrap()).unwrap().is_empty());
-    let notes = check(&conn, &Filter::parse("projct=alpha has:nothing_like_it").unwrap()).unwrap();
+    assert!(
+        check(&conn, &Filter::parse("mixed=x mixed>2").unwrap())
+            .unwrap()
+            .is_empty()
+    );
+    let notes = check(
+        &conn,
+        &Filter::parse("projct=alpha has:nothing_like_it").unwrap(),
+    )
+    .unwrap();
     assert_eq!(notes.len(), 2);
     assert_eq!(notes[0].pos, 7);
-    assert!(notes[0].message.contains("did you mean 'project'?"), "{:?}", notes[0]);
+    assert!(
+        notes[0].message.contains("did you mean 'project'?"),
+        "{:?}",
+        notes[0]
+    );
     assert!(!notes[1].message.contains("did you mean"), "{:?}", notes[1]);
 }
 
@@ -257,7 +296,12 @@ fn answers_follow_the_types() {
 
 #[test]
 fn cursors_round_trip_and_belong_to_their_sort() {
-    for val in [None, Some(SqlVal::Int(-3)), Some(SqlVal::Real(0.1)), Some(SqlVal::Text("a\u{1f}b é".into()))] {
+    for val in [
+        None,
+        Some(SqlVal::Int(-3)),
+        Some(SqlVal::Real(0.1)),
+        Some(SqlVal::Text("a\u{1f}b é".into())),
+    ] {
         let c = Cursor {
             sort: "-attr.x".into(),
             val,
@@ -287,7 +331,10 @@ fn sort_specs_parse() {
     let s: SortSpec = "-size".parse().unwrap();
     assert_eq!(s, SortSpec::desc(SortKey::Col(Col::Size)));
     let s: SortSpec = "batch:desc".parse().unwrap();
-    assert_eq!(s, SortSpec::desc(SortKey::Attr(Scope::Attr, "batch".into())));
+    assert_eq!(
+        s,
+        SortSpec::desc(SortKey::Attr(Scope::Attr, "batch".into()))
+    );
     let s: SortSpec = "param.release".parse().unwrap();
     assert_eq!(s.to_string(), "param.release");
     assert!("bad name".parse::<SortSpec>().is_err());
@@ -295,7 +342,9 @@ fn sort_specs_parse() {
 
 /// The plan of `q`: one line per step.
 fn plan_of(conn: &Connection, q: &Sql) -> Vec<String> {
-    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.text)).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", q.text))
+        .unwrap();
     stmt.query_map(q.params(), |r| r.get::<_, String>(3))
         .unwrap()
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -307,13 +356,21 @@ fn bulk(n: i64) -> Vec<MemItem> {
     (1..=n)
         .map(|id| {
             let mut i = item(id);
-            i.status = [Status::Ready, Status::Ready, Status::Failed, Status::Trash][(id % 4) as usize];
+            i.status =
+                [Status::Ready, Status::Ready, Status::Failed, Status::Trash][(id % 4) as usize];
             i.attrs.insert(
                 "project".into(),
-                (AttrType::Text, SqlVal::Text(["alpha", "beta", "gamma"][(id % 3) as usize].into())),
+                (
+                    AttrType::Text,
+                    SqlVal::Text(["alpha", "beta", "gamma"][(id % 3) as usize].into()),
+                ),
             );
-            i.attrs.insert("batch".into(), (AttrType::Int, SqlVal::Int(id % 50)));
-            i.attrs.insert("score".into(), (AttrType::Float, SqlVal::Real((id % 97) as f64 / 97.0)));
+            i.attrs
+                .insert("batch".into(), (AttrType::Int, SqlVal::Int(id % 50)));
+            i.attrs.insert(
+                "score".into(),
+                (AttrType::Float, SqlVal::Real((id % 97) as f64 / 97.0)),
+            );
             i
         })
         .collect()
@@ -336,7 +393,18 @@ fn every_tui_query_uses_an_index() {
         "version=latest",
         "param.release=1",
     ];
-    let sorts = ["id", "-id", "created", "-created", "size", "-accessed", "uri", "status", "-attr.score", "batch"];
+    let sorts = [
+        "id",
+        "-id",
+        "created",
+        "-created",
+        "size",
+        "-accessed",
+        "uri",
+        "status",
+        "-attr.score",
+        "batch",
+    ];
     LOG.with(|l| l.borrow_mut().clear());
     for f in filters {
         let filter = Filter::parse(f).unwrap();
@@ -361,9 +429,16 @@ fn every_tui_query_uses_an_index() {
     for q in &queries {
         let plan = plan_of(&conn, q);
         for step in &plan {
-            let scan_of_values = (step.starts_with("SCAN a") || step.starts_with("SCAN s") || step.contains("SCAN attrs") || step.contains("SCAN params"))
+            let scan_of_values = (step.starts_with("SCAN a")
+                || step.starts_with("SCAN s")
+                || step.contains("SCAN attrs")
+                || step.contains("SCAN params"))
                 && !step.contains("INDEX");
-            assert!(!scan_of_values, "full scan of attribute values:\n{}\n{plan:#?}", q.text);
+            assert!(
+                !scan_of_values,
+                "full scan of attribute values:\n{}\n{plan:#?}",
+                q.text
+            );
             // Items are walked only along an index or the id order that is the sort.
             if step.starts_with("SCAN i") && !step.contains("INDEX") {
                 assert!(

@@ -10,7 +10,9 @@ use super::Notice;
 use super::ast::{Col, ColVal, Node, Raw, Scope, StatusSel, Term};
 use super::lex::{Op, error_at};
 use super::parse::{AGE_NEEDS_ORDER, TIME_EXPECTED};
-use super::value::{DAY_MICROS, SqlVal, TimeVal, like_pattern, parse_bool, parse_number, parse_time};
+use super::value::{
+    DAY_MICROS, SqlVal, TimeVal, like_pattern, parse_bool, parse_number, parse_time,
+};
 use crate::attr::AttrType;
 use crate::error::{Error, Result};
 use crate::status::Status;
@@ -83,7 +85,9 @@ impl<'c> Catalogue<'c> {
         }
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT type FROM attr_names WHERE scope = ?1 AND name = ?2 ORDER BY type")
+            .prepare_cached(
+                "SELECT type FROM attr_names WHERE scope = ?1 AND name = ?2 ORDER BY type",
+            )
             .map_err(db_err(self.conn, "reading the attribute catalogue"))?;
         let codes = stmt
             .query_map((scope.code(), name), |r| r.get::<_, i64>(0))
@@ -111,7 +115,10 @@ impl<'c> Catalogue<'c> {
 }
 
 /// Wraps a SQLite error with the registry's path and what we were doing.
-pub(crate) fn db_err(conn: &Connection, context: &'static str) -> impl Fn(rusqlite::Error) -> Error {
+pub(crate) fn db_err(
+    conn: &Connection,
+    context: &'static str,
+) -> impl Fn(rusqlite::Error) -> Error {
     let path = std::path::PathBuf::from(conn.path().unwrap_or(":memory:"));
     move |source| Error::Sqlite {
         path: path.clone(),
@@ -187,7 +194,8 @@ impl Resolver<'_, '_> {
                 }
             }
             // Ages with = were refused by the parser; 1000 µs per stored ms.
-            ColVal::Time(t) => time_test(op, *t, self.now_us, 1000).unwrap_or(Test::Cmp(Op::Eq, SqlVal::Int(i64::MIN))),
+            ColVal::Time(t) => time_test(op, *t, self.now_us, 1000)
+                .unwrap_or(Test::Cmp(Op::Eq, SqlVal::Int(i64::MIN))),
         }
     }
 
@@ -211,44 +219,67 @@ impl Resolver<'_, '_> {
             if !types.contains(&AttrType::Text) {
                 return Err(self.error(
                     raw,
-                    format!("{name} is {}; '~' matches text (use = < > for other types)", list(&types)),
+                    format!(
+                        "{name} is {}; '~' matches text (use = < > for other types)",
+                        list(&types)
+                    ),
                 ));
             }
             let p = like_pattern(text);
-            let test = if op == Op::Match { Test::Like(p) } else { Test::NotLike(p) };
+            let test = if op == Op::Match {
+                Test::Like(p)
+            } else {
+                Test::NotLike(p)
+            };
             return Ok(leaf(vec![AttrType::Text], test));
         }
         let mut alts = Vec::new();
         let numeric: Vec<AttrType> = types.iter().copied().filter(|t| t.is_numeric()).collect();
-        if !numeric.is_empty() {
-            if let Some(n) = parse_number(text) {
-                alts.push(leaf(numeric, Test::Cmp(op, n)));
-            }
+        if !numeric.is_empty()
+            && let Some(n) = parse_number(text)
+        {
+            alts.push(leaf(numeric, Test::Cmp(op, n)));
         }
         if types.contains(&AttrType::Text) {
-            alts.push(leaf(vec![AttrType::Text], Test::Cmp(op, SqlVal::Text(text.to_string()))));
+            alts.push(leaf(
+                vec![AttrType::Text],
+                Test::Cmp(op, SqlVal::Text(text.to_string())),
+            ));
         }
-        if types.contains(&AttrType::Bool) {
-            if let Some(b) = parse_bool(text) {
-                alts.push(leaf(vec![AttrType::Bool], Test::Cmp(op, SqlVal::Int(i64::from(b)))));
-            }
+        if types.contains(&AttrType::Bool)
+            && let Some(b) = parse_bool(text)
+        {
+            alts.push(leaf(
+                vec![AttrType::Bool],
+                Test::Cmp(op, SqlVal::Int(i64::from(b))),
+            ));
         }
-        if types.contains(&AttrType::Datetime) {
-            if let Some(t) = parse_time(text) {
-                match time_test(op, t, self.now_us, 1) {
-                    Some(test) => alts.push(leaf(vec![AttrType::Datetime], test)),
-                    None if alts.is_empty() => return Err(self.error(raw, AGE_NEEDS_ORDER.to_string())),
-                    None => {}
+        if types.contains(&AttrType::Datetime)
+            && let Some(t) = parse_time(text)
+        {
+            match time_test(op, t, self.now_us, 1) {
+                Some(test) => alts.push(leaf(vec![AttrType::Datetime], test)),
+                None if alts.is_empty() => {
+                    return Err(self.error(raw, AGE_NEEDS_ORDER.to_string()));
                 }
+                None => {}
             }
         }
         match alts.len() {
             0 => Err(self.error(
                 raw,
-                format!("{name} is {}, got '{text}' (expected {})", list(&types), expected(&types)),
+                format!(
+                    "{name} is {}, got '{text}' (expected {})",
+                    list(&types),
+                    expected(&types)
+                ),
             )),
             1 => Ok(alts.remove(0)),
-            _ => Ok(if op == Op::Ne { Cond::And(alts) } else { Cond::Or(alts) }),
+            _ => Ok(if op == Op::Ne {
+                Cond::And(alts)
+            } else {
+                Cond::Or(alts)
+            }),
         }
     }
 
@@ -323,7 +354,10 @@ pub(crate) fn hints(
             .map(|k| (edit_distance(&k.to_lowercase(), &name.to_lowercase()), k))
             .filter(|(d, k)| *d <= 2.max(k.chars().count() / 3))
             .min();
-        let mut message = format!("no {} is named '{name}', so it matches nothing", scope.noun());
+        let mut message = format!(
+            "no {} is named '{name}', so it matches nothing",
+            scope.noun()
+        );
         if let Some((_, k)) = best {
             message.push_str(&format!("; did you mean '{k}'?"));
         }

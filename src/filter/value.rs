@@ -82,7 +82,7 @@ pub(crate) fn parse_size(raw: &str) -> Option<i64> {
         _ => return None,
     };
     let bytes = (n * mult).round();
-    (bytes.is_finite() && bytes >= 0.0 && bytes < 9.0e18).then_some(bytes as i64)
+    (0.0..9.0e18).contains(&bytes).then_some(bytes as i64)
 }
 
 /// An age (`90s`, `30m`, `12h`, `7d`, `2w`, `1y`), a date (`2026-01-01`, the whole day in
