@@ -363,6 +363,16 @@ pub(crate) fn prepare(conn: &Connection, filter: &Filter, now: DateTime<Utc>) ->
     Ok(simplify(c))
 }
 
+/// The typed condition exactly as written, for the differential test to evaluate.
+#[cfg(test)]
+pub(crate) fn resolve_as_written(
+    conn: &Connection,
+    filter: &Filter,
+    now: DateTime<Utc>,
+) -> Result<Cond> {
+    resolver(conn, filter, now).resolve(&filter.node)
+}
+
 /// At most this many matching rows make an attribute predicate "selective": its ids are
 /// looked up once and drive the query.
 #[cfg(not(test))]
@@ -406,7 +416,7 @@ fn plan(conn: &Connection, c: &mut Cond, exact: bool) -> Result<()> {
 }
 
 fn key(a: &AttrCond) -> String {
-    format!("{:?}{}{:?}{:?}", a.scope, a.name, a.types, a.test)
+    format!("{:?}{}{:?}{:?}", a.scope, a.name, a.types, a.tests)
 }
 
 fn estimate(conn: &Connection, c: &mut Cond, sizes: &mut Vec<(String, i64)>) -> Result<()> {
@@ -443,7 +453,7 @@ fn count_cond(conn: &Connection, c: &Cond, cap: Option<u64>) -> Result<Count> {
     match (c, cap) {
         (Cond::False, _) => return Ok(Count { n: 0, exact: true }),
         // One attribute predicate: count its index entries, never touching items.
-        (Cond::Attr(a), None) if a.test.is_some() => {
+        (Cond::Attr(a), None) if !a.tests.is_empty() => {
             q.push("SELECT count(*) FROM ")
                 .push(a.scope.table())
                 .push(" a WHERE ");

@@ -127,10 +127,9 @@ fn test(v: &SqlVal, t: &Test) -> bool {
 fn attr(a: &AttrCond, item: &MemItem) -> bool {
     match item.named(a.scope).get(&a.name) {
         None => false,
-        Some((ty, v)) => match &a.test {
-            None => true,
-            Some(t) => a.types.contains(ty) && test(v, t),
-        },
+        Some((ty, v)) => {
+            a.tests.is_empty() || (a.types.contains(ty) && a.tests.iter().all(|t| test(v, t)))
+        }
     }
 }
 

@@ -130,11 +130,13 @@ pub(crate) fn attr_rows(a: &AttrCond, alias: &str, out: &mut Sql) {
     out.push(alias)
         .push(".name = ")
         .param(SqlVal::Text(a.name.clone()));
-    if let Some(t) = &a.test {
+    if !a.tests.is_empty() {
         out.push(" AND ").push(alias).push(".type");
         types_sql(&a.types, out);
-        out.push(" AND ");
-        test(&format!("{alias}.value"), t, out);
+        for t in &a.tests {
+            out.push(" AND ");
+            test(&format!("{alias}.value"), t, out);
+        }
     }
 }
 

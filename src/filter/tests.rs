@@ -450,3 +450,26 @@ fn every_tui_query_uses_an_index() {
         }
     }
 }
+
+#[test]
+#[ignore = "prints query plans for inspection"]
+fn print_plans() {
+    let (_d, conn) = registry(&bulk(3000));
+    let f = std::env::var("PLAN_FILTER").unwrap_or_default();
+    let s = std::env::var("PLAN_SORT").unwrap_or("id".into());
+    let filter = Filter::parse(&f).unwrap();
+    LOG.with(|l| l.borrow_mut().clear());
+    let q = Query {
+        filter: filter.clone(),
+        sort: s.parse().unwrap(),
+        limit: 100,
+        after: None,
+    };
+    page(&conn, &q, now()).unwrap();
+    count_upto(&conn, &filter, now(), 100).unwrap();
+    count(&conn, &filter, now()).unwrap();
+    count_by_status(&conn, &filter, now(), Some(100)).unwrap();
+    for q in LOG.with(|l| l.borrow_mut().split_off(0)) {
+        println!("{}\n  {:?}", q.text, plan_of(&conn, &q));
+    }
+}

@@ -33,13 +33,14 @@ pub(crate) enum Test {
 }
 
 /// An attribute (or param) predicate: some row of that name, with one of `types`, whose
-/// value passes `test` (or any row, when `test` is `None`: `has:`).
+/// value passes every one of `tests` (or any row, when there are none: `has:`). An item
+/// has at most one row per name, so conjunctions on one name merge into one predicate.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AttrCond {
     pub scope: Scope,
     pub name: String,
     pub types: Vec<AttrType>,
-    pub test: Option<Test>,
+    pub tests: Vec<Test>,
     /// Few items match: the SQL looks the matching ids up once (`id IN (…)`) rather than
     /// probing per item (`EXISTS`). Chosen by the planner; no effect on the answer.
     pub drive: bool,
@@ -164,7 +165,7 @@ impl Resolver<'_, '_> {
                     scope: *scope,
                     name: name.clone(),
                     types,
-                    test: None,
+                    tests: Vec::new(),
                     drive: false,
                 })
             }
@@ -210,7 +211,7 @@ impl Resolver<'_, '_> {
                 scope,
                 name: name.to_string(),
                 types,
-                test: Some(test),
+                tests: vec![test],
                 drive: false,
             })
         };
@@ -394,9 +395,13 @@ pub(crate) fn simplify(c: Cond) -> Cond {
                     c => out.push(c),
                 }
             }
+            let out = merge_same_name(out);
+            if out.contains(&Cond::False) {
+                return Cond::False;
+            }
             match out.len() {
                 0 => Cond::True,
-                1 => out.remove(0),
+                1 => out.into_iter().next().unwrap_or(Cond::True),
                 _ => Cond::And(out),
             }
         }
@@ -424,4 +429,33 @@ pub(crate) fn simplify(c: Cond) -> Cond {
         },
         c => c,
     }
+}
+
+/// In a conjunction, tests on the same attribute name apply to the same row (an item has
+/// one value per name): `score>0.2 score<0.25` becomes one index range.
+fn merge_same_name(conds: Vec<Cond>) -> Vec<Cond> {
+    let mut out: Vec<Cond> = Vec::with_capacity(conds.len());
+    for c in conds {
+        if let Cond::Attr(b) = &c
+            && !b.tests.is_empty()
+        {
+            let same = out.iter_mut().find_map(|o| match o {
+                Cond::Attr(a) if a.scope == b.scope && a.name == b.name && !a.tests.is_empty() => {
+                    Some(a)
+                }
+                _ => None,
+            });
+            if let Some(a) = same {
+                a.types.retain(|t| b.types.contains(t));
+                a.tests.extend(b.tests.iter().cloned());
+                a.drive = false;
+                if a.types.is_empty() {
+                    return vec![Cond::False];
+                }
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
