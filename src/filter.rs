@@ -229,7 +229,14 @@ pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
             SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
             SortKey::Col(_) => Vec::new(),
         };
-        let mut rows = sort::rows(conn, &c, &q.sort, &sort_types, q.after.as_ref(), limit + 1)?;
+        let mut rows = sort::rows(
+            conn,
+            &c,
+            &q.sort,
+            &sort_types,
+            q.after.as_ref(),
+            limit.saturating_add(1),
+        )?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next = match rows.last() {
@@ -462,6 +469,17 @@ fn count_cond(conn: &Connection, c: &Cond, cap: Option<u64>) -> Result<Count> {
         (_, None) => {
             q.push("SELECT count(*) FROM items i WHERE ");
             cond(c, &mut q);
+        }
+        (Cond::Attr(a), Some(cap)) if !a.tests.is_empty() => {
+            q.push("SELECT count(*) FROM (SELECT 1 FROM ")
+                .push(a.scope.table())
+                .push(" a WHERE ");
+            attr_rows(a, "a", &mut q);
+            q.push(" LIMIT ")
+                .param(SqlVal::Int(
+                    i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
+                ))
+                .push(")");
         }
         (_, Some(cap)) => {
             q.push("SELECT count(*) FROM (SELECT 1 FROM items i WHERE ");
