@@ -73,6 +73,16 @@ pub enum Error {
     #[error("{what}: {message}")]
     InvalidInput { what: String, message: String },
 
+    /// A filter expression is malformed, or a value does not fit its attribute's type.
+    /// `pos` is the character (not byte) index in `input` that the message is about; the
+    /// message shows the input with a caret under it.
+    #[error("{}", caret_message(input, *pos, message))]
+    Filter {
+        input: String,
+        pos: usize,
+        message: String,
+    },
+
     /// A line of a line-oriented input (NDJSON import, JSONL manifest) is malformed.
     #[error("{path}:{line}: {message}")]
     BadLine {
@@ -107,6 +117,21 @@ impl Error {
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound { what: what.into() }
     }
+}
+
+/// `message`, then `input` on its own line with a `^` under character `pos`. Control
+/// characters are shown as spaces so the caret stays under the right character.
+fn caret_message(input: &str, pos: usize, message: &str) -> String {
+    let shown: String = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let pad = " ".repeat(pos.min(shown.chars().count()));
+    format!(
+        "invalid filter: {message}
+  {shown}
+  {pad}^"
+    )
 }
 
 /// Attaches a path to an `io::Result`, so no I/O error reaches the user without one.

@@ -9,6 +9,7 @@ pub mod blob;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod filter;
 pub mod gc;
 pub mod key;
 pub mod manifest;

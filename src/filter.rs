@@ -1,0 +1,521 @@
+//! The filter language: find items by status, typed attributes, params, size, age and
+//! name, answered by the registry's indexes.
+//!
+//! ```text
+//! status:ready,stale  project=alpha  batch>=2  score<0.9  when>2026-01-01  ok=true
+//! name~glob*  name~sub  has:attr  param.release=3  uri~x  label~x  size>1GB
+//! created<7d  accessed>30d  key:ab12  version=latest  pinned
+//! a b (AND)   a | b, a or b   !a, not a   ( … )   bare words   "quoted words"
+//! ```
+//!
+//! [`Filter::parse`] needs no registry; [`check`], [`page`], [`count`] and
+//! [`count_by_status`] type-check it against the registry's attribute catalogue and run it
+//! as parameterised SQL.
+
+mod ast;
+mod lex;
+mod parse;
+mod sort;
+mod sql;
+mod typecheck;
+mod value;
+
+#[cfg(test)]
+mod difftest;
+#[cfg(test)]
+mod eval;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+pub use ast::{Col, Scope};
+pub use sort::{Cursor, SortKey, SortSpec};
+
+use ast::{Node, StatusSel, Term};
+use sql::{Sql, attr_rows, cond};
+use typecheck::{AttrCond, Catalogue, Cond, Resolver, db_err, hints, simplify};
+use value::SqlVal;
+
+use crate::error::{Error, Result};
+use crate::status::Status;
+
+/// A parsed filter. The empty filter matches every item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    text: String,
+    node: Node,
+}
+
+impl Filter {
+    /// Parses `input`. Errors are [`Error::Filter`], pointing at the problem.
+    pub fn parse(input: &str) -> Result<Filter> {
+        Ok(Filter {
+            text: input.to_string(),
+            node: parse::parse(input)?,
+        })
+    }
+
+    /// The filter that matches every item.
+    pub fn all() -> Filter {
+        Filter {
+            text: String::new(),
+            node: Node::And(Vec::new()),
+        }
+    }
+
+    /// The text it was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it matches every item.
+    pub fn is_all(&self) -> bool {
+        matches!(&self.node, Node::And(v) if v.is_empty())
+    }
+
+    /// This filter, further restricted to the items of one status tab.
+    pub fn restrict(&self, tab: Tab) -> Filter {
+        let sel = match tab {
+            Tab::All => return self.clone(),
+            Tab::Status(s) => StatusSel::Is(s),
+            Tab::Stale => StatusSel::Stale,
+        };
+        Filter {
+            text: self.text.clone(),
+            node: Node::And(vec![self.node.clone(), Node::Term(Term::Status(sel))]),
+        }
+    }
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter::all()
+    }
+}
+
+impl FromStr for Filter {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Filter::parse(s)
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The TUI's status tabs. `Stale` is the WRITE items whose lease has expired, so it is a
+/// part of `Status(Write)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tab {
+    All,
+    Status(Status),
+    Stale,
+}
+
+/// Something worth telling the user about a filter that is not an error: a name that
+/// matches nothing, with a suggestion. `pos` is a character index into the filter text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub pos: usize,
+    pub message: String,
+}
+
+/// One page request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub filter: Filter,
+    pub sort: SortSpec,
+    /// At most this many ids (0 is taken as 1).
+    pub limit: usize,
+    /// Continue after this cursor (from a previous [`Page::next`]).
+    pub after: Option<Cursor>,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            filter: Filter::all(),
+            sort: SortSpec::default(),
+            limit: 100,
+            after: None,
+        }
+    }
+}
+
+/// Item ids in order, and the cursor for the next page when there may be one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    pub ids: Vec<i64>,
+    pub next: Option<Cursor>,
+}
+
+/// A count that stopped at a cap: `n` items, or at least `n` when not `exact`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Count {
+    pub n: u64,
+    pub exact: bool,
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.n, if self.exact { "" } else { "+" })
+    }
+}
+
+/// Counts for the TUI's tabs under one filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusCounts {
+    pub all: Count,
+    pub uninitialized: Count,
+    pub write: Count,
+    pub ready: Count,
+    pub failed: Count,
+    pub trash: Count,
+    /// WRITE items whose lease expired (also counted in `write`).
+    pub stale: Count,
+}
+
+impl StatusCounts {
+    /// The count shown on `tab`.
+    pub fn get(&self, tab: Tab) -> Count {
+        match tab {
+            Tab::All => self.all,
+            Tab::Status(Status::Uninitialized) => self.uninitialized,
+            Tab::Status(Status::Write) => self.write,
+            Tab::Status(Status::Ready) => self.ready,
+            Tab::Status(Status::Failed) => self.failed,
+            Tab::Status(Status::Trash) => self.trash,
+            Tab::Stale => self.stale,
+        }
+    }
+}
+
+/// Type-checks `filter` against the registry: the error a bad value would give, or the
+/// notices (names that match nothing).
+pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
+    let mut r = resolver(conn, filter, Utc::now());
+    r.resolve(&filter.node)?;
+    hints(&r.cat, &filter.text, &r.unknown)
+}
+
+/// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.
+pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
+    let sort_text = q.sort.to_string();
+    if let Some(a) = &q.after
+        && a.sort != sort_text
+    {
+        return Err(Error::invalid(
+            "cursor",
+            format!(
+                "it continues a listing sorted by '{}', not '{sort_text}'",
+                a.sort
+            ),
+        ));
+    }
+    let limit = q.limit.max(1);
+    read(conn, |conn| {
+        let mut c = prepare(conn, &q.filter, now)?;
+        plan(conn, &mut c, false)?;
+        let sort_types = match &q.sort.key {
+            SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
+            SortKey::Col(_) => Vec::new(),
+        };
+        let mut rows = sort::rows(
+            conn,
+            &c,
+            &q.sort,
+            &sort_types,
+            q.after.as_ref(),
+            limit.saturating_add(1),
+        )?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = match rows.last() {
+            Some((id, val)) if more => Some(Cursor {
+                sort: sort_text.clone(),
+                val: val.clone(),
+                id: *id,
+            }),
+            _ => None,
+        };
+        Ok(Page {
+            ids: rows.into_iter().map(|(id, _)| id).collect(),
+            next,
+        })
+    })
+}
+
+/// The exact number of items matching `filter`.
+pub fn count(conn: &Connection, filter: &Filter, now: DateTime<Utc>) -> Result<u64> {
+    read(conn, |conn| {
+        let mut c = prepare(conn, filter, now)?;
+        plan(conn, &mut c, true)?;
+        Ok(count_cond(conn, &c, None)?.n)
+    })
+}
+
+/// The number of items matching `filter`, counting no further than `cap`.
+pub fn count_upto(
+    conn: &Connection,
+    filter: &Filter,
+    now: DateTime<Utc>,
+    cap: u64,
+) -> Result<Count> {
+    read(conn, |conn| {
+        let mut c = prepare(conn, filter, now)?;
+        plan(conn, &mut c, false)?;
+        count_cond(conn, &c, Some(cap))
+    })
+}
+
+/// Counts per status tab under `filter`; exact when `cap` is `None`, else each count stops
+/// at `cap` (cheap whatever the registry's size).
+pub fn count_by_status(
+    conn: &Connection,
+    filter: &Filter,
+    now: DateTime<Utc>,
+    cap: Option<u64>,
+) -> Result<StatusCounts> {
+    read(conn, |conn| {
+        let mut c = prepare(conn, filter, now)?;
+        plan(conn, &mut c, cap.is_none())?;
+        let with = |extra: Cond| simplify(Cond::And(vec![c.clone(), extra]));
+        let mut out = StatusCounts {
+            stale: count_cond(conn, &with(Cond::Stale(now.timestamp_millis())), cap)?,
+            ..StatusCounts::default()
+        };
+        if cap.is_none() {
+            let mut q = Sql::default();
+            q.push("SELECT i.status, count(*) FROM items i WHERE ");
+            cond(&c, &mut q);
+            q.push(" GROUP BY i.status");
+            sql::log(&q);
+            let err = db_err(conn, "counting items");
+            let mut stmt = conn.prepare_cached(&q.text).map_err(&err)?;
+            let mut rows = stmt.query(q.params()).map_err(&err)?;
+            while let Some(row) = rows.next().map_err(&err)? {
+                let status: String = row.get(0).map_err(&err)?;
+                let n: i64 = row.get(1).map_err(&err)?;
+                let n = Count {
+                    n: u64::try_from(n).unwrap_or(0),
+                    exact: true,
+                };
+                if let Ok(s) = status.parse::<Status>() {
+                    *slot(&mut out, s) = n;
+                }
+            }
+            let total = [
+                out.uninitialized,
+                out.write,
+                out.ready,
+                out.failed,
+                out.trash,
+            ]
+            .iter()
+            .map(|c| c.n)
+            .sum();
+            out.all = Count {
+                n: total,
+                exact: true,
+            };
+            for s in Status::ALL {
+                slot(&mut out, s).exact = true;
+            }
+        } else {
+            out.all = count_cond(conn, &c, cap)?;
+            for s in Status::ALL {
+                *slot(&mut out, s) = count_cond(conn, &with(Cond::Status(s)), cap)?;
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn slot(out: &mut StatusCounts, s: Status) -> &mut Count {
+    match s {
+        Status::Uninitialized => &mut out.uninitialized,
+        Status::Write => &mut out.write,
+        Status::Ready => &mut out.ready,
+        Status::Failed => &mut out.failed,
+        Status::Trash => &mut out.trash,
+    }
+}
+
+fn resolver<'a, 'c>(
+    conn: &'c Connection,
+    filter: &'a Filter,
+    now: DateTime<Utc>,
+) -> Resolver<'a, 'c> {
+    Resolver {
+        input: &filter.text,
+        cat: Catalogue::new(conn),
+        now_us: now.timestamp_micros(),
+        unknown: Vec::new(),
+    }
+}
+
+/// The typed, simplified condition for `filter`.
+pub(crate) fn prepare(conn: &Connection, filter: &Filter, now: DateTime<Utc>) -> Result<Cond> {
+    let mut r = resolver(conn, filter, now);
+    let c = r.resolve(&filter.node)?;
+    Ok(simplify(c))
+}
+
+/// The typed condition exactly as written, for the differential test to evaluate.
+#[cfg(test)]
+pub(crate) fn resolve_as_written(
+    conn: &Connection,
+    filter: &Filter,
+    now: DateTime<Utc>,
+) -> Result<Cond> {
+    resolver(conn, filter, now).resolve(&filter.node)
+}
+
+/// At most this many matching rows make an attribute predicate "selective": its ids are
+/// looked up once and drive the query.
+#[cfg(not(test))]
+const DRIVE_MAX: i64 = 5000;
+/// Small in tests, so that tiny registries exercise both query shapes.
+#[cfg(test)]
+const DRIVE_MAX: i64 = 3;
+
+/// Chooses, for each attribute predicate, between driving the query from its ids and
+/// probing it per item, by counting its matches up to [`DRIVE_MAX`]. A predicate with no
+/// match at all becomes `False`. With `exact`, a top-level conjunction with no selective
+/// predicate is still driven from its smallest one (a full count visits every match).
+fn plan(conn: &Connection, c: &mut Cond, exact: bool) -> Result<()> {
+    let mut sizes = Vec::new();
+    estimate(conn, c, &mut sizes)?;
+    *c = simplify(std::mem::replace(c, Cond::True));
+    if exact {
+        let leaves: Vec<&mut Cond> = match c {
+            Cond::And(v) => v.iter_mut().collect(),
+            other => vec![other],
+        };
+        let mut best: Option<(i64, &mut AttrCond)> = None;
+        let mut driven = false;
+        for leaf in leaves {
+            if let Cond::Attr(a) = leaf {
+                driven |= a.drive;
+                let n = sizes
+                    .iter()
+                    .find(|(k, _)| k == &key(a))
+                    .map_or(i64::MAX, |(_, n)| *n);
+                if best.as_ref().is_none_or(|(m, _)| n < *m) {
+                    best = Some((n, a));
+                }
+            }
+        }
+        if let (false, Some((_, a))) = (driven, best) {
+            a.drive = true;
+        }
+    }
+    Ok(())
+}
+
+fn key(a: &AttrCond) -> String {
+    format!("{:?}{}{:?}{:?}", a.scope, a.name, a.types, a.tests)
+}
+
+fn estimate(conn: &Connection, c: &mut Cond, sizes: &mut Vec<(String, i64)>) -> Result<()> {
+    match c {
+        Cond::And(v) | Cond::Or(v) => v.iter_mut().try_for_each(|c| estimate(conn, c, sizes)),
+        Cond::Not(c) => estimate(conn, c, sizes),
+        Cond::Attr(a) => {
+            let mut q = Sql::default();
+            q.push("SELECT count(*) FROM (SELECT 1 FROM ")
+                .push(a.scope.table())
+                .push(" a WHERE ");
+            attr_rows(a, "a", &mut q);
+            q.push(" LIMIT ").param(SqlVal::Int(DRIVE_MAX)).push(")");
+            sql::log(&q);
+            let err = db_err(conn, "estimating a filter");
+            let n: i64 = conn
+                .prepare_cached(&q.text)
+                .and_then(|mut s| s.query_row(q.params(), |r| r.get(0)))
+                .map_err(err)?;
+            sizes.push((key(a), n));
+            if n == 0 {
+                *c = Cond::False;
+            } else {
+                a.drive = n < DRIVE_MAX;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn count_cond(conn: &Connection, c: &Cond, cap: Option<u64>) -> Result<Count> {
+    let mut q = Sql::default();
+    match (c, cap) {
+        (Cond::False, _) => return Ok(Count { n: 0, exact: true }),
+        // One attribute predicate: count its index entries, never touching items.
+        (Cond::Attr(a), None) if !a.tests.is_empty() => {
+            q.push("SELECT count(*) FROM ")
+                .push(a.scope.table())
+                .push(" a WHERE ");
+            attr_rows(a, "a", &mut q);
+        }
+        (_, None) => {
+            q.push("SELECT count(*) FROM items i WHERE ");
+            cond(c, &mut q);
+        }
+        (Cond::Attr(a), Some(cap)) if !a.tests.is_empty() => {
+            q.push("SELECT count(*) FROM (SELECT 1 FROM ")
+                .push(a.scope.table())
+                .push(" a WHERE ");
+            attr_rows(a, "a", &mut q);
+            q.push(" LIMIT ")
+                .param(SqlVal::Int(
+                    i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
+                ))
+                .push(")");
+        }
+        (_, Some(cap)) => {
+            q.push("SELECT count(*) FROM (SELECT 1 FROM items i WHERE ");
+            cond(c, &mut q);
+            q.push(" LIMIT ")
+                .param(SqlVal::Int(
+                    i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
+                ))
+                .push(")");
+        }
+    }
+    sql::log(&q);
+    let err = db_err(conn, "counting items");
+    let n: i64 = conn
+        .prepare_cached(&q.text)
+        .and_then(|mut s| s.query_row(q.params(), |r| r.get(0)))
+        .map_err(err)?;
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(match cap {
+        Some(cap) if n > cap => Count {
+            n: cap,
+            exact: false,
+        },
+        _ => Count { n, exact: true },
+    })
+}
+
+/// Runs `f` in one read transaction (one snapshot) unless the caller already has one open.
+fn read<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if !conn.is_autocommit() {
+        return f(conn);
+    }
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(db_err(conn, "starting a read"))?;
+    let out = f(&tx)?;
+    tx.finish().map_err(db_err(conn, "ending a read"))?;
+    Ok(out)
+}

@@ -1,0 +1,220 @@
+//! Compiles a [`Cond`] to a parameterised SQL expression over `items i`.
+//!
+//! User values only ever travel as parameters. What is written into the text is ours:
+//! column names, type codes and status names (literal, so that SQLite can use the partial
+//! index on WRITE leases).
+
+use super::ast::Col;
+use super::lex::Op;
+use super::typecheck::{AttrCond, Cond, Test};
+use super::value::SqlVal;
+
+/// SQL text and its positional parameters, in order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub params: Vec<SqlVal>,
+}
+
+impl Sql {
+    pub(crate) fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub(crate) fn param(&mut self, v: SqlVal) -> &mut Self {
+        self.text.push('?');
+        self.params.push(v);
+        self
+    }
+
+    pub(crate) fn params(&self) -> rusqlite::ParamsFromIter<std::slice::Iter<'_, SqlVal>> {
+        rusqlite::params_from_iter(self.params.iter())
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every query the module ran on this thread, for the query-plan tests.
+    pub(crate) static LOG: std::cell::RefCell<Vec<Sql>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records `q` for the query-plan tests (nothing outside tests).
+pub(crate) fn log(q: &Sql) {
+    #[cfg(test)]
+    LOG.with(|l| l.borrow_mut().push(q.clone()));
+    let _ = q;
+}
+
+/// Appends the SQL for `c` to `out`.
+pub(crate) fn cond(c: &Cond, out: &mut Sql) {
+    match c {
+        Cond::True => {
+            out.push("1");
+        }
+        Cond::False => {
+            out.push("0");
+        }
+        Cond::And(v) => list(v, " AND ", "1", out),
+        Cond::Or(v) => list(v, " OR ", "0", out),
+        Cond::Not(c) => {
+            out.push("NOT (");
+            cond(c, out);
+            out.push(")");
+        }
+        Cond::Status(s) => {
+            out.push("i.status = '").push(s.as_str()).push("'");
+        }
+        Cond::Stale(now_ms) => {
+            out.push("(i.status = 'WRITE' AND i.lease_expires IS NOT NULL AND i.lease_expires < ")
+                .param(SqlVal::Int(*now_ms))
+                .push(")");
+        }
+        Cond::Col(col, t) => {
+            let e = format!("i.{}", col.name());
+            out.push("(");
+            if col.nullable() {
+                out.push(&e).push(" IS NOT NULL AND ");
+            }
+            test(&e, t, out);
+            out.push(")");
+        }
+        Cond::NotNull(col) => {
+            out.push("i.").push(col.name()).push(" IS NOT NULL");
+        }
+        Cond::Latest => {
+            out.push(
+                "(i.status <> 'TRASH' AND NOT EXISTS (SELECT 1 FROM items j \
+                 WHERE j.key = i.key AND j.version > i.version AND j.status <> 'TRASH'))",
+            );
+        }
+        Cond::Search(p) => {
+            out.push("(");
+            for (n, col) in [Col::Uri, Col::Label, Col::Filename]
+                .into_iter()
+                .enumerate()
+            {
+                if n > 0 {
+                    out.push(" OR ");
+                }
+                out.push("coalesce(i.")
+                    .push(col.name())
+                    .push(" LIKE ")
+                    .param(SqlVal::Text(p.clone()))
+                    .push(" ESCAPE '\\', 0)");
+            }
+            out.push(")");
+        }
+        Cond::Attr(a) => attr(a, out),
+    }
+}
+
+fn list(v: &[Cond], sep: &str, empty: &str, out: &mut Sql) {
+    if v.is_empty() {
+        out.push(empty);
+        return;
+    }
+    out.push("(");
+    for (n, c) in v.iter().enumerate() {
+        if n > 0 {
+            out.push(sep);
+        }
+        cond(c, out);
+    }
+    out.push(")");
+}
+
+/// `attrs` rows matching `a`, without the item: `name = ? AND type … AND value …` on
+/// columns qualified by `alias`.
+pub(crate) fn attr_rows(a: &AttrCond, alias: &str, out: &mut Sql) {
+    out.push(alias)
+        .push(".name = ")
+        .param(SqlVal::Text(a.name.clone()));
+    if !a.tests.is_empty() {
+        out.push(" AND ").push(alias).push(".type");
+        types_sql(&a.types, out);
+        for t in &a.tests {
+            out.push(" AND ");
+            test(&format!("{alias}.value"), t, out);
+        }
+    }
+}
+
+pub(crate) fn types_sql(types: &[crate::attr::AttrType], out: &mut Sql) {
+    match types {
+        [one] => {
+            out.push(" = ").push(&one.code().to_string());
+        }
+        many => {
+            let codes: Vec<String> = many.iter().map(|t| t.code().to_string()).collect();
+            out.push(" IN (").push(&codes.join(", ")).push(")");
+        }
+    }
+}
+
+fn attr(a: &AttrCond, out: &mut Sql) {
+    let table = a.scope.table();
+    if a.drive {
+        out.push("i.id IN (SELECT a.item_id FROM ")
+            .push(table)
+            .push(" a WHERE ");
+    } else {
+        out.push("EXISTS (SELECT 1 FROM ")
+            .push(table)
+            .push(" a WHERE a.item_id = i.id AND ");
+    }
+    attr_rows(a, "a", out);
+    out.push(")");
+}
+
+fn op_sql(op: Op) -> &'static str {
+    match op {
+        Op::Ne => " <> ",
+        Op::Lt => " < ",
+        Op::Le => " <= ",
+        Op::Gt => " > ",
+        Op::Ge => " >= ",
+        // Colon was normalised to Eq by the parser; Match ops never reach a Cmp.
+        Op::Eq | Op::Colon | Op::Match | Op::NotMatch => " = ",
+    }
+}
+
+fn test(e: &str, t: &Test, out: &mut Sql) {
+    match t {
+        Test::Cmp(op, v) => {
+            out.push(e).push(op_sql(*op)).param(v.clone());
+        }
+        Test::Between(lo, hi) => {
+            out.push(e)
+                .push(" >= ")
+                .param(lo.clone())
+                .push(" AND ")
+                .push(e)
+                .push(" < ")
+                .param(hi.clone());
+        }
+        Test::Outside(lo, hi) => {
+            out.push("(")
+                .push(e)
+                .push(" < ")
+                .param(lo.clone())
+                .push(" OR ")
+                .push(e)
+                .push(" >= ")
+                .param(hi.clone())
+                .push(")");
+        }
+        Test::Like(p) => {
+            out.push(e)
+                .push(" LIKE ")
+                .param(SqlVal::Text(p.clone()))
+                .push(" ESCAPE '\\'");
+        }
+        Test::NotLike(p) => {
+            out.push(e)
+                .push(" NOT LIKE ")
+                .param(SqlVal::Text(p.clone()))
+                .push(" ESCAPE '\\'");
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! Parser, type-checking and query-plan tests, and the registry fixtures the differential
+//! test shares.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+use super::eval::MemItem;
+use super::sql::{LOG, Sql};
+use super::*;
+use crate::attr::AttrType;
+use crate::registry::schema::migrate;
+
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().unwrap()
+}
+
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// A fresh registry file in a temp dir holding `items`.
+pub(crate) fn registry(items: &[MemItem]) -> (TempDir, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, &path).unwrap();
+    insert(&mut conn, items);
+    (dir, conn)
+}
+
+pub(crate) fn insert(conn: &mut Connection, items: &[MemItem]) {
+    let tx = conn.transaction().unwrap();
+    {
+        let mut item = tx
+            .prepare(
+                "INSERT INTO items (id, key, version, uri, params, status, label, filename, note, \
+                 size, sha256, created, updated, accessed, lease_expires, pinned) \
+                 VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .unwrap();
+        let mut attr = tx
+            .prepare("INSERT INTO attrs (item_id, name, type, value) VALUES (?, ?, ?, ?)")
+            .unwrap();
+        let mut param = tx
+            .prepare("INSERT INTO params (item_id, name, type, value) VALUES (?, ?, ?, ?)")
+            .unwrap();
+        for i in items {
+            item.execute(rusqlite::params![
+                i.id,
+                i.key,
+                i.version,
+                i.uri,
+                i.status.as_str(),
+                i.label,
+                i.filename,
+                i.note,
+                i.size,
+                i.sha256,
+                i.created,
+                i.updated,
+                i.accessed,
+                i.lease_expires,
+                i.pinned
+            ])
+            .unwrap();
+            for (n, (t, v)) in &i.attrs {
+                attr.execute(rusqlite::params![i.id, n, t.code(), v])
+                    .unwrap();
+            }
+            for (n, (t, v)) in &i.params {
+                param
+                    .execute(rusqlite::params![i.id, n, t.code(), v])
+                    .unwrap();
+            }
+        }
+    }
+    tx.commit().unwrap();
+}
+
+pub(crate) fn item(id: i64) -> MemItem {
+    let now = now().timestamp_millis();
+    MemItem {
+        id,
+        key: format!("{id:08x}"),
+        version: 1,
+        uri: format!("s3://bucket/item{id}.csv"),
+        label: None,
+        filename: None,
+        note: None,
+        status: Status::Ready,
+        size: Some(id * 100),
+        sha256: Some(format!("{id:064x}")),
+        created: now - id * DAY_MS,
+        updated: now - id * DAY_MS,
+        accessed: None,
+        lease_expires: None,
+        pinned: false,
+        attrs: BTreeMap::new(),
+        params: BTreeMap::new(),
+    }
+}
+
+fn err_at(input: &str) -> (usize, String) {
+    match Filter::parse(input) {
+        Err(Error::Filter { pos, message, .. }) => (pos, message),
+        other => panic!("{input}: expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn parse_errors_point_at_the_problem() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("batch>=", 7, "expected a value after '>='"),
+        ("status:done", 7, "expected a status"),
+        ("(a b", 4, "expected ')' to close the '(' at column 1"),
+        ("a b)", 3, "unmatched ')'"),
+        ("a | ", 4, "expected a filter term"),
+        ("=x", 0, "expected a filter term"),
+        (
+            "size>lots",
+            5,
+            "size is a size like 512, 10MB or 2GiB, got 'lots'",
+        ),
+        ("created=7d", 8, "an age compares with <"),
+        ("created<yesterday", 8, "created is an age like 7d"),
+        ("label='open", 6, "unterminated quote"),
+        ("key:xyz", 4, "key is a hex prefix"),
+        ("a,b", 1, "expected a filter term"),
+        ("batch<1,2", 8, "a list of values works with"),
+        ("ok=tru e~", 9, "expected a value after '~'"),
+        ("fo*o=1", 0, "'fo*o' is not a field or attribute name"),
+        ("has>x", 0, "has takes = : or !="),
+        ("size~1", 5, "size is not text"),
+        ("é (", 3, "expected a filter term, found the end"),
+    ];
+    for (input, pos, msg) in cases {
+        let (p, m) = err_at(input);
+        assert!(m.contains(msg), "{input}: {m}");
+        assert_eq!(p, *pos, "{input}: {m}");
+    }
+}
+
+#[test]
+fn error_display_has_a_caret_line() {
+    let e = Filter::parse("project=alpha batch>=")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "invalid filter: expected a value after '>='\n  project=alpha batch>=\n                       ^"
+    );
+}
+
+#[test]
+fn parses_the_documented_forms() {
+    for ok in [
+        "",
+        "status:ready",
+        "status:ready,write,failed,trash,uninitialized,stale",
+        "project=alpha batch>=2 score<0.9 when>2026-01-01 ok=true name~glob* has:attr",
+        "param.release=3 uri~s3:// label~x size>1GB created<7d accessed>30d key:ab12",
+        "version=latest pinned !pinned not pinned (a | b) or c and d",
+        "label=\"two words\" 'single quoted' when>=2026-01-01T10:00:00Z",
+        "project = alpha",
+        "or=1 not=2 and=3",
+        "!(a|(b c)) | !!d",
+    ] {
+        Filter::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    assert!(Filter::parse("").unwrap().is_all());
+    assert!(Filter::parse("   ").unwrap().is_all());
+}
+
+#[test]
+fn fuzzish_input_gives_errors_not_panics() {
+    let mut deep = "(".repeat(500);
+    deep.push('a');
+    assert!(Filter::parse(&deep).is_err());
+    assert!(Filter::parse(&"!".repeat(500)).is_err());
+    for s in [
+        "\"", "'", "\\", "!~", "a!", ":", "((", "))", "|", ",,", "a=,", "a=\"\\", "\u{0}",
+    ] {
+        let _ = Filter::parse(s);
+    }
+}
+
+fn typed_registry() -> (TempDir, Connection) {
+    let mut a = item(1);
+    a.attrs
+        .insert("batch".into(), (AttrType::Int, SqlVal::Int(3)));
+    a.attrs.insert(
+        "project".into(),
+        (AttrType::Text, SqlVal::Text("alpha".into())),
+    );
+    a.attrs.insert(
+        "when".into(),
+        (AttrType::Datetime, SqlVal::Int(1_767_225_600_000_000)),
+    );
+    a.attrs
+        .insert("mixed".into(), (AttrType::Int, SqlVal::Int(3)));
+    let mut b = item(2);
+    b.attrs
+        .insert("batch".into(), (AttrType::Int, SqlVal::Int(5)));
+    b.attrs
+        .insert("score".into(), (AttrType::Float, SqlVal::Real(0.5)));
+    b.attrs
+        .insert("mixed".into(), (AttrType::Text, SqlVal::Text("x".into())));
+    b.params
+        .insert("release".into(), (AttrType::Int, SqlVal::Int(3)));
+    b.status = Status::Write;
+    b.lease_expires = Some(now().timestamp_millis() - 1);
+    registry(&[a, b])
+}
+
+fn ids(conn: &Connection, f: &str) -> Vec<i64> {
+    let q = Query {
+        filter: Filter::parse(f).unwrap(),
+        ..Query::default()
+    };
+    page(conn, &q, now()).unwrap().ids
+}
+
+#[test]
+fn values_are_checked_against_the_catalogue() {
+    let (_d, conn) = typed_registry();
+    let e = check(&conn, &Filter::parse("project=alpha batch>=x").unwrap()).unwrap_err();
+    match &e {
+        Error::Filter { pos, message, .. } => {
+            assert_eq!(*pos, 21);
+            assert!(message.contains("batch is int, got 'x'"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = check(&conn, &Filter::parse("batch~3").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch is int; '~' matches text"), "{e}");
+    let e = check(&conn, &Filter::parse("when>soon").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("when is datetime, got 'soon'"), "{e}");
+    // Several types: the value only has to fit one of them.
+    assert!(
+        check(&conn, &Filter::parse("mixed=x mixed>2").unwrap())
+            .unwrap()
+            .is_empty()
+    );
+    let notes = check(
+        &conn,
+        &Filter::parse("projct=alpha has:nothing_like_it").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[0].pos, 7);
+    assert!(
+        notes[0].message.contains("did you mean 'project'?"),
+        "{:?}",
+        notes[0]
+    );
+    assert!(!notes[1].message.contains("did you mean"), "{:?}", notes[1]);
+}
+
+#[test]
+fn answers_follow_the_types() {
+    let (_d, conn) = typed_registry();
+    assert_eq!(ids(&conn, "batch>=3"), [1, 2]);
+    assert_eq!(ids(&conn, "batch>4"), [2]);
+    assert_eq!(ids(&conn, "batch>2.5 score<0.9"), [2]);
+    assert_eq!(ids(&conn, "score=0.5 | project=alpha"), [1, 2]);
+    assert_eq!(ids(&conn, "mixed=3"), [1]);
+    assert_eq!(ids(&conn, "mixed=x"), [2]);
+    assert_eq!(ids(&conn, "when=2026-01-01"), [1]);
+    assert_eq!(ids(&conn, "when>2026-01-01"), Vec::<i64>::new());
+    assert_eq!(ids(&conn, "when<=2026-01-01"), [1]);
+    assert_eq!(ids(&conn, "when>1000d"), Vec::<i64>::new());
+    assert_eq!(ids(&conn, "when<1000d"), [1]);
+    assert_eq!(ids(&conn, "param.release=3"), [2]);
+    assert_eq!(ids(&conn, "release=3"), Vec::<i64>::new());
+    assert_eq!(ids(&conn, "status:stale"), [2]);
+    assert_eq!(ids(&conn, "status:ready,stale"), [1, 2]);
+    assert_eq!(ids(&conn, "created<36h"), [1]);
+    assert_eq!(ids(&conn, "created>36h"), [2]);
+    assert_eq!(ids(&conn, "nosuch=1"), Vec::<i64>::new());
+    assert_eq!(ids(&conn, "!nosuch=1"), [1, 2]);
+    assert_eq!(ids(&conn, "project!=beta"), [1]);
+    assert_eq!(ids(&conn, "!project=beta"), [1, 2]);
+    assert_eq!(ids(&conn, "item2"), [2]);
+    assert_eq!(ids(&conn, "*ITEM*.CSV"), [1, 2]);
+    assert_eq!(ids(&conn, "ITEM*.CSV"), Vec::<i64>::new());
+    assert_eq!(ids(&conn, "size>=1.5k"), Vec::<i64>::new());
+    assert_eq!(ids(&conn, "size<=200B"), [1, 2]);
+    assert_eq!(ids(&conn, "key:00000001"), [1]);
+    assert_eq!(ids(&conn, "version=latest"), [1, 2]);
+}
+
+#[test]
+fn cursors_round_trip_and_belong_to_their_sort() {
+    for val in [
+        None,
+        Some(SqlVal::Int(-3)),
+        Some(SqlVal::Real(0.1)),
+        Some(SqlVal::Text("a\u{1f}b é".into())),
+    ] {
+        let c = Cursor {
+            sort: "-attr.x".into(),
+            val,
+            id: 42,
+        };
+        let text = c.to_string();
+        assert!(text.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(text.parse::<Cursor>().unwrap(), c);
+    }
+    assert!("zz".parse::<Cursor>().is_err());
+    assert!("abc".parse::<Cursor>().is_err());
+    assert!("6331".parse::<Cursor>().is_err());
+    let (_d, conn) = typed_registry();
+    let mut q = Query {
+        limit: 1,
+        sort: "created".parse().unwrap(),
+        ..Query::default()
+    };
+    let first = page(&conn, &q, now()).unwrap();
+    q.after = first.next;
+    q.sort = "-created".parse().unwrap();
+    assert!(page(&conn, &q, now()).is_err());
+}
+
+#[test]
+fn sort_specs_parse() {
+    let s: SortSpec = "-size".parse().unwrap();
+    assert_eq!(s, SortSpec::desc(SortKey::Col(Col::Size)));
+    let s: SortSpec = "batch:desc".parse().unwrap();
+    assert_eq!(
+        s,
+        SortSpec::desc(SortKey::Attr(Scope::Attr, "batch".into()))
+    );
+    let s: SortSpec = "param.release".parse().unwrap();
+    assert_eq!(s.to_string(), "param.release");
+    assert!("bad name".parse::<SortSpec>().is_err());
+}
+
+/// The plan of `q`: one line per step.
+fn plan_of(conn: &Connection, q: &Sql) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", q.text))
+        .unwrap();
+    stmt.query_map(q.params(), |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .unwrap()
+}
+
+/// A registry shaped like real ones: many items, a few typed attributes each.
+fn bulk(n: i64) -> Vec<MemItem> {
+    (1..=n)
+        .map(|id| {
+            let mut i = item(id);
+            i.status =
+                [Status::Ready, Status::Ready, Status::Failed, Status::Trash][(id % 4) as usize];
+            i.attrs.insert(
+                "project".into(),
+                (
+                    AttrType::Text,
+                    SqlVal::Text(["alpha", "beta", "gamma"][(id % 3) as usize].into()),
+                ),
+            );
+            i.attrs
+                .insert("batch".into(), (AttrType::Int, SqlVal::Int(id % 50)));
+            i.attrs.insert(
+                "score".into(),
+                (AttrType::Float, SqlVal::Real((id % 97) as f64 / 97.0)),
+            );
+            i
+        })
+        .collect()
+}
+
+#[test]
+fn every_tui_query_uses_an_index() {
+    let (_d, conn) = registry(&bulk(600));
+    let filters = [
+        "",
+        "project=alpha",
+        "project=alpha batch>=10",
+        "batch>=10 batch<20",
+        "project=alpha | score<0.1",
+        "!project=beta",
+        "status:ready project=gamma",
+        "status:stale",
+        "created<7d",
+        "size>1k has:score",
+        "version=latest",
+        "param.release=1",
+    ];
+    let sorts = [
+        "id",
+        "-id",
+        "created",
+        "-created",
+        "size",
+        "-accessed",
+        "uri",
+        "status",
+        "-attr.score",
+        "batch",
+    ];
+    LOG.with(|l| l.borrow_mut().clear());
+    for f in filters {
+        let filter = Filter::parse(f).unwrap();
+        for s in sorts {
+            let mut q = Query {
+                filter: filter.clone(),
+                sort: s.parse().unwrap(),
+                limit: 50,
+                after: None,
+            };
+            let p = page(&conn, &q, now()).unwrap();
+            q.after = p.next;
+            page(&conn, &q, now()).unwrap();
+        }
+        count(&conn, &filter, now()).unwrap();
+        count_upto(&conn, &filter, now(), 100).unwrap();
+        count_by_status(&conn, &filter, now(), None).unwrap();
+        count_by_status(&conn, &filter, now(), Some(100)).unwrap();
+    }
+    let queries = LOG.with(|l| l.borrow_mut().split_off(0));
+    assert!(queries.len() > 300);
+    for q in &queries {
+        let plan = plan_of(&conn, q);
+        for step in &plan {
+            let scan_of_values = (step.starts_with("SCAN a")
+                || step.starts_with("SCAN s")
+                || step.contains("SCAN attrs")
+                || step.contains("SCAN params"))
+                && !step.contains("INDEX");
+            assert!(
+                !scan_of_values,
+                "full scan of attribute values:\n{}\n{plan:#?}",
+                q.text
+            );
+            // Items are walked only along an index or the id order that is the sort.
+            if step.starts_with("SCAN i") && !step.contains("INDEX") {
+                assert!(
+                    q.text.contains("ORDER BY i.id") || q.text.contains("count(*)"),
+                    "full scan of items:\n{}\n{plan:#?}",
+                    q.text
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "prints query plans for inspection"]
+fn print_plans() {
+    let (_d, conn) = registry(&bulk(3000));
+    let f = std::env::var("PLAN_FILTER").unwrap_or_default();
+    let s = std::env::var("PLAN_SORT").unwrap_or("id".into());
+    let filter = Filter::parse(&f).unwrap();
+    LOG.with(|l| l.borrow_mut().clear());
+    let q = Query {
+        filter: filter.clone(),
+        sort: s.parse().unwrap(),
+        limit: 100,
+        after: None,
+    };
+    page(&conn, &q, now()).unwrap();
+    count_upto(&conn, &filter, now(), 100).unwrap();
+    count(&conn, &filter, now()).unwrap();
+    count_by_status(&conn, &filter, now(), Some(100)).unwrap();
+    for q in LOG.with(|l| l.borrow_mut().split_off(0)) {
+        println!("{}\n  {:?}", q.text, plan_of(&conn, &q));
+    }
+}
