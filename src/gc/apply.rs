@@ -3,7 +3,7 @@
 //! skipped and reported. Rows go first, blobs after; a collection killed half-way leaves a
 //! consistent registry, and running it again finishes the job.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +96,12 @@ pub fn apply(
             release.insert(sha.clone());
         }
     }
+    let orphans: HashSet<&str> = plan
+        .files
+        .iter()
+        .filter(|f| f.reason == Reason::Orphan)
+        .filter_map(|f| f.sha256.as_deref())
+        .collect();
     let shas: Vec<String> = release.into_iter().collect();
     for batch in shas.chunks(BATCH) {
         if cancelled() {
@@ -116,10 +122,7 @@ pub fn apply(
                 }
                 // A blob nobody references that is this young may be a writer's, about to
                 // be linked: leave it for the next collection.
-                let planned_orphan = plan.files.iter().any(|f| {
-                    f.reason == Reason::Orphan && f.sha256.as_deref() == Some(sha.as_str())
-                });
-                if planned_orphan && !old_enough(&meta, grace) {
+                if orphans.contains(sha.as_str()) && !old_enough(&meta, grace) {
                     report.skipped.push(Skipped {
                         id: None,
                         path: Some(path),

@@ -83,6 +83,12 @@ fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
 /// Plans a collection under `policy` as of `now`. Reads only; nothing changes.
 pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPlan> {
     let db = cache.registry().db();
+    // One read transaction: every query sees the same snapshot, and SQLite takes its read
+    // lock once rather than per statement. Dropping it ends it (nothing was written).
+    let _snapshot = db
+        .conn
+        .unchecked_transaction()
+        .map_err(db.err("planning gc"))?;
     let mut planned: Vec<PlannedItem> = Vec::new();
     let mut seen: HashSet<i64> = HashSet::new();
     let mut add = |planned: &mut Vec<PlannedItem>, mut item: PlannedItem, reason, detail| {
@@ -197,13 +203,16 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
             let mut st = db.conn.prepare(&sql).map_err(db.err("planning max-size"))?;
             let mut rows = st.query([]).map_err(db.err("planning max-size"))?;
             let mut rank = 0;
+            // Ids planned by the other policies (the query yields each row once, so what
+            // this loop adds never comes round again).
+            let already: HashSet<i64> = planned.iter().map(|p| p.id).collect();
             while usage_now > cap {
                 let Some(row) = rows.next().map_err(db.err("planning max-size"))? else {
                     break;
                 };
                 let r = read_row(row).map_err(db.err("planning max-size"))?;
                 rank += 1;
-                if planned.iter().any(|p| p.id == r.item.id) {
+                if already.contains(&r.item.id) {
                     continue;
                 }
                 let last = r.item.accessed_ms.unwrap_or(r.created_ms);
@@ -219,12 +228,15 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     let mut files = Vec::new();
     let mut freed_shas: HashSet<String> = HashSet::new();
     for item in &mut planned {
-        item.linked = db.sha_linked(item.sha256.as_deref())?;
         if let Some(sha) = item.sha256.clone() {
-            item.exclusive = !db.referenced_outside(&sha, &planned_ids)? && freed_shas.insert(sha);
+            let (linked, users) = db.referrers(&sha)?;
+            item.linked = linked;
+            let outside = users.iter().any(|id| !planned_ids.contains(id));
+            item.exclusive = !outside && freed_shas.insert(sha);
         }
     }
-    for item in &planned {
+    let with_links = db.items_with_links()?;
+    for item in planned.iter().filter(|p| with_links.contains(&p.id)) {
         for link in db.links_of(item.id)? {
             if !freed_shas.contains(&link.sha256)
                 && !db.referenced_outside(&link.sha256, &planned_ids)?
@@ -357,6 +369,37 @@ impl Db<'_> {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err("checking references"))?;
         Ok(ids.iter().any(|id| !planned.contains(id)))
+    }
+
+    /// Every item referencing blob `sha` (as its content, or as a manifest linking it),
+    /// and whether any manifest links it: one indexed query instead of two.
+    fn referrers(&self, sha: &str) -> Result<(bool, Vec<i64>)> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, 0 FROM items WHERE sha256 = ?1
+                 UNION ALL SELECT item_id, 1 FROM links WHERE sha256 = ?1",
+            )
+            .map_err(self.err("checking references"))?;
+        let rows = st
+            .query_map(params![sha], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err("checking references"))?;
+        let linked = rows.iter().any(|(_, link)| *link);
+        Ok((linked, rows.into_iter().map(|(id, _)| id).collect()))
+    }
+
+    /// The items that have links (manifests): only their links need reading.
+    fn items_with_links(&self) -> Result<HashSet<i64>> {
+        self.conn
+            .prepare("SELECT item_id FROM links GROUP BY item_id")
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("listing manifests"))
     }
 
     /// Whether any manifest links blob `sha`.
