@@ -68,6 +68,8 @@ pub enum Command {
     Purge(lifecycle::ItemsArg),
     /// Mark items FAILED.
     Fail(lifecycle::FailArgs),
+    /// Browse the cache in the terminal (also what `cachet` alone does).
+    Tui,
 }
 
 /// Runs the CLI and maps the outcome to an exit code.
@@ -90,12 +92,10 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
-        return Ok(());
-    };
     let g = &cli.global;
+    let Some(command) = cli.command else {
+        return browse(g);
+    };
     match command {
         Command::Put(a) => items::put(g, a),
         Command::Import(a) => import::import(g, a),
@@ -110,7 +110,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => lifecycle::change(g, a, lifecycle::Change::Restore),
         Command::Purge(a) => lifecycle::change(g, a, lifecycle::Change::Purge),
         Command::Fail(a) => lifecycle::fail(g, a),
+        Command::Tui => browse(g),
     }
+}
+
+/// Opens the terminal browser on the selected cache; without a terminal, prints help.
+fn browse(g: &Global) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        anyhow::bail!("the browser needs a terminal (give a command to use the CLI)");
+    }
+    crate::tui::run(&g.root_dir()?)
 }
 
 impl Global {

@@ -1,0 +1,143 @@
+//! The terminal browser, in The Elm Architecture: [`app::App`] is plain data,
+//! [`update::update`] the only place it changes, [`ui::draw`] a pure function of it.
+//! This file is the runtime: one channel carries terminal input, worker results and the
+//! registry watcher's news; the loop waits for one message, drains the rest, updates,
+//! then draws once.
+
+pub mod app;
+pub mod keymap;
+pub mod list;
+pub mod model;
+pub mod source;
+pub mod text;
+pub mod ui;
+pub mod update;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+
+use anyhow::{Context, Result};
+use cachet::Cache;
+use chrono::Utc;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+
+use app::App;
+use update::{Action, Effect, update};
+
+/// One message to the UI loop.
+pub enum Msg {
+    Input(crossterm::event::Event),
+    Action(Action),
+}
+
+/// Opens the browser on the cache at `root` and runs it until the user quits.
+pub fn run(root: &Path) -> Result<()> {
+    // Fail before the screen changes when the cache cannot be opened.
+    drop(Cache::open(root).with_context(|| format!("opening the cache at {}", root.display()))?);
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let worker = worker::spawn(root.to_path_buf(), tx.clone());
+    worker::watch(root, tx.clone())?;
+    spawn_input(tx);
+
+    let mut terminal = ratatui::init();
+    crossterm::execute!(std::io::stdout(), EnableMouseCapture).context("enabling the mouse")?;
+    let outcome = (|| -> Result<()> {
+        let size = terminal.size().context("reading the terminal size")?;
+        let mut app = App::new(
+            root.display().to_string(),
+            Utc::now(),
+            (size.width, size.height),
+        );
+        app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        dispatch(&worker, vec![Effect::Count]);
+        loop {
+            terminal
+                .draw(|frame| ui::draw(frame, &app))
+                .context("drawing")?;
+            let first = rx.recv().context("the event channel closed")?;
+            for msg in std::iter::once(first).chain(rx.try_iter()) {
+                let action = match msg {
+                    Msg::Input(event) => keymap::action(&app, &event),
+                    Msg::Action(action) => Some(action),
+                };
+                if let Some(action) = action {
+                    dispatch(&worker, update(&mut app, action));
+                }
+                if app.quit {
+                    return Ok(());
+                }
+            }
+        }
+    })();
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    outcome
+}
+
+/// Hands effects to the worker; terminal output is written here.
+fn dispatch(worker: &Sender<Effect>, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::Clipboard(text) => {
+                // OSC 52: the terminal (also through ssh and tmux) sets its clipboard.
+                let mut out = std::io::stdout();
+                let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                let _ = out.flush();
+            }
+            other => {
+                // A closed worker shows up as missing results, reported by the worker.
+                let _ = worker.send(other);
+            }
+        }
+    }
+}
+
+/// Reads terminal events on a thread of their own.
+fn spawn_input(tx: Sender<Msg>) {
+    std::thread::spawn(move || {
+        while let Ok(event) = crossterm::event::read() {
+            if tx.send(Msg::Input(event)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Standard base64 with padding, for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod clipboard_tests {
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foob"), "Zm9vYg==");
+    }
+}

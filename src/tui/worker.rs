@@ -1,0 +1,291 @@
+//! The worker thread: runs [`Effect`]s that touch the cache and sends the results back
+//! as [`Action`]s. It owns its own [`Cache`]; the UI thread never waits on it.
+//!
+//! Requests that pile up while it is busy are thinned before they run: only the newest
+//! list generation's pages, one count, and the last versions lookup survive.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cachet::{Cache, Status};
+use chrono::Utc;
+
+use super::Msg;
+use super::app::{Op, Plan};
+use super::list::{PAGE, PageData, PageRequest};
+use super::source::Source;
+use super::update::{Action, Effect};
+
+/// Starts the worker on the cache at `root`; effects sent to the returned channel run
+/// in order.
+pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let source = match Cache::open(&root) {
+            Ok(cache) => Source::new(cache),
+            Err(e) => {
+                let _ = out.send(Msg::Action(Action::JobFailed(format!(
+                    "opening the cache at {}: {e}",
+                    root.display()
+                ))));
+                return;
+            }
+        };
+        serve(&source, &rx, &out);
+    });
+    tx
+}
+
+fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        for effect in thin(batch) {
+            let action = run(source, effect);
+            if out.send(Msg::Action(action)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Drops requests that newer ones in the same batch make pointless.
+fn thin(batch: Vec<Effect>) -> Vec<Effect> {
+    let newest = batch
+        .iter()
+        .filter_map(|e| match e {
+            Effect::LoadPage(r) => Some(r.generation),
+            _ => None,
+        })
+        .max();
+    let last_versions = batch
+        .iter()
+        .rposition(|e| matches!(e, Effect::LoadVersions { .. }));
+    let mut counted = false;
+    let mut out = Vec::with_capacity(batch.len());
+    for (i, effect) in batch.into_iter().enumerate() {
+        let keep = match &effect {
+            Effect::LoadPage(r) => Some(r.generation) == newest,
+            Effect::LoadVersions { .. } => Some(i) == last_versions,
+            Effect::Count => !std::mem::replace(&mut counted, true),
+            _ => true,
+        };
+        if keep {
+            out.push(effect);
+        }
+    }
+    out
+}
+
+/// Runs one effect; every failure becomes an action the user sees.
+pub fn run(source: &Source, effect: Effect) -> Action {
+    match effect {
+        Effect::Count => match source.counts(Utc::now()) {
+            Ok(c) => Action::Counted(c),
+            Err(e) => Action::JobFailed(format!("counting items: {e:#}")),
+        },
+        Effect::LoadPage(req) => {
+            let generation = req.generation;
+            match load_page(source, req) {
+                Ok(data) => Action::PageLoaded(data),
+                Err(e) => Action::PageFailed {
+                    generation,
+                    message: format!("{e:#}"),
+                },
+            }
+        }
+        Effect::LoadVersions { key } => match source.cache().versions(&key) {
+            Ok(items) => Action::VersionsLoaded { key, items },
+            Err(e) => Action::JobFailed(format!("listing versions: {e}")),
+        },
+        Effect::Plan { op, ids } => match plan(source.cache(), op, &ids) {
+            Ok(p) => Action::Planned(p),
+            Err(e) => Action::JobFailed(format!("{} failed: {e:#}", op.verb())),
+        },
+        Effect::Apply(plan) => apply(source.cache(), &plan),
+        Effect::CopyOf { id, key } => copy_of(source.cache(), id, key),
+        // Terminal output is the runtime's; it never reaches the worker.
+        Effect::Clipboard(_) => Action::JobFailed("clipboard request sent to the worker".into()),
+    }
+}
+
+fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
+    let now = Utc::now();
+    let mut cursors = Vec::new();
+    let mut after = req.after.clone();
+    let mut page = req.from;
+    if req.page > req.from {
+        let skipped = source.skip(&req.query, after.as_ref(), req.page - req.from, PAGE, now)?;
+        for (i, c) in skipped.iter().enumerate() {
+            cursors.push((req.from + i + 1, c.clone()));
+        }
+        page = req.from + skipped.len();
+        if let Some(c) = skipped.last() {
+            after = Some(c.clone());
+        }
+    }
+    let ids = source.page(&req.query, after.as_ref(), PAGE, now)?;
+    if let Some(next) = &ids.next {
+        cursors.push((page + 1, next.clone()));
+    }
+    Ok(PageData {
+        generation: req.generation,
+        asked: req.page,
+        page,
+        items: source.items(&ids.ids)?,
+        cursors,
+        last: ids.next.is_none(),
+    })
+}
+
+/// Works out what `op` on `ids` would do, without doing it.
+pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
+    let items = cache.get_many(ids).context("reading the items")?;
+    let mut plan = Plan {
+        op,
+        ids: Vec::new(),
+        skipped: Vec::new(),
+        bytes: 0,
+        exclusive: 0,
+        pinned: 0,
+    };
+    let mut chosen = Vec::new();
+    for item in items {
+        let why = match (op, item.status) {
+            (Op::Trash, Status::Trash) => Some("is already in the trash"),
+            (Op::Restore | Op::Purge, s) if s != Status::Trash => Some("is not in the trash"),
+            _ => None,
+        };
+        match why {
+            Some(why) => plan.skipped.push((item.id, why.to_string())),
+            None => {
+                plan.ids.push(item.id);
+                plan.bytes += item.size.unwrap_or(0);
+                plan.pinned += usize::from(item.pinned);
+                chosen.push(item);
+            }
+        }
+    }
+    if op == Op::Purge {
+        plan.exclusive = exclusive_bytes(cache, &chosen)?;
+    }
+    Ok(plan)
+}
+
+/// Bytes of the blobs that only these items reference.
+fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
+    let conn = &cache.registry().db().conn;
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for item in items {
+        let (Some(sha), Some(size)) = (&item.sha256, item.size) else {
+            continue;
+        };
+        if !seen.insert(sha.clone()) {
+            continue;
+        }
+        let ours = items
+            .iter()
+            .filter(|i| i.sha256.as_deref() == Some(sha))
+            .count() as i64;
+        let refs: i64 = conn
+            .prepare_cached("SELECT count(*) FROM items WHERE sha256 = ?1")
+            .and_then(|mut st| st.query_row([sha], |r| r.get(0)))
+            .context("counting blob references")?;
+        if refs <= ours {
+            total += size;
+        }
+    }
+    Ok(total)
+}
+
+fn apply(cache: &Cache, plan: &Plan) -> Action {
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    let mut freed = 0;
+    for &id in &plan.ids {
+        let result = match plan.op {
+            Op::Trash => cache.trash(id),
+            Op::Restore => cache.restore(id),
+            Op::Pin => cache.pin(id, true),
+            Op::Unpin => cache.pin(id, false),
+            Op::Purge => cache.purge(id).map(|(item, blob_deleted)| {
+                if blob_deleted {
+                    freed += item.size.unwrap_or(0);
+                }
+                item
+            }),
+        };
+        match result {
+            Ok(item) => items.push(item),
+            Err(e) => errors.push(format!("item {id}: {e}")),
+        }
+    }
+    Action::Applied {
+        op: plan.op,
+        items,
+        errors,
+        freed,
+    }
+}
+
+fn copy_of(cache: &Cache, id: i64, key: bool) -> Action {
+    let item = match cache.get(id) {
+        Ok(item) => item,
+        Err(e) => return Action::JobFailed(e.to_string()),
+    };
+    if key {
+        return Action::Copied {
+            text: item.key,
+            what: "key".into(),
+        };
+    }
+    match cache.content_path(&item) {
+        Ok(path) => Action::Copied {
+            text: path.display().to_string(),
+            what: "path".into(),
+        },
+        Err(e) => Action::JobFailed(format!("no content path: {e} (Y copies the key)")),
+    }
+}
+
+/// Watches the registry for changes made by anyone (another process, or our worker) and
+/// sends [`Action::Changed`]; sends the time now and then so ages and leases move on.
+pub fn watch(root: &Path, out: Sender<Msg>) -> Result<()> {
+    let path = root.join(cachet::cache::REGISTRY_FILE);
+    let conn = rusqlite::Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {} to watch it", path.display()))?;
+    std::thread::spawn(move || {
+        let version = |c: &rusqlite::Connection| {
+            c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                .ok()
+        };
+        let mut last = version(&conn);
+        let mut ticks = 0u32;
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            ticks += 1;
+            let now = version(&conn);
+            let msg = if now != last {
+                last = now;
+                Some(Action::Changed)
+            } else if ticks.is_multiple_of(40) {
+                Some(Action::Clock(Utc::now()))
+            } else {
+                None
+            };
+            if let Some(action) = msg
+                && out.send(Msg::Action(action)).is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
