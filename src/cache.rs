@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::blob::{BlobStore, Sealed, sync_filesystem};
 use crate::error::{Error, IoResultExt, Result};
 use crate::key::item_key;
-use crate::registry::{Db, Item, Lease, NewItem, Registry, now_ms};
+use crate::registry::{Db, Item, Lease, Link, ManifestInfo, NewItem, Registry, now_ms};
 use crate::status::Status;
 use crate::writer::ItemWriter;
 
@@ -138,7 +138,7 @@ impl Cache {
         &self.opts
     }
 
-    fn db(&self) -> Db<'_> {
+    pub(crate) fn db(&self) -> Db<'_> {
         self.registry.db()
     }
 
@@ -268,6 +268,47 @@ impl Cache {
         self.get(id)
     }
 
+    /// Registers already sealed content as a new READY version of `new`'s key in one
+    /// transaction, recording it as a manifest with its links when `manifest` is given.
+    /// Every linked blob must exist: links are checked under the same write lock that
+    /// purges take, so none can vanish between the check and the commit.
+    pub(crate) fn commit_sealed(
+        &self,
+        new: &NewItem,
+        sealed: Sealed,
+        manifest: Option<(&ManifestInfo, &[Link])>,
+    ) -> Result<Item> {
+        let sync = self.opts.sync;
+        let key = item_key(&new.uri, &new.params);
+        let id = self.registry.write(|db| {
+            if let Some((_, links)) = manifest
+                && let Some(gone) = links.iter().find(|l| !self.blobs.exists(&l.sha256))
+            {
+                return Err(Error::MissingBlob {
+                    sha256: gone.sha256.clone(),
+                    path: self.blobs.path(&gone.sha256)?,
+                });
+            }
+            let content = sealed.content.clone();
+            self.blobs.adopt(sealed, sync)?;
+            let version = db.allocate_version(&key)?;
+            let id = db.insert_item(
+                new,
+                &key,
+                version,
+                Status::Ready,
+                None,
+                Some(&content),
+                now_ms(),
+            )?;
+            if let Some((info, links)) = manifest {
+                db.record_manifest(id, info, links)?;
+            }
+            Ok(id)
+        })?;
+        self.get(id)
+    }
+
     /// Adds many READY items in one transaction: blobs are written without a sync each,
     /// then the file system is synced once before the registry commits, so durability is
     /// kept at a fraction of the cost. `progress` is called after each item. On error
@@ -329,264 +370,8 @@ impl Cache {
         }
         Ok(ids)
     }
-
-    /// The item with `id`.
-    pub fn get(&self, id: i64) -> Result<Item> {
-        self.db().item(id)
-    }
-
-    /// Version `version` of `key`.
-    pub fn get_version(&self, key: &str, version: i64) -> Result<Item> {
-        self.db()
-            .version(key, version)?
-            .ok_or_else(|| Error::not_found(format!("{key}@{version}")))
-    }
-
-    /// The items with these ids, in the order given.
-    pub fn get_many(&self, ids: &[i64]) -> Result<Vec<Item>> {
-        self.db().items(ids)
-    }
-
-    /// The highest READY version of `uri` with `params`.
-    pub fn best(&self, uri: &str, params: &serde_json::Value) -> Result<Option<Item>> {
-        self.db().best(&item_key(uri, params))
-    }
-
-    /// The best READY version of `new`'s key, or a writer for a new version.
-    pub fn best_or_new(&self, new: &NewItem) -> Result<BestOrNew<'_>> {
-        match self.best(&new.uri, &new.params)? {
-            Some(item) => Ok(BestOrNew::Existing(item)),
-            None => Ok(BestOrNew::New(self.create(new)?)),
-        }
-    }
-
-    /// Every version of `key` still registered, oldest first.
-    pub fn versions(&self, key: &str) -> Result<Vec<Item>> {
-        self.db().versions(key)
-    }
-
-    /// Finds an item by a user's reference: an id (`42`), a key or key prefix (the newest
-    /// version; with `prefer_ready`, the newest READY one if there is one), or
-    /// `KEY@VERSION`.
-    pub fn resolve(&self, reference: &str, prefer_ready: bool) -> Result<Item> {
-        let reference = reference.trim();
-        if let Some((key, version)) = reference.split_once('@') {
-            let version: i64 = version.parse().map_err(|_| {
-                Error::invalid(
-                    format!("item '{reference}'"),
-                    "the version after '@' must be a number",
-                )
-            })?;
-            let key = self.unique_key(key)?;
-            return self.get_version(&key, version);
-        }
-        let by_id = match reference
-            .strip_prefix('#')
-            .unwrap_or(reference)
-            .parse::<i64>()
-        {
-            Ok(id) => self.db().item_opt(id)?,
-            Err(_) => None,
-        };
-        let looks_like_key =
-            reference.len() >= 4 && reference.bytes().all(|b| b.is_ascii_hexdigit());
-        let keys = if looks_like_key {
-            self.db()
-                .keys_with_prefix(&reference.to_ascii_lowercase(), 6)?
-        } else {
-            Vec::new()
-        };
-        match (by_id, keys.len()) {
-            (Some(item), 0) => Ok(item),
-            (Some(item), _) => Err(Error::Ambiguous {
-                prefix: reference.to_string(),
-                candidates: std::iter::once(format!("item {}", item.id))
-                    .chain(
-                        keys.iter()
-                            .map(|k| format!("key {}", &k[..12.min(k.len())])),
-                    )
-                    .collect(),
-            }),
-            (None, 1) => {
-                let key = &keys[0];
-                let best = if prefer_ready {
-                    self.db().best(key)?
-                } else {
-                    None
-                };
-                match best {
-                    Some(item) => Ok(item),
-                    None => self
-                        .db()
-                        .latest(key)?
-                        .ok_or_else(|| Error::not_found(format!("item '{reference}'"))),
-                }
-            }
-            (None, 0) => Err(Error::not_found(format!(
-                "item '{reference}' (give an id, a key prefix of 4+ hex digits, or KEY@VERSION)"
-            ))),
-            (None, _) => Err(Error::Ambiguous {
-                prefix: reference.to_string(),
-                candidates: keys
-                    .iter()
-                    .map(|k| k[..12.min(k.len())].to_string())
-                    .collect(),
-            }),
-        }
-    }
-
-    fn unique_key(&self, prefix: &str) -> Result<String> {
-        let keys = self
-            .db()
-            .keys_with_prefix(&prefix.to_ascii_lowercase(), 6)?;
-        match keys.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(Error::not_found(format!("key '{prefix}'"))),
-            many => Err(Error::Ambiguous {
-                prefix: prefix.to_string(),
-                candidates: many
-                    .iter()
-                    .map(|k| k[..12.min(k.len())].to_string())
-                    .collect(),
-            }),
-        }
-    }
-
-    /// Item ids in `status` (or all), ascending from after `after_id`; with `latest` only
-    /// the newest version of each key.
-    pub fn list_ids(
-        &self,
-        status: Option<Status>,
-        latest: bool,
-        after_id: i64,
-        limit: usize,
-    ) -> Result<Vec<i64>> {
-        self.db().list_ids(status, latest, after_id, limit)
-    }
-
-    /// Sets attributes of item `id`.
-    pub fn set_attrs(&self, id: i64, attrs: &crate::Attrs) -> Result<Item> {
-        self.registry.write(|db| {
-            db.status_of(id)?;
-            db.set_attrs(id, attrs)
-        })?;
-        self.get(id)
-    }
-
-    /// Removes attributes of item `id`; naming one it does not have is an error.
-    pub fn remove_attrs(&self, id: i64, names: &[String]) -> Result<Item> {
-        self.registry.write(|db| {
-            let item = db.item(id)?;
-            if let Some(missing) = names.iter().find(|n| !item.attrs.contains_key(*n)) {
-                return Err(Error::not_found(format!(
-                    "attribute '{missing}' on item {id}"
-                )));
-            }
-            db.remove_attrs(id, names).map(|_| ())
-        })?;
-        self.get(id)
-    }
-
-    /// Moves item `id` to TRASH (reversible until purged).
-    pub fn trash(&self, id: i64) -> Result<Item> {
-        self.registry
-            .write(|db| db.transition(id, Status::Trash, None, now_ms()))?;
-        self.get(id)
-    }
-
-    /// Brings item `id` back from TRASH to the status it had.
-    pub fn restore(&self, id: i64) -> Result<Item> {
-        self.registry.write(|db| db.restore(id, now_ms()))?;
-        self.get(id)
-    }
-
-    /// Marks item `id` FAILED with `reason`.
-    pub fn fail(&self, id: i64, reason: &str) -> Result<Item> {
-        self.registry
-            .write(|db| db.transition(id, Status::Failed, Some(reason), now_ms()))?;
-        self.get(id)
-    }
-
-    /// Pins or unpins item `id`.
-    pub fn pin(&self, id: i64, pinned: bool) -> Result<Item> {
-        self.registry.write(|db| db.set_pinned(id, pinned))?;
-        self.get(id)
-    }
-
-    /// Deletes a TRASH item's row, and its blob when nothing else references it.
-    /// Returns the purged item and whether its blob was deleted.
-    pub fn purge(&self, id: i64) -> Result<(Item, bool)> {
-        let item = self.registry.write(|db| db.delete_trashed(id))?;
-        let freed = match &item.sha256 {
-            Some(sha) => self.release_blob(sha)?,
-            None => false,
-        };
-        Ok((item, freed))
-    }
-
-    /// Deletes blob `sha256` if no item references it. The check and the delete happen
-    /// under the write lock, and writers adopt blobs under the same lock, so a blob that a
-    /// writer is about to reference is never removed from under it.
-    pub fn release_blob(&self, sha256: &str) -> Result<bool> {
-        self.registry.write(|db| {
-            if db.blob_referenced(sha256)? {
-                Ok(false)
-            } else {
-                self.blobs.remove(sha256)?;
-                Ok(true)
-            }
-        })
-    }
-
-    /// Records a read of item `id` (last access time and count).
-    pub fn record_access(&self, id: i64) -> Result<()> {
-        self.registry.write(|db| db.record_access(id, now_ms()))
-    }
-
-    /// The blob path of a READY item, checked to exist with the registered size.
-    pub fn content_path(&self, item: &Item) -> Result<PathBuf> {
-        let (sha, size) = ready_content(item)?;
-        let path = self.blobs.path(sha)?;
-        let meta = fs::metadata(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::MissingBlob {
-                sha256: sha.to_string(),
-                path: path.clone(),
-            },
-            _ => Error::Io {
-                path: path.clone(),
-                source: e,
-            },
-        })?;
-        if meta.len() != size {
-            return Err(Error::Integrity {
-                path,
-                expected: format!("{sha} ({size} bytes)"),
-                actual: format!("a file of {} bytes", meta.len()),
-            });
-        }
-        Ok(path)
-    }
-
-    /// Streams a READY item's content into `out`, checking its digest on the way; an
-    /// altered blob is an error after the copy (and the caller discards what it got).
-    pub fn copy_content(&self, item: &Item, out: &mut dyn Write) -> Result<u64> {
-        let path = self.content_path(item)?;
-        let (sha, _) = ready_content(item)?;
-        let mut reader = crate::blob::HashingReader::new(File::open(&path).at(&path)?);
-        io::copy(&mut reader, out).map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-        reader.check(sha, &path)
-    }
 }
 
-fn ready_content(item: &Item) -> Result<(&str, u64)> {
-    match (&item.sha256, item.size, item.status) {
-        (Some(sha), Some(size), Status::Ready) => Ok((sha, size)),
-        _ => Err(Error::invalid(
-            format!("item {} ({})", item.id, item.reference()),
-            format!("is {}, it has no readable content", item.status),
-        )),
-    }
-}
+mod content;
+mod find;
+mod lifecycle;

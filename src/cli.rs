@@ -4,6 +4,7 @@
 mod import;
 mod items;
 mod lifecycle;
+mod manifest;
 mod output;
 
 use std::path::PathBuf;
@@ -68,6 +69,9 @@ pub enum Command {
     Purge(lifecycle::ItemsArg),
     /// Mark items FAILED.
     Fail(lifecycle::FailArgs),
+    /// Manifests: datasets, shard sets, links between artifacts.
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCommand),
     /// Browse the cache in the terminal (also what `cachet` alone does).
     Tui,
 }
@@ -110,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => lifecycle::change(g, a, lifecycle::Change::Restore),
         Command::Purge(a) => lifecycle::change(g, a, lifecycle::Change::Purge),
         Command::Fail(a) => lifecycle::fail(g, a),
+        Command::Manifest(a) => manifest::run(g, a),
         Command::Tui => browse(g),
     }
 }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, IoResultExt, Result};
 
-pub use item::{Item, Lease, NewItem};
+pub use item::{Item, Lease, Link, LinkKind, ManifestInfo, NewItem};
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -53,6 +53,54 @@ impl NewItem {
     }
 }
 
+/// What a manifest's link points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    File,
+    Shard,
+    Manifest,
+}
+
+impl LinkKind {
+    /// The code stored in `links.kind`.
+    pub fn code(self) -> i64 {
+        match self {
+            LinkKind::File => 0,
+            LinkKind::Shard => 1,
+            LinkKind::Manifest => 2,
+        }
+    }
+
+    /// The kind for a stored code (unknown codes read as files: still kept alive).
+    pub fn from_code(code: i64) -> LinkKind {
+        match code {
+            1 => LinkKind::Shard,
+            2 => LinkKind::Manifest,
+            _ => LinkKind::File,
+        }
+    }
+}
+
+/// A blob a manifest links to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Link {
+    pub sha256: String,
+    pub kind: LinkKind,
+    pub size: Option<u64>,
+}
+
+/// The registry's record of a manifest item.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManifestInfo {
+    pub manifest_type: String,
+    pub schema_version: i64,
+    /// Entries, counting those reached through refs (shards count as one).
+    pub entries: u64,
+    /// Bytes of the content it links to.
+    pub bytes: u64,
+}
+
 /// The claim of a writer on an item in WRITE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {

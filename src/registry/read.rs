@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use super::Db;
-use super::item::{ITEM_COLUMNS, Item};
+use super::item::{ITEM_COLUMNS, Item, Link, LinkKind, ManifestInfo};
 use crate::attr::{AttrType, AttrValue, Attrs};
 use crate::error::{Error, Result};
 use crate::status::Status;
@@ -158,12 +158,69 @@ impl Db<'_> {
             .map_err(self.err("looking up a key prefix"))
     }
 
-    /// Whether any item (in any status) still points at the blob `sha256`.
+    /// Whether any item (in any status) still points at the blob `sha256`, as its content
+    /// or through a manifest's links.
     pub fn blob_referenced(&self, sha256: &str) -> Result<bool> {
         self.conn
-            .prepare_cached("SELECT 1 FROM items WHERE sha256 = ?1 LIMIT 1")
-            .and_then(|mut st| st.exists([sha256]))
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE sha256 = ?1)
+                     OR EXISTS (SELECT 1 FROM links WHERE sha256 = ?1)",
+            )
+            .and_then(|mut st| st.query_row([sha256], |r| r.get(0)))
             .map_err(self.err("checking blob references"))
+    }
+
+    /// The blobs manifest item `id` links to (directly or through its refs).
+    pub fn links_of(&self, id: i64) -> Result<Vec<Link>> {
+        self.conn
+            .prepare_cached(
+                "SELECT sha256, kind, size FROM links WHERE item_id = ?1 ORDER BY sha256",
+            )
+            .and_then(|mut st| {
+                st.query_map([id], |r| {
+                    Ok(Link {
+                        sha256: r.get(0)?,
+                        kind: LinkKind::from_code(r.get(1)?),
+                        size: r.get::<_, Option<i64>>(2)?.map(|s| s.max(0) as u64),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("reading links"))
+    }
+
+    /// The manifest record of item `id`, if it is a manifest.
+    pub fn manifest_info(&self, id: i64) -> Result<Option<ManifestInfo>> {
+        self.conn
+            .prepare_cached(
+                "SELECT type, schema_version, entries, bytes FROM manifests WHERE item_id = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([id], |r| {
+                    Ok(ManifestInfo {
+                        manifest_type: r.get(0)?,
+                        schema_version: r.get(1)?,
+                        entries: r.get::<_, i64>(2)?.max(0) as u64,
+                        bytes: r.get::<_, i64>(3)?.max(0) as u64,
+                    })
+                })
+                .optional()
+            })
+            .map_err(self.err("reading a manifest record"))
+    }
+
+    /// Items (of any status) whose content is one of the blobs manifest `id` links to.
+    pub fn items_linked_from(&self, id: i64) -> Result<Vec<i64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT items.id FROM links JOIN items ON items.sha256 = links.sha256
+                 WHERE links.item_id = ?1 AND items.id <> ?1 ORDER BY items.id",
+            )
+            .and_then(|mut st| {
+                st.query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("following links"))
     }
 
     /// Item ids in `status` (all statuses when `None`) after `after_id`, ascending; with

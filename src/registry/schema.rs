@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -99,6 +99,30 @@ END;
 CREATE TRIGGER params_catalogue AFTER INSERT ON params BEGIN
     INSERT OR IGNORE INTO attr_names (scope, name, type) VALUES (1, NEW.name, NEW.type);
 END;
+"#;
+
+/// Version 2: manifests and the blobs they link to, so garbage collection and verification
+/// follow reachability without re-reading every manifest. Links are flattened: a manifest
+/// records every blob reachable through its `manifest_ref`s, not only its own lines.
+const V2: &str = r#"
+CREATE TABLE manifests (
+    item_id        INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+    type           TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL,
+    entries        INTEGER NOT NULL,
+    bytes          INTEGER NOT NULL
+);
+CREATE INDEX manifests_by_type ON manifests (type);
+
+-- kind: 0 file, 1 shard archive, 2 manifest (a part or another manifest item's blob).
+CREATE TABLE links (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    sha256  TEXT    NOT NULL,
+    kind    INTEGER NOT NULL,
+    size    INTEGER,
+    PRIMARY KEY (item_id, sha256)
+) WITHOUT ROWID;
+CREATE INDEX links_by_sha256 ON links (sha256, item_id);
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::Value as Json;
 
 use super::Db;
-use super::item::{Item, Lease, NewItem};
+use super::item::{Item, Lease, Link, ManifestInfo, NewItem};
 use crate::attr::{AttrValue, Attrs, validate_name};
 use crate::error::{Error, Result};
 use crate::key::canonical_json;
@@ -259,6 +259,41 @@ impl Db<'_> {
             .and_then(|mut st| st.execute(params![id, back.as_str(), now_ms]))
             .map_err(self.err("restoring an item"))?;
         Ok(back)
+    }
+
+    /// Records that item `id` is a manifest and the blobs it links to.
+    pub fn record_manifest(&self, id: i64, info: &ManifestInfo, links: &[Link]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO manifests (item_id, type, schema_version, entries, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    info.manifest_type,
+                    info.schema_version,
+                    info.entries as i64,
+                    info.bytes as i64
+                ])
+            })
+            .map_err(self.err("recording a manifest"))?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO links (item_id, sha256, kind, size) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(self.err("recording links"))?;
+        for link in links {
+            st.execute(params![
+                id,
+                link.sha256,
+                link.kind.code(),
+                link.size.map(|s| s as i64)
+            ])
+            .map_err(self.err("recording links"))?;
+        }
+        Ok(())
     }
 
     /// Records a read of item `id`.

@@ -175,9 +175,11 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Bytes of the blobs that only these items reference.
+/// Bytes of the blobs that only these items reference: no other item holds them as
+/// content and no manifest outside the set links to them.
 fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
     let conn = &cache.registry().db().conn;
+    let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
     let mut seen = HashSet::new();
     let mut total = 0;
     for item in items {
@@ -187,15 +189,16 @@ fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
         if !seen.insert(sha.clone()) {
             continue;
         }
-        let ours = items
-            .iter()
-            .filter(|i| i.sha256.as_deref() == Some(sha))
-            .count() as i64;
-        let refs: i64 = conn
-            .prepare_cached("SELECT count(*) FROM items WHERE sha256 = ?1")
-            .and_then(|mut st| st.query_row([sha], |r| r.get(0)))
+        let holders: Vec<i64> = conn
+            .prepare_cached(
+                "SELECT id FROM items WHERE sha256 = ?1 UNION SELECT item_id FROM links WHERE sha256 = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_map([sha], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
             .context("counting blob references")?;
-        if refs <= ours {
+        if holders.iter().all(|id| chosen.contains(id)) {
             total += size;
         }
     }

@@ -1,0 +1,144 @@
+//! Finding items: by id, key and version, best version, a user's reference, lists.
+
+use super::Cache;
+use crate::cache::BestOrNew;
+use crate::error::{Error, Result};
+use crate::key::item_key;
+use crate::registry::{Item, NewItem};
+use crate::status::Status;
+
+impl Cache {
+    /// The item with `id`.
+    pub fn get(&self, id: i64) -> Result<Item> {
+        self.db().item(id)
+    }
+
+    /// Version `version` of `key`.
+    pub fn get_version(&self, key: &str, version: i64) -> Result<Item> {
+        self.db()
+            .version(key, version)?
+            .ok_or_else(|| Error::not_found(format!("{key}@{version}")))
+    }
+
+    /// The items with these ids, in the order given.
+    pub fn get_many(&self, ids: &[i64]) -> Result<Vec<Item>> {
+        self.db().items(ids)
+    }
+
+    /// The highest READY version of `uri` with `params`.
+    pub fn best(&self, uri: &str, params: &serde_json::Value) -> Result<Option<Item>> {
+        self.db().best(&item_key(uri, params))
+    }
+
+    /// The best READY version of `new`'s key, or a writer for a new version.
+    pub fn best_or_new(&self, new: &NewItem) -> Result<BestOrNew<'_>> {
+        match self.best(&new.uri, &new.params)? {
+            Some(item) => Ok(BestOrNew::Existing(item)),
+            None => Ok(BestOrNew::New(self.create(new)?)),
+        }
+    }
+
+    /// Every version of `key` still registered, oldest first.
+    pub fn versions(&self, key: &str) -> Result<Vec<Item>> {
+        self.db().versions(key)
+    }
+
+    /// Finds an item by a user's reference: an id (`42`), a key or key prefix (the newest
+    /// version; with `prefer_ready`, the newest READY one if there is one), or
+    /// `KEY@VERSION`.
+    pub fn resolve(&self, reference: &str, prefer_ready: bool) -> Result<Item> {
+        let reference = reference.trim();
+        if let Some((key, version)) = reference.split_once('@') {
+            let version: i64 = version.parse().map_err(|_| {
+                Error::invalid(
+                    format!("item '{reference}'"),
+                    "the version after '@' must be a number",
+                )
+            })?;
+            let key = self.unique_key(key)?;
+            return self.get_version(&key, version);
+        }
+        let by_id = match reference
+            .strip_prefix('#')
+            .unwrap_or(reference)
+            .parse::<i64>()
+        {
+            Ok(id) => self.db().item_opt(id)?,
+            Err(_) => None,
+        };
+        let looks_like_key =
+            reference.len() >= 4 && reference.bytes().all(|b| b.is_ascii_hexdigit());
+        let keys = if looks_like_key {
+            self.db()
+                .keys_with_prefix(&reference.to_ascii_lowercase(), 6)?
+        } else {
+            Vec::new()
+        };
+        match (by_id, keys.len()) {
+            (Some(item), 0) => Ok(item),
+            (Some(item), _) => Err(Error::Ambiguous {
+                prefix: reference.to_string(),
+                candidates: std::iter::once(format!("item {}", item.id))
+                    .chain(
+                        keys.iter()
+                            .map(|k| format!("key {}", &k[..12.min(k.len())])),
+                    )
+                    .collect(),
+            }),
+            (None, 1) => {
+                let key = &keys[0];
+                let best = if prefer_ready {
+                    self.db().best(key)?
+                } else {
+                    None
+                };
+                match best {
+                    Some(item) => Ok(item),
+                    None => self
+                        .db()
+                        .latest(key)?
+                        .ok_or_else(|| Error::not_found(format!("item '{reference}'"))),
+                }
+            }
+            (None, 0) => Err(Error::not_found(format!(
+                "item '{reference}' (give an id, a key prefix of 4+ hex digits, or KEY@VERSION)"
+            ))),
+            (None, _) => Err(Error::Ambiguous {
+                prefix: reference.to_string(),
+                candidates: keys
+                    .iter()
+                    .map(|k| k[..12.min(k.len())].to_string())
+                    .collect(),
+            }),
+        }
+    }
+
+    fn unique_key(&self, prefix: &str) -> Result<String> {
+        let keys = self
+            .db()
+            .keys_with_prefix(&prefix.to_ascii_lowercase(), 6)?;
+        match keys.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::not_found(format!("key '{prefix}'"))),
+            many => Err(Error::Ambiguous {
+                prefix: prefix.to_string(),
+                candidates: many
+                    .iter()
+                    .map(|k| k[..12.min(k.len())].to_string())
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Item ids in `status` (or all), ascending from after `after_id`; with `latest` only
+    /// the newest version of each key.
+    pub fn list_ids(
+        &self,
+        status: Option<Status>,
+        latest: bool,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        self.db().list_ids(status, latest, after_id, limit)
+    }
+}

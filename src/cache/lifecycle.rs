@@ -1,0 +1,90 @@
+//! Changing items: attributes, trash, restore, fail, pin, purge and releasing blobs.
+
+use super::Cache;
+use crate::error::{Error, Result};
+use crate::registry::{Item, now_ms};
+use crate::status::Status;
+
+impl Cache {
+    /// Sets attributes of item `id`.
+    pub fn set_attrs(&self, id: i64, attrs: &crate::Attrs) -> Result<Item> {
+        self.registry.write(|db| {
+            db.status_of(id)?;
+            db.set_attrs(id, attrs)
+        })?;
+        self.get(id)
+    }
+
+    /// Removes attributes of item `id`; naming one it does not have is an error.
+    pub fn remove_attrs(&self, id: i64, names: &[String]) -> Result<Item> {
+        self.registry.write(|db| {
+            let item = db.item(id)?;
+            if let Some(missing) = names.iter().find(|n| !item.attrs.contains_key(*n)) {
+                return Err(Error::not_found(format!(
+                    "attribute '{missing}' on item {id}"
+                )));
+            }
+            db.remove_attrs(id, names).map(|_| ())
+        })?;
+        self.get(id)
+    }
+
+    /// Moves item `id` to TRASH (reversible until purged).
+    pub fn trash(&self, id: i64) -> Result<Item> {
+        self.registry
+            .write(|db| db.transition(id, Status::Trash, None, now_ms()))?;
+        self.get(id)
+    }
+
+    /// Brings item `id` back from TRASH to the status it had.
+    pub fn restore(&self, id: i64) -> Result<Item> {
+        self.registry.write(|db| db.restore(id, now_ms()))?;
+        self.get(id)
+    }
+
+    /// Marks item `id` FAILED with `reason`.
+    pub fn fail(&self, id: i64, reason: &str) -> Result<Item> {
+        self.registry
+            .write(|db| db.transition(id, Status::Failed, Some(reason), now_ms()))?;
+        self.get(id)
+    }
+
+    /// Pins or unpins item `id`.
+    pub fn pin(&self, id: i64, pinned: bool) -> Result<Item> {
+        self.registry.write(|db| db.set_pinned(id, pinned))?;
+        self.get(id)
+    }
+
+    /// Deletes a TRASH item's row, and its blob (and, for a manifest, the blobs it links
+    /// to) when nothing else references them. Returns the purged item and whether its own
+    /// blob was deleted.
+    pub fn purge(&self, id: i64) -> Result<(Item, bool)> {
+        let (item, links) = self.registry.write(|db| {
+            let links = db.links_of(id)?;
+            Ok((db.delete_trashed(id)?, links))
+        })?;
+        let own = item.sha256.iter().cloned();
+        let released = self.release_blobs(own.chain(links.into_iter().map(|l| l.sha256)))?;
+        let freed = item.sha256.as_ref().is_some_and(|s| released.contains(s));
+        Ok((item, freed))
+    }
+
+    /// Deletes each blob no item references any more, and returns those deleted. The check
+    /// and the delete happen under the write lock, and writers adopt blobs under the same
+    /// lock, so a blob that a writer is about to reference is never removed from under it.
+    pub fn release_blobs(
+        &self,
+        shas: impl IntoIterator<Item = String>,
+    ) -> Result<std::collections::HashSet<String>> {
+        self.registry.write(|db| {
+            let mut deleted = std::collections::HashSet::new();
+            for sha in shas {
+                if !deleted.contains(&sha) && !db.blob_referenced(&sha)? {
+                    self.blobs.remove(&sha)?;
+                    deleted.insert(sha);
+                }
+            }
+            Ok(deleted)
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! Verification: every blob a manifest links to exists and hashes to its digest; with
+//! `deep`, every shard's members agree with its internal manifest.
+
+use std::collections::HashSet;
+
+use super::entry::Entry;
+use super::read::{Entries, ReadOpts};
+use super::{manifest_sha, shard};
+use crate::cache::Cache;
+use crate::error::{Error, Result};
+use crate::registry::Item;
+
+/// One thing wrong, named by entry key and digest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub key: String,
+    pub sha256: Option<String>,
+    pub message: String,
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// Entries read (refs resolved).
+    pub entries: u64,
+    /// Distinct blobs rehashed.
+    pub blobs: u64,
+    /// Bytes rehashed.
+    pub bytes: u64,
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether nothing is wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Rehashes every blob `manifest` links to. Malformed lines, missing and corrupt blobs and
+/// unreadable refs are reported, not fatal: the walk goes on.
+pub fn verify(cache: &Cache, manifest: &Item, deep: bool) -> Result<VerifyReport> {
+    let root = manifest_sha(manifest)?;
+    let mut report = VerifyReport::default();
+    if let Err(e) = cache.blobs().verify(root) {
+        report
+            .problems
+            .push(problem(&manifest.reference(), Some(root), &e));
+        return Ok(report);
+    }
+    let mut checked = HashSet::new();
+    let opts = ReadOpts {
+        include_descriptor: true,
+        ..ReadOpts::default()
+    };
+    for located in Entries::open(cache, root, opts)? {
+        let located = match located {
+            Ok(l) => l,
+            Err(e) => {
+                report.problems.push(problem("", None, &e));
+                continue;
+            }
+        };
+        report.entries += 1;
+        let entry = &located.entry;
+        let Some(sha) = entry.sha256() else { continue };
+        if !checked.insert(sha.to_string()) {
+            continue;
+        }
+        match cache.blobs().verify(sha) {
+            Ok(bytes) => {
+                report.blobs += 1;
+                report.bytes += bytes;
+                if let Entry::File(f) = entry
+                    && f.size_bytes.is_some_and(|s| s != bytes)
+                {
+                    report.problems.push(Problem {
+                        key: f.key.clone(),
+                        sha256: Some(sha.to_string()),
+                        message: format!(
+                            "has {bytes} bytes, the manifest says {}",
+                            f.size_bytes.unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+            Err(e) => report.problems.push(problem(entry.key(), Some(sha), &e)),
+        }
+        if let (Entry::Shard(s), true) = (entry, deep) {
+            let path = cache.blobs().path(sha)?;
+            match shard::check_members(&path, s) {
+                Ok(found) => report
+                    .problems
+                    .extend(found.into_iter().map(|message| Problem {
+                        key: s.archive_key.clone(),
+                        sha256: Some(sha.to_string()),
+                        message,
+                    })),
+                Err(e) => report.problems.push(problem(&s.archive_key, Some(sha), &e)),
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn problem(key: &str, sha: Option<&str>, e: &Error) -> Problem {
+    Problem {
+        key: key.to_string(),
+        sha256: sha.map(str::to_string),
+        message: e.to_string(),
+    }
+}

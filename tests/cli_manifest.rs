@@ -1,0 +1,181 @@
+//! `cachet manifest …` end to end.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn cachet(root: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cachet").unwrap();
+    cmd.env("CACHET_ROOT", root);
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn create_show_ls_cat_verify_append_compact_trash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let data = dir.path().join("data");
+    for i in 0..25 {
+        let sub = data.join(if i < 5 { "val" } else { "train" });
+        fs::create_dir_all(&sub).unwrap();
+        fs::write(sub.join(format!("{i:02}.txt")), format!("sample {i}\n")).unwrap();
+    }
+    let created = stdout(cachet(&root).args([
+        "manifest",
+        "create",
+        data.to_str().unwrap(),
+        "--type",
+        "dataset",
+        "--shard-max-entries",
+        "10",
+        "--json",
+    ]));
+    let created: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+    assert_eq!(created["files"], 25);
+    assert_eq!(created["shards"], 3);
+    let id = created["id"].to_string();
+
+    let shown = stdout(cachet(&root).args(["manifest", "show", &id]));
+    assert!(shown.contains("(dataset v1)"), "{shown}");
+    assert_eq!(shown.matches("shard ").count(), 3, "{shown}");
+    let val = stdout(cachet(&root).args(["manifest", "ls", &id, "--prefix", "val/"]));
+    assert_eq!(val.lines().count(), 5, "{val}");
+    cachet(&root)
+        .args(["manifest", "cat", &id, "train/17.txt"])
+        .assert()
+        .success()
+        .stdout("sample 17\n");
+    cachet(&root)
+        .args(["manifest", "cat", &id, "train/99.txt"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("entry 'train/99.txt'"));
+    cachet(&root)
+        .args(["manifest", "verify", &id, "--deep"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 problems"));
+
+    let extra = dir.path().join("extra.txt");
+    fs::write(&extra, "late addition\n").unwrap();
+    let entries = dir.path().join("more.ndjson");
+    fs::write(
+        &entries,
+        "{\"kind\":\"file\",\"key\":\"late/extra.txt\",\"path\":\"extra.txt\"}\n",
+    )
+    .unwrap();
+    let appended = stdout(cachet(&root).args([
+        "manifest",
+        "append",
+        &id,
+        "--from",
+        entries.to_str().unwrap(),
+        "--json",
+    ]));
+    let appended: serde_json::Value = serde_json::from_str(appended.trim()).unwrap();
+    assert_eq!(appended["version"], 2);
+    let v2 = appended["id"].to_string();
+    cachet(&root)
+        .args(["manifest", "cat", &v2, "late/extra.txt"])
+        .assert()
+        .success()
+        .stdout("late addition\n");
+    let raw = stdout(cachet(&root).args(["manifest", "show", &v2, "--no-resolve"]));
+    assert!(raw.contains("manifest_ref"), "{raw}");
+    let compacted = stdout(cachet(&root).args(["manifest", "compact", &v2, "--json"]));
+    let compacted: serde_json::Value = serde_json::from_str(compacted.trim()).unwrap();
+    let v3 = compacted["id"].to_string();
+    let flat = stdout(cachet(&root).args(["manifest", "show", &v3, "--no-resolve"]));
+    assert!(!flat.contains("manifest_ref"), "{flat}");
+    assert_eq!(flat.matches("shard ").count(), 3);
+
+    cachet(&root)
+        .args(["manifest", "trash", &v3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("trashed 1 items"));
+}
+
+#[test]
+fn verify_fails_on_altered_shards_and_show_reports_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("a.txt"), "a").unwrap();
+    fs::write(data.join("b.txt"), "b").unwrap();
+    let created = stdout(cachet(&root).args([
+        "manifest",
+        "create",
+        data.to_str().unwrap(),
+        "--shard-max-entries",
+        "5",
+        "--no-gzip",
+        "--json",
+    ]));
+    let created: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+    let id = created["id"].to_string();
+    let line = stdout(cachet(&root).args(["manifest", "show", &id, "--json"]));
+    let shard: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let sha = shard["sha256"].as_str().unwrap();
+    let blob = root
+        .join("blobs-v1/sha256")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(&sha[4..]);
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut bytes = fs::read(&blob).unwrap();
+    let last = bytes.len() - 2000;
+    bytes[last] ^= 1;
+    fs::write(&blob, bytes).unwrap();
+    cachet(&root)
+        .args(["manifest", "verify", &id])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("shards/shard-00001.tar"))
+        .stderr(predicate::str::contains("1 problems"));
+
+    // A raw JSONL put as an item: the bad line is reported with its number, the good ones
+    // are still shown.
+    let raw =
+        "{\"kind\":\"file\",\"key\":\"good1\"}\n{oops\n{\"kind\":\"file\",\"key\":\"good2\"}\n";
+    let put = stdout(
+        cachet(&root)
+            .args(["put", "raw://m", "-", "--json"])
+            .write_stdin(raw),
+    );
+    let put: serde_json::Value = serde_json::from_str(put.trim()).unwrap();
+    cachet(&root)
+        .args(["manifest", "show", &put["id"].to_string()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("good1").and(predicate::str::contains("good2")))
+        .stderr(predicate::str::contains(":2: invalid JSON"));
+}
+
+#[test]
+fn traversal_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let entries = dir.path().join("evil.ndjson");
+    fs::write(
+        &entries,
+        "{\"kind\":\"file\",\"key\":\"../../etc/passwd\"}\n",
+    )
+    .unwrap();
+    cachet(&root)
+        .args(["manifest", "create", "--from", entries.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("evil.ndjson:1:").and(predicate::str::contains("'..'")));
+    let ls = stdout(cachet(&root).args(["ls", "--json"]));
+    assert!(ls.is_empty());
+}

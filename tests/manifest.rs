@@ -1,0 +1,513 @@
+//! Manifests: creation from directories (loose and sharded), reading with refs and shards,
+//! append, compact, verify, trash by manifest, typed loading, and bad input.
+
+use std::fs;
+use std::path::Path;
+
+use cachet::manifest::{
+    self, CreateOpts, Descriptor, Entries, Entry, FileEntry, Loaders, ManifestType, ReadOpts,
+    RefEntry, ShardOpts,
+};
+use cachet::{Cache, Error, NewItem, Status};
+
+fn setup() -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path().join("cache")).unwrap();
+    (dir, cache)
+}
+
+/// A directory of `n` small files in two subfolders, plus one larger file.
+fn dataset(root: &Path, n: usize) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for i in 0..n {
+        let key = format!("{}/{i:04}.txt", if i % 2 == 0 { "train" } else { "test" });
+        files.push((key, format!("sample {i}\n").repeat(i % 5 + 1).into_bytes()));
+    }
+    files.push((
+        "big.bin".into(),
+        (0..200_000u32).map(|i| (i % 251) as u8).collect(),
+    ));
+    for (key, data) in &files {
+        let path = root.join(key);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, data).unwrap();
+    }
+    files
+}
+
+fn read_all(cache: &Cache, item: &cachet::Item, opts: ReadOpts) -> Vec<Entry> {
+    Entries::open(cache, item.sha256.as_deref().unwrap(), opts)
+        .unwrap()
+        .map(|r| r.unwrap().entry)
+        .collect()
+}
+
+fn content(cache: &Cache, item: &cachet::Item, key: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    manifest::copy_entry(cache, item, key, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn directory_round_trip_loose_files() {
+    let (dir, cache) = setup();
+    let src = dir.path().join("data");
+    let files = dataset(&src, 20);
+    let built = manifest::create_from_dir(
+        &cache,
+        &NewItem::new("dataset://demo"),
+        &src,
+        &CreateOpts::default(),
+    )
+    .unwrap();
+    assert_eq!(built.files, 21);
+    assert_eq!(built.entries, 21);
+    assert_eq!(built.item.status, Status::Ready);
+    let d = Descriptor::read(&cache, built.item.sha256.as_deref().unwrap()).unwrap();
+    assert_eq!(d.manifest_type, "dataset");
+    assert_eq!(d.schema_version, 1);
+    let entries = read_all(&cache, &built.item, ReadOpts::default());
+    assert_eq!(entries.len(), 21);
+    assert!(entries.iter().all(|e| !e.is_descriptor()));
+    for (key, data) in &files {
+        assert_eq!(&content(&cache, &built.item, key), data, "{key}");
+    }
+    // The registry knows what the manifest links to: 21 files + the descriptor blob.
+    let links = cache.registry().db().links_of(built.item.id).unwrap();
+    assert_eq!(links.len(), 22);
+    let info = cache
+        .registry()
+        .db()
+        .manifest_info(built.item.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.manifest_type, "dataset");
+    assert_eq!(info.entries, 21);
+}
+
+#[test]
+fn directory_round_trip_through_shards() {
+    let (dir, cache) = setup();
+    let src = dir.path().join("data");
+    let files = dataset(&src, 50);
+    let opts = CreateOpts {
+        manifest_type: "shard-set".into(),
+        shards: Some(ShardOpts {
+            max_entries: 16,
+            max_bytes: 100_000,
+            gzip: true,
+        }),
+    };
+    let built =
+        manifest::create_from_dir(&cache, &NewItem::new("dataset://sharded"), &src, &opts).unwrap();
+    assert_eq!(built.files, 51);
+    assert!(
+        built.shards >= 4,
+        "51 files at 16 per shard: {}",
+        built.shards
+    );
+    let top = read_all(&cache, &built.item, ReadOpts::default());
+    assert!(top.iter().all(|e| matches!(e, Entry::Shard(_))));
+    let expanded = read_all(
+        &cache,
+        &built.item,
+        ReadOpts {
+            expand_shards: true,
+            ..ReadOpts::default()
+        },
+    );
+    assert_eq!(expanded.len(), 51);
+    for (key, data) in &files {
+        assert_eq!(&content(&cache, &built.item, key), data, "{key}");
+    }
+    let report = manifest::verify(&cache, &built.item, true).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.blobs as usize, built.shards as usize + 1);
+}
+
+fn file_entry(cache: &Cache, key: &str, data: &[u8]) -> Entry {
+    let item = cache
+        .put_bytes(&NewItem::new(format!("file://{key}")), data)
+        .unwrap();
+    Entry::File(FileEntry {
+        key: key.into(),
+        size_bytes: item.size,
+        sha256: item.sha256,
+        ..FileEntry::default()
+    })
+}
+
+#[test]
+fn refs_append_compact_and_links() {
+    let (_d, cache) = setup();
+    let a = file_entry(&cache, "a.txt", b"alpha");
+    let b = file_entry(&cache, "b.txt", b"beta");
+    let root = manifest::create_from_entries(
+        &cache,
+        &NewItem::new("dataset://grow"),
+        vec![Ok(a)],
+        "dataset",
+    )
+    .unwrap()
+    .item;
+    let appended = manifest::append(&cache, &root, vec![Ok(b)]).unwrap().item;
+    assert_eq!(appended.version, root.version + 1);
+    assert_eq!(appended.key, root.key);
+    let raw = read_all(
+        &cache,
+        &appended,
+        ReadOpts {
+            resolve_refs: false,
+            ..ReadOpts::default()
+        },
+    );
+    assert_eq!(raw.len(), 2);
+    assert!(matches!(&raw[1], Entry::Ref(r) if r.key == "parts/part-00001.jsonl"));
+    let keys: Vec<String> = read_all(&cache, &appended, ReadOpts::default())
+        .iter()
+        .map(|e| e.key().to_string())
+        .collect();
+    assert_eq!(keys, ["a.txt", "b.txt"]);
+    // Links are flattened: the part, and b.txt through it.
+    let links = cache.registry().db().links_of(appended.id).unwrap();
+    let b_sha = cachet::key::sha256_hex(b"beta");
+    assert!(links.iter().any(|l| l.sha256 == b_sha));
+
+    let flat = manifest::compact(&cache, &appended, false).unwrap().item;
+    let flat_entries = read_all(
+        &cache,
+        &flat,
+        ReadOpts {
+            resolve_refs: false,
+            ..ReadOpts::default()
+        },
+    );
+    assert_eq!(flat_entries.len(), 2);
+    assert!(flat_entries.iter().all(|e| matches!(e, Entry::File(_))));
+}
+
+#[test]
+fn compact_can_expand_shards_and_keeps_links_to_archives() {
+    let (dir, cache) = setup();
+    let src = dir.path().join("data");
+    let files = dataset(&src, 10);
+    let opts = CreateOpts {
+        shards: Some(ShardOpts {
+            max_entries: 4,
+            max_bytes: u64::MAX,
+            gzip: false,
+        }),
+        ..CreateOpts::default()
+    };
+    let built = manifest::create_from_dir(&cache, &NewItem::new("d"), &src, &opts).unwrap();
+    let flat = manifest::compact(&cache, &built.item, true).unwrap().item;
+    let entries = read_all(
+        &cache,
+        &flat,
+        ReadOpts {
+            resolve_refs: false,
+            ..ReadOpts::default()
+        },
+    );
+    assert_eq!(entries.len(), 11);
+    let links = cache.registry().db().links_of(flat.id).unwrap();
+    assert_eq!(
+        links
+            .iter()
+            .filter(|l| l.kind == cachet::LinkKind::Shard)
+            .count() as u64,
+        built.shards
+    );
+    let _ = files;
+}
+
+#[test]
+fn malformed_lines_are_reported_with_numbers_and_good_lines_still_come() {
+    let (_d, cache) = setup();
+    let a = cachet::key::sha256_hex(b"x");
+    let jsonl = format!(
+        "{{\"kind\":\"file\",\"key\":\"ok1\",\"sha256\":\"{a}\"}}\nnot json\n{{\"kind\":\"file\",\"key\":\"../escape\"}}\n{{\"kind\":\"hologram\",\"key\":\"h\"}}\n\n{{\"kind\":\"file\",\"key\":\"ok2\"}}\n"
+    );
+    let item = cache
+        .put_bytes(&NewItem::new("raw-manifest"), jsonl.as_bytes())
+        .unwrap();
+    let results: Vec<_> =
+        Entries::open(&cache, item.sha256.as_deref().unwrap(), ReadOpts::default())
+            .unwrap()
+            .collect();
+    assert_eq!(results.len(), 5);
+    assert!(results[0].is_ok());
+    match &results[1] {
+        Err(Error::BadLine { line, message, .. }) => {
+            assert_eq!(*line, 2);
+            assert!(message.contains("invalid JSON"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &results[2] {
+        Err(Error::BadLine { line, message, .. }) => {
+            assert_eq!(*line, 3);
+            assert!(message.contains("'..'"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let unknown = results[3].as_ref().unwrap();
+    assert_eq!(unknown.entry.kind(), "hologram");
+    assert_eq!(unknown.line, 4);
+    assert_eq!(results[4].as_ref().unwrap().line, 6);
+    // A manifest without descriptor is generic.
+    let d = Descriptor::read(&cache, item.sha256.as_deref().unwrap()).unwrap();
+    assert_eq!(d.manifest_type, "generic");
+}
+
+#[test]
+fn missing_refs_diamonds_and_deep_chains() {
+    let (_d, cache) = setup();
+    let missing = "0".repeat(64);
+    let m1 =
+        format!("{{\"kind\":\"manifest_ref\",\"key\":\"gone.jsonl\",\"sha256\":\"{missing}\"}}\n");
+    let m1_item = cache.put_bytes(&NewItem::new("m1"), m1.as_bytes()).unwrap();
+    let results: Vec<_> = Entries::open(
+        &cache,
+        m1_item.sha256.as_deref().unwrap(),
+        ReadOpts::default(),
+    )
+    .unwrap()
+    .collect();
+    assert_eq!(results.len(), 1);
+    let err = results[0].as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("gone.jsonl") && err.contains("missing"),
+        "{err}"
+    );
+
+    // Refs go by digest, so a true cycle would need a hash collision; what can happen is
+    // a diamond (harmless) or a chain too deep, which max_depth stops.
+    let leaf = cache
+        .put_bytes(
+            &NewItem::new("leaf"),
+            b"{\"kind\":\"file\",\"key\":\"x\"}\n",
+        )
+        .unwrap();
+    let leaf_sha = leaf.sha256.clone().unwrap();
+    // A diamond (two refs to the same part) is not a cycle.
+    let diamond = format!(
+        "{{\"kind\":\"manifest_ref\",\"key\":\"p1\",\"sha256\":\"{leaf_sha}\"}}\n{{\"kind\":\"manifest_ref\",\"key\":\"p2\",\"sha256\":\"{leaf_sha}\"}}\n"
+    );
+    let d = cache
+        .put_bytes(&NewItem::new("diamond"), diamond.as_bytes())
+        .unwrap();
+    let keys: Vec<_> = Entries::open(&cache, d.sha256.as_deref().unwrap(), ReadOpts::default())
+        .unwrap()
+        .map(|r| r.unwrap().entry.key().to_string())
+        .collect();
+    assert_eq!(keys, ["x", "x"]);
+    let mut sha = leaf_sha;
+    for i in 0..5 {
+        let text =
+            format!("{{\"kind\":\"manifest_ref\",\"key\":\"level{i}\",\"sha256\":\"{sha}\"}}\n");
+        sha = cache
+            .put_bytes(&NewItem::new(format!("chain{i}")), text.as_bytes())
+            .unwrap()
+            .sha256
+            .unwrap();
+    }
+    let shallow = ReadOpts {
+        max_depth: 3,
+        ..ReadOpts::default()
+    };
+    let results: Vec<_> = Entries::open(&cache, &sha, shallow).unwrap().collect();
+    let err = results[0].as_ref().unwrap_err().to_string();
+    assert!(err.contains("deeper than 3"), "{err}");
+}
+
+#[test]
+fn refs_to_missing_manifests_are_refused_at_write() {
+    let (_d, cache) = setup();
+    let entry = Entry::Ref(RefEntry {
+        key: "parts/x.jsonl".into(),
+        sha256: Some("1".repeat(64)),
+        extra: Default::default(),
+    });
+    let err = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(entry)], "dataset")
+        .unwrap_err();
+    assert!(err.to_string().contains("1111"), "{err}");
+    assert!(
+        cache.list_ids(None, false, 0, 10).unwrap().is_empty(),
+        "nothing registered"
+    );
+    // A file entry pointing at a blob that is not in the store is refused too.
+    let entry = Entry::File(FileEntry {
+        key: "a".into(),
+        sha256: Some("2".repeat(64)),
+        ..FileEntry::default()
+    });
+    let err = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(entry)], "dataset")
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingBlob { .. }), "{err}");
+    assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
+}
+
+#[test]
+fn verify_reports_missing_and_altered_blobs() {
+    let (dir, cache) = setup();
+    let src = dir.path().join("data");
+    dataset(&src, 4);
+    let built = manifest::create_from_dir(&cache, &NewItem::new("v"), &src, &CreateOpts::default())
+        .unwrap();
+    let entries = read_all(&cache, &built.item, ReadOpts::default());
+    let sha_of = |i: usize| entries[i].sha256().unwrap().to_string();
+    let altered = cache.blobs().path(&sha_of(0)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&altered, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&altered, b"tampered").unwrap();
+    fs::remove_file(cache.blobs().path(&sha_of(1)).unwrap()).unwrap();
+    let report = manifest::verify(&cache, &built.item, false).unwrap();
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.key == entries[0].key() && p.message.contains("expected"))
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.key == entries[1].key() && p.message.contains("missing"))
+    );
+}
+
+#[test]
+fn shard_disagreeing_with_its_internal_manifest_is_reported() {
+    let (dir, cache) = setup();
+    // Hand-make a tar whose internal manifest lists a member that is not there and misses
+    // one that is.
+    let internal = format!(
+        "{{\"kind\":\"file\",\"key\":\"a\",\"member_path\":\"a\",\"size_bytes\":1,\"sha256\":\"{}\"}}\n{{\"kind\":\"file\",\"key\":\"ghost\",\"member_path\":\"ghost\"}}\n",
+        cachet::key::sha256_hex(b"A")
+    );
+    let tar_path = dir.path().join("s.tar");
+    {
+        let mut b = tar::Builder::new(fs::File::create(&tar_path).unwrap());
+        for (name, data) in [
+            ("__manifest__.jsonl", internal.as_bytes()),
+            ("a", b"B"),
+            ("extra", b"E"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let archive = cache.put_file(&NewItem::new("archive"), &tar_path).unwrap();
+    let shard = format!(
+        "{{\"kind\":\"shard\",\"archive_key\":\"shards/s.tar\",\"format\":\"tar\",\"internal_manifest_path\":\"__manifest__.jsonl\",\"count\":3,\"size_bytes\":{},\"sha256\":\"{}\"}}",
+        archive.size.unwrap(),
+        archive.sha256.as_deref().unwrap()
+    );
+    let entry = Entry::parse(&shard).unwrap();
+    let m = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(entry)], "shard-set")
+        .unwrap();
+    let report = manifest::verify(&cache, &m.item, true).unwrap();
+    let text: Vec<String> = report.problems.iter().map(|p| p.message.clone()).collect();
+    assert!(text.iter().any(|m| m.contains("count 3")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|m| m.contains("'extra' is not in the internal manifest")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|m| m.contains("'ghost' is listed but not in the archive")),
+        "{text:?}"
+    );
+    assert!(text.iter().any(|m| m.contains("expected")), "{text:?}");
+}
+
+#[test]
+fn trash_by_manifest_with_linked_items() {
+    let (_d, cache) = setup();
+    let a = file_entry(&cache, "a.txt", b"alpha!");
+    let b = file_entry(&cache, "b.txt", b"beta");
+    let m =
+        manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a), Ok(b)], "dataset")
+            .unwrap()
+            .item;
+    let only = manifest::trash(&cache, &m, false).unwrap();
+    assert_eq!(only.items, 1);
+    cache.restore(m.id).unwrap();
+    let all = manifest::trash(&cache, &m, true).unwrap();
+    assert_eq!(all.items, 3);
+    assert_eq!(all.bytes, m.size.unwrap() + 6 + 4);
+    // Linked blobs stay while the (trashed) manifest still links them; purge releases them.
+    let a_sha = cachet::key::sha256_hex(b"alpha!");
+    let a_item = cache
+        .list_ids(Some(Status::Trash), false, 0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|id| cache.get(id).unwrap())
+        .find(|i| i.sha256.as_deref() == Some(a_sha.as_str()))
+        .unwrap();
+    cache.purge(a_item.id).unwrap();
+    assert!(cache.blobs().exists(&a_sha), "the manifest still links it");
+    cache.purge(m.id).unwrap();
+    assert!(!cache.blobs().exists(&a_sha), "released with the manifest");
+}
+
+struct Dataset {
+    files: Vec<String>,
+}
+
+impl ManifestType for Dataset {
+    const TYPE: &'static str = "dataset";
+    fn from_entries(_: &Descriptor, entries: Vec<Entry>) -> cachet::Result<Self> {
+        Ok(Dataset {
+            files: entries.iter().map(|e| e.key().to_string()).collect(),
+        })
+    }
+}
+
+struct Model;
+
+impl ManifestType for Model {
+    const TYPE: &'static str = "model";
+    fn from_entries(_: &Descriptor, _: Vec<Entry>) -> cachet::Result<Self> {
+        Ok(Model)
+    }
+}
+
+#[test]
+fn typed_loading_by_digest() {
+    let (_d, cache) = setup();
+    let a = file_entry(&cache, "a.txt", b"alpha");
+    let m = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a)], "dataset")
+        .unwrap()
+        .item;
+    let sha = m.sha256.as_deref().unwrap();
+    let mut loaders = Loaders::new();
+    loaders.register::<Dataset>().register::<Model>();
+    let ds: Dataset = loaders.load_as(&cache, sha).unwrap();
+    assert_eq!(ds.files, ["a.txt"]);
+    assert!(loaders.load_as::<Model>(&cache, sha).is_err());
+    let none = Loaders::new();
+    assert!(matches!(
+        none.load(&cache, sha),
+        Err(Error::Unsupported { .. })
+    ));
+}
+
+#[test]
+fn symlinks_are_skipped_not_followed() {
+    let (dir, cache) = setup();
+    let src = dir.path().join("data");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("real.txt"), b"real").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", src.join("passwd")).unwrap();
+    let built = manifest::create_from_dir(&cache, &NewItem::new("s"), &src, &CreateOpts::default())
+        .unwrap();
+    assert_eq!(built.files, 1);
+    assert_eq!(built.skipped.len(), 1);
+}
