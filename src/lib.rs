@@ -7,6 +7,7 @@
 pub mod attr;
 pub mod blob;
 pub mod cache;
+pub mod demo;
 pub mod error;
 pub mod key;
 pub mod manifest;

@@ -4,17 +4,29 @@
 //! registry watcher's news; the loop waits for one message, drains the rest, updates,
 //! then draws once.
 
+// Explicit paths: `benches/tui.rs` compiles these same files with `#[path]`, where the
+// default lookup would differ.
+#[path = "tui/app.rs"]
 pub mod app;
+#[path = "tui/keymap.rs"]
 pub mod keymap;
+#[path = "tui/list.rs"]
 pub mod list;
+#[path = "tui/model.rs"]
 pub mod model;
+#[path = "tui/source.rs"]
 pub mod source;
+#[path = "tui/text.rs"]
 pub mod text;
+#[path = "tui/ui.rs"]
 pub mod ui;
+#[path = "tui/update.rs"]
 pub mod update;
+#[path = "tui/worker.rs"]
 pub mod worker;
 
 #[cfg(test)]
+#[path = "tui/tests.rs"]
 mod tests;
 
 use std::io::Write;

@@ -202,3 +202,27 @@ fn a_narrow_terminal_still_shows_the_list_and_the_keys() {
     tui.press("q");
     tui.wait_exit();
 }
+
+#[test]
+fn demo_builds_a_cache_and_opens_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = dir.path().join("demo");
+    let mut tui = Tui::start(dir.path(), &["demo", &demo.to_string_lossy()], 100, 30);
+    tui.wait_all(&["6 Stale 1", "4 Failed 1", "toolkit-1.4.tar.zst"]);
+    tui.press("6");
+    tui.wait_for("checkpoint 6 (dead)");
+    tui.press("q");
+    tui.wait_exit();
+    let cache = Cache::open(&demo).expect("open the demo");
+    let stale = cache
+        .get_many(
+            &cache
+                .list_ids(Some(Status::Write), false, 0, 100)
+                .expect("list"),
+        )
+        .expect("items")
+        .into_iter()
+        .filter(|i| i.is_stale(chrono::Utc::now()))
+        .count();
+    assert_eq!(stale, 1);
+}

@@ -1,7 +1,9 @@
 //! Tests of the browser without a terminal: a real cache in a temp dir, keys through the
 //! keymap and `update`, effects run by the worker's own functions on this thread.
 
+#[path = "tests/render.rs"]
 mod render;
+#[path = "tests/state.rs"]
 mod state;
 
 use std::collections::VecDeque;

@@ -1,8 +1,11 @@
 //! Drawing: a pure function of [`App`]. The layout is computed here and shared with
 //! `update` (clicks, list height), so both always agree on what is where.
 
+#[path = "ui/detail.rs"]
 mod detail;
+#[path = "ui/list.rs"]
 mod list;
+#[path = "ui/popup.rs"]
 mod popup;
 
 use ratatui::Frame;
