@@ -375,3 +375,6 @@ impl Cache {
 mod content;
 mod find;
 mod lifecycle;
+mod usage;
+
+pub use usage::{UsageBy, UsageRow, UsageTotals};

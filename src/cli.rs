@@ -1,11 +1,13 @@
 //! Command-line interface. Parsing with clap, the work in the library, printing here.
 //! Exit codes: 0 ok, 1 error, 2 usage.
 
+mod cleanup;
 mod import;
 mod items;
 mod lifecycle;
 mod manifest;
 mod output;
+mod preview;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,8 +52,10 @@ pub enum Command {
     Get(items::GetArgs),
     /// Print the path of an item's content in the blob store.
     Path(items::ItemArg),
-    /// Write an item's content to standard output.
-    Cat(items::ItemArg),
+    /// Write an item's content to standard output, decompressed (or a member of it).
+    Cat(preview::CatArgs),
+    /// Look inside an item: archive members, or the first lines of (decompressed) content.
+    Preview(preview::PreviewArgs),
     /// List items.
     Ls(items::LsArgs),
     /// Show everything about one item.
@@ -62,13 +66,23 @@ pub enum Command {
     #[command(subcommand)]
     Attr(lifecycle::AttrCommand),
     /// Move items to the trash (reversible).
-    Trash(lifecycle::ItemsArg),
+    Trash(lifecycle::ChangeArgs),
     /// Bring items back from the trash.
-    Restore(lifecycle::ItemsArg),
+    Restore(lifecycle::ChangeArgs),
     /// Delete trashed items for good (and blobs nothing else uses).
-    Purge(lifecycle::ItemsArg),
+    Purge(lifecycle::ChangeArgs),
     /// Mark items FAILED.
     Fail(lifecycle::FailArgs),
+    /// Collect garbage by policy: show the plan, then apply it.
+    Gc(cleanup::GcArgs),
+    /// Pin items: gc never collects them (nor what their manifests link to).
+    Pin(lifecycle::ItemsArg),
+    /// Unpin items.
+    Unpin(lifecycle::ItemsArg),
+    /// Rehash every READY item's content; mark missing or altered ones FAILED.
+    Verify(cleanup::VerifyArgs),
+    /// Disk usage by status, key or attribute.
+    Du(cleanup::DuArgs),
     /// Manifests: datasets, shard sets, links between artifacts.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
@@ -107,7 +121,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => import::import(g, a),
         Command::Get(a) => items::get(g, a),
         Command::Path(a) => items::path(g, a),
-        Command::Cat(a) => items::cat(g, a),
+        Command::Cat(a) => preview::cat(g, a),
+        Command::Preview(a) => preview::preview(g, a),
         Command::Ls(a) => items::ls(g, a),
         Command::Show(a) => items::show(g, a),
         Command::Best(a) => items::best(g, a),
@@ -117,6 +132,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Purge(a) => lifecycle::change(g, a, lifecycle::Change::Purge),
         Command::Fail(a) => lifecycle::fail(g, a),
         Command::Manifest(a) => manifest::run(g, a),
+        Command::Gc(a) => cleanup::gc(g, a),
+        Command::Pin(a) => cleanup::pin(g, a, true),
+        Command::Unpin(a) => cleanup::pin(g, a, false),
+        Command::Verify(a) => cleanup::verify(g, a),
+        Command::Du(a) => cleanup::du(g, a),
         Command::Tui => browse(g),
         Command::Demo(a) => demo(a),
     }

@@ -7,12 +7,17 @@
 pub mod attr;
 pub mod blob;
 pub mod cache;
+pub mod config;
 pub mod demo;
 pub mod error;
+pub mod gc;
 pub mod key;
 pub mod manifest;
+pub mod preview;
 pub mod registry;
 pub mod status;
+pub mod units;
+pub mod verify;
 pub mod writer;
 
 pub use attr::{AttrType, AttrValue, Attrs};

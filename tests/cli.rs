@@ -387,3 +387,33 @@ fn altered_blob_fails_cat_and_get() {
         .code(1)
         .stderr(predicate::str::contains("missing"));
 }
+
+#[test]
+fn trash_and_restore_all_versions_of_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for i in 0..3 {
+        put(root, &["k"], &i.to_string());
+    }
+    let other = put(root, &["other"], "o");
+    cachet(root).args(["trash", "2"]).assert().success();
+    cachet(root)
+        .args(["trash", "1", "--all-versions"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("@3  trashed").and(predicate::str::contains("@2").not()));
+    let statuses = |root: &Path| -> Vec<String> {
+        let out = cachet(root).args(["ls", "--json"]).output().unwrap();
+        json_lines(&out.stdout)
+            .iter()
+            .map(|v| v["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(statuses(root), ["TRASH", "TRASH", "TRASH", "READY"]);
+    cachet(root)
+        .args(["restore", "3", "--all-versions"])
+        .assert()
+        .success();
+    assert_eq!(statuses(root), ["READY", "READY", "READY", "READY"]);
+    assert_eq!(other["version"], 1);
+}

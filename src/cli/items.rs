@@ -158,17 +158,6 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
     Ok(())
 }
 
-pub fn cat(g: &Global, a: ItemArg) -> Result<()> {
-    let cache = g.open()?;
-    let item = cache.resolve(&a.item, true)?;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    cache.copy_content(&item, &mut out)?;
-    out.flush()?;
-    cache.record_access(item.id)?;
-    Ok(())
-}
-
 pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     let cache = g.open()?;
     let stdout = io::stdout();

@@ -35,6 +35,15 @@ pub struct ItemsArg {
 }
 
 #[derive(Args, Debug)]
+pub struct ChangeArgs {
+    #[command(flatten)]
+    pub items: ItemsArg,
+    /// Apply to every version of each item's key.
+    #[arg(long)]
+    pub all_versions: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct FailArgs {
     #[command(flatten)]
     pub items: ItemsArg,
@@ -73,9 +82,28 @@ fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
         .collect()
 }
 
-pub fn change(g: &Global, a: ItemsArg, what: Change) -> Result<()> {
+pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
     let cache = g.open()?;
-    let ids = resolve_all(&cache, &a.items)?;
+    let mut ids = resolve_all(&cache, &a.items.items)?;
+    if a.all_versions {
+        let mut all = Vec::new();
+        for id in &ids {
+            let key = cache.get(*id)?.key;
+            for v in cache.versions(&key)? {
+                // Only the versions the change applies to: trash what is not in the trash,
+                // restore or purge what is.
+                let in_trash = v.status == cachet::Status::Trash;
+                let wanted = match what {
+                    Change::Trash => !in_trash,
+                    Change::Restore | Change::Purge => in_trash,
+                };
+                if wanted && !all.contains(&v.id) {
+                    all.push(v.id);
+                }
+            }
+        }
+        ids = all;
+    }
     let mut out = io::stdout().lock();
     let mut failures = 0;
     for id in ids {

@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -124,6 +124,9 @@ CREATE TABLE links (
 ) WITHOUT ROWID;
 CREATE INDEX links_by_sha256 ON links (sha256, item_id);
 "#;
+
+/// Version 3: when each item's content was last rehashed, so `verify --since` can skip it.
+const V3: &str = "ALTER TABLE items ADD COLUMN verified INTEGER;";
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
 /// read, without writing anything, and returns its schema version.

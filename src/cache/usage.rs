@@ -1,0 +1,115 @@
+//! Disk usage: totals and breakdowns by status, key or an attribute's values.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::Cache;
+use crate::attr::{AttrType, AttrValue};
+use crate::error::Result;
+
+/// How [`Cache::usage`] groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageBy {
+    Status,
+    Key,
+    Attr(String),
+}
+
+/// One group's share.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageRow {
+    /// The status, the key (with its URI), or the attribute value (`-` for items without it).
+    pub group: String,
+    pub items: u64,
+    /// Sum of the items' sizes (a blob shared by two items counts twice).
+    pub bytes: u64,
+}
+
+/// Totals for the whole cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageTotals {
+    pub items: u64,
+    /// Sum of item sizes.
+    pub logical_bytes: u64,
+    /// Distinct blobs of items: what deduplication leaves on disk.
+    pub stored_bytes: u64,
+}
+
+impl Cache {
+    /// Totals of the whole cache.
+    pub fn usage_totals(&self) -> Result<UsageTotals> {
+        let db = self.db();
+        db.conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(size), 0),
+                        (SELECT coalesce(sum(size), 0) FROM
+                           (SELECT max(size) AS size FROM items WHERE sha256 IS NOT NULL GROUP BY sha256))
+                 FROM items",
+                [],
+                |r| {
+                    Ok(UsageTotals {
+                        items: r.get::<_, i64>(0)?.max(0) as u64,
+                        logical_bytes: r.get::<_, i64>(1)?.max(0) as u64,
+                        stored_bytes: r.get::<_, i64>(2)?.max(0) as u64,
+                    })
+                },
+            )
+            .map_err(db.err("measuring usage"))
+    }
+
+    /// Usage grouped `by`, largest first, at most `limit` groups.
+    pub fn usage(&self, by: &UsageBy, limit: usize) -> Result<Vec<UsageRow>> {
+        let db = self.db();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match by {
+            UsageBy::Status => db
+                .conn
+                .prepare(
+                    "SELECT status, count(*), coalesce(sum(size), 0) FROM items
+                     GROUP BY status ORDER BY 3 DESC LIMIT ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<Vec<(String, i64, i64)>>>()
+                }),
+            UsageBy::Key => db
+                .conn
+                .prepare(
+                    "SELECT substr(key, 1, 12) || '  ' || min(uri), count(*), coalesce(sum(size), 0)
+                     FROM items GROUP BY key ORDER BY 3 DESC LIMIT ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<Vec<(String, i64, i64)>>>()
+                }),
+            UsageBy::Attr(name) => db
+                .conn
+                .prepare(
+                    "SELECT attrs.type, attrs.value, count(*), coalesce(sum(items.size), 0)
+                     FROM items LEFT JOIN attrs ON attrs.item_id = items.id AND attrs.name = ?1
+                     GROUP BY attrs.type, attrs.value ORDER BY 4 DESC LIMIT ?2",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![name, limit], |r| {
+                        let group = match r.get::<_, Option<i64>>(0)?.and_then(AttrType::from_code) {
+                            Some(kind) => AttrValue::from_stored(kind, r.get_ref(1)?)
+                                .map(|v| v.to_string())
+                                .unwrap_or_else(|_| "?".into()),
+                            None => "-".into(),
+                        };
+                        Ok((group, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<(String, i64, i64)>>>()
+                }),
+        }
+        .map_err(db.err("grouping usage"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(group, items, bytes)| UsageRow {
+                group,
+                items: items.max(0) as u64,
+                bytes: bytes.max(0) as u64,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,369 @@
+//! Cleanup commands: gc (plan, then apply), pin/unpin, verify, du.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cachet::cache::UsageBy;
+use cachet::gc::{self, GcPlan, GcPolicy};
+use cachet::verify::{VerifyOpts, verify_all};
+use cachet::{config, units};
+use chrono::Utc;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Global;
+use super::items::print_item_line;
+use super::lifecycle::ItemsArg;
+use super::output::{self, human_size, json_line};
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Show the plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking (asking happens only on a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Purge the trash: all, or items trashed longer ago than AGE.
+    #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "all")]
+    pub trash: Option<String>,
+    /// Remove stale writes and failed items older than AGE (default 1d).
+    #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "1d")]
+    pub stale: Option<String>,
+    /// Keep only the newest N READY versions of each key.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Remove READY items not accessed for this long.
+    #[arg(long, value_name = "AGE")]
+    pub max_age: Option<String>,
+    /// Evict least-recently-used items until the cache holds at most SIZE.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Delete blobs nothing references and leftovers in tmp/.
+    #[arg(long)]
+    pub orphans: bool,
+    /// Leave orphan blobs and temp files younger than this (default 1h).
+    #[arg(long, value_name = "AGE")]
+    pub grace: Option<String>,
+    /// How many planned items to list (the totals always cover all).
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+}
+
+impl GcArgs {
+    fn any_policy(&self) -> bool {
+        self.trash.is_some()
+            || self.stale.is_some()
+            || self.keep_last.is_some()
+            || self.max_age.is_some()
+            || self.max_size.is_some()
+            || self.orphans
+    }
+
+    /// The configured defaults when no policy is named here; only the named ones otherwise.
+    fn policy(&self) -> Result<GcPolicy> {
+        let mut p = if self.any_policy() {
+            GcPolicy::none()
+        } else {
+            let path = config::path();
+            match path {
+                Some(path) => config::load(&path)?.gc.policy()?,
+                None => GcPolicy::default(),
+            }
+        };
+        let age = |flag: &str, raw: &str| -> Result<Duration> {
+            if raw == "all" {
+                Ok(Duration::ZERO)
+            } else {
+                Ok(units::duration(flag, raw)?)
+            }
+        };
+        if let Some(t) = &self.trash {
+            p.trash = Some(age("--trash", t)?);
+        }
+        if let Some(s) = &self.stale {
+            p.stale = Some(age("--stale", s)?);
+        }
+        if let Some(n) = self.keep_last {
+            p.keep_last = Some(n);
+        }
+        if let Some(d) = &self.max_age {
+            p.max_age = Some(units::duration("--max-age", d)?);
+        }
+        if let Some(s) = &self.max_size {
+            p.max_size = Some(units::size("--max-size", s)?);
+        }
+        if self.orphans {
+            p.orphans = true;
+        }
+        if let Some(g) = &self.grace {
+            p.grace = units::duration("--grace", g)?;
+        }
+        Ok(p)
+    }
+}
+
+pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
+    let policy = a.policy()?;
+    let cache = g.open()?;
+    let plan = gc::plan(&cache, &policy, Utc::now())?;
+    if g.json && a.dry_run {
+        json_line(&mut io::stdout(), &serde_json::to_value(&plan)?)?;
+        return Ok(());
+    }
+    if !g.json {
+        print_plan(&mut io::stdout().lock(), &plan, a.show)?;
+    }
+    if a.dry_run || plan.is_empty() {
+        return Ok(());
+    }
+    if !a.yes && io::stdin().is_terminal() && !confirm("Apply this plan?")? {
+        println!("nothing changed");
+        return Ok(());
+    }
+    let bar = ProgressBar::new((plan.items.len() + plan.files.len()) as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} collecting")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = gc::apply(&cache, &plan, &mut |p| bar.set_position(p.done), None)?;
+    bar.finish_and_clear();
+    if g.json {
+        json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
+    } else {
+        println!(
+            "removed {} items, {} blobs, {} temp files; freed {}",
+            report.items_removed,
+            report.blobs_deleted,
+            report.temp_files_deleted,
+            human_size(report.bytes_freed)
+        );
+        for s in &report.skipped {
+            let what = match (s.id, &s.path) {
+                (Some(id), _) => format!("item {id}"),
+                (None, Some(p)) => p.display().to_string(),
+                _ => "-".into(),
+            };
+            println!("skipped {what}: {}", s.why);
+        }
+    }
+    Ok(())
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()> {
+    if plan.is_empty() {
+        return writeln!(out, "gc: nothing to collect");
+    }
+    writeln!(
+        out,
+        "gc plan: {} items, {} files; frees {} ({} stays, shared with other items)",
+        plan.items.len(),
+        plan.files.len(),
+        human_size(plan.exclusive_bytes()),
+        human_size(plan.shared_bytes())
+    )?;
+    let rows: Vec<Vec<String>> = plan
+        .totals
+        .iter()
+        .map(|(reason, t)| {
+            vec![
+                reason.to_string(),
+                t.items.to_string(),
+                t.files.to_string(),
+                human_size(t.exclusive_bytes),
+                human_size(t.shared_bytes),
+            ]
+        })
+        .collect();
+    output::print_table(
+        out,
+        &["REASON", "ITEMS", "FILES", "FREES", "SHARED"],
+        &rows,
+        None,
+    )?;
+    if !plan.items.is_empty() {
+        writeln!(out)?;
+        let rows: Vec<Vec<String>> = plan
+            .items
+            .iter()
+            .take(show)
+            .map(|i| {
+                vec![
+                    i.id.to_string(),
+                    format!("{}@{}", &i.key[..10.min(i.key.len())], i.version),
+                    human_size(i.size),
+                    if i.exclusive {
+                        "frees".into()
+                    } else {
+                        "shared".into()
+                    },
+                    i.reason.to_string(),
+                    i.detail.clone(),
+                ]
+            })
+            .collect();
+        output::print_table(
+            out,
+            &["ID", "KEY@VER", "SIZE", "BLOB", "REASON", "WHY"],
+            &rows,
+            output::terminal_width(),
+        )?;
+        if plan.items.len() > show {
+            writeln!(
+                out,
+                "… and {} more items (--show N lists more)",
+                plan.items.len() - show
+            )?;
+        }
+    }
+    for f in plan.files.iter().take(show) {
+        writeln!(
+            out,
+            "{}  {}  {}",
+            f.reason,
+            human_size(f.size),
+            f.path.display()
+        )?;
+    }
+    if plan.files.len() > show {
+        writeln!(out, "… and {} more files", plan.files.len() - show)?;
+    }
+    Ok(())
+}
+
+pub fn pin(g: &Global, a: ItemsArg, pinned: bool) -> Result<()> {
+    let cache = g.open()?;
+    let ids: Vec<i64> = a
+        .items
+        .iter()
+        .map(|r| Ok(cache.resolve(r, false)?.id))
+        .collect::<Result<_>>()?;
+    for id in ids {
+        print_item_line(g, &cache.pin(id, pinned)?)?;
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Skip items verified within this long (e.g. 7d).
+    #[arg(long, value_name = "AGE")]
+    pub since: Option<String>,
+    /// Report only; mark nothing FAILED.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| units::duration("--since", s))
+        .transpose()?;
+    let cache = g.open()?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} verifying")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let opts = VerifyOpts {
+        since,
+        dry_run: a.dry_run,
+        ..VerifyOpts::default()
+    };
+    let report = verify_all(
+        &cache,
+        &opts,
+        &|p| {
+            bar.set_length(p.total_bytes);
+            bar.set_position(p.bytes);
+        },
+        None,
+    )
+    .context("verifying")?;
+    bar.finish_and_clear();
+    if g.json {
+        json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
+    } else {
+        for bad in &report.bad {
+            println!(
+                "{}  items {:?}  {}",
+                &bad.sha256[..12],
+                bad.items,
+                bad.problem
+            );
+        }
+        println!(
+            "{} blobs ({}) verified, {} bad, {} items marked FAILED, {} skipped as recently verified",
+            report.blobs,
+            human_size(report.bytes),
+            report.bad.len(),
+            report.marked_failed,
+            report.skipped_recent
+        );
+    }
+    if !report.bad.is_empty() {
+        bail!("{} blobs are missing or altered", report.bad.len());
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct DuArgs {
+    /// Group by `status`, `key` or `attr NAME` (e.g. --by attr:project).
+    #[arg(long, default_value = "status")]
+    pub by: String,
+    /// At most this many groups.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+pub fn du(g: &Global, a: DuArgs) -> Result<()> {
+    let by = match a.by.as_str() {
+        "status" => UsageBy::Status,
+        "key" => UsageBy::Key,
+        other => match other
+            .strip_prefix("attr:")
+            .or_else(|| other.strip_prefix("attr="))
+        {
+            Some(name) if !name.is_empty() => UsageBy::Attr(name.to_string()),
+            _ => bail!("--by takes status, key or attr:NAME, got '{other}'"),
+        },
+    };
+    let cache = g.open()?;
+    let totals = cache.usage_totals()?;
+    let rows = cache.usage(&by, a.limit)?;
+    let mut out = io::stdout().lock();
+    if g.json {
+        for r in &rows {
+            json_line(&mut out, &serde_json::to_value(r)?)?;
+        }
+        json_line(&mut out, &serde_json::json!({"total": totals}))?;
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![human_size(r.bytes), r.items.to_string(), r.group.clone()])
+        .collect();
+    output::print_table(
+        &mut out,
+        &["SIZE", "ITEMS", "GROUP"],
+        &table,
+        output::terminal_width(),
+    )?;
+    writeln!(
+        out,
+        "total: {} items, {} ({} on disk after deduplication)",
+        totals.items,
+        human_size(totals.logical_bytes),
+        human_size(totals.stored_bytes)
+    )?;
+    Ok(())
+}

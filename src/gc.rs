@@ -1,0 +1,197 @@
+//! Garbage collection by policy, always as a plan first: [`plan`] says what would go and
+//! why, with bytes freed exclusively versus still shared (blobs are deduplicated);
+//! [`apply`] re-checks every entry under the write lock and skips what changed since.
+
+mod apply;
+mod plan;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use apply::{GcProgress, GcReport, Skipped, apply};
+pub use plan::plan;
+
+use crate::status::Status;
+
+/// Whether a file was last modified at least `grace` ago.
+fn old_enough(meta: &std::fs::Metadata, grace: Duration) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age >= grace)
+}
+
+/// Durations serialise as whole seconds, which is what people and scripts read.
+fn secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs()),
+        None => s.serialize_none(),
+    }
+}
+
+fn grace_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+/// Which policies a collection runs. Pinned items, and whatever pinned manifests link to,
+/// are never collected by any of them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GcPolicy {
+    /// Purge items in the trash: all of them (`Some(ZERO)`), or those trashed longer ago.
+    #[serde(serialize_with = "secs")]
+    pub trash: Option<Duration>,
+    /// Remove WRITE items whose lease expired, and FAILED items, older than this.
+    #[serde(serialize_with = "secs")]
+    pub stale: Option<Duration>,
+    /// Keep only the newest N READY versions of each key.
+    pub keep_last: Option<u32>,
+    /// Remove READY items not accessed (or, never accessed, created) for this long.
+    #[serde(serialize_with = "secs")]
+    pub max_age: Option<Duration>,
+    /// Evict least-recently-used READY items until the cache holds at most this many bytes.
+    pub max_size: Option<u64>,
+    /// Delete blobs nothing links to, and leftovers in `tmp/`.
+    pub orphans: bool,
+    /// Orphan blobs and temp files younger than this are left alone: a writer may be
+    /// about to link them.
+    #[serde(serialize_with = "grace_secs")]
+    pub grace: Duration,
+}
+
+impl Default for GcPolicy {
+    /// The everyday collection: empty the trash, drop stale writes and failures older than
+    /// a day, delete orphans.
+    fn default() -> Self {
+        GcPolicy {
+            trash: Some(Duration::ZERO),
+            stale: Some(Duration::from_secs(86_400)),
+            keep_last: None,
+            max_age: None,
+            max_size: None,
+            orphans: true,
+            grace: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl GcPolicy {
+    /// No policy at all (a starting point for choosing some).
+    pub fn none() -> Self {
+        GcPolicy {
+            trash: None,
+            stale: None,
+            keep_last: None,
+            max_age: None,
+            max_size: None,
+            orphans: false,
+            grace: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Why something is in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Trash,
+    StaleWrite,
+    Failed,
+    KeepLast,
+    MaxAge,
+    MaxSize,
+    /// A blob only a collected manifest linked to.
+    Unlinked,
+    Orphan,
+    TempFile,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::Trash => "trash",
+            Reason::StaleWrite => "stale write",
+            Reason::Failed => "failed",
+            Reason::KeepLast => "keep-last",
+            Reason::MaxAge => "max-age",
+            Reason::MaxSize => "max-size",
+            Reason::Unlinked => "unlinked",
+            Reason::Orphan => "orphan blob",
+            Reason::TempFile => "temp file",
+        })
+    }
+}
+
+/// An item the plan removes, with what it looked like when planned.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedItem {
+    pub id: i64,
+    pub key: String,
+    pub version: i64,
+    pub uri: String,
+    pub status: Status,
+    pub size: u64,
+    pub sha256: Option<String>,
+    pub reason: Reason,
+    /// Why, for people: "LRU rank 37, last access 41d", "version 2 of 5, keep-last 3".
+    pub detail: String,
+    /// Whether its blob is freed (no other item or live manifest uses it).
+    pub exclusive: bool,
+    /// Snapshot for the re-check at apply time.
+    pub updated_ms: i64,
+    pub accessed_ms: Option<i64>,
+    pub linked: bool,
+}
+
+/// A blob or temp file the plan deletes.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    /// The digest, for blobs.
+    pub sha256: Option<String>,
+    pub size: u64,
+    pub reason: Reason,
+}
+
+/// Bytes and counts for one reason.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReasonTotal {
+    pub items: u64,
+    pub files: u64,
+    /// Bytes freed if the plan is applied.
+    pub exclusive_bytes: u64,
+    /// Bytes of collected items whose blob stays, used by something else.
+    pub shared_bytes: u64,
+}
+
+/// What a collection would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct GcPlan {
+    pub created: DateTime<Utc>,
+    pub policy: GcPolicy,
+    pub items: Vec<PlannedItem>,
+    pub files: Vec<PlannedFile>,
+    pub totals: Vec<(Reason, ReasonTotal)>,
+    /// Bytes the cache holds now (distinct blobs).
+    pub usage_before: u64,
+}
+
+impl GcPlan {
+    /// Bytes freed if the plan is applied as it stands.
+    pub fn exclusive_bytes(&self) -> u64 {
+        self.totals.iter().map(|(_, t)| t.exclusive_bytes).sum()
+    }
+
+    /// Bytes of collected items whose content stays because something else uses it.
+    pub fn shared_bytes(&self) -> u64 {
+        self.totals.iter().map(|(_, t)| t.shared_bytes).sum()
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.files.is_empty()
+    }
+}

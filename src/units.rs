@@ -1,0 +1,100 @@
+//! Sizes and durations as people write them: `10MB`, `2GiB`, `7d`, `12h`.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A byte count: `123`, `1.5GB`, `10k`, `2MiB`. `kB/MB/GB/TB` are powers of 1000,
+/// `KiB/MiB/GiB/TiB` and the bare `K/M/G/T` powers of 1024.
+pub fn parse_size(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(raw.len());
+    let (num, unit) = raw.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = (n * mult).round();
+    (bytes.is_finite() && (0.0..9.0e18).contains(&bytes)).then_some(bytes as u64)
+}
+
+/// A duration: `90s`, `30m`, `12h`, `7d`, `2w`, `1y` (365 days).
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = raw.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs: u64 = match unit {
+        "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(secs).map(Duration::from_secs)
+}
+
+/// [`parse_size`] with an error naming `what`.
+pub fn size(what: &str, raw: &str) -> Result<u64> {
+    parse_size(raw).ok_or_else(|| {
+        Error::invalid(
+            what,
+            format!("'{raw}' is not a size like 512, 10MB or 2GiB"),
+        )
+    })
+}
+
+/// [`parse_duration`] with an error naming `what`.
+pub fn duration(what: &str, raw: &str) -> Result<Duration> {
+    parse_duration(raw).ok_or_else(|| {
+        Error::invalid(
+            what,
+            format!("'{raw}' is not a duration like 30m, 12h, 7d or 2w"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("10MB"), Some(10_000_000));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1.5k"), Some(1536));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("1e30"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("2w"), Some(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("7"), None);
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("99999999999999999999d"), None);
+        assert!(
+            duration("--max-age", "soon")
+                .unwrap_err()
+                .to_string()
+                .contains("--max-age")
+        );
+    }
+}

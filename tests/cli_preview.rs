@@ -1,0 +1,145 @@
+//! `cachet preview` and `cachet cat` on compressed and archived items.
+
+use std::io::Write;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn cachet(root: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cachet").unwrap();
+    cmd.env("CACHET_ROOT", root);
+    cmd
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn tar_gz(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        // Names are written raw: the tar crate refuses `..`, but archives in the wild have it.
+        let mut h = tar::Header::new_gnu();
+        h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    gz(&b.into_inner().unwrap())
+}
+
+fn put(root: &Path, dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let file = dir.join(name);
+    std::fs::write(&file, bytes).unwrap();
+    let out = cachet(root)
+        .args([
+            "put",
+            &format!("file://{name}"),
+            file.to_str().unwrap(),
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    v["id"].to_string()
+}
+
+#[test]
+fn preview_and_cat_look_inside() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let csv = put(&root, dir.path(), "t.csv.gz", &gz(b"a,b\n1,\"2,5\"\n"));
+    cachet(&root)
+        .args(["preview", &csv])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[gzip]").and(predicate::str::contains("2,5")));
+    cachet(&root)
+        .args(["cat", &csv])
+        .assert()
+        .success()
+        .stdout("a,b\n1,\"2,5\"\n");
+    cachet(&root)
+        .args(["cat", &csv, "--raw"])
+        .assert()
+        .success()
+        .stdout(predicate::function(|out: &[u8]| {
+            out.starts_with(&[0x1f, 0x8b])
+        }));
+
+    let tgz = put(
+        &root,
+        dir.path(),
+        "a.tar.gz",
+        &tar_gz(&[("docs/readme.txt", b"hello\n"), ("../escape", b"no")]),
+    );
+    cachet(&root)
+        .args(["preview", &tgz])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("docs/readme.txt")
+                .and(predicate::str::contains("../escape"))
+                .and(predicate::str::contains("[gzip+tar]")),
+        );
+    cachet(&root)
+        .args(["cat", &tgz, "--member", "docs/readme.txt"])
+        .assert()
+        .success()
+        .stdout("hello\n");
+    cachet(&root)
+        .args(["preview", &tgz, "--member", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nope"));
+    let json = cachet(&root)
+        .args(["preview", &tgz, "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["body"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(v["format"], serde_json::json!(["gzip", "tar"]));
+}
+
+#[test]
+fn truncated_content_shows_what_it_can_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+    let full = gz(text.as_bytes());
+    let cut = put(&root, dir.path(), "cut.txt.gz", &full[..full.len() / 2]);
+    cachet(&root)
+        .args(["preview", &cut, "--lines", "5"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("line 4").and(predicate::str::contains("truncated")));
+    cachet(&root)
+        .args([
+            "preview",
+            &cut,
+            "--lines",
+            "1000000",
+            "--bytes",
+            "100000000",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("line 0"))
+        .stderr(predicate::str::contains("cut.txt.gz"));
+    cachet(&root)
+        .args(["cat", &cut])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cut.txt.gz"));
+}

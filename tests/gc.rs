@@ -1,0 +1,414 @@
+//! Garbage collection: each policy alone and combined, plan and apply agreeing, re-checks
+//! at apply time, pins, and never touching anything outside the cache root.
+
+use std::fs;
+use std::time::Duration;
+
+use cachet::gc::{self, GcPolicy, Reason};
+use cachet::manifest::{self, Entry, FileEntry};
+use cachet::{Cache, NewItem};
+use chrono::Utc;
+
+fn setup() -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path().join("cache")).unwrap();
+    (dir, cache)
+}
+
+fn put(cache: &Cache, uri: &str, data: &str) -> cachet::Item {
+    cache
+        .put_bytes(&NewItem::new(uri), data.as_bytes())
+        .unwrap()
+}
+
+fn policy() -> GcPolicy {
+    GcPolicy {
+        grace: Duration::ZERO,
+        ..GcPolicy::none()
+    }
+}
+
+fn later(days: i64) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::days(days)
+}
+
+fn ids(plan: &gc::GcPlan) -> Vec<i64> {
+    let mut ids: Vec<i64> = plan.items.iter().map(|i| i.id).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn trash_policy_all_or_older() {
+    let (_d, cache) = setup();
+    let a = put(&cache, "a", "aaaa");
+    let b = put(&cache, "b", "bb");
+    cache.trash(a.id).unwrap();
+    let all = gc::plan(
+        &cache,
+        &GcPolicy {
+            trash: Some(Duration::ZERO),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(ids(&all), [a.id]);
+    assert_eq!(all.items[0].reason, Reason::Trash);
+    let week = GcPolicy {
+        trash: Some(Duration::from_secs(7 * 86_400)),
+        ..policy()
+    };
+    assert!(
+        gc::plan(&cache, &week, Utc::now())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(ids(&gc::plan(&cache, &week, later(8)).unwrap()), [a.id]);
+    let report = gc::apply(&cache, &all, &mut |_| {}, None).unwrap();
+    assert_eq!(
+        (
+            report.items_removed,
+            report.blobs_deleted,
+            report.bytes_freed
+        ),
+        (1, 1, 4)
+    );
+    assert!(cache.get(a.id).is_err());
+    assert!(cache.get(b.id).is_ok());
+}
+
+#[test]
+fn stale_writes_and_old_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_with(
+        dir.path(),
+        cachet::CacheOpts {
+            lease: Duration::from_secs(60),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let w = cache.create(&NewItem::new("w")).unwrap();
+    let stale_id = w.item().id;
+    std::mem::forget(w);
+    let f = put(&cache, "f", "x");
+    cache.fail(f.id, "broken").unwrap();
+    let p = GcPolicy {
+        stale: Some(Duration::from_secs(86_400)),
+        ..policy()
+    };
+    assert!(
+        gc::plan(&cache, &p, Utc::now()).unwrap().items.is_empty(),
+        "nothing old yet"
+    );
+    let plan = gc::plan(&cache, &p, later(2)).unwrap();
+    assert_eq!(ids(&plan), [stale_id, f.id]);
+    assert!(plan.items.iter().any(|i| i.reason == Reason::StaleWrite));
+    assert!(
+        plan.items
+            .iter()
+            .any(|i| i.reason == Reason::Failed && i.detail.contains("broken"))
+    );
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
+}
+
+#[test]
+fn keep_last_n_per_key() {
+    let (_d, cache) = setup();
+    let v: Vec<_> = (0..5).map(|i| put(&cache, "k", &format!("v{i}"))).collect();
+    let other = put(&cache, "other", "o");
+    cache.trash(v[4].id).unwrap(); // the newest is in the trash: it does not count as kept
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            keep_last: Some(2),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(ids(&plan), [v[0].id, v[1].id]);
+    assert!(
+        plan.items[0].detail.contains("of 4 READY, keep-last 2"),
+        "{}",
+        plan.items[0].detail
+    );
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    let left: Vec<i64> = cache
+        .versions(&v[0].key)
+        .unwrap()
+        .iter()
+        .map(|i| i.version)
+        .collect();
+    assert_eq!(left, [3, 4, 5]);
+    assert!(cache.get(other.id).is_ok());
+}
+
+#[test]
+fn max_age_by_last_access() {
+    let (_d, cache) = setup();
+    let a = put(&cache, "a", "a");
+    let b = put(&cache, "b", "b");
+    cache.record_access(b.id).unwrap();
+    let p = GcPolicy {
+        max_age: Some(Duration::from_secs(30 * 86_400)),
+        ..policy()
+    };
+    assert!(gc::plan(&cache, &p, Utc::now()).unwrap().items.is_empty());
+    let plan = gc::plan(&cache, &p, later(31)).unwrap();
+    assert_eq!(ids(&plan), [a.id, b.id]);
+    assert!(
+        plan.items
+            .iter()
+            .any(|i| i.detail.starts_with("never accessed"))
+    );
+    assert!(
+        plan.items
+            .iter()
+            .any(|i| i.detail.starts_with("last access"))
+    );
+}
+
+#[test]
+fn max_size_evicts_least_recently_used_until_under_the_cap() {
+    let (_d, cache) = setup();
+    let items: Vec<_> = (0..6)
+        .map(|i| put(&cache, &format!("i{i}"), &"x".repeat(100 + i)))
+        .collect();
+    // Touch the oldest two: they become the most recently used.
+    cache.record_access(items[0].id).unwrap();
+    cache.record_access(items[1].id).unwrap();
+    let total: u64 = items.iter().map(|i| i.size.unwrap()).sum();
+    let cap = total - 250;
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            max_size: Some(cap),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(plan.usage_before, total);
+    // Least recently used first: items 2, 3, 4 (each ~100 bytes) bring it under the cap.
+    assert_eq!(ids(&plan), [items[2].id, items[3].id, items[4].id]);
+    assert!(
+        plan.items[0].detail.starts_with("LRU rank 1"),
+        "{}",
+        plan.items[0].detail
+    );
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.bytes_freed, plan.exclusive_bytes());
+    assert!(cache.usage_totals().unwrap().stored_bytes <= cap);
+}
+
+#[test]
+fn shared_blobs_are_counted_as_shared_and_kept() {
+    let (_d, cache) = setup();
+    let a = put(&cache, "a", "same content");
+    let b = put(&cache, "b", "same content");
+    cache.trash(a.id).unwrap();
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            trash: Some(Duration::ZERO),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(plan.exclusive_bytes(), 0);
+    assert_eq!(plan.shared_bytes(), 12);
+    assert!(!plan.items[0].exclusive);
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert!(cache.content_path(&cache.get(b.id).unwrap()).is_ok());
+}
+
+#[test]
+fn pins_protect_items_and_what_pinned_manifests_link() {
+    let (_d, cache) = setup();
+    let a = put(&cache, "a", "alpha");
+    let b = put(&cache, "b", "beta");
+    let m = manifest::create_from_entries(
+        &cache,
+        &NewItem::new("m"),
+        vec![Ok(Entry::File(FileEntry {
+            key: "b".into(),
+            sha256: b.sha256.clone(),
+            size_bytes: b.size,
+            ..FileEntry::default()
+        }))],
+        "dataset",
+    )
+    .unwrap()
+    .item;
+    cache.pin(a.id, true).unwrap();
+    cache.pin(m.id, true).unwrap();
+    let p = GcPolicy {
+        max_age: Some(Duration::ZERO),
+        ..policy()
+    };
+    let plan = gc::plan(&cache, &p, later(1)).unwrap();
+    assert!(
+        ids(&plan).is_empty(),
+        "a pinned, b linked by a pinned manifest, m pinned: {:?}",
+        ids(&plan)
+    );
+    cache.pin(m.id, false).unwrap();
+    let plan = gc::plan(&cache, &p, later(1)).unwrap();
+    assert_eq!(ids(&plan), [b.id, m.id]);
+}
+
+#[test]
+fn apply_skips_what_changed_since_the_plan() {
+    let (_d, cache) = setup();
+    let accessed = put(&cache, "accessed", "1");
+    let restored = put(&cache, "restored", "2");
+    let pinned = put(&cache, "pinned", "3");
+    let linked = put(&cache, "linked", "4");
+    let gone = put(&cache, "gone", "5");
+    for i in [&accessed, &restored, &pinned, &linked, &gone] {
+        cache.trash(i.id).unwrap();
+    }
+    cache.restore(accessed.id).unwrap();
+    let p = GcPolicy {
+        trash: Some(Duration::ZERO),
+        max_age: Some(Duration::ZERO),
+        ..policy()
+    };
+    let plan = gc::plan(&cache, &p, later(1)).unwrap();
+    assert_eq!(plan.items.len(), 5);
+    cache.record_access(accessed.id).unwrap();
+    cache.restore(restored.id).unwrap();
+    cache.pin(pinned.id, true).unwrap();
+    manifest::create_from_entries(
+        &cache,
+        &NewItem::new("m"),
+        vec![Ok(Entry::File(FileEntry {
+            key: "l".into(),
+            sha256: linked.sha256.clone(),
+            ..FileEntry::default()
+        }))],
+        "dataset",
+    )
+    .unwrap();
+    cache.purge(gone.id).unwrap();
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.items_removed, 0);
+    let why = |id: i64| {
+        report
+            .skipped
+            .iter()
+            .find(|s| s.id == Some(id))
+            .map(|s| s.why.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(why(accessed.id), "accessed since the plan");
+    assert!(
+        why(restored.id).starts_with("now READY"),
+        "{}",
+        why(restored.id)
+    );
+    assert_eq!(why(pinned.id), "pinned since the plan");
+    assert_eq!(why(linked.id), "newly linked by a manifest");
+    assert_eq!(why(gone.id), "already gone");
+    for i in [&accessed, &restored, &pinned, &linked] {
+        assert!(cache.get(i.id).is_ok());
+    }
+}
+
+#[test]
+fn orphans_and_temp_files_respect_the_grace_period() {
+    let (_d, cache) = setup();
+    let kept = put(&cache, "kept", "kept");
+    let orphan = cache.blobs().stage_bytes(b"orphan", false).unwrap();
+    let orphan_sha = orphan.content.sha256.clone();
+    cache.blobs().adopt(orphan, false).unwrap();
+    let tmp_file = cache.blobs().tmp_dir().join("leftover.part");
+    fs::write(&tmp_file, b"partial").unwrap();
+    let young = GcPolicy {
+        orphans: true,
+        grace: Duration::from_secs(3600),
+        ..GcPolicy::none()
+    };
+    assert!(
+        gc::plan(&cache, &young, Utc::now()).unwrap().is_empty(),
+        "too young to touch"
+    );
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            orphans: true,
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    let reasons: Vec<Reason> = plan.files.iter().map(|f| f.reason).collect();
+    assert_eq!(reasons, [Reason::Orphan, Reason::TempFile]);
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!((report.blobs_deleted, report.temp_files_deleted), (1, 1));
+    assert!(!cache.blobs().exists(&orphan_sha));
+    assert!(!tmp_file.exists());
+    assert!(cache.content_path(&kept).is_ok());
+}
+
+#[test]
+fn collected_manifests_release_their_linked_blobs() {
+    let (dir, cache) = setup();
+    let src = dir.path().join("data");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f1"), "one").unwrap();
+    fs::write(src.join("f2"), "two").unwrap();
+    let m = manifest::create_from_dir(&cache, &NewItem::new("ds"), &src, &Default::default())
+        .unwrap()
+        .item;
+    cache.trash(m.id).unwrap();
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            trash: Some(Duration::ZERO),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    let unlinked = plan
+        .files
+        .iter()
+        .filter(|f| f.reason == Reason::Unlinked)
+        .count();
+    assert_eq!(unlinked, 3, "two files and the descriptor");
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.blobs_deleted, 4);
+    assert_eq!(report.bytes_freed, plan.exclusive_bytes());
+}
+
+#[test]
+fn nothing_outside_the_root_is_deleted() {
+    let (dir, cache) = setup();
+    let outside = dir.path().join("outside");
+    fs::create_dir_all(outside.join("cd")).unwrap();
+    let victim = outside.join("cd").join("e".repeat(60));
+    fs::write(&victim, "precious").unwrap();
+    // A symlinked shard directory and a symlink in tmp/ pointing outside.
+    std::os::unix::fs::symlink(&outside, cache.blobs().dir().join("ab")).unwrap();
+    let target = outside.join("target.txt");
+    fs::write(&target, "also precious").unwrap();
+    std::os::unix::fs::symlink(&target, cache.blobs().tmp_dir().join("link")).unwrap();
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            orphans: true,
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert!(victim.exists());
+    assert!(target.exists());
+}
