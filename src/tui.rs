@@ -14,6 +14,8 @@ pub mod keymap;
 pub mod list;
 #[path = "tui/model.rs"]
 pub mod model;
+#[path = "tui/preview.rs"]
+pub mod preview;
 #[path = "tui/source.rs"]
 pub mod source;
 #[path = "tui/text.rs"]
@@ -31,6 +33,8 @@ mod tests;
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 
 use anyhow::{Context, Result};
@@ -53,6 +57,7 @@ pub fn run(root: &Path) -> Result<()> {
     drop(Cache::open(root).with_context(|| format!("opening the cache at {}", root.display()))?);
     let (tx, rx) = mpsc::channel::<Msg>();
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
+    let previews = worker::spawn_preview(root.to_path_buf(), tx.clone());
     worker::watch(root, tx.clone())?;
     spawn_input(tx);
 
@@ -66,7 +71,12 @@ pub fn run(root: &Path) -> Result<()> {
             (size.width, size.height),
         );
         app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        dispatch(&worker, vec![Effect::Count]);
+        let mut workers = Workers {
+            queries: worker,
+            previews,
+            cancel: None,
+        };
+        workers.dispatch(vec![Effect::Count]);
         loop {
             terminal
                 .draw(|frame| ui::draw(frame, &app))
@@ -78,7 +88,7 @@ pub fn run(root: &Path) -> Result<()> {
                     Msg::Action(action) => Some(action),
                 };
                 if let Some(action) = action {
-                    dispatch(&worker, update(&mut app, action));
+                    workers.dispatch(update(&mut app, action));
                 }
                 if app.quit {
                     return Ok(());
@@ -91,19 +101,36 @@ pub fn run(root: &Path) -> Result<()> {
     outcome
 }
 
-/// Hands effects to the worker; terminal output is written here.
-fn dispatch(worker: &Sender<Effect>, effects: Vec<Effect>) {
-    for effect in effects {
-        match effect {
-            Effect::Clipboard(text) => {
-                // OSC 52: the terminal (also through ssh and tmux) sets its clipboard.
-                let mut out = std::io::stdout();
-                let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
-                let _ = out.flush();
-            }
-            other => {
-                // A closed worker shows up as missing results, reported by the worker.
-                let _ = worker.send(other);
+/// Where effects go: the query worker, the preview thread, or the terminal.
+struct Workers {
+    queries: Sender<Effect>,
+    previews: Sender<worker::PreviewJob>,
+    /// The flag of the preview job last sent, raised when the next one goes.
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Workers {
+    fn dispatch(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Clipboard(text) => {
+                    // OSC 52: the terminal (also through ssh and tmux) sets its clipboard.
+                    let mut out = std::io::stdout();
+                    let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                    let _ = out.flush();
+                }
+                Effect::LoadPreview(req) => {
+                    if let Some(old) = self.cancel.take() {
+                        old.store(true, Ordering::Relaxed);
+                    }
+                    let flag = Arc::new(AtomicBool::new(false));
+                    self.cancel = Some(flag.clone());
+                    // A closed worker shows up as a missing result, reported when it closed.
+                    let _ = self.previews.send((req, flag));
+                }
+                other => {
+                    let _ = self.queries.send(other);
+                }
             }
         }
     }

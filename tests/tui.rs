@@ -211,6 +211,21 @@ fn demo_builds_a_cache_and_opens_it() {
     tui.wait_all(&["6 Stale 1", "4 Failed 1", "toolkit-1.4.tar.zst"]);
     tui.press("6");
     tui.wait_for("checkpoint 6 (dead)");
+    // The preview pane on the zip: its members, then one member's text.
+    tui.press("1");
+    tui.wait_for("1/20");
+    for _ in 0..7 {
+        tui.press("j");
+    }
+    tui.wait_for("8/20");
+    tui.press("v");
+    tui.wait_all(&[
+        "Preview: toolkit-1.4.zip [zip]",
+        "toolkit/config.json",
+        "4 members",
+    ]);
+    tui.press("j\r");
+    tui.wait_for("\"threads\": 4");
     tui.press("q");
     tui.wait_exit();
     let cache = Cache::open(&demo).expect("open the demo");

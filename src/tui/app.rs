@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::list::List;
 use super::model::{Counts, ListQuery, Sort, Tab};
+use super::preview::{PaneView, PreviewPane};
 
 /// Which pane keys go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,9 @@ pub struct App {
     pub marks: BTreeMap<i64, u64>,
     pub focus: Focus,
     pub detail: Detail,
+    /// What the right-hand pane shows.
+    pub view: PaneView,
+    pub preview: PreviewPane,
     pub popup: Option<Popup>,
     pub message: Option<Message>,
     /// A job running in the background, described for the footer.
@@ -130,6 +134,8 @@ impl App {
             marks: BTreeMap::new(),
             focus: Focus::List,
             detail: Detail::default(),
+            view: PaneView::Detail,
+            preview: PreviewPane::default(),
             popup: None,
             message: None,
             busy: None,

@@ -7,6 +7,7 @@ use crossterm::event::{
 
 use super::app::{App, Focus, Op, Popup};
 use super::model::Tab;
+use super::preview::PaneView;
 use super::update::Action;
 
 /// One line of help: the keys and what they do.
@@ -21,6 +22,7 @@ pub const LIST_HELP: &[HelpLine] = &[
         "status tabs: All Ready Write Failed Trash Stale",
     ),
     ("enter l", "open the detail pane"),
+    ("v", "pane shows detail / preview"),
     ("space", "mark / unmark (count in the footer)"),
     ("d", "trash marked or current (confirm)"),
     ("u", "restore from trash (confirm)"),
@@ -37,11 +39,21 @@ pub const LIST_HELP: &[HelpLine] = &[
 
 pub const DETAIL_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "select a version"),
+    ("v", "show the preview instead"),
     ("gg G", "first / last version"),
     ("enter", "show the selected version"),
     ("y / Y", "copy content path / key"),
     ("d u D p", "trash, restore, purge, pin (as in the list)"),
     ("esc h", "back to the list"),
+    ("? / q", "this help / quit"),
+];
+
+pub const PREVIEW_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑", "select a member / scroll"),
+    ("PgDn/PgUp gg G", "page / first / last"),
+    ("enter", "open the selected member"),
+    ("esc h", "back to the listing, then to the list"),
+    ("v", "show the detail instead"),
     ("? / q", "this help / quit"),
 ];
 
@@ -52,6 +64,7 @@ pub fn help(app: &App) -> &'static [HelpLine] {
     match (&app.popup, app.focus) {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
         (_, Focus::List) => LIST_HELP,
+        (_, Focus::Detail) if app.view == PaneView::Preview => PREVIEW_HELP,
         (_, Focus::Detail) => DETAIL_HELP,
     }
 }
@@ -69,6 +82,15 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("u", "restore"),
             ("D", "purge"),
             ("s", "sort"),
+            ("v", "preview"),
+            ("q", "quit"),
+        ],
+        (None, Focus::Detail) if app.view == PaneView::Preview => &[
+            ("?", "help"),
+            ("j/k", "move"),
+            ("enter", "open member"),
+            ("v", "detail"),
+            ("esc", "back"),
             ("q", "quit"),
         ],
         (None, Focus::Detail) => &[
@@ -160,6 +182,7 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('Y') => Action::Copy { key: true },
         KeyCode::Char('r') | KeyCode::F(5) => Action::Refresh,
         KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
+        KeyCode::Char('v') => Action::ToggleView,
         KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Action::Enter,
         KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left => Action::Back,
         KeyCode::Char('q') => Action::Quit,

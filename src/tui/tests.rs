@@ -1,6 +1,8 @@
 //! Tests of the browser without a terminal: a real cache in a temp dir, keys through the
 //! keymap and `update`, effects run by the worker's own functions on this thread.
 
+#[path = "tests/preview.rs"]
+mod preview;
 #[path = "tests/render.rs"]
 mod render;
 #[path = "tests/state.rs"]
@@ -18,6 +20,11 @@ use super::keymap;
 use super::source::Source;
 use super::update::{Action, Effect, update};
 use super::worker;
+
+/// Compares the screen with a committed snapshot.
+pub fn render_check(name: &str, h: &Harness) {
+    render::check(name, h);
+}
 
 /// A browser over a temp cache, driven synchronously.
 pub struct Harness {
@@ -109,6 +116,14 @@ impl Harness {
         };
         h.run(vec![Effect::Count]);
         h
+    }
+
+    /// A browser over `cachet::demo`.
+    pub fn demo(size: (u16, u16)) -> Harness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        cachet::demo::build(dir.path()).expect("demo");
+        let cache = Cache::open(dir.path()).expect("open");
+        Harness::new(dir, cache, size)
     }
 
     pub fn sample(size: (u16, u16)) -> Harness {

@@ -7,6 +7,8 @@ mod detail;
 mod list;
 #[path = "ui/popup.rs"]
 mod popup;
+#[path = "ui/preview.rs"]
+mod preview;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,6 +19,7 @@ use ratatui::widgets::Paragraph;
 use super::app::{App, Focus};
 use super::keymap;
 use super::model::Tab;
+use super::preview::PaneView;
 use super::text;
 use super::update::items_word;
 
@@ -172,7 +175,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         list::draw(frame, app, areas.list, theme);
     }
     if let Some(pane) = areas.pane {
-        detail::draw(frame, app, pane, theme);
+        match app.view {
+            PaneView::Detail => detail::draw(frame, app, pane, theme),
+            PaneView::Preview => preview::draw(frame, app, pane, theme),
+        }
     }
     if let Some(status) = areas.status {
         draw_status(frame, app, status, theme);
@@ -242,6 +248,9 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let mut left: Vec<Span> = Vec::new();
     if let Some(busy) = &app.busy {
         left.push(Span::styled(format!("⟳ {busy} "), theme.key()));
+    }
+    if app.view == PaneView::Preview && app.preview.loading() {
+        left.push(Span::styled("⟳ preview… ", theme.key()));
     }
     if let Some(m) = &app.message {
         let style = if m.error { theme.error() } else { Style::new() };

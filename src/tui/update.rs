@@ -8,6 +8,7 @@ use ratatui::layout::{Position, Rect};
 use super::app::{App, Focus, Op, Plan, Popup};
 use super::list::{PageData, PageRequest};
 use super::model::{Counts, ListQuery, Tab};
+use super::preview::{self, PreviewRequest};
 use super::ui;
 
 /// Something that happened.
@@ -58,6 +59,12 @@ pub enum Action {
     Prefix(char),
     /// `gc`: garbage collection.
     Gc,
+    /// `v`: the pane shows the detail or the preview.
+    ToggleView,
+    PreviewLoaded {
+        seq: u64,
+        result: Result<Box<cachet::preview::Preview>, String>,
+    },
     Counted(Counts),
     PageLoaded(PageData),
     PageFailed {
@@ -106,6 +113,8 @@ pub enum Effect {
     },
     /// Put text on the clipboard (OSC 52).
     Clipboard(String),
+    /// Preview an item or one of its archive's members; cancels the one before.
+    LoadPreview(PreviewRequest),
 }
 
 /// Applies `action` to `app` and returns the effects to run.
@@ -130,6 +139,10 @@ fn follow(app: &mut App, fx: &mut Vec<Effect>) {
             }
         }
     }
+    let visible = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
+        .pane
+        .is_some();
+    preview::follow(app, visible, fx);
 }
 
 /// Recomputes the layout-dependent state after a resize.
@@ -201,6 +214,9 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.warn(message);
             return;
         }
+        A::PreviewLoaded { seq, result } => {
+            return preview::loaded(app, seq, result.map(|p| *p));
+        }
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
             app.now = now;
@@ -218,6 +234,9 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     app.pending_key = None;
     if let Some(popup) = app.popup.clone() {
         return popup_key(app, popup, action, fx);
+    }
+    if preview::key(app, &action, page(app), fx) {
+        return;
     }
     match action {
         A::Up => step(app, -1),
@@ -296,6 +315,14 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             refresh(app, fx);
         }
         A::Help => app.popup = Some(Popup::Help),
+        A::ToggleView => {
+            preview::toggle(app);
+            let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+            if areas.pane.is_none() {
+                app.focus = Focus::Detail;
+                fit(app);
+            }
+        }
         A::Enter => match app.focus {
             Focus::List => {
                 if app.list.selected().is_some() {

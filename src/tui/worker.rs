@@ -6,6 +6,8 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use chrono::Utc;
 use super::Msg;
 use super::app::{Op, Plan};
 use super::list::{PAGE, PageData, PageRequest};
+use super::preview::PreviewRequest;
 use super::source::Source;
 use super::update::{Action, Effect};
 
@@ -109,6 +112,8 @@ pub fn run(source: &Source, effect: Effect) -> Action {
         Effect::CopyOf { id, key } => copy_of(source.cache(), id, key),
         // Terminal output is the runtime's; it never reaches the worker.
         Effect::Clipboard(_) => Action::JobFailed("clipboard request sent to the worker".into()),
+        // Normally run on the preview thread (see `spawn_preview`); here without a cancel.
+        Effect::LoadPreview(req) => preview(source.cache(), &req, None),
     }
 }
 
@@ -139,6 +144,63 @@ fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
         cursors,
         last: ids.next.is_none(),
     })
+}
+
+/// A preview job and the flag that cancels it.
+pub type PreviewJob = (PreviewRequest, Arc<AtomicBool>);
+
+/// Starts the preview thread: only the newest waiting job runs, and a running one stops
+/// when its flag is raised (the runtime raises it when the next job comes).
+pub fn spawn_preview(root: PathBuf, out: Sender<Msg>) -> Sender<PreviewJob> {
+    let (tx, rx) = std::sync::mpsc::channel::<PreviewJob>();
+    std::thread::spawn(move || {
+        let cache = match Cache::open(&root) {
+            Ok(cache) => cache,
+            Err(e) => {
+                let _ = out.send(Msg::Action(Action::JobFailed(format!(
+                    "opening the cache for previews: {e}"
+                ))));
+                return;
+            }
+        };
+        while let Ok(first) = rx.recv() {
+            let Some((req, cancel)) = std::iter::once(first).chain(rx.try_iter()).last() else {
+                continue;
+            };
+            let action = preview(&cache, &req, Some(cancel));
+            if out.send(Msg::Action(action)).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// Previews an item, or a member of its archive.
+pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBool>>) -> Action {
+    let opts = cachet::preview::PreviewOpts {
+        max_lines: 500,
+        max_bytes: 256 * 1024,
+        max_entries: 5_000,
+        cancel,
+        ..Default::default()
+    };
+    let result = cache
+        .get(req.id)
+        .and_then(|item| {
+            let path = cache.content_path(&item)?;
+            let name = item.filename.clone();
+            match &req.member {
+                None => cachet::preview::open(&path, name.as_deref(), &opts),
+                Some(m) => cachet::preview::member(&path, name.as_deref(), m, &opts),
+            }
+        })
+        .map(Box::new)
+        .map_err(|e| e.to_string());
+    Action::PreviewLoaded {
+        seq: req.seq,
+        result,
+    }
 }
 
 /// Works out what `op` on `ids` would do, without doing it.

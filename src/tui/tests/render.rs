@@ -14,7 +14,7 @@ fn screen(h: &Harness) -> String {
     terminal.backend().to_string()
 }
 
-fn check(name: &str, h: &Harness) {
+pub fn check(name: &str, h: &Harness) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "YYYY-MM-DD hh:mm:ss");
     settings.add_filter(r"pid \d+ on \S+,", "pid PID on HOST,");
