@@ -76,7 +76,7 @@ pub fn run(root: &Path) -> Result<()> {
             previews,
             cancel: None,
         };
-        workers.dispatch(vec![Effect::Count]);
+        workers.dispatch(update::start(&mut app));
         loop {
             terminal
                 .draw(|frame| ui::draw(frame, &app))

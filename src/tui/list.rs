@@ -52,6 +52,8 @@ pub struct List {
     pub generation: u64,
     /// Row count from the tab counts, until the end has been seen.
     pub total: u64,
+    /// Whether `total` came from a count yet (before, the first page shows alone).
+    counted: bool,
     /// Exact length, once the last page has been read.
     pub end: Option<usize>,
     cursors: Vec<Option<Cursor>>,
@@ -71,6 +73,7 @@ impl List {
             query,
             generation: 0,
             total: 0,
+            counted: false,
             end: None,
             cursors: vec![None],
             pages: BTreeMap::new(),
@@ -84,7 +87,15 @@ impl List {
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.end.unwrap_or(self.total as usize)
+        match (self.end, self.counted) {
+            (Some(end), _) => end,
+            (None, true) => self.total as usize,
+            (None, false) => self
+                .pages
+                .iter()
+                .next_back()
+                .map_or(0, |(p, rows)| p * PAGE + rows.len()),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -160,6 +171,7 @@ impl List {
     /// Sets the row count from fresh tab counts.
     pub fn set_total(&mut self, total: u64) {
         self.total = total;
+        self.counted = true;
         if self.end.is_none() {
             self.sel = self.sel.min(self.len().saturating_sub(1));
             self.scroll_into_view();
@@ -180,6 +192,17 @@ impl List {
     /// Requests for the pages the view needs that are neither loaded nor asked for yet:
     /// the visible rows, and one page ahead of the selection.
     pub fn wanted(&mut self) -> Vec<PageRequest> {
+        if !self.counted && self.pages.is_empty() && self.pending.is_empty() {
+            // Not counted yet: the first page need not wait for the count.
+            self.pending.insert(0);
+            return vec![PageRequest {
+                generation: self.generation,
+                query: self.query.clone(),
+                page: 0,
+                from: 0,
+                after: None,
+            }];
+        }
         if self.is_empty() {
             return Vec::new();
         }

@@ -114,7 +114,8 @@ impl Harness {
             app,
             clipboard: Vec::new(),
         };
-        h.run(vec![Effect::Count]);
+        let fx = crate::tui::update::start(&mut h.app);
+        h.run(fx);
         h
     }
 

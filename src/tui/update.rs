@@ -117,6 +117,19 @@ pub enum Effect {
     LoadPreview(PreviewRequest),
 }
 
+/// The effects that open the browser: the first page, then the counts (so rows show
+/// before a million rows are counted).
+pub fn start(app: &mut App) -> Vec<Effect> {
+    let mut fx: Vec<Effect> = app
+        .list
+        .wanted()
+        .into_iter()
+        .map(Effect::LoadPage)
+        .collect();
+    fx.push(Effect::Count);
+    fx
+}
+
 /// Applies `action` to `app` and returns the effects to run.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let mut fx = Vec::new();
@@ -396,14 +409,14 @@ fn set_tab(app: &mut App, tab: Tab, fx: &mut Vec<Effect>) {
     requery(app, q, fx);
 }
 
-/// Lists something else: new query, counts follow.
+/// Lists something else (another tab or order: the counts stay what they are).
 fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
     app.list.reset(q);
     app.detail = Default::default();
-    if let Some(counts) = app.counts {
-        app.list.set_total(counts.get(app.tab()));
+    match app.counts {
+        Some(counts) => app.list.set_total(counts.get(app.tab())),
+        None => fx.push(Effect::Count),
     }
-    fx.push(Effect::Count);
 }
 
 /// Reads counts and the visible rows again.
