@@ -8,6 +8,8 @@
 // default lookup would differ.
 #[path = "tui/app.rs"]
 pub mod app;
+#[path = "tui/gc.rs"]
+pub mod gc;
 #[path = "tui/keymap.rs"]
 pub mod keymap;
 #[path = "tui/list.rs"]
@@ -59,7 +61,7 @@ pub fn run(root: &Path) -> Result<()> {
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
     let previews = worker::spawn_preview(root.to_path_buf(), tx.clone());
     worker::watch(root, tx.clone())?;
-    spawn_input(tx);
+    spawn_input(tx.clone());
 
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture).context("enabling the mouse")?;
@@ -75,6 +77,8 @@ pub fn run(root: &Path) -> Result<()> {
             queries: worker,
             previews,
             cancel: None,
+            root: root.to_path_buf(),
+            out: tx.clone(),
         };
         workers.dispatch(update::start(&mut app));
         loop {
@@ -107,6 +111,9 @@ struct Workers {
     previews: Sender<worker::PreviewJob>,
     /// The flag of the preview job last sent, raised when the next one goes.
     cancel: Option<Arc<AtomicBool>>,
+    /// For jobs that get a thread of their own (gc).
+    root: std::path::PathBuf,
+    out: Sender<Msg>,
 }
 
 impl Workers {
@@ -127,6 +134,9 @@ impl Workers {
                     self.cancel = Some(flag.clone());
                     // A closed worker shows up as a missing result, reported when it closed.
                     let _ = self.previews.send((req, flag));
+                }
+                Effect::ApplyGc(plan) => {
+                    worker::spawn_gc(self.root.clone(), *plan, self.out.clone())
                 }
                 other => {
                     let _ = self.queries.send(other);

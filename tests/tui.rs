@@ -241,3 +241,25 @@ fn demo_builds_a_cache_and_opens_it() {
         .count();
     assert_eq!(stale, 1);
 }
+
+#[test]
+fn gc_plan_then_apply_purges_the_trash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = small_cache(dir.path());
+    cache.trash(4).expect("trash");
+    let mut tui = Tui::start(dir.path(), &[], 100, 30);
+    tui.wait_for("5 Trash 1");
+    tui.press("gc");
+    tui.wait_for("Garbage collection: policies");
+    tui.press("\r");
+    tui.wait_all(&["1 item and", "part-4.csv", "y apply"]);
+    // The plan changed nothing.
+    assert_eq!(cache.get(4).expect("item").status, Status::Trash);
+    tui.press("y");
+    tui.wait_for("1 item removed");
+    assert!(cache.get(4).is_err(), "item 4 was purged");
+    tui.press("\x1b");
+    tui.wait_for("5 Trash 0");
+    tui.press("q");
+    tui.wait_exit();
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use cachet::Item;
 use chrono::{DateTime, Utc};
 
+use super::gc::GcDialog;
 use super::list::List;
 use super::model::{Counts, ListQuery, Sort, Tab};
 use super::preview::{PaneView, PreviewPane};
@@ -67,10 +68,11 @@ pub struct Plan {
 }
 
 /// The overlay on top of the screen; keys go to it first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Popup {
     Help,
     Confirm(Plan),
+    Gc(Box<GcDialog>),
 }
 
 /// The line at the bottom that reports what happened.

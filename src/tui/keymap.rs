@@ -6,6 +6,7 @@ use crossterm::event::{
 };
 
 use super::app::{App, Focus, Op, Popup};
+use super::gc::{GcDialog, Stage};
 use super::model::Tab;
 use super::preview::PaneView;
 use super::update::Action;
@@ -31,7 +32,10 @@ pub const LIST_HELP: &[HelpLine] = &[
     ("y / Y", "copy content path / key (OSC 52)"),
     ("s / S", "sort by next column / reverse order"),
     ("r", "refresh now (changes also show by themselves)"),
-    ("gc", "garbage collection (not available yet)"),
+    (
+        "gc",
+        "garbage collection: choose policies, read the plan, apply",
+    ),
     ("esc", "clear marks"),
     ("? / q", "this help / quit"),
     ("mouse", "wheel scrolls, click selects a row or a tab"),
@@ -63,6 +67,7 @@ pub const POPUP_HELP: &[HelpLine] = &[("y enter", "confirm"), ("n esc", "cancel"
 pub fn help(app: &App) -> &'static [HelpLine] {
     match (&app.popup, app.focus) {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
+        (Some(Popup::Gc(_)), _) => GC_HELP,
         (_, Focus::List) => LIST_HELP,
         (_, Focus::Detail) if app.view == PaneView::Preview => PREVIEW_HELP,
         (_, Focus::Detail) => DETAIL_HELP,
@@ -104,6 +109,29 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
     }
 }
 
+pub const GC_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑", "choose a policy"),
+    ("space ←/→", "change its setting"),
+    ("enter", "make the plan (nothing is deleted yet)"),
+    ("y", "apply the plan shown"),
+    ("esc", "back / close"),
+];
+
+fn gc_key(dialog: &GcDialog, code: KeyCode) -> Option<Action> {
+    let choosing = matches!(dialog.stage, Stage::Choose);
+    Some(match code {
+        KeyCode::Char('j') | KeyCode::Down if choosing => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up if choosing => Action::Up,
+        KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right if choosing => Action::ToggleMark,
+        KeyCode::Enter | KeyCode::Char('p') if choosing => Action::Confirm,
+        KeyCode::Char('y') if matches!(dialog.stage, Stage::Plan(_)) => Action::Confirm,
+        KeyCode::Enter if matches!(dialog.stage, Stage::Report(_)) => Action::Back,
+        KeyCode::Esc | KeyCode::Char('n') => Action::Back,
+        KeyCode::Char('q') => Action::Back,
+        _ => return None,
+    })
+}
+
 /// The action for a terminal event, if it means anything here.
 pub fn action(app: &App, event: &Event) -> Option<Action> {
     match event {
@@ -134,6 +162,9 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
+    }
+    if let Some(Popup::Gc(dialog)) = &app.popup {
+        return gc_key(dialog, key.code);
     }
     if let Some(popup) = &app.popup {
         return match (popup, key.code) {

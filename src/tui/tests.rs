@@ -1,6 +1,8 @@
 //! Tests of the browser without a terminal: a real cache in a temp dir, keys through the
 //! keymap and `update`, effects run by the worker's own functions on this thread.
 
+#[path = "tests/gc.rs"]
+mod gc;
 #[path = "tests/preview.rs"]
 mod preview;
 #[path = "tests/render.rs"]

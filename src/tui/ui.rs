@@ -3,6 +3,8 @@
 
 #[path = "ui/detail.rs"]
 mod detail;
+#[path = "ui/gc.rs"]
+mod gc;
 #[path = "ui/list.rs"]
 mod list;
 #[path = "ui/popup.rs"]

@@ -6,10 +6,12 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::{Position, Rect};
 
 use super::app::{App, Focus, Op, Plan, Popup};
+use super::gc;
 use super::list::{PageData, PageRequest};
 use super::model::{Counts, ListQuery, Tab};
 use super::preview::{self, PreviewRequest};
 use super::ui;
+use cachet::gc::{GcPlan, GcPolicy, GcReport};
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -65,6 +67,12 @@ pub enum Action {
         seq: u64,
         result: Result<Box<cachet::preview::Preview>, String>,
     },
+    GcPlanned(Result<Box<GcPlan>, String>),
+    GcProgress {
+        done: u64,
+        total: u64,
+    },
+    GcApplied(Result<Box<GcReport>, String>),
     Counted(Counts),
     PageLoaded(PageData),
     PageFailed {
@@ -94,7 +102,7 @@ pub enum Action {
 }
 
 /// Work for the runtime: queries and changes for the worker, output for the terminal.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Effect {
     Count,
     LoadPage(PageRequest),
@@ -115,6 +123,9 @@ pub enum Effect {
     Clipboard(String),
     /// Preview an item or one of its archive's members; cancels the one before.
     LoadPreview(PreviewRequest),
+    PlanGc(Box<GcPolicy>),
+    /// Apply a plan in the background, reporting progress.
+    ApplyGc(Box<GcPlan>),
 }
 
 /// The effects that open the browser: the first page, then the counts (so rows show
@@ -229,6 +240,9 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         A::PreviewLoaded { seq, result } => {
             return preview::loaded(app, seq, result.map(|p| *p));
+        }
+        A::GcPlanned(_) | A::GcProgress { .. } | A::GcApplied(_) => {
+            return gc::result(app, action, fx);
         }
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
@@ -353,7 +367,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::Back => back(app),
         A::Quit => app.quit = true,
         A::Prefix(c) => app.pending_key = Some(c),
-        A::Gc => app.warn("garbage collection is not available yet (cachet::gc has not landed)"),
+        A::Gc => gc::open(app),
         A::Confirm | A::Cancel => {}
         _ => {}
     }
@@ -361,6 +375,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
 
 fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) {
     match (popup, action) {
+        (Popup::Gc(dialog), action) => gc::key(app, dialog, action, fx),
         (_, Action::Quit) => app.quit = true,
         (Popup::Confirm(plan), Action::Confirm) => {
             app.popup = None;

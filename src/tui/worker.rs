@@ -114,6 +114,13 @@ pub fn run(source: &Source, effect: Effect) -> Action {
         Effect::Clipboard(_) => Action::JobFailed("clipboard request sent to the worker".into()),
         // Normally run on the preview thread (see `spawn_preview`); here without a cancel.
         Effect::LoadPreview(req) => preview(source.cache(), &req, None),
+        Effect::PlanGc(policy) => Action::GcPlanned(
+            cachet::gc::plan(source.cache(), &policy, Utc::now())
+                .map(Box::new)
+                .map_err(|e| format!("planning: {e}")),
+        ),
+        // Normally on a thread of its own (see `spawn_gc`), here without progress.
+        Effect::ApplyGc(plan) => gc_apply(source.cache(), &plan, &mut |_| {}),
     }
 }
 
@@ -144,6 +151,40 @@ fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
         cursors,
         last: ids.next.is_none(),
     })
+}
+
+/// Applies a gc plan on a thread of its own (with its own cache), sending progress and
+/// then the report.
+pub fn spawn_gc(root: PathBuf, plan: cachet::gc::GcPlan, out: Sender<Msg>) {
+    std::thread::spawn(move || {
+        let action = match Cache::open(&root) {
+            Ok(cache) => gc_apply(&cache, &plan, &mut |a| {
+                let _ = out.send(Msg::Action(a));
+            }),
+            Err(e) => Action::GcApplied(Err(format!("opening the cache: {e}"))),
+        };
+        let _ = out.send(Msg::Action(action));
+    });
+}
+
+/// Applies `plan`, reporting progress through `progress`.
+pub fn gc_apply(
+    cache: &Cache,
+    plan: &cachet::gc::GcPlan,
+    progress: &mut dyn FnMut(Action),
+) -> Action {
+    let outcome = cachet::gc::apply(
+        cache,
+        plan,
+        &mut |p| {
+            progress(Action::GcProgress {
+                done: p.done,
+                total: p.total,
+            })
+        },
+        None,
+    );
+    Action::GcApplied(outcome.map(Box::new).map_err(|e| format!("applying: {e}")))
 }
 
 /// A preview job and the flag that cancels it.

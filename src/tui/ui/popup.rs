@@ -13,6 +13,7 @@ use crate::tui::update::items_word;
 
 pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Theme) {
     let (title, lines) = match popup {
+        Popup::Gc(dialog) => return super::gc::draw(frame, dialog, area, theme),
         Popup::Help => (" Keys (esc closes) ".to_string(), help(app, theme)),
         Popup::Confirm(plan) => (format!(" {}? ", plan.op.verb()), confirm(plan, theme)),
     };
