@@ -24,9 +24,18 @@ pub struct PageRequest {
     pub generation: u64,
     pub query: ListQuery,
     pub page: usize,
-    /// The nearest page at or before `page` whose start is known, and that start.
-    pub from: usize,
-    pub after: Option<Cursor>,
+    pub fetch: Fetch,
+}
+
+/// How the worker finds a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetch {
+    /// Skip forward from page `from`, which starts after `after` (ids only), then read.
+    Forward { from: usize, after: Option<Cursor> },
+    /// Read backwards from the start of the next page (its cursor is known).
+    Backward { next: Cursor },
+    /// The list's last page, `rows` long, read from the end (`G` on a million rows).
+    Tail { rows: usize },
 }
 
 /// A page the worker read.
@@ -199,8 +208,10 @@ impl List {
                 generation: self.generation,
                 query: self.query.clone(),
                 page: 0,
-                from: 0,
-                after: None,
+                fetch: Fetch::Forward {
+                    from: 0,
+                    after: None,
+                },
             }];
         }
         if self.is_empty() {
@@ -210,22 +221,50 @@ impl List {
         let first = self.offset.min(last_row) / PAGE;
         let last = (self.offset + self.height).min(last_row) / PAGE;
         let ahead = ((self.sel + PAGE / 2).min(last_row)) / PAGE;
+        let last_page = last_row / PAGE;
         let mut out = Vec::new();
-        for page in first..=last.max(ahead) {
+        // From the bottom up, so that a page read from the end lets the ones above it be
+        // read backwards instead of skipped to from the top.
+        for page in (first..=last.max(ahead)).rev() {
             if self.pages.contains_key(&page) || self.pending.contains(&page) {
                 continue;
             }
-            let from = (0..=page.min(self.cursors.len() - 1))
-                .rev()
-                .find(|k| *k == 0 || self.cursors[*k].is_some())
-                .unwrap_or(0);
+            let known = |k: usize| self.cursors.get(k).cloned().flatten();
+            let fetch = if let Some(after) = known(page) {
+                Fetch::Forward {
+                    from: page,
+                    after: Some(after),
+                }
+            } else if page == 0 {
+                Fetch::Forward {
+                    from: 0,
+                    after: None,
+                }
+            } else if let Some(next) = known(page + 1) {
+                Fetch::Backward { next }
+            } else if self.pending.contains(&(page + 1)) {
+                // The page below is on its way; this one follows it backwards.
+                continue;
+            } else if page == last_page && self.end.is_none() && page > self.cursors.len() {
+                Fetch::Tail {
+                    rows: self.len() - page * PAGE,
+                }
+            } else {
+                let from = (0..=page.min(self.cursors.len() - 1))
+                    .rev()
+                    .find(|k| *k == 0 || self.cursors[*k].is_some())
+                    .unwrap_or(0);
+                Fetch::Forward {
+                    from,
+                    after: known(from),
+                }
+            };
             self.pending.insert(page);
             out.push(PageRequest {
                 generation: self.generation,
                 query: self.query.clone(),
                 page,
-                from,
-                after: self.cursors[from].clone(),
+                fetch,
             });
         }
         out

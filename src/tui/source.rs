@@ -127,6 +127,30 @@ impl Source {
         Ok(out)
     }
 
+    /// The page that ends with the row `next` names (the row itself included), and the
+    /// cursor where that page starts (none when it is the first page). Ids in order.
+    pub fn before(
+        &self,
+        query: &ListQuery,
+        next: &Cursor,
+        page_len: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<i64>, Option<Cursor>)> {
+        let rows = self.keyset_dir(query, Some(next), page_len + 1, now, true, true)?;
+        Ok(reversed_page(rows, page_len))
+    }
+
+    /// The last `rows` rows, and the cursor where they start. Ids in order.
+    pub fn tail(
+        &self,
+        query: &ListQuery,
+        rows: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<i64>, Option<Cursor>)> {
+        let found = self.keyset_dir(query, None, rows + 1, now, true, false)?;
+        Ok(reversed_page(found, rows))
+    }
+
     /// Ids and sort values of the `limit` rows after `after`, in order.
     fn keyset(
         &self,
@@ -135,10 +159,29 @@ impl Source {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<(i64, Value)>> {
+        self.keyset_dir(query, after, limit, now, false, false)
+    }
+
+    /// Rows after `bound` in the list's order, or before it going backwards (`reverse`),
+    /// the bound row itself included when `inclusive`.
+    fn keyset_dir(
+        &self,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+        limit: usize,
+        now: DateTime<Utc>,
+        reverse: bool,
+        inclusive: bool,
+    ) -> Result<Vec<(i64, Value)>> {
         let expr = sort_expr(&query.sort.col);
         // A younger item has a larger `created`: ascending age is descending time.
-        let desc = query.sort.desc != matches!(query.sort.col, SortCol::Age);
+        let desc = (query.sort.desc != matches!(query.sort.col, SortCol::Age)) != reverse;
         let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+        let id_cmp = if inclusive {
+            format!("{cmp}=")
+        } else {
+            cmp.to_string()
+        };
         let mut sql = format!(
             "SELECT id, {expr} FROM items WHERE {}",
             tab_sql(query.tab, now)
@@ -146,7 +189,7 @@ impl Source {
         let mut params: Vec<Value> = Vec::new();
         if let Some(c) = after {
             sql.push_str(&format!(
-                " AND ({expr} {cmp} ?1 OR ({expr} = ?1 AND id {cmp} ?2))"
+                " AND ({expr} {cmp} ?1 OR ({expr} = ?1 AND id {id_cmp} ?2))"
             ));
             params.push(c.val.clone());
             params.push(Value::Integer(c.id));
@@ -166,6 +209,16 @@ impl Source {
     pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
         Ok(self.cache.get_many(ids)?)
     }
+}
+
+/// Rows read backwards: the first `len` (in list order) and the cursor before them.
+fn reversed_page(mut rows: Vec<(i64, Value)>, len: usize) -> (Vec<i64>, Option<Cursor>) {
+    let start = if rows.len() > len {
+        rows.pop().map(|(id, val)| Cursor { val, id })
+    } else {
+        None
+    };
+    (rows.into_iter().rev().map(|(id, _)| id).collect(), start)
 }
 
 /// The SQL condition for one tab. Status names come from the enum, never from input.

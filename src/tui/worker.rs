@@ -17,7 +17,7 @@ use chrono::Utc;
 
 use super::Msg;
 use super::app::{Op, Plan};
-use super::list::{PAGE, PageData, PageRequest};
+use super::list::{Fetch, PAGE, PageData, PageRequest};
 use super::preview::PreviewRequest;
 use super::source::Source;
 use super::update::{Action, Effect};
@@ -126,15 +126,40 @@ pub fn run(source: &Source, effect: Effect) -> Action {
 
 fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
     let now = Utc::now();
-    let mut cursors = Vec::new();
-    let mut after = req.after.clone();
-    let mut page = req.from;
-    if req.page > req.from {
-        let skipped = source.skip(&req.query, after.as_ref(), req.page - req.from, PAGE, now)?;
-        for (i, c) in skipped.iter().enumerate() {
-            cursors.push((req.from + i + 1, c.clone()));
+    let (from, after) = match &req.fetch {
+        Fetch::Forward { from, after } => (*from, after.clone()),
+        Fetch::Backward { next } => {
+            let (ids, start) = source.before(&req.query, next, PAGE, now)?;
+            return Ok(PageData {
+                generation: req.generation,
+                asked: req.page,
+                page: req.page,
+                items: source.items(&ids)?,
+                cursors: start.map(|c| (req.page, c)).into_iter().collect(),
+                last: false,
+            });
         }
-        page = req.from + skipped.len();
+        Fetch::Tail { rows } => {
+            let (ids, start) = source.tail(&req.query, *rows, now)?;
+            return Ok(PageData {
+                generation: req.generation,
+                asked: req.page,
+                page: req.page,
+                items: source.items(&ids)?,
+                cursors: start.map(|c| (req.page, c)).into_iter().collect(),
+                last: true,
+            });
+        }
+    };
+    let mut cursors = Vec::new();
+    let mut after = after;
+    let mut page = from;
+    if req.page > from {
+        let skipped = source.skip(&req.query, after.as_ref(), req.page - from, PAGE, now)?;
+        for (i, c) in skipped.iter().enumerate() {
+            cursors.push((from + i + 1, c.clone()));
+        }
+        page = from + skipped.len();
         if let Some(c) = skipped.last() {
             after = Some(c.clone());
         }

@@ -72,6 +72,22 @@ fn a_large_list_is_a_window_paged_on_demand() {
     let held = (0..5000).filter(|i| h.app.list.row(*i).is_some()).count();
     assert!(held <= 10 * PAGE, "{held} rows held");
     assert!(h.app.list.row(0).is_none(), "the first page was dropped");
+    // Up from the bottom, across page boundaries, pages are read backwards.
+    for _ in 0..3 {
+        h.keys("<pgup>");
+    }
+    for _ in 0..200 {
+        h.keys("k");
+    }
+    let sel = h.app.list.sel;
+    assert!(sel < 4999 - 200, "{sel}");
+    assert_eq!(h.selected_uri(), format!("file:///data/{sel:06}"));
+    for i in (sel - 30..sel).rev() {
+        assert_eq!(
+            h.app.list.row(i).map(|r| r.uri.clone()),
+            Some(format!("file:///data/{i:06}"))
+        );
+    }
     h.keys("gg");
     assert_eq!(h.selected_uri(), "file:///data/000000");
     for _ in 0..40 {
@@ -80,6 +96,20 @@ fn a_large_list_is_a_window_paged_on_demand() {
     let sel = h.app.list.sel;
     assert!(sel > 600, "{sel}");
     assert_eq!(h.selected_uri(), format!("file:///data/{sel:06}"));
+}
+
+#[test]
+fn the_end_of_a_sorted_list_is_read_from_the_end() {
+    let (dir, cache) = big_cache(1000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("sSG");
+    assert_eq!(h.app.list.sel, 999);
+    assert_eq!(h.selected_uri(), "file:///data/000000");
+    for _ in 0..5 {
+        h.keys("<pgup>");
+    }
+    let sel = h.app.list.sel;
+    assert_eq!(h.selected_uri(), format!("file:///data/{:06}", 999 - sel));
 }
 
 #[test]
