@@ -258,8 +258,10 @@ fn gc_plan_then_apply_purges_the_trash() {
     tui.press("y");
     tui.wait_for("1 item removed");
     assert!(cache.get(4).is_err(), "item 4 was purged");
-    tui.press("\x1b");
     tui.wait_for("5 Trash 0");
+    tui.press("\x1b");
+    // The footer shows the list's keys again once the dialog is closed.
+    tui.wait_for("? help");
     tui.press("q");
     tui.wait_exit();
 }
