@@ -8,6 +8,8 @@
 // default lookup would differ.
 #[path = "tui/app.rs"]
 pub mod app;
+#[path = "tui/columns.rs"]
+pub mod columns;
 #[path = "tui/gc.rs"]
 pub mod gc;
 #[path = "tui/keymap.rs"]

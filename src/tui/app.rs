@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use cachet::Item;
 use chrono::{DateTime, Utc};
 
+use super::columns::ColumnPicker;
 use super::gc::GcDialog;
 use super::list::List;
 use super::model::{Counts, ListQuery, Sort, Tab};
@@ -73,6 +74,7 @@ pub enum Popup {
     Help,
     Confirm(Plan),
     Gc(Box<GcDialog>),
+    Columns(ColumnPicker),
 }
 
 /// The line at the bottom that reports what happened.
@@ -105,6 +107,8 @@ pub struct App {
     pub list: List,
     /// Marked items and their content sizes.
     pub marks: BTreeMap<i64, u64>,
+    /// Attributes shown as columns (`c`).
+    pub columns: Vec<String>,
     pub focus: Focus,
     pub detail: Detail,
     /// What the right-hand pane shows.
@@ -134,6 +138,7 @@ impl App {
                 sort: Sort::default(),
             }),
             marks: BTreeMap::new(),
+            columns: Vec::new(),
             focus: Focus::List,
             detail: Detail::default(),
             view: PaneView::Detail,

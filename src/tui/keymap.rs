@@ -31,6 +31,7 @@ pub const LIST_HELP: &[HelpLine] = &[
     ("p", "pin / unpin"),
     ("y / Y", "copy content path / key (OSC 52)"),
     ("s / S", "sort by next column / reverse order"),
+    ("c", "choose attribute columns"),
     ("r", "refresh now (changes also show by themselves)"),
     (
         "gc",
@@ -68,6 +69,7 @@ pub fn help(app: &App) -> &'static [HelpLine] {
     match (&app.popup, app.focus) {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
         (Some(Popup::Gc(_)), _) => GC_HELP,
+        (Some(Popup::Columns(_)), _) => COLUMNS_HELP,
         (_, Focus::List) => LIST_HELP,
         (_, Focus::Detail) if app.view == PaneView::Preview => PREVIEW_HELP,
         (_, Focus::Detail) => DETAIL_HELP,
@@ -108,6 +110,13 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
         ],
     }
 }
+
+pub const COLUMNS_HELP: &[HelpLine] = &[
+    ("j/k", "move"),
+    ("space", "show / hide the attribute"),
+    ("enter", "apply"),
+    ("esc", "cancel"),
+];
 
 pub const GC_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "choose a policy"),
@@ -166,6 +175,16 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
     if let Some(Popup::Gc(dialog)) = &app.popup {
         return gc_key(dialog, key.code);
     }
+    if let Some(Popup::Columns(_)) = &app.popup {
+        return Some(match key.code {
+            KeyCode::Char('j') | KeyCode::Down => Action::Down,
+            KeyCode::Char('k') | KeyCode::Up => Action::Up,
+            KeyCode::Char(' ') => Action::ToggleMark,
+            KeyCode::Enter => Action::Confirm,
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('c') => Action::Back,
+            _ => return None,
+        });
+    }
     if let Some(popup) = &app.popup {
         return match (popup, key.code) {
             (Popup::Confirm(_), KeyCode::Char('y') | KeyCode::Enter) => Some(Action::Confirm),
@@ -214,6 +233,7 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('r') | KeyCode::F(5) => Action::Refresh,
         KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
         KeyCode::Char('v') => Action::ToggleView,
+        KeyCode::Char('c') => Action::PickColumns,
         KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Action::Enter,
         KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left => Action::Back,
         KeyCode::Char('q') => Action::Quit,

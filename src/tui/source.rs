@@ -205,6 +205,32 @@ impl Source {
         .context("listing items")
     }
 
+    /// Attribute names and their types, from the registry's catalogue, by name.
+    pub fn attr_names(&self) -> Result<Vec<(String, String)>> {
+        let conn = &self.cache.registry().db().conn;
+        let mut st = conn
+            .prepare_cached("SELECT name, type FROM attr_names WHERE scope = 0 ORDER BY name, type")
+            .context("reading attribute names")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .context("reading attribute names")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading attribute names")?;
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (name, code) in rows {
+            let kind = cachet::AttrType::from_code(code).map_or("?", |t| t.as_str());
+            match out.last_mut() {
+                // One name with values of several types: list the types together.
+                Some((last, types)) if *last == name => {
+                    types.push('|');
+                    types.push_str(kind);
+                }
+                _ => out.push((name, kind.to_string())),
+            }
+        }
+        Ok(out)
+    }
+
     /// The items with these ids, in order.
     pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
         Ok(self.cache.get_many(ids)?)

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::{Position, Rect};
 
 use super::app::{App, Focus, Op, Plan, Popup};
+use super::columns;
 use super::gc;
 use super::list::{PageData, PageRequest};
 use super::model::{Counts, ListQuery, Tab};
@@ -67,6 +68,9 @@ pub enum Action {
         seq: u64,
         result: Result<Box<cachet::preview::Preview>, String>,
     },
+    /// `c`: choose attribute columns.
+    PickColumns,
+    ColumnsLoaded(Vec<(String, String)>),
     GcPlanned(Result<Box<GcPlan>, String>),
     GcProgress {
         done: u64,
@@ -123,6 +127,8 @@ pub enum Effect {
     Clipboard(String),
     /// Preview an item or one of its archive's members; cancels the one before.
     LoadPreview(PreviewRequest),
+    /// The attribute names the registry knows, for the column picker.
+    LoadColumns,
     PlanGc(Box<GcPolicy>),
     /// Apply a plan in the background, reporting progress.
     ApplyGc(Box<GcPlan>),
@@ -244,6 +250,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::GcPlanned(_) | A::GcProgress { .. } | A::GcApplied(_) => {
             return gc::result(app, action, fx);
         }
+        A::ColumnsLoaded(names) => return columns::loaded(app, names),
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
             app.now = now;
@@ -342,6 +349,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             refresh(app, fx);
         }
         A::Help => app.popup = Some(Popup::Help),
+        A::PickColumns => columns::open(fx),
         A::ToggleView => {
             preview::toggle(app);
             let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
@@ -376,6 +384,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
 fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) {
     match (popup, action) {
         (Popup::Gc(dialog), action) => gc::key(app, dialog, action, fx),
+        (Popup::Columns(picker), action) => columns::key(app, picker, action),
         (_, Action::Quit) => app.quit = true,
         (Popup::Confirm(plan), Action::Confirm) => {
             app.popup = None;

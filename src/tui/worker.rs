@@ -114,6 +114,10 @@ pub fn run(source: &Source, effect: Effect) -> Action {
         Effect::Clipboard(_) => Action::JobFailed("clipboard request sent to the worker".into()),
         // Normally run on the preview thread (see `spawn_preview`); here without a cancel.
         Effect::LoadPreview(req) => preview(source.cache(), &req, None),
+        Effect::LoadColumns => match source.attr_names() {
+            Ok(names) => Action::ColumnsLoaded(names),
+            Err(e) => Action::JobFailed(format!("reading attribute names: {e:#}")),
+        },
         Effect::PlanGc(policy) => Action::GcPlanned(
             cachet::gc::plan(source.cache(), &policy, Utc::now())
                 .map(Box::new)

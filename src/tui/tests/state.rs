@@ -315,3 +315,19 @@ fn resizing_keeps_the_selection_visible() {
     assert!(l.sel >= l.offset && l.sel < l.offset + l.height);
     assert_eq!(l.height, 9);
 }
+
+#[test]
+fn attribute_columns_are_picked_from_the_catalogue() {
+    let mut h = Harness::sample((100, 24));
+    h.keys("c");
+    let Some(Popup::Columns(picker)) = &h.app.popup else {
+        panic!("no picker: {:?}", h.app.popup);
+    };
+    let names: Vec<&str> = picker.names.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["rows", "source"]);
+    h.keys("<space>j<space>k<space><enter>");
+    assert_eq!(h.app.columns, vec!["source".to_string()]);
+    super::render_check("columns_100x24", &h);
+    h.keys("c<esc>");
+    assert_eq!(h.app.columns, vec!["source".to_string()]);
+}

@@ -22,10 +22,24 @@ enum Col {
     Status,
     Size,
     Age,
+    /// The attribute `app.columns[i]`.
+    Attr(usize),
 }
 
 impl Col {
-    fn title(self) -> &'static str {
+    fn title(self, app: &App) -> String {
+        if let Col::Attr(i) = self {
+            return app
+                .columns
+                .get(i)
+                .cloned()
+                .unwrap_or_default()
+                .to_uppercase();
+        }
+        self.fixed_title().to_string()
+    }
+
+    fn fixed_title(self) -> &'static str {
         match self {
             Col::Mark => "",
             Col::Id => "ID",
@@ -34,6 +48,7 @@ impl Col {
             Col::Status => "STATUS",
             Col::Size => "SIZE",
             Col::Age => "AGE",
+            Col::Attr(_) => "",
         }
     }
 
@@ -46,6 +61,7 @@ impl Col {
             Col::Status => Constraint::Length(7),
             Col::Size => Constraint::Length(9),
             Col::Age => Constraint::Length(4),
+            Col::Attr(_) => Constraint::Length(10),
         }
     }
 
@@ -58,27 +74,42 @@ impl Col {
             Col::Status => Some(SortCol::Status),
             Col::Size => Some(SortCol::Size),
             Col::Age => Some(SortCol::Age),
+            Col::Attr(_) => None,
         }
     }
 }
 
-/// The columns that fit `width`, most important first kept.
-fn columns(width: u16) -> &'static [Col] {
+/// The columns that fit `width`, most important kept: chosen attributes go after the
+/// name, as many as leave the name 16 columns.
+fn columns(app: &App, width: u16) -> Vec<Col> {
     use Col::*;
-    if width >= 70 {
-        &[Mark, Id, Name, Version, Status, Size, Age]
+    let mut cols = if width >= 70 {
+        vec![Mark, Id, Name, Version, Status, Size, Age]
     } else if width >= 50 {
-        &[Mark, Name, Version, Status, Size, Age]
+        vec![Mark, Name, Version, Status, Size, Age]
     } else {
-        &[Mark, Name, Status, Size]
-    }
+        vec![Mark, Name, Status, Size]
+    };
+    let fixed: u16 = cols
+        .iter()
+        .map(|c| match c.width() {
+            Constraint::Length(n) => n + 1,
+            _ => 1,
+        })
+        .sum();
+    let room = usize::from(width.saturating_sub(fixed + 16) / 11);
+    let attrs = (0..app.columns.len().min(room)).map(Attr);
+    let at = cols.iter().position(|c| *c == Name).map_or(1, |p| p + 1);
+    cols.splice(at..at, attrs);
+    cols
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
-    let cols = columns(area.width);
+    let cols = columns(app, area.width);
+    let cols = cols.as_slice();
     let sort = &app.list.query.sort;
     let header = Row::new(cols.iter().map(|c| {
-        let mut title = c.title().to_string();
+        let mut title = c.title(app);
         if c.sort().as_ref() == Some(&sort.col) {
             title.push(if sort.desc { '▼' } else { '▲' });
         }
@@ -157,6 +188,13 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
             Line::from(item.size.map(text::size).unwrap_or_else(|| "-".into())).right_aligned(),
         ),
         Col::Age => Cell::from(text::age(item.created, app.now)),
+        Col::Attr(i) => Cell::from(
+            app.columns
+                .get(*i)
+                .and_then(|name| item.attrs.get(name))
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+        ),
     });
     Row::new(cells.collect::<Vec<_>>())
 }

@@ -14,6 +14,26 @@ use crate::tui::update::items_word;
 pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Theme) {
     let (title, lines) = match popup {
         Popup::Gc(dialog) => return super::gc::draw(frame, dialog, area, theme),
+        Popup::Columns(picker) => (
+            " Attribute columns (space, enter) ".to_string(),
+            picker
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, (name, kind))| {
+                    let line = Line::from(vec![
+                        Span::raw(if picker.chosen[i] { "[x] " } else { "[ ] " }),
+                        Span::raw(name.clone()),
+                        Span::styled(format!(" {kind}"), theme.dim()),
+                    ]);
+                    if i == picker.cursor {
+                        line.style(theme.selected())
+                    } else {
+                        line
+                    }
+                })
+                .collect(),
+        ),
         Popup::Help => (" Keys (esc closes) ".to_string(), help(app, theme)),
         Popup::Confirm(plan) => (format!(" {}? ", plan.op.verb()), confirm(plan, theme)),
     };
