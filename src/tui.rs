@@ -6,12 +6,16 @@
 
 // Explicit paths: `benches/tui.rs` compiles these same files with `#[path]`, where the
 // default lookup would differ.
+#[path = "tui/action.rs"]
+pub mod action;
 #[path = "tui/app.rs"]
 pub mod app;
 #[path = "tui/columns.rs"]
 pub mod columns;
 #[path = "tui/gc.rs"]
 pub mod gc;
+#[path = "tui/inspect.rs"]
+pub mod inspect;
 #[path = "tui/keymap.rs"]
 pub mod keymap;
 #[path = "tui/list.rs"]

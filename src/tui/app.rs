@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::columns::ColumnPicker;
 use super::gc::GcDialog;
+use super::inspect::InspectPane;
 use super::list::List;
 use super::model::{Counts, ListQuery, Sort, Tab};
 use super::preview::{PaneView, PreviewPane};
@@ -114,6 +115,7 @@ pub struct App {
     /// What the right-hand pane shows.
     pub view: PaneView,
     pub preview: PreviewPane,
+    pub inspect: InspectPane,
     pub popup: Option<Popup>,
     pub message: Option<Message>,
     /// A job running in the background, described for the footer.
@@ -143,6 +145,7 @@ impl App {
             detail: Detail::default(),
             view: PaneView::Detail,
             preview: PreviewPane::default(),
+            inspect: InspectPane::default(),
             popup: None,
             message: None,
             busy: None,

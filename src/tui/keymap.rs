@@ -32,6 +32,7 @@ pub const LIST_HELP: &[HelpLine] = &[
     ("y / Y", "copy content path / key (OSC 52)"),
     ("s / S", "sort by next column / reverse order"),
     ("c", "choose attribute columns"),
+    ("m", "pane shows the manifest inspector"),
     ("r", "refresh now (changes also show by themselves)"),
     (
         "gc",
@@ -62,6 +63,15 @@ pub const PREVIEW_HELP: &[HelpLine] = &[
     ("? / q", "this help / quit"),
 ];
 
+pub const MANIFEST_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑ PgDn/PgUp", "select an entry"),
+    ("enter", "jump to the item holding the entry's blob"),
+    ("x", "expand shards into their files / collapse"),
+    ("o", "follow manifest refs / show them as lines"),
+    ("esc h", "back to the list"),
+    ("m / v", "detail / preview instead"),
+];
+
 pub const POPUP_HELP: &[HelpLine] = &[("y enter", "confirm"), ("n esc", "cancel")];
 
 /// The help for what has the keys now.
@@ -72,6 +82,7 @@ pub fn help(app: &App) -> &'static [HelpLine] {
         (Some(Popup::Columns(_)), _) => COLUMNS_HELP,
         (_, Focus::List) => LIST_HELP,
         (_, Focus::Detail) if app.view == PaneView::Preview => PREVIEW_HELP,
+        (_, Focus::Detail) if app.view == PaneView::Manifest => MANIFEST_HELP,
         (_, Focus::Detail) => DETAIL_HELP,
     }
 }
@@ -91,6 +102,14 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("s", "sort"),
             ("v", "preview"),
             ("q", "quit"),
+        ],
+        (None, Focus::Detail) if app.view == PaneView::Manifest => &[
+            ("?", "help"),
+            ("j/k", "entry"),
+            ("enter", "jump"),
+            ("x", "shards"),
+            ("o", "refs"),
+            ("esc", "back"),
         ],
         (None, Focus::Detail) if app.view == PaneView::Preview => &[
             ("?", "help"),
@@ -234,6 +253,9 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
         KeyCode::Char('v') => Action::ToggleView,
         KeyCode::Char('c') => Action::PickColumns,
+        KeyCode::Char('m') => Action::ToggleManifest,
+        KeyCode::Char('x') => Action::ToggleShards,
+        KeyCode::Char('o') => Action::ToggleRefs,
         KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Action::Enter,
         KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left => Action::Back,
         KeyCode::Char('q') => Action::Quit,

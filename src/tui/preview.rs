@@ -16,6 +16,8 @@ pub enum PaneView {
     #[default]
     Detail,
     Preview,
+    /// The manifest inspector (`m`).
+    Manifest,
 }
 
 /// One preview job.
@@ -100,7 +102,7 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<Preview, String>) {
 /// `v`: switches the pane between detail and preview.
 pub fn toggle(app: &mut App) {
     app.view = match app.view {
-        PaneView::Detail => PaneView::Preview,
+        PaneView::Detail | PaneView::Manifest => PaneView::Preview,
         PaneView::Preview => PaneView::Detail,
     };
     if app.view == PaneView::Detail {

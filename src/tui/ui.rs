@@ -5,6 +5,8 @@
 mod detail;
 #[path = "ui/gc.rs"]
 mod gc;
+#[path = "ui/inspect.rs"]
+mod inspect;
 #[path = "ui/list.rs"]
 mod list;
 #[path = "ui/popup.rs"]
@@ -180,6 +182,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         match app.view {
             PaneView::Detail => detail::draw(frame, app, pane, theme),
             PaneView::Preview => preview::draw(frame, app, pane, theme),
+            PaneView::Manifest => inspect::draw(frame, app, pane, theme),
         }
     }
     if let Some(status) = areas.status {

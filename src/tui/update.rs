@@ -2,137 +2,17 @@
 //! workers and the clock; what needs I/O goes out as [`Effect`]s.
 
 use cachet::Item;
-use chrono::{DateTime, Utc};
 use ratatui::layout::{Position, Rect};
 
-use super::app::{App, Focus, Op, Plan, Popup};
+use super::app::{App, Focus, Op, Popup};
 use super::columns;
 use super::gc;
-use super::list::{PageData, PageRequest};
-use super::model::{Counts, ListQuery, Tab};
-use super::preview::{self, PreviewRequest};
+use super::inspect;
+use super::model::{ListQuery, Tab};
+use super::preview;
 use super::ui;
-use cachet::gc::{GcPlan, GcPolicy, GcReport};
 
-/// Something that happened.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Up,
-    Down,
-    PageUp,
-    PageDown,
-    HalfPageUp,
-    HalfPageDown,
-    Top,
-    Bottom,
-    /// Mouse wheel: scroll the pane under the pointer.
-    Scroll {
-        delta: isize,
-        column: u16,
-        row: u16,
-    },
-    Click {
-        column: u16,
-        row: u16,
-    },
-    Resize(u16, u16),
-    SetTab(Tab),
-    NextTab,
-    PrevTab,
-    SortNext,
-    SortReverse,
-    ToggleMark,
-    /// Asks the worker for a plan, then a confirmation (`d`, `u`, `D`).
-    Ask(Op),
-    TogglePin,
-    /// Copies the selected item's content path (or its key when `key`).
-    Copy {
-        key: bool,
-    },
-    Refresh,
-    Help,
-    /// `enter`/`l`: open the detail pane, or jump to the selected version in it.
-    Enter,
-    /// `esc`/`h`: close what is open, clear marks, go back to the list.
-    Back,
-    Quit,
-    Confirm,
-    Cancel,
-    /// The first key of a two-key command.
-    Prefix(char),
-    /// `gc`: garbage collection.
-    Gc,
-    /// `v`: the pane shows the detail or the preview.
-    ToggleView,
-    PreviewLoaded {
-        seq: u64,
-        result: Result<Box<cachet::preview::Preview>, String>,
-    },
-    /// `c`: choose attribute columns.
-    PickColumns,
-    ColumnsLoaded(Vec<(String, String)>),
-    GcPlanned(Result<Box<GcPlan>, String>),
-    GcProgress {
-        done: u64,
-        total: u64,
-    },
-    GcApplied(Result<Box<GcReport>, String>),
-    Counted(Counts),
-    PageLoaded(PageData),
-    PageFailed {
-        generation: u64,
-        message: String,
-    },
-    VersionsLoaded {
-        key: String,
-        items: Vec<Item>,
-    },
-    Planned(Plan),
-    Applied {
-        op: Op,
-        items: Vec<Item>,
-        errors: Vec<String>,
-        freed: u64,
-    },
-    /// Text to put on the clipboard, and what it is.
-    Copied {
-        text: String,
-        what: String,
-    },
-    JobFailed(String),
-    /// Another process (or our worker) changed the registry.
-    Changed,
-    Clock(DateTime<Utc>),
-}
-
-/// Work for the runtime: queries and changes for the worker, output for the terminal.
-#[derive(Debug, Clone)]
-pub enum Effect {
-    Count,
-    LoadPage(PageRequest),
-    LoadVersions {
-        key: String,
-    },
-    Plan {
-        op: Op,
-        ids: Vec<i64>,
-    },
-    Apply(Plan),
-    /// Resolve what `y`/`Y` copies (a content path needs the blob store).
-    CopyOf {
-        id: i64,
-        key: bool,
-    },
-    /// Put text on the clipboard (OSC 52).
-    Clipboard(String),
-    /// Preview an item or one of its archive's members; cancels the one before.
-    LoadPreview(PreviewRequest),
-    /// The attribute names the registry knows, for the column picker.
-    LoadColumns,
-    PlanGc(Box<GcPolicy>),
-    /// Apply a plan in the background, reporting progress.
-    ApplyGc(Box<GcPlan>),
-}
+pub use super::action::{Action, Effect};
 
 /// The effects that open the browser: the first page, then the counts (so rows show
 /// before a million rows are counted).
@@ -173,6 +53,7 @@ fn follow(app: &mut App, fx: &mut Vec<Effect>) {
         .pane
         .is_some();
     preview::follow(app, visible, fx);
+    inspect::follow(app, visible, fx);
 }
 
 /// Recomputes the layout-dependent state after a resize.
@@ -251,6 +132,10 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             return gc::result(app, action, fx);
         }
         A::ColumnsLoaded(names) => return columns::loaded(app, names),
+        A::ManifestLoaded { seq, result } => {
+            return inspect::loaded(app, seq, result.map(|v| *v));
+        }
+        A::Jumped { sha, item } => return inspect::jumped(app, sha, item.map(|i| *i)),
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
             app.now = now;
@@ -269,7 +154,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     if let Some(popup) = app.popup.clone() {
         return popup_key(app, popup, action, fx);
     }
-    if preview::key(app, &action, page(app), fx) {
+    if preview::key(app, &action, page(app), fx) || inspect::key(app, &action, page(app), fx) {
         return;
     }
     match action {
@@ -350,8 +235,12 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         A::Help => app.popup = Some(Popup::Help),
         A::PickColumns => columns::open(fx),
-        A::ToggleView => {
-            preview::toggle(app);
+        A::ToggleView | A::ToggleManifest => {
+            if matches!(action, A::ToggleView) {
+                preview::toggle(app);
+            } else {
+                inspect::toggle(app);
+            }
             let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
             if areas.pane.is_none() {
                 app.focus = Focus::Detail;

@@ -17,6 +17,7 @@ use chrono::Utc;
 
 use super::Msg;
 use super::app::{Op, Plan};
+use super::inspect::{EntryRow, MAX_ENTRIES, ManifestRequest, ManifestView};
 use super::list::{Fetch, PAGE, PageData, PageRequest};
 use super::preview::PreviewRequest;
 use super::source::Source;
@@ -114,6 +115,29 @@ pub fn run(source: &Source, effect: Effect) -> Action {
         Effect::Clipboard(_) => Action::JobFailed("clipboard request sent to the worker".into()),
         // Normally run on the preview thread (see `spawn_preview`); here without a cancel.
         Effect::LoadPreview(req) => preview(source.cache(), &req, None),
+        Effect::LoadManifest(req) => Action::ManifestLoaded {
+            seq: req.seq,
+            result: read_manifest(source.cache(), &req).map(Box::new),
+        },
+        Effect::FindBlob { sha } => {
+            let found = source
+                .cache()
+                .registry()
+                .db()
+                .conn
+                .prepare_cached("SELECT id FROM items WHERE sha256 = ?1 ORDER BY id DESC LIMIT 1")
+                .and_then(|mut st| {
+                    use rusqlite::OptionalExtension;
+                    st.query_row([&sha], |r| r.get::<_, i64>(0)).optional()
+                });
+            match found {
+                Ok(id) => Action::Jumped {
+                    item: id.and_then(|id| source.cache().get(id).ok()).map(Box::new),
+                    sha,
+                },
+                Err(e) => Action::JobFailed(format!("looking up blob {sha}: {e}")),
+            }
+        }
         Effect::LoadColumns => match source.attr_names() {
             Ok(names) => Action::ColumnsLoaded(names),
             Err(e) => Action::JobFailed(format!("reading attribute names: {e:#}")),
@@ -214,6 +238,47 @@ pub fn gc_apply(
         None,
     );
     Action::GcApplied(outcome.map(Box::new).map_err(|e| format!("applying: {e}")))
+}
+
+/// Reads up to [`MAX_ENTRIES`] entries of a manifest item for the inspector.
+fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, String> {
+    let item = cache.get(req.id).map_err(|e| e.to_string())?;
+    let info = cache
+        .registry()
+        .db()
+        .manifest_info(req.id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("item {} is not a manifest (m shows manifests)", req.id))?;
+    let sha = cachet::manifest::manifest_sha(&item).map_err(|e| e.to_string())?;
+    let opts = cachet::manifest::ReadOpts {
+        resolve_refs: req.follow_refs,
+        expand_shards: req.expand_shards,
+        ..Default::default()
+    };
+    let entries = cachet::manifest::Entries::open(cache, sha, opts).map_err(|e| e.to_string())?;
+    let mut view = ManifestView {
+        manifest_type: info.manifest_type,
+        rows: Vec::new(),
+        truncated: false,
+        errors: Vec::new(),
+    };
+    for entry in entries {
+        if view.rows.len() >= MAX_ENTRIES {
+            view.truncated = true;
+            break;
+        }
+        match entry {
+            Ok(located) => view.rows.push(EntryRow {
+                depth: located.depth + usize::from(located.shard.is_some()),
+                kind: located.entry.kind().to_string(),
+                key: located.entry.key().to_string(),
+                size: located.entry.size(),
+                sha256: located.entry.sha256().map(str::to_string),
+            }),
+            Err(e) => view.errors.push(e.to_string()),
+        }
+    }
+    Ok(view)
 }
 
 /// A preview job and the flag that cancels it.

@@ -109,3 +109,44 @@ fn items_without_content_say_why_and_binary_shows_hex() {
     );
     super::render_check("preview_hex_120x30", &h);
 }
+
+#[test]
+fn the_manifest_inspector_follows_refs_and_expands_shards() {
+    let mut h = Harness::demo((80, 24));
+    select(&mut h, 20);
+    h.keys("m");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    assert_eq!(h.app.focus, Focus::Detail);
+    let rows = |h: &Harness| h.app.inspect.shown.clone().unwrap().unwrap().rows;
+    let kinds: Vec<String> = rows(&h).iter().map(|r| r.kind.clone()).collect();
+    assert_eq!(kinds, ["shard", "shard", "shard", "file"]);
+    assert_eq!(rows(&h)[3].depth, 1, "reached through the ref");
+    h.keys("x");
+    assert_eq!(
+        rows(&h).len(),
+        12,
+        "ten clips, labels, and the appended file"
+    );
+    super::render_check("manifest_80x24", &h);
+    h.keys("xo");
+    assert_eq!(
+        rows(&h).last().map(|r| r.kind.as_str()),
+        Some("manifest_ref")
+    );
+    // Entries link blobs no item holds: enter says so.
+    h.keys("<enter>");
+    assert!(
+        h.app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no item holds")
+    );
+    // A plain item is not a manifest.
+    h.keys("<esc>");
+    select(&mut h, 1);
+    h.keys("<enter>");
+    let err = h.app.inspect.shown.clone().unwrap().unwrap_err();
+    assert!(err.contains("not a manifest"), "{err}");
+}
