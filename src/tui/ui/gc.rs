@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
     };
     let (lines, footer) = match &dialog.stage {
         Stage::Choose => (
-            choose(dialog, theme),
+            choose(dialog, inner.width, theme),
             keys(&[
                 ("j/k", "move"),
                 ("space", "change"),
@@ -61,7 +61,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
             } else {
                 keys(&[("y", "apply"), ("esc", "back")])
             };
-            (plan_lines(plan, theme), footer)
+            (plan_lines(plan, inner.width, theme), footer)
         }
         Stage::Applying { done, total } => {
             let [text_area, gauge] =
@@ -115,7 +115,9 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(footer), foot);
 }
 
-fn choose(dialog: &GcDialog, theme: Theme) -> Vec<Line<'static>> {
+fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
+    // The setting needs about 16 columns; the name gets the rest, up to 28.
+    let name_w = usize::from(width.saturating_sub(17)).clamp(8, 28);
     let mut out: Vec<Line> = CHOICES
         .iter()
         .enumerate()
@@ -127,7 +129,7 @@ fn choose(dialog: &GcDialog, theme: Theme) -> Vec<Line<'static>> {
                 theme.marked()
             };
             let line = Line::from(vec![
-                Span::raw(format!("{:<28}", c.name)),
+                Span::raw(format!("{:<name_w$} ", head(c.name, name_w))),
                 Span::styled(format!("[{value}]"), style),
             ]);
             if i == dialog.cursor {
@@ -145,35 +147,44 @@ fn choose(dialog: &GcDialog, theme: Theme) -> Vec<Line<'static>> {
     out
 }
 
-fn plan_lines(plan: &cachet::gc::GcPlan, theme: Theme) -> Vec<Line<'static>> {
+fn plan_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'static>> {
     if plan.is_empty() {
         return vec![Line::from("Nothing to collect with these policies.")];
     }
-    let mut out = vec![
-        Line::from(format!(
-            "{} and {} files: frees {} on disk, {} stay shared.",
-            items_word(plan.items.len()),
-            plan.files.len(),
-            text::size(plan.exclusive_bytes()),
-            text::size(plan.shared_bytes())
-        )),
-        Line::from(Span::styled(
+    let mut out = vec![Line::from(format!(
+        "{} and {} files: frees {} on disk, {} stay shared.",
+        items_word(plan.items.len()),
+        plan.files.len(),
+        text::size(plan.exclusive_bytes()),
+        text::size(plan.shared_bytes())
+    ))];
+    if width >= 48 {
+        out.push(Line::from(Span::styled(
             format!(
                 "{:<14}{:>6}{:>6}{:>11}{:>11}",
                 "reason", "items", "files", "frees", "shared"
             ),
             theme.header(),
-        )),
-    ];
-    for (reason, t) in &plan.totals {
-        out.push(Line::from(format!(
-            "{:<14}{:>6}{:>6}{:>11}{:>11}",
-            reason.to_string(),
-            t.items,
-            t.files,
-            text::size(t.exclusive_bytes),
-            text::size(t.shared_bytes)
         )));
+    }
+    for (reason, t) in &plan.totals {
+        out.push(Line::from(if width >= 48 {
+            format!(
+                "{:<14}{:>6}{:>6}{:>11}{:>11}",
+                reason.to_string(),
+                t.items,
+                t.files,
+                text::size(t.exclusive_bytes),
+                text::size(t.shared_bytes)
+            )
+        } else {
+            let what = if t.files > 0 {
+                format!("{} files", t.files)
+            } else {
+                items_word(t.items as usize)
+            };
+            format!("{reason}: {what}, frees {}", text::size(t.exclusive_bytes))
+        }));
     }
     out.push(Line::from(Span::styled("what goes:", theme.header())));
     for item in &plan.items {
@@ -203,5 +214,15 @@ fn plan_lines(plan: &cachet::gc::GcPlan, theme: Theme) -> Vec<Line<'static>> {
             ),
         ]));
     }
+    out
+}
+
+/// The start of `s` in at most `width` characters, `…` marking the cut.
+fn head(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
     out
 }
