@@ -117,6 +117,8 @@ pub struct App {
     pub preview: PreviewPane,
     pub inspect: InspectPane,
     pub popup: Option<Popup>,
+    /// First line of the help overlay shown (it scrolls when the screen is small).
+    pub help_scroll: usize,
     pub message: Option<Message>,
     /// A job running in the background, described for the footer.
     pub busy: Option<String>,
@@ -147,6 +149,7 @@ impl App {
             preview: PreviewPane::default(),
             inspect: InspectPane::default(),
             popup: None,
+            help_scroll: 0,
             message: None,
             busy: None,
             pending_key: None,

@@ -209,6 +209,8 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
             (Popup::Confirm(_), KeyCode::Char('y') | KeyCode::Enter) => Some(Action::Confirm),
             (Popup::Confirm(_), KeyCode::Char('n') | KeyCode::Esc) => Some(Action::Cancel),
             (_, KeyCode::Char('q')) if !matches!(popup, Popup::Confirm(_)) => Some(Action::Back),
+            (Popup::Help, KeyCode::Char('j') | KeyCode::Down) => Some(Action::Down),
+            (Popup::Help, KeyCode::Char('k') | KeyCode::Up) => Some(Action::Up),
             (_, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?')) => Some(Action::Back),
             _ => None,
         };

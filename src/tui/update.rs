@@ -233,7 +233,10 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.say("refreshed");
             refresh(app, fx);
         }
-        A::Help => app.popup = Some(Popup::Help),
+        A::Help => {
+            app.popup = Some(Popup::Help);
+            app.help_scroll = 0;
+        }
         A::PickColumns => columns::open(fx),
         A::ToggleView | A::ToggleManifest => {
             if matches!(action, A::ToggleView) {
@@ -290,6 +293,8 @@ fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) 
         }
         (Popup::Help, Action::Back | Action::Cancel | Action::Help) => app.popup = None,
         (Popup::Help, Action::Enter | Action::Confirm) => app.popup = None,
+        (Popup::Help, Action::Down) => app.help_scroll += 1,
+        (Popup::Help, Action::Up) => app.help_scroll = app.help_scroll.saturating_sub(1),
         _ => {}
     }
 }

@@ -75,7 +75,7 @@ fn help_80x24_and_40x12() {
     h.keys("?");
     check("help_80x24", &h);
     let mut h = Harness::sample((40, 12));
-    h.keys("?");
+    h.keys("?jjj");
     check("help_40x12", &h);
 }
 

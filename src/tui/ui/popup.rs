@@ -12,7 +12,7 @@ use crate::tui::text;
 use crate::tui::update::items_word;
 
 pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Theme) {
-    let (title, lines) = match popup {
+    let (mut title, mut lines) = match popup {
         Popup::Gc(dialog) => return super::gc::draw(frame, dialog, area, theme),
         Popup::Columns(picker) => (
             " Attribute columns (space, enter) ".to_string(),
@@ -42,6 +42,19 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
         .clamp(20, area.width.saturating_sub(2).max(1))
         .min(area.width);
     let h = (lines.len() as u16 + 2).min(area.height);
+    // Too many lines: scroll (help by j/k, the column picker to its cursor).
+    let room = usize::from(h.saturating_sub(2)).max(1);
+    if lines.len() > room {
+        let skip = match popup {
+            Popup::Help => app.help_scroll.min(lines.len() - room),
+            Popup::Columns(p) => p.cursor.saturating_sub(room - 1),
+            _ => 0,
+        };
+        lines.drain(..skip);
+        if matches!(popup, Popup::Help) {
+            title = " Keys (j/k scroll, esc closes) ".to_string();
+        }
+    }
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
