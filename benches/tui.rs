@@ -48,6 +48,11 @@ fn main() {
     summary("tab switch", &mut tabs);
     let mut sorts = b.measure(&["s"; 12], "sort (s)");
     summary("sort", &mut sorts);
+    // Moving through a list sorted by a column without an index: each new page sorts.
+    b.measure(&["s"], "sort by name");
+    let mut by_name = b.measure(&["j"; 1000], "j, sorted by name");
+    summary("navigation sorted by name", &mut by_name);
+    b.measure(&["s"; 5], "sort back to id");
     println!("filter keystrokes: not measured (the filter bar waits for cachet::filter)");
     println!(
         "memory: VmRSS {} MiB, VmHWM (peak) {} MiB",
