@@ -86,6 +86,10 @@ pub enum Command {
     /// Manifests: datasets, shard sets, links between artifacts.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
+    /// Browse the cache in the terminal (also what `cachet` alone does).
+    Tui,
+    /// Build a demo cache (every status, archives, manifests) in DIR and browse it.
+    Demo(DemoArgs),
 }
 
 /// Runs the CLI and maps the outcome to an exit code.
@@ -108,12 +112,10 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
-        return Ok(());
-    };
     let g = &cli.global;
+    let Some(command) = cli.command else {
+        return browse(g);
+    };
     match command {
         Command::Put(a) => items::put(g, a),
         Command::Import(a) => import::import(g, a),
@@ -135,7 +137,58 @@ fn run(cli: Cli) -> Result<()> {
         Command::Unpin(a) => cleanup::pin(g, a, false),
         Command::Verify(a) => cleanup::verify(g, a),
         Command::Du(a) => cleanup::du(g, a),
+        Command::Tui => browse(g),
+        Command::Demo(a) => demo(a),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where to build it (default: `cachet-demo` in the temp directory). An existing
+    /// cache there is opened as it is.
+    pub dir: Option<PathBuf>,
+}
+
+/// Builds the demo cache (unless one is there) and browses it.
+fn demo(a: DemoArgs) -> Result<()> {
+    let dir = a
+        .dir
+        .unwrap_or_else(|| std::env::temp_dir().join("cachet-demo"));
+    let cache = Cache::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+    let empty = cache.list_ids(None, false, 0, 1)?.is_empty();
+    drop(cache);
+    if empty {
+        let report = cachet::demo::build(&dir)
+            .with_context(|| format!("building the demo cache in {}", dir.display()))?;
+        eprintln!(
+            "cachet: built a demo cache of {} items ({} manifests) in {}",
+            report.items,
+            report.manifests,
+            dir.display()
+        );
+    } else {
+        eprintln!("cachet: opening the demo cache in {}", dir.display());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "cachet: no terminal; browse it with: cachet --root {}",
+            dir.display()
+        );
+        return Ok(());
+    }
+    crate::tui::run(&dir)
+}
+
+/// Opens the terminal browser on the selected cache; without a terminal, prints help.
+fn browse(g: &Global) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        anyhow::bail!("the browser needs a terminal (give a command to use the CLI)");
+    }
+    crate::tui::run(&g.root_dir()?)
 }
 
 impl Global {

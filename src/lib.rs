@@ -8,6 +8,7 @@ pub mod attr;
 pub mod blob;
 pub mod cache;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod filter;
 pub mod gc;

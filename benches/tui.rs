@@ -1,0 +1,265 @@
+//! The browser at scale: a registry of a million items (built once with `Cache::ingest`
+//! and kept under the target dir, or given with `CACHET_BENCH_ROOT`), driven through the
+//! real `App`/`update`/`draw` with the real worker thread and a `TestBackend`.
+//!
+//! Reports, does not assert: start to first frame and to the first frame with rows,
+//! keypress-to-frame (p50/p99) for navigation, tab switches and sorts, and resident
+//! memory. `CACHET_BENCH_ITEMS` changes the size (default 1 000 000).
+//!
+//! `cargo bench --bench tui`
+
+// The browser lives in the binary; the benchmark compiles the same files.
+#[allow(dead_code, unused_imports)]
+#[path = "../src/tui.rs"]
+mod tui;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use cachet::{Cache, CacheOpts, IngestContent, IngestItem, NewItem};
+use chrono::Utc;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use tui::Msg;
+use tui::app::App;
+use tui::update::{Action, Effect, update};
+
+const SIZE: (u16, u16) = (100, 30);
+
+fn main() {
+    let n: usize = std::env::var("CACHET_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let root = registry(n);
+    println!("registry: {} ({n} items)", root.display());
+
+    let mut b = Bench::start(&root);
+    b.report_start();
+    let nav = b.measure(&["j"; 2000], "j (down)");
+    let pg = b.measure(&["pgdn"; 300], "PgDn");
+    let up = b.measure(&["k"; 500], "k (up)");
+    let jumps = b.measure(&["G", "gg"].repeat(10), "G / gg");
+    let mut all = [nav, pg, up, jumps].concat();
+    summary("navigation, all keys", &mut all);
+    let mut tabs = b.measure(&["2", "1"].repeat(10), "tab switch 2/1");
+    summary("tab switch", &mut tabs);
+    let mut sorts = b.measure(&["s"; 12], "sort (s)");
+    summary("sort", &mut sorts);
+    // Moving through a list sorted by a column without an index: each new page sorts.
+    b.measure(&["s"], "sort by name");
+    let mut by_name = b.measure(&["j"; 1000], "j, sorted by name");
+    summary("navigation sorted by name", &mut by_name);
+    b.measure(&["s"; 5], "sort back to id");
+    println!("filter keystrokes: not measured (the filter bar waits for cachet::filter)");
+    println!(
+        "memory: VmRSS {} MiB, VmHWM (peak) {} MiB",
+        status_kib("VmRSS:") / 1024,
+        status_kib("VmHWM:") / 1024
+    );
+}
+
+/// The registry to run on: `CACHET_BENCH_ROOT`, or one built once under the target dir.
+fn registry(n: usize) -> PathBuf {
+    if let Some(root) = std::env::var_os("CACHET_BENCH_ROOT") {
+        return PathBuf::from(root);
+    }
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tui-bench-{n}"));
+    let cache = Cache::open_with(
+        &root,
+        CacheOpts {
+            sync: false,
+            ..CacheOpts::default()
+        },
+    )
+    .expect("open the bench registry");
+    if !cache.list_ids(None, false, 0, 1).expect("list").is_empty() {
+        return root;
+    }
+    let t = Instant::now();
+    let items = (0..n).map(|i| {
+        let status_kinds = ["csv", "json", "bin", "tar.gz"];
+        Ok(IngestItem {
+            item: NewItem::new(format!(
+                "s3://bench/run-{:04}/part-{i:07}.{}",
+                i / 1000,
+                status_kinds[i % 4]
+            ))
+            .attr("batch", cachet::AttrValue::Int((i % 50) as i64)),
+            // A few hundred distinct contents: the blob store stays small.
+            content: IngestContent::Bytes(format!("content {}", i % 397).into_bytes()),
+        })
+    });
+    cache.ingest(items, &mut |_| {}).expect("ingest");
+    // Some variety for the tabs.
+    for id in (1..=n as i64).step_by(1000) {
+        let _ = cache.trash(id);
+    }
+    for id in (2..=n as i64).step_by(2000) {
+        let _ = cache.fail(id, "bench");
+    }
+    println!("built {n} items in {:.1?}", t.elapsed());
+    root
+}
+
+struct Bench {
+    app: App,
+    rx: Receiver<Msg>,
+    worker: Sender<Effect>,
+    terminal: Terminal<TestBackend>,
+    started: Instant,
+    first_frame: Duration,
+    first_rows: Duration,
+    counted: Duration,
+}
+
+impl Bench {
+    fn start(root: &Path) -> Bench {
+        let started = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        let worker = tui::worker::spawn(root.to_path_buf(), tx);
+        let app = App::new(root.display().to_string(), Utc::now(), SIZE);
+        let terminal = Terminal::new(TestBackend::new(SIZE.0, SIZE.1)).expect("terminal");
+        let mut b = Bench {
+            app,
+            rx,
+            worker,
+            terminal,
+            started,
+            first_frame: Duration::ZERO,
+            first_rows: Duration::ZERO,
+            counted: Duration::ZERO,
+        };
+        let fx = tui::update::start(&mut b.app);
+        b.dispatch(fx);
+        b.draw();
+        b.first_frame = started.elapsed();
+        b.settle_rows();
+        b.draw();
+        b.first_rows = started.elapsed();
+        b.settle();
+        b.draw();
+        b.counted = started.elapsed();
+        b
+    }
+
+    fn report_start(&self) {
+        println!(
+            "start: first frame {:.1?}, first frame with rows {:.1?}, with the tab counts {:.1?}",
+            self.first_frame, self.first_rows, self.counted
+        );
+        let _ = self.started;
+    }
+
+    fn draw(&mut self) {
+        let app = &self.app;
+        self.terminal.draw(|f| tui::ui::draw(f, app)).expect("draw");
+    }
+
+    fn dispatch(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            if !matches!(e, Effect::Clipboard(_)) {
+                self.worker.send(e).expect("worker alive");
+            }
+        }
+    }
+
+    /// Runs worker results through `update` until the first row is there.
+    fn settle_rows(&mut self) {
+        while self.app.list.row(0).is_none() {
+            match self.rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(Msg::Action(a)) => {
+                    let fx = update(&mut self.app, a);
+                    self.dispatch(fx);
+                }
+                Ok(Msg::Input(_)) => {}
+                Err(e) => panic!("no first page from the worker: {e}"),
+            }
+        }
+    }
+
+    /// Runs worker results through `update` until the selected row is on screen.
+    fn settle(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.app.counts.is_none()
+            || (!self.app.list.is_empty() && self.app.list.selected().is_none())
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Msg::Action(a)) => {
+                    let fx = update(&mut self.app, a);
+                    self.dispatch(fx);
+                }
+                Ok(Msg::Input(_)) => {}
+                Err(e) => panic!("no result from the worker: {e}"),
+            }
+        }
+    }
+
+    /// Keypress to frame for each key: update, worker round trips until the selected row
+    /// is loaded, then one draw.
+    fn measure(&mut self, keys: &[&str], what: &str) -> Vec<Duration> {
+        let mut times = Vec::with_capacity(keys.len());
+        for key in keys {
+            let t = Instant::now();
+            for action in actions(key) {
+                let fx = update(&mut self.app, action);
+                self.dispatch(fx);
+            }
+            self.settle();
+            self.draw();
+            times.push(t.elapsed());
+            // Results that arrive after the frame (pages ahead) are taken before the next key.
+            while let Ok(msg) = self.rx.try_recv() {
+                if let Msg::Action(a) = msg {
+                    let fx = update(&mut self.app, a);
+                    self.dispatch(fx);
+                }
+            }
+        }
+        let mut sorted = times.clone();
+        summary(what, &mut sorted);
+        times
+    }
+}
+
+fn actions(key: &str) -> Vec<Action> {
+    match key {
+        "j" => vec![Action::Down],
+        "k" => vec![Action::Up],
+        "pgdn" => vec![Action::PageDown],
+        "G" => vec![Action::Bottom],
+        "gg" => vec![Action::Prefix('g'), Action::Top],
+        "s" => vec![Action::SortNext],
+        "1" => vec![Action::SetTab(tui::model::Tab::All)],
+        "2" => vec![Action::SetTab(tui::model::Tab::Ready)],
+        other => panic!("no action for {other}"),
+    }
+}
+
+fn summary(what: &str, times: &mut [Duration]) {
+    times.sort();
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "{what:<28} n={:<5} p50 {:>9.2?}  p99 {:>9.2?}  max {:>9.2?}",
+        times.len(),
+        pct(0.5),
+        pct(0.99),
+        times[times.len() - 1]
+    );
+}
+
+/// A field of /proc/self/status in KiB (0 where there is none).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

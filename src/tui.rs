@@ -1,0 +1,198 @@
+//! The terminal browser, in The Elm Architecture: [`app::App`] is plain data,
+//! [`update::update`] the only place it changes, [`ui::draw`] a pure function of it.
+//! This file is the runtime: one channel carries terminal input, worker results and the
+//! registry watcher's news; the loop waits for one message, drains the rest, updates,
+//! then draws once.
+
+// Explicit paths: `benches/tui.rs` compiles these same files with `#[path]`, where the
+// default lookup would differ.
+#[path = "tui/action.rs"]
+pub mod action;
+#[path = "tui/app.rs"]
+pub mod app;
+#[path = "tui/columns.rs"]
+pub mod columns;
+#[path = "tui/gc.rs"]
+pub mod gc;
+#[path = "tui/inspect.rs"]
+pub mod inspect;
+#[path = "tui/keymap.rs"]
+pub mod keymap;
+#[path = "tui/list.rs"]
+pub mod list;
+#[path = "tui/model.rs"]
+pub mod model;
+#[path = "tui/preview.rs"]
+pub mod preview;
+#[path = "tui/source.rs"]
+pub mod source;
+#[path = "tui/text.rs"]
+pub mod text;
+#[path = "tui/ui.rs"]
+pub mod ui;
+#[path = "tui/update.rs"]
+pub mod update;
+#[path = "tui/worker.rs"]
+pub mod worker;
+
+#[cfg(test)]
+#[path = "tui/tests.rs"]
+mod tests;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+
+use anyhow::{Context, Result};
+use cachet::Cache;
+use chrono::Utc;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+
+use app::App;
+use update::{Action, Effect, update};
+
+/// One message to the UI loop.
+pub enum Msg {
+    Input(crossterm::event::Event),
+    Action(Action),
+}
+
+/// Opens the browser on the cache at `root` and runs it until the user quits.
+pub fn run(root: &Path) -> Result<()> {
+    // Fail before the screen changes when the cache cannot be opened.
+    drop(Cache::open(root).with_context(|| format!("opening the cache at {}", root.display()))?);
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let worker = worker::spawn(root.to_path_buf(), tx.clone());
+    let previews = worker::spawn_preview(root.to_path_buf(), tx.clone());
+    worker::watch(root, tx.clone())?;
+    spawn_input(tx.clone());
+
+    let mut terminal = ratatui::init();
+    crossterm::execute!(std::io::stdout(), EnableMouseCapture).context("enabling the mouse")?;
+    let outcome = (|| -> Result<()> {
+        let size = terminal.size().context("reading the terminal size")?;
+        let mut app = App::new(
+            root.display().to_string(),
+            Utc::now(),
+            (size.width, size.height),
+        );
+        app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let mut workers = Workers {
+            queries: worker,
+            previews,
+            cancel: None,
+            root: root.to_path_buf(),
+            out: tx.clone(),
+        };
+        workers.dispatch(update::start(&mut app));
+        loop {
+            terminal
+                .draw(|frame| ui::draw(frame, &app))
+                .context("drawing")?;
+            let first = rx.recv().context("the event channel closed")?;
+            for msg in std::iter::once(first).chain(rx.try_iter()) {
+                let action = match msg {
+                    Msg::Input(event) => keymap::action(&app, &event),
+                    Msg::Action(action) => Some(action),
+                };
+                if let Some(action) = action {
+                    workers.dispatch(update(&mut app, action));
+                }
+                if app.quit {
+                    return Ok(());
+                }
+            }
+        }
+    })();
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    outcome
+}
+
+/// Where effects go: the query worker, the preview thread, or the terminal.
+struct Workers {
+    queries: Sender<Effect>,
+    previews: Sender<worker::PreviewJob>,
+    /// The flag of the preview job last sent, raised when the next one goes.
+    cancel: Option<Arc<AtomicBool>>,
+    /// For jobs that get a thread of their own (gc).
+    root: std::path::PathBuf,
+    out: Sender<Msg>,
+}
+
+impl Workers {
+    fn dispatch(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Clipboard(text) => {
+                    // OSC 52: the terminal (also through ssh and tmux) sets its clipboard.
+                    let mut out = std::io::stdout();
+                    let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                    let _ = out.flush();
+                }
+                Effect::LoadPreview(req) => {
+                    if let Some(old) = self.cancel.take() {
+                        old.store(true, Ordering::Relaxed);
+                    }
+                    let flag = Arc::new(AtomicBool::new(false));
+                    self.cancel = Some(flag.clone());
+                    // A closed worker shows up as a missing result, reported when it closed.
+                    let _ = self.previews.send((req, flag));
+                }
+                Effect::ApplyGc(plan) => {
+                    worker::spawn_gc(self.root.clone(), *plan, self.out.clone())
+                }
+                other => {
+                    let _ = self.queries.send(other);
+                }
+            }
+        }
+    }
+}
+
+/// Reads terminal events on a thread of their own.
+fn spawn_input(tx: Sender<Msg>) {
+    std::thread::spawn(move || {
+        while let Ok(event) = crossterm::event::read() {
+            if tx.send(Msg::Input(event)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Standard base64 with padding, for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod clipboard_tests {
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foob"), "Zm9vYg==");
+    }
+}

@@ -1,0 +1,153 @@
+//! What can happen ([`Action`]: keys, mouse, worker results, the clock) and what the
+//! runtime is asked to do ([`Effect`]: queries and changes for the workers, terminal
+//! output). [`update`](super::update::update) turns one into the other.
+
+use cachet::Item;
+use cachet::gc::{GcPlan, GcPolicy, GcReport};
+use chrono::{DateTime, Utc};
+
+use super::app::{Op, Plan};
+use super::inspect::{ManifestRequest, ManifestView};
+use super::list::{PageData, PageRequest};
+use super::model::{Counts, Tab};
+use super::preview::PreviewRequest;
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    HalfPageUp,
+    HalfPageDown,
+    Top,
+    Bottom,
+    /// Mouse wheel: scroll the pane under the pointer.
+    Scroll {
+        delta: isize,
+        column: u16,
+        row: u16,
+    },
+    Click {
+        column: u16,
+        row: u16,
+    },
+    Resize(u16, u16),
+    SetTab(Tab),
+    NextTab,
+    PrevTab,
+    SortNext,
+    SortReverse,
+    ToggleMark,
+    /// Asks the worker for a plan, then a confirmation (`d`, `u`, `D`).
+    Ask(Op),
+    TogglePin,
+    /// Copies the selected item's content path (or its key when `key`).
+    Copy {
+        key: bool,
+    },
+    Refresh,
+    Help,
+    /// `enter`/`l`: open the detail pane, or jump to the selected version in it.
+    Enter,
+    /// `esc`/`h`: close what is open, clear marks, go back to the list.
+    Back,
+    Quit,
+    Confirm,
+    Cancel,
+    /// The first key of a two-key command.
+    Prefix(char),
+    /// `gc`: garbage collection.
+    Gc,
+    /// `v`: the pane shows the detail or the preview.
+    ToggleView,
+    PreviewLoaded {
+        seq: u64,
+        result: Result<Box<cachet::preview::Preview>, String>,
+    },
+    /// `c`: choose attribute columns.
+    PickColumns,
+    /// `m`: the pane shows the manifest inspector.
+    ToggleManifest,
+    /// `x`: expand shards in the inspector.
+    ToggleShards,
+    /// `o`: follow manifest refs in the inspector.
+    ToggleRefs,
+    ManifestLoaded {
+        seq: u64,
+        result: Result<Box<ManifestView>, String>,
+    },
+    /// The item holding a blob an entry links (none when only manifests link it).
+    Jumped {
+        sha: String,
+        item: Option<Box<Item>>,
+    },
+    ColumnsLoaded(Vec<(String, String)>),
+    GcPlanned(Result<Box<GcPlan>, String>),
+    GcProgress {
+        done: u64,
+        total: u64,
+    },
+    GcApplied(Result<Box<GcReport>, String>),
+    Counted(Counts),
+    PageLoaded(PageData),
+    PageFailed {
+        generation: u64,
+        message: String,
+    },
+    VersionsLoaded {
+        key: String,
+        items: Vec<Item>,
+    },
+    Planned(Plan),
+    Applied {
+        op: Op,
+        items: Vec<Item>,
+        errors: Vec<String>,
+        freed: u64,
+    },
+    /// Text to put on the clipboard, and what it is.
+    Copied {
+        text: String,
+        what: String,
+    },
+    JobFailed(String),
+    /// Another process (or our worker) changed the registry.
+    Changed,
+    Clock(DateTime<Utc>),
+}
+
+/// Work for the runtime: queries and changes for the worker, output for the terminal.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Count,
+    LoadPage(PageRequest),
+    LoadVersions {
+        key: String,
+    },
+    Plan {
+        op: Op,
+        ids: Vec<i64>,
+    },
+    Apply(Plan),
+    /// Resolve what `y`/`Y` copies (a content path needs the blob store).
+    CopyOf {
+        id: i64,
+        key: bool,
+    },
+    /// Put text on the clipboard (OSC 52).
+    Clipboard(String),
+    /// Preview an item or one of its archive's members; cancels the one before.
+    LoadPreview(PreviewRequest),
+    /// The attribute names the registry knows, for the column picker.
+    LoadColumns,
+    LoadManifest(ManifestRequest),
+    /// The item that holds a blob.
+    FindBlob {
+        sha: String,
+    },
+    PlanGc(Box<GcPolicy>),
+    /// Apply a plan in the background, reporting progress.
+    ApplyGc(Box<GcPlan>),
+}

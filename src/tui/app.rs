@@ -1,0 +1,197 @@
+//! The browser's state: plain data, changed only by [`update`](super::update::update).
+
+use std::collections::BTreeMap;
+
+use cachet::Item;
+use chrono::{DateTime, Utc};
+
+use super::columns::ColumnPicker;
+use super::gc::GcDialog;
+use super::inspect::InspectPane;
+use super::list::List;
+use super::model::{Counts, ListQuery, Sort, Tab};
+use super::preview::{PaneView, PreviewPane};
+
+/// Which pane keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    List,
+    Detail,
+}
+
+/// What a confirmed action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Trash,
+    Restore,
+    Purge,
+    Pin,
+    Unpin,
+}
+
+impl Op {
+    /// The verb as a user reads it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Op::Trash => "Trash",
+            Op::Restore => "Restore",
+            Op::Purge => "Purge",
+            Op::Pin => "Pin",
+            Op::Unpin => "Unpin",
+        }
+    }
+
+    /// The past participle, for the message afterwards.
+    pub fn done(self) -> &'static str {
+        match self {
+            Op::Trash => "trashed",
+            Op::Restore => "restored",
+            Op::Purge => "purged",
+            Op::Pin => "pinned",
+            Op::Unpin => "unpinned",
+        }
+    }
+}
+
+/// What an action will do, worked out by the worker before the user confirms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub op: Op,
+    /// The items it applies to.
+    pub ids: Vec<i64>,
+    /// Items asked for that it does not apply to (wrong status), with why.
+    pub skipped: Vec<(i64, String)>,
+    /// Content size of the items it applies to.
+    pub bytes: u64,
+    /// For a purge: bytes of blobs no other item references (freed on disk).
+    pub exclusive: u64,
+    /// Pinned items among them.
+    pub pinned: usize,
+}
+
+/// The overlay on top of the screen; keys go to it first.
+#[derive(Debug, Clone)]
+pub enum Popup {
+    Help,
+    Confirm(Plan),
+    Gc(Box<GcDialog>),
+    Columns(ColumnPicker),
+}
+
+/// The line at the bottom that reports what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The detail pane: the selected item (or a version jumped to) and its key's versions.
+#[derive(Debug, Clone, Default)]
+pub struct Detail {
+    /// The key whose versions are loaded (or being loaded).
+    pub key: Option<String>,
+    pub versions: Vec<Item>,
+    /// A version the user jumped to; `None` shows the list's selection.
+    pub shown: Option<Item>,
+    /// The selected row among the versions.
+    pub sel: usize,
+}
+
+/// Everything the browser shows.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The cache root, as shown in the title.
+    pub root: String,
+    /// The time ages and stale leases are computed against.
+    pub now: DateTime<Utc>,
+    pub counts: Option<Counts>,
+    pub list: List,
+    /// Marked items and their content sizes.
+    pub marks: BTreeMap<i64, u64>,
+    /// Attributes shown as columns (`c`).
+    pub columns: Vec<String>,
+    pub focus: Focus,
+    pub detail: Detail,
+    /// What the right-hand pane shows.
+    pub view: PaneView,
+    pub preview: PreviewPane,
+    pub inspect: InspectPane,
+    pub popup: Option<Popup>,
+    /// First line of the help overlay shown (it scrolls when the screen is small).
+    pub help_scroll: usize,
+    pub message: Option<Message>,
+    /// A job running in the background, described for the footer.
+    pub busy: Option<String>,
+    /// The first key of a two-key command (`g`).
+    pub pending_key: Option<char>,
+    /// Terminal size in cells.
+    pub size: (u16, u16),
+    /// Draw without colours (`NO_COLOR`).
+    pub no_color: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(root: impl Into<String>, now: DateTime<Utc>, size: (u16, u16)) -> App {
+        let mut app = App {
+            root: root.into(),
+            now,
+            counts: None,
+            list: List::new(ListQuery {
+                tab: Tab::All,
+                sort: Sort::default(),
+            }),
+            marks: BTreeMap::new(),
+            columns: Vec::new(),
+            focus: Focus::List,
+            detail: Detail::default(),
+            view: PaneView::Detail,
+            preview: PreviewPane::default(),
+            inspect: InspectPane::default(),
+            popup: None,
+            help_scroll: 0,
+            message: None,
+            busy: None,
+            pending_key: None,
+            size,
+            no_color: false,
+            quit: false,
+        };
+        super::update::fit(&mut app);
+        app
+    }
+
+    pub fn tab(&self) -> Tab {
+        self.list.query.tab
+    }
+
+    /// The item the detail pane shows.
+    pub fn detail_item(&self) -> Option<&Item> {
+        self.detail.shown.as_ref().or_else(|| self.list.selected())
+    }
+
+    /// The items an action applies to: the marked ones, else the selected one.
+    pub fn targets(&self) -> Vec<i64> {
+        if self.marks.is_empty() {
+            self.list.selected().map(|i| vec![i.id]).unwrap_or_default()
+        } else {
+            self.marks.keys().copied().collect()
+        }
+    }
+
+    /// Shows a message in the footer.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Shows an error in the footer.
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+}

@@ -1,0 +1,64 @@
+//! `c`: choosing which attributes show as columns. The names come from the registry's
+//! catalogue of attribute names and types (read by the worker).
+
+use super::app::{App, Popup};
+use super::update::{Action, Effect};
+
+/// The column picker: every attribute name the registry knows, and which are shown.
+#[derive(Debug, Clone)]
+pub struct ColumnPicker {
+    /// `(name, type)` pairs, by name.
+    pub names: Vec<(String, String)>,
+    pub chosen: Vec<bool>,
+    pub cursor: usize,
+}
+
+/// `c`: asks the worker for the attribute names; the picker opens when they come.
+pub fn open(fx: &mut Vec<Effect>) {
+    fx.push(Effect::LoadColumns);
+}
+
+/// The names arrived: open the picker with the current columns ticked.
+pub fn loaded(app: &mut App, names: Vec<(String, String)>) {
+    if names.is_empty() {
+        app.warn("no item has attributes yet");
+        return;
+    }
+    let chosen = names.iter().map(|(n, _)| app.columns.contains(n)).collect();
+    app.popup = Some(Popup::Columns(ColumnPicker {
+        names,
+        chosen,
+        cursor: 0,
+    }));
+}
+
+/// Keys while the picker is open.
+pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action) {
+    let n = picker.names.len();
+    match action {
+        Action::Down => picker.cursor = (picker.cursor + 1) % n,
+        Action::Up => picker.cursor = (picker.cursor + n - 1) % n,
+        Action::ToggleMark => picker.chosen[picker.cursor] = !picker.chosen[picker.cursor],
+        Action::Confirm => {
+            app.columns = picker
+                .names
+                .iter()
+                .zip(&picker.chosen)
+                .filter(|(_, on)| **on)
+                .map(|((name, _), _)| name.clone())
+                .collect();
+            app.popup = None;
+            return;
+        }
+        Action::Back | Action::Cancel => {
+            app.popup = None;
+            return;
+        }
+        Action::Quit => {
+            app.quit = true;
+            return;
+        }
+        _ => {}
+    }
+    app.popup = Some(Popup::Columns(picker));
+}

@@ -1,0 +1,171 @@
+//! Garbage collection by hand: choose policies, read the plan (items, reasons, exclusive
+//! and shared bytes), confirm, watch it apply, read the report. The plan and the apply
+//! are `cachet::gc`'s; this is the dialog around them.
+
+use std::time::Duration;
+
+use cachet::gc::{GcPlan, GcPolicy, GcReport};
+
+use super::app::{App, Popup};
+use super::update::{Action, Effect};
+
+/// One choosable policy and its settings, the first being "off".
+pub struct Choice {
+    pub name: &'static str,
+    pub options: &'static [&'static str],
+}
+
+const DAY: u64 = 86_400;
+
+pub const CHOICES: [Choice; 6] = [
+    Choice {
+        name: "empty the trash",
+        options: &["off", "all of it", "trashed over 7d ago"],
+    },
+    Choice {
+        name: "stale writes and failures",
+        options: &["off", "any age", "older than 1d", "older than 7d"],
+    },
+    Choice {
+        name: "keep the newest versions",
+        options: &["off", "1 per key", "3 per key", "5 per key"],
+    },
+    Choice {
+        name: "not used for",
+        options: &["off", "7d", "30d", "90d"],
+    },
+    Choice {
+        name: "shrink the cache to",
+        options: &["off", "100 MiB", "1 GiB", "10 GiB"],
+    },
+    Choice {
+        name: "orphan blobs and temp files",
+        options: &["off", "older than 1h", "any age"],
+    },
+];
+
+#[derive(Debug, Clone)]
+pub enum Stage {
+    Choose,
+    Planning,
+    Plan(Box<GcPlan>),
+    Applying { done: u64, total: u64 },
+    Report(Box<GcReport>),
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct GcDialog {
+    pub stage: Stage,
+    /// The option chosen for each of [`CHOICES`].
+    pub chosen: [usize; 6],
+    pub cursor: usize,
+}
+
+impl GcDialog {
+    /// Starts from the everyday collection: the trash, old failures, old orphans.
+    pub fn new() -> GcDialog {
+        GcDialog {
+            stage: Stage::Choose,
+            chosen: [1, 2, 0, 0, 0, 1],
+            cursor: 0,
+        }
+    }
+
+    /// The policy the choices make.
+    pub fn policy(&self) -> GcPolicy {
+        let c = self.chosen;
+        let days = |n: u64| Duration::from_secs(n * DAY);
+        GcPolicy {
+            trash: [None, Some(Duration::ZERO), Some(days(7))][c[0].min(2)],
+            stale: [None, Some(Duration::ZERO), Some(days(1)), Some(days(7))][c[1].min(3)],
+            keep_last: [None, Some(1), Some(3), Some(5)][c[2].min(3)],
+            max_age: [None, Some(days(7)), Some(days(30)), Some(days(90))][c[3].min(3)],
+            max_size: [None, Some(100 << 20), Some(1 << 30), Some(10 << 30)][c[4].min(3)],
+            orphans: c[5] > 0,
+            grace: if c[5] == 2 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(3600)
+            },
+        }
+    }
+}
+
+impl Default for GcDialog {
+    fn default() -> Self {
+        GcDialog::new()
+    }
+}
+
+/// `gc`: opens the dialog.
+pub fn open(app: &mut App) {
+    app.popup = Some(Popup::Gc(Box::default()));
+}
+
+/// Keys while the dialog is open.
+pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Vec<Effect>) {
+    match (&dialog.stage, action) {
+        (Stage::Applying { .. }, Action::Quit) => {
+            app.warn("garbage collection is running; quit when it is done");
+            return;
+        }
+        (_, Action::Quit) => {
+            app.quit = true;
+            return;
+        }
+        (Stage::Choose, Action::Down) => dialog.cursor = (dialog.cursor + 1) % CHOICES.len(),
+        (Stage::Choose, Action::Up) => {
+            dialog.cursor = (dialog.cursor + CHOICES.len() - 1) % CHOICES.len()
+        }
+        (Stage::Choose, Action::ToggleMark | Action::Enter) => {
+            let n = CHOICES[dialog.cursor].options.len();
+            dialog.chosen[dialog.cursor] = (dialog.chosen[dialog.cursor] + 1) % n;
+        }
+        (Stage::Choose, Action::Confirm) => {
+            fx.push(Effect::PlanGc(Box::new(dialog.policy())));
+            dialog.stage = Stage::Planning;
+        }
+        (Stage::Plan(plan), Action::Confirm) if !plan.is_empty() => {
+            let total = (plan.items.len() + plan.files.len()) as u64;
+            fx.push(Effect::ApplyGc(plan.clone()));
+            dialog.stage = Stage::Applying { done: 0, total };
+        }
+        (Stage::Plan(_) | Stage::Failed(_), Action::Back | Action::Cancel) => {
+            dialog.stage = Stage::Choose
+        }
+        (Stage::Choose | Stage::Report(_), Action::Back | Action::Cancel | Action::Confirm) => {
+            app.popup = None;
+            return;
+        }
+        _ => {}
+    }
+    app.popup = Some(Popup::Gc(dialog));
+}
+
+/// Results of planning and applying; they are dropped when the dialog was closed.
+pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
+    let Some(Popup::Gc(dialog)) = &mut app.popup else {
+        return;
+    };
+    let mut changed = false;
+    match (action, &dialog.stage) {
+        (Action::GcPlanned(Ok(plan)), Stage::Planning) => dialog.stage = Stage::Plan(plan),
+        (Action::GcPlanned(Err(e)), Stage::Planning) => dialog.stage = Stage::Failed(e),
+        (Action::GcProgress { done, total }, Stage::Applying { .. }) => {
+            dialog.stage = Stage::Applying { done, total }
+        }
+        (Action::GcApplied(outcome), Stage::Applying { .. }) => {
+            dialog.stage = match outcome {
+                Ok(report) => Stage::Report(report),
+                Err(e) => Stage::Failed(e),
+            };
+            changed = true;
+        }
+        _ => {}
+    }
+    if changed {
+        fx.push(Effect::Count);
+        app.list.reload();
+    }
+}

@@ -1,0 +1,175 @@
+//! The manifest inspector (`m`): a manifest item's entries as an indented table, refs
+//! followed and shards expanded on request, and `enter` jumping from an entry to the item
+//! that holds its blob. Reading is the worker's (`cachet::manifest::Entries`); this is the
+//! state and its part of `update`.
+
+use cachet::Item;
+
+use super::app::{App, Focus};
+use super::preview::PaneView;
+use super::update::{Action, Effect};
+
+/// At most this many entries are read for the pane; more is said, not hidden.
+pub const MAX_ENTRIES: usize = 2_000;
+
+/// One line of the inspector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    /// 0 for the root manifest, +1 per ref followed or shard expanded.
+    pub depth: usize,
+    pub kind: String,
+    pub key: String,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+}
+
+/// What the worker read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestView {
+    pub manifest_type: String,
+    pub rows: Vec<EntryRow>,
+    /// More entries followed than [`MAX_ENTRIES`].
+    pub truncated: bool,
+    /// Lines that could not be read, with where.
+    pub errors: Vec<String>,
+}
+
+/// A request: which item, and how to walk it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRequest {
+    pub seq: u64,
+    pub id: i64,
+    pub follow_refs: bool,
+    pub expand_shards: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct InspectPane {
+    pub want: Option<ManifestRequest>,
+    pub seq: u64,
+    pub shown: Option<Result<ManifestView, String>>,
+    pub sel: usize,
+    pub follow_refs: bool,
+    pub expand_shards: bool,
+}
+
+impl Default for InspectPane {
+    fn default() -> Self {
+        InspectPane {
+            want: None,
+            seq: 0,
+            shown: None,
+            sel: 0,
+            follow_refs: true,
+            expand_shards: false,
+        }
+    }
+}
+
+/// Reads the detail item's entries when the pane shows the inspector and it changed.
+pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
+    if app.view != PaneView::Manifest || !visible {
+        return;
+    }
+    let Some(id) = app.detail_item().map(|i| i.id) else {
+        return;
+    };
+    if app.inspect.want.as_ref().is_some_and(|w| w.id == id) {
+        return;
+    }
+    request(app, id, fx);
+}
+
+fn request(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
+    let p = &mut app.inspect;
+    p.seq += 1;
+    p.shown = None;
+    p.sel = 0;
+    let req = ManifestRequest {
+        seq: p.seq,
+        id,
+        follow_refs: p.follow_refs,
+        expand_shards: p.expand_shards,
+    };
+    p.want = Some(req.clone());
+    fx.push(Effect::LoadManifest(req));
+}
+
+/// Takes a result; one for an older request is dropped.
+pub fn loaded(app: &mut App, seq: u64, result: Result<ManifestView, String>) {
+    if app.inspect.want.as_ref().is_some_and(|w| w.seq == seq) {
+        app.inspect.shown = Some(result);
+    }
+}
+
+/// The item holding an entry's blob arrived: the detail pane shows it.
+pub fn jumped(app: &mut App, sha: String, item: Option<Item>) {
+    match item {
+        Some(item) => {
+            app.say(format!(
+                "item {} holds blob {}",
+                item.id,
+                &sha[..12.min(sha.len())]
+            ));
+            app.detail.shown = Some(item);
+            app.view = PaneView::Detail;
+        }
+        None => app.warn(format!(
+            "no item holds blob {} (it is linked by manifests only)",
+            &sha[..12.min(sha.len())]
+        )),
+    }
+}
+
+/// `m`: switches the pane to the inspector (and back to the detail).
+pub fn toggle(app: &mut App) {
+    app.view = if app.view == PaneView::Manifest {
+        PaneView::Detail
+    } else {
+        PaneView::Manifest
+    };
+    app.inspect.want = None;
+}
+
+/// Keys while the inspector has the focus; `false` when the key is not its.
+pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) -> bool {
+    if app.focus != Focus::Detail || app.view != PaneView::Manifest {
+        return false;
+    }
+    let n = match &app.inspect.shown {
+        Some(Ok(v)) => v.rows.len(),
+        _ => 0,
+    };
+    let p = &mut app.inspect;
+    let last = n.saturating_sub(1);
+    match action {
+        Action::Down => p.sel = (p.sel + 1).min(last),
+        Action::Up => p.sel = p.sel.saturating_sub(1),
+        Action::PageDown => p.sel = (p.sel + page).min(last),
+        Action::PageUp => p.sel = p.sel.saturating_sub(page),
+        Action::Top => p.sel = 0,
+        Action::Bottom => p.sel = last,
+        Action::ToggleShards | Action::ToggleRefs => {
+            if matches!(action, Action::ToggleShards) {
+                p.expand_shards = !p.expand_shards;
+            } else {
+                p.follow_refs = !p.follow_refs;
+            }
+            if let Some(id) = p.want.as_ref().map(|w| w.id) {
+                request(app, id, fx);
+            }
+        }
+        Action::Enter => {
+            let sha = match &app.inspect.shown {
+                Some(Ok(v)) => v.rows.get(app.inspect.sel).and_then(|r| r.sha256.clone()),
+                _ => None,
+            };
+            match sha {
+                Some(sha) => fx.push(Effect::FindBlob { sha }),
+                None => app.warn("this entry links no blob"),
+            }
+        }
+        _ => return false,
+    }
+    true
+}

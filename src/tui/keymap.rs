@@ -1,0 +1,267 @@
+//! Keys and mouse to [`Action`]s, depending on what is open. The help overlay is built
+//! from the same tables, so it always says what the keys do.
+
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
+};
+
+use super::app::{App, Focus, Op, Popup};
+use super::gc::{GcDialog, Stage};
+use super::model::Tab;
+use super::preview::PaneView;
+use super::update::Action;
+
+/// One line of help: the keys and what they do.
+pub type HelpLine = (&'static str, &'static str);
+
+pub const LIST_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑", "move"),
+    ("PgDn/PgUp ^d/^u", "page / half page"),
+    ("gg Home / G End", "first / last row"),
+    (
+        "1–6 tab/S-tab",
+        "status tabs: All Ready Write Failed Trash Stale",
+    ),
+    ("enter l", "open the detail pane"),
+    ("v", "pane shows detail / preview"),
+    ("space", "mark / unmark (count in the footer)"),
+    ("d", "trash marked or current (confirm)"),
+    ("u", "restore from trash (confirm)"),
+    ("D", "purge trashed items for good (confirm)"),
+    ("p", "pin / unpin"),
+    ("y / Y", "copy content path / key (OSC 52)"),
+    ("s / S", "sort by next column / reverse order"),
+    ("c", "choose attribute columns"),
+    ("m", "pane shows the manifest inspector"),
+    ("r", "refresh now (changes also show by themselves)"),
+    (
+        "gc",
+        "garbage collection: choose policies, read the plan, apply",
+    ),
+    ("esc", "clear marks"),
+    ("? / q", "this help / quit"),
+    ("mouse", "wheel scrolls, click selects a row or a tab"),
+];
+
+pub const DETAIL_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑", "select a version"),
+    ("v", "show the preview instead"),
+    ("gg G", "first / last version"),
+    ("enter", "show the selected version"),
+    ("y / Y", "copy content path / key"),
+    ("d u D p", "trash, restore, purge, pin (as in the list)"),
+    ("esc h", "back to the list"),
+    ("? / q", "this help / quit"),
+];
+
+pub const PREVIEW_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑", "select a member / scroll"),
+    ("PgDn/PgUp gg G", "page / first / last"),
+    ("enter", "open the selected member"),
+    ("esc h", "back to the listing, then to the list"),
+    ("v", "show the detail instead"),
+    ("? / q", "this help / quit"),
+];
+
+pub const MANIFEST_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑ PgDn/PgUp", "select an entry"),
+    ("enter", "jump to the item holding the entry's blob"),
+    ("x", "expand shards into their files / collapse"),
+    ("o", "follow manifest refs / show them as lines"),
+    ("esc h", "back to the list"),
+    ("m / v", "detail / preview instead"),
+];
+
+pub const POPUP_HELP: &[HelpLine] = &[("y enter", "confirm"), ("n esc", "cancel")];
+
+/// The help for what has the keys now.
+pub fn help(app: &App) -> &'static [HelpLine] {
+    match (&app.popup, app.focus) {
+        (Some(Popup::Confirm(_)), _) => POPUP_HELP,
+        (Some(Popup::Gc(_)), _) => GC_HELP,
+        (Some(Popup::Columns(_)), _) => COLUMNS_HELP,
+        (_, Focus::List) => LIST_HELP,
+        (_, Focus::Detail) if app.view == PaneView::Preview => PREVIEW_HELP,
+        (_, Focus::Detail) if app.view == PaneView::Manifest => MANIFEST_HELP,
+        (_, Focus::Detail) => DETAIL_HELP,
+    }
+}
+
+/// The footer's short list of keys for what has the keys now.
+pub fn footer(app: &App) -> &'static [HelpLine] {
+    match (&app.popup, app.focus) {
+        (Some(Popup::Confirm(_)), _) => POPUP_HELP,
+        (Some(_), _) => &[("esc", "close"), ("q", "quit")],
+        (None, Focus::List) => &[
+            ("?", "help"),
+            ("enter", "detail"),
+            ("space", "mark"),
+            ("d", "trash"),
+            ("u", "restore"),
+            ("D", "purge"),
+            ("s", "sort"),
+            ("v", "preview"),
+            ("q", "quit"),
+        ],
+        (None, Focus::Detail) if app.view == PaneView::Manifest => &[
+            ("?", "help"),
+            ("j/k", "entry"),
+            ("enter", "jump"),
+            ("x", "shards"),
+            ("o", "refs"),
+            ("esc", "back"),
+        ],
+        (None, Focus::Detail) if app.view == PaneView::Preview => &[
+            ("?", "help"),
+            ("j/k", "move"),
+            ("enter", "open member"),
+            ("v", "detail"),
+            ("esc", "back"),
+            ("q", "quit"),
+        ],
+        (None, Focus::Detail) => &[
+            ("?", "help"),
+            ("j/k", "version"),
+            ("enter", "show"),
+            ("y", "copy"),
+            ("esc", "back"),
+            ("q", "quit"),
+        ],
+    }
+}
+
+pub const COLUMNS_HELP: &[HelpLine] = &[
+    ("j/k", "move"),
+    ("space", "show / hide the attribute"),
+    ("enter", "apply"),
+    ("esc", "cancel"),
+];
+
+pub const GC_HELP: &[HelpLine] = &[
+    ("j/k ↓/↑", "choose a policy"),
+    ("space ←/→", "change its setting"),
+    ("enter", "make the plan (nothing is deleted yet)"),
+    ("y", "apply the plan shown"),
+    ("esc", "back / close"),
+];
+
+fn gc_key(dialog: &GcDialog, code: KeyCode) -> Option<Action> {
+    let choosing = matches!(dialog.stage, Stage::Choose);
+    Some(match code {
+        KeyCode::Char('j') | KeyCode::Down if choosing => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up if choosing => Action::Up,
+        KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right if choosing => Action::ToggleMark,
+        KeyCode::Enter | KeyCode::Char('p') if choosing => Action::Confirm,
+        KeyCode::Char('y') if matches!(dialog.stage, Stage::Plan(_)) => Action::Confirm,
+        KeyCode::Enter if matches!(dialog.stage, Stage::Report(_)) => Action::Back,
+        KeyCode::Esc | KeyCode::Char('n') => Action::Back,
+        KeyCode::Char('q') => Action::Back,
+        _ => return None,
+    })
+}
+
+/// The action for a terminal event, if it means anything here.
+pub fn action(app: &App, event: &Event) -> Option<Action> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => key_action(app, key),
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollDown => Some(Action::Scroll {
+                delta: 3,
+                column: m.column,
+                row: m.row,
+            }),
+            MouseEventKind::ScrollUp => Some(Action::Scroll {
+                delta: -3,
+                column: m.column,
+                row: m.row,
+            }),
+            MouseEventKind::Down(MouseButton::Left) => Some(Action::Click {
+                column: m.column,
+                row: m.row,
+            }),
+            _ => None,
+        },
+        Event::Resize(w, h) => Some(Action::Resize(*w, *h)),
+        _ => None,
+    }
+}
+
+fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Some(Action::Quit);
+    }
+    if let Some(Popup::Gc(dialog)) = &app.popup {
+        return gc_key(dialog, key.code);
+    }
+    if let Some(Popup::Columns(_)) = &app.popup {
+        return Some(match key.code {
+            KeyCode::Char('j') | KeyCode::Down => Action::Down,
+            KeyCode::Char('k') | KeyCode::Up => Action::Up,
+            KeyCode::Char(' ') => Action::ToggleMark,
+            KeyCode::Enter => Action::Confirm,
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('c') => Action::Back,
+            _ => return None,
+        });
+    }
+    if let Some(popup) = &app.popup {
+        return match (popup, key.code) {
+            (Popup::Confirm(_), KeyCode::Char('y') | KeyCode::Enter) => Some(Action::Confirm),
+            (Popup::Confirm(_), KeyCode::Char('n') | KeyCode::Esc) => Some(Action::Cancel),
+            (_, KeyCode::Char('q')) if !matches!(popup, Popup::Confirm(_)) => Some(Action::Back),
+            (Popup::Help, KeyCode::Char('j') | KeyCode::Down) => Some(Action::Down),
+            (Popup::Help, KeyCode::Char('k') | KeyCode::Up) => Some(Action::Up),
+            (_, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?')) => Some(Action::Back),
+            _ => None,
+        };
+    }
+    if app.pending_key == Some('g') {
+        return Some(match key.code {
+            KeyCode::Char('g') => Action::Top,
+            KeyCode::Char('c') => Action::Gc,
+            _ => Action::Cancel,
+        });
+    }
+    if ctrl {
+        return match key.code {
+            KeyCode::Char('d') => Some(Action::HalfPageDown),
+            KeyCode::Char('u') => Some(Action::HalfPageUp),
+            KeyCode::Char('f') => Some(Action::PageDown),
+            KeyCode::Char('b') => Some(Action::PageUp),
+            _ => None,
+        };
+    }
+    let action = match key.code {
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::Home => Action::Top,
+        KeyCode::End | KeyCode::Char('G') => Action::Bottom,
+        KeyCode::Char('g') => Action::Prefix('g'),
+        KeyCode::Char(c @ '1'..='6') => Action::SetTab(Tab::ALL[usize::from(c as u8 - b'1')]),
+        KeyCode::Tab => Action::NextTab,
+        KeyCode::BackTab => Action::PrevTab,
+        KeyCode::Char('s') => Action::SortNext,
+        KeyCode::Char('S') => Action::SortReverse,
+        KeyCode::Char(' ') => Action::ToggleMark,
+        KeyCode::Char('d') | KeyCode::Delete => Action::Ask(Op::Trash),
+        KeyCode::Char('u') => Action::Ask(Op::Restore),
+        KeyCode::Char('D') => Action::Ask(Op::Purge),
+        KeyCode::Char('p') => Action::TogglePin,
+        KeyCode::Char('y') => Action::Copy { key: false },
+        KeyCode::Char('Y') => Action::Copy { key: true },
+        KeyCode::Char('r') | KeyCode::F(5) => Action::Refresh,
+        KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
+        KeyCode::Char('v') => Action::ToggleView,
+        KeyCode::Char('c') => Action::PickColumns,
+        KeyCode::Char('m') => Action::ToggleManifest,
+        KeyCode::Char('x') => Action::ToggleShards,
+        KeyCode::Char('o') => Action::ToggleRefs,
+        KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Action::Enter,
+        KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left => Action::Back,
+        KeyCode::Char('q') => Action::Quit,
+        _ => return None,
+    };
+    Some(action)
+}

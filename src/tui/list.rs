@@ -1,0 +1,312 @@
+//! The item list as a window over the registry: pages of rows fetched on demand around
+//! the selection, the cursors where pages start, and the selection and scroll offset.
+//!
+//! Row `i` lives in page `i / PAGE`. Page `k` starts after `cursors[k]` (page 0 after
+//! nothing). Reaching a page whose cursor is not known yet asks the worker to skip
+//! forward from the nearest known one (ids only, many pages per query), so `G` on a
+//! million rows never loads a million items. Pages far from the selection are dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cachet::Item;
+
+use super::model::ListQuery;
+use super::source::Cursor;
+
+/// Rows per page.
+pub const PAGE: usize = 200;
+/// Pages kept loaded on each side of the selection's page.
+const KEEP: usize = 4;
+
+/// A request for one page, as the worker needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    pub generation: u64,
+    pub query: ListQuery,
+    pub page: usize,
+    pub fetch: Fetch,
+}
+
+/// How the worker finds a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetch {
+    /// Skip forward from page `from`, which starts after `after` (ids only), then read.
+    Forward { from: usize, after: Option<Cursor> },
+    /// Read backwards from the start of the next page (its cursor is known).
+    Backward { next: Cursor },
+    /// The list's last page, `rows` long, read from the end (`G` on a million rows).
+    Tail { rows: usize },
+}
+
+/// A page the worker read.
+#[derive(Debug, Clone)]
+pub struct PageData {
+    pub generation: u64,
+    /// The page that was asked for.
+    pub asked: usize,
+    /// The page the items are, which is before the one asked for when the list ended
+    /// sooner.
+    pub page: usize,
+    pub items: Vec<Item>,
+    /// Page starts discovered on the way: `(page, cursor)`.
+    pub cursors: Vec<(usize, Cursor)>,
+    /// Whether the list ends within this page.
+    pub last: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct List {
+    pub query: ListQuery,
+    /// Bumped whenever what the list shows changes, so late pages are dropped.
+    pub generation: u64,
+    /// Row count from the tab counts, until the end has been seen.
+    pub total: u64,
+    /// Whether `total` came from a count yet (before, the first page shows alone).
+    counted: bool,
+    /// Exact length, once the last page has been read.
+    pub end: Option<usize>,
+    cursors: Vec<Option<Cursor>>,
+    pages: BTreeMap<usize, Vec<Item>>,
+    pending: BTreeSet<usize>,
+    pub sel: usize,
+    pub offset: usize,
+    /// Visible rows, set from the layout.
+    pub height: usize,
+    /// An item to select again when it shows up after a reload.
+    sticky: Option<i64>,
+}
+
+impl List {
+    pub fn new(query: ListQuery) -> List {
+        List {
+            query,
+            generation: 0,
+            total: 0,
+            counted: false,
+            end: None,
+            cursors: vec![None],
+            pages: BTreeMap::new(),
+            pending: BTreeSet::new(),
+            sel: 0,
+            offset: 0,
+            height: 10,
+            sticky: None,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match (self.end, self.counted) {
+            (Some(end), _) => end,
+            (None, true) => self.total as usize,
+            (None, false) => self
+                .pages
+                .iter()
+                .next_back()
+                .map_or(0, |(p, rows)| p * PAGE + rows.len()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn row(&self, i: usize) -> Option<&Item> {
+        self.pages.get(&(i / PAGE))?.get(i % PAGE)
+    }
+
+    pub fn selected(&self) -> Option<&Item> {
+        self.row(self.sel)
+    }
+
+    /// Shows something else: everything loaded is forgotten.
+    pub fn reset(&mut self, query: ListQuery) {
+        self.query = query;
+        self.generation += 1;
+        self.end = None;
+        self.cursors = vec![None];
+        self.pages.clear();
+        self.pending.clear();
+        self.sel = 0;
+        self.offset = 0;
+        self.sticky = None;
+    }
+
+    /// Reads the same list again (the registry changed), keeping the selection on the
+    /// same item when it is still there.
+    pub fn reload(&mut self) {
+        self.generation += 1;
+        self.sticky = self.selected().map(|i| i.id);
+        self.end = None;
+        self.pages.clear();
+        self.pending.clear();
+    }
+
+    /// Moves the selection to row `i` (clamped) and scrolls it into view.
+    pub fn select(&mut self, i: usize) {
+        self.sticky = None;
+        self.sel = i.min(self.len().saturating_sub(1));
+        self.scroll_into_view();
+    }
+
+    /// Moves the selection by `delta` rows.
+    pub fn step(&mut self, delta: isize) {
+        let target = if delta < 0 {
+            self.sel.saturating_sub(delta.unsigned_abs())
+        } else {
+            self.sel.saturating_add(delta as usize)
+        };
+        self.select(target);
+    }
+
+    /// Scrolls the view by `delta` rows, dragging the selection along when it leaves.
+    pub fn scroll(&mut self, delta: isize) {
+        let max_offset = self.len().saturating_sub(self.height.max(1));
+        self.offset = if delta < 0 {
+            self.offset.saturating_sub(delta.unsigned_abs())
+        } else {
+            self.offset.saturating_add(delta as usize).min(max_offset)
+        };
+        let last_visible = self.offset + self.height.max(1) - 1;
+        self.sel = self.sel.clamp(self.offset, last_visible);
+        self.sel = self.sel.min(self.len().saturating_sub(1));
+    }
+
+    pub fn set_height(&mut self, height: usize) {
+        self.height = height.max(1);
+        self.scroll_into_view();
+    }
+
+    /// Sets the row count from fresh tab counts.
+    pub fn set_total(&mut self, total: u64) {
+        self.total = total;
+        self.counted = true;
+        if self.end.is_none() {
+            self.sel = self.sel.min(self.len().saturating_sub(1));
+            self.scroll_into_view();
+        }
+    }
+
+    fn scroll_into_view(&mut self) {
+        let h = self.height.max(1);
+        if self.sel < self.offset {
+            self.offset = self.sel;
+        } else if self.sel >= self.offset + h {
+            self.offset = self.sel + 1 - h;
+        }
+        let max_offset = self.len().saturating_sub(h);
+        self.offset = self.offset.min(max_offset);
+    }
+
+    /// Requests for the pages the view needs that are neither loaded nor asked for yet:
+    /// the visible rows, and one page ahead of the selection.
+    pub fn wanted(&mut self) -> Vec<PageRequest> {
+        if !self.counted && self.pages.is_empty() && self.pending.is_empty() {
+            // Not counted yet: the first page need not wait for the count.
+            self.pending.insert(0);
+            return vec![PageRequest {
+                generation: self.generation,
+                query: self.query.clone(),
+                page: 0,
+                fetch: Fetch::Forward {
+                    from: 0,
+                    after: None,
+                },
+            }];
+        }
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let last_row = self.len() - 1;
+        let first = self.offset.min(last_row) / PAGE;
+        let last = (self.offset + self.height).min(last_row) / PAGE;
+        let ahead = ((self.sel + PAGE / 2).min(last_row)) / PAGE;
+        let last_page = last_row / PAGE;
+        let mut out = Vec::new();
+        // From the bottom up, so that a page read from the end lets the ones above it be
+        // read backwards instead of skipped to from the top.
+        for page in (first..=last.max(ahead)).rev() {
+            if self.pages.contains_key(&page) || self.pending.contains(&page) {
+                continue;
+            }
+            let known = |k: usize| self.cursors.get(k).cloned().flatten();
+            let fetch = if let Some(after) = known(page) {
+                Fetch::Forward {
+                    from: page,
+                    after: Some(after),
+                }
+            } else if page == 0 {
+                Fetch::Forward {
+                    from: 0,
+                    after: None,
+                }
+            } else if let Some(next) = known(page + 1) {
+                Fetch::Backward { next }
+            } else if self.pending.contains(&(page + 1)) {
+                // The page below is on its way; this one follows it backwards.
+                continue;
+            } else if page == last_page && self.end.is_none() && page > self.cursors.len() {
+                Fetch::Tail {
+                    rows: self.len() - page * PAGE,
+                }
+            } else {
+                let from = (0..=page.min(self.cursors.len() - 1))
+                    .rev()
+                    .find(|k| *k == 0 || self.cursors[*k].is_some())
+                    .unwrap_or(0);
+                Fetch::Forward {
+                    from,
+                    after: known(from),
+                }
+            };
+            self.pending.insert(page);
+            out.push(PageRequest {
+                generation: self.generation,
+                query: self.query.clone(),
+                page,
+                fetch,
+            });
+        }
+        out
+    }
+
+    /// Takes a page from the worker; pages of an older generation are ignored.
+    pub fn loaded(&mut self, data: PageData) {
+        if data.generation != self.generation {
+            return;
+        }
+        self.pending.remove(&data.asked);
+        for (page, cursor) in data.cursors {
+            if self.cursors.len() <= page {
+                self.cursors.resize(page + 1, None);
+            }
+            self.cursors[page] = Some(cursor);
+        }
+        if data.last {
+            self.end = Some(data.page * PAGE + data.items.len());
+            self.pending.retain(|p| *p <= data.page);
+        }
+        if let Some(id) = self.sticky
+            && let Some(i) = data.items.iter().position(|it| it.id == id)
+        {
+            self.sel = data.page * PAGE + i;
+            self.sticky = None;
+        }
+        self.pages.insert(data.page, data.items);
+        self.sel = self.sel.min(self.len().saturating_sub(1));
+        self.scroll_into_view();
+        let here = self.sel / PAGE;
+        let view = self.offset / PAGE;
+        self.pages
+            .retain(|p, _| p.abs_diff(here) <= KEEP || p.abs_diff(view) <= KEEP);
+    }
+
+    /// Replaces one loaded item (after an action changed it).
+    pub fn update_item(&mut self, item: &Item) {
+        for rows in self.pages.values_mut() {
+            if let Some(row) = rows.iter_mut().find(|r| r.id == item.id) {
+                *row = item.clone();
+            }
+        }
+    }
+}

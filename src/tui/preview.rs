@@ -1,0 +1,179 @@
+//! The preview pane's state and its part of `update`: which item (and member) is shown,
+//! the request in flight, and keys while the pane has the focus.
+//!
+//! Latest wins: every request gets a new sequence number, the runtime cancels the job
+//! before it (a flag the preview engine checks between entries and blocks), and a result
+//! whose number is not the current one is dropped.
+
+use cachet::preview::{Body, MemberKind, Preview};
+
+use super::app::{App, Focus};
+use super::update::{Action, Effect};
+
+/// What the right-hand pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PaneView {
+    #[default]
+    Detail,
+    Preview,
+    /// The manifest inspector (`m`).
+    Manifest,
+}
+
+/// One preview job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewRequest {
+    pub seq: u64,
+    pub id: i64,
+    /// A member of the item's archive, or the item itself.
+    pub member: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PreviewPane {
+    /// The request whose result is wanted.
+    pub want: Option<PreviewRequest>,
+    pub seq: u64,
+    /// The result for `want`, once it came: the preview, or why there is none.
+    pub shown: Option<Result<Preview, String>>,
+    /// The archive listing, kept while one of its members is open (`esc` goes back).
+    pub listing: Option<Preview>,
+    /// Selected member in a listing.
+    pub sel: usize,
+    /// First content line shown.
+    pub scroll: usize,
+}
+
+impl PreviewPane {
+    pub fn loading(&self) -> bool {
+        self.want.is_some() && self.shown.is_none()
+    }
+
+    fn members(&self) -> usize {
+        match &self.shown {
+            Some(Ok(Preview {
+                body: Body::Members { members, .. },
+                ..
+            })) => members.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Asks for the preview of the detail item when the pane shows previews and it changed.
+pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
+    if app.view != PaneView::Preview || !visible {
+        return;
+    }
+    let Some(id) = app.detail_item().map(|i| i.id) else {
+        return;
+    };
+    if app.preview.want.as_ref().is_some_and(|w| w.id == id) {
+        return;
+    }
+    request(app, id, None, fx);
+}
+
+fn request(app: &mut App, id: i64, member: Option<String>, fx: &mut Vec<Effect>) {
+    let p = &mut app.preview;
+    p.seq += 1;
+    if member.is_none() {
+        p.listing = None;
+        p.sel = 0;
+    }
+    p.scroll = 0;
+    p.shown = None;
+    let req = PreviewRequest {
+        seq: p.seq,
+        id,
+        member,
+    };
+    p.want = Some(req.clone());
+    fx.push(Effect::LoadPreview(req));
+}
+
+/// Takes a result; one for an older request is dropped.
+pub fn loaded(app: &mut App, seq: u64, result: Result<Preview, String>) {
+    if app.preview.want.as_ref().is_some_and(|w| w.seq == seq) {
+        app.preview.shown = Some(result);
+    }
+}
+
+/// `v`: switches the pane between detail and preview.
+pub fn toggle(app: &mut App) {
+    app.view = match app.view {
+        PaneView::Detail | PaneView::Manifest => PaneView::Preview,
+        PaneView::Preview => PaneView::Detail,
+    };
+    if app.view == PaneView::Detail {
+        // A later switch back previews the item selected then.
+        app.preview = PreviewPane {
+            seq: app.preview.seq,
+            ..PreviewPane::default()
+        };
+    }
+}
+
+/// Keys while the preview pane has the focus; `false` when the key is not the pane's.
+pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) -> bool {
+    if app.focus != Focus::Detail || app.view != PaneView::Preview {
+        return false;
+    }
+    let members = app.preview.members();
+    let p = &mut app.preview;
+    let mv = |p: &mut PreviewPane, delta: isize| {
+        if members > 0 {
+            p.sel = p.sel.saturating_add_signed(delta).min(members - 1);
+        } else {
+            p.scroll = p.scroll.saturating_add_signed(delta);
+        }
+    };
+    match action {
+        Action::Down => mv(p, 1),
+        Action::Up => mv(p, -1),
+        Action::PageDown => mv(p, page as isize),
+        Action::PageUp => mv(p, -(page as isize)),
+        Action::HalfPageDown => mv(p, (page / 2).max(1) as isize),
+        Action::HalfPageUp => mv(p, -((page / 2).max(1) as isize)),
+        Action::Top => {
+            p.sel = 0;
+            p.scroll = 0;
+        }
+        Action::Bottom => mv(p, isize::MAX / 2),
+        Action::Enter => open_member(app, fx),
+        Action::Back if app.preview.listing.is_some() => {
+            let p = &mut app.preview;
+            let listing = p.listing.take();
+            if let Some(w) = &mut p.want {
+                w.member = None;
+            }
+            p.shown = listing.map(Ok);
+            p.scroll = 0;
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn open_member(app: &mut App, fx: &mut Vec<Effect>) {
+    let Some(Ok(listing)) = app.preview.shown.clone() else {
+        return;
+    };
+    let Body::Members { members, .. } = &listing.body else {
+        return;
+    };
+    let Some(m) = members.get(app.preview.sel) else {
+        return;
+    };
+    if m.kind != MemberKind::File {
+        app.warn(format!("{} is not a file", m.path));
+        return;
+    }
+    let (Some(id), path) = (app.preview.want.as_ref().map(|w| w.id), m.path.clone()) else {
+        return;
+    };
+    let sel = app.preview.sel;
+    request(app, id, Some(path), fx);
+    app.preview.listing = Some(listing);
+    app.preview.sel = sel;
+}

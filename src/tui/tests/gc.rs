@@ -1,0 +1,71 @@
+//! Garbage collection through the dialog, on the demo cache.
+
+use cachet::Status;
+
+use super::{Harness, render_check};
+use crate::tui::app::Popup;
+use crate::tui::gc::Stage;
+
+fn stage(h: &Harness) -> Stage {
+    match &h.app.popup {
+        Some(Popup::Gc(d)) => d.stage.clone(),
+        other => panic!("no gc dialog: {other:?}"),
+    }
+}
+
+#[test]
+fn choose_plan_apply_and_report() {
+    let mut h = Harness::demo((80, 24));
+    h.keys("gc");
+    assert!(matches!(stage(&h), Stage::Choose));
+    // Orphans of any age (the demo's orphan is brand new).
+    h.keys("jjjjj<space>");
+    render_check("gc_choose_80x24", &h);
+    h.keys("<enter>");
+    let Stage::Plan(plan) = stage(&h) else {
+        panic!("no plan: {:?}", stage(&h));
+    };
+    assert_eq!(plan.items.len(), 1, "the trashed item");
+    assert_eq!(plan.items[0].id, 14);
+    assert!(
+        plan.files.iter().any(|f| f.sha256.is_some()),
+        "the orphan blob"
+    );
+    // Nothing changed yet.
+    assert_eq!(h.cache().get(14).unwrap().status, Status::Trash);
+    h.keys("y");
+    let Stage::Report(report) = stage(&h) else {
+        panic!("no report: {:?}", stage(&h));
+    };
+    assert_eq!(report.items_removed, 1);
+    assert!(
+        report.blobs_deleted >= 2,
+        "the trashed item's blob and the orphan"
+    );
+    assert!(h.cache().get(14).is_err(), "purged");
+    assert_eq!(h.app.counts.unwrap().trash, 0);
+    h.keys("<esc>");
+    assert!(h.app.popup.is_none());
+}
+
+#[test]
+fn a_plan_with_nothing_to_do_says_so_and_goes_back() {
+    let mut h = Harness::demo((40, 12));
+    // Every policy off: trash and orphans have three settings, stale writes four.
+    h.keys("gc<space><space>j<space><space>jjjj<space><space>");
+    h.keys("<enter>");
+    let Stage::Plan(plan) = stage(&h) else {
+        panic!("no plan");
+    };
+    assert!(plan.is_empty(), "{:?}", plan.items);
+    render_check("gc_empty_plan_40x12", &h);
+    h.keys("y");
+    assert!(
+        matches!(stage(&h), Stage::Plan(_)),
+        "y does nothing on an empty plan"
+    );
+    h.keys("<esc>");
+    assert!(matches!(stage(&h), Stage::Choose));
+    h.keys("<esc>");
+    assert!(h.app.popup.is_none());
+}

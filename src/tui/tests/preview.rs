@@ -1,0 +1,152 @@
+//! The preview pane over the demo cache: listings, members, tables, latest wins.
+
+use cachet::preview::{Body, Content};
+
+use super::Harness;
+use crate::tui::app::Focus;
+use crate::tui::preview::PaneView;
+use crate::tui::update::{Action, Effect, update};
+
+fn select(h: &mut Harness, id: i64) {
+    let row = (0..h.app.list.len())
+        .find(|i| h.app.list.row(*i).map(|r| r.id) == Some(id))
+        .expect("row");
+    h.app.list.select(row);
+    let fx = update(&mut h.app, Action::Refresh);
+    h.run(fx);
+}
+
+#[test]
+fn csv_shows_as_columns_and_follows_the_selection() {
+    let mut h = Harness::demo((120, 30));
+    h.keys("v");
+    assert_eq!(h.app.view, PaneView::Preview);
+    let shown = h
+        .app
+        .preview
+        .shown
+        .clone()
+        .expect("a result")
+        .expect("a preview");
+    let Body::Content {
+        content: Content::Table { header, .. },
+    } = &shown.body
+    else {
+        panic!("not a table: {:?}", shown.body);
+    };
+    assert_eq!(header, &["date", "station", "temp_c", "rain_mm"]);
+    // Moving the selection previews the next item.
+    h.keys("j");
+    assert_eq!(h.app.preview.want.as_ref().map(|w| w.id), Some(2));
+    super::render_check("preview_csv_120x30", &h);
+}
+
+#[test]
+fn archives_list_members_and_enter_opens_one() {
+    let mut h = Harness::demo((80, 24));
+    select(&mut h, 9);
+    h.keys("v");
+    assert_eq!(h.app.focus, Focus::Detail, "v opens the pane at 80 columns");
+    let listing = h.app.preview.shown.clone().unwrap().unwrap();
+    let Body::Members { members, .. } = &listing.body else {
+        panic!("not a listing: {:?}", listing.body);
+    };
+    assert_eq!(members.len(), 4);
+    assert_eq!(listing.format.to_string(), "gzip+tar");
+    super::render_check("preview_tar_80x24", &h);
+    h.keys("jj<enter>");
+    let member = h.app.preview.shown.clone().unwrap().unwrap();
+    assert_eq!(
+        member.member.as_ref().map(|m| m.path.as_str()),
+        Some("toolkit/data/sample.csv")
+    );
+    h.keys("<esc>");
+    assert!(matches!(
+        h.app.preview.shown.clone().unwrap().unwrap().body,
+        Body::Members { .. }
+    ));
+    assert_eq!(h.app.preview.sel, 2);
+    h.keys("<esc>");
+    assert_eq!(h.app.focus, Focus::List);
+}
+
+#[test]
+fn a_late_preview_for_an_old_selection_is_dropped() {
+    let mut h = Harness::demo((120, 30));
+    h.keys("v");
+    let old = h.app.preview.want.clone().expect("request");
+    h.keys("j");
+    let current = h.app.preview.shown.clone();
+    // The result for the first item arrives after the move.
+    let late = crate::tui::worker::run(&h.source, Effect::LoadPreview(old));
+    let fx = update(&mut h.app, late);
+    assert!(fx.is_empty());
+    assert_eq!(
+        format!("{:?}", h.app.preview.shown),
+        format!("{current:?}"),
+        "the late result replaced the current one"
+    );
+}
+
+#[test]
+fn items_without_content_say_why_and_binary_shows_hex() {
+    let mut h = Harness::demo((120, 30));
+    select(&mut h, 13);
+    h.keys("v");
+    let err = h.app.preview.shown.clone().unwrap().unwrap_err();
+    assert!(err.contains("FAILED"), "{err}");
+    select(&mut h, 5);
+    let p = h.app.preview.shown.clone().unwrap().unwrap();
+    assert!(matches!(
+        p.body,
+        Body::Content {
+            content: Content::Hex { .. }
+        }
+    ));
+    assert!(
+        p.truncated.is_some(),
+        "256 KiB of binary is cut and says so"
+    );
+    super::render_check("preview_hex_120x30", &h);
+}
+
+#[test]
+fn the_manifest_inspector_follows_refs_and_expands_shards() {
+    let mut h = Harness::demo((80, 24));
+    select(&mut h, 20);
+    h.keys("m");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    assert_eq!(h.app.focus, Focus::Detail);
+    let rows = |h: &Harness| h.app.inspect.shown.clone().unwrap().unwrap().rows;
+    let kinds: Vec<String> = rows(&h).iter().map(|r| r.kind.clone()).collect();
+    assert_eq!(kinds, ["shard", "shard", "shard", "file"]);
+    assert_eq!(rows(&h)[3].depth, 1, "reached through the ref");
+    h.keys("x");
+    assert_eq!(
+        rows(&h).len(),
+        12,
+        "ten clips, labels, and the appended file"
+    );
+    super::render_check("manifest_80x24", &h);
+    h.keys("xo");
+    assert_eq!(
+        rows(&h).last().map(|r| r.kind.as_str()),
+        Some("manifest_ref")
+    );
+    // Entries link blobs no item holds: enter says so.
+    h.keys("<enter>");
+    assert!(
+        h.app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no item holds")
+    );
+    // A plain item is not a manifest.
+    h.keys("<esc>");
+    select(&mut h, 1);
+    h.keys("<enter>");
+    let err = h.app.inspect.shown.clone().unwrap().unwrap_err();
+    assert!(err.contains("not a manifest"), "{err}");
+}

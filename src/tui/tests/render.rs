@@ -1,0 +1,90 @@
+//! Render snapshots with `TestBackend`, at 80×24 and 40×12. Times, lease owners and the
+//! temp root are filtered so that the snapshots are stable.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::Harness;
+use crate::tui::ui;
+
+fn screen(h: &Harness) -> String {
+    let (w, hgt) = h.app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, hgt)).expect("terminal");
+    terminal.draw(|f| ui::draw(f, &h.app)).expect("draw");
+    terminal.backend().to_string()
+}
+
+pub fn check(name: &str, h: &Harness) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "YYYY-MM-DD hh:mm:ss");
+    settings.add_filter(r"pid \d+ on \S+,", "pid PID on HOST,");
+    settings.bind(|| insta::assert_snapshot!(name, screen(h)));
+}
+
+#[test]
+fn list_80x24() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("j<space>");
+    check("list_80x24", &h);
+}
+
+#[test]
+fn list_40x12() {
+    let h = Harness::sample((40, 12));
+    check("list_40x12", &h);
+}
+
+#[test]
+fn detail_80x24() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("<enter>");
+    check("detail_80x24", &h);
+}
+
+#[test]
+fn detail_of_a_stale_write_40x12() {
+    let mut h = Harness::sample((40, 12));
+    h.keys("G<enter>");
+    check("detail_stale_40x12", &h);
+}
+
+#[test]
+fn detail_side_by_side_120x30() {
+    let mut h = Harness::sample((120, 30));
+    h.keys("jj");
+    check("detail_120x30", &h);
+}
+
+#[test]
+fn confirm_purge_80x24() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("5D");
+    check("confirm_purge_80x24", &h);
+}
+
+#[test]
+fn confirm_trash_40x12() {
+    let mut h = Harness::sample((40, 12));
+    h.keys("<space>j<space>d");
+    check("confirm_trash_40x12", &h);
+}
+
+#[test]
+fn help_80x24_and_40x12() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("?");
+    check("help_80x24", &h);
+    let mut h = Harness::sample((40, 12));
+    h.keys("?jjj");
+    check("help_40x12", &h);
+}
+
+#[test]
+fn empty_tab_and_sorted_header() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("sS");
+    check("sorted_80x24", &h);
+    h.keys("3<down>");
+    h.act(crate::tui::update::Action::Resize(40, 12));
+    check("write_tab_40x12", &h);
+}

@@ -1,0 +1,333 @@
+//! State transitions: keys in, fields and effects out, the cache checked on disk.
+
+use cachet::Status;
+
+use super::{Harness, big_cache};
+use crate::tui::app::{Focus, Op, Popup};
+use crate::tui::list::PAGE;
+use crate::tui::model::{SortCol, Tab};
+use crate::tui::update::{Action, Effect, update};
+
+#[test]
+fn opens_with_counts_and_the_first_page() {
+    let h = Harness::sample((80, 24));
+    let counts = h.app.counts.expect("counted");
+    assert_eq!(counts.all, 15);
+    assert_eq!(counts.ready, 12);
+    assert_eq!(counts.failed, 1);
+    assert_eq!(counts.trash, 1);
+    assert_eq!(counts.write, 1);
+    assert_eq!(counts.stale, 1);
+    assert_eq!(h.app.list.len(), 15);
+    assert_eq!(h.selected_uri(), "https://example.org/data/part-01.csv");
+    // The detail pane's versions came with the selection.
+    assert_eq!(h.app.detail.versions.len(), 2);
+}
+
+#[test]
+fn moves_with_vim_keys_arrows_and_top_bottom() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("jj<down>");
+    assert_eq!(h.app.list.sel, 3);
+    h.keys("k");
+    assert_eq!(h.app.list.sel, 2);
+    h.keys("G");
+    assert_eq!(h.app.list.sel, 14);
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(15));
+    h.keys("gg");
+    assert_eq!(h.app.list.sel, 0);
+    assert_eq!(h.app.pending_key, None);
+    h.keys("<end><home>");
+    assert_eq!(h.app.list.sel, 0);
+}
+
+#[test]
+fn tabs_switch_by_number_and_tab_key_and_list_only_their_items() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("4");
+    assert_eq!(h.app.tab(), Tab::Failed);
+    assert_eq!(h.app.list.len(), 1);
+    assert_eq!(
+        h.app.list.selected().map(|i| i.status),
+        Some(Status::Failed)
+    );
+    h.keys("<tab>");
+    assert_eq!(h.app.tab(), Tab::Trash);
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(4));
+    h.keys("6");
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(15));
+    h.keys("1");
+    assert_eq!(h.app.list.len(), 15);
+}
+
+#[test]
+fn a_large_list_is_a_window_paged_on_demand() {
+    let (dir, cache) = big_cache(5000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    assert_eq!(h.app.list.len(), 5000);
+    h.keys("G");
+    assert_eq!(h.app.list.sel, 4999);
+    assert_eq!(h.selected_uri(), "file:///data/004999");
+    // Only pages around the selection are held, not the 25 pages in between.
+    let held = (0..5000).filter(|i| h.app.list.row(*i).is_some()).count();
+    assert!(held <= 10 * PAGE, "{held} rows held");
+    assert!(h.app.list.row(0).is_none(), "the first page was dropped");
+    // Up from the bottom, across page boundaries, pages are read backwards.
+    for _ in 0..3 {
+        h.keys("<pgup>");
+    }
+    for _ in 0..200 {
+        h.keys("k");
+    }
+    let sel = h.app.list.sel;
+    assert!(sel < 4999 - 200, "{sel}");
+    assert_eq!(h.selected_uri(), format!("file:///data/{sel:06}"));
+    for i in (sel - 30..sel).rev() {
+        assert_eq!(
+            h.app.list.row(i).map(|r| r.uri.clone()),
+            Some(format!("file:///data/{i:06}"))
+        );
+    }
+    h.keys("gg");
+    assert_eq!(h.selected_uri(), "file:///data/000000");
+    for _ in 0..40 {
+        h.keys("<pgdn>");
+    }
+    let sel = h.app.list.sel;
+    assert!(sel > 600, "{sel}");
+    assert_eq!(h.selected_uri(), format!("file:///data/{sel:06}"));
+}
+
+#[test]
+fn the_end_of_a_sorted_list_is_read_from_the_end() {
+    let (dir, cache) = big_cache(1000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("sSG");
+    assert_eq!(h.app.list.sel, 999);
+    assert_eq!(h.selected_uri(), "file:///data/000000");
+    for _ in 0..5 {
+        h.keys("<pgup>");
+    }
+    let sel = h.app.list.sel;
+    assert_eq!(h.selected_uri(), format!("file:///data/{:06}", 999 - sel));
+}
+
+#[test]
+fn late_pages_of_an_old_list_are_dropped() {
+    let mut h = Harness::sample((80, 24));
+    let stale = h.app.list.wanted();
+    assert!(stale.is_empty(), "everything visible is loaded");
+    // Ask for the page of the All tab, then switch tabs before it arrives.
+    h.app.list.reload();
+    let requests = h.app.list.wanted();
+    let old = requests.first().expect("a request").clone();
+    h.keys("4");
+    let data = match crate::tui::worker::run(&h.source, Effect::LoadPage(old)) {
+        Action::PageLoaded(d) => d,
+        other => panic!("{other:?}"),
+    };
+    let fx = update(&mut h.app, Action::PageLoaded(data));
+    assert!(fx.is_empty());
+    assert_eq!(h.app.list.len(), 1);
+    assert_eq!(
+        h.app.list.selected().map(|i| i.status),
+        Some(Status::Failed)
+    );
+}
+
+#[test]
+fn sort_cycles_columns_and_reverses() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("s");
+    assert_eq!(h.app.list.query.sort.col, SortCol::Name);
+    assert_eq!(h.selected_uri(), "https://example.org/big/model.bin");
+    h.keys("S");
+    assert!(h.app.list.query.sort.desc);
+    assert_eq!(h.selected_uri(), "s3://bucket/copy-of-02.csv");
+    h.keys("sss");
+    assert_eq!(h.app.list.query.sort.col, SortCol::Size);
+    h.keys("S");
+    // Largest first: part-01 v2 has the most bytes.
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(13));
+}
+
+#[test]
+fn trash_asks_first_then_restore_brings_it_back() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("d");
+    let Some(Popup::Confirm(plan)) = &h.app.popup else {
+        panic!("no confirm popup: {:?}", h.app.popup);
+    };
+    assert_eq!(plan.op, Op::Trash);
+    assert_eq!(plan.ids, vec![1]);
+    assert_eq!(plan.bytes, 8);
+    // Cancelling changes nothing.
+    h.keys("n");
+    assert!(h.app.popup.is_none());
+    assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
+    h.keys("dy");
+    assert_eq!(h.cache().get(1).unwrap().status, Status::Trash);
+    assert_eq!(h.app.counts.unwrap().trash, 2);
+    assert!(
+        h.app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("trashed 1 item")
+    );
+    h.keys("5");
+    assert_eq!(h.app.list.len(), 2);
+    h.keys("u");
+    assert!(matches!(&h.app.popup, Some(Popup::Confirm(p)) if p.op == Op::Restore));
+    h.keys("<enter>");
+    assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
+}
+
+#[test]
+fn marks_apply_to_many_and_purge_counts_shared_bytes() {
+    let mut h = Harness::sample((80, 24));
+    // Mark part-02 and the item sharing its content, trash both.
+    h.keys("j<space>");
+    h.keys("G<up><space>");
+    assert_eq!(h.app.marks.len(), 2);
+    assert_eq!(h.app.targets(), vec![2, 14]);
+    h.keys("dy");
+    assert!(h.app.marks.is_empty());
+    assert_eq!(h.cache().get(14).unwrap().status, Status::Trash);
+    // Purging one of the two frees nothing: the other still uses the blob.
+    h.keys("5");
+    let two = (0..h.app.list.len())
+        .find(|i| h.app.list.row(*i).map(|r| r.id) == Some(2))
+        .unwrap();
+    h.app.list.select(two);
+    h.keys("D");
+    let Some(Popup::Confirm(plan)) = h.app.popup.clone() else {
+        panic!("no confirm popup");
+    };
+    assert_eq!((plan.op, plan.bytes, plan.exclusive), (Op::Purge, 8, 0));
+    h.keys("y");
+    assert!(h.cache().get(2).is_err(), "purged");
+    // Purging a READY item is refused before any popup.
+    h.keys("1D");
+    assert!(h.app.popup.is_none());
+    assert!(h.app.message.as_ref().unwrap().error);
+    assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
+}
+
+#[test]
+fn pin_toggles_without_a_popup() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("p");
+    assert!(h.cache().get(1).unwrap().pinned);
+    assert!(h.app.list.selected().unwrap().pinned);
+    h.keys("p");
+    assert!(!h.cache().get(1).unwrap().pinned);
+}
+
+#[test]
+fn copy_sends_the_content_path_or_the_key() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("y");
+    let path = h.clipboard.last().expect("copied").clone();
+    assert!(path.contains("blobs-v1"), "{path}");
+    h.keys("Y");
+    assert_eq!(h.clipboard.last(), Some(&h.cache().get(1).unwrap().key));
+    // A failed item has no content: an error, nothing copied.
+    h.keys("jj");
+    h.keys("y");
+    assert_eq!(h.clipboard.len(), 2);
+    assert!(h.app.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn detail_pane_lists_versions_and_jumps_to_them() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("<enter>");
+    assert_eq!(h.app.focus, Focus::Detail);
+    assert_eq!(h.app.detail.versions.len(), 2);
+    assert_eq!(h.app.detail.sel, 0);
+    h.keys("j<enter>");
+    assert_eq!(h.app.detail_item().map(|i| i.version), Some(2));
+    h.keys("<esc>");
+    assert_eq!(h.app.focus, Focus::List);
+    assert_eq!(h.app.detail_item().map(|i| i.id), Some(1));
+}
+
+#[test]
+fn changes_made_elsewhere_show_on_refresh() {
+    let mut h = Harness::sample((80, 24));
+    let other = cachet::Cache::open(h.dir.path()).unwrap();
+    other.trash(6).unwrap();
+    h.act(Action::Changed);
+    assert_eq!(h.app.counts.unwrap().trash, 2);
+    let six = h.app.list.row(5).unwrap();
+    assert_eq!((six.id, six.status), (6, Status::Trash));
+    // The selection stays on the same item.
+    h.keys("jjj");
+    other.trash(1).unwrap();
+    h.keys("r");
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(4));
+}
+
+#[test]
+fn g_prefix_help_and_quit() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("g");
+    assert_eq!(h.app.pending_key, Some('g'));
+    h.keys("c");
+    assert!(matches!(h.app.popup, Some(Popup::Gc(_))));
+    h.keys("<esc>jg");
+    assert_eq!(h.app.pending_key, Some('g'));
+    h.keys("x");
+    assert_eq!((h.app.pending_key, h.app.list.sel), (None, 1));
+    h.keys("?");
+    assert!(matches!(h.app.popup, Some(Popup::Help)));
+    h.keys("<esc>");
+    assert!(h.app.popup.is_none());
+    h.keys("q");
+    assert!(h.app.quit);
+}
+
+#[test]
+fn mouse_clicks_select_rows_and_tabs() {
+    let mut h = Harness::sample((80, 24));
+    h.act(Action::Click { column: 20, row: 4 });
+    assert_eq!(h.app.list.sel, 2);
+    h.act(Action::Scroll {
+        delta: 3,
+        column: 20,
+        row: 4,
+    });
+    assert_eq!(h.app.list.offset, 0, "15 rows fit: nothing to scroll");
+    // The tab line: " cachet " then " 1 All 15 " …
+    h.act(Action::Click { column: 20, row: 0 });
+    assert_eq!(h.app.tab(), Tab::Ready);
+}
+
+#[test]
+fn resizing_keeps_the_selection_visible() {
+    let (dir, cache) = big_cache(300);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("G");
+    h.act(Action::Resize(40, 12));
+    let l = &h.app.list;
+    assert!(l.sel >= l.offset && l.sel < l.offset + l.height);
+    assert_eq!(l.height, 9);
+}
+
+#[test]
+fn attribute_columns_are_picked_from_the_catalogue() {
+    let mut h = Harness::sample((100, 24));
+    h.keys("c");
+    let Some(Popup::Columns(picker)) = &h.app.popup else {
+        panic!("no picker: {:?}", h.app.popup);
+    };
+    let names: Vec<&str> = picker.names.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["rows", "source"]);
+    h.keys("<space>j<space>k<space><enter>");
+    assert_eq!(h.app.columns, vec!["source".to_string()]);
+    super::render_check("columns_100x24", &h);
+    h.keys("c<esc>");
+    assert_eq!(h.app.columns, vec!["source".to_string()]);
+}

@@ -1,0 +1,185 @@
+//! The detail pane: every field of one item, its attributes and its key's versions.
+
+use std::path::Path;
+
+use cachet::Item;
+use cachet::blob::BlobStore;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::Theme;
+use crate::tui::app::{App, Focus};
+use crate::tui::text;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
+    let focused = app.focus == Focus::Detail;
+    let title = match (&app.detail.shown, app.detail_item()) {
+        (Some(v), _) => format!(" Detail: version {} ", v.version),
+        (None, Some(item)) => format!(" Detail: item {} ", item.id),
+        (None, None) => " Detail ".to_string(),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { theme.key() } else { theme.dim() })
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(item) = app.detail_item() else {
+        frame.render_widget(
+            Paragraph::new(Span::styled("nothing selected", theme.dim())),
+            inner,
+        );
+        return;
+    };
+    let (mut lines, versions_at) = lines(app, item, theme);
+    // Keep the selected version in view: scroll so that it is on the last line at most
+    // (counting the rows each line takes once wrapped).
+    let w = usize::from(inner.width.max(1));
+    let rows_to_sel: usize = lines
+        .iter()
+        .take(versions_at + app.detail.sel + 1)
+        .map(|l| l.width().max(1).div_ceil(w))
+        .sum();
+    let scroll = rows_to_sel.saturating_sub(usize::from(inner.height)) as u16;
+    if !focused {
+        lines.truncate(usize::from(inner.height) + usize::from(scroll));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((if focused { scroll } else { 0 }, 0)),
+        inner,
+    );
+}
+
+fn field<'a>(name: &'a str, value: String, theme: Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{name:<9}"), theme.dim()),
+        Span::raw(value),
+    ])
+}
+
+/// The pane's lines, and the index of the first version line.
+fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usize) {
+    let now = app.now;
+    let status = text::status(item, now);
+    let mut out = vec![Line::from(Span::styled(
+        text::name(item).to_string(),
+        theme.header(),
+    ))];
+    out.push(Line::from(vec![
+        Span::styled(format!("{:<9}", "status"), theme.dim()),
+        Span::styled(item.status.as_str(), theme.status(item.status.as_str())),
+        Span::raw(if status == "STALE" {
+            " (stale lease)"
+        } else {
+            ""
+        }),
+        Span::raw(if item.pinned { "  pinned" } else { "" }),
+    ]));
+    out.push(field("id", item.id.to_string(), theme));
+    out.push(field(
+        "key",
+        format!("{}  v{}", item.key, item.version),
+        theme,
+    ));
+    out.push(field("uri", item.uri.clone(), theme));
+    if !item.params.is_null() && item.params != serde_json::json!({}) {
+        out.push(field("params", item.params.to_string(), theme));
+    }
+    if let Some(label) = &item.label {
+        out.push(field("label", label.clone(), theme));
+    }
+    if let Some(f) = &item.filename {
+        out.push(field("filename", f.clone(), theme));
+    }
+    match item.size {
+        Some(s) => out.push(field(
+            "size",
+            format!("{} ({s} bytes)", text::size(s)),
+            theme,
+        )),
+        None => out.push(field("size", "-".into(), theme)),
+    }
+    let versions = &app.detail.versions;
+    out.push(Line::from(Span::styled(
+        format!("versions ({})", versions.len()),
+        theme.header(),
+    )));
+    let versions_at = out.len();
+    for (i, v) in versions.iter().enumerate() {
+        let here = v.id == item.id;
+        let s = text::status(v, now);
+        let line = Line::from(vec![
+            Span::raw(if here { "▸ " } else { "  " }),
+            Span::raw(format!("v{:<4} #{:<7} ", v.version, v.id)),
+            Span::styled(format!("{s:<7}"), theme.status(s)),
+            Span::raw(format!(
+                " {:>9} {}",
+                v.size.map(text::size).unwrap_or_else(|| "-".into()),
+                text::age(v.created, now)
+            )),
+        ]);
+        let selected = app.focus == Focus::Detail && i == app.detail.sel;
+        out.push(if selected {
+            line.style(theme.selected())
+        } else {
+            line.style(Style::new())
+        });
+    }
+    out.push(Line::from(Span::styled(
+        format!("attributes ({})", item.attrs.len()),
+        theme.header(),
+    )));
+    for (name, value) in &item.attrs {
+        out.push(Line::from(vec![
+            Span::raw(format!("  {name} ")),
+            Span::styled(format!("{} ", value.kind()), theme.dim()),
+            Span::raw(value.to_string()),
+        ]));
+    }
+    if let Some(sha) = &item.sha256 {
+        out.push(field("sha256", sha.clone(), theme));
+        if let Ok(p) = BlobStore::new(Path::new(&app.root)).path(sha) {
+            out.push(field("path", p.display().to_string(), theme));
+        }
+    }
+    let when = |t| format!("{} ({} ago)", text::time(t), text::age(t, now));
+    out.push(field("created", when(item.created), theme));
+    out.push(field("updated", when(item.updated), theme));
+    match item.accessed {
+        Some(t) => out.push(field(
+            "accessed",
+            format!("{}, {} reads", when(t), item.access_count),
+            theme,
+        )),
+        None => out.push(field("accessed", "never".into(), theme)),
+    }
+    if let Some(lease) = &item.lease {
+        let state = if lease.expires < now {
+            "expired"
+        } else {
+            "valid"
+        };
+        out.push(field(
+            "lease",
+            format!(
+                "pid {} on {}, until {} ({state})",
+                lease.pid,
+                lease.host,
+                text::time(lease.expires)
+            ),
+            theme,
+        ));
+    }
+    if let Some(from) = item.trashed_from {
+        out.push(field("trashed", format!("from {from}"), theme));
+    }
+    if let Some(note) = &item.note {
+        out.push(field("note", note.clone(), theme));
+    }
+    (out, versions_at)
+}

@@ -1,0 +1,228 @@
+//! The garbage collection dialog: policies, plan, progress gauge, report.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+
+use super::Theme;
+use crate::tui::gc::{CHOICES, GcDialog, Stage};
+use crate::tui::text;
+use crate::tui::update::items_word;
+
+pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
+    let w = area.width.saturating_sub(4).clamp(20, 76).min(area.width);
+    let h = area.height.saturating_sub(2).clamp(6, 22).min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    frame.render_widget(Clear, rect);
+    let title = match dialog.stage {
+        Stage::Choose => " Garbage collection: policies ",
+        Stage::Planning | Stage::Plan(_) => " Garbage collection: plan ",
+        Stage::Applying { .. } => " Garbage collection: applying ",
+        Stage::Report(_) => " Garbage collection: done ",
+        Stage::Failed(_) => " Garbage collection: failed ",
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.key())
+        .title(title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let keys = |pairs: &[(&'static str, &'static str)]| {
+        let mut spans = Vec::new();
+        for (k, what) in pairs {
+            spans.push(Span::styled(*k, theme.key()));
+            spans.push(Span::raw(format!(" {what}  ")));
+        }
+        Line::from(spans)
+    };
+    let (lines, footer) = match &dialog.stage {
+        Stage::Choose => (
+            choose(dialog, inner.width, theme),
+            keys(&[
+                ("j/k", "move"),
+                ("space", "change"),
+                ("enter", "plan"),
+                ("esc", "close"),
+            ]),
+        ),
+        Stage::Planning => (
+            vec![Line::from(Span::styled("planning…", theme.dim()))],
+            keys(&[("esc", "back")]),
+        ),
+        Stage::Plan(plan) => {
+            let footer = if plan.is_empty() {
+                keys(&[("esc", "back")])
+            } else {
+                keys(&[("y", "apply"), ("esc", "back")])
+            };
+            (plan_lines(plan, inner.width, theme), footer)
+        }
+        Stage::Applying { done, total } => {
+            let [text_area, gauge] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+            let ratio = if *total == 0 {
+                1.0
+            } else {
+                (*done as f64 / *total as f64).clamp(0.0, 1.0)
+            };
+            frame.render_widget(
+                Paragraph::new(format!("removing {done} of {total} items and files…")),
+                text_area,
+            );
+            frame.render_widget(
+                Gauge::default().gauge_style(theme.key()).ratio(ratio),
+                gauge,
+            );
+            return;
+        }
+        Stage::Report(r) => {
+            let mut out = vec![
+                Line::from(format!("{} removed", items_word(r.items_removed as usize))),
+                Line::from(format!(
+                    "{} blobs and {} temp files deleted",
+                    r.blobs_deleted, r.temp_files_deleted
+                )),
+                Line::from(format!("{} freed", text::size(r.bytes_freed))),
+            ];
+            if !r.skipped.is_empty() {
+                out.push(Line::from(Span::styled(
+                    format!(
+                        "{} left alone (changed since the plan): {}",
+                        r.skipped.len(),
+                        r.skipped[0].why
+                    ),
+                    theme.marked(),
+                )));
+            }
+            if r.cancelled {
+                out.push(Line::from(Span::styled("cancelled", theme.error())));
+            }
+            (out, keys(&[("esc", "close")]))
+        }
+        Stage::Failed(e) => (
+            vec![Line::from(Span::styled(e.clone(), theme.error()))],
+            keys(&[("esc", "back")]),
+        ),
+    };
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    frame.render_widget(Paragraph::new(footer), foot);
+}
+
+fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
+    // The setting needs about 16 columns; the name gets the rest, up to 28.
+    let name_w = usize::from(width.saturating_sub(17)).clamp(8, 28);
+    let mut out: Vec<Line> = CHOICES
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let value = c.options[dialog.chosen[i]];
+            let style = if dialog.chosen[i] == 0 {
+                theme.dim()
+            } else {
+                theme.marked()
+            };
+            let line = Line::from(vec![
+                Span::raw(format!("{:<name_w$} ", head(c.name, name_w))),
+                Span::styled(format!("[{value}]"), style),
+            ]);
+            if i == dialog.cursor {
+                line.style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled(
+        "Pinned items, and what pinned manifests link to, are never collected.",
+        theme.dim(),
+    )));
+    out
+}
+
+fn plan_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'static>> {
+    if plan.is_empty() {
+        return vec![Line::from("Nothing to collect with these policies.")];
+    }
+    let mut out = vec![Line::from(format!(
+        "{} and {} files: frees {} on disk, {} stay shared.",
+        items_word(plan.items.len()),
+        plan.files.len(),
+        text::size(plan.exclusive_bytes()),
+        text::size(plan.shared_bytes())
+    ))];
+    if width >= 48 {
+        out.push(Line::from(Span::styled(
+            format!(
+                "{:<14}{:>6}{:>6}{:>11}{:>11}",
+                "reason", "items", "files", "frees", "shared"
+            ),
+            theme.header(),
+        )));
+    }
+    for (reason, t) in &plan.totals {
+        out.push(Line::from(if width >= 48 {
+            format!(
+                "{:<14}{:>6}{:>6}{:>11}{:>11}",
+                reason.to_string(),
+                t.items,
+                t.files,
+                text::size(t.exclusive_bytes),
+                text::size(t.shared_bytes)
+            )
+        } else {
+            let what = if t.files > 0 {
+                format!("{} files", t.files)
+            } else {
+                items_word(t.items as usize)
+            };
+            format!("{reason}: {what}, frees {}", text::size(t.exclusive_bytes))
+        }));
+    }
+    out.push(Line::from(Span::styled("what goes:", theme.header())));
+    for item in &plan.items {
+        out.push(Line::from(vec![
+            Span::raw(format!("#{:<6} ", item.id)),
+            Span::raw(text::tail(&item.uri, 30)),
+            Span::styled(format!("  {} {}", item.reason, item.detail), theme.dim()),
+        ]));
+    }
+    for file in &plan.files {
+        out.push(Line::from(vec![
+            Span::raw(format!("{} ", text::size(file.size))),
+            Span::styled(
+                format!(
+                    "{} {}",
+                    file.reason,
+                    match file.sha256.as_deref() {
+                        Some(s) => s[..12.min(s.len())].to_string(),
+                        None => file
+                            .path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    }
+                ),
+                theme.dim(),
+            ),
+        ]));
+    }
+    out
+}
+
+/// The start of `s` in at most `width` characters, `…` marking the cut.
+fn head(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,200 @@
+//! The item table: only the visible rows are built.
+
+use cachet::Item;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use super::Theme;
+use crate::tui::app::{App, Focus};
+use crate::tui::model::SortCol;
+use crate::tui::text;
+
+/// A column of the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Mark,
+    Id,
+    Name,
+    Version,
+    Status,
+    Size,
+    Age,
+    /// The attribute `app.columns[i]`.
+    Attr(usize),
+}
+
+impl Col {
+    fn title(self, app: &App) -> String {
+        if let Col::Attr(i) = self {
+            return app
+                .columns
+                .get(i)
+                .cloned()
+                .unwrap_or_default()
+                .to_uppercase();
+        }
+        self.fixed_title().to_string()
+    }
+
+    fn fixed_title(self) -> &'static str {
+        match self {
+            Col::Mark => "",
+            Col::Id => "ID",
+            Col::Name => "NAME",
+            Col::Version => "VER",
+            Col::Status => "STATUS",
+            Col::Size => "SIZE",
+            Col::Age => "AGE",
+            Col::Attr(_) => "",
+        }
+    }
+
+    fn width(self) -> Constraint {
+        match self {
+            Col::Mark => Constraint::Length(2),
+            Col::Id => Constraint::Length(7),
+            Col::Name => Constraint::Min(10),
+            Col::Version => Constraint::Length(4),
+            Col::Status => Constraint::Length(7),
+            Col::Size => Constraint::Length(9),
+            Col::Age => Constraint::Length(4),
+            Col::Attr(_) => Constraint::Length(10),
+        }
+    }
+
+    fn sort(self) -> Option<SortCol> {
+        match self {
+            Col::Mark => None,
+            Col::Id => Some(SortCol::Id),
+            Col::Name => Some(SortCol::Name),
+            Col::Version => Some(SortCol::Version),
+            Col::Status => Some(SortCol::Status),
+            Col::Size => Some(SortCol::Size),
+            Col::Age => Some(SortCol::Age),
+            Col::Attr(_) => None,
+        }
+    }
+}
+
+/// The columns that fit `width`, most important kept: chosen attributes go after the
+/// name, as many as leave the name 16 columns.
+fn columns(app: &App, width: u16) -> Vec<Col> {
+    use Col::*;
+    let mut cols = if width >= 70 {
+        vec![Mark, Id, Name, Version, Status, Size, Age]
+    } else if width >= 50 {
+        vec![Mark, Name, Version, Status, Size, Age]
+    } else {
+        vec![Mark, Name, Status, Size]
+    };
+    let fixed: u16 = cols
+        .iter()
+        .map(|c| match c.width() {
+            Constraint::Length(n) => n + 1,
+            _ => 1,
+        })
+        .sum();
+    let room = usize::from(width.saturating_sub(fixed + 16) / 11);
+    let attrs = (0..app.columns.len().min(room)).map(Attr);
+    let at = cols.iter().position(|c| *c == Name).map_or(1, |p| p + 1);
+    cols.splice(at..at, attrs);
+    cols
+}
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
+    let cols = columns(app, area.width);
+    let cols = cols.as_slice();
+    let sort = &app.list.query.sort;
+    let header = Row::new(cols.iter().map(|c| {
+        let mut title = c.title(app);
+        if c.sort().as_ref() == Some(&sort.col) {
+            title.push(if sort.desc { '▼' } else { '▲' });
+        }
+        Cell::from(title)
+    }))
+    .style(theme.header());
+    let height = usize::from(area.height.saturating_sub(1));
+    let list = &app.list;
+    if list.is_empty() {
+        let text = match app.counts {
+            None => "loading…",
+            Some(_) => "no items here",
+        };
+        let table = Table::new(Vec::<Row>::new(), cols.iter().map(|c| c.width())).header(header);
+        frame.render_widget(table, area);
+        if area.height > 2 {
+            let msg = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(2), 1);
+            frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), msg);
+        }
+        return;
+    }
+    let end = (list.offset + height).min(list.len());
+    let fixed: u16 = cols
+        .iter()
+        .map(|c| match c.width() {
+            Constraint::Length(n) => n + 1,
+            _ => 1,
+        })
+        .sum();
+    let name_w = usize::from(area.width.saturating_sub(fixed).max(10));
+    let rows: Vec<Row> = (list.offset..end)
+        .map(|i| {
+            let selected = i == list.sel;
+            let row = match list.row(i) {
+                Some(item) => item_row(app, item, cols, name_w, theme),
+                None => Row::new(vec![Cell::from(""), Cell::from("…")]),
+            };
+            if selected {
+                let style = if app.focus == Focus::List {
+                    theme.selected()
+                } else {
+                    theme.selected().add_modifier(ratatui::style::Modifier::DIM)
+                };
+                row.style(style)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let table = Table::new(rows, cols.iter().map(|c| c.width()))
+        .header(header)
+        .column_spacing(1);
+    frame.render_widget(table, area);
+}
+
+fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: Theme) -> Row<'a> {
+    let marked = app.marks.contains_key(&item.id);
+    let cells = cols.iter().map(|c| match c {
+        Col::Mark => {
+            let mut s = String::new();
+            s.push(if marked { '●' } else { ' ' });
+            s.push(if item.pinned { '⚲' } else { ' ' });
+            Cell::from(Span::styled(s, theme.marked()))
+        }
+        Col::Id => Cell::from(item.id.to_string()),
+        Col::Name => {
+            let style = if marked { theme.marked() } else { Style::new() };
+            Cell::from(Line::styled(text::tail(text::name(item), name_w), style))
+        }
+        Col::Version => Cell::from(item.version.to_string()),
+        Col::Status => {
+            let s = text::status(item, app.now);
+            Cell::from(Span::styled(s, theme.status(s)))
+        }
+        Col::Size => Cell::from(
+            Line::from(item.size.map(text::size).unwrap_or_else(|| "-".into())).right_aligned(),
+        ),
+        Col::Age => Cell::from(text::age(item.created, app.now)),
+        Col::Attr(i) => Cell::from(
+            app.columns
+                .get(*i)
+                .and_then(|name| item.attrs.get(name))
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+        ),
+    });
+    Row::new(cells.collect::<Vec<_>>())
+}

@@ -1,0 +1,259 @@
+//! The preview pane: an archive's members, or a window of content as text, JSON, hex or
+//! columns. Truncation, errors and notes are shown under the content, never hidden.
+
+use cachet::preview::{Body, Content, MemberKind, Preview};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::Theme;
+use crate::tui::app::{App, Focus};
+use crate::tui::text;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
+    let p = &app.preview;
+    let focused = app.focus == Focus::Detail;
+    let title = match (&p.shown, &p.want) {
+        (Some(Ok(preview)), _) => {
+            let what = match &preview.member {
+                Some(m) => format!("{} › {}", preview.name, m.path),
+                None => preview.name.clone(),
+            };
+            format!(" Preview: {what} [{}] ", preview.format)
+        }
+        _ => " Preview ".to_string(),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { theme.key() } else { theme.dim() })
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let preview = match (&p.shown, &p.want) {
+        (Some(Ok(preview)), _) => preview,
+        (Some(Err(e)), _) => {
+            frame.render_widget(
+                Paragraph::new(Span::styled(format!("no preview: {e}"), theme.error()))
+                    .wrap(ratatui::widgets::Wrap { trim: false }),
+                inner,
+            );
+            return;
+        }
+        (None, Some(_)) => {
+            frame.render_widget(Paragraph::new(Span::styled("loading…", theme.dim())), inner);
+            return;
+        }
+        (None, None) => {
+            frame.render_widget(
+                Paragraph::new(Span::styled("nothing selected", theme.dim())),
+                inner,
+            );
+            return;
+        }
+    };
+    let footer = footer_lines(preview, theme);
+    let foot_h = (footer.len() as u16).min(inner.height / 2);
+    let [body, foot] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(foot_h)]).areas(inner);
+    let height = usize::from(body.height);
+    let lines = match &preview.body {
+        Body::Members { members, .. } => {
+            let sel = p.sel.min(members.len().saturating_sub(1));
+            let top = sel.saturating_sub(height.saturating_sub(1));
+            let size_w = 10;
+            let name_w = usize::from(body.width).saturating_sub(size_w + 2);
+            members
+                .iter()
+                .enumerate()
+                .skip(top)
+                .take(height)
+                .map(|(i, m)| {
+                    let mut name = m.path.clone();
+                    match m.kind {
+                        MemberKind::Dir if !name.ends_with('/') => name.push('/'),
+                        MemberKind::Symlink | MemberKind::Hardlink => {
+                            name.push_str(" → ");
+                            name.push_str(m.link_target.as_deref().unwrap_or("?"));
+                        }
+                        _ => {}
+                    }
+                    if m.unsafe_path {
+                        name.push_str(" (unsafe path)");
+                    }
+                    if m.encrypted {
+                        name.push_str(" (encrypted)");
+                    }
+                    let size = match m.kind {
+                        MemberKind::File => text::size(m.size),
+                        _ => String::new(),
+                    };
+                    let line = Line::from(format!(
+                        "{:<name_w$} {size:>size_w$}",
+                        text::tail(&name, name_w)
+                    ));
+                    if i == sel && focused {
+                        line.style(theme.selected())
+                    } else {
+                        line
+                    }
+                })
+                .collect()
+        }
+        Body::Content { content } => content_lines(content, p.scroll, height, body.width, theme),
+        Body::Nothing => vec![Line::from(Span::styled("nothing to show", theme.dim()))],
+    };
+    frame.render_widget(Paragraph::new(lines), body);
+    frame.render_widget(Paragraph::new(footer), foot);
+}
+
+/// Truncation, errors and notes, most important first.
+fn footer_lines(p: &Preview, theme: Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if let Body::Members { members, total } = &p.body {
+        let count = match total {
+            Some(t) if *t as usize != members.len() => {
+                format!("{} of {t} members listed", members.len())
+            }
+            _ => format!("{} members", members.len()),
+        };
+        out.push(Line::from(Span::styled(count, theme.dim())));
+    }
+    if let Some(limit) = &p.truncated {
+        out.push(Line::from(Span::styled(
+            format!("truncated: {limit}"),
+            theme.marked(),
+        )));
+    }
+    if let Some(e) = &p.error {
+        out.push(Line::from(Span::styled(e.clone(), theme.error())));
+    }
+    for note in &p.notes {
+        out.push(Line::from(Span::styled(note.clone(), theme.dim())));
+    }
+    out
+}
+
+fn content_lines(
+    content: &Content,
+    scroll: usize,
+    height: usize,
+    width: u16,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let window = |lines: &[String], cut: &[usize]| -> Vec<Line<'static>> {
+        let scroll = scroll.min(lines.len().saturating_sub(1));
+        lines
+            .iter()
+            .enumerate()
+            .skip(scroll)
+            .take(height)
+            .map(|(i, l)| {
+                let mut spans = vec![Span::raw(l.clone())];
+                if cut.contains(&i) {
+                    spans.push(Span::styled(" …(cut)", theme.marked()));
+                }
+                Line::from(spans)
+            })
+            .collect()
+    };
+    match content {
+        Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines } => {
+            window(lines, cut_lines)
+        }
+        Content::Hex { rows } => {
+            // Rows of 16 bytes, split in two lines when the pane is narrow.
+            let per_line = if width >= 76 { 16 } else { 8 };
+            let lines = rows.iter().flat_map(|r| {
+                r.bytes
+                    .chunks(per_line)
+                    .enumerate()
+                    .map(move |(i, c)| (r.offset + (i * per_line) as u64, c))
+            });
+            lines
+                .skip(scroll)
+                .take(height)
+                .map(|(offset, bytes)| {
+                    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                    let ascii: String = bytes
+                        .iter()
+                        .map(|b| {
+                            if b.is_ascii_graphic() || *b == b' ' {
+                                char::from(*b)
+                            } else {
+                                '.'
+                            }
+                        })
+                        .collect();
+                    Line::from(vec![
+                        Span::styled(format!("{offset:08x} "), theme.dim()),
+                        Span::raw(format!("{:<w$} ", hex.join(" "), w = per_line * 3)),
+                        Span::styled(ascii, theme.dim()),
+                    ])
+                })
+                .collect()
+        }
+        Content::Table {
+            header,
+            rows,
+            cut_cells,
+            ..
+        } => table_lines(header, rows, *cut_cells, scroll, height, theme),
+    }
+}
+
+/// CSV as aligned columns: each as wide as its widest shown cell, at most 24.
+fn table_lines(
+    header: &[String],
+    rows: &[Vec<String>],
+    cut_cells: usize,
+    scroll: usize,
+    height: usize,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let scroll = scroll.min(rows.len().saturating_sub(1));
+    let shown: Vec<&Vec<String>> = rows
+        .iter()
+        .skip(scroll)
+        .take(height.saturating_sub(1))
+        .collect();
+    let cols = header
+        .len()
+        .max(shown.iter().map(|r| r.len()).max().unwrap_or(0));
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            let w = std::iter::once(header.get(c))
+                .chain(shown.iter().map(|r| r.get(c)))
+                .flatten()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0);
+            w.min(24)
+        })
+        .collect();
+    let fmt_row = |cells: &[String]| -> String {
+        (0..cols)
+            .map(|c| {
+                let cell = cells.get(c).map(String::as_str).unwrap_or("");
+                let cell = if cell.chars().count() > widths[c] {
+                    let cut: String = cell.chars().take(widths[c].saturating_sub(1)).collect();
+                    format!("{cut}…")
+                } else {
+                    cell.to_string()
+                };
+                format!("{cell:<w$}", w = widths[c])
+            })
+            .collect::<Vec<_>>()
+            .join(" │ ")
+    };
+    let mut out = vec![Line::styled(fmt_row(header), theme.header())];
+    out.extend(shown.iter().map(|r| Line::from(fmt_row(r))));
+    if cut_cells > 0 && out.len() < height {
+        out.push(Line::styled(
+            format!("{cut_cells} cells cut at the line length limit"),
+            Style::new(),
+        ));
+    }
+    out
+}

@@ -1,0 +1,423 @@
+//! [`update`]: the one place the state changes. Actions come from keys, the mouse, the
+//! workers and the clock; what needs I/O goes out as [`Effect`]s.
+
+use cachet::Item;
+use ratatui::layout::{Position, Rect};
+
+use super::app::{App, Focus, Op, Popup};
+use super::columns;
+use super::gc;
+use super::inspect;
+use super::model::{ListQuery, Tab};
+use super::preview;
+use super::ui;
+
+pub use super::action::{Action, Effect};
+
+/// The effects that open the browser: the first page, then the counts (so rows show
+/// before a million rows are counted).
+pub fn start(app: &mut App) -> Vec<Effect> {
+    let mut fx: Vec<Effect> = app
+        .list
+        .wanted()
+        .into_iter()
+        .map(Effect::LoadPage)
+        .collect();
+    fx.push(Effect::Count);
+    fx
+}
+
+/// Applies `action` to `app` and returns the effects to run.
+pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    handle(app, action, &mut fx);
+    follow(app, &mut fx);
+    fx
+}
+
+/// The work every state needs after a change: pages in view, versions of the detail.
+fn follow(app: &mut App, fx: &mut Vec<Effect>) {
+    fx.extend(app.list.wanted().into_iter().map(Effect::LoadPage));
+    if app.detail.shown.is_none() {
+        let key = app.list.selected().map(|i| i.key.clone());
+        if key.is_some() && key != app.detail.key {
+            app.detail.key = key.clone();
+            app.detail.versions.clear();
+            app.detail.sel = 0;
+            if let Some(key) = key {
+                fx.push(Effect::LoadVersions { key });
+            }
+        }
+    }
+    let visible = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
+        .pane
+        .is_some();
+    preview::follow(app, visible, fx);
+    inspect::follow(app, visible, fx);
+}
+
+/// Recomputes the layout-dependent state after a resize.
+pub fn fit(app: &mut App) {
+    let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+    app.list.set_height(usize::from(areas.list_rows.height));
+}
+
+fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
+    use Action as A;
+    // Results and the clock are taken whatever is open.
+    match action {
+        A::Counted(counts) => {
+            app.counts = Some(counts);
+            app.list.set_total(counts.get(app.tab()));
+            return;
+        }
+        A::PageLoaded(data) => return app.list.loaded(data),
+        A::PageFailed {
+            generation,
+            message,
+        } => {
+            if generation == app.list.generation {
+                app.warn(format!("listing failed: {message} (r to retry)"));
+            }
+            return;
+        }
+        A::VersionsLoaded { key, items } => {
+            if app.detail.key.as_deref() == Some(key.as_str()) {
+                let current = app.detail_item().map(|i| i.id);
+                app.detail.sel = items
+                    .iter()
+                    .position(|i| Some(i.id) == current)
+                    .unwrap_or(0);
+                app.detail.versions = items;
+            }
+            return;
+        }
+        A::Planned(plan) => {
+            app.busy = None;
+            if plan.ids.is_empty() {
+                let why = plan
+                    .skipped
+                    .first()
+                    .map(|(_, why)| why.clone())
+                    .unwrap_or_else(|| "nothing selected".into());
+                app.warn(format!("{}: nothing to do ({why})", plan.op.verb()));
+            } else if matches!(plan.op, Op::Pin | Op::Unpin) {
+                app.busy = Some(format!("{}ning…", plan.op.verb()));
+                fx.push(Effect::Apply(plan));
+            } else {
+                app.popup = Some(Popup::Confirm(plan));
+            }
+            return;
+        }
+        A::Applied {
+            op,
+            items,
+            errors,
+            freed,
+        } => return applied(app, op, items, errors, freed, fx),
+        A::Copied { text, what } => {
+            app.say(format!("copied {what}: {text}"));
+            fx.push(Effect::Clipboard(text));
+            return;
+        }
+        A::JobFailed(message) => {
+            app.busy = None;
+            app.warn(message);
+            return;
+        }
+        A::PreviewLoaded { seq, result } => {
+            return preview::loaded(app, seq, result.map(|p| *p));
+        }
+        A::GcPlanned(_) | A::GcProgress { .. } | A::GcApplied(_) => {
+            return gc::result(app, action, fx);
+        }
+        A::ColumnsLoaded(names) => return columns::loaded(app, names),
+        A::ManifestLoaded { seq, result } => {
+            return inspect::loaded(app, seq, result.map(|v| *v));
+        }
+        A::Jumped { sha, item } => return inspect::jumped(app, sha, item.map(|i| *i)),
+        A::Changed => return refresh(app, fx),
+        A::Clock(now) => {
+            app.now = now;
+            fx.push(Effect::Count);
+            return;
+        }
+        A::Resize(w, h) => {
+            app.size = (w, h);
+            fit(app);
+            return;
+        }
+        _ => {}
+    }
+    // A two-key command ends with the next key, whatever it is.
+    app.pending_key = None;
+    if let Some(popup) = app.popup.clone() {
+        return popup_key(app, popup, action, fx);
+    }
+    if preview::key(app, &action, page(app), fx) || inspect::key(app, &action, page(app), fx) {
+        return;
+    }
+    match action {
+        A::Up => step(app, -1),
+        A::Down => step(app, 1),
+        A::PageUp => step(app, -(page(app) as isize)),
+        A::PageDown => step(app, page(app) as isize),
+        A::HalfPageUp => step(app, -(page(app) as isize / 2).max(1)),
+        A::HalfPageDown => step(app, (page(app) as isize / 2).max(1)),
+        A::Top => match app.focus {
+            Focus::List => app.list.select(0),
+            Focus::Detail => app.detail.sel = 0,
+        },
+        A::Bottom => match app.focus {
+            Focus::List => app.list.select(usize::MAX),
+            Focus::Detail => app.detail.sel = app.detail.versions.len().saturating_sub(1),
+        },
+        A::Scroll { delta, column, row } => {
+            let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+            let at = Position::new(column, row);
+            if areas.pane.is_some_and(|p| p.contains(at)) {
+                app.focus = Focus::Detail;
+                step(app, delta);
+            } else {
+                app.list.scroll(delta);
+            }
+        }
+        A::Click { column, row } => click(app, column, row, fx),
+        A::SetTab(tab) => set_tab(app, tab, fx),
+        A::NextTab => set_tab(app, Tab::ALL[(app.tab().index() + 1) % Tab::ALL.len()], fx),
+        A::PrevTab => set_tab(
+            app,
+            Tab::ALL[(app.tab().index() + Tab::ALL.len() - 1) % Tab::ALL.len()],
+            fx,
+        ),
+        A::SortNext => {
+            let mut q = app.list.query.clone();
+            q.sort.col = q.sort.col.next();
+            q.sort.desc = false;
+            app.say(format!("sorted by {}", q.sort.col.title()));
+            requery(app, q, fx);
+        }
+        A::SortReverse => {
+            let mut q = app.list.query.clone();
+            q.sort.desc = !q.sort.desc;
+            let dir = if q.sort.desc {
+                "descending"
+            } else {
+                "ascending"
+            };
+            app.say(format!("sorted by {} {dir}", q.sort.col.title()));
+            requery(app, q, fx);
+        }
+        A::ToggleMark => {
+            if let Some(item) = app.list.selected() {
+                let (id, size) = (item.id, item.size.unwrap_or(0));
+                if app.marks.remove(&id).is_none() {
+                    app.marks.insert(id, size);
+                }
+                app.list.step(1);
+            }
+        }
+        A::Ask(op) => ask(app, op, fx),
+        A::TogglePin => {
+            let op = match app.list.selected() {
+                Some(item) if item.pinned => Op::Unpin,
+                _ => Op::Pin,
+            };
+            ask(app, op, fx);
+        }
+        A::Copy { key } => match app.detail_item() {
+            Some(item) => fx.push(Effect::CopyOf { id: item.id, key }),
+            None => app.warn("nothing selected"),
+        },
+        A::Refresh => {
+            app.say("refreshed");
+            refresh(app, fx);
+        }
+        A::Help => {
+            app.popup = Some(Popup::Help);
+            app.help_scroll = 0;
+        }
+        A::PickColumns => columns::open(fx),
+        A::ToggleView | A::ToggleManifest => {
+            if matches!(action, A::ToggleView) {
+                preview::toggle(app);
+            } else {
+                inspect::toggle(app);
+            }
+            let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+            if areas.pane.is_none() {
+                app.focus = Focus::Detail;
+                fit(app);
+            }
+        }
+        A::Enter => match app.focus {
+            Focus::List => {
+                if app.list.selected().is_some() {
+                    app.focus = Focus::Detail;
+                    fit(app);
+                }
+            }
+            Focus::Detail => {
+                if let Some(v) = app.detail.versions.get(app.detail.sel).cloned() {
+                    let same = app.list.selected().is_some_and(|s| s.id == v.id);
+                    app.detail.shown = if same { None } else { Some(v) };
+                }
+            }
+        },
+        A::Back => back(app),
+        A::Quit => app.quit = true,
+        A::Prefix(c) => app.pending_key = Some(c),
+        A::Gc => gc::open(app),
+        A::Confirm | A::Cancel => {}
+        _ => {}
+    }
+}
+
+fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) {
+    match (popup, action) {
+        (Popup::Gc(dialog), action) => gc::key(app, dialog, action, fx),
+        (Popup::Columns(picker), action) => columns::key(app, picker, action),
+        (_, Action::Quit) => app.quit = true,
+        (Popup::Confirm(plan), Action::Confirm) => {
+            app.popup = None;
+            app.busy = Some(format!(
+                "{} {}…",
+                plan.op.verb(),
+                items_word(plan.ids.len())
+            ));
+            fx.push(Effect::Apply(plan));
+        }
+        (Popup::Confirm(plan), Action::Cancel | Action::Back) => {
+            app.popup = None;
+            app.say(format!("{} cancelled", plan.op.verb()));
+        }
+        (Popup::Help, Action::Back | Action::Cancel | Action::Help) => app.popup = None,
+        (Popup::Help, Action::Enter | Action::Confirm) => app.popup = None,
+        (Popup::Help, Action::Down) => app.help_scroll += 1,
+        (Popup::Help, Action::Up) => app.help_scroll = app.help_scroll.saturating_sub(1),
+        _ => {}
+    }
+}
+
+fn page(app: &App) -> usize {
+    app.list.height.max(2) - 1
+}
+
+fn step(app: &mut App, delta: isize) {
+    match app.focus {
+        Focus::List => app.list.step(delta),
+        Focus::Detail => {
+            let n = app.detail.versions.len();
+            if n > 0 {
+                let sel = app.detail.sel as isize + delta;
+                app.detail.sel = sel.clamp(0, n as isize - 1) as usize;
+            }
+        }
+    }
+}
+
+fn set_tab(app: &mut App, tab: Tab, fx: &mut Vec<Effect>) {
+    if tab == app.tab() {
+        return;
+    }
+    let q = ListQuery {
+        tab,
+        ..app.list.query.clone()
+    };
+    requery(app, q, fx);
+}
+
+/// Lists something else (another tab or order: the counts stay what they are).
+fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
+    app.list.reset(q);
+    app.detail = Default::default();
+    match app.counts {
+        Some(counts) => app.list.set_total(counts.get(app.tab())),
+        None => fx.push(Effect::Count),
+    }
+}
+
+/// Reads counts and the visible rows again.
+fn refresh(app: &mut App, fx: &mut Vec<Effect>) {
+    app.list.reload();
+    if let Some(key) = app.detail.key.clone() {
+        fx.push(Effect::LoadVersions { key });
+    }
+    fx.push(Effect::Count);
+}
+
+fn ask(app: &mut App, op: Op, fx: &mut Vec<Effect>) {
+    let ids = app.targets();
+    if ids.is_empty() {
+        app.warn(if app.list.is_empty() {
+            "nothing selected"
+        } else {
+            "the row is still loading"
+        });
+        return;
+    }
+    app.busy = Some(format!("checking {}…", items_word(ids.len())));
+    fx.push(Effect::Plan { op, ids });
+}
+
+fn applied(
+    app: &mut App,
+    op: Op,
+    items: Vec<Item>,
+    errors: Vec<String>,
+    freed: u64,
+    fx: &mut Vec<Effect>,
+) {
+    app.busy = None;
+    for item in &items {
+        app.list.update_item(item);
+        app.marks.remove(&item.id);
+    }
+    let mut text = format!("{} {}", op.done(), items_word(items.len()));
+    if op == Op::Purge {
+        text.push_str(&format!(", freed {}", super::text::size(freed)));
+    }
+    match errors.first() {
+        Some(first) => app.warn(format!("{text}; {} failed: {first}", errors.len())),
+        None => app.say(text),
+    }
+    refresh(app, fx);
+}
+
+fn back(app: &mut App) {
+    if app.focus == Focus::Detail {
+        app.focus = Focus::List;
+        app.detail.shown = None;
+        fit(app);
+    } else if !app.marks.is_empty() {
+        app.marks.clear();
+        app.say("marks cleared");
+    } else {
+        app.message = None;
+    }
+}
+
+fn click(app: &mut App, column: u16, row: u16, fx: &mut Vec<Effect>) {
+    let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+    let at = Position::new(column, row);
+    if areas.tabs.contains(at) {
+        if let Some(tab) = ui::tab_at(app, column - areas.tabs.x) {
+            set_tab(app, tab, fx);
+        }
+    } else if areas.list_rows.contains(at) {
+        app.focus = Focus::List;
+        app.list
+            .select(app.list.offset + usize::from(row - areas.list_rows.y));
+    } else if areas.pane.is_some_and(|p| p.contains(at)) {
+        app.focus = Focus::Detail;
+    }
+}
+
+/// `1 item`, `3 items`.
+pub fn items_word(n: usize) -> String {
+    if n == 1 {
+        "1 item".to_string()
+    } else {
+        format!("{n} items")
+    }
+}

@@ -1,0 +1,267 @@
+//! The browser end to end: the built binary in a pseudo-terminal, its screen parsed with
+//! vt100, keys typed, and the cache on disk checked. Every wait is bounded and says what
+//! it waited for and what the screen showed.
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use cachet::{AttrValue, Cache, NewItem, Status};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The binary running in a pty, and what its screen shows.
+struct Tui {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    output: Receiver<Vec<u8>>,
+    screen: vt100::Parser,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Tui {
+    fn start(root: &Path, args: &[&str], cols: u16, rows: u16) -> Tui {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_cachet"));
+        cmd.arg("--root");
+        cmd.arg(root);
+        for a in args {
+            cmd.arg(a);
+        }
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        let child = pty.slave.spawn_command(cmd).expect("spawn cachet");
+        // Only the child keeps the slave open, so its exit ends our reads.
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("pty reader");
+        let writer = pty.master.take_writer().expect("pty writer");
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    // EOF or EIO: the child is gone.
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Tui {
+            child,
+            writer,
+            output,
+            screen: vt100::Parser::new(
+                NonZeroU16::new(rows).expect("rows"),
+                NonZeroU16::new(cols).expect("cols"),
+                0,
+            ),
+            _master: pty.master,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.screen().contents()
+    }
+
+    /// Waits until the screen shows `what`.
+    fn wait_for(&mut self, what: &str) {
+        self.wait_all(&[what]);
+    }
+
+    /// Waits until the screen shows all of `what` at once.
+    fn wait_all(&mut self, what: &[&str]) {
+        let deadline = Instant::now() + WAIT;
+        while !what.iter().all(|w| self.text().contains(w)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .output
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
+                Ok(bytes) => self.screen.process(&bytes),
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(e) => panic!(
+                    "waited {WAIT:?} for {what:?} ({e:?}); the screen shows:\n{}",
+                    self.text()
+                ),
+            }
+        }
+    }
+
+    fn press(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("type");
+        self.writer.flush().expect("flush");
+    }
+
+    /// Waits for the process to exit; its exit must be a success.
+    fn wait_exit(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            // Keep draining so the child never blocks on a full pty.
+            while let Ok(bytes) = self.output.try_recv() {
+                self.screen.process(&bytes);
+            }
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                assert!(status.success(), "cachet exited with {status:?}");
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("cachet did not exit; the screen shows:\n{}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+fn small_cache(root: &Path) -> Cache {
+    let cache = Cache::open(root).expect("open");
+    for i in 1..=5 {
+        let new = NewItem::new(format!("https://example.org/part-{i}.csv"))
+            .attr("rows", AttrValue::Int(i));
+        cache
+            .put_bytes(&new, format!("a,b\n{i},{i}\n").as_bytes())
+            .expect("put");
+    }
+    cache
+}
+
+#[test]
+fn trash_then_restore_through_the_keys_changes_the_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = small_cache(dir.path());
+    let mut tui = Tui::start(dir.path(), &[], 100, 30);
+    tui.wait_for("https://example.org/part-5.csv");
+    tui.wait_for("1 All 5");
+    // Second row, trash it: a confirm popup first, nothing changed yet.
+    tui.press("jd");
+    tui.wait_for("Move 1 item (8 B) to the trash.");
+    assert_eq!(cache.get(2).expect("item").status, Status::Ready);
+    tui.press("y");
+    tui.wait_for("trashed 1 item");
+    tui.wait_for("5 Trash 1");
+    assert_eq!(cache.get(2).expect("item").status, Status::Trash);
+    // Over to the trash tab and back out of it.
+    tui.press("5");
+    tui.wait_all(&["1/1", "TRASH"]);
+    tui.press("u");
+    tui.wait_for("Restore 1 item (8 B) from the trash.");
+    tui.press("\r");
+    tui.wait_for("restored 1 item");
+    assert_eq!(cache.get(2).expect("item").status, Status::Ready);
+    tui.press("q");
+    tui.wait_exit();
+}
+
+#[test]
+fn changes_by_another_process_show_without_a_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = small_cache(dir.path());
+    let mut tui = Tui::start(dir.path(), &["tui"], 80, 24);
+    tui.wait_for("4 Failed 0");
+    cache.fail(3, "disk on fire").expect("fail");
+    tui.wait_for("4 Failed 1");
+    tui.wait_for("FAILED");
+    // Help, then quit with ctrl-c from inside it.
+    tui.press("?");
+    tui.wait_for("Keys (esc closes)");
+    tui.press("\x03");
+    tui.wait_exit();
+}
+
+#[test]
+fn a_narrow_terminal_still_shows_the_list_and_the_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    small_cache(dir.path());
+    let mut tui = Tui::start(dir.path(), &[], 40, 12);
+    tui.wait_for("part-1.csv");
+    tui.wait_for("? help");
+    tui.press("\r");
+    tui.wait_for("Detail: item 1");
+    tui.press("q");
+    tui.wait_exit();
+}
+
+#[test]
+fn demo_builds_a_cache_and_opens_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = dir.path().join("demo");
+    let mut tui = Tui::start(dir.path(), &["demo", &demo.to_string_lossy()], 100, 30);
+    tui.wait_all(&["6 Stale 1", "4 Failed 1", "toolkit-1.4.tar.zst"]);
+    tui.press("6");
+    tui.wait_for("checkpoint 6 (dead)");
+    // The preview pane on the zip: its members, then one member's text.
+    tui.press("1");
+    tui.wait_for("1/20");
+    for _ in 0..7 {
+        tui.press("j");
+    }
+    tui.wait_for("8/20");
+    tui.press("v");
+    tui.wait_all(&[
+        "Preview: toolkit-1.4.zip [zip]",
+        "toolkit/config.json",
+        "4 members",
+    ]);
+    tui.press("j\r");
+    tui.wait_for("\"threads\": 4");
+    tui.press("q");
+    tui.wait_exit();
+    let cache = Cache::open(&demo).expect("open the demo");
+    let stale = cache
+        .get_many(
+            &cache
+                .list_ids(Some(Status::Write), false, 0, 100)
+                .expect("list"),
+        )
+        .expect("items")
+        .into_iter()
+        .filter(|i| i.is_stale(chrono::Utc::now()))
+        .count();
+    assert_eq!(stale, 1);
+}
+
+#[test]
+fn gc_plan_then_apply_purges_the_trash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = small_cache(dir.path());
+    cache.trash(4).expect("trash");
+    let mut tui = Tui::start(dir.path(), &[], 100, 30);
+    tui.wait_for("5 Trash 1");
+    tui.press("gc");
+    tui.wait_for("Garbage collection: policies");
+    tui.press("\r");
+    tui.wait_all(&["1 item and", "part-4.csv", "y apply"]);
+    // The plan changed nothing.
+    assert_eq!(cache.get(4).expect("item").status, Status::Trash);
+    tui.press("y");
+    tui.wait_for("1 item removed");
+    assert!(cache.get(4).is_err(), "item 4 was purged");
+    tui.wait_for("5 Trash 0");
+    tui.press("\x1b");
+    // The footer shows the list's keys again once the dialog is closed.
+    tui.wait_for("? help");
+    tui.press("q");
+    tui.wait_exit();
+}
