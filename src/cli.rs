@@ -8,6 +8,7 @@ mod lifecycle;
 mod manifest;
 mod output;
 mod preview;
+mod query;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,8 +57,10 @@ pub enum Command {
     Cat(preview::CatArgs),
     /// Look inside an item: archive members, or the first lines of (decompressed) content.
     Preview(preview::PreviewArgs),
-    /// List items.
-    Ls(items::LsArgs),
+    /// List items matching a filter, sorted, page by page.
+    Ls(query::LsArgs),
+    /// Count items matching a filter (--by status for one count per status).
+    Count(query::CountArgs),
     /// Show everything about one item.
     Show(items::ItemArg),
     /// The best (highest READY) version of URI with params.
@@ -123,7 +126,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Path(a) => items::path(g, a),
         Command::Cat(a) => preview::cat(g, a),
         Command::Preview(a) => preview::preview(g, a),
-        Command::Ls(a) => items::ls(g, a),
+        Command::Ls(a) => query::ls(g, a),
+        Command::Count(a) => query::count(g, a),
         Command::Show(a) => items::show(g, a),
         Command::Best(a) => items::best(g, a),
         Command::Attr(a) => lifecycle::attr(g, a),

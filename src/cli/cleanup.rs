@@ -241,11 +241,7 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
 
 pub fn pin(g: &Global, a: ItemsArg, pinned: bool) -> Result<()> {
     let cache = g.open()?;
-    let ids: Vec<i64> = a
-        .items
-        .iter()
-        .map(|r| Ok(cache.resolve(r, false)?.id))
-        .collect::<Result<_>>()?;
+    let ids = super::lifecycle::resolve_all(&cache, &a.items)?;
     for id in ids {
         print_item_line(g, &cache.pin(id, pinned)?)?;
     }

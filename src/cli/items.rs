@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use cachet::attr::{AttrValue, Attrs};
-use cachet::{Item, NewItem, Status};
+use cachet::{Item, NewItem};
 use chrono::Utc;
 use clap::Args;
 use serde_json::{Map, Value as Json};
 
-use super::output::{self, age, display_name, human_size, json_line, status_text};
-use super::{Global, parse_assignment, parse_status};
+use super::output::{self, human_size, json_line, status_text};
+use super::{Global, parse_assignment};
 
 #[derive(Args, Debug)]
 pub struct PutArgs {
@@ -65,19 +65,6 @@ pub struct GetArgs {
     /// Where to write the content (default: the item's file name in the current directory).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct LsArgs {
-    /// Only items in this status.
-    #[arg(long, value_parser = parse_status)]
-    pub status: Option<Status>,
-    /// Only the newest version of each key.
-    #[arg(long)]
-    pub latest: bool,
-    /// At most this many items.
-    #[arg(long)]
-    pub limit: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -155,49 +142,6 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
     } else {
         println!("{}", path.display());
     }
-    Ok(())
-}
-
-pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
-    let cache = g.open()?;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let limit = a.limit.unwrap_or(usize::MAX);
-    let mut after = 0;
-    let mut shown = 0;
-    let mut rows = Vec::new();
-    let now = Utc::now();
-    while shown < limit {
-        let page = (limit - shown).min(1000);
-        let ids = cache.list_ids(a.status, a.latest, after, page)?;
-        let Some(&last) = ids.last() else { break };
-        after = last;
-        for item in cache.get_many(&ids)? {
-            shown += 1;
-            if g.json {
-                json_line(&mut out, &item.to_json())?;
-            } else {
-                rows.push(vec![
-                    item.id.to_string(),
-                    item.key[..10].to_string(),
-                    item.version.to_string(),
-                    status_text(&item, now),
-                    item.size.map(human_size).unwrap_or_default(),
-                    age(item.created, now),
-                    display_name(&item).to_string(),
-                ]);
-            }
-        }
-    }
-    if !g.json {
-        output::print_table(
-            &mut out,
-            &["ID", "KEY", "VER", "STATUS", "SIZE", "AGE", "NAME"],
-            &rows,
-            output::terminal_width(),
-        )?;
-    }
-    out.flush()?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::items::print_item_line;
 use super::output::{human_size, json_line};
+use super::query;
 use super::{Global, parse_assignment};
 
 #[derive(Subcommand, Debug)]
@@ -29,7 +30,7 @@ pub enum AttrCommand {
 
 #[derive(Args, Debug)]
 pub struct ItemsArg {
-    /// Item ids, key prefixes or KEY@VERSION.
+    /// Item ids, key prefixes, KEY@VERSION, or a filter (`status:failed 'size>1GB'`).
     #[arg(required = true)]
     pub items: Vec<String>,
 }
@@ -75,11 +76,26 @@ pub fn attr(g: &Global, a: AttrCommand) -> Result<()> {
     print_item_line(g, &item)
 }
 
-/// Resolves every reference first, so a typo in the third one changes nothing.
-fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
-    refs.iter()
+/// Resolves every reference first, so a typo in the third one changes nothing. Words that
+/// look like a filter (`status:failed`, `project=x`, …) are joined into one filter whose
+/// matches are added.
+pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
+    let (filters, items): (Vec<&String>, Vec<&String>) =
+        refs.iter().partition(|w| query::looks_like_filter(w));
+    let mut ids: Vec<i64> = items
+        .iter()
         .map(|r| Ok(cache.resolve(r, false)?.id))
-        .collect()
+        .collect::<Result<_>>()?;
+    if !filters.is_empty() {
+        let words: Vec<String> = filters.into_iter().cloned().collect();
+        let f = query::build_filter(&words, None, false)?;
+        for id in query::matching_ids(cache, &f)? {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    Ok(ids)
 }
 
 pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {

@@ -1,0 +1,229 @@
+//! Finding items with the filter language: `ls`, `count`, and the selection that
+//! trash/restore/purge/fail/pin accept when given a filter instead of item references.
+
+use std::io::{self, Write};
+
+use anyhow::{Result, bail};
+use cachet::filter::{self, Cursor, Filter, Query, SortSpec, Tab};
+use cachet::{Cache, Item, Status};
+use chrono::Utc;
+use clap::Args;
+
+use super::output::{self, age, display_name, human_size, json_line, status_text};
+use super::{Global, parse_status};
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// A filter, e.g. `status:ready project=alpha 'batch>=2'` (words are joined).
+    pub filter: Vec<String>,
+    /// Only items in this status (same as `status:S` in the filter).
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<Status>,
+    /// Only the newest version of each key (same as `version=latest`).
+    #[arg(long)]
+    pub latest: bool,
+    /// Sort by a built-in (id, created, size, accessed, uri, …) or an attribute;
+    /// `-FIELD` or `FIELD:desc` for descending.
+    #[arg(
+        long,
+        value_name = "FIELD[:desc]",
+        default_value = "id",
+        allow_hyphen_values = true
+    )]
+    pub sort: String,
+    /// At most this many items; the cursor for the next page goes to standard error.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Continue after this cursor (printed by a previous `--limit` run).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+    /// Table columns: id, key, version, status, size, age, created, accessed, name, uri,
+    /// label, filename, sha256, or attribute names.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub columns: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CountArgs {
+    /// A filter (words are joined).
+    pub filter: Vec<String>,
+    /// One count per status (and stale).
+    #[arg(long, value_name = "status")]
+    pub by: Option<String>,
+}
+
+/// Parses the words of a filter plus the shorthand options into one filter.
+pub fn build_filter(words: &[String], status: Option<Status>, latest: bool) -> Result<Filter> {
+    let mut text = words.join(" ");
+    let mut extra = Vec::new();
+    if let Some(s) = status {
+        extra.push(format!("status:{}", s.as_str().to_ascii_lowercase()));
+    }
+    if latest {
+        extra.push("version=latest".to_string());
+    }
+    if !extra.is_empty() {
+        text = if text.trim().is_empty() {
+            extra.join(" ")
+        } else {
+            format!("({text}) {}", extra.join(" "))
+        };
+    }
+    Ok(Filter::parse(&text)?)
+}
+
+/// Tells about names in the filter that match nothing (with a suggestion).
+fn print_notices(cache: &Cache, f: &Filter) -> Result<()> {
+    for n in filter::check(cache.registry().db().conn, f)? {
+        eprintln!("cachet: note: {}", n.message);
+    }
+    Ok(())
+}
+
+/// Every item id the filter matches, in id order.
+pub fn matching_ids(cache: &Cache, f: &Filter) -> Result<Vec<i64>> {
+    print_notices(cache, f)?;
+    let conn = cache.registry().db().conn;
+    let mut q = Query {
+        filter: f.clone(),
+        limit: 1000,
+        ..Query::default()
+    };
+    let mut ids = Vec::new();
+    loop {
+        let page = filter::page(conn, &q, Utc::now())?;
+        ids.extend(&page.ids);
+        match page.next {
+            Some(next) if !page.ids.is_empty() => q.after = Some(next),
+            _ => return Ok(ids),
+        }
+    }
+}
+
+/// Whether a command-line word is a filter rather than an item reference.
+pub fn looks_like_filter(word: &str) -> bool {
+    word == "pinned" || word.contains([':', '=', '<', '>', '~', '!', '|', '(', ' '])
+}
+
+pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
+    let cache = g.open()?;
+    let f = build_filter(&a.filter, a.status, a.latest)?;
+    print_notices(&cache, &f)?;
+    let sort: SortSpec = a.sort.parse()?;
+    let after = a.after.as_deref().map(str::parse::<Cursor>).transpose()?;
+    let conn = cache.registry().db().conn;
+    let limit = a.limit.unwrap_or(usize::MAX);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let columns: Vec<String> = if a.columns.is_empty() {
+        ["id", "key", "version", "status", "size", "age", "name"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        a.columns.clone()
+    };
+    let mut rows = Vec::new();
+    let mut q = Query {
+        filter: f,
+        sort,
+        limit: limit.min(1000),
+        after,
+    };
+    let mut shown = 0;
+    let now = Utc::now();
+    let mut more = None;
+    while shown < limit {
+        q.limit = (limit - shown).min(1000);
+        let page = filter::page(conn, &q, now)?;
+        for item in cache.get_many(&page.ids)? {
+            shown += 1;
+            if g.json {
+                json_line(&mut out, &item.to_json())?;
+            } else {
+                rows.push(columns.iter().map(|c| cell(&item, c, now)).collect());
+            }
+        }
+        match page.next {
+            Some(next) if !page.ids.is_empty() => {
+                more = Some(next.clone());
+                q.after = Some(next);
+            }
+            _ => {
+                more = None;
+                break;
+            }
+        }
+    }
+    if !g.json {
+        let header: Vec<String> = columns.iter().map(|c| c.to_ascii_uppercase()).collect();
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        output::print_table(&mut out, &header, &rows, output::terminal_width())?;
+    }
+    out.flush()?;
+    if let (Some(cursor), Some(_)) = (more, a.limit) {
+        eprintln!("cachet: more items: --after {cursor}");
+    }
+    Ok(())
+}
+
+fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
+    let time = |t: chrono::DateTime<Utc>| age(t, now);
+    match column {
+        "id" => item.id.to_string(),
+        "key" => item.key[..10.min(item.key.len())].to_string(),
+        "version" | "ver" => item.version.to_string(),
+        "status" => status_text(item, now),
+        "size" => item.size.map(human_size).unwrap_or_default(),
+        "age" | "created" => time(item.created),
+        "accessed" => item.accessed.map(time).unwrap_or_else(|| "-".into()),
+        "name" => display_name(item).to_string(),
+        "uri" => item.uri.clone(),
+        "label" => item.label.clone().unwrap_or_default(),
+        "filename" => item.filename.clone().unwrap_or_default(),
+        "sha256" => item
+            .sha256
+            .as_deref()
+            .map(|s| s[..12].to_string())
+            .unwrap_or_default(),
+        attr => item
+            .attrs
+            .get(attr.strip_prefix("attr.").unwrap_or(attr))
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+pub fn count(g: &Global, a: CountArgs) -> Result<()> {
+    let cache = g.open()?;
+    let f = build_filter(&a.filter, None, false)?;
+    print_notices(&cache, &f)?;
+    let conn = cache.registry().db().conn;
+    let mut out = io::stdout().lock();
+    match a.by.as_deref() {
+        None => {
+            let n = filter::count(conn, &f, Utc::now())?;
+            if g.json {
+                json_line(&mut out, &serde_json::json!({"count": n}))?;
+            } else {
+                writeln!(out, "{n}")?;
+            }
+        }
+        Some("status") => {
+            let counts = filter::count_by_status(conn, &f, Utc::now(), None)?;
+            let tabs = Status::ALL
+                .into_iter()
+                .map(|s| (s.as_str().to_string(), Tab::Status(s)))
+                .chain([("STALE".to_string(), Tab::Stale)]);
+            for (name, tab) in tabs {
+                let n = counts.get(tab).n;
+                if g.json {
+                    json_line(&mut out, &serde_json::json!({"status": name, "count": n}))?;
+                } else {
+                    writeln!(out, "{name:<14}{n}")?;
+                }
+            }
+        }
+        Some(other) => bail!("--by takes 'status', got '{other}'"),
+    }
+    Ok(())
+}

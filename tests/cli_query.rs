@@ -1,0 +1,161 @@
+//! `cachet ls FILTER`, `cachet count`, and filters as selections for trash/restore/pin.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value as Json;
+
+fn cachet(root: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cachet").unwrap();
+    cmd.env("CACHET_ROOT", root);
+    cmd
+}
+
+fn lines(out: &[u8]) -> Vec<Json> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn ids(root: &Path, args: &[&str]) -> Vec<i64> {
+    let out = cachet(root)
+        .arg("ls")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines(&out.stdout)
+        .iter()
+        .map(|v| v["id"].as_i64().unwrap())
+        .collect()
+}
+
+fn fill(root: &Path) {
+    let mut ndjson = String::new();
+    for i in 1..=12 {
+        ndjson.push_str(&format!(
+            "{{\"uri\": \"s3://b/f{i}.csv\", \"attrs\": {{\"project\": \"p{}\", \"batch\": {i}, \"score\": 0.{i:02}}}, \"text\": \"c{i}\"}}\n",
+            i % 3
+        ));
+    }
+    let file = root.join("items.ndjson");
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::write(&file, ndjson).unwrap();
+    cachet(root)
+        .args(["import", file.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn ls_filters_sorts_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fill(root);
+    assert_eq!(ids(root, &["project=p1", "batch>=4"]), [4, 7, 10]);
+    assert_eq!(
+        ids(root, &["project=p1 batch>=4", "--sort", "-batch"]),
+        [10, 7, 4]
+    );
+    assert_eq!(ids(root, &["project=p0 | batch<2"]), [1, 3, 6, 9, 12]);
+    assert_eq!(ids(root, &["!project=p0", "--limit", "2"]), [1, 2]);
+    let out = cachet(root)
+        .args(["ls", "--sort", "-score", "--limit", "3", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(lines(&out.stdout).len(), 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let cursor = err.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(err.contains("--after"), "{err}");
+    let next = ids(
+        root,
+        &["--sort", "-score", "--limit", "3", "--after", &cursor],
+    );
+    assert_eq!(next, [9, 8, 7]);
+    cachet(root)
+        .args(["ls", "project=p1", "--columns", "id,batch,project"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "ID  BATCH  PROJECT\n1   1      p1\n4   4",
+        ));
+}
+
+#[test]
+fn filter_errors_point_at_the_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fill(root);
+    cachet(root)
+        .args(["ls", "batch>=x"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("batch is int, got 'x'")
+                .and(predicate::str::contains("         ^")),
+        );
+    cachet(root)
+        .args(["ls", "projct=p1"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("did you mean 'project'"));
+    cachet(root)
+        .args(["ls", "(status:ready"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("^"));
+}
+
+#[test]
+fn count_and_count_by_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fill(root);
+    let out = cachet(root)
+        .args(["count", "project=p2", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(lines(&out.stdout)[0]["count"], 4);
+    cachet(root).args(["trash", "1", "2"]).assert().success();
+    let out = cachet(root)
+        .args(["count", "--by", "status", "--json"])
+        .output()
+        .unwrap();
+    let by: Vec<(String, i64)> = lines(&out.stdout)
+        .iter()
+        .map(|v| {
+            (
+                v["status"].as_str().unwrap().to_string(),
+                v["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(by.contains(&("READY".into(), 10)), "{by:?}");
+    assert!(by.contains(&("TRASH".into(), 2)), "{by:?}");
+}
+
+#[test]
+fn filters_select_items_for_trash_restore_and_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fill(root);
+    cachet(root)
+        .args(["trash", "project=p0", "batch>3"])
+        .assert()
+        .success();
+    assert_eq!(ids(root, &["status:trash"]), [6, 9, 12]);
+    cachet(root)
+        .args(["restore", "status:trash", "batch<10"])
+        .assert()
+        .success();
+    assert_eq!(ids(root, &["status:trash"]), [12]);
+    cachet(root).args(["pin", "project=p2"]).assert().success();
+    assert_eq!(ids(root, &["pinned"]), [2, 5, 8, 11]);
+}
