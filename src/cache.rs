@@ -243,8 +243,14 @@ impl Cache {
     }
 
     /// Puts `bytes`.
+    ///
+    /// Content already in memory needs no in-progress record: the blob is written and
+    /// synced first, then one transaction registers it as READY (one commit instead of the
+    /// writer's two). A crash in between leaves an unreferenced blob for gc, never an item
+    /// without content.
     pub fn put_bytes(&self, new: &NewItem, bytes: &[u8]) -> Result<Item> {
-        self.put(new, bytes)
+        let sealed = self.blobs.stage_bytes(bytes, self.opts.sync)?;
+        self.commit_sealed(new, sealed, None)
     }
 
     /// Commits a finished writer's content: under the write lock, the blob is moved into

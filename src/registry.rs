@@ -46,7 +46,8 @@ impl Registry {
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = FULL;
              PRAGMA cache_size = -16384;
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY;
+             PRAGMA journal_size_limit = 67108864;",
         )
         .map_err(sql("configuring the connection"))?;
         let mode: String = conn
@@ -89,6 +90,16 @@ impl Registry {
         let value = f(Db { conn: &tx, path })?;
         tx.commit().map_err(sql_error(path, "committing"))?;
         Ok(value)
+    }
+}
+
+impl Drop for Registry {
+    /// Lets SQLite refresh the statistics its query planner uses, bounded so that closing
+    /// stays quick; the filter language's plans depend on them at scale.
+    fn drop(&mut self) {
+        let _ = self
+            .conn
+            .execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize;");
     }
 }
 
