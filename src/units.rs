@@ -47,6 +47,37 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
     n.checked_mul(secs).map(Duration::from_secs)
 }
 
+/// `1.5 MiB`-style sizes, for people.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `5m`, `3h`, `12d` since `when`, for people.
+pub fn format_age(
+    when: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let secs = (now - when).num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s if s < 86_400 * 365 => format!("{}d", s / 86_400),
+        s => format!("{}y", s / (86_400 * 365)),
+    }
+}
+
 /// [`parse_size`] with an error naming `what`.
 pub fn size(what: &str, raw: &str) -> Result<u64> {
     parse_size(raw).ok_or_else(|| {
@@ -80,6 +111,14 @@ mod tests {
         assert_eq!(parse_size("lots"), None);
         assert_eq!(parse_size("-1"), None);
         assert_eq!(parse_size("1e30"), None);
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1536), "1.5 KiB");
+        assert_eq!(format_size(5 << 30), "5.0 GiB");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use cachet::Item;
 use cachet::attr::format_datetime;
+pub use cachet::units::{format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
@@ -28,34 +29,6 @@ pub fn one_line(err: &anyhow::Error) -> String {
 pub fn json_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
-}
-
-/// `1.5 MiB`-style sizes.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `5m`, `3h`, `12d` since `when`.
-pub fn age(when: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (now - when).num_seconds().max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s if s < 86_400 * 365 => format!("{}d", s / 86_400),
-        s => format!("{}y", s / (86_400 * 365)),
-    }
 }
 
 /// The status as shown in lists: a stale WRITE says so.
@@ -214,14 +187,6 @@ pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_naturally() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(5 * 1024 * 1024 * 1024), "5.0 GiB");
-    }
 
     #[test]
     fn cut_marks_the_cut() {

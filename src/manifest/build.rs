@@ -244,13 +244,7 @@ pub fn append(
         sha256: Some(part_sha),
         extra: Default::default(),
     });
-    let new = NewItem {
-        uri: root.uri.clone(),
-        params: root.params.clone(),
-        attrs: root.attrs.clone(),
-        label: root.label.clone(),
-        filename: root.filename.clone(),
-    };
+    let new = root.to_new();
     let lines = existing.into_iter().chain(std::iter::once(new_ref)).map(Ok);
     write_manifest(cache, &new, &descriptor.manifest_type, lines)
 }
@@ -279,13 +273,7 @@ pub fn compact(cache: &Cache, root: &Item, expand_shards: bool) -> Result<Built>
         })
     });
     let flat: Vec<Result<Entry>> = flat.collect();
-    let new = NewItem {
-        uri: root.uri.clone(),
-        params: root.params.clone(),
-        attrs: root.attrs.clone(),
-        label: root.label.clone(),
-        filename: root.filename.clone(),
-    };
+    let new = root.to_new();
     write_manifest(cache, &new, &descriptor.manifest_type, flat)
 }
 

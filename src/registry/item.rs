@@ -190,6 +190,18 @@ impl Item {
         self.status == Status::Write && self.lease.as_ref().is_none_or(|l| l.expires < now)
     }
 
+    /// A new item with the same key (URI and params), attributes, label and file name: the
+    /// start of a new version of this one.
+    pub fn to_new(&self) -> NewItem {
+        NewItem {
+            uri: self.uri.clone(),
+            params: self.params.clone(),
+            attrs: self.attrs.clone(),
+            label: self.label.clone(),
+            filename: self.filename.clone(),
+        }
+    }
+
     /// `key@version`, the unambiguous way to name this item.
     pub fn reference(&self) -> String {
         format!("{}@{}", self.key, self.version)

@@ -1,35 +1,8 @@
 //! Values as the browser shows them: sizes, ages, names, statuses.
 
 use cachet::Item;
+pub use cachet::units::{format_age as age, format_size as size};
 use chrono::{DateTime, Utc};
-
-/// `1.5 MiB`-style sizes.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `5m`, `3h`, `12d` since `when`.
-pub fn age(when: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (now - when).num_seconds().max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s if s < 86_400 * 365 => format!("{}d", s / 86_400),
-        s => format!("{}y", s / (86_400 * 365)),
-    }
-}
 
 /// The status as the list shows it: a stale WRITE says so.
 pub fn status(item: &Item, now: DateTime<Utc>) -> &'static str {
