@@ -53,7 +53,7 @@ fn main() {
     let mut by_name = b.measure(&["j"; 1000], "j, sorted by name");
     summary("navigation sorted by name", &mut by_name);
     b.measure(&["s"; 5], "sort back to id");
-    println!("filter keystrokes: not measured (the filter bar waits for cachet::filter)");
+    println!("filter keystrokes: see below");
     println!(
         "memory: VmRSS {} MiB, VmHWM (peak) {} MiB",
         status_kib("VmRSS:") / 1024,
