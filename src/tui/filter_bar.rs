@@ -102,6 +102,8 @@ pub fn open(app: &mut App) {
     bar.input = Input::new(text.clone());
     bar.before = text;
     bar.recall = None;
+    // With one line at the bottom a message would hide the bar's keys.
+    app.message = None;
     super::update::fit(app);
 }
 
@@ -189,8 +191,8 @@ pub fn loaded(
     }
     match result {
         Ok(f) => {
+            // An error stays: it is about the text in the bar now, typed since.
             app.filter.notices = f.notices;
-            app.filter.error = None;
             let changed = f.query.filter != app.list.query.filter;
             app.list.reset(f.query);
             let mut page = f.page;

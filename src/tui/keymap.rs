@@ -23,7 +23,7 @@ pub const LIST_HELP: &[HelpLine] = &[
         "1–6 tab/S-tab",
         "status tabs: All Ready Write Failed Trash Stale",
     ),
-    ("/", "filter (status:ready size>1MB name~x …)"),
+    ("/", "filter (status:ready size>1MB uri~x …)"),
     (
         "f",
         "add this row's value in the sort column (▲▼) to the filter",
@@ -89,7 +89,7 @@ pub const FILTER_HELP: &[HelpLine] = &[
     ("←/→ ^a/^e", "move in the text"),
     ("^w / ^u / ^k", "delete a word / to the start / to the end"),
     ("", "a b (and)  a | b  !a  ( )  \"a phrase\""),
-    ("", "status:ready,stale  batch>=2  name~glob*  has:x"),
+    ("", "status:ready,stale  batch>=2  uri~glob*  has:x"),
     ("", "size>1GB  created<7d  label~x  param.p=1  pinned"),
 ];
 
