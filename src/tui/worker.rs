@@ -51,13 +51,13 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
 const DEBOUNCE: Duration = Duration::from_millis(25);
 
 fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>) {
-    let mut last_filter = Instant::now() - DEBOUNCE;
+    let mut last_filter: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
         // Typing fast: let the next keystroke come before querying for this one.
         while batch.iter().any(|e| matches!(e, Effect::Filter(_)))
-            && last_filter.elapsed() < DEBOUNCE * 4
+            && last_filter.is_some_and(|t| t.elapsed() < DEBOUNCE * 4)
         {
             match rx.recv_timeout(DEBOUNCE) {
                 Ok(e) => batch.push(e),
@@ -66,7 +66,7 @@ fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>) {
             }
         }
         if batch.iter().any(|e| matches!(e, Effect::Filter(_))) {
-            last_filter = Instant::now();
+            last_filter = Some(Instant::now());
         }
         for effect in thin(batch) {
             let action = run(source, effect);
