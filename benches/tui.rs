@@ -3,8 +3,11 @@
 //! real `App`/`update`/`draw` with the real worker thread and a `TestBackend`.
 //!
 //! Reports, does not assert: start to first frame and to the first frame with rows,
-//! keypress-to-frame (p50/p99) for navigation, tab switches and sorts, and resident
-//! memory. `CACHET_BENCH_ITEMS` changes the size (default 1 000 000).
+//! keypress-to-frame (p50/p99) for navigation, tab switches, sorts and each keystroke of
+//! a few filters typed into the filter bar (one key every 150 ms, as a quick typist; the
+//! worker's debounce only waits when keys come closer), the slowest keystroke's queries
+//! timed one by one, and resident memory. `CACHET_BENCH_ITEMS` changes the size
+//! (default 1 000 000).
 //!
 //! `cargo bench --bench tui`
 
@@ -53,12 +56,69 @@ fn main() {
     let mut by_name = b.measure(&["j"; 1000], "j, sorted by name");
     summary("navigation sorted by name", &mut by_name);
     b.measure(&["s"; 5], "sort back to id");
-    println!("filter keystrokes: not measured (the filter bar waits for cachet::filter)");
+    let mut typed = Vec::new();
+    let mut slowest: Option<(Duration, String)> = None;
+    for text in FILTERS {
+        let times = b.type_filter(text);
+        for (i, t) in times.iter().enumerate() {
+            if slowest.as_ref().is_none_or(|(s, _)| t > s) {
+                slowest = Some((*t, text.chars().take(i + 1).collect()));
+            }
+        }
+        typed.extend(times);
+    }
+    summary("filter, every keystroke", &mut typed);
+    if let Some((t, prefix)) = slowest {
+        println!("slowest keystroke: {t:.1?} for the text {prefix:?}");
+        queries(&root, &prefix);
+    }
     println!(
         "memory: VmRSS {} MiB, VmHWM (peak) {} MiB",
         status_kib("VmRSS:") / 1024,
         status_kib("VmHWM:") / 1024
     );
+}
+
+/// Filters typed key by key: an attribute, a status (through bare-word prefixes), a
+/// substring of the URI, and a range with a size.
+const FILTERS: [&str; 4] = [
+    "batch=7",
+    "status:failed",
+    "uri~run-0042",
+    "batch>=10 batch<12 size>10",
+];
+
+/// Times the queries one keystroke costs, one by one, for `text`.
+fn queries(root: &Path, text: &str) {
+    let Ok(filter) = cachet::filter::Filter::parse(text.trim_end()) else {
+        println!("  (the text does not parse: no query)");
+        return;
+    };
+    let cache = Cache::open(root).expect("open");
+    let conn = &cache.registry().db().conn;
+    let now = Utc::now();
+    let time = |what: &str, f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        println!("  {what:<32} {:>9.2?}", t.elapsed());
+    };
+    time("check (catalogue)", &mut || {
+        let _ = cachet::filter::check(conn, &filter);
+    });
+    let q = cachet::filter::Query {
+        filter: filter.clone(),
+        limit: 200,
+        ..Default::default()
+    };
+    time("first page (200 ids)", &mut || {
+        let _ = cachet::filter::page(conn, &q, now);
+    });
+    time("tab counts, capped at 1000", &mut || {
+        let _ = cachet::filter::count_by_status(conn, &filter, now, Some(1000));
+    });
+    time("tab counts, exact (count thread)", &mut || {
+        let _ = cachet::filter::count_by_status(conn, &filter, now, None);
+    });
 }
 
 /// The registry to run on: `CACHET_BENCH_ROOT`, or one built once under the target dir.
@@ -108,6 +168,7 @@ struct Bench {
     app: App,
     rx: Receiver<Msg>,
     worker: Sender<Effect>,
+    counter: Sender<Effect>,
     terminal: Terminal<TestBackend>,
     started: Instant,
     first_frame: Duration,
@@ -119,13 +180,15 @@ impl Bench {
     fn start(root: &Path) -> Bench {
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();
-        let worker = tui::worker::spawn(root.to_path_buf(), tx);
+        let worker = tui::worker::spawn(root.to_path_buf(), tx.clone());
+        let counter = tui::worker::spawn_counter(root.to_path_buf(), tx);
         let app = App::new(root.display().to_string(), Utc::now(), SIZE);
         let terminal = Terminal::new(TestBackend::new(SIZE.0, SIZE.1)).expect("terminal");
         let mut b = Bench {
             app,
             rx,
             worker,
+            counter,
             terminal,
             started,
             first_frame: Duration::ZERO,
@@ -160,8 +223,10 @@ impl Bench {
 
     fn dispatch(&mut self, effects: Vec<Effect>) {
         for e in effects {
-            if !matches!(e, Effect::Clipboard(_)) {
-                self.worker.send(e).expect("worker alive");
+            match e {
+                Effect::Clipboard(_) => {}
+                Effect::Count { .. } => self.counter.send(e).expect("counter alive"),
+                e => self.worker.send(e).expect("worker alive"),
             }
         }
     }
@@ -194,6 +259,64 @@ impl Bench {
                 }
                 Ok(Msg::Input(_)) => {}
                 Err(e) => panic!("no result from the worker: {e}"),
+            }
+        }
+    }
+
+    /// Opens the filter bar, types `text` a key at a time, and times each key to the
+    /// frame that shows its answer (the rows of the new filter, or the error at once);
+    /// then clears it again.
+    fn type_filter(&mut self, text: &str) -> Vec<Duration> {
+        let fx = update(&mut self.app, Action::OpenFilter);
+        self.dispatch(fx);
+        let mut times = Vec::new();
+        for c in text.chars() {
+            std::thread::sleep(Duration::from_millis(150));
+            self.drain();
+            let t = Instant::now();
+            let fx = update(
+                &mut self.app,
+                Action::Edit(tui_input::InputRequest::InsertChar(c)),
+            );
+            let asked = fx.iter().any(|e| matches!(e, Effect::Filter(_)));
+            self.dispatch(fx);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while asked
+                && self.app.list.query.filter.as_str() != self.app.filter.input.value().trim_end()
+                && self.app.filter.error.is_none()
+            {
+                match self
+                    .rx
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
+                    Ok(Msg::Action(a)) => {
+                        let fx = update(&mut self.app, a);
+                        self.dispatch(fx);
+                    }
+                    Ok(Msg::Input(_)) => {}
+                    Err(e) => panic!("no answer for the filter: {e}"),
+                }
+            }
+            self.settle();
+            self.draw();
+            times.push(t.elapsed());
+        }
+        let mut sorted = times.clone();
+        summary(&format!("filter {text:?}"), &mut sorted);
+        for action in [Action::Confirm, Action::Back] {
+            let fx = update(&mut self.app, action);
+            self.dispatch(fx);
+        }
+        self.settle();
+        times
+    }
+
+    /// Takes the results that came since the last frame.
+    fn drain(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Action(a) = msg {
+                let fx = update(&mut self.app, a);
+                self.dispatch(fx);
             }
         }
     }

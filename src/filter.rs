@@ -209,49 +209,15 @@ pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
 
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.
 pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
-    let sort_text = q.sort.to_string();
-    if let Some(a) = &q.after
-        && a.sort != sort_text
-    {
-        return Err(Error::invalid(
-            "cursor",
-            format!(
-                "it continues a listing sorted by '{}', not '{sort_text}'",
-                a.sort
-            ),
-        ));
-    }
-    let limit = q.limit.max(1);
-    read(conn, |conn| {
-        let mut c = prepare(conn, &q.filter, now)?;
-        plan(conn, &mut c, false)?;
-        let sort_types = match &q.sort.key {
-            SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
-            SortKey::Col(_) => Vec::new(),
-        };
-        let mut rows = sort::rows(
-            conn,
-            &c,
-            &q.sort,
-            &sort_types,
-            q.after.as_ref(),
-            limit.saturating_add(1),
-        )?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = match rows.last() {
-            Some((id, val)) if more => Some(Cursor {
-                sort: sort_text.clone(),
-                val: val.clone(),
-                id: *id,
-            }),
-            _ => None,
-        };
-        Ok(Page {
-            ids: rows.into_iter().map(|(id, _)| id).collect(),
-            next,
-        })
-    })
+    sort::page(conn, q, now, false)
+}
+
+/// The same listing read backwards: up to `q.limit` ids of the rows before `q.after`
+/// (before the end when `None`), nearest first. `next` continues backwards from the
+/// farthest row; like every cursor it also continues forwards (the rows after it). Not
+/// the same as flipping `q.sort.desc`, which keeps rows without a value last.
+pub fn page_before(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
+    sort::page(conn, q, now, true)
 }
 
 /// The exact number of items matching `filter`.

@@ -12,6 +12,8 @@ pub mod action;
 pub mod app;
 #[path = "tui/columns.rs"]
 pub mod columns;
+#[path = "tui/filter_bar.rs"]
+pub mod filter_bar;
 #[path = "tui/gc.rs"]
 pub mod gc;
 #[path = "tui/inspect.rs"]
@@ -65,6 +67,7 @@ pub fn run(root: &Path) -> Result<()> {
     drop(Cache::open(root).with_context(|| format!("opening the cache at {}", root.display()))?);
     let (tx, rx) = mpsc::channel::<Msg>();
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
+    let counter = worker::spawn_counter(root.to_path_buf(), tx.clone());
     let previews = worker::spawn_preview(root.to_path_buf(), tx.clone());
     worker::watch(root, tx.clone())?;
     spawn_input(tx.clone());
@@ -81,6 +84,7 @@ pub fn run(root: &Path) -> Result<()> {
         app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let mut workers = Workers {
             queries: worker,
+            counts: counter,
             previews,
             cancel: None,
             root: root.to_path_buf(),
@@ -111,9 +115,12 @@ pub fn run(root: &Path) -> Result<()> {
     outcome
 }
 
-/// Where effects go: the query worker, the preview thread, or the terminal.
+/// Where effects go: the query worker, the count thread, the preview thread, or the
+/// terminal.
 struct Workers {
     queries: Sender<Effect>,
+    /// Tab counts, on a thread of their own so that pages never wait for them.
+    counts: Sender<Effect>,
     previews: Sender<worker::PreviewJob>,
     /// The flag of the preview job last sent, raised when the next one goes.
     cancel: Option<Arc<AtomicBool>>,
@@ -140,6 +147,9 @@ impl Workers {
                     self.cancel = Some(flag.clone());
                     // A closed worker shows up as a missing result, reported when it closed.
                     let _ = self.previews.send((req, flag));
+                }
+                Effect::Count { .. } => {
+                    let _ = self.counts.send(effect);
                 }
                 Effect::ApplyGc(plan) => {
                     worker::spawn_gc(self.root.clone(), *plan, self.out.clone())

@@ -265,3 +265,38 @@ fn gc_plan_then_apply_purges_the_trash() {
     tui.press("q");
     tui.wait_exit();
 }
+
+/// What a cache holds, to compare before and after: every item's id, status and attributes.
+fn contents(cache: &Cache) -> Vec<String> {
+    let ids = cache.list_ids(None, true, 0, 1000).expect("list");
+    cache
+        .get_many(&ids)
+        .expect("items")
+        .into_iter()
+        .map(|i| format!("{} {} {:?} {:?}", i.id, i.status, i.attrs, i.updated))
+        .collect()
+}
+
+#[test]
+fn a_typed_filter_narrows_the_list_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = small_cache(dir.path());
+    let before = contents(&cache);
+    let mut tui = Tui::start(dir.path(), &[], 100, 30);
+    tui.wait_all(&["part-1.csv", "1 All 5"]);
+    tui.press("/rows>=4");
+    tui.wait_all(&["/ rows>=4", "1 All 2", "part-5.csv", "1/2"]);
+    assert!(!tui.text().contains("part-1.csv"), "{}", tui.text());
+    // A mistake: the caret points at it and the rows stay.
+    tui.press(" (");
+    tui.wait_for("^ expected");
+    assert!(tui.text().contains("part-4.csv"), "{}", tui.text());
+    tui.press("\x7f\x7f\r");
+    tui.wait_for("filter rows>=4");
+    // esc on the list clears it.
+    tui.press("\x1b");
+    tui.wait_all(&["1 All 5", "part-1.csv"]);
+    tui.press("q");
+    tui.wait_exit();
+    assert_eq!(contents(&cache), before);
+}

@@ -370,6 +370,28 @@ proptest! {
             }
             prop_assert_eq!(&got, &want, "pages of {} sorted by {}", text, sort);
 
+            // The same listing read backwards from the end, cursor by cursor.
+            let mut back = Vec::new();
+            q.after = None;
+            for _ in 0..=items.len() {
+                let p = page_before(&conn, &q, now()).unwrap();
+                prop_assert!(p.ids.len() <= limit);
+                back.extend(p.ids);
+                match p.next {
+                    Some(c) => q.after = Some(c),
+                    None => break,
+                }
+            }
+            back.reverse();
+            prop_assert_eq!(&back, &want, "pages of {} sorted by {}, read backwards", text, sort);
+            // Back from a forward cursor: the rows before its row.
+            q.after = None;
+            if let Some(c) = page(&conn, &q, now()).unwrap().next {
+                q.after = Some(c);
+                let before: Vec<i64> = want[..limit - 1].iter().rev().copied().collect();
+                prop_assert_eq!(page_before(&conn, &q, now()).unwrap().ids, before);
+            }
+
             for exact in [None, Some(cap)] {
                 let sc = count_by_status(&conn, &filter, now(), exact).unwrap();
                 for tab in [Tab::All, Tab::Stale].into_iter().chain(Status::ALL.map(Tab::Status)) {

@@ -8,13 +8,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::ast::{Col, Scope};
 use super::sql::{Sql, cond, types_sql};
-use super::typecheck::{Cond, db_err};
+use super::typecheck::{Catalogue, Cond, db_err};
 use super::value::SqlVal;
+use super::{Page, Query, plan, prepare, read};
 use crate::attr::{AttrType, validate_name};
 use crate::error::{Error, Result};
 
@@ -177,26 +179,123 @@ impl FromStr for Cursor {
     }
 }
 
-/// Up to `limit` rows `(id, sort value)` matching `c` in the order of `spec`, after
-/// `after`. `sort_types` are the catalogue types of an attribute sort key.
-pub(crate) fn rows(
+/// One page of `q`, read forwards after `q.after` or, with `back`, backwards before it
+/// (nearest first). See [`super::page`] and [`super::page_before`].
+pub(crate) fn page(conn: &Connection, q: &Query, now: DateTime<Utc>, back: bool) -> Result<Page> {
+    let sort_text = q.sort.to_string();
+    if let Some(a) = &q.after
+        && a.sort != sort_text
+    {
+        return Err(Error::invalid(
+            "cursor",
+            format!(
+                "it continues a listing sorted by '{}', not '{sort_text}'",
+                a.sort
+            ),
+        ));
+    }
+    let limit = q.limit.max(1);
+    read(conn, |conn| {
+        let mut c = prepare(conn, &q.filter, now)?;
+        plan(conn, &mut c, false)?;
+        let sort_types = match &q.sort.key {
+            SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
+            SortKey::Col(_) => Vec::new(),
+        };
+        let bound = Bound {
+            after: q.after.as_ref(),
+            back,
+        };
+        let mut rows = rows(
+            conn,
+            &c,
+            &q.sort,
+            &sort_types,
+            bound,
+            limit.saturating_add(1),
+        )?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = match rows.last() {
+            Some((id, val)) if more => Some(Cursor {
+                sort: sort_text.clone(),
+                val: val.clone(),
+                id: *id,
+            }),
+            _ => None,
+        };
+        Ok(Page {
+            ids: rows.into_iter().map(|(id, _)| id).collect(),
+            next,
+        })
+    })
+}
+
+/// Where a read starts: after the cursor's row, or before it when going `back`; from
+/// the start (or, going back, the end) without one.
+#[derive(Clone, Copy)]
+struct Bound<'a> {
+    after: Option<&'a Cursor>,
+    back: bool,
+}
+
+/// Up to `limit` rows `(id, sort value)` matching `c` in the order of `spec` from
+/// `bound` (in reverse order when reading back). `sort_types` are the catalogue types of
+/// an attribute sort key.
+fn rows(
     conn: &Connection,
     c: &Cond,
     spec: &SortSpec,
     sort_types: &[AttrType],
-    after: Option<&Cursor>,
+    bound: Bound<'_>,
     limit: usize,
 ) -> Result<Vec<(i64, Option<SqlVal>)>> {
-    let dir = if spec.desc { "DESC" } else { "ASC" };
-    let cmp = if spec.desc { "<" } else { ">" };
+    // Reading back walks the same total order in reverse: nulls (by id) first, then
+    // values, each in the opposite direction.
+    let rev = spec.desc != bound.back;
+    let dir = if rev { "DESC" } else { "ASC" };
+    let cmp = if rev { "<" } else { ">" };
+    let at_value = bound.after.filter(|a| a.val.is_some());
+    let at_null = bound.after.filter(|a| a.val.is_none());
     let mut out = Vec::new();
-    let after_value = after.filter(|a| a.val.is_some());
-    let in_nulls = after.is_some_and(|a| a.val.is_none());
+    for nulls in [bound.back, !bound.back] {
+        if out.len() >= limit {
+            break;
+        }
+        let q = if nulls {
+            // No null comes before a row with a value.
+            if bound.back && at_value.is_some() {
+                continue;
+            }
+            null_rows(c, spec, at_null, cmp, dir)
+        } else {
+            // No value comes after a row without one.
+            if !bound.back && at_null.is_some() {
+                continue;
+            }
+            value_rows(c, spec, sort_types, at_value, cmp, dir)
+        };
+        if let Some(mut q) = q {
+            q.param(SqlVal::Int(
+                i64::try_from(limit - out.len()).unwrap_or(i64::MAX),
+            ));
+            fetch(conn, &q, &mut out)?;
+        }
+    }
+    Ok(out)
+}
 
-    // Phase 1: rows that have a value, in value order.
-    let phase1: Option<Sql> = match &spec.key {
+/// Rows that have a sort value, in value order, past `at` (up to a `LIMIT` param).
+fn value_rows(
+    c: &Cond,
+    spec: &SortSpec,
+    sort_types: &[AttrType],
+    at: Option<&Cursor>,
+    cmp: &str,
+    dir: &str,
+) -> Option<Sql> {
+    match &spec.key {
         SortKey::Col(Col::Id) => None,
-        _ if in_nulls => None,
         SortKey::Col(col) => {
             let e = format!("i.{}", col.name());
             let mut q = Sql::default();
@@ -207,7 +306,7 @@ pub(crate) fn rows(
             if col.nullable() {
                 q.push(" AND ").push(&e).push(" IS NOT NULL");
             }
-            if let Some(a) = after_value {
+            if let Some(a) = at {
                 keyset(&mut q, &e, "i.id", cmp, a);
             }
             q.push(&format!(" ORDER BY {e} {dir}, i.id {dir} LIMIT "));
@@ -224,22 +323,17 @@ pub(crate) fn rows(
             types_sql(sort_types, &mut q);
             q.push(" AND ");
             cond(c, &mut q);
-            if let Some(a) = after_value {
+            if let Some(a) = at {
                 keyset(&mut q, "s.value", "s.item_id", cmp, a);
             }
             q.push(&format!(" ORDER BY s.value {dir}, s.item_id {dir} LIMIT "));
             Some(q)
         }
-    };
-    if let Some(mut q) = phase1 {
-        q.param(SqlVal::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
-        fetch(conn, &q, &mut out)?;
-        if out.len() >= limit {
-            return Ok(out);
-        }
     }
+}
 
-    // Phase 2: rows without a value, by id.
+/// Rows without a sort value, by id, past `at` (up to a `LIMIT` param).
+fn null_rows(c: &Cond, spec: &SortSpec, at: Option<&Cursor>, cmp: &str, dir: &str) -> Option<Sql> {
     let mut q = Sql::default();
     q.push("SELECT i.id, NULL FROM items i WHERE ");
     cond(c, &mut q);
@@ -248,7 +342,7 @@ pub(crate) fn rows(
         SortKey::Col(col) if col.nullable() => {
             q.push(" AND i.").push(col.name()).push(" IS NULL");
         }
-        SortKey::Col(_) => return Ok(out),
+        SortKey::Col(_) => return None,
         SortKey::Attr(scope, name) => {
             q.push(" AND NOT EXISTS (SELECT 1 FROM ")
                 .push(scope.table())
@@ -257,18 +351,14 @@ pub(crate) fn rows(
                 .push(")");
         }
     }
-    if let Some(a) = after.filter(|a| a.val.is_none()) {
+    if let Some(a) = at {
         q.push(" AND i.id ")
             .push(cmp)
             .push(" ")
             .param(SqlVal::Int(a.id));
     }
     q.push(&format!(" ORDER BY i.id {dir} LIMIT "));
-    q.param(SqlVal::Int(
-        i64::try_from(limit - out.len()).unwrap_or(i64::MAX),
-    ));
-    fetch(conn, &q, &mut out)?;
-    Ok(out)
+    Some(q)
 }
 
 fn keyset(q: &mut Sql, value: &str, id: &str, cmp: &str, a: &Cursor) {

@@ -418,6 +418,9 @@ fn every_tui_query_uses_an_index() {
             let p = page(&conn, &q, now()).unwrap();
             q.after = p.next;
             page(&conn, &q, now()).unwrap();
+            page_before(&conn, &q, now()).unwrap();
+            q.after = None;
+            page_before(&conn, &q, now()).unwrap();
         }
         count(&conn, &filter, now()).unwrap();
         count_upto(&conn, &filter, now(), 100).unwrap();

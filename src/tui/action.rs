@@ -6,10 +6,14 @@ use cachet::Item;
 use cachet::gc::{GcPlan, GcPolicy, GcReport};
 use chrono::{DateTime, Utc};
 
+use cachet::filter::{Filter, StatusCounts};
+use tui_input::InputRequest;
+
 use super::app::{Op, Plan};
+use super::filter_bar::{FilterError, FilterRequest, Filtered};
 use super::inspect::{ManifestRequest, ManifestView};
 use super::list::{PageData, PageRequest};
-use super::model::{Counts, Tab};
+use super::model::Tab;
 use super::preview::PreviewRequest;
 
 /// Something that happened.
@@ -68,6 +72,12 @@ pub enum Action {
     },
     /// `c`: choose attribute columns.
     PickColumns,
+    /// `/`: open the filter bar.
+    OpenFilter,
+    /// An edit of the filter bar's text.
+    Edit(InputRequest),
+    /// `f`: add the selected row's value in the sort column to the filter.
+    FilterCell,
     /// `m`: the pane shows the manifest inspector.
     ToggleManifest,
     /// `x`: expand shards in the inspector.
@@ -90,7 +100,16 @@ pub enum Action {
         total: u64,
     },
     GcApplied(Result<Box<GcReport>, String>),
-    Counted(Counts),
+    /// Tab counts under the filter with this text.
+    Counted {
+        filter: String,
+        counts: StatusCounts,
+    },
+    /// The answer to a [`FilterRequest`].
+    Filtered {
+        seq: u64,
+        result: Result<Box<Filtered>, FilterError>,
+    },
     PageLoaded(PageData),
     PageFailed {
         generation: u64,
@@ -121,7 +140,13 @@ pub enum Action {
 /// Work for the runtime: queries and changes for the worker, output for the terminal.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    Count,
+    /// Tab counts under `filter`, each capped unless `exact`.
+    Count {
+        filter: Filter,
+        exact: bool,
+    },
+    /// Check a filter and read its first page.
+    Filter(FilterRequest),
     LoadPage(PageRequest),
     LoadVersions {
         key: String,

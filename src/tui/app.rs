@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 
 use cachet::Item;
+use cachet::filter::{Filter, SortSpec, StatusCounts};
 use chrono::{DateTime, Utc};
 
 use super::columns::ColumnPicker;
+use super::filter_bar::FilterBar;
 use super::gc::GcDialog;
 use super::inspect::InspectPane;
 use super::list::List;
-use super::model::{Counts, ListQuery, Sort, Tab};
+use super::model::{ListQuery, Tab};
 use super::preview::{PaneView, PreviewPane};
 
 /// Which pane keys go to.
@@ -104,8 +106,11 @@ pub struct App {
     pub root: String,
     /// The time ages and stale leases are computed against.
     pub now: DateTime<Utc>,
-    pub counts: Option<Counts>,
+    /// Tab counts under the filter in force.
+    pub counts: Option<StatusCounts>,
     pub list: List,
+    /// `/`: the filter bar (the filter in force is the list's).
+    pub filter: FilterBar,
     /// Marked items and their content sizes.
     pub marks: BTreeMap<i64, u64>,
     /// Attributes shown as columns (`c`).
@@ -139,8 +144,10 @@ impl App {
             counts: None,
             list: List::new(ListQuery {
                 tab: Tab::All,
-                sort: Sort::default(),
+                sort: SortSpec::default(),
+                filter: Filter::all(),
             }),
+            filter: FilterBar::default(),
             marks: BTreeMap::new(),
             columns: Vec::new(),
             focus: Focus::List,

@@ -165,7 +165,7 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         _ => {}
     }
     if changed {
-        fx.push(Effect::Count);
+        fx.push(super::update::count(app, false));
         app.list.reload();
     }
 }

@@ -4,6 +4,7 @@
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
+use tui_input::InputRequest;
 
 use super::app::{App, Focus, Op, Popup};
 use super::gc::{GcDialog, Stage};
@@ -22,6 +23,11 @@ pub const LIST_HELP: &[HelpLine] = &[
         "1–6 tab/S-tab",
         "status tabs: All Ready Write Failed Trash Stale",
     ),
+    ("/", "filter (status:ready size>1MB uri~x …)"),
+    (
+        "f",
+        "add this row's value in the sort column (▲▼) to the filter",
+    ),
     ("enter l", "open the detail pane"),
     ("v", "pane shows detail / preview"),
     ("space", "mark / unmark (count in the footer)"),
@@ -30,7 +36,10 @@ pub const LIST_HELP: &[HelpLine] = &[
     ("D", "purge trashed items for good (confirm)"),
     ("p", "pin / unpin"),
     ("y / Y", "copy content path / key (OSC 52)"),
-    ("s / S", "sort by next column / reverse order"),
+    (
+        "s / S",
+        "sort by the next column (attributes too) / reverse",
+    ),
     ("c", "choose attribute columns"),
     ("m", "pane shows the manifest inspector"),
     ("r", "refresh now (changes also show by themselves)"),
@@ -38,7 +47,7 @@ pub const LIST_HELP: &[HelpLine] = &[
         "gc",
         "garbage collection: choose policies, read the plan, apply",
     ),
-    ("esc", "clear marks"),
+    ("esc", "clear marks, then the filter"),
     ("? / q", "this help / quit"),
     ("mouse", "wheel scrolls, click selects a row or a tab"),
 ];
@@ -72,6 +81,18 @@ pub const MANIFEST_HELP: &[HelpLine] = &[
     ("m / v", "detail / preview instead"),
 ];
 
+pub const FILTER_HELP: &[HelpLine] = &[
+    ("type", "the filter; the list follows as you type"),
+    ("enter", "keep it and go back to the list"),
+    ("esc", "cancel the edit (the filter before comes back)"),
+    ("↑/↓", "recent filters"),
+    ("←/→ ^a/^e", "move in the text"),
+    ("^w / ^u / ^k", "delete a word / to the start / to the end"),
+    ("", "a b (and)  a | b  !a  ( )  \"a phrase\""),
+    ("", "status:ready,stale  batch>=2  uri~glob*  has:x"),
+    ("", "size>1GB  created<7d  label~x  param.p=1  pinned"),
+];
+
 pub const POPUP_HELP: &[HelpLine] = &[("y enter", "confirm"), ("n esc", "cancel")];
 
 /// The help for what has the keys now.
@@ -80,6 +101,7 @@ pub fn help(app: &App) -> &'static [HelpLine] {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
         (Some(Popup::Gc(_)), _) => GC_HELP,
         (Some(Popup::Columns(_)), _) => COLUMNS_HELP,
+        _ if app.filter.editing => FILTER_HELP,
         (_, Focus::List) => LIST_HELP,
         (_, Focus::Detail) if app.view == PaneView::Preview => PREVIEW_HELP,
         (_, Focus::Detail) if app.view == PaneView::Manifest => MANIFEST_HELP,
@@ -92,15 +114,23 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
     match (&app.popup, app.focus) {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
         (Some(_), _) => &[("esc", "close"), ("q", "quit")],
+        _ if app.filter.editing => &[
+            ("enter", "keep"),
+            ("esc", "cancel"),
+            ("↑/↓", "recent"),
+            ("^u", "clear"),
+        ],
         (None, Focus::List) => &[
             ("?", "help"),
-            ("enter", "detail"),
+            ("/", "filter"),
+            ("f", "+filter"),
+            ("enter", "open"),
             ("space", "mark"),
             ("d", "trash"),
-            ("u", "restore"),
-            ("D", "purge"),
             ("s", "sort"),
             ("v", "preview"),
+            ("D", "purge"),
+            ("u", "restore"),
             ("q", "quit"),
         ],
         (None, Focus::Detail) if app.view == PaneView::Manifest => &[
@@ -215,6 +245,9 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if app.filter.editing {
+        return filter_key(key, ctrl);
+    }
     if app.pending_key == Some('g') {
         return Some(match key.code {
             KeyCode::Char('g') => Action::Top,
@@ -261,7 +294,41 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Action::Enter,
         KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left => Action::Back,
         KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('/') => Action::OpenFilter,
+        KeyCode::Char('f') => Action::FilterCell,
         _ => return None,
     };
     Some(action)
+}
+
+/// Keys in the filter bar: editing, history, keep or cancel.
+fn filter_key(key: &KeyEvent, ctrl: bool) -> Option<Action> {
+    use InputRequest as R;
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let edit = match key.code {
+        KeyCode::Enter => return Some(Action::Confirm),
+        KeyCode::Esc => return Some(Action::Cancel),
+        KeyCode::Up => return Some(Action::Up),
+        KeyCode::Down => return Some(Action::Down),
+        KeyCode::Char('a') if ctrl => R::GoToStart,
+        KeyCode::Char('e') if ctrl => R::GoToEnd,
+        KeyCode::Char('w') if ctrl => R::DeletePrevWord,
+        KeyCode::Char('u') if ctrl => R::DeleteLine,
+        KeyCode::Char('k') if ctrl => R::DeleteTillEnd,
+        KeyCode::Char('b') if alt => R::GoToPrevWord,
+        KeyCode::Char('f') if alt => R::GoToNextWord,
+        KeyCode::Char(_) if ctrl || alt => return None,
+        KeyCode::Char(c) => R::InsertChar(c),
+        KeyCode::Backspace if ctrl || alt => R::DeletePrevWord,
+        KeyCode::Backspace => R::DeletePrevChar,
+        KeyCode::Delete => R::DeleteNextChar,
+        KeyCode::Left if ctrl => R::GoToPrevWord,
+        KeyCode::Right if ctrl => R::GoToNextWord,
+        KeyCode::Left => R::GoToPrevChar,
+        KeyCode::Right => R::GoToNextChar,
+        KeyCode::Home => R::GoToStart,
+        KeyCode::End => R::GoToEnd,
+        _ => return None,
+    };
+    Some(Action::Edit(edit))
 }

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cachet::Item;
+use cachet::filter::{Count, Cursor};
 
 use super::model::ListQuery;
-use super::source::Cursor;
 
 /// Rows per page.
 pub const PAGE: usize = 200;
@@ -59,8 +59,9 @@ pub struct List {
     pub query: ListQuery,
     /// Bumped whenever what the list shows changes, so late pages are dropped.
     pub generation: u64,
-    /// Row count from the tab counts, until the end has been seen.
-    pub total: u64,
+    /// Row count from the tab counts, until the end has been seen; only a lower bound
+    /// while the count is capped.
+    pub total: Count,
     /// Whether `total` came from a count yet (before, the first page shows alone).
     counted: bool,
     /// Exact length, once the last page has been read.
@@ -81,7 +82,7 @@ impl List {
         List {
             query,
             generation: 0,
-            total: 0,
+            total: Count::default(),
             counted: false,
             end: None,
             cursors: vec![None],
@@ -94,17 +95,27 @@ impl List {
         }
     }
 
-    /// Number of rows.
+    /// Number of rows: exact once counted or once the end was read; while the count is
+    /// capped, at least the count and one row past the last page read (so that moving
+    /// on reads further).
     pub fn len(&self) -> usize {
+        let read = self
+            .pages
+            .iter()
+            .next_back()
+            .map_or(0, |(p, rows)| p * PAGE + rows.len());
         match (self.end, self.counted) {
             (Some(end), _) => end,
-            (None, true) => self.total as usize,
-            (None, false) => self
-                .pages
-                .iter()
-                .next_back()
-                .map_or(0, |(p, rows)| p * PAGE + rows.len()),
+            (None, true) if self.total.exact => self.total.n as usize,
+            (None, true) => (self.total.n as usize).max(read + 1),
+            (None, false) if read == 0 => 0,
+            (None, false) => read + 1,
         }
+    }
+
+    /// Whether the length is known exactly (not a capped count).
+    pub fn exact(&self) -> bool {
+        self.end.is_some() || (self.counted && self.total.exact)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -119,8 +130,12 @@ impl List {
         self.row(self.sel)
     }
 
-    /// Shows something else: everything loaded is forgotten.
+    /// Shows something else: everything loaded is forgotten. With another filter the
+    /// count is not known until it is counted again.
     pub fn reset(&mut self, query: ListQuery) {
+        if query.filter != self.query.filter {
+            self.counted = false;
+        }
         self.query = query;
         self.generation += 1;
         self.end = None;
@@ -178,7 +193,7 @@ impl List {
     }
 
     /// Sets the row count from fresh tab counts.
-    pub fn set_total(&mut self, total: u64) {
+    pub fn set_total(&mut self, total: Count) {
         self.total = total;
         self.counted = true;
         if self.end.is_none() {
@@ -245,7 +260,11 @@ impl List {
             } else if self.pending.contains(&(page + 1)) {
                 // The page below is on its way; this one follows it backwards.
                 continue;
-            } else if page == last_page && self.end.is_none() && page > self.cursors.len() {
+            } else if page == last_page
+                && self.end.is_none()
+                && self.exact()
+                && page > self.cursors.len()
+            {
                 Fetch::Tail {
                     rows: self.len() - page * PAGE,
                 }

@@ -1,6 +1,7 @@
 //! Small plain-data types shared by the state, the worker and the drawing code.
 
 use cachet::Status;
+use cachet::filter::{self, Col, Filter, Scope, SortKey, SortSpec};
 
 /// The status tabs above the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,122 +40,74 @@ impl Tab {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
 
-    /// The tab listing exactly one status, if any.
-    pub fn of_status(status: Status) -> Option<Tab> {
-        match status {
-            Status::Ready => Some(Tab::Ready),
-            Status::Write => Some(Tab::Write),
-            Status::Failed => Some(Tab::Failed),
-            Status::Trash => Some(Tab::Trash),
-            Status::Uninitialized => None,
-        }
-    }
-
-    /// The status this tab lists, for the tabs that list one status.
-    pub fn status(self) -> Option<Status> {
+    /// The filter module's name for this tab.
+    pub fn filter_tab(self) -> filter::Tab {
         match self {
-            Tab::Ready => Some(Status::Ready),
-            Tab::Write => Some(Status::Write),
-            Tab::Failed => Some(Status::Failed),
-            Tab::Trash => Some(Status::Trash),
-            Tab::All | Tab::Stale => None,
+            Tab::All => filter::Tab::All,
+            Tab::Ready => filter::Tab::Status(Status::Ready),
+            Tab::Write => filter::Tab::Status(Status::Write),
+            Tab::Failed => filter::Tab::Status(Status::Failed),
+            Tab::Trash => filter::Tab::Status(Status::Trash),
+            Tab::Stale => filter::Tab::Stale,
         }
     }
 }
 
-/// Item counts per tab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counts {
-    pub all: u64,
-    pub ready: u64,
-    pub write: u64,
-    pub failed: u64,
-    pub trash: u64,
-    pub stale: u64,
-}
-
-impl Counts {
-    pub fn get(&self, tab: Tab) -> u64 {
-        match tab {
-            Tab::All => self.all,
-            Tab::Ready => self.ready,
-            Tab::Write => self.write,
-            Tab::Failed => self.failed,
-            Tab::Trash => self.trash,
-            Tab::Stale => self.stale,
-        }
-    }
-
-    pub fn get_mut(&mut self, tab: Tab) -> &mut u64 {
-        match tab {
-            Tab::All => &mut self.all,
-            Tab::Ready => &mut self.ready,
-            Tab::Write => &mut self.write,
-            Tab::Failed => &mut self.failed,
-            Tab::Trash => &mut self.trash,
-            Tab::Stale => &mut self.stale,
-        }
+/// The list's order as the browser names it: the column, or the attribute, it sorts by.
+pub fn sort_title(spec: &SortSpec) -> String {
+    match &spec.key {
+        SortKey::Col(Col::Uri) => "name".to_string(),
+        SortKey::Col(Col::Created) => "age".to_string(),
+        SortKey::Col(c) => c.name().to_string(),
+        SortKey::Attr(_, name) => name.clone(),
     }
 }
 
-/// A sortable column of the list.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SortCol {
-    Id,
-    Name,
-    Version,
-    Status,
-    Size,
-    Age,
+/// Whether the list reads upwards in the column's own terms: ages grow as `created`
+/// falls, so `-created` is ascending age.
+pub fn sort_up(spec: &SortSpec) -> bool {
+    let by_age = spec.key == SortKey::Col(Col::Created);
+    spec.desc == by_age
 }
 
-impl SortCol {
-    /// The order `s` steps through.
-    pub const CYCLE: [SortCol; 6] = [
-        SortCol::Id,
-        SortCol::Name,
-        SortCol::Version,
-        SortCol::Status,
-        SortCol::Size,
-        SortCol::Age,
-    ];
+/// The built-in columns `s` steps through, then the attribute columns shown.
+const BUILT_IN: [Col; 6] = [
+    Col::Id,
+    Col::Uri,
+    Col::Version,
+    Col::Status,
+    Col::Size,
+    Col::Created,
+];
 
-    pub fn title(&self) -> &'static str {
-        match self {
-            SortCol::Id => "id",
-            SortCol::Name => "name",
-            SortCol::Version => "version",
-            SortCol::Status => "status",
-            SortCol::Size => "size",
-            SortCol::Age => "age",
-        }
-    }
-
-    pub fn next(&self) -> SortCol {
-        let i = SortCol::CYCLE.iter().position(|c| c == self).unwrap_or(0);
-        SortCol::CYCLE[(i + 1) % SortCol::CYCLE.len()].clone()
-    }
-}
-
-/// A list order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Sort {
-    pub col: SortCol,
-    pub desc: bool,
-}
-
-impl Default for Sort {
-    fn default() -> Self {
-        Sort {
-            col: SortCol::Id,
-            desc: false,
-        }
-    }
+/// The order after `spec` for `s`: the next column, ascending in its own terms.
+pub fn next_sort(spec: &SortSpec, columns: &[String]) -> SortSpec {
+    let mut keys: Vec<SortKey> = BUILT_IN.iter().map(|c| SortKey::Col(*c)).collect();
+    keys.extend(
+        columns
+            .iter()
+            .map(|n| SortKey::Attr(Scope::Attr, n.clone())),
+    );
+    let i = keys
+        .iter()
+        .position(|k| *k == spec.key)
+        .map_or(0, |i| i + 1);
+    let key = keys[i % keys.len()].clone();
+    let desc = key == SortKey::Col(Col::Created);
+    SortSpec { key, desc }
 }
 
 /// What the list shows: everything the worker needs to page through it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     pub tab: Tab,
-    pub sort: Sort,
+    pub sort: SortSpec,
+    pub filter: Filter,
+}
+
+impl ListQuery {
+    /// The filter restricted to the tab: what the rows match.
+    pub fn rows_filter(&self) -> Filter {
+        self.filter.restrict(self.tab.filter_tab())
+    }
 }

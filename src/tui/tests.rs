@@ -1,6 +1,8 @@
 //! Tests of the browser without a terminal: a real cache in a temp dir, keys through the
 //! keymap and `update`, effects run by the worker's own functions on this thread.
 
+#[path = "tests/filter.rs"]
+mod filter;
 #[path = "tests/gc.rs"]
 mod gc;
 #[path = "tests/preview.rs"]
@@ -157,13 +159,19 @@ impl Harness {
     }
 
     /// Types keys: characters as they are, `<enter>`, `<esc>`, `<tab>`, `<space>`,
-    /// `<down>`, `<up>`, `<pgdn>`, `<end>`, `<home>` by name.
+    /// `<down>`, `<up>`, `<pgdn>`, `<end>`, `<home>`, `<bs>` by name, `<c-u>` with ctrl.
     pub fn keys(&mut self, keys: &str) {
         let mut rest = keys;
         while !rest.is_empty() {
+            let mut mods = KeyModifiers::NONE;
             let (code, len) = if let Some(end) = rest.strip_prefix('<').and_then(|r| r.find('>')) {
                 let name = &rest[1..=end];
                 let code = match name {
+                    "bs" => KeyCode::Backspace,
+                    ctrl if ctrl.starts_with("c-") => {
+                        mods = KeyModifiers::CONTROL;
+                        KeyCode::Char(ctrl.chars().nth(2).expect("a key after c-"))
+                    }
                     "enter" => KeyCode::Enter,
                     "esc" => KeyCode::Esc,
                     "tab" => KeyCode::Tab,
@@ -182,7 +190,7 @@ impl Harness {
                 (KeyCode::Char(c), c.len_utf8())
             };
             rest = &rest[len..];
-            let event = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+            let event = Event::Key(KeyEvent::new(code, mods));
             if let Some(action) = keymap::action(&self.app, &event) {
                 self.act(action);
             }

@@ -3,6 +3,8 @@
 
 #[path = "ui/detail.rs"]
 mod detail;
+#[path = "ui/filter.rs"]
+mod filter;
 #[path = "ui/gc.rs"]
 mod gc;
 #[path = "ui/inspect.rs"]
@@ -22,7 +24,7 @@ use ratatui::widgets::Paragraph;
 
 use super::app::{App, Focus};
 use super::keymap;
-use super::model::Tab;
+use super::model::{Tab, sort_title, sort_up};
 use super::preview::PaneView;
 use super::text;
 use super::update::items_word;
@@ -31,6 +33,10 @@ use super::update::items_word;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Areas {
     pub tabs: Rect,
+    /// The filter line (the bar, or the filter in force), when there is one.
+    pub filter: Option<Rect>,
+    /// Under the bar: where a filter's error or notices point.
+    pub filter_note: Option<Rect>,
     /// The list with its header row.
     pub list: Rect,
     /// The list's data rows.
@@ -47,8 +53,15 @@ const WIDE: u16 = 110;
 
 pub fn layout(area: Rect, app: &App) -> Areas {
     let two_lines = area.height >= 16;
-    let [tabs, body, bottom] = Layout::vertical([
+    let bar = &app.filter;
+    let filter_line = bar.editing || !app.list.query.filter.is_all();
+    let note_lines = bar.note().map_or(0, |(pos, text, _)| {
+        filter::note_height(pos, &text, area.width)
+    });
+    let [tabs, filter, filter_note, body, bottom] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(filter_line)),
+        Constraint::Length(note_lines),
         Constraint::Min(1),
         Constraint::Length(if two_lines { 2 } else { 1 }),
     ])
@@ -82,6 +95,8 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     );
     Areas {
         tabs,
+        filter: filter_line.then_some(filter),
+        filter_note: (note_lines > 0).then_some(filter_note),
         list,
         list_rows,
         pane,
@@ -175,6 +190,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let areas = layout(area, app);
     let theme = Theme::of(app);
     draw_tabs(frame, app, areas.tabs, theme);
+    filter::draw(frame, app, &areas, theme);
     if areas.list.height > 0 {
         list::draw(frame, app, areas.list, theme);
     }
@@ -197,7 +213,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
 /// The tab labels at `width`: long (`1 Ready 12`) when they fit, else short.
 fn tab_labels(app: &App, width: u16) -> Vec<String> {
     let count = |t: Tab| match app.counts {
-        Some(c) => c.get(t).to_string(),
+        Some(c) => c.get(t.filter_tab()).to_string(),
         None => "…".to_string(),
     };
     let long: Vec<String> = Tab::ALL
@@ -273,8 +289,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let sort = &app.list.query.sort;
     right.push_str(&format!(
         "{}{}  ",
-        sort.col.title(),
-        if sort.desc { "↓" } else { "↑" }
+        sort_title(sort),
+        if sort_up(sort) { "↑" } else { "↓" }
     ));
     if app.list.is_empty() {
         right.push_str("0/0");

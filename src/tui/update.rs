@@ -6,10 +6,12 @@ use ratatui::layout::{Position, Rect};
 
 use super::app::{App, Focus, Op, Popup};
 use super::columns;
+use super::filter_bar;
 use super::gc;
 use super::inspect;
-use super::model::{ListQuery, Tab};
+use super::model::{ListQuery, Tab, next_sort, sort_title, sort_up};
 use super::preview;
+use super::source::all_exact;
 use super::ui;
 
 pub use super::action::{Action, Effect};
@@ -23,8 +25,16 @@ pub fn start(app: &mut App) -> Vec<Effect> {
         .into_iter()
         .map(Effect::LoadPage)
         .collect();
-    fx.push(Effect::Count);
+    fx.push(count(app, false));
     fx
+}
+
+/// Counts for the tabs under the filter in force.
+pub fn count(app: &App, exact: bool) -> Effect {
+    Effect::Count {
+        filter: app.list.query.filter.clone(),
+        exact,
+    }
 }
 
 /// Applies `action` to `app` and returns the effects to run.
@@ -66,10 +76,18 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     use Action as A;
     // Results and the clock are taken whatever is open.
     match action {
-        A::Counted(counts) => {
-            app.counts = Some(counts);
-            app.list.set_total(counts.get(app.tab()));
+        A::Counted { filter, counts } => {
+            if filter == app.list.query.filter.as_str() {
+                app.counts = Some(counts);
+                app.list.set_total(counts.get(app.tab().filter_tab()));
+                if !all_exact(&counts) {
+                    fx.push(count(app, true));
+                }
+            }
             return;
+        }
+        A::Filtered { seq, result } => {
+            return filter_bar::loaded(app, seq, result.map(|f| *f), fx);
         }
         A::PageLoaded(data) => return app.list.loaded(data),
         A::PageFailed {
@@ -139,7 +157,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
             app.now = now;
-            fx.push(Effect::Count);
+            fx.push(count(app, false));
             return;
         }
         A::Resize(w, h) => {
@@ -153,6 +171,9 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     app.pending_key = None;
     if let Some(popup) = app.popup.clone() {
         return popup_key(app, popup, action, fx);
+    }
+    if filter_bar::key(app, &action, fx) {
+        return;
     }
     if preview::key(app, &action, page(app), fx) || inspect::key(app, &action, page(app), fx) {
         return;
@@ -190,24 +211,23 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             Tab::ALL[(app.tab().index() + Tab::ALL.len() - 1) % Tab::ALL.len()],
             fx,
         ),
-        A::SortNext => {
+        A::SortNext | A::SortReverse => {
             let mut q = app.list.query.clone();
-            q.sort.col = q.sort.col.next();
-            q.sort.desc = false;
-            app.say(format!("sorted by {}", q.sort.col.title()));
-            requery(app, q, fx);
-        }
-        A::SortReverse => {
-            let mut q = app.list.query.clone();
-            q.sort.desc = !q.sort.desc;
-            let dir = if q.sort.desc {
-                "descending"
+            if matches!(action, A::SortNext) {
+                q.sort = next_sort(&q.sort, &app.columns);
             } else {
+                q.sort.desc = !q.sort.desc;
+            }
+            let dir = if sort_up(&q.sort) {
                 "ascending"
+            } else {
+                "descending"
             };
-            app.say(format!("sorted by {} {dir}", q.sort.col.title()));
+            app.say(format!("sorted by {} {dir}", sort_title(&q.sort)));
             requery(app, q, fx);
         }
+        A::OpenFilter => filter_bar::open(app),
+        A::FilterCell => filter_bar::add_cell(app, fx),
         A::ToggleMark => {
             if let Some(item) = app.list.selected() {
                 let (id, size) = (item.id, item.size.unwrap_or(0));
@@ -264,7 +284,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 }
             }
         },
-        A::Back => back(app),
+        A::Back => back(app, fx),
         A::Quit => app.quit = true,
         A::Prefix(c) => app.pending_key = Some(c),
         A::Gc => gc::open(app),
@@ -332,8 +352,8 @@ fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
     app.list.reset(q);
     app.detail = Default::default();
     match app.counts {
-        Some(counts) => app.list.set_total(counts.get(app.tab())),
-        None => fx.push(Effect::Count),
+        Some(counts) => app.list.set_total(counts.get(app.tab().filter_tab())),
+        None => fx.push(count(app, false)),
     }
 }
 
@@ -343,7 +363,7 @@ fn refresh(app: &mut App, fx: &mut Vec<Effect>) {
     if let Some(key) = app.detail.key.clone() {
         fx.push(Effect::LoadVersions { key });
     }
-    fx.push(Effect::Count);
+    fx.push(count(app, false));
 }
 
 fn ask(app: &mut App, op: Op, fx: &mut Vec<Effect>) {
@@ -384,7 +404,7 @@ fn applied(
     refresh(app, fx);
 }
 
-fn back(app: &mut App) {
+fn back(app: &mut App, fx: &mut Vec<Effect>) {
     if app.focus == Focus::Detail {
         app.focus = Focus::List;
         app.detail.shown = None;
@@ -392,7 +412,7 @@ fn back(app: &mut App) {
     } else if !app.marks.is_empty() {
         app.marks.clear();
         app.say("marks cleared");
-    } else {
+    } else if !filter_bar::clear(app, fx) {
         app.message = None;
     }
 }

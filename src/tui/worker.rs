@@ -2,21 +2,25 @@
 //! as [`Action`]s. It owns its own [`Cache`]; the UI thread never waits on it.
 //!
 //! Requests that pile up while it is busy are thinned before they run: only the newest
-//! list generation's pages, one count, and the last versions lookup survive.
+//! list generation's pages, the newest filter, and the last versions lookup survive.
+//! Filters typed fast are debounced lightly. Counts run on a thread of their own
+//! ([`spawn_counter`]), so that a slow exact count never holds up a page.
 
-use std::collections::HashSet;
+#[path = "worker/ops.rs"]
+mod ops;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{Receiver, Sender};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use cachet::{Cache, Status};
+use cachet::Cache;
 use chrono::Utc;
 
 use super::Msg;
-use super::app::{Op, Plan};
+use super::filter_bar::{FilterError, FilterRequest, Filtered};
 use super::inspect::{EntryRow, MAX_ENTRIES, ManifestRequest, ManifestView};
 use super::list::{Fetch, PAGE, PageData, PageRequest};
 use super::preview::PreviewRequest;
@@ -43,10 +47,27 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
     tx
 }
 
+/// Filters typed faster than this apart wait this long for the next keystroke.
+const DEBOUNCE: Duration = Duration::from_millis(25);
+
 fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>) {
+    let mut last_filter: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
+        // Typing fast: let the next keystroke come before querying for this one.
+        while batch.iter().any(|e| matches!(e, Effect::Filter(_)))
+            && last_filter.is_some_and(|t| t.elapsed() < DEBOUNCE * 4)
+        {
+            match rx.recv_timeout(DEBOUNCE) {
+                Ok(e) => batch.push(e),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        if batch.iter().any(|e| matches!(e, Effect::Filter(_))) {
+            last_filter = Some(Instant::now());
+        }
         for effect in thin(batch) {
             let action = run(source, effect);
             if out.send(Msg::Action(action)).is_err() {
@@ -65,16 +86,17 @@ fn thin(batch: Vec<Effect>) -> Vec<Effect> {
             _ => None,
         })
         .max();
-    let last_versions = batch
-        .iter()
-        .rposition(|e| matches!(e, Effect::LoadVersions { .. }));
-    let mut counted = false;
+    let last = |f: fn(&Effect) -> bool| batch.iter().rposition(f);
+    let last_versions = last(|e| matches!(e, Effect::LoadVersions { .. }));
+    let last_filter = last(|e| matches!(e, Effect::Filter(_)));
+    let last_count = last(|e| matches!(e, Effect::Count { .. }));
     let mut out = Vec::with_capacity(batch.len());
     for (i, effect) in batch.into_iter().enumerate() {
         let keep = match &effect {
             Effect::LoadPage(r) => Some(r.generation) == newest,
             Effect::LoadVersions { .. } => Some(i) == last_versions,
-            Effect::Count => !std::mem::replace(&mut counted, true),
+            Effect::Filter(_) => Some(i) == last_filter,
+            Effect::Count { .. } => Some(i) == last_count,
             _ => true,
         };
         if keep {
@@ -87,9 +109,16 @@ fn thin(batch: Vec<Effect>) -> Vec<Effect> {
 /// Runs one effect; every failure becomes an action the user sees.
 pub fn run(source: &Source, effect: Effect) -> Action {
     match effect {
-        Effect::Count => match source.counts(Utc::now()) {
-            Ok(c) => Action::Counted(c),
+        Effect::Count { filter, exact } => match source.counts(&filter, exact, Utc::now()) {
+            Ok(counts) => Action::Counted {
+                filter: filter.as_str().to_string(),
+                counts,
+            },
             Err(e) => Action::JobFailed(format!("counting items: {e:#}")),
+        },
+        Effect::Filter(req) => Action::Filtered {
+            seq: req.seq,
+            result: filter_job(source, req).map(Box::new),
         },
         Effect::LoadPage(req) => {
             let generation = req.generation;
@@ -105,12 +134,12 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             Ok(items) => Action::VersionsLoaded { key, items },
             Err(e) => Action::JobFailed(format!("listing versions: {e}")),
         },
-        Effect::Plan { op, ids } => match plan(source.cache(), op, &ids) {
+        Effect::Plan { op, ids } => match ops::plan(source.cache(), op, &ids) {
             Ok(p) => Action::Planned(p),
             Err(e) => Action::JobFailed(format!("{} failed: {e:#}", op.verb())),
         },
-        Effect::Apply(plan) => apply(source.cache(), &plan),
-        Effect::CopyOf { id, key } => copy_of(source.cache(), id, key),
+        Effect::Apply(plan) => ops::apply(source.cache(), &plan),
+        Effect::CopyOf { id, key } => ops::copy_of(source.cache(), id, key),
         // Terminal output is the runtime's; it never reaches the worker.
         Effect::Clipboard(_) => Action::JobFailed("clipboard request sent to the worker".into()),
         // Normally run on the preview thread (see `spawn_preview`); here without a cancel.
@@ -150,6 +179,33 @@ pub fn run(source: &Source, effect: Effect) -> Action {
         // Normally on a thread of its own (see `spawn_gc`), here without progress.
         Effect::ApplyGc(plan) => gc_apply(source.cache(), &plan, &mut |_| {}),
     }
+}
+
+/// A new filter: checked against the registry's catalogue (a value of the wrong type is
+/// an error with a position, an unknown name a notice), then its first page.
+fn filter_job(source: &Source, req: FilterRequest) -> Result<Filtered, FilterError> {
+    let notices = source.check(&req.query.filter).map_err(FilterError::of)?;
+    let page = load_page(
+        source,
+        PageRequest {
+            generation: req.seq,
+            query: req.query.clone(),
+            page: 0,
+            fetch: Fetch::Forward {
+                from: 0,
+                after: None,
+            },
+        },
+    )
+    .map_err(|e| FilterError {
+        pos: None,
+        message: format!("{e:#}"),
+    })?;
+    Ok(Filtered {
+        query: req.query,
+        notices,
+        page,
+    })
 }
 
 fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
@@ -281,6 +337,32 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
     Ok(view)
 }
 
+/// Starts the count thread on the cache at `root`: only the newest waiting count runs
+/// (each names the filter it counts under, so the newest is the one that matters).
+pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
+    let (tx, rx) = std::sync::mpsc::channel::<Effect>();
+    std::thread::spawn(move || {
+        let source = match Cache::open(&root) {
+            Ok(cache) => Source::new(cache),
+            Err(e) => {
+                let _ = out.send(Msg::Action(Action::JobFailed(format!(
+                    "opening the cache for counts: {e}"
+                ))));
+                return;
+            }
+        };
+        while let Ok(first) = rx.recv() {
+            let Some(effect) = std::iter::once(first).chain(rx.try_iter()).last() else {
+                continue;
+            };
+            if out.send(Msg::Action(run(&source, effect))).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
 /// A preview job and the flag that cancels it.
 pub type PreviewJob = (PreviewRequest, Arc<AtomicBool>);
 
@@ -335,120 +417,6 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
     Action::PreviewLoaded {
         seq: req.seq,
         result,
-    }
-}
-
-/// Works out what `op` on `ids` would do, without doing it.
-pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
-    let items = cache.get_many(ids).context("reading the items")?;
-    let mut plan = Plan {
-        op,
-        ids: Vec::new(),
-        skipped: Vec::new(),
-        bytes: 0,
-        exclusive: 0,
-        pinned: 0,
-    };
-    let mut chosen = Vec::new();
-    for item in items {
-        let why = match (op, item.status) {
-            (Op::Trash, Status::Trash) => Some("is already in the trash"),
-            (Op::Restore | Op::Purge, s) if s != Status::Trash => Some("is not in the trash"),
-            _ => None,
-        };
-        match why {
-            Some(why) => plan.skipped.push((item.id, why.to_string())),
-            None => {
-                plan.ids.push(item.id);
-                plan.bytes += item.size.unwrap_or(0);
-                plan.pinned += usize::from(item.pinned);
-                chosen.push(item);
-            }
-        }
-    }
-    if op == Op::Purge {
-        plan.exclusive = exclusive_bytes(cache, &chosen)?;
-    }
-    Ok(plan)
-}
-
-/// Bytes of the blobs that only these items reference: no other item holds them as
-/// content and no manifest outside the set links to them.
-fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
-    let conn = &cache.registry().db().conn;
-    let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    for item in items {
-        let (Some(sha), Some(size)) = (&item.sha256, item.size) else {
-            continue;
-        };
-        if !seen.insert(sha.clone()) {
-            continue;
-        }
-        let holders: Vec<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM items WHERE sha256 = ?1 UNION SELECT item_id FROM links WHERE sha256 = ?1",
-            )
-            .and_then(|mut st| {
-                st.query_map([sha], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .context("counting blob references")?;
-        if holders.iter().all(|id| chosen.contains(id)) {
-            total += size;
-        }
-    }
-    Ok(total)
-}
-
-fn apply(cache: &Cache, plan: &Plan) -> Action {
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    let mut freed = 0;
-    for &id in &plan.ids {
-        let result = match plan.op {
-            Op::Trash => cache.trash(id),
-            Op::Restore => cache.restore(id),
-            Op::Pin => cache.pin(id, true),
-            Op::Unpin => cache.pin(id, false),
-            Op::Purge => cache.purge(id).map(|(item, blob_deleted)| {
-                if blob_deleted {
-                    freed += item.size.unwrap_or(0);
-                }
-                item
-            }),
-        };
-        match result {
-            Ok(item) => items.push(item),
-            Err(e) => errors.push(format!("item {id}: {e}")),
-        }
-    }
-    Action::Applied {
-        op: plan.op,
-        items,
-        errors,
-        freed,
-    }
-}
-
-fn copy_of(cache: &Cache, id: i64, key: bool) -> Action {
-    let item = match cache.get(id) {
-        Ok(item) => item,
-        Err(e) => return Action::JobFailed(e.to_string()),
-    };
-    if key {
-        return Action::Copied {
-            text: item.key,
-            what: "key".into(),
-        };
-    }
-    match cache.content_path(&item) {
-        Ok(path) => Action::Copied {
-            text: path.display().to_string(),
-            what: "path".into(),
-        },
-        Err(e) => Action::JobFailed(format!("no content path: {e} (Y copies the key)")),
     }
 }
 

@@ -43,7 +43,7 @@ fn choose_plan_apply_and_report() {
         "the trashed item's blob and the orphan"
     );
     assert!(h.cache().get(14).is_err(), "purged");
-    assert_eq!(h.app.counts.unwrap().trash, 0);
+    assert_eq!(h.app.counts.unwrap().trash.n, 0);
     h.keys("<esc>");
     assert!(h.app.popup.is_none());
 }

@@ -1,23 +1,24 @@
 //! State transitions: keys in, fields and effects out, the cache checked on disk.
 
 use cachet::Status;
+use cachet::filter::{Col, SortKey};
 
 use super::{Harness, big_cache};
 use crate::tui::app::{Focus, Op, Popup};
 use crate::tui::list::PAGE;
-use crate::tui::model::{SortCol, Tab};
+use crate::tui::model::Tab;
 use crate::tui::update::{Action, Effect, update};
 
 #[test]
 fn opens_with_counts_and_the_first_page() {
     let h = Harness::sample((80, 24));
     let counts = h.app.counts.expect("counted");
-    assert_eq!(counts.all, 15);
-    assert_eq!(counts.ready, 12);
-    assert_eq!(counts.failed, 1);
-    assert_eq!(counts.trash, 1);
-    assert_eq!(counts.write, 1);
-    assert_eq!(counts.stale, 1);
+    assert_eq!(counts.all.n, 15);
+    assert_eq!(counts.ready.n, 12);
+    assert_eq!(counts.failed.n, 1);
+    assert_eq!(counts.trash.n, 1);
+    assert_eq!(counts.write.n, 1);
+    assert_eq!(counts.stale.n, 1);
     assert_eq!(h.app.list.len(), 15);
     assert_eq!(h.selected_uri(), "https://example.org/data/part-01.csv");
     // The detail pane's versions came with the selection.
@@ -139,13 +140,13 @@ fn late_pages_of_an_old_list_are_dropped() {
 fn sort_cycles_columns_and_reverses() {
     let mut h = Harness::sample((80, 24));
     h.keys("s");
-    assert_eq!(h.app.list.query.sort.col, SortCol::Name);
+    assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Uri));
     assert_eq!(h.selected_uri(), "https://example.org/big/model.bin");
     h.keys("S");
     assert!(h.app.list.query.sort.desc);
     assert_eq!(h.selected_uri(), "s3://bucket/copy-of-02.csv");
     h.keys("sss");
-    assert_eq!(h.app.list.query.sort.col, SortCol::Size);
+    assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Size));
     h.keys("S");
     // Largest first: part-01 v2 has the most bytes.
     assert_eq!(h.app.list.selected().map(|i| i.id), Some(13));
@@ -167,7 +168,7 @@ fn trash_asks_first_then_restore_brings_it_back() {
     assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
     h.keys("dy");
     assert_eq!(h.cache().get(1).unwrap().status, Status::Trash);
-    assert_eq!(h.app.counts.unwrap().trash, 2);
+    assert_eq!(h.app.counts.unwrap().trash.n, 2);
     assert!(
         h.app
             .message
@@ -260,7 +261,7 @@ fn changes_made_elsewhere_show_on_refresh() {
     let other = cachet::Cache::open(h.dir.path()).unwrap();
     other.trash(6).unwrap();
     h.act(Action::Changed);
-    assert_eq!(h.app.counts.unwrap().trash, 2);
+    assert_eq!(h.app.counts.unwrap().trash.n, 2);
     let six = h.app.list.row(5).unwrap();
     assert_eq!((six.id, six.status), (6, Status::Trash));
     // The selection stays on the same item.

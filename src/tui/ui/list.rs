@@ -9,7 +9,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use super::Theme;
 use crate::tui::app::{App, Focus};
-use crate::tui::model::SortCol;
+use cachet::filter::{Col as Column, Scope, SortKey};
+
+use crate::tui::model::sort_up;
 use crate::tui::text;
 
 /// A column of the table.
@@ -65,17 +67,24 @@ impl Col {
         }
     }
 
-    fn sort(self) -> Option<SortCol> {
-        match self {
-            Col::Mark => None,
-            Col::Id => Some(SortCol::Id),
-            Col::Name => Some(SortCol::Name),
-            Col::Version => Some(SortCol::Version),
-            Col::Status => Some(SortCol::Status),
-            Col::Size => Some(SortCol::Size),
-            Col::Age => Some(SortCol::Age),
-            Col::Attr(_) => None,
-        }
+    /// What sorting by this column sorts by.
+    fn sort(self, app: &App) -> Option<SortKey> {
+        let col = match self {
+            Col::Mark => return None,
+            Col::Id => Column::Id,
+            Col::Name => Column::Uri,
+            Col::Version => Column::Version,
+            Col::Status => Column::Status,
+            Col::Size => Column::Size,
+            Col::Age => Column::Created,
+            Col::Attr(i) => {
+                return app
+                    .columns
+                    .get(i)
+                    .map(|n| SortKey::Attr(Scope::Attr, n.clone()));
+            }
+        };
+        Some(SortKey::Col(col))
     }
 }
 
@@ -110,8 +119,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let sort = &app.list.query.sort;
     let header = Row::new(cols.iter().map(|c| {
         let mut title = c.title(app);
-        if c.sort().as_ref() == Some(&sort.col) {
-            title.push(if sort.desc { '▼' } else { '▲' });
+        if c.sort(app).as_ref() == Some(&sort.key) {
+            title.push(if sort_up(sort) { '▲' } else { '▼' });
         }
         Cell::from(title)
     }))

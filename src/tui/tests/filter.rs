@@ -1,0 +1,243 @@
+//! The filter bar and `f`: keys in, effects and the list out, over a real cache.
+
+use cachet::filter::{Col, SortKey};
+use tui_input::InputRequest;
+
+use super::{Harness, big_cache, render_check};
+use crate::tui::filter_bar::cell_term;
+use crate::tui::update::{Action, Effect, update};
+
+impl Harness {
+    /// Types `text` into the open filter bar, one character at a time (so `<` is a
+    /// character here, not a key name).
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.act(Action::Edit(InputRequest::InsertChar(c)));
+        }
+    }
+
+    fn filter_text(&self) -> &str {
+        self.app.list.query.filter.as_str()
+    }
+}
+
+#[test]
+fn typing_a_filter_asks_the_worker_and_narrows_the_list() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    assert!(h.app.filter.editing);
+    let fx = update(&mut h.app, Action::Edit(InputRequest::InsertChar('r')));
+    let Some(Effect::Filter(req)) = fx.first() else {
+        panic!("no filter request: {fx:?}");
+    };
+    assert_eq!(req.query.filter.as_str(), "r");
+    assert_eq!(req.seq, h.app.filter.seq);
+    h.run(fx);
+    h.type_text("ows>=1000");
+    assert_eq!(h.filter_text(), "rows>=1000");
+    assert_eq!(h.app.list.len(), 3);
+    assert_eq!(h.selected_uri(), "https://example.org/data/part-10.csv");
+    // The tabs count under the filter.
+    let counts = h.app.counts.expect("counted");
+    assert_eq!((counts.all.n, counts.ready.n, counts.failed.n), (3, 3, 0));
+    assert!(counts.all.exact);
+    h.keys("<enter>");
+    assert!(!h.app.filter.editing);
+    assert_eq!(h.filter_text(), "rows>=1000");
+    // Tabs and sorts keep the filter.
+    h.keys("2S");
+    assert_eq!(h.app.list.len(), 3);
+    assert_eq!(h.selected_uri(), "https://example.org/data/part-12.csv");
+}
+
+#[test]
+fn a_bad_filter_keeps_the_last_good_rows_and_says_where() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("rows>=1000 (");
+    let error = h.app.filter.error.clone().expect("a parse error");
+    assert_eq!(error.pos, Some(12), "{error:?}");
+    assert_eq!(h.filter_text(), "rows>=1000");
+    assert_eq!(h.app.list.len(), 3);
+    // A value of the wrong type is found by the worker, against the catalogue.
+    h.keys("<c-u>");
+    assert_eq!(h.app.list.len(), 15);
+    h.type_text("source=web rows>=1");
+    assert_eq!(h.app.list.len(), 12);
+    h.type_text("x");
+    let error = h.app.filter.error.clone().expect("a type error");
+    assert_eq!(error.pos, Some(17), "{error:?}");
+    assert_eq!(h.filter_text(), "source=web rows>=1");
+    assert_eq!(h.app.list.len(), 12);
+    // enter does not keep a broken filter; esc goes back to the one before.
+    h.keys("<enter>");
+    assert!(h.app.filter.editing);
+    h.keys("<esc>");
+    assert!(!h.app.filter.editing);
+    assert_eq!(h.app.filter.error, None);
+    assert_eq!(h.filter_text(), "");
+}
+
+#[test]
+fn unknown_names_give_a_notice_with_a_suggestion() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("rowz>1");
+    assert_eq!(h.app.filter.error, None);
+    let notice = h.app.filter.notices.first().expect("a notice");
+    assert!(notice.message.contains("rows"), "{notice:?}");
+    assert_eq!(h.app.list.len(), 0);
+}
+
+#[test]
+fn esc_cancels_an_edit_and_then_clears_the_filter() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("source=web");
+    h.keys("<enter>");
+    assert_eq!(h.app.list.len(), 12);
+    h.keys("/");
+    h.type_text(" rows>=1200");
+    assert_eq!(h.app.list.len(), 1);
+    h.keys("<esc>");
+    assert_eq!(h.filter_text(), "source=web");
+    assert_eq!(h.app.list.len(), 12);
+    h.keys("<esc>");
+    assert_eq!(h.filter_text(), "");
+    assert_eq!(h.app.list.len(), 15);
+    assert_eq!(h.app.counts.expect("counted").all.n, 15);
+}
+
+#[test]
+fn up_and_down_recall_recent_filters() {
+    let mut h = Harness::sample((80, 24));
+    for f in ["rows>=1000", "status:failed"] {
+        h.keys("/<c-u>");
+        h.type_text(f);
+        h.keys("<enter>");
+    }
+    h.keys("/<c-u>");
+    h.type_text("sour");
+    h.keys("<up>");
+    assert_eq!(h.app.filter.input.value(), "status:failed");
+    assert_eq!(h.app.list.len(), 1);
+    h.keys("<up><up>");
+    assert_eq!(h.app.filter.input.value(), "rows>=1000");
+    assert_eq!(h.app.list.len(), 3);
+    h.keys("<down>");
+    assert_eq!(h.app.filter.input.value(), "status:failed");
+    h.keys("<down>");
+    assert_eq!(h.app.filter.input.value(), "sour");
+    h.keys("<enter>");
+    // Kept once, newest last.
+    assert_eq!(
+        h.app.filter.history,
+        vec!["rows>=1000", "status:failed", "sour"]
+    );
+}
+
+#[test]
+fn f_adds_the_sort_columns_value_of_the_row() {
+    let mut h = Harness::sample((80, 24));
+    // Sorted by id: ids are unique, so f takes the status.
+    h.keys("f");
+    assert_eq!(h.filter_text(), "status:ready");
+    assert_eq!(h.app.list.len(), 12);
+    // Sorted by name: the URI (part-01 has two versions).
+    h.keys("s");
+    h.keys("f");
+    assert_eq!(
+        h.filter_text(),
+        "status:ready uri=https://example.org/data/part-01.csv"
+    );
+    assert_eq!(h.app.list.len(), 2);
+    assert_eq!(
+        h.app.filter.history.last().map(String::as_str),
+        Some(h.filter_text())
+    );
+    // An or-filter goes in parentheses.
+    h.keys("<esc>/");
+    h.type_text("rows=300 | rows=400");
+    h.keys("<enter>sss");
+    assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Size));
+    h.keys("f");
+    assert_eq!(h.filter_text(), "(rows=300 | rows=400) size=8");
+}
+
+#[test]
+fn f_terms_for_each_kind_of_column() {
+    let h = Harness::sample((80, 24));
+    let cache = h.cache();
+    let now = h.app.now;
+    let item = cache.get(3).expect("item 3");
+    let term = |key: SortKey| cell_term(&item, &key, now);
+    assert_eq!(
+        term(SortKey::Col(Col::Status)).as_deref(),
+        Some("status:failed")
+    );
+    assert_eq!(
+        term(SortKey::Col(Col::Version)).as_deref(),
+        Some("version=1")
+    );
+    let attr = |name: &str| SortKey::Attr(cachet::filter::Scope::Attr, name.into());
+    assert_eq!(term(attr("rows")).as_deref(), Some("rows=300"));
+    assert_eq!(term(attr("nope")).as_deref(), Some("!has:nope"));
+    let stale = cache.get(15).expect("the dead writer");
+    assert_eq!(
+        cell_term(&stale, &SortKey::Col(Col::Uri), now).as_deref(),
+        Some("label=\"model (dead writer)\"")
+    );
+    assert_eq!(
+        cell_term(&stale, &SortKey::Col(Col::Id), now).as_deref(),
+        Some("status:stale")
+    );
+    assert_eq!(cell_term(&stale, &SortKey::Col(Col::Note), now), None);
+}
+
+#[test]
+fn a_filtered_window_pages_and_reads_its_end_backwards() {
+    let (dir, cache) = big_cache(1500);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("/");
+    // Every item but those ending in 7: 1350 rows, past the count cap.
+    h.type_text("!uri~*7");
+    h.keys("<enter>");
+    assert_eq!(h.app.list.len(), 1350);
+    assert!(h.app.counts.expect("counted").all.exact);
+    h.keys("G");
+    assert_eq!(h.selected_uri(), "file:///data/001499");
+    h.keys("<pgup><pgup>");
+    let sel = h.app.list.sel;
+    let want = (0..1500).filter(|i| i % 10 != 7).nth(sel).expect("a row");
+    assert_eq!(h.selected_uri(), format!("file:///data/{want:06}"));
+    h.keys("gg");
+    assert_eq!(h.selected_uri(), "file:///data/000000");
+}
+
+#[test]
+fn filter_bar_with_an_error_80x24() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("source=web rows>=1x");
+    render_check("filter_error_80x24", &h);
+}
+
+#[test]
+fn filter_bar_with_an_error_40x12() {
+    let mut h = Harness::sample((40, 12));
+    h.keys("/");
+    h.type_text("rows>=1000 (");
+    render_check("filter_error_40x12", &h);
+}
+
+#[test]
+fn filter_in_force_and_a_notice_80x24() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("status:ready sorce=web");
+    render_check("filter_notice_80x24", &h);
+    h.keys("<esc>/");
+    h.type_text("rows>=1000");
+    h.keys("<enter>");
+    render_check("filter_kept_80x24", &h);
+}

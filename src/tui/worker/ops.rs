@@ -1,0 +1,124 @@
+//! The worker's changes to the cache: plans for what an action would do, the action
+//! itself, and what `y`/`Y` copy.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result};
+use cachet::{Cache, Status};
+
+use crate::tui::app::{Op, Plan};
+use crate::tui::update::Action;
+
+/// Works out what `op` on `ids` would do, without doing it.
+pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
+    let items = cache.get_many(ids).context("reading the items")?;
+    let mut plan = Plan {
+        op,
+        ids: Vec::new(),
+        skipped: Vec::new(),
+        bytes: 0,
+        exclusive: 0,
+        pinned: 0,
+    };
+    let mut chosen = Vec::new();
+    for item in items {
+        let why = match (op, item.status) {
+            (Op::Trash, Status::Trash) => Some("is already in the trash"),
+            (Op::Restore | Op::Purge, s) if s != Status::Trash => Some("is not in the trash"),
+            _ => None,
+        };
+        match why {
+            Some(why) => plan.skipped.push((item.id, why.to_string())),
+            None => {
+                plan.ids.push(item.id);
+                plan.bytes += item.size.unwrap_or(0);
+                plan.pinned += usize::from(item.pinned);
+                chosen.push(item);
+            }
+        }
+    }
+    if op == Op::Purge {
+        plan.exclusive = exclusive_bytes(cache, &chosen)?;
+    }
+    Ok(plan)
+}
+
+/// Bytes of the blobs that only these items reference: no other item holds them as
+/// content and no manifest outside the set links to them.
+fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
+    let conn = &cache.registry().db().conn;
+    let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for item in items {
+        let (Some(sha), Some(size)) = (&item.sha256, item.size) else {
+            continue;
+        };
+        if !seen.insert(sha.clone()) {
+            continue;
+        }
+        let holders: Vec<i64> = conn
+            .prepare_cached(
+                "SELECT id FROM items WHERE sha256 = ?1 UNION SELECT item_id FROM links WHERE sha256 = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_map([sha], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .context("counting blob references")?;
+        if holders.iter().all(|id| chosen.contains(id)) {
+            total += size;
+        }
+    }
+    Ok(total)
+}
+
+pub fn apply(cache: &Cache, plan: &Plan) -> Action {
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    let mut freed = 0;
+    for &id in &plan.ids {
+        let result = match plan.op {
+            Op::Trash => cache.trash(id),
+            Op::Restore => cache.restore(id),
+            Op::Pin => cache.pin(id, true),
+            Op::Unpin => cache.pin(id, false),
+            Op::Purge => cache.purge(id).map(|(item, blob_deleted)| {
+                if blob_deleted {
+                    freed += item.size.unwrap_or(0);
+                }
+                item
+            }),
+        };
+        match result {
+            Ok(item) => items.push(item),
+            Err(e) => errors.push(format!("item {id}: {e}")),
+        }
+    }
+    Action::Applied {
+        op: plan.op,
+        items,
+        errors,
+        freed,
+    }
+}
+
+pub fn copy_of(cache: &Cache, id: i64, key: bool) -> Action {
+    let item = match cache.get(id) {
+        Ok(item) => item,
+        Err(e) => return Action::JobFailed(e.to_string()),
+    };
+    if key {
+        return Action::Copied {
+            text: item.key,
+            what: "key".into(),
+        };
+    }
+    match cache.content_path(&item) {
+        Ok(path) => Action::Copied {
+            text: path.display().to_string(),
+            what: "path".into(),
+        },
+        Err(e) => Action::JobFailed(format!("no content path: {e} (Y copies the key)")),
+    }
+}
