@@ -54,7 +54,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
                 .attr("rows", AttrValue::Int(24 * release))
                 .attr("source", AttrValue::Text("noaa-mirror".into()))
                 .attr("reviewed", AttrValue::Bool(release < 3))
-                .attr("score", AttrValue::Float(0.8 + release as f64 / 20.0))
+                .attr("score", AttrValue::Float((80 + 5 * release) as f64 / 100.0))
                 .attr("when", AttrValue::Datetime(at(2026, 1, release as u32))),
             csv.as_bytes(),
         )?;

@@ -193,6 +193,11 @@ pub fn loaded(
         Ok(f) => {
             // An error stays: it is about the text in the bar now, typed since.
             app.filter.notices = f.notices;
+            if (&f.query.tab, &f.query.sort) != (&app.list.query.tab, &app.list.query.sort) {
+                // Another tab or order was chosen while this was on its way: that one is
+                // listed, so ask again for this filter in it.
+                return request(app, f.query.filter, fx);
+            }
             let changed = f.query.filter != app.list.query.filter;
             app.list.reset(f.query);
             let mut page = f.page;

@@ -1,10 +1,13 @@
 //! The filter bar and `f`: keys in, effects and the list out, over a real cache.
 
 use cachet::filter::{Col, SortKey};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use tui_input::InputRequest;
 
 use super::{Harness, big_cache, render_check};
 use crate::tui::filter_bar::cell_term;
+use crate::tui::keymap;
+use crate::tui::model::Tab;
 use crate::tui::update::{Action, Effect, update};
 
 impl Harness {
@@ -240,4 +243,23 @@ fn filter_in_force_and_a_notice_80x24() {
     h.type_text("rows>=1000");
     h.keys("<enter>");
     render_check("filter_kept_80x24", &h);
+}
+
+#[test]
+fn a_tab_chosen_while_a_filter_is_on_its_way_is_the_one_listed() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/rows>=1000<enter>5");
+    assert_eq!(h.app.list.len(), 0);
+    // esc drops the filter, and `1` goes back to All before the worker answers.
+    let mut held = Vec::new();
+    for code in [KeyCode::Esc, KeyCode::Char('1')] {
+        let event = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        let action = keymap::action(&h.app, &event).expect("a bound key");
+        held.extend(update(&mut h.app, action));
+    }
+    h.run(held);
+    assert_eq!(h.filter_text(), "");
+    assert_eq!(h.app.tab(), Tab::All);
+    assert_eq!(h.app.list.query.tab, Tab::All);
+    assert_eq!(h.app.list.len(), 15);
 }
