@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use cachet::{Cache, IngestContent, IngestItem, NewItem, Status};
 
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("cachet")
-}
+mod common;
+
+use common::{bin, spawn_script, wait_all};
 
 fn all_ready_items_verify(cache: &Cache) -> usize {
     let ids = cache
@@ -40,14 +40,7 @@ fn gc_beside_writers_in_other_processes_deletes_nothing_live() {
                    if [ $((i % 3)) -eq 0 ]; then \"$0\" trash \"$id\" >/dev/null || exit 1; fi; \
                  done"
             );
-            Command::new("sh")
-                .arg("-c")
-                .arg(script)
-                .arg(bin())
-                .env("CACHET_ROOT", root)
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap()
+            spawn_script(root, &script)
         })
         .collect();
     let mut runs = 0;
@@ -65,9 +58,7 @@ fn gc_beside_writers_in_other_processes_deletes_nothing_live() {
             break;
         }
     }
-    for mut w in writers {
-        assert!(w.wait().unwrap().success(), "a writer failed");
-    }
+    wait_all(writers);
     let cache = Cache::open(root).unwrap();
     let ready = all_ready_items_verify(&cache);
     assert!(ready >= 3 * 5, "every item not trashed is READY: {ready}");

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use cachet::{Cache, Status};
 
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("cachet")
-}
+mod common;
+
+use common::{bin, spawn_script, wait_all};
 
 #[test]
 fn eight_processes_create_versions_of_one_key_without_gaps_or_duplicates() {
@@ -25,19 +25,10 @@ fn eight_processes_create_versions_of_one_key_without_gaps_or_duplicates() {
             let script = format!(
                 "for i in $(seq {PUTS}); do echo \"p{p} $i\" | \"$0\" put shared://one --param k=1 || exit 1; done"
             );
-            Command::new("sh")
-                .arg("-c")
-                .arg(script)
-                .arg(bin())
-                .env("CACHET_ROOT", root)
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap()
+            spawn_script(root, &script)
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    wait_all(children);
     let cache = Cache::open(root).unwrap();
     let key = cachet::key::item_key("shared://one", &serde_json::json!({"k": 1}));
     let mut versions: Vec<i64> = cache
@@ -74,9 +65,7 @@ fn concurrent_bulk_imports_interleave_versions_cleanly() {
                 .unwrap()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    wait_all(children);
     let cache = Cache::open(root).unwrap();
     let key = cachet::key::item_key("shared://bulk", &serde_json::Value::Null);
     let versions: Vec<i64> = cache

@@ -20,7 +20,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, Focus};
 use super::keymap;
@@ -243,6 +243,18 @@ pub fn tab_at(app: &App, x: u16) -> Option<Tab> {
         at += w;
     }
     None
+}
+
+/// The frame of the side pane (detail, preview or manifest), brighter when it has the
+/// focus; returns the area inside it.
+fn side_pane(frame: &mut Frame, area: Rect, title: String, focused: bool, theme: Theme) -> Rect {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { theme.key() } else { theme.dim() })
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
 }
 
 fn title_width(width: u16) -> u16 {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cachet::Cache;
+use cachet::filter::Cursor;
 use chrono::Utc;
 
 use super::Msg;
@@ -208,31 +209,35 @@ fn filter_job(source: &Source, req: FilterRequest) -> Result<Filtered, FilterErr
     })
 }
 
+/// The page `req` asked for, read backwards: its `ids`, and the cursor where it starts.
+fn read_back(
+    source: &Source,
+    req: &PageRequest,
+    ids: &[i64],
+    start: Option<Cursor>,
+    last: bool,
+) -> Result<PageData> {
+    Ok(PageData {
+        generation: req.generation,
+        asked: req.page,
+        page: req.page,
+        items: source.items(ids)?,
+        cursors: start.map(|c| (req.page, c)).into_iter().collect(),
+        last,
+    })
+}
+
 fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
     let now = Utc::now();
     let (from, after) = match &req.fetch {
         Fetch::Forward { from, after } => (*from, after.clone()),
         Fetch::Backward { next } => {
             let (ids, start) = source.before(&req.query, next, PAGE, now)?;
-            return Ok(PageData {
-                generation: req.generation,
-                asked: req.page,
-                page: req.page,
-                items: source.items(&ids)?,
-                cursors: start.map(|c| (req.page, c)).into_iter().collect(),
-                last: false,
-            });
+            return read_back(source, &req, &ids, start, false);
         }
         Fetch::Tail { rows } => {
             let (ids, start) = source.tail(&req.query, *rows, now)?;
-            return Ok(PageData {
-                generation: req.generation,
-                asked: req.page,
-                page: req.page,
-                items: source.items(&ids)?,
-                cursors: start.map(|c| (req.page, c)).into_iter().collect(),
-                last: true,
-            });
+            return read_back(source, &req, &ids, start, true);
         }
     };
     let mut cursors = Vec::new();

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Theme;
 use crate::tui::app::{App, Focus};
@@ -21,12 +21,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         (None, Some(item)) => format!(" Detail: item {} ", item.id),
         (None, None) => " Detail ".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused { theme.key() } else { theme.dim() })
-        .title(title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = super::side_pane(frame, area, title, focused, theme);
     let Some(item) = app.detail_item() else {
         frame.render_widget(
             Paragraph::new(Span::styled("nothing selected", theme.dim())),

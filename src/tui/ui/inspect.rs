@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Theme;
 use crate::tui::app::{App, Focus};
@@ -26,12 +26,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         ),
         _ => " Manifest ".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused { theme.key() } else { theme.dim() })
-        .title(title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = super::side_pane(frame, area, title, focused, theme);
     let view = match (&p.shown, &p.want) {
         (Some(Ok(v)), _) => v,
         (Some(Err(e)), _) => {

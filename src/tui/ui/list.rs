@@ -99,18 +99,22 @@ fn columns(app: &App, width: u16) -> Vec<Col> {
     } else {
         vec![Mark, Name, Status, Size]
     };
-    let fixed: u16 = cols
-        .iter()
-        .map(|c| match c.width() {
-            Constraint::Length(n) => n + 1,
-            _ => 1,
-        })
-        .sum();
+    let fixed = fixed_width(&cols);
     let room = usize::from(width.saturating_sub(fixed + 16) / 11);
     let attrs = (0..app.columns.len().min(room)).map(Attr);
     let at = cols.iter().position(|c| *c == Name).map_or(1, |p| p + 1);
     cols.splice(at..at, attrs);
     cols
+}
+
+/// The width the fixed-width columns take, with a space after each.
+fn fixed_width(cols: &[Col]) -> u16 {
+    cols.iter()
+        .map(|c| match c.width() {
+            Constraint::Length(n) => n + 1,
+            _ => 1,
+        })
+        .sum()
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
@@ -141,13 +145,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         return;
     }
     let end = (list.offset + height).min(list.len());
-    let fixed: u16 = cols
-        .iter()
-        .map(|c| match c.width() {
-            Constraint::Length(n) => n + 1,
-            _ => 1,
-        })
-        .sum();
+    let fixed = fixed_width(cols);
     let name_w = usize::from(area.width.saturating_sub(fixed).max(10));
     let rows: Vec<Row> = (list.offset..end)
         .map(|i| {

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use crate::tui::app::{App, Focus};
@@ -25,12 +25,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         }
         _ => " Preview ".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused { theme.key() } else { theme.dim() })
-        .title(title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = super::side_pane(frame, area, title, focused, theme);
     let preview = match (&p.shown, &p.want) {
         (Some(Ok(preview)), _) => preview,
         (Some(Err(e)), _) => {
