@@ -48,6 +48,15 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
 }
 
 /// `1.5 MiB`-style sizes, for people.
+/// `1 item`, `3 items`: a count with its noun, plural when it is not one.
+pub fn count_of(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
@@ -101,6 +110,13 @@ pub fn duration(what: &str, raw: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_plural_unless_one() {
+        assert_eq!(count_of(1, "item", "items"), "1 item");
+        assert_eq!(count_of(0, "item", "items"), "0 items");
+        assert_eq!(count_of(2, "temp file", "temp files"), "2 temp files");
+    }
 
     #[test]
     fn sizes() {

@@ -132,10 +132,10 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
         json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
     } else {
         println!(
-            "removed {} items, {} blobs, {} temp files; freed {}",
-            report.items_removed,
-            report.blobs_deleted,
-            report.temp_files_deleted,
+            "removed {}, {}, {}; freed {}",
+            units::count_of(report.items_removed, "item", "items"),
+            units::count_of(report.blobs_deleted, "blob", "blobs"),
+            units::count_of(report.temp_files_deleted, "temp file", "temp files"),
             human_size(report.bytes_freed)
         );
         for s in &report.skipped {
@@ -164,9 +164,9 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
     }
     writeln!(
         out,
-        "gc plan: {} items, {} files; frees {} ({} stays, shared with other items)",
-        plan.items.len(),
-        plan.files.len(),
+        "gc plan: {}, {}; frees {} ({} stays, shared with other items)",
+        units::count_of(plan.items.len() as u64, "item", "items"),
+        units::count_of(plan.files.len() as u64, "file", "files"),
         human_size(plan.exclusive_bytes()),
         human_size(plan.shared_bytes())
     )?;

@@ -435,9 +435,5 @@ fn click(app: &mut App, column: u16, row: u16, fx: &mut Vec<Effect>) {
 
 /// `1 item`, `3 items`.
 pub fn items_word(n: usize) -> String {
-    if n == 1 {
-        "1 item".to_string()
-    } else {
-        format!("{n} items")
-    }
+    cachet::units::count_of(n as u64, "item", "items")
 }
