@@ -133,8 +133,17 @@ impl BlobStore {
             return Ok(true);
         }
         let parent = dest.parent().unwrap_or(&self.dir);
-        fs::create_dir_all(parent).at(parent)?;
-        sealed.file.persist(&dest).map_err(|e| e.error).at(&dest)?;
+        // The fan-out directory usually exists already: try the rename first, and make the
+        // directory only when it is missing (two system calls fewer per blob).
+        let file = match sealed.file.persist(&dest) {
+            Ok(_) => None,
+            Err(e) if e.error.kind() == io::ErrorKind::NotFound => Some(e.file),
+            Err(e) => return Err(e.error).at(&dest),
+        };
+        if let Some(file) = file {
+            fs::create_dir_all(parent).at(parent)?;
+            file.persist(&dest).map_err(|e| e.error).at(&dest)?;
+        }
         if sync {
             sync_dir(parent)?;
         }
