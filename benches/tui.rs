@@ -17,7 +17,7 @@
 mod tui;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use cachet::{Cache, CacheOpts, IngestContent, IngestItem, NewItem};
@@ -167,8 +167,8 @@ fn registry(n: usize) -> PathBuf {
 struct Bench {
     app: App,
     rx: Receiver<Msg>,
-    worker: Sender<Effect>,
-    counter: Sender<Effect>,
+    worker: tui::worker::Queue<u64>,
+    counter: tui::worker::Queue<String>,
     terminal: Terminal<TestBackend>,
     started: Instant,
     first_frame: Duration,
@@ -225,8 +225,8 @@ impl Bench {
         for e in effects {
             match e {
                 Effect::Clipboard(_) => {}
-                Effect::Count { .. } => self.counter.send(e).expect("counter alive"),
-                e => self.worker.send(e).expect("worker alive"),
+                Effect::Count { .. } => assert!(self.counter.send(e), "counter alive"),
+                e => assert!(self.worker.send(e), "worker alive"),
             }
         }
     }

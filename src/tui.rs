@@ -118,9 +118,9 @@ pub fn run(root: &Path) -> Result<()> {
 /// Where effects go: the query worker, the count thread, the preview thread, or the
 /// terminal.
 struct Workers {
-    queries: Sender<Effect>,
+    queries: worker::Queue<u64>,
     /// Tab counts, on a thread of their own so that pages never wait for them.
-    counts: Sender<Effect>,
+    counts: worker::Queue<String>,
     previews: Sender<worker::PreviewJob>,
     /// The flag of the preview job last sent, raised when the next one goes.
     cancel: Option<Arc<AtomicBool>>,
@@ -149,13 +149,13 @@ impl Workers {
                     let _ = self.previews.send((req, flag));
                 }
                 Effect::Count { .. } => {
-                    let _ = self.counts.send(effect);
+                    self.counts.send(effect);
                 }
                 Effect::ApplyGc(plan) => {
                     worker::spawn_gc(self.root.clone(), *plan, self.out.clone())
                 }
                 other => {
-                    let _ = self.queries.send(other);
+                    self.queries.send(other);
                 }
             }
         }

@@ -3,11 +3,14 @@
 //!
 //! Requests that pile up while it is busy are thinned before they run: only the newest
 //! list generation's pages, the newest filter, and the last versions lookup survive.
-//! Filters typed fast are debounced lightly. Counts run on a thread of their own
+//! Filters typed fast are debounced lightly, and a new one stops the query of the one
+//! before if it still runs ([`running`]). Counts run on a thread of their own
 //! ([`spawn_counter`]), so that a slow exact count never holds up a page.
 
 #[path = "worker/ops.rs"]
 mod ops;
+#[path = "worker/running.rs"]
+mod running;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,10 +31,30 @@ use super::preview::PreviewRequest;
 use super::source::Source;
 use super::update::{Action, Effect};
 
-/// Starts the worker on the cache at `root`; effects sent to the returned channel run
-/// in order.
-pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
+use running::Running;
+
+/// The way to a worker thread: effects sent run in order, and one that makes the job
+/// running now pointless (its answer would be dropped on arrival) stops it.
+pub struct Queue<T> {
+    tx: Sender<Effect>,
+    running: Running<T>,
+    /// Whether an effect just sent makes the running job, tagged `T`, pointless.
+    supersedes: fn(&Effect, &T) -> bool,
+}
+
+impl<T> Queue<T> {
+    /// Queues `effect`; false when the worker is gone.
+    pub fn send(&self, effect: Effect) -> bool {
+        self.running.stop_if(|job| (self.supersedes)(&effect, job));
+        self.tx.send(effect).is_ok()
+    }
+}
+
+/// Starts the worker on the cache at `root`; a filter sent stops an older one.
+pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
     let (tx, rx) = std::sync::mpsc::channel();
+    let filters = Running::default();
+    let running = filters.clone();
     std::thread::spawn(move || {
         let source = match Cache::open(&root) {
             Ok(cache) => Source::new(cache),
@@ -43,15 +66,20 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
                 return;
             }
         };
-        serve(&source, &rx, &out);
+        running.attach(source.cache().registry().db().conn.get_interrupt_handle());
+        serve(&source, &rx, &out, &running);
     });
-    tx
+    Queue {
+        tx,
+        running: filters,
+        supersedes: |effect, &seq| matches!(effect, Effect::Filter(r) if r.seq > seq),
+    }
 }
 
 /// Filters typed faster than this apart wait this long for the next keystroke.
 const DEBOUNCE: Duration = Duration::from_millis(25);
 
-fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>) {
+fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>, filters: &Running<u64>) {
     let mut last_filter: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -70,7 +98,13 @@ fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>) {
             last_filter = Some(Instant::now());
         }
         for effect in thin(batch) {
-            let action = run(source, effect);
+            let action = match &effect {
+                Effect::Filter(req) => filters.run(req.seq, || run(source, effect)),
+                _ => Some(run(source, effect)),
+            };
+            let Some(action) = action else {
+                continue; // stopped: a newer filter is on its way
+            };
             if out.send(Msg::Action(action)).is_err() {
                 return;
             }
@@ -343,9 +377,12 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
 }
 
 /// Starts the count thread on the cache at `root`: only the newest waiting count runs
-/// (each names the filter it counts under, so the newest is the one that matters).
-pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
+/// (each names the filter it counts under, so the newest is the one that matters), and
+/// a count for another filter stops the one running.
+pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
     let (tx, rx) = std::sync::mpsc::channel::<Effect>();
+    let counting = Running::default();
+    let running = counting.clone();
     std::thread::spawn(move || {
         let source = match Cache::open(&root) {
             Ok(cache) => Source::new(cache),
@@ -356,16 +393,28 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Sender<Effect> {
                 return;
             }
         };
+        running.attach(source.cache().registry().db().conn.get_interrupt_handle());
         while let Ok(first) = rx.recv() {
             let Some(effect) = std::iter::once(first).chain(rx.try_iter()).last() else {
                 continue;
             };
-            if out.send(Msg::Action(run(&source, effect))).is_err() {
+            let tag = match &effect {
+                Effect::Count { filter, .. } => filter.as_str().to_string(),
+                _ => String::new(),
+            };
+            let Some(action) = running.run(tag, || run(&source, effect)) else {
+                continue; // stopped: a count for a newer filter is on its way
+            };
+            if out.send(Msg::Action(action)).is_err() {
                 return;
             }
         }
     });
-    tx
+    Queue {
+        tx,
+        running: counting,
+        supersedes: |effect, filter| matches!(effect, Effect::Count { filter: new, .. } if new.as_str() != filter),
+    }
 }
 
 /// A preview job and the flag that cancels it.
