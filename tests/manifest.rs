@@ -511,3 +511,60 @@ fn symlinks_are_skipped_not_followed() {
     assert_eq!(built.files, 1);
     assert_eq!(built.skipped.len(), 1);
 }
+
+#[test]
+fn entries_naming_local_files_store_them_and_a_missing_one_stops_the_manifest() {
+    let (dir, cache) = setup();
+    let local = dir.path().join("local.csv");
+    fs::write(&local, b"a,b\n1,2\n").unwrap();
+    let with_path = |key: &str, path: &Path| {
+        Entry::parse(
+            &serde_json::json!({"kind": "file", "key": key, "path": path.to_str().unwrap()})
+                .to_string(),
+        )
+        .unwrap()
+    };
+
+    let built = manifest::create_from_entries(
+        &cache,
+        &NewItem::new("dataset://local"),
+        vec![Ok(with_path("data/local.csv", &local))],
+        "dataset",
+    )
+    .unwrap();
+    let entries = read_all(&cache, &built.item, ReadOpts::default());
+    let Entry::File(f) = &entries[0] else {
+        panic!("a file entry: {entries:?}")
+    };
+    assert_eq!(
+        f.sha256.as_deref(),
+        Some(cachet::key::sha256_hex(b"a,b\n1,2\n").as_str())
+    );
+    assert_eq!(f.size_bytes, Some(8));
+    assert!(
+        !f.extra.contains_key("path"),
+        "the local path is not written"
+    );
+    assert_eq!(
+        content(&cache, &built.item, "data/local.csv"),
+        b"a,b\n1,2\n"
+    );
+
+    // The second file is missing: the error names it, and no manifest is made.
+    let missing = dir.path().join("gone.csv");
+    let err = manifest::create_from_entries(
+        &cache,
+        &NewItem::new("dataset://broken"),
+        vec![
+            Ok(with_path("data/local.csv", &local)),
+            Ok(with_path("data/gone.csv", &missing)),
+        ],
+        "dataset",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("gone.csv"), "{err}");
+    let ids = cache.list_ids(None, false, 0, 100).unwrap();
+    assert_eq!(ids.len(), 1, "only the first manifest: {ids:?}");
+    let leftovers: Vec<_> = fs::read_dir(cache.blobs().tmp_dir()).unwrap().collect();
+    assert!(leftovers.is_empty(), "staging cleaned: {leftovers:?}");
+}

@@ -2,6 +2,7 @@
 //! The JSONL is streamed into the blob store and registered, with its links, only once it
 //! is complete and every linked blob exists, so bad input leaves no item behind.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -66,6 +67,7 @@ pub fn create_from_dir(
         new,
         &opts.manifest_type,
         stored.entries.into_iter().map(Ok),
+        || Ok(()), // store_dir synced already
     )?;
     built.files = stored.files;
     built.skipped = stored.skipped;
@@ -178,39 +180,41 @@ pub fn create_from_entries(
     entries: impl IntoIterator<Item = Result<Entry>>,
     manifest_type: &str,
 ) -> Result<Built> {
-    let entries = store_paths(cache, entries)?;
-    write_manifest(cache, new, manifest_type, entries)
+    let stored = Cell::new(false);
+    let entries = entries.into_iter().map(|e| store_path(cache, e, &stored));
+    write_manifest(cache, new, manifest_type, entries, || {
+        sync_stored(cache, &stored)
+    })
 }
 
-/// Stores the local files named by `"path"` fields of file entries and fills in their
-/// size and digest; the file system is synced once if anything was stored.
-fn store_paths(
-    cache: &Cache,
-    entries: impl IntoIterator<Item = Result<Entry>>,
-) -> Result<Vec<Result<Entry>>> {
-    let mut stored_any = false;
-    let mut out = Vec::new();
-    for entry in entries {
-        let mut entry = entry?;
-        if let Entry::File(f) = &mut entry
-            && let Some(path) = f.extra.remove("path")
-        {
-            let path = PathBuf::from(path.as_str().unwrap_or_default());
-            let sealed = cache.blobs().stage_file(&path, false)?;
-            f.size_bytes = Some(sealed.content.size);
-            f.sha256 = Some(sealed.content.sha256.clone());
-            if f.content_type.is_none() {
-                f.content_type = guess_content_type(&f.key).map(str::to_string);
-            }
-            cache.blobs().adopt(sealed, false)?;
-            stored_any = true;
+/// Stores the local file named by the `"path"` field of a file entry as it passes, and
+/// fills in its size and digest (the field is dropped); `stored` records that one was.
+/// Entries stream through: a million of them are never held at once.
+fn store_path(cache: &Cache, entry: Result<Entry>, stored: &Cell<bool>) -> Result<Entry> {
+    let mut entry = entry?;
+    if let Entry::File(f) = &mut entry
+        && let Some(path) = f.extra.remove("path")
+    {
+        let path = PathBuf::from(path.as_str().unwrap_or_default());
+        let sealed = cache.blobs().stage_file(&path, false)?;
+        f.size_bytes = Some(sealed.content.size);
+        f.sha256 = Some(sealed.content.sha256.clone());
+        if f.content_type.is_none() {
+            f.content_type = guess_content_type(&f.key).map(str::to_string);
         }
-        out.push(Ok(entry));
+        cache.blobs().adopt(sealed, false)?;
+        stored.set(true);
     }
-    if stored_any && cache.opts().sync {
+    Ok(entry)
+}
+
+/// The files stored on the way are made durable (one file system sync) before anything
+/// that links them is committed.
+fn sync_stored(cache: &Cache, stored: &Cell<bool>) -> Result<()> {
+    if stored.get() && cache.opts().sync {
         sync_filesystem(cache.root())?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Appends `entries` as a new part: the part is stored as a manifest blob, and a new version
@@ -237,8 +241,11 @@ pub fn append(
         .filter(|e| matches!(e, Entry::Ref(_)))
         .count();
     let part_key = format!("parts/part-{:05}.jsonl", parts + 1);
-    let entries = store_paths(cache, entries)?;
-    let (part_sha, _) = write_blob(cache, &descriptor.manifest_type, entries)?;
+    let stored = Cell::new(false);
+    let entries = entries.into_iter().map(|e| store_path(cache, e, &stored));
+    let (part_sha, _) = write_blob(cache, &descriptor.manifest_type, entries, || {
+        sync_stored(cache, &stored)
+    })?;
     let new_ref = Entry::Ref(RefEntry {
         key: part_key,
         sha256: Some(part_sha),
@@ -246,7 +253,7 @@ pub fn append(
     });
     let new = root.to_new();
     let lines = existing.into_iter().chain(std::iter::once(new_ref)).map(Ok);
-    write_manifest(cache, &new, &descriptor.manifest_type, lines)
+    write_manifest(cache, &new, &descriptor.manifest_type, lines, || Ok(()))
 }
 
 /// Writes a new version of `root`'s key as one flat manifest: refs resolved, and shards
@@ -272,9 +279,8 @@ pub fn compact(cache: &Cache, root: &Item, expand_shards: bool) -> Result<Built>
             (entry, _) => entry,
         })
     });
-    let flat: Vec<Result<Entry>> = flat.collect();
     let new = root.to_new();
-    write_manifest(cache, &new, &descriptor.manifest_type, flat)
+    write_manifest(cache, &new, &descriptor.manifest_type, flat, || Ok(()))
 }
 
 /// The blob digest of a READY manifest item.
@@ -289,13 +295,17 @@ pub fn manifest_sha(item: &Item) -> Result<&str> {
 }
 
 /// Streams entries into a manifest blob and registers it as a new READY item.
+/// Writes the manifest blob of `entries` and commits it as the item `new`; `before_commit`
+/// runs once every entry went by.
 fn write_manifest(
     cache: &Cache,
     new: &NewItem,
     manifest_type: &str,
     entries: impl IntoIterator<Item = Result<Entry>>,
+    before_commit: impl FnOnce() -> Result<()>,
 ) -> Result<Built> {
     let (_, stats) = write_blob_stats(cache, manifest_type, entries)?;
+    before_commit()?;
     let info = ManifestInfo {
         manifest_type: manifest_type.to_string(),
         schema_version: i64::from(SCHEMA_VERSION),
@@ -319,8 +329,10 @@ fn write_blob(
     cache: &Cache,
     manifest_type: &str,
     entries: impl IntoIterator<Item = Result<Entry>>,
+    before_adopt: impl FnOnce() -> Result<()>,
 ) -> Result<(String, u64)> {
     let (sha, stats) = write_blob_stats(cache, manifest_type, entries)?;
+    before_adopt()?;
     let sealed = stats.sealed.ok_or(Error::Cancelled)?;
     // Every linked blob must exist before anything points at the part.
     if let Some(gone) = stats
