@@ -284,7 +284,11 @@ impl Db<'_> {
                 "INSERT OR IGNORE INTO links (item_id, sha256, kind, size) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(self.err("recording links"))?;
-        for link in links {
+        // In digest order both indexes of `links` grow at one end instead of at a random
+        // page per row: a million links go in seconds, not half a minute.
+        let mut sorted: Vec<&Link> = links.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.sha256.cmp(&b.sha256));
+        for link in sorted {
             st.execute(params![
                 id,
                 link.sha256,
