@@ -179,3 +179,38 @@ fn traversal_keys_are_refused() {
     let ls = stdout(cachet(&root).args(["ls", "--json"]));
     assert!(ls.is_empty());
 }
+
+#[test]
+fn an_item_that_is_no_manifest_is_refused_in_one_line_and_a_put_jsonl_one_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let csv = dir.path().join("table.csv");
+    fs::write(&csv, "a,b\n1,2\n3,4\n").unwrap();
+    cachet(&root)
+        .args(["put", "file://table.csv", csv.to_str().unwrap()])
+        .assert()
+        .success();
+    cachet(&root)
+        .args(["manifest", "show", "1"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("item 1 (file://table.csv) is not a manifest")
+                .and(predicate::str::contains("error").count(1)),
+        );
+
+    // A plain s3exchange-style manifest stored as an ordinary item still reads.
+    let jsonl = dir.path().join("m.jsonl");
+    fs::write(
+        &jsonl,
+        "{\"kind\":\"file\",\"key\":\"a.txt\",\"size_bytes\":3}\n",
+    )
+    .unwrap();
+    cachet(&root)
+        .args(["put", "file://m.jsonl", jsonl.to_str().unwrap()])
+        .assert()
+        .success();
+    let shown = stdout(cachet(&root).args(["manifest", "show", "2"]));
+    assert!(shown.contains("a.txt"), "{shown}");
+}

@@ -74,6 +74,14 @@ fn preview_and_cat_look_inside() {
         .stdout(predicate::function(|out: &[u8]| {
             out.starts_with(&[0x1f, 0x8b])
         }));
+    // A member of something that is no archive: an error, not the whole content.
+    let plain = put(&root, dir.path(), "plain.txt", b"just text\n");
+    cachet(&root)
+        .args(["cat", &plain, "--member", "x.txt"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("not an archive"));
 
     let tgz = put(
         &root,

@@ -1,7 +1,7 @@
 //! `cachet manifest …`: create, show, ls, cat, verify, append, compact, trash.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -173,9 +173,28 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
     }
 }
 
+/// The manifest item `reference` names. An item registered as a manifest, or whose first
+/// line reads as a manifest entry (a JSONL manifest stored with `cachet put`); anything
+/// else is refused in one line rather than reported line by line.
 fn resolve_manifest(cache: &Cache, reference: &str) -> Result<Item> {
     let item = cache.resolve(reference, true)?;
-    manifest::manifest_sha(&item)?;
+    let sha = manifest::manifest_sha(&item)?;
+    if cache.registry().db().manifest_info(item.id)?.is_some() {
+        return Ok(item);
+    }
+    // A line of a real manifest is short; a binary file need not have a newline at all.
+    let first = BufReader::new(cache.blobs().open(sha)?.take(1 << 20))
+        .lines()
+        .map_while(io::Result::ok)
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    if let Err(why) = Entry::parse(&first) {
+        bail!(
+            "item {} ({}) is not a manifest: its first line is no manifest entry ({why})",
+            item.id,
+            item.uri
+        );
+    }
     Ok(item)
 }
 

@@ -90,10 +90,11 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
     let mut out = io::BufWriter::new(stdout.lock());
     let hint = name_hint(&item);
     let layers = preview::sniff(&path, Some(&hint))?.layers;
-    // Plain content, and a zip without a member (an archive, not a compressed stream), go
-    // out as stored, checked against the digest in the same pass.
+    // Plain content, and a zip, go out as stored (checked against the digest in the same
+    // pass) unless a member is asked for: then the archive is opened, and plain content
+    // says it has none.
     let as_stored =
-        layers.is_empty() || (a.member.is_none() && layers.first() == Some(&Layer::Zip));
+        a.member.is_none() && (layers.is_empty() || layers.first() == Some(&Layer::Zip));
     if a.raw || as_stored {
         cache.copy_content(&item, &mut out)?;
     } else {
