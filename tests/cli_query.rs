@@ -139,6 +139,40 @@ fn count_and_count_by_status() {
         .collect();
     assert!(by.contains(&("READY".into(), 10)), "{by:?}");
     assert!(by.contains(&("TRASH".into(), 2)), "{by:?}");
+
+    // A writer that died: stale, and still one of the WRITE items.
+    rusqlite::Connection::open(root.join("registry.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE items SET status = 'WRITE', lease_expires = 1 WHERE id = 3",
+            [],
+        )
+        .unwrap();
+    let out = cachet(root)
+        .args(["count", "--by", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("WRITE         1  (1 of them stale: lease expired)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("STALE"),
+        "no line of its own in text: {text}"
+    );
+    let out = cachet(root)
+        .args(["count", "--by", "status", "--json"])
+        .output()
+        .unwrap();
+    let stale = lines(&out.stdout)
+        .into_iter()
+        .find(|v| v["status"] == "STALE")
+        .unwrap();
+    assert_eq!(
+        (stale["count"].as_i64(), stale["within"].as_str()),
+        (Some(1), Some("WRITE"))
+    );
 }
 
 #[test]

@@ -210,17 +210,30 @@ pub fn count(g: &Global, a: CountArgs) -> Result<()> {
         }
         Some("status") => {
             let counts = filter::count_by_status(conn, &f, Utc::now(), None)?;
-            let tabs = Status::ALL
-                .into_iter()
-                .map(|s| (s.as_str().to_string(), Tab::Status(s)))
-                .chain([("STALE".to_string(), Tab::Stale)]);
-            for (name, tab) in tabs {
-                let n = counts.get(tab).n;
+            let stale = counts.get(Tab::Stale).n;
+            for s in Status::ALL {
+                let n = counts.get(Tab::Status(s)).n;
                 if g.json {
-                    json_line(&mut out, &serde_json::json!({"status": name, "count": n}))?;
+                    json_line(
+                        &mut out,
+                        &serde_json::json!({"status": s.as_str(), "count": n}),
+                    )?;
+                } else if s == Status::Write && stale > 0 {
+                    writeln!(
+                        out,
+                        "{:<14}{n}  ({stale} of them stale: lease expired)",
+                        s.as_str()
+                    )?;
                 } else {
-                    writeln!(out, "{name:<14}{n}")?;
+                    writeln!(out, "{:<14}{n}", s.as_str())?;
                 }
+            }
+            // Stale writes are WRITE items too: JSON says so, so that sums stay right.
+            if g.json {
+                json_line(
+                    &mut out,
+                    &serde_json::json!({"status": "STALE", "count": stale, "within": "WRITE"}),
+                )?;
             }
         }
         Some(other) => bail!("--by takes 'status', got '{other}'"),
