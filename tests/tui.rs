@@ -156,7 +156,7 @@ fn trash_then_restore_through_the_keys_changes_the_cache() {
     tui.wait_for("1 All 5");
     // Second row, trash it: a confirm popup first, nothing changed yet.
     tui.press("jd");
-    tui.wait_for("Move 1 item (8 B) to the trash.");
+    tui.wait_for("Move item 2 (8 B) to the trash.");
     assert_eq!(cache.get(2).expect("item").status, Status::Ready);
     tui.press("y");
     tui.wait_for("trashed 1 item");
@@ -166,7 +166,7 @@ fn trash_then_restore_through_the_keys_changes_the_cache() {
     tui.press("5");
     tui.wait_all(&["1/1", "TRASH"]);
     tui.press("u");
-    tui.wait_for("Restore 1 item (8 B) from the trash.");
+    tui.wait_for("Restore item 2 (8 B) from the trash.");
     tui.press("\r");
     tui.wait_for("restored 1 item");
     assert_eq!(cache.get(2).expect("item").status, Status::Ready);

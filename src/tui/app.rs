@@ -177,13 +177,17 @@ impl App {
         self.detail.shown.as_ref().or_else(|| self.list.selected())
     }
 
-    /// The items an action applies to: the marked ones, else the selected one.
+    /// The items an action applies to: the marked ones, else the one in view (a version
+    /// jumped to in the detail pane while it has the keys, or the list's selection).
     pub fn targets(&self) -> Vec<i64> {
-        if self.marks.is_empty() {
-            self.list.selected().map(|i| vec![i.id]).unwrap_or_default()
-        } else {
-            self.marks.keys().copied().collect()
+        if !self.marks.is_empty() {
+            return self.marks.keys().copied().collect();
         }
+        let current = match (self.focus, &self.detail.shown) {
+            (Focus::Detail, Some(shown)) => Some(shown),
+            _ => self.list.selected(),
+        };
+        current.map(|i| vec![i.id]).unwrap_or_default()
     }
 
     /// Shows a message in the footer.

@@ -130,6 +130,11 @@ impl List {
         self.row(self.sel)
     }
 
+    /// Item `id`, if a loaded page holds it.
+    pub fn find(&self, id: i64) -> Option<&Item> {
+        self.pages.values().flatten().find(|i| i.id == id)
+    }
+
     /// Shows something else: everything loaded is forgotten. With another filter the
     /// count is not known until it is counted again.
     pub fn reset(&mut self, query: ListQuery) {

@@ -10,7 +10,7 @@ use super::filter_bar;
 use super::gc;
 use super::inspect;
 use super::model::{ListQuery, Tab, next_sort, sort_title, sort_up};
-use super::preview;
+use super::preview::{self, PaneView};
 use super::source::all_exact;
 use super::ui;
 
@@ -48,15 +48,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 /// The work every state needs after a change: pages in view, versions of the detail.
 fn follow(app: &mut App, fx: &mut Vec<Effect>) {
     fx.extend(app.list.wanted().into_iter().map(Effect::LoadPage));
-    if app.detail.shown.is_none() {
-        let key = app.list.selected().map(|i| i.key.clone());
-        if key.is_some() && key != app.detail.key {
-            app.detail.key = key.clone();
-            app.detail.versions.clear();
-            app.detail.sel = 0;
-            if let Some(key) = key {
-                fx.push(Effect::LoadVersions { key });
-            }
+    // The versions of what the pane shows: the selection, a version of it, or an item
+    // of another key jumped to from the manifest inspector.
+    let key = app.detail_item().map(|i| i.key.clone());
+    if key.is_some() && key != app.detail.key {
+        app.detail.key = key.clone();
+        app.detail.versions.clear();
+        app.detail.sel = 0;
+        if let Some(key) = key {
+            fx.push(Effect::LoadVersions { key });
         }
     }
     let visible = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
@@ -239,11 +239,17 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         A::Ask(op) => ask(app, op, fx),
         A::TogglePin => {
-            let op = match app.list.selected() {
-                Some(item) if item.pinned => Op::Unpin,
-                _ => Op::Pin,
-            };
-            ask(app, op, fx);
+            // Unpin when every target is pinned (as far as the loaded rows tell), else
+            // pin; the plan skips the items already so.
+            let targets = app.targets();
+            let all_pinned = !targets.is_empty()
+                && targets.iter().all(|id| {
+                    app.detail_item()
+                        .filter(|i| i.id == *id)
+                        .or_else(|| app.list.find(*id))
+                        .is_some_and(|i| i.pinned)
+                });
+            ask(app, if all_pinned { Op::Unpin } else { Op::Pin }, fx);
         }
         A::Copy { key } => match app.detail_item() {
             Some(item) => fx.push(Effect::CopyOf { id: item.id, key }),
@@ -259,13 +265,22 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         A::PickColumns => columns::open(fx),
         A::ToggleView | A::ToggleManifest => {
-            if matches!(action, A::ToggleView) {
+            let wanted = if matches!(action, A::ToggleView) {
+                PaneView::Preview
+            } else {
+                PaneView::Manifest
+            };
+            // A pane in sight switches between the view and the detail; a hidden one
+            // (narrow screen) opens on what the key names, whatever it showed last.
+            if !pane_visible(app) {
+                to_detail(app);
+            }
+            if wanted == PaneView::Preview {
                 preview::toggle(app);
             } else {
                 inspect::toggle(app);
             }
-            let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
-            if areas.pane.is_none() {
+            if !pane_visible(app) {
                 app.focus = Focus::Detail;
                 fit(app);
             }
@@ -273,6 +288,10 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::Enter => match app.focus {
             Focus::List => {
                 if app.list.selected().is_some() {
+                    // Out of sight, the pane opens on the detail, as `enter` says.
+                    if !pane_visible(app) {
+                        to_detail(app);
+                    }
                     app.focus = Focus::Detail;
                     fit(app);
                 }
@@ -402,6 +421,22 @@ fn applied(
         None => app.say(text),
     }
     refresh(app, fx);
+}
+
+/// The pane back on the detail (a preview or inspection is left as its toggle leaves it).
+fn to_detail(app: &mut App) {
+    match app.view {
+        PaneView::Preview => preview::toggle(app),
+        PaneView::Manifest => inspect::toggle(app),
+        PaneView::Detail => {}
+    }
+}
+
+/// Whether the screen shows the right-hand pane now.
+fn pane_visible(app: &App) -> bool {
+    ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
+        .pane
+        .is_some()
 }
 
 fn back(app: &mut App, fx: &mut Vec<Effect>) {

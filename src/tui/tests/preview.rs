@@ -146,7 +146,7 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     // A plain item is not a manifest.
     h.keys("<esc>");
     select(&mut h, 1);
-    h.keys("<enter>");
+    h.keys("m");
     let err = h.app.inspect.shown.clone().unwrap().unwrap_err();
     assert!(err.contains("not a manifest"), "{err}");
 }

@@ -7,6 +7,7 @@ use super::{Harness, big_cache};
 use crate::tui::app::{Focus, Op, Popup};
 use crate::tui::list::PAGE;
 use crate::tui::model::Tab;
+use crate::tui::preview::PaneView;
 use crate::tui::update::{Action, Effect, update};
 
 #[test]
@@ -331,4 +332,75 @@ fn attribute_columns_are_picked_from_the_catalogue() {
     super::render_check("columns_100x24", &h);
     h.keys("c<esc>");
     assert_eq!(h.app.columns, vec!["source".to_string()]);
+}
+
+#[test]
+fn pin_with_marks_pins_them_all_whatever_the_row_under_the_cursor() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("<space><space>jj");
+    assert_eq!(
+        h.app.list.selected().map(|i| (i.id, i.pinned)),
+        Some((5, true))
+    );
+    h.keys("p");
+    assert!(h.cache().get(1).unwrap().pinned);
+    assert!(h.cache().get(2).unwrap().pinned);
+    assert!(
+        h.cache().get(5).unwrap().pinned,
+        "the cursor's row is no target"
+    );
+    assert!(
+        h.app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("pinned 2 items")
+    );
+    // Every target pinned: p unpins; one already so is skipped, not counted.
+    h.keys("gg<space><space>p");
+    assert!(!h.cache().get(1).unwrap().pinned);
+    assert!(!h.cache().get(2).unwrap().pinned);
+}
+
+#[test]
+fn actions_in_a_version_view_apply_to_the_version_shown() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("<enter>j<enter>");
+    assert_eq!(h.app.detail_item().map(|i| i.id), Some(13));
+    h.keys("d");
+    let Some(Popup::Confirm(plan)) = &h.app.popup else {
+        panic!("no confirm popup: {:?}", h.app.popup);
+    };
+    assert_eq!(
+        plan.ids,
+        vec![13],
+        "the version on screen, not the list's row"
+    );
+    h.keys("y");
+    assert_eq!(h.cache().get(13).unwrap().status, Status::Trash);
+    assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
+}
+
+#[test]
+fn on_a_narrow_screen_each_key_opens_its_own_view() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("v");
+    assert_eq!(
+        (h.app.focus, h.app.view),
+        (Focus::Detail, PaneView::Preview)
+    );
+    h.keys("<esc>v");
+    assert_eq!(h.app.view, PaneView::Preview, "v again previews");
+    h.keys("<esc><enter>");
+    assert_eq!((h.app.focus, h.app.view), (Focus::Detail, PaneView::Detail));
+    h.keys("<esc>m");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    h.keys("<esc>m");
+    assert_eq!(h.app.view, PaneView::Manifest, "m again inspects");
+    // In sight, the keys switch between the view and the detail.
+    h.keys("v");
+    assert_eq!(h.app.view, PaneView::Preview);
+    h.keys("v");
+    assert_eq!(h.app.view, PaneView::Detail);
 }

@@ -38,10 +38,19 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
         Popup::Confirm(plan) => (format!(" {}? ", plan.op.verb()), confirm(plan, theme)),
     };
     let want_w = lines.iter().map(Line::width).max().unwrap_or(10) as u16 + 4;
+    let floor = match popup {
+        Popup::Confirm(_) => confirm_keys(theme).width() as u16 + 2,
+        _ => 20,
+    };
+    // Never wider than the screen, however narrow (no clamp: its bounds could cross).
     let w = want_w
-        .clamp(20, area.width.saturating_sub(2).max(1))
+        .max(floor)
+        .min(area.width.saturating_sub(2).max(1))
         .min(area.width);
-    let h = (lines.len() as u16 + 2).min(area.height);
+    // Lines wrap: count the rows they take at this width.
+    let inner = usize::from(w.saturating_sub(2).max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let h = (rows as u16 + 2).min(area.height);
     // Too many lines: scroll (help by j/k, the column picker to its cursor).
     let room = usize::from(h.saturating_sub(2)).max(1);
     if lines.len() > room {
@@ -62,10 +71,13 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
         h,
     );
     frame.render_widget(Clear, rect);
-    let block = Block::default()
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.key())
         .title(title);
+    if matches!(popup, Popup::Confirm(_)) {
+        block = block.title_bottom(confirm_keys(theme));
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
@@ -91,15 +103,42 @@ fn help(app: &App, theme: Theme) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// The keys of a confirmation, on its bottom border so that no lack of room hides them.
+fn confirm_keys(theme: Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::raw(" "),
+        Span::styled("y", theme.key()),
+        Span::raw("/enter do it · "),
+        Span::styled("n", theme.key()),
+        Span::raw("/esc cancel "),
+    ])
+}
+
+/// What the items are: `item 12`, or `3 items` and, to end the sentence, the first few
+/// ids (`: 12, 15, 40`).
+fn which(ids: &[i64]) -> (String, String) {
+    const NAMED: usize = 5;
+    match ids {
+        [id] => (format!("item {id}"), String::new()),
+        _ => {
+            let mut list: Vec<String> = ids.iter().take(NAMED).map(i64::to_string).collect();
+            if ids.len() > NAMED {
+                list.push("…".into());
+            }
+            (items_word(ids.len()), format!(": {}", list.join(", ")))
+        }
+    }
+}
+
 fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
-    let n = items_word(plan.ids.len());
+    let (n, ids) = which(&plan.ids);
     let size = text::size(plan.bytes);
     let mut out = vec![Line::from(match plan.op {
-        Op::Trash => format!("Move {n} ({size}) to the trash."),
-        Op::Restore => format!("Restore {n} ({size}) from the trash."),
-        Op::Purge => format!("Delete {n} ({size}) for good."),
-        Op::Pin => format!("Pin {n}."),
-        Op::Unpin => format!("Unpin {n}."),
+        Op::Trash => format!("Move {n} ({size}) to the trash{ids}."),
+        Op::Restore => format!("Restore {n} ({size}) from the trash{ids}."),
+        Op::Purge => format!("Delete {n} ({size}) for good{ids}."),
+        Op::Pin => format!("Pin {n}{ids}."),
+        Op::Unpin => format!("Unpin {n}{ids}."),
     })];
     match plan.op {
         Op::Trash => out.push(Line::from("Nothing is deleted yet: u restores, D purges.")),
@@ -134,12 +173,5 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
             theme.dim(),
         )));
     }
-    out.push(Line::from(""));
-    out.push(Line::from(vec![
-        Span::styled("y", theme.key()),
-        Span::raw(" / enter: do it    "),
-        Span::styled("n", theme.key()),
-        Span::raw(" / esc: cancel"),
-    ]));
     out
 }

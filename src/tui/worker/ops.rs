@@ -25,6 +25,8 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         let why = match (op, item.status) {
             (Op::Trash, Status::Trash) => Some("is already in the trash"),
             (Op::Restore | Op::Purge, s) if s != Status::Trash => Some("is not in the trash"),
+            (Op::Pin, _) if item.pinned => Some("is already pinned"),
+            (Op::Unpin, _) if !item.pinned => Some("is not pinned"),
             _ => None,
         };
         match why {
