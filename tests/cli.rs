@@ -417,3 +417,39 @@ fn trash_and_restore_all_versions_of_a_key() {
     assert_eq!(statuses(root), ["READY", "READY", "READY", "READY"]);
     assert_eq!(other["version"], 1);
 }
+
+#[test]
+fn control_characters_in_data_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(
+        root,
+        &[
+            "u://evil\x07",
+            "-",
+            "--label",
+            "red\x1b[31malert",
+            "--attr",
+            "note=\x1b]0;title\x07",
+        ],
+        "x",
+    );
+    for args in [&["ls"][..], &["show", "1"]] {
+        let out = cachet(root)
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07'),
+            "{args:?}: {text:?}"
+        );
+        assert!(text.contains("red^[[31malert"), "{args:?}: {text}");
+    }
+    // JSON keeps the data exact (escaped by JSON itself).
+    let out = cachet(root).args(["ls", "--json"]).output().unwrap();
+    assert_eq!(json_lines(&out.stdout)[0]["label"], "red\x1b[31malert");
+}

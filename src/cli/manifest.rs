@@ -386,10 +386,10 @@ fn print_entry(g: &Global, out: &mut impl Write, l: &Located) -> io::Result<()> 
     writeln!(
         out,
         "{indent}{:<12} {:<12} {:>10}  {}{extra}",
-        l.entry.kind(),
+        cachet::preview::escape_controls(l.entry.kind()),
         sha,
         size,
-        l.entry.key()
+        cachet::preview::escape_controls(l.entry.key())
     )
 }
 
@@ -408,7 +408,7 @@ fn ls(g: &Global, cache: &Cache, a: LsArgs) -> Result<()> {
                 if g.json {
                     print_entry(g, &mut out, &l)?;
                 } else {
-                    writeln!(out, "{}", l.entry.key())?;
+                    writeln!(out, "{}", cachet::preview::escape_controls(l.entry.key()))?;
                 }
             }
             Ok(_) => {}

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use cachet::Item;
 use cachet::attr::format_datetime;
+use cachet::preview::escape_controls;
 pub use cachet::units::{format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
@@ -67,8 +68,17 @@ pub fn print_table(
     rows: &[Vec<String>],
     width: Option<usize>,
 ) -> io::Result<()> {
+    // Cells are data (labels, URIs): never let them drive the terminal.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| escape_controls(c).replace('\t', " "))
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -89,7 +99,7 @@ pub fn print_table(
         writeln!(out, "{}", text.trim_end())
     };
     line(header.to_vec())?;
-    for row in rows {
+    for row in &rows {
         line(row.iter().map(String::as_str).collect())?;
     }
     Ok(())
@@ -108,7 +118,8 @@ pub fn cut(text: &str, width: usize) -> String {
 /// The detail view of `cachet show`.
 pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) -> io::Result<()> {
     let now = Utc::now();
-    let mut field = |name: &str, value: String| writeln!(out, "{name:<13}{value}");
+    let mut field =
+        |name: &str, value: String| writeln!(out, "{name:<13}{}", escape_controls(&value));
     field("id", item.id.to_string())?;
     field("key", item.key.clone())?;
     field("version", item.version.to_string())?;
@@ -164,7 +175,8 @@ pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) 
     if !item.attrs.is_empty() {
         writeln!(out, "attributes")?;
         for (name, value) in &item.attrs {
-            writeln!(out, "  {name} ({}) = {value}", value.kind())?;
+            let line = format!("  {name} ({}) = {value}", value.kind());
+            writeln!(out, "{}", escape_controls(&line))?;
         }
     }
     if versions.len() > 1 {
