@@ -74,6 +74,31 @@ pub fn fit(app: &mut App) {
 
 fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     use Action as A;
+    // What happened last is old news once the user moves on.
+    if app.popup.is_none()
+        && matches!(
+            action,
+            A::Up
+                | A::Down
+                | A::PageUp
+                | A::PageDown
+                | A::HalfPageUp
+                | A::HalfPageDown
+                | A::Top
+                | A::Bottom
+                | A::Scroll { .. }
+                | A::Click { .. }
+                | A::SetTab(_)
+                | A::NextTab
+                | A::PrevTab
+                | A::Enter
+                | A::ToggleView
+                | A::ToggleManifest
+                | A::OpenFilter
+        )
+    {
+        app.message = None;
+    }
     // Results and the clock are taken whatever is open.
     match action {
         A::Counted { filter, counts } => {
