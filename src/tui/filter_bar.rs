@@ -198,20 +198,20 @@ pub fn loaded(
                 // listed, so ask again for this filter in it.
                 return request(app, f.query.filter, fx);
             }
-            let changed = f.query.filter != app.list.query.filter;
+            if f.query.filter == app.list.query.filter {
+                // The filter in force already (the bar left unedited, or edited back):
+                // the list, its selection and counts stay as they are.
+                return;
+            }
             app.list.reset(f.query);
             let mut page = f.page;
             page.generation = app.list.generation;
             app.list.loaded(page);
             app.detail = Default::default();
-            if changed {
-                fx.push(Effect::Count {
-                    filter: app.list.query.filter.clone(),
-                    exact: false,
-                });
-            } else if let Some(counts) = app.counts {
-                app.list.set_total(counts.get(app.tab().filter_tab()));
-            }
+            fx.push(Effect::Count {
+                filter: app.list.query.filter.clone(),
+                exact: false,
+            });
         }
         Err(e) if app.filter.editing => app.filter.error = Some(e),
         Err(e) => app.warn(format!("filter: {}", e.message)),

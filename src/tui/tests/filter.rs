@@ -263,3 +263,22 @@ fn a_tab_chosen_while_a_filter_is_on_its_way_is_the_one_listed() {
     assert_eq!(h.app.list.query.tab, Tab::All);
     assert_eq!(h.app.list.len(), 15);
 }
+
+#[test]
+fn a_filter_bar_left_as_it_was_keeps_the_selection() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("jjjj");
+    let before = h.app.list.selected().map(|i| i.id);
+    assert_eq!(before, Some(5));
+    h.keys("/<esc>");
+    assert_eq!(
+        h.app.list.selected().map(|i| i.id),
+        before,
+        "esc, nothing typed"
+    );
+    // A new filter starts at its first row.
+    h.keys("/");
+    h.type_text("rows>=300");
+    h.keys("<enter>");
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(3));
+}
