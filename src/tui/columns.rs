@@ -1,8 +1,11 @@
 //! `c`: choosing which attributes show as columns. The names come from the registry's
 //! catalogue of attribute names and types (read by the worker).
 
+use cachet::filter::{SortKey, SortSpec};
+
 use super::app::{App, Popup};
-use super::update::{Action, Effect};
+use super::model::ListQuery;
+use super::update::{Action, Effect, requery};
 
 /// The column picker: every attribute name the registry knows, and which are shown.
 #[derive(Debug, Clone)]
@@ -33,7 +36,7 @@ pub fn loaded(app: &mut App, names: Vec<(String, String)>) {
 }
 
 /// Keys while the picker is open.
-pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action) {
+pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action, fx: &mut Vec<Effect>) {
     let n = picker.names.len();
     match action {
         Action::Down => picker.cursor = (picker.cursor + 1) % n,
@@ -48,6 +51,18 @@ pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action) {
                 .map(|((name, _), _)| name.clone())
                 .collect();
             app.popup = None;
+            // Sorted by a column no longer shown: back to the registry's order, rather
+            // than an order nothing on screen explains.
+            if let SortKey::Attr(_, name) = &app.list.query.sort.key
+                && !app.columns.contains(name)
+            {
+                let q = ListQuery {
+                    sort: SortSpec::default(),
+                    ..app.list.query.clone()
+                };
+                app.say("sorted by id ascending (the sort column was removed)");
+                requery(app, q, fx);
+            }
             return;
         }
         Action::Back | Action::Cancel => {

@@ -340,7 +340,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
 fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) {
     match (popup, action) {
         (Popup::Gc(dialog), action) => gc::key(app, dialog, action, fx),
-        (Popup::Columns(picker), action) => columns::key(app, picker, action),
+        (Popup::Columns(picker), action) => columns::key(app, picker, action, fx),
         (_, Action::Quit) => app.quit = true,
         (Popup::Confirm(plan), Action::Confirm) => {
             app.popup = None;
@@ -392,7 +392,7 @@ fn set_tab(app: &mut App, tab: Tab, fx: &mut Vec<Effect>) {
 }
 
 /// Lists something else (another tab or order: the counts stay what they are).
-fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
+pub fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
     app.list.reset(q);
     app.detail = Default::default();
     match app.counts {

@@ -332,6 +332,17 @@ fn attribute_columns_are_picked_from_the_catalogue() {
     super::render_check("columns_100x24", &h);
     h.keys("c<esc>");
     assert_eq!(h.app.columns, vec!["source".to_string()]);
+    // Sorted by that column, then the column goes: the order goes back to ids.
+    for _ in 0..12 {
+        if matches!(h.app.list.query.sort.key, SortKey::Attr(..)) {
+            break;
+        }
+        h.keys("s");
+    }
+    assert!(matches!(&h.app.list.query.sort.key, SortKey::Attr(_, n) if n == "source"));
+    h.keys("cj<space><enter>");
+    assert!(h.app.columns.is_empty());
+    assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Id));
 }
 
 #[test]
