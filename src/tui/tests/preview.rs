@@ -39,6 +39,15 @@ fn csv_shows_as_columns_and_follows_the_selection() {
     h.keys("j");
     assert_eq!(h.app.preview.want.as_ref().map(|w| w.id), Some(2));
     super::render_check("preview_csv_120x30", &h);
+    // G shows the last screenful, not the last row alone (here all rows fit).
+    h.keys("k<enter>G");
+    let screen = super::render::screen(&h);
+    assert!(screen.contains("2026-01-24"), "last row shown:\n{screen}");
+    assert!(
+        screen.contains("2026-01-01"),
+        "a screenful, not one row:\n{screen}"
+    );
+    assert_eq!(h.app.preview.scroll, 0);
 }
 
 #[test]

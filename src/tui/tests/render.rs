@@ -7,7 +7,7 @@ use ratatui::backend::TestBackend;
 use super::Harness;
 use crate::tui::ui;
 
-fn screen(h: &Harness) -> String {
+pub fn screen(h: &Harness) -> String {
     let (w, hgt) = h.app.size;
     let mut terminal = Terminal::new(TestBackend::new(w, hgt)).expect("terminal");
     terminal.draw(|f| ui::draw(f, &h.app)).expect("draw");

@@ -138,7 +138,7 @@ fn content_lines(
     theme: Theme,
 ) -> Vec<Line<'static>> {
     let window = |lines: &[String], cut: &[usize]| -> Vec<Line<'static>> {
-        let scroll = scroll.min(lines.len().saturating_sub(1));
+        let scroll = scroll.min(lines.len().saturating_sub(height));
         lines
             .iter()
             .enumerate()
@@ -207,7 +207,7 @@ fn table_lines(
     height: usize,
     theme: Theme,
 ) -> Vec<Line<'static>> {
-    let scroll = scroll.min(rows.len().saturating_sub(1));
+    let scroll = scroll.min(rows.len().saturating_sub(height.saturating_sub(1)));
     let shown: Vec<&Vec<String>> = rows
         .iter()
         .skip(scroll)
