@@ -72,6 +72,9 @@ pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let Some(id) = app.detail_item().map(|i| i.id) else {
+        // Nothing selected (an empty tab): nothing shown, rather than the last item's.
+        app.inspect.want = None;
+        app.inspect.shown = None;
         return;
     };
     if app.inspect.want.as_ref().is_some_and(|w| w.id == id) {

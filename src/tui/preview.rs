@@ -82,6 +82,9 @@ pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let Some(id) = app.detail_item().map(|i| i.id) else {
+        // Nothing selected (an empty tab): nothing shown, rather than the last item's.
+        app.preview.want = None;
+        app.preview.shown = None;
         return;
     };
     if app.preview.want.as_ref().is_some_and(|w| w.id == id) {

@@ -159,3 +159,23 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     let err = h.app.inspect.shown.clone().unwrap().unwrap_err();
     assert!(err.contains("not a manifest"), "{err}");
 }
+
+#[test]
+fn an_empty_tab_shows_no_manifest_or_preview_of_an_item_left_behind() {
+    let mut h = Harness::demo((120, 30));
+    select(&mut h, 20);
+    h.keys("m");
+    assert!(h.app.inspect.shown.is_some());
+    // The Failed tab under a filter nothing matches: no row, nothing inspected.
+    h.keys("<esc>/");
+    for c in "label~nothing-is-called-this".chars() {
+        h.act(Action::Edit(tui_input::InputRequest::InsertChar(c)));
+    }
+    h.keys("<enter>");
+    assert!(h.app.list.is_empty());
+    assert!(h.app.inspect.shown.is_none() && h.app.inspect.want.is_none());
+    let screen = super::render::screen(&h);
+    assert!(!screen.contains("Manifest ("), "{screen}");
+    h.keys("v");
+    assert!(h.app.preview.shown.is_none() && h.app.preview.want.is_none());
+}

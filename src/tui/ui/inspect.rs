@@ -40,7 +40,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             frame.render_widget(Paragraph::new(Span::styled("reading…", theme.dim())), inner);
             return;
         }
-        (None, None) => return,
+        (None, None) => {
+            frame.render_widget(
+                Paragraph::new(Span::styled("nothing selected", theme.dim())),
+                inner,
+            );
+            return;
+        }
     };
     let mut notes: Vec<Line> = Vec::new();
     if view.truncated {
