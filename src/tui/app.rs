@@ -97,6 +97,10 @@ pub struct Detail {
     pub shown: Option<Item>,
     /// The selected row among the versions.
     pub sel: usize,
+    /// Rows scrolled by page keys and the wheel (the fields can be longer than the pane).
+    pub scroll: usize,
+    /// Whether the view follows the version selection (after `j`/`k`) instead.
+    pub follow_sel: bool,
 }
 
 /// Everything the browser shows.

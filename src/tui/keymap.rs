@@ -54,11 +54,12 @@ pub const LIST_HELP: &[HelpLine] = &[
 
 pub const DETAIL_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "select a version"),
+    ("PgDn/PgUp ^d/^u", "scroll the fields (also the wheel)"),
     ("v", "show the preview instead"),
-    ("gg G", "first / last version"),
+    ("gg G", "top / bottom of the pane"),
     ("enter", "show the selected version"),
     ("y / Y", "copy content path / key"),
-    ("d u D p", "trash, restore, purge, pin (as in the list)"),
+    ("d u D p", "trash, restore, purge, pin (the version shown)"),
     ("esc h", "back to the list"),
     ("? / q", "this help / quit"),
 ];
@@ -152,6 +153,7 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
         (None, Focus::Detail) => &[
             ("?", "help"),
             ("j/k", "version"),
+            ("PgDn", "scroll"),
             ("enter", "show"),
             ("y", "copy"),
             ("esc", "back"),

@@ -2,7 +2,7 @@
 //! `update` (clicks, list height), so both always agree on what is where.
 
 #[path = "ui/detail.rs"]
-mod detail;
+pub mod detail;
 #[path = "ui/filter.rs"]
 mod filter;
 #[path = "ui/gc.rs"]

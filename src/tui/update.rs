@@ -55,6 +55,8 @@ fn follow(app: &mut App, fx: &mut Vec<Effect>) {
         app.detail.key = key.clone();
         app.detail.versions.clear();
         app.detail.sel = 0;
+        app.detail.scroll = 0;
+        app.detail.follow_sel = false;
         if let Some(key) = key {
             fx.push(Effect::LoadVersions { key });
         }
@@ -206,24 +208,31 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     match action {
         A::Up => step(app, -1),
         A::Down => step(app, 1),
-        A::PageUp => step(app, -(page(app) as isize)),
-        A::PageDown => step(app, page(app) as isize),
-        A::HalfPageUp => step(app, -(page(app) as isize / 2).max(1)),
-        A::HalfPageDown => step(app, (page(app) as isize / 2).max(1)),
+        A::PageUp => page_step(app, -(page(app) as isize)),
+        A::PageDown => page_step(app, page(app) as isize),
+        A::HalfPageUp => page_step(app, -(page(app) as isize / 2).max(1)),
+        A::HalfPageDown => page_step(app, (page(app) as isize / 2).max(1)),
         A::Top => match app.focus {
             Focus::List => app.list.select(0),
-            Focus::Detail => app.detail.sel = 0,
+            Focus::Detail => {
+                app.detail.sel = 0;
+                app.detail.scroll = 0;
+                app.detail.follow_sel = false;
+            }
         },
         A::Bottom => match app.focus {
             Focus::List => app.list.select(usize::MAX),
-            Focus::Detail => app.detail.sel = app.detail.versions.len().saturating_sub(1),
+            Focus::Detail => {
+                app.detail.scroll = ui::detail::max_scroll(app);
+                app.detail.follow_sel = false;
+            }
         },
         A::Scroll { delta, column, row } => {
             let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
             let at = Position::new(column, row);
             if areas.pane.is_some_and(|p| p.contains(at)) {
                 app.focus = Focus::Detail;
-                step(app, delta);
+                page_step(app, delta);
             } else {
                 app.list.scroll(delta);
             }
@@ -367,6 +376,8 @@ fn page(app: &App) -> usize {
     app.list.height.max(2) - 1
 }
 
+/// `j`/`k`: the list's selection, or in the detail pane the version selection (the pane
+/// scrolls to keep it in view).
 fn step(app: &mut App, delta: isize) {
     match app.focus {
         Focus::List => app.list.step(delta),
@@ -375,7 +386,26 @@ fn step(app: &mut App, delta: isize) {
             if n > 0 {
                 let sel = app.detail.sel as isize + delta;
                 app.detail.sel = sel.clamp(0, n as isize - 1) as usize;
+                app.detail.follow_sel = true;
             }
+        }
+    }
+}
+
+/// Page keys and the wheel: the list's selection, or the detail pane's text.
+fn page_step(app: &mut App, delta: isize) {
+    match app.focus {
+        Focus::List => app.list.step(delta),
+        Focus::Detail => {
+            let max = ui::detail::max_scroll(app);
+            let from = if app.detail.follow_sel {
+                // Go on from where following the selection left the view.
+                app.detail.scroll.min(max)
+            } else {
+                app.detail.scroll
+            };
+            app.detail.scroll = from.saturating_add_signed(delta).min(max);
+            app.detail.follow_sel = false;
         }
     }
 }
@@ -468,6 +498,8 @@ fn back(app: &mut App, fx: &mut Vec<Effect>) {
     if app.focus == Focus::Detail {
         app.focus = Focus::List;
         app.detail.shown = None;
+        app.detail.scroll = 0;
+        app.detail.follow_sel = false;
         fit(app);
     } else if !app.marks.is_empty() {
         app.marks.clear();

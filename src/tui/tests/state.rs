@@ -415,3 +415,31 @@ fn on_a_narrow_screen_each_key_opens_its_own_view() {
     h.keys("v");
     assert_eq!(h.app.view, PaneView::Detail);
 }
+
+#[test]
+fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
+    let mut h = Harness::sample((40, 12));
+    h.keys("<enter>");
+    let screen = |h: &Harness| super::render::screen(h);
+    assert!(
+        screen(&h).contains("status"),
+        "opens at the top:\n{}",
+        screen(&h)
+    );
+    assert!(!screen(&h).contains("accessed"));
+    h.keys("G");
+    let bottom = h.app.detail.scroll;
+    assert!(bottom > 0);
+    assert!(
+        screen(&h).contains("accessed"),
+        "the last fields:\n{}",
+        screen(&h)
+    );
+    h.keys("<pgdn>");
+    assert_eq!(h.app.detail.scroll, bottom, "not past the end");
+    h.keys("<pgup>");
+    assert!(h.app.detail.scroll < bottom);
+    h.keys("gg");
+    assert_eq!(h.app.detail.scroll, 0);
+    assert!(screen(&h).contains("status"));
+}

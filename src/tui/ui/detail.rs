@@ -29,25 +29,56 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         );
         return;
     };
-    let (mut lines, versions_at) = lines(app, item, theme);
-    // Keep the selected version in view: scroll so that it is on the last line at most
-    // (counting the rows each line takes once wrapped).
-    let w = usize::from(inner.width.max(1));
-    let rows_to_sel: usize = lines
-        .iter()
-        .take(versions_at + app.detail.sel + 1)
-        .map(|l| l.width().max(1).div_ceil(w))
-        .sum();
-    let scroll = rows_to_sel.saturating_sub(usize::from(inner.height)) as u16;
-    if !focused {
-        lines.truncate(usize::from(inner.height) + usize::from(scroll));
-    }
+    let (lines, versions_at) = lines(app, item, theme);
+    let scroll = scroll(app, &lines, versions_at, inner);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((if focused { scroll } else { 0 }, 0)),
+            .scroll((scroll as u16, 0)),
         inner,
     );
+}
+
+/// Rows `lines` take once wrapped to `width`, as the pane wraps them.
+fn rows(lines: &[Line], width: u16) -> usize {
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1))
+}
+
+/// The first row shown: the page keys' scroll, or (after `j`/`k`) so that the selected
+/// version is in view; never past the last screenful, and from the top when the pane
+/// has no keys.
+fn scroll(app: &App, lines: &[Line], versions_at: usize, inner: Rect) -> usize {
+    if app.focus != Focus::Detail {
+        return 0;
+    }
+    let height = usize::from(inner.height);
+    let last = rows(lines, inner.width).saturating_sub(height);
+    let wanted = if app.detail.follow_sel {
+        let upto = (versions_at + app.detail.sel + 1).min(lines.len());
+        rows(&lines[..upto], inner.width).saturating_sub(height)
+    } else {
+        app.detail.scroll
+    };
+    wanted.min(last)
+}
+
+/// How far the page keys may scroll the detail pane: its rows past the last screenful.
+pub fn max_scroll(app: &App) -> usize {
+    let areas = super::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+    let (Some(pane), Some(item)) = (areas.pane, app.detail_item()) else {
+        return 0;
+    };
+    // The pane's border takes a cell on each side.
+    let inner = Rect::new(
+        pane.x + 1,
+        pane.y + 1,
+        pane.width.saturating_sub(2),
+        pane.height.saturating_sub(2),
+    );
+    let (lines, _) = lines(app, item, Theme::of(app));
+    rows(&lines, inner.width).saturating_sub(usize::from(inner.height))
 }
 
 fn field<'a>(name: &'a str, value: String, theme: Theme) -> Line<'a> {

@@ -48,8 +48,9 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
         .min(area.width.saturating_sub(2).max(1))
         .min(area.width);
     // Lines wrap: count the rows they take at this width.
-    let inner = usize::from(w.saturating_sub(2).max(1));
-    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let rows = Paragraph::new(lines.clone())
+        .wrap(Wrap { trim: false })
+        .line_count(w.saturating_sub(2).max(1));
     let h = (rows as u16 + 2).min(area.height);
     // Too many lines: scroll (help by j/k, the column picker to its cursor).
     let room = usize::from(h.saturating_sub(2)).max(1);
