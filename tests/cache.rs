@@ -455,3 +455,18 @@ fn make_writable(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
 }
+
+#[test]
+fn an_items_file_name_is_its_filename_or_the_end_of_its_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let put = |new: NewItem| cache.put_bytes(&new, b"x").unwrap();
+    assert_eq!(
+        put(NewItem::new("https://x.org/d/t.csv.gz")).file_name(),
+        "t.csv.gz"
+    );
+    assert_eq!(put(NewItem::new("s3://bucket/dir/")).file_name(), "dir");
+    assert_eq!(put(NewItem::new("opaque")).file_name(), "opaque");
+    let named = NewItem::new("https://x.org/download?id=7").filename("report.pdf");
+    assert_eq!(put(named).file_name(), "report.pdf");
+}

@@ -38,18 +38,6 @@ pub struct CatArgs {
     pub raw: bool,
 }
 
-/// The name previews show and sniff extensions from: the item's file name, else the last
-/// segment of its URI.
-fn name_hint(item: &Item) -> String {
-    item.filename.clone().unwrap_or_else(|| {
-        item.uri
-            .rsplit('/')
-            .find(|s| !s.is_empty())
-            .unwrap_or(&item.uri)
-            .to_string()
-    })
-}
-
 fn open_item(g: &Global, reference: &str) -> Result<(Cache, Item, std::path::PathBuf)> {
     let cache = g.open()?;
     let item = cache.resolve(reference, true)?;
@@ -59,7 +47,7 @@ fn open_item(g: &Global, reference: &str) -> Result<(Cache, Item, std::path::Pat
 
 pub fn preview(g: &Global, a: PreviewArgs) -> Result<()> {
     let (cache, item, path) = open_item(g, &a.item)?;
-    let hint = name_hint(&item);
+    let hint = item.file_name().to_string();
     let opts = PreviewOpts {
         max_entries: a.lines,
         max_lines: a.lines,
@@ -88,7 +76,7 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
     let (cache, item, path) = open_item(g, &a.item)?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let hint = name_hint(&item);
+    let hint = item.file_name().to_string();
     let layers = preview::sniff(&path, Some(&hint))?.layers;
     // Plain content, and a zip, go out as stored (checked against the digest in the same
     // pass) unless a member is asked for: then the archive is opened, and plain content

@@ -202,6 +202,17 @@ impl Item {
         }
     }
 
+    /// The item's file name: its `filename`, else the last segment of its URI (also a
+    /// hint of its format to previews).
+    pub fn file_name(&self) -> &str {
+        self.filename.as_deref().unwrap_or_else(|| {
+            self.uri
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .unwrap_or(&self.uri)
+        })
+    }
+
     /// `key@version`, the unambiguous way to name this item.
     pub fn reference(&self) -> String {
         format!("{}@{}", self.key, self.version)

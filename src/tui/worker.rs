@@ -460,10 +460,11 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
         .get(req.id)
         .and_then(|item| {
             let path = cache.content_path(&item)?;
-            let name = item.filename.clone();
+            // The file name, or the URI's last segment: shown, and a format hint.
+            let name = item.file_name();
             match &req.member {
-                None => cachet::preview::open(&path, name.as_deref(), &opts),
-                Some(m) => cachet::preview::member(&path, name.as_deref(), m, &opts),
+                None => cachet::preview::open(&path, Some(name), &opts),
+                Some(m) => cachet::preview::member(&path, Some(name), m, &opts),
             }
         })
         .map(Box::new)
