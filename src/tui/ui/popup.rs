@@ -15,7 +15,7 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
     let (mut title, mut lines) = match popup {
         Popup::Gc(dialog) => return super::gc::draw(frame, dialog, area, theme),
         Popup::Columns(picker) => (
-            " Attribute columns (space, enter) ".to_string(),
+            " Columns ".to_string(),
             picker
                 .names
                 .iter()
