@@ -56,7 +56,7 @@ impl Tab {
 /// The list's order as the browser names it: the column, or the attribute, it sorts by.
 pub fn sort_title(spec: &SortSpec) -> String {
     match &spec.key {
-        SortKey::Col(Col::Uri) => "name".to_string(),
+        SortKey::Col(Col::Uri) => "uri".to_string(),
         SortKey::Col(Col::Created) => "age".to_string(),
         SortKey::Col(c) => c.name().to_string(),
         SortKey::Attr(_, name) => name.clone(),

@@ -38,6 +38,9 @@ impl Col {
                 .unwrap_or_default()
                 .to_uppercase();
         }
+        if self == Col::Name && by_uri(app) {
+            return "URI".to_string();
+        }
         self.fixed_title().to_string()
     }
 
@@ -172,6 +175,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     frame.render_widget(table, area);
 }
 
+/// Whether the list is sorted by URI (the NAME column's sort).
+fn by_uri(app: &App) -> bool {
+    app.list.query.sort.key == cachet::filter::SortKey::Col(cachet::filter::Col::Uri)
+}
+
 fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: Theme) -> Row<'a> {
     let marked = app.marks.contains_key(&item.id);
     let cells = cols.iter().map(|c| match c {
@@ -184,7 +192,9 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
         Col::Id => Cell::from(item.id.to_string()),
         Col::Name => {
             let style = if marked { theme.marked() } else { Style::new() };
-            Cell::from(Line::styled(text::tail(text::name(item), name_w), style))
+            // Sorted by URI, the column shows what it is sorted by, not labels.
+            let name = if by_uri(app) { &item.uri } else { text::name(item) };
+            Cell::from(Line::styled(text::tail(name, name_w), style))
         }
         Col::Version => Cell::from(item.version.to_string()),
         Col::Status => {
