@@ -226,6 +226,8 @@ fn recall(app: &mut App, older: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let next = match (&bar.recall, older) {
+        // The newest entry is often the text in the bar already: start past it.
+        (None, true) if n >= 2 && bar.history[n - 1] == bar.input.value().trim_end() => Some(n - 2),
         (None, true) => Some(n - 1),
         (None, false) => return,
         (Some((i, _)), true) => Some(i.saturating_sub(1)),

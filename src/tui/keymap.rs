@@ -114,11 +114,9 @@ pub fn help(app: &App) -> &'static [HelpLine] {
 pub fn footer(app: &App) -> &'static [HelpLine] {
     match (&app.popup, app.focus) {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
-        (Some(Popup::Columns(_)), _) => &[
-            ("space", "show/hide"),
-            ("enter", "apply"),
-            ("esc", "close"),
-        ],
+        (Some(Popup::Columns(_)), _) => {
+            &[("space", "show/hide"), ("enter", "apply"), ("esc", "close")]
+        }
         (Some(_), _) => &[("esc", "close"), ("q", "quit")],
         _ if app.filter.editing => &[
             ("enter", "keep"),

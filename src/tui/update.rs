@@ -518,8 +518,11 @@ fn click(app: &mut App, column: u16, row: u16, fx: &mut Vec<Effect>) {
         }
     } else if areas.list_rows.contains(at) {
         app.focus = Focus::List;
-        app.list
-            .select(app.list.offset + usize::from(row - areas.list_rows.y));
+        let i = app.list.offset + usize::from(row - areas.list_rows.y);
+        // Below the last row is no row.
+        if i < app.list.len() {
+            app.list.select(i);
+        }
     } else if areas.pane.is_some_and(|p| p.contains(at)) {
         app.focus = Focus::Detail;
     }

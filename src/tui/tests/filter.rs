@@ -137,6 +137,9 @@ fn up_and_down_recall_recent_filters() {
         h.app.filter.history,
         vec!["rows>=1000", "status:failed", "sour"]
     );
+    // Reopened on the filter in force, the first up goes to the one before it.
+    h.keys("/<up>");
+    assert_eq!(h.app.filter.input.value(), "status:failed");
 }
 
 #[test]

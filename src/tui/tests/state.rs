@@ -296,6 +296,12 @@ fn mouse_clicks_select_rows_and_tabs() {
     let mut h = Harness::sample((80, 24));
     h.act(Action::Click { column: 20, row: 4 });
     assert_eq!(h.app.list.sel, 2);
+    // Below the last of the 15 rows: no row, the selection stays.
+    h.act(Action::Click {
+        column: 20,
+        row: 20,
+    });
+    assert_eq!(h.app.list.sel, 2);
     h.act(Action::Scroll {
         delta: 3,
         column: 20,

@@ -193,7 +193,11 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
         Col::Name => {
             let style = if marked { theme.marked() } else { Style::new() };
             // Sorted by URI, the column shows what it is sorted by, not labels.
-            let name = if by_uri(app) { &item.uri } else { text::name(item) };
+            let name = if by_uri(app) {
+                &item.uri
+            } else {
+                text::name(item)
+            };
             Cell::from(Line::styled(text::tail(name, name_w), style))
         }
         Col::Version => Cell::from(item.version.to_string()),
