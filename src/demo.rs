@@ -149,6 +149,13 @@ pub fn build(root: &Path) -> Result<DemoReport> {
     report.items += 2;
 
     report.manifests = manifests(&cache, root, &mut report.items)?;
+    // The same labels file the manifest's appended part links, downloaded on its own: an
+    // item holding a linked blob, so the inspector's `enter` on that entry jumps to it.
+    cache.put_bytes(
+        &NewItem::new("https://data.example.org/speech/labels-extra.csv"),
+        LABELS_EXTRA,
+    )?;
+    report.items += 1;
 
     // An orphan: a blob in the store that no item or manifest references.
     let sealed = cache
@@ -159,6 +166,9 @@ pub fn build(root: &Path) -> Result<DemoReport> {
     crate::blob::sync_filesystem(root)?;
     Ok(report)
 }
+
+/// The file appended to the dataset.
+const LABELS_EXTRA: &[u8] = b"clip,label\n10,c\n";
 
 /// A sharded dataset manifest, then a new version of it that adds a part through a
 /// `manifest_ref`.
@@ -188,7 +198,7 @@ fn manifests(cache: &Cache, root: &Path, items: &mut usize) -> Result<usize> {
         .attr("clips", AttrValue::Int(10));
     let built = manifest::create_from_dir(cache, &new, dir.path(), &opts)?;
     let extra = dir.path().join("extra.csv");
-    write_file(&extra, b"clip,label\n10,c\n")?;
+    write_file(&extra, LABELS_EXTRA)?;
     let mut entry = FileEntry {
         key: "labels-extra.csv".into(),
         ..FileEntry::default()

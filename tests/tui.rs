@@ -213,11 +213,11 @@ fn demo_builds_a_cache_and_opens_it() {
     tui.wait_for("checkpoint 6 (dead)");
     // The preview pane on the zip: its members, then one member's text.
     tui.press("1");
-    tui.wait_for("1/20");
+    tui.wait_for("1/21");
     for _ in 0..7 {
         tui.press("j");
     }
-    tui.wait_for("8/20");
+    tui.wait_for("8/21");
     tui.press("v");
     tui.wait_all(&[
         "Preview: toolkit-1.4.zip [zip]",

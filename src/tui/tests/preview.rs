@@ -130,6 +130,27 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     let kinds: Vec<String> = rows(&h).iter().map(|r| r.kind.clone()).collect();
     assert_eq!(kinds, ["shard", "shard", "shard", "file"]);
     assert_eq!(rows(&h)[3].depth, 1, "reached through the ref");
+    // That file is also an item of its own: enter on it shows that item and its versions.
+    h.keys("G<enter>");
+    let shown = h.app.detail.shown.clone().expect("jumped");
+    assert!(shown.uri.ends_with("labels-extra.csv"), "{}", shown.uri);
+    assert_eq!(h.app.view, PaneView::Detail);
+    assert_eq!(h.app.detail.key.as_deref(), Some(shown.key.as_str()));
+    assert_eq!(
+        h.app
+            .detail
+            .versions
+            .iter()
+            .map(|v| v.id)
+            .collect::<Vec<_>>(),
+        [shown.id]
+    );
+    h.keys("m");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    h.keys("<esc>");
+    select(&mut h, 20);
+    h.keys("m");
+    assert_eq!(rows(&h).len(), 4);
     h.keys("x");
     assert_eq!(
         rows(&h).len(),
