@@ -200,10 +200,10 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
                     i.id.to_string(),
                     format!("{}@{}", &i.key[..10.min(i.key.len())], i.version),
                     human_size(i.size),
-                    if i.exclusive {
-                        "frees".into()
-                    } else {
-                        "shared".into()
+                    match (&i.sha256, i.exclusive) {
+                        (None, _) => "-".into(), // no content: no blob
+                        (Some(_), true) => "frees".into(),
+                        (Some(_), false) => "shared".into(),
                     },
                     i.reason.to_string(),
                     i.detail.clone(),

@@ -1,0 +1,123 @@
+//! `cachet gc`, `pin` and `du` end to end: a dry run shows the plan and changes nothing,
+//! the run deletes what the plan said, and bad policy values are refused.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn cachet(root: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cachet").unwrap();
+    cmd.env("CACHET_ROOT", root)
+        .env("CACHET_CONFIG", root.join("no-config.toml"));
+    cmd
+}
+
+fn ids(root: &Path) -> Vec<i64> {
+    let out = cachet(root).args(["ls", "--json"]).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Four items: 1 and 2 READY, 3 trashed, 4 a write whose writer died (stale, no blob).
+fn setup(root: &Path) {
+    for i in 1..=4 {
+        cachet(root)
+            .args(["put", &format!("u://{i}"), "-"])
+            .write_stdin(format!("content {i}\n"))
+            .assert()
+            .success();
+    }
+    cachet(root).args(["trash", "3"]).assert().success();
+    rusqlite::Connection::open(root.join("registry.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE items SET status = 'WRITE', sha256 = NULL, size = NULL, \
+             lease_pid = 1, lease_host = 'elsewhere', lease_expires = 1 WHERE id = 4",
+            [],
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_dry_run_shows_the_plan_and_the_run_does_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    setup(root);
+    let out = cachet(root)
+        .args(["gc", "--dry-run", "--trash", "--stale=0s"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("gc plan: 2 items"), "{text}");
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for item {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(row("3").contains("frees"), "{text}");
+    // The stale write has no content: no blob to free or share.
+    let stale = row("4");
+    assert!(
+        !stale.contains("shared") && !stale.contains("frees"),
+        "{stale}"
+    );
+    assert_eq!(ids(root), [1, 2, 3, 4], "a dry run deletes nothing");
+
+    let plan = cachet(root)
+        .args(["gc", "--dry-run", "--trash", "--stale=0s", "--json"])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let planned: Vec<i64> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(planned, [3, 4]);
+
+    cachet(root)
+        .args(["gc", "--trash", "--stale=0s", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(ids(root), [1, 2]);
+}
+
+#[test]
+fn pinned_items_are_kept_and_bad_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    setup(root);
+    cachet(root).args(["pin", "1"]).assert().success();
+    cachet(root)
+        .args(["gc", "--max-age", "0s", "--yes"])
+        .assert()
+        .success();
+    let left = ids(root);
+    assert!(left.contains(&1), "pinned: kept ({left:?})");
+    assert!(
+        !left.contains(&2),
+        "not pinned, older than 0s: gone ({left:?})"
+    );
+    cachet(root)
+        .args(["gc", "--max-size", "lots"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("'lots' is not a size"));
+    cachet(root)
+        .args(["gc", "--keep-last", "x"])
+        .assert()
+        .code(2);
+}
