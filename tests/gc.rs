@@ -630,3 +630,35 @@ fn a_pinned_manifest_protects_every_item_holding_what_it_links() {
     assert!(cache.get(trashed.id).is_ok());
     assert!(!cache.blobs().exists(loose.sha256.as_deref().unwrap()));
 }
+
+#[test]
+fn files_coming_and_going_in_tmp_do_not_fail_a_plan() {
+    let (_d, cache) = setup();
+    let tmp = cache.blobs().tmp_dir().to_path_buf();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let p = GcPolicy {
+        orphans: true,
+        ..policy()
+    };
+    // Writers stage content in tmp/ and rename it away: a file listed may be gone by
+    // the time it is looked at.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let path = tmp.join(format!("blob-{}.part", i % 16));
+                let _ = fs::write(&path, "partial");
+                let _ = fs::remove_file(&path);
+                i += 1;
+            }
+        });
+        let results = (0..300)
+            .map(|_| gc::plan(&cache, &p, Utc::now()).map(|_| ()))
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        results
+    });
+    for r in results {
+        r.unwrap();
+    }
+}

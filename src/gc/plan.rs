@@ -486,7 +486,9 @@ fn orphan_blobs(
 }
 
 /// Leftovers in `tmp/` older than the grace period (a live writer's file is younger: it
-/// is written to continuously, and its lease is renewed well within the hour).
+/// is written to continuously, and its lease is renewed well within the hour). Writers
+/// rename their files away or delete them at any moment: one gone by the time it is
+/// looked at is simply not a leftover.
 fn temp_files(tmp: &Path, policy: &GcPolicy, out: &mut Vec<PlannedFile>) -> Result<()> {
     if !tmp.is_dir() {
         return Ok(());
@@ -494,7 +496,11 @@ fn temp_files(tmp: &Path, policy: &GcPolicy, out: &mut Vec<PlannedFile>) -> Resu
     for entry in fs::read_dir(tmp).at(tmp)? {
         let entry = entry.at(tmp)?;
         let path = entry.path();
-        let meta = fs::symlink_metadata(&path).at(&path)?;
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).at(&path),
+        };
         if (meta.is_file() || meta.file_type().is_symlink()) && old_enough(&meta, policy.grace) {
             out.push(PlannedFile {
                 path,

@@ -75,9 +75,12 @@ fn walk_top(top: u8, dir: &Path) -> Result<Vec<[u8; 32]>> {
             if !decode_hex(name.as_encoded_bytes(), &mut digest[2..]) {
                 continue;
             }
-            // Not followed: a symlink is not a regular file.
-            if entry.file_type().at(entry.path())?.is_file() {
-                out.push(digest);
+            // Not followed: a symlink is not a regular file. One gone meanwhile is no blob.
+            match entry.file_type() {
+                Ok(kind) if kind.is_file() => out.push(digest),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at(entry.path()),
             }
         }
     }
