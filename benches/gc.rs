@@ -24,6 +24,8 @@
 //!   reused as it is on later ones (plans then run as of the time it was built, so they
 //!   stay comparable across runs and builds; the `gc::apply` step, which would change it,
 //!   is skipped)
+//! - `CACHET_BENCH_ONLY`: plan only the policies whose names contain one of these
+//!   comma-separated words (e.g. `combined` or `trash,orphans`)
 //! - `CACHET_BENCH_DUMP`: a file to write every plan to in a plain, deterministic text form,
 //!   so the plans of two builds can be compared byte for byte
 
@@ -131,7 +133,9 @@ fn main() {
         "gc::plan", "first s", "median s", "items", "files", "freed MiB"
     );
     let mut dump = String::new();
-    for (name, policy) in &policies {
+    let only = std::env::var("CACHET_BENCH_ONLY").unwrap_or_default();
+    let chosen = |name: &str| only.is_empty() || only.split(',').any(|w| name.contains(w.trim()));
+    for (name, policy) in policies.iter().filter(|(name, _)| chosen(name)) {
         let mut times = Vec::new();
         let mut plan = None;
         while times.len() < runs && times.iter().sum::<f64>() < 5.0 {
