@@ -4,12 +4,10 @@
 //! nothing per item.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::types::ValueRef;
 
 use crate::error::{Error, Result};
-use crate::key::hex;
 use crate::registry::Db;
 use crate::status::Status;
 
@@ -19,10 +17,14 @@ pub(super) type ShaId = u32;
 /// An item without content.
 pub(super) const NO_SHA: ShaId = ShaId::MAX;
 
-/// What planning needs of an item (its key, URI and note are read later, for the items
-/// planned only).
+/// What planning needs of an item. Its key and URI are in [`Census::text`].
 pub(super) struct ItemRow {
     pub id: i64,
+    pub version: i64,
+    /// Where its key starts in the census text, then the key's and the URI's lengths.
+    text: usize,
+    key_len: u32,
+    uri_len: u32,
     /// `None` for a status this build does not know: no policy matches it.
     pub status: Option<Status>,
     pub pinned: bool,
@@ -48,18 +50,13 @@ pub(super) struct LinkRow {
     pub size: Option<i64>,
 }
 
-/// Who references one blob.
+/// Who references one blob. (Kept small: planning looks these up in random order.)
 #[derive(Default, Clone)]
 pub(super) struct ShaRefs {
     /// Items whose content it is (any status).
     pub items: u32,
     /// Manifests linking it.
     pub links: u32,
-    /// The largest size recorded by those items, and by those links.
-    pub item_max: Option<i64>,
-    pub link_max: Option<i64>,
-    /// Linked by a pinned manifest: the items holding it are protected.
-    pub pinned: bool,
 }
 
 impl ShaRefs {
@@ -72,29 +69,65 @@ impl ShaRefs {
 pub(super) struct Census {
     /// Every item, by ascending id.
     pub items: Vec<ItemRow>,
+    /// Every item's key then URI, one after the other (one allocation, not two per item).
+    text: String,
+    /// The notes of FAILED items, by row (the only ones plans show).
+    notes: HashMap<usize, String>,
+    /// The links of each manifest, by row: a range of `links`.
+    manifests: HashMap<usize, (usize, usize)>,
     /// Every link, in `(item_id, sha256)` order.
     pub links: Vec<LinkRow>,
-    /// References of each distinct digest, by [`ShaId`].
+    /// References of each distinct digest, by [`ShaId`]: proper digests first, ascending,
+    /// then anything else found in a `sha256` column.
     pub shas: Vec<ShaRefs>,
-    digests: Digests,
+    /// By [`ShaId`]: linked by a pinned manifest, so the items holding it are protected.
+    sha_pinned: Vec<bool>,
+    /// By [`ShaId`]: the largest size recorded by the items holding it, and by the links.
+    sha_sizes: Vec<(Option<i64>, Option<i64>)>,
+    /// The proper digests (64 lower-case hex digits), ascending: `ShaId` 0, 1, …
+    digests: Vec<[u8; 32]>,
+    /// The other values, numbered after the digests.
+    other_names: Vec<String>,
     rows: RowIndex,
 }
 
 impl Census {
     /// Reads items and links: two sequential scans.
     pub fn read(db: Db<'_>) -> Result<Census> {
+        let fail = db.err("reading the registry for gc");
+        // Ids are allocated in order, so their span is a good guess at the count (capped,
+        // in case they are sparse: it is only a hint).
+        let span: i64 = db
+            .conn
+            .query_row(
+                "SELECT coalesce(max(id) - min(id) + 1, 0) FROM items",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&fail)?;
+        let expected = usize::try_from(span).unwrap_or(0).min(1 << 24);
         let mut census = Census {
-            items: Vec::new(),
+            items: Vec::with_capacity(expected),
+            text: String::new(),
+            notes: HashMap::new(),
+            manifests: HashMap::new(),
             links: Vec::new(),
             shas: Vec::new(),
-            digests: Digests::default(),
+            sha_pinned: Vec::new(),
+            sha_sizes: Vec::new(),
+            digests: Vec::new(),
+            other_names: Vec::new(),
             rows: RowIndex::Search,
         };
-        let fail = db.err("reading the registry for gc");
+        let mut numbering = Numbering {
+            hex: Vec::with_capacity(expected),
+            other: Vec::new(),
+        };
         let mut st = db
             .conn
             .prepare(
-                "SELECT id, status, pinned, size, sha256, updated, accessed, created, lease_expires
+                "SELECT id, status, pinned, size, sha256, updated, accessed, created, lease_expires,
+                        key, version, uri, note
                  FROM items ORDER BY id",
             )
             .map_err(&fail)?;
@@ -109,22 +142,42 @@ impl Census {
                 .into_iter()
                 .find(|s| s.as_str().as_bytes() == status);
             let size: Option<i64> = r.get(3).map_err(&fail)?;
-            let sha = match r.get_ref(4).map_err(&fail)? {
-                ValueRef::Null => NO_SHA,
-                v => {
-                    let sha = census.intern(v.as_str().map_err(|e| fail(e.into()))?)?;
-                    let refs = &mut census.shas[sha as usize];
-                    refs.items += 1;
-                    refs.item_max = refs.item_max.max(size);
-                    sha
-                }
-            };
+            match r.get_ref(4).map_err(&fail)? {
+                ValueRef::Null => {}
+                v => numbering.add(
+                    v.as_str().map_err(|e| fail(e.into()))?,
+                    Owner::item(census.items.len())?,
+                ),
+            }
+            let text = census.text.len();
+            let key = r
+                .get_ref(9)
+                .map_err(&fail)?
+                .as_str()
+                .map_err(|e| fail(e.into()))?;
+            census.text.push_str(key);
+            let uri = r
+                .get_ref(11)
+                .map_err(&fail)?
+                .as_str()
+                .map_err(|e| fail(e.into()))?;
+            census.text.push_str(uri);
+            let too_long = |_| Error::invalid("registry", "a key or URI too long to plan a gc");
+            if status == Some(Status::Failed)
+                && let Some(note) = r.get::<_, Option<String>>(12).map_err(&fail)?
+            {
+                census.notes.insert(census.items.len(), note);
+            }
             census.items.push(ItemRow {
                 id: r.get(0).map_err(&fail)?,
+                version: r.get(10).map_err(&fail)?,
+                text,
+                key_len: u32::try_from(key.len()).map_err(too_long)?,
+                uri_len: u32::try_from(uri.len()).map_err(too_long)?,
                 status,
                 pinned: r.get::<_, i64>(2).map_err(&fail)? != 0,
                 size,
-                sha,
+                sha: NO_SHA,
                 updated: r.get(5).map_err(&fail)?,
                 accessed: r.get(6).map_err(&fail)?,
                 created: r.get(7).map_err(&fail)?,
@@ -143,34 +196,91 @@ impl Census {
         while let Some(r) = rows.next().map_err(&fail)? {
             let item_id: i64 = r.get(0).map_err(&fail)?;
             let size: Option<i64> = r.get(2).map_err(&fail)?;
-            let sha = census.intern(
+            numbering.add(
                 r.get_ref(1)
                     .map_err(&fail)?
                     .as_str()
                     .map_err(|e| fail(e.into()))?,
-            )?;
-            let pinned = census
-                .row_of(item_id)
-                .is_some_and(|row| census.items[row].pinned);
-            let refs = &mut census.shas[sha as usize];
-            refs.links += 1;
-            refs.link_max = refs.link_max.max(size);
-            refs.pinned |= pinned;
-            census.links.push(LinkRow { item_id, sha, size });
+                Owner::link(census.links.len())?,
+            );
+            census.links.push(LinkRow {
+                item_id,
+                sha: NO_SHA,
+                size,
+            });
+        }
+        drop(rows);
+        drop(st);
+        numbering.number(&mut census)?;
+        let mut start = 0;
+        while start < census.links.len() {
+            let id = census.links[start].item_id;
+            let end = start + census.links[start..].partition_point(|l| l.item_id == id);
+            if let Some(row) = census.row_of(id) {
+                census.manifests.insert(row, (start, end));
+            }
+            start = end;
         }
         Ok(census)
     }
 
-    fn intern(&mut self, sha: &str) -> Result<ShaId> {
-        let next = ShaId::try_from(self.shas.len())
+    /// The key of the item at `row`.
+    pub fn key(&self, row: usize) -> &str {
+        let r = &self.items[row];
+        self.text
+            .get(r.text..r.text + r.key_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The URI of the item at `row`.
+    pub fn uri(&self, row: usize) -> &str {
+        let r = &self.items[row];
+        let start = r.text + r.key_len as usize;
+        self.text
+            .get(start..start + r.uri_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The note of the FAILED item at `row`, if it has one.
+    pub fn failure_note(&self, row: usize) -> Option<&str> {
+        self.notes.get(&row).map(String::as_str)
+    }
+
+    /// Gives the next digest number to a new distinct value.
+    fn new_sha(&mut self) -> Result<ShaId> {
+        let sha = ShaId::try_from(self.shas.len())
             .ok()
             .filter(|&n| n != NO_SHA)
             .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
-        let id = self.digests.intern(sha, next);
-        if id == next {
-            self.shas.push(ShaRefs::default());
+        self.shas.push(ShaRefs::default());
+        self.sha_pinned.push(false);
+        self.sha_sizes.push((None, None));
+        Ok(sha)
+    }
+
+    /// Records that `owner` references `sha`.
+    fn assign(&mut self, owner: Owner, sha: ShaId) {
+        match owner {
+            Owner::Item(row) => {
+                let item = &mut self.items[row];
+                item.sha = sha;
+                self.shas[sha as usize].items += 1;
+                let max = &mut self.sha_sizes[sha as usize].0;
+                *max = (*max).max(item.size);
+            }
+            Owner::Link(at) => {
+                self.links[at].sha = sha;
+                let link = &self.links[at];
+                let pinned = self
+                    .row_of(link.item_id)
+                    .is_some_and(|row| self.items[row].pinned);
+                let size = link.size;
+                self.shas[sha as usize].links += 1;
+                let max = &mut self.sha_sizes[sha as usize].1;
+                *max = (*max).max(size);
+                self.sha_pinned[sha as usize] |= pinned;
+            }
         }
-        Ok(id)
     }
 
     /// The position in `items` of the item with `id`.
@@ -185,17 +295,20 @@ impl Census {
         }
     }
 
-    /// The links of the item at `row`, by digest.
+    /// The links of the item at `row` (a manifest), by digest.
     pub fn links_of(&self, row: usize) -> &[LinkRow] {
-        let id = self.items[row].id;
-        let start = self.links.partition_point(|l| l.item_id < id);
-        let end = start + self.links[start..].partition_point(|l| l.item_id == id);
-        &self.links[start..end]
+        if self.manifests.is_empty() {
+            return &[];
+        }
+        self.manifests
+            .get(&row)
+            .and_then(|&(start, end)| self.links.get(start..end))
+            .unwrap_or_default()
     }
 
     /// Pinned, or holding content a pinned manifest links to.
     pub fn protected(&self, row: &ItemRow) -> bool {
-        row.pinned || (row.sha != NO_SHA && self.shas[row.sha as usize].pinned)
+        row.pinned || (row.sha != NO_SHA && self.sha_pinned[row.sha as usize])
     }
 
     /// Bytes the cache holds: distinct blobs of items plus blobs only manifests link to
@@ -204,11 +317,12 @@ impl Census {
         let total: i64 = self
             .shas
             .iter()
-            .map(|s| {
-                if s.items > 0 {
-                    s.item_max.unwrap_or(0)
+            .zip(&self.sha_sizes)
+            .map(|(refs, &(item_max, link_max))| {
+                if refs.items > 0 {
+                    item_max.unwrap_or(0)
                 } else {
-                    s.link_max.unwrap_or(0)
+                    link_max.unwrap_or(0)
                 }
             })
             .fold(0i64, i64::saturating_add);
@@ -217,12 +331,20 @@ impl Census {
 
     /// The digest `sha` as stored.
     pub fn sha_name(&self, sha: ShaId) -> String {
-        self.digests.name(sha)
+        let at = sha as usize;
+        match self.digests.get(at) {
+            Some(digest) => hex_digest(digest),
+            None => self
+                .other_names
+                .get(at - self.digests.len())
+                .cloned()
+                .unwrap_or_default(),
+        }
     }
 
-    /// Whether anything in the registry references the blob with this digest.
-    pub fn referenced(&self, digest: &[u8; 32]) -> bool {
-        self.digests.hex.contains_key(digest)
+    /// The proper digests referenced by anything in the registry, ascending.
+    pub fn digests(&self) -> &[[u8; 32]] {
+        &self.digests
     }
 }
 
@@ -262,41 +384,72 @@ impl RowIndex {
     }
 }
 
-/// Distinct digests, numbered in the order first seen. Proper ones (64 lower-case hex
-/// digits) are kept as 32 bytes; anything else stored in the column keeps its text.
-#[derive(Default)]
-struct Digests {
-    hex: HashMap<[u8; 32], ShaId, BuildHasherDefault<DigestHasher>>,
-    other: HashMap<String, ShaId>,
-    names: Vec<[u8; 32]>,
-    other_names: HashMap<ShaId, String>,
+/// Who references a digest: an item (by row) or a link (by index).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Owner {
+    Item(usize),
+    Link(usize),
 }
 
-impl Digests {
-    /// The number of `sha`, which becomes `next` if it is new.
-    fn intern(&mut self, sha: &str, next: ShaId) -> ShaId {
+impl Owner {
+    fn item(row: usize) -> Result<Owner> {
+        Owner::check(row).map(Owner::Item)
+    }
+
+    fn link(at: usize) -> Result<Owner> {
+        Owner::check(at).map(Owner::Link)
+    }
+
+    fn check(n: usize) -> Result<usize> {
+        if n < u32::MAX as usize {
+            Ok(n)
+        } else {
+            Err(Error::invalid("registry", "too many items to plan a gc"))
+        }
+    }
+}
+
+/// The digests as read, numbered once all are in: one sort rather than a lookup each.
+struct Numbering {
+    hex: Vec<([u8; 32], Owner)>,
+    other: Vec<(String, Owner)>,
+}
+
+impl Numbering {
+    fn add(&mut self, sha: &str, owner: Owner) {
         match decode_digest(sha.as_bytes()) {
-            Some(digest) => *self.hex.entry(digest).or_insert_with(|| {
-                self.names.push(digest);
-                next
-            }),
-            None => *self.other.entry(sha.to_owned()).or_insert_with(|| {
-                self.names.push([0; 32]);
-                self.other_names.insert(next, sha.to_owned());
-                next
-            }),
+            Some(digest) => self.hex.push((digest, owner)),
+            None => self.other.push((sha.to_owned(), owner)),
         }
     }
 
-    fn name(&self, sha: ShaId) -> String {
-        match self.other_names.get(&sha) {
-            Some(name) => name.clone(),
-            None => self
-                .names
-                .get(sha as usize)
-                .map(|d| hex(d))
-                .unwrap_or_default(),
+    /// Numbers proper digests in ascending order, then the rest, and counts references.
+    fn number(self, census: &mut Census) -> Result<()> {
+        let Numbering { mut hex, other } = self;
+        hex.sort_unstable();
+        census.shas.reserve(hex.len());
+        let mut sha = NO_SHA;
+        for (digest, owner) in hex {
+            if census.digests.last() != Some(&digest) {
+                sha = census.new_sha()?;
+                census.digests.push(digest);
+            }
+            census.assign(owner, sha);
         }
+        let mut others: HashMap<String, ShaId> = HashMap::new();
+        for (name, owner) in other {
+            let sha = match others.get(&name) {
+                Some(&sha) => sha,
+                None => {
+                    let sha = census.new_sha()?;
+                    census.other_names.push(name.clone());
+                    others.insert(name, sha);
+                    sha
+                }
+            };
+            census.assign(owner, sha);
+        }
+        Ok(())
     }
 }
 
@@ -327,19 +480,14 @@ pub(super) fn decode_hex(hex: &[u8], out: &mut [u8]) -> bool {
     true
 }
 
-/// Digests are already uniformly distributed: their first eight bytes make the hash.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
+/// Lower-case hex of a digest, in one allocation.
+fn hex_digest(digest: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
-    }
+    // Always ASCII.
+    String::from_utf8_lossy(&out).into_owned()
 }

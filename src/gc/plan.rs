@@ -1,15 +1,14 @@
 //! Building a [`GcPlan`] from one [`Census`] of the registry: every policy is a pass over
 //! it in memory (keep-last also walks the `(key, version)` index once), then an accounting
-//! pass says which blobs would really be freed. Only the planned items' keys, URIs and
-//! notes are read from SQLite afterwards. For orphans, the blob directory is walked on
-//! other threads meanwhile.
+//! pass says which blobs would really be freed. For orphans, the blob directory is walked
+//! on other threads meanwhile.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::OptionalExtension;
 
 use super::census::{Census, ItemRow, NO_SHA, ShaId};
 use super::{GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, old_enough, walk};
@@ -19,24 +18,39 @@ use crate::key::hex;
 use crate::registry::Db;
 use crate::status::Status;
 
-fn ago(ms: i64, now: DateTime<Utc>) -> String {
-    let secs = (now.timestamp_millis() - ms).max(0) / 1000;
-    match secs {
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
+/// How long ago `ms` was, in the largest whole unit: "41d", "3h", "5m" (written straight
+/// into the detail it is part of, without a string of its own).
+struct Ago(i64);
+
+fn ago(ms: i64, now: DateTime<Utc>) -> Ago {
+    Ago((now.timestamp_millis() - ms).max(0) / 1000)
+}
+
+impl fmt::Display for Ago {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            s if s < 3600 => write!(f, "{}m", s / 60),
+            s if s < 86_400 => write!(f, "{}h", s / 3600),
+            s => write!(f, "{}d", s / 86_400),
+        }
     }
 }
 
-fn ordinal(n: i64) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
+/// `n` with its English ordinal suffix: 1st, 2nd, 3rd, 4th, 11th, 21st.
+struct Ordinal(i64);
+
+impl fmt::Display for Ordinal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        write!(f, "{n}{suffix}")
+    }
 }
 
 fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
@@ -149,7 +163,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
                 });
             }
         }
-        // The note, if any, is appended once the planned rows are read.
+        // The note, if any, is appended when the plan is written out.
         for (row, r) in candidates(Status::Failed).filter(|(_, r)| r.updated < before) {
             picks.add(row, Reason::Failed, || {
                 format!("failed {} ago", ago(r.updated, now))
@@ -224,11 +238,17 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             linked = census.shas[r.sha as usize].links > 0;
             exclusive = !outside(r.sha) && !std::mem::replace(&mut freed[r.sha as usize], true);
         }
+        if pick.reason == Reason::Failed
+            && let Some(note) = census.failure_note(pick.row)
+        {
+            pick.detail.push_str(": ");
+            pick.detail.push_str(note);
+        }
         planned.push(PlannedItem {
             id: r.id,
-            key: String::new(),
-            version: 0,
-            uri: String::new(),
+            key: census.key(pick.row).to_owned(),
+            version: r.version,
+            uri: census.uri(pick.row).to_owned(),
             status: r.status.unwrap_or(Status::Failed),
             size: r.size.unwrap_or(0).max(0) as u64,
             sha256: (r.sha != NO_SHA).then(|| census.sha_name(r.sha)),
@@ -259,7 +279,6 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         }
     }
     drop(picks);
-    read_planned_rows(db, &census, &mut planned)?;
     Ok((census, planned, files, usage_before))
 }
 
@@ -272,18 +291,32 @@ fn keep_last(db: Db<'_>, census: &Census, keep: u32, picks: &mut Picks) -> Resul
         .prepare("SELECT key, id, version FROM items ORDER BY key, version")
         .map_err(&fail)?;
     let mut rows = st.query([]).map_err(&fail)?;
+    // Per row, one byte: READY and free to go, READY but protected, or neither. The walk
+    // in key order visits rows in no particular order; this keeps what it looks at small.
+    const NOT_READY: u8 = 0;
+    const FREE: u8 = 1;
+    const PROTECTED: u8 = 2;
+    let kinds: Vec<u8> = census
+        .items
+        .iter()
+        .map(|r| match (r.status, census.protected(r)) {
+            (Some(Status::Ready), false) => FREE,
+            (Some(Status::Ready), true) => PROTECTED,
+            _ => NOT_READY,
+        })
+        .collect();
     let mut key: Vec<u8> = Vec::new();
-    // The current key's READY versions, oldest first: (row, version).
-    let mut ready: Vec<(usize, i64)> = Vec::new();
-    let flush = |ready: &mut Vec<(usize, i64)>, picks: &mut Picks| {
+    // The current key's READY versions, oldest first: (row, version, kind).
+    let mut ready: Vec<(usize, i64, u8)> = Vec::new();
+    let flush = |ready: &mut Vec<(usize, i64, u8)>, picks: &mut Picks| {
         let n = ready.len() as i64;
-        for (at, &(row, version)) in ready.iter().enumerate() {
+        for (at, &(row, version, kind)) in ready.iter().enumerate() {
             let rank = n - at as i64;
-            if rank > i64::from(keep) && !census.protected(&census.items[row]) {
+            if rank > i64::from(keep) && kind == FREE {
                 picks.add(row, Reason::KeepLast, || {
                     format!(
                         "version {version}: {} newest of {n} READY, keep-last {keep}",
-                        ordinal(rank)
+                        Ordinal(rank)
                     )
                 });
             }
@@ -301,78 +334,12 @@ fn keep_last(db: Db<'_>, census: &Census, keep: u32, picks: &mut Picks) -> Resul
         let Some(row) = census.row_of(r.get(1).map_err(&fail)?) else {
             continue;
         };
-        if census.items[row].status == Some(Status::Ready) {
-            ready.push((row, r.get(2).map_err(&fail)?));
+        let kind = kinds[row];
+        if kind != NOT_READY {
+            ready.push((row, r.get(2).map_err(&fail)?, kind));
         }
     }
     flush(&mut ready, picks);
-    Ok(())
-}
-
-/// Fills in the planned items' keys, versions and URIs, and failures' notes: a lookup per
-/// item when few are planned, else one scan of the table.
-fn read_planned_rows(db: Db<'_>, census: &Census, planned: &mut [PlannedItem]) -> Result<()> {
-    let fail = db.err("reading planned items");
-    let mut order: Vec<usize> = (0..planned.len()).collect();
-    order.sort_unstable_by_key(|&i| planned[i].id);
-    let fill =
-        |item: &mut PlannedItem, key: String, version: i64, uri: String, note: Option<String>| {
-            item.key = key;
-            item.version = version;
-            item.uri = uri;
-            if item.reason == Reason::Failed
-                && let Some(note) = note
-            {
-                item.detail.push_str(": ");
-                item.detail.push_str(&note);
-            }
-        };
-    if planned.len() < census.items.len() / 8 {
-        let mut st = db
-            .conn
-            .prepare("SELECT key, version, uri, note FROM items WHERE id = ?1")
-            .map_err(&fail)?;
-        for i in order {
-            let row: Option<(String, i64, String, Option<String>)> = st
-                .query_row([planned[i].id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()
-                .map_err(&fail)?;
-            if let Some((key, version, uri, note)) = row {
-                fill(&mut planned[i], key, version, uri, note);
-            }
-        }
-        return Ok(());
-    }
-    let mut st = db
-        .conn
-        .prepare("SELECT id, key, version, uri, note FROM items ORDER BY id")
-        .map_err(&fail)?;
-    let mut rows = st.query([]).map_err(&fail)?;
-    let mut order = order.into_iter().peekable();
-    while let Some(r) = rows.next().map_err(&fail)? {
-        let id: i64 = r.get(0).map_err(&fail)?;
-        while order.next_if(|&i| planned[i].id < id).is_some() {}
-        let Some(&i) = order.peek() else {
-            break;
-        };
-        if id == planned[i].id {
-            order.next();
-            let note = if planned[i].reason == Reason::Failed {
-                r.get(4).map_err(&fail)?
-            } else {
-                None
-            };
-            fill(
-                &mut planned[i],
-                r.get(1).map_err(&fail)?,
-                r.get(2).map_err(&fail)?,
-                r.get(3).map_err(&fail)?,
-                note,
-            );
-        }
-    }
     Ok(())
 }
 
@@ -464,8 +431,14 @@ fn orphan_blobs(
     policy: &GcPolicy,
     out: &mut Vec<PlannedFile>,
 ) -> Result<()> {
-    // (Blobs the plan frees are referenced, so they are never orphans as well.)
-    for digest in on_disk.iter().filter(|d| !census.referenced(d)) {
+    // Both lists ascend: a merge join. (Blobs the plan frees are referenced, so they are
+    // never orphans as well.)
+    let mut known = census.digests().iter().peekable();
+    for digest in on_disk {
+        while known.next_if(|k| *k < digest).is_some() {}
+        if known.peek() == Some(&digest) {
+            continue;
+        }
         let sha = hex(digest);
         let path = cache.blobs().path(&sha)?;
         let meta = match fs::symlink_metadata(&path) {
