@@ -34,7 +34,12 @@ pub(super) struct ItemRow {
     pub accessed: Option<i64>,
     pub created: i64,
     pub lease_expires: Option<i64>,
+    /// Which of the census's manifests it is, if it has links: [`NO_LINKS`] if not.
+    pub links: u32,
 }
+
+/// An item without links.
+pub(super) const NO_LINKS: u32 = u32::MAX;
 
 impl ItemRow {
     /// When it was last used: accessed, or if never, created.
@@ -73,8 +78,8 @@ pub(super) struct Census {
     text: String,
     /// The notes of FAILED items, by row (the only ones plans show).
     notes: HashMap<usize, String>,
-    /// The links of each manifest, by row: a range of `links`.
-    manifests: HashMap<usize, (usize, usize)>,
+    /// The links of each manifest, as ranges of `links` (see [`ItemRow::links`]).
+    manifests: Vec<(usize, usize)>,
     /// Every link, in `(item_id, sha256)` order.
     pub links: Vec<LinkRow>,
     /// References of each distinct digest, by [`ShaId`]: proper digests first, ascending,
@@ -110,7 +115,7 @@ impl Census {
             items: Vec::with_capacity(expected),
             text: String::new(),
             notes: HashMap::new(),
-            manifests: HashMap::new(),
+            manifests: Vec::new(),
             links: Vec::new(),
             shas: Vec::new(),
             sha_pinned: Vec::new(),
@@ -182,6 +187,7 @@ impl Census {
                 accessed: r.get(6).map_err(&fail)?,
                 created: r.get(7).map_err(&fail)?,
                 lease_expires: r.get(8).map_err(&fail)?,
+                links: NO_LINKS,
             });
         }
         drop(rows);
@@ -216,8 +222,12 @@ impl Census {
         while start < census.links.len() {
             let id = census.links[start].item_id;
             let end = start + census.links[start..].partition_point(|l| l.item_id == id);
-            if let Some(row) = census.row_of(id) {
-                census.manifests.insert(row, (start, end));
+            if let Some(row) = census.row_of(id)
+                && let Ok(at) = u32::try_from(census.manifests.len())
+                && at != NO_LINKS
+            {
+                census.items[row].links = at;
+                census.manifests.push((start, end));
             }
             start = end;
         }
@@ -295,13 +305,13 @@ impl Census {
         }
     }
 
-    /// The links of the item at `row` (a manifest), by digest.
-    pub fn links_of(&self, row: usize) -> &[LinkRow] {
-        if self.manifests.is_empty() {
+    /// The links an item's [`ItemRow::links`] stands for (a manifest's), by digest.
+    pub fn links_at(&self, links: u32) -> &[LinkRow] {
+        if links == NO_LINKS {
             return &[];
         }
         self.manifests
-            .get(&row)
+            .get(links as usize)
             .and_then(|&(start, end)| self.links.get(start..end))
             .unwrap_or_default()
     }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::census::{Census, ItemRow, NO_SHA, ShaId};
+use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId};
 use super::{GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, old_enough, walk};
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
@@ -216,53 +216,72 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         }
     }
 
+    // What the plan says of each item is read in row order, the order the census lies in
+    // memory in (picks come in key or LRU order), and put in its place in pick order.
+    let n = picks.picks.len();
+    let mut by_row: Vec<(usize, usize)> = (picks.picks.iter().enumerate())
+        .map(|(at, p)| (p.row, at))
+        .collect();
+    by_row.sort_unstable();
+    let mut pick_refs: Vec<(ShaId, u32)> = vec![(NO_SHA, NO_LINKS); n];
+    let mut slots: Vec<Option<PlannedItem>> = Vec::with_capacity(n);
+    slots.resize_with(n, || None);
+    for &(row, at) in &by_row {
+        let r = &items[row];
+        pick_refs[at] = (r.sha, r.links);
+        slots[at] = Some(PlannedItem {
+            id: r.id,
+            key: census.key(row).to_owned(),
+            version: r.version,
+            uri: census.uri(row).to_owned(),
+            status: r.status.unwrap_or(Status::Failed),
+            size: r.size.unwrap_or(0).max(0) as u64,
+            sha256: (r.sha != NO_SHA).then(|| census.sha_name(r.sha)),
+            reason: Reason::Trash,
+            detail: String::new(),
+            exclusive: false,
+            updated_ms: r.updated,
+            accessed_ms: r.accessed,
+            linked: false,
+        });
+    }
+    drop(by_row);
+
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
     // it has more referrers (items holding it, manifests linking it) than planned ones.
     let mut planned_refs = vec![0u32; census.shas.len()];
-    for pick in &picks.picks {
-        let sha = items[pick.row].sha;
+    for &(sha, links) in &pick_refs {
         if sha != NO_SHA {
             planned_refs[sha as usize] += 1;
         }
-        for link in census.links_of(pick.row) {
+        for link in census.links_at(links) {
             planned_refs[link.sha as usize] += 1;
         }
     }
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
-    let mut planned = Vec::with_capacity(picks.picks.len());
-    for pick in &mut picks.picks {
-        let r = &items[pick.row];
-        let (mut linked, mut exclusive) = (false, false);
-        if r.sha != NO_SHA {
-            linked = census.shas[r.sha as usize].links > 0;
-            exclusive = !outside(r.sha) && !std::mem::replace(&mut freed[r.sha as usize], true);
+    let mut planned = Vec::with_capacity(n);
+    for ((pick, slot), &(sha, _)) in picks.picks.iter_mut().zip(slots).zip(&pick_refs) {
+        let Some(mut item) = slot else {
+            continue;
+        };
+        if sha != NO_SHA {
+            item.linked = census.shas[sha as usize].links > 0;
+            item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
         }
+        item.reason = pick.reason;
+        item.detail = std::mem::take(&mut pick.detail);
         if pick.reason == Reason::Failed
             && let Some(note) = census.failure_note(pick.row)
         {
-            pick.detail.push_str(": ");
-            pick.detail.push_str(note);
+            item.detail.push_str(": ");
+            item.detail.push_str(note);
         }
-        planned.push(PlannedItem {
-            id: r.id,
-            key: census.key(pick.row).to_owned(),
-            version: r.version,
-            uri: census.uri(pick.row).to_owned(),
-            status: r.status.unwrap_or(Status::Failed),
-            size: r.size.unwrap_or(0).max(0) as u64,
-            sha256: (r.sha != NO_SHA).then(|| census.sha_name(r.sha)),
-            reason: pick.reason,
-            detail: std::mem::take(&mut pick.detail),
-            exclusive,
-            updated_ms: r.updated,
-            accessed_ms: r.accessed,
-            linked,
-        });
+        planned.push(item);
     }
     let mut files = Vec::new();
-    for pick in &picks.picks {
-        for link in census.links_of(pick.row) {
+    for &(_, links) in &pick_refs {
+        for link in census.links_at(links) {
             if freed[link.sha as usize] || outside(link.sha) {
                 continue;
             }
