@@ -455,3 +455,30 @@ fn make_writable(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
 }
+
+#[test]
+fn usage_totals_count_each_blob_once() {
+    let (_d, cache) = cache();
+    cache.put_bytes(&NewItem::new("a"), b"shared").unwrap();
+    cache.put_bytes(&NewItem::new("b"), b"shared").unwrap();
+    let c = cache.put_bytes(&NewItem::new("c"), b"only c").unwrap();
+    cache.put_bytes(&NewItem::new("d"), b"dd").unwrap();
+    cache.trash(c.id).unwrap();
+    // An item without content yet.
+    let writer = cache.create(&NewItem::new("w")).unwrap();
+    let totals = cache.usage_totals().unwrap();
+    assert_eq!(totals.items, 5);
+    assert_eq!(totals.logical_bytes, 6 + 6 + 6 + 2);
+    assert_eq!(
+        totals.stored_bytes,
+        6 + 6 + 2,
+        "the shared blob counts once"
+    );
+    drop(writer);
+    let (_e, fresh) = self::cache();
+    let empty = fresh.usage_totals().unwrap();
+    assert_eq!(
+        (empty.items, empty.logical_bytes, empty.stored_bytes),
+        (0, 0, 0)
+    );
+}

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::census::decode_hex;
 use crate::error::{Error, IoResultExt, Result};
+use crate::key::decode_hex;
 
 /// Most threads a walk uses.
 const MAX_THREADS: usize = 8;
