@@ -95,25 +95,28 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
         .map_err(db.err("planning gc"))?;
     std::thread::scope(|scope| {
         let blobs = cache.blobs().dir();
-        let listing = policy
-            .orphans
-            .then(|| scope.spawn(|| walk::blob_digests(blobs)));
+        // The walk runs beside the registry reads, on another thread if one can be had.
+        let listing = policy.orphans.then(|| {
+            std::thread::Builder::new()
+                .name("gc blob walk".into())
+                .spawn_scoped(scope, || walk::blob_digests(blobs))
+        });
         let planned = plan_items(cache, db, policy, now);
         // Joined before anything is returned, an error included.
-        let on_disk = listing.map(|w| {
-            w.join().unwrap_or_else(|_| {
+        let on_disk = listing.map(|walker| match walker {
+            Ok(walker) => walker.join().unwrap_or_else(|_| {
                 Err(Error::invalid(
                     blobs.display().to_string(),
                     "the blob directory walk failed",
                 ))
-            })
+            }),
+            Err(_) => walk::blob_digests(blobs),
         });
-        let (census, mut items, mut files, usage_before) = planned?;
+        let (census, items, mut files, usage_before) = planned?;
         if let Some(on_disk) = on_disk {
             orphan_blobs(cache, &census, &on_disk?, policy, &mut files)?;
             temp_files(cache.blobs().tmp_dir(), policy, &mut files)?;
         }
-        items.shrink_to_fit();
         let totals = totals(&items, &files);
         Ok(GcPlan {
             created: now,

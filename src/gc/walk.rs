@@ -30,26 +30,34 @@ pub(super) fn blob_digests(dir: &Path) -> Result<Vec<[u8; 32]>> {
         .min(tops.len().max(1));
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Found>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let at = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((byte, path)) = tops.get(at) else {
-                        break;
-                    };
-                    let found = walk_top(*byte, path);
-                    let failed = found.is_err();
-                    if let Ok(mut done) = done.lock() {
-                        done.push((at, found));
-                    }
-                    if failed {
-                        // Stop handing out work; the first error in order is reported.
-                        next.store(tops.len(), Ordering::Relaxed);
-                    }
-                }
-            });
+    let work = || {
+        loop {
+            let at = next.fetch_add(1, Ordering::Relaxed);
+            let Some((byte, path)) = tops.get(at) else {
+                break;
+            };
+            let found = walk_top(*byte, path);
+            let failed = found.is_err();
+            if let Ok(mut done) = done.lock() {
+                done.push((at, found));
+            }
+            if failed {
+                // Stop handing out work; the first error in order is reported.
+                next.store(tops.len(), Ordering::Relaxed);
+            }
         }
+    };
+    std::thread::scope(|scope| {
+        // Helpers, as many as the system lets us start; this thread works too.
+        for _ in 1..threads {
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, work)
+                .is_err()
+            {
+                break;
+            }
+        }
+        work();
     });
     let mut done = done
         .into_inner()
