@@ -1,7 +1,6 @@
 //! Building a [`GcPlan`] from one [`Census`] of the registry: every policy is a pass over
-//! it in memory (keep-last also walks the `(key, version)` index once), then an accounting
-//! pass says which blobs would really be freed. For orphans, the blob directory is walked
-//! on other threads meanwhile.
+//! it in memory, then an accounting pass says which blobs would really be freed. For
+//! orphans, the blob directory is walked on other threads meanwhile.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,7 +13,7 @@ use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId};
 use super::{GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, old_enough, walk};
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
-use crate::key::hex;
+use crate::key::{decode_digest, hex};
 use crate::registry::Db;
 use crate::status::Status;
 
@@ -174,7 +173,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         }
     }
     if let Some(keep) = policy.keep_last {
-        keep_last(db, &census, keep, &mut picks)?;
+        keep_last(&census, keep, &mut picks);
     }
     // READY items nothing protects, least recently used first.
     let lru: Vec<(i64, i64, usize)> = if policy.max_age.is_some() || policy.max_size.is_some() {
@@ -304,37 +303,59 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
     Ok((census, planned, files, usage_before))
 }
 
-/// Keep-last: one walk of the `(key, version)` index, ranking each key's READY versions
-/// newest first and picking those past the `keep` newest that nothing protects.
-fn keep_last(db: Db<'_>, census: &Census, keep: u32, picks: &mut Picks) -> Result<()> {
-    let fail = db.err("planning keep-last");
-    let mut st = db
-        .conn
-        .prepare("SELECT key, id, version FROM items ORDER BY key, version")
-        .map_err(&fail)?;
-    let mut rows = st.query([]).map_err(&fail)?;
-    // Per row, one byte: READY and free to go, READY but protected, or neither. The walk
-    // in key order visits rows in no particular order; this keeps what it looks at small.
-    const NOT_READY: u8 = 0;
-    const FREE: u8 = 1;
-    const PROTECTED: u8 = 2;
-    let kinds: Vec<u8> = census
-        .items
-        .iter()
-        .map(|r| match (r.status, census.protected(r)) {
-            (Some(Status::Ready), false) => FREE,
-            (Some(Status::Ready), true) => PROTECTED,
-            _ => NOT_READY,
-        })
+/// Keep-last: each key's READY versions ranked newest first, picking those past the
+/// `keep` newest that nothing protects, in `(key, version)` order. Keys are sorted in
+/// memory: as 32 bytes when every one is a digest (as keys are), else as text (the same
+/// order as SQLite's, byte by byte).
+fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
+    let items = &census.items;
+    let ready = || {
+        (items.iter().enumerate())
+            .filter(|(_, r)| r.status == Some(Status::Ready))
+            .map(|(row, _)| row)
+    };
+    // READY rows by (key, version), and where each key's run ends.
+    let mut rows: Vec<usize> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let digests: Option<Vec<([u8; 32], i64, usize)>> = ready()
+        .map(|row| decode_digest(census.key(row).as_bytes()).map(|d| (d, items[row].version, row)))
         .collect();
-    let mut key: Vec<u8> = Vec::new();
-    // The current key's READY versions, oldest first: (row, version, kind).
-    let mut ready: Vec<(usize, i64, u8)> = Vec::new();
-    let flush = |ready: &mut Vec<(usize, i64, u8)>, picks: &mut Picks| {
-        let n = ready.len() as i64;
-        for (at, &(row, version, kind)) in ready.iter().enumerate() {
+    match digests {
+        Some(mut sorted) => {
+            sorted.sort_unstable();
+            for (at, pair) in sorted.windows(2).enumerate() {
+                if pair[0].0 != pair[1].0 {
+                    ends.push(at + 1);
+                }
+            }
+            rows.extend(sorted.iter().map(|&(_, _, row)| row));
+        }
+        None => {
+            rows.extend(ready());
+            rows.sort_unstable_by(|&a, &b| {
+                (census.key(a), items[a].version).cmp(&(census.key(b), items[b].version))
+            });
+            for (at, pair) in rows.windows(2).enumerate() {
+                if census.key(pair[0]) != census.key(pair[1]) {
+                    ends.push(at + 1);
+                }
+            }
+        }
+    }
+    ends.push(rows.len());
+    let mut start = 0;
+    for end in ends {
+        let versions = rows.get(start..end).unwrap_or_default();
+        start = end;
+        let n = versions.len() as i64;
+        // Oldest first: the first n - keep go, unless protected.
+        for (at, &row) in versions.iter().enumerate() {
             let rank = n - at as i64;
-            if rank > i64::from(keep) && kind == FREE {
+            if rank <= i64::from(keep) {
+                break;
+            }
+            if !census.protected(&items[row]) {
+                let version = items[row].version;
                 picks.add(row, Reason::KeepLast, || {
                     format!(
                         "version {version}: {} newest of {n} READY, keep-last {keep}",
@@ -343,26 +364,7 @@ fn keep_last(db: Db<'_>, census: &Census, keep: u32, picks: &mut Picks) -> Resul
                 });
             }
         }
-        ready.clear();
-    };
-    while let Some(r) = rows.next().map_err(&fail)? {
-        let this = r.get_ref(0).map_err(&fail)?;
-        let this = this.as_bytes().map_err(|e| fail(e.into()))?;
-        if this != key.as_slice() {
-            flush(&mut ready, picks);
-            key.clear();
-            key.extend_from_slice(this);
-        }
-        let Some(row) = census.row_of(r.get(1).map_err(&fail)?) else {
-            continue;
-        };
-        let kind = kinds[row];
-        if kind != NOT_READY {
-            ready.push((row, r.get(2).map_err(&fail)?, kind));
-        }
     }
-    flush(&mut ready, picks);
-    Ok(())
 }
 
 fn totals(items: &[PlannedItem], files: &[PlannedFile]) -> Vec<(Reason, ReasonTotal)> {
