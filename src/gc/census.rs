@@ -54,6 +54,8 @@ pub(super) struct LinkRow {
     pub item_id: i64,
     pub sha: ShaId,
     pub size: Option<i64>,
+    /// Whether the manifest is pinned.
+    pinned: bool,
 }
 
 /// Who references one blob. (Kept small: planning looks these up in random order.)
@@ -98,8 +100,10 @@ pub(super) struct Census {
 }
 
 impl Census {
-    /// Reads items and links: two sequential scans.
-    pub fn read(db: Db<'_>) -> Result<Census> {
+    /// Reads every item and link (two sequential scans); with `only`, just the items in
+    /// those statuses, and the digests of the others from the digest index (the census
+    /// then knows nothing of their sizes: [`Census::usage`] needs every item).
+    pub fn read(db: Db<'_>, only: Option<&[Status]>) -> Result<Census> {
         let fail = db.err("reading the registry for gc");
         // Ids are allocated in order, so their span is a good guess at the count (capped,
         // in case they are sparse: it is only a hint).
@@ -129,14 +133,24 @@ impl Census {
             hex: Vec::with_capacity(expected),
             other: Vec::new(),
         };
-        let mut st = db
-            .conn
-            .prepare(
-                "SELECT id, status, pinned, size, sha256, updated, accessed, created, lease_expires,
-                        key, version, uri, note
-                 FROM items ORDER BY id",
-            )
-            .map_err(&fail)?;
+        let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
+                              lease_expires, key, version, uri, note FROM items";
+        let sql = match only {
+            None => format!("{columns} ORDER BY id"),
+            // The statuses' own names (no input goes into the SQL); an empty list matches
+            // nothing.
+            Some(statuses) => {
+                let names: Vec<String> = statuses
+                    .iter()
+                    .map(|s| format!("'{}'", s.as_str()))
+                    .collect();
+                format!(
+                    "{columns} WHERE status IN ({}) ORDER BY id",
+                    names.join(", ")
+                )
+            }
+        };
+        let mut st = db.conn.prepare(&sql).map_err(&fail)?;
         let mut rows = st.query([]).map_err(&fail)?;
         while let Some(r) = rows.next().map_err(&fail)? {
             let status = r
@@ -152,7 +166,11 @@ impl Census {
                 ValueRef::Null => {}
                 v => numbering.add(
                     v.as_str().map_err(|e| fail(e.into()))?,
-                    Owner::item(census.items.len())?,
+                    match only {
+                        None => Owner::item(census.items.len())?,
+                        // Counted below, with every other item's.
+                        Some(_) => Owner::row(census.items.len())?,
+                    },
                 ),
             }
             let text = census.text.len();
@@ -194,10 +212,25 @@ impl Census {
         drop(rows);
         drop(st);
         census.rows = RowIndex::new(&census.items);
+        if only.is_some() {
+            let mut st = db
+                .conn
+                .prepare("SELECT sha256 FROM items WHERE sha256 IS NOT NULL ORDER BY sha256")
+                .map_err(&fail)?;
+            let mut rows = st.query([]).map_err(&fail)?;
+            while let Some(r) = rows.next().map_err(&fail)? {
+                let sha = r.get_ref(0).map_err(&fail)?;
+                numbering.add(sha.as_str().map_err(|e| fail(e.into()))?, Owner::Counted);
+            }
+        }
 
         let mut st = db
             .conn
-            .prepare("SELECT item_id, sha256, size FROM links ORDER BY item_id, sha256")
+            .prepare(
+                "SELECT links.item_id, links.sha256, links.size, coalesce(items.pinned, 0)
+                 FROM links LEFT JOIN items ON items.id = links.item_id
+                 ORDER BY links.item_id, links.sha256",
+            )
             .map_err(&fail)?;
         let mut rows = st.query([]).map_err(&fail)?;
         while let Some(r) = rows.next().map_err(&fail)? {
@@ -214,6 +247,7 @@ impl Census {
                 item_id,
                 sha: NO_SHA,
                 size,
+                pinned: r.get::<_, i64>(3).map_err(&fail)? != 0,
             });
         }
         drop(rows);
@@ -279,13 +313,12 @@ impl Census {
                 let max = &mut self.sha_sizes[sha as usize].0;
                 *max = (*max).max(item.size);
             }
+            Owner::Row(row) => self.items[row].sha = sha,
+            Owner::Counted => self.shas[sha as usize].items += 1,
             Owner::Link(at) => {
                 self.links[at].sha = sha;
                 let link = &self.links[at];
-                let pinned = self
-                    .row_of(link.item_id)
-                    .is_some_and(|row| self.items[row].pinned);
-                let size = link.size;
+                let (pinned, size) = (link.pinned, link.size);
                 self.shas[sha as usize].links += 1;
                 let max = &mut self.sha_sizes[sha as usize].1;
                 *max = (*max).max(size);
@@ -395,16 +428,23 @@ impl RowIndex {
     }
 }
 
-/// Who references a digest: an item (by row) or a link (by index).
+/// Who references a digest: an item (by row) or a link (by index). When only some items
+/// are read, theirs are `Row`s, and every item's reference is `Counted` from the index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Owner {
     Item(usize),
+    Row(usize),
+    Counted,
     Link(usize),
 }
 
 impl Owner {
     fn item(row: usize) -> Result<Owner> {
         Owner::check(row).map(Owner::Item)
+    }
+
+    fn row(row: usize) -> Result<Owner> {
+        Owner::check(row).map(Owner::Row)
     }
 
     fn link(at: usize) -> Result<Owner> {

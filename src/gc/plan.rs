@@ -134,7 +134,16 @@ type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, u64);
 /// and the blobs only collected manifests linked. Also returns the census and the usage
 /// measured for max-size.
 fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) -> Result<Planned> {
-    let census = Census::read(db)?;
+    // Only trash, stale writes or failures: only items in those statuses are read in full.
+    let mut only = Vec::new();
+    if policy.trash.is_some() {
+        only.push(Status::Trash);
+    }
+    if policy.stale.is_some() {
+        only.extend([Status::Write, Status::Failed]);
+    }
+    let some = policy.keep_last.is_none() && policy.max_age.is_none() && policy.max_size.is_none();
+    let census = Census::read(db, some.then_some(only.as_slice()))?;
     let items = &census.items;
     let c = &census;
     let mut picks = Picks {
