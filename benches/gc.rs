@@ -20,19 +20,32 @@
 //!   the first takes over 5 s)
 //! - `CACHET_BENCH_DIR`: where the temporary caches go (e.g. a tmpfs)
 //! - `CACHET_BENCH_KEEP`: set to keep the caches afterwards (for `EXPLAIN QUERY PLAN`)
+//! - `CACHET_BENCH_REUSE`: a directory for the registry, built there on the first run and
+//!   reused as it is on later ones (plans then run as of the time it was built, so they
+//!   stay comparable across runs and builds; the `gc::apply` step, which would change it,
+//!   is skipped)
+//! - `CACHET_BENCH_ONLY`: plan only the policies whose names contain one of these
+//!   comma-separated words (e.g. `combined` or `trash,orphans`)
+//! - `CACHET_BENCH_DUMP`: a file to write every plan to in a plain, deterministic text form,
+//!   so the plans of two builds can be compared byte for byte
 
+use std::fmt::Write as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cachet::blob::sync_filesystem;
-use cachet::gc::{self, GcPolicy};
+use cachet::gc::{self, GcPlan, GcPolicy, Reason};
 use cachet::manifest::{self, Entry, FileEntry};
 use cachet::{AttrValue, Cache, CacheOpts, IngestContent, IngestItem, NewItem};
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 
 #[path = "gc/verify.rs"]
 mod verify;
 
 const DAY_MS: i64 = 86_400_000;
+
+/// The file in a reused registry's directory recording when it was built (milliseconds).
+const BUILT_AT: &str = "bench-built-at";
 
 fn main() {
     let items: u64 = env_or("CACHET_BENCH_ITEMS", 1_000_000);
@@ -52,14 +65,35 @@ fn main() {
     println!("gc bench: {items} items, {versions} versions per key, in {where_}");
     println!("load: {}\n", load());
 
-    let root = tmp.path().join("registry");
+    let reuse = std::env::var_os("CACHET_BENCH_REUSE").map(std::path::PathBuf::from);
+    let root = reuse.clone().unwrap_or_else(|| tmp.path().join("registry"));
     let opts = CacheOpts {
         sync: false,
         ..CacheOpts::default()
     };
+    let built_at = root.join(BUILT_AT);
+    let now = match std::fs::read_to_string(&built_at) {
+        Ok(ms) if reuse.is_some() => {
+            let ms: i64 = ms.trim().parse().expect("build time");
+            println!("reusing the registry built at {ms} ms");
+            Utc.timestamp_millis_opt(ms).single().expect("build time")
+        }
+        _ => {
+            if root.exists() {
+                std::fs::remove_dir_all(&root).expect("remove a half-built registry");
+            }
+            let cache = Cache::open_with(&root, opts.clone()).expect("open cache");
+            let now = Utc::now();
+            build(&cache, items, versions, now.timestamp_millis());
+            drop(cache);
+            sync_filesystem(&root).expect("sync");
+            std::fs::write(&built_at, now.timestamp_millis().to_string()).expect("build time");
+            now
+        }
+    };
+    // Plans of a reused registry run as of its build, so they do not drift with the clock.
+    let plan_now = || if reuse.is_some() { now } else { Utc::now() };
     let cache = Cache::open_with(&root, opts).expect("open cache");
-    build(&cache, items, versions);
-    sync_filesystem(&root).expect("sync");
     let stored = cache.usage_totals().expect("usage").stored_bytes;
     println!(
         "stored: {:.1} MiB in distinct blobs; load: {}\n",
@@ -98,15 +132,19 @@ fn main() {
         "{:<14} {:>9} {:>9} {:>9} {:>8} {:>10}",
         "gc::plan", "first s", "median s", "items", "files", "freed MiB"
     );
-    for (name, policy) in &policies {
+    let mut dump = String::new();
+    let only = std::env::var("CACHET_BENCH_ONLY").unwrap_or_default();
+    let chosen = |name: &str| only.is_empty() || only.split(',').any(|w| name.contains(w.trim()));
+    for (name, policy) in policies.iter().filter(|(name, _)| chosen(name)) {
         let mut times = Vec::new();
         let mut plan = None;
         while times.len() < runs && times.iter().sum::<f64>() < 5.0 {
             let t = Instant::now();
-            plan = Some(gc::plan(&cache, policy, Utc::now()).expect("plan"));
+            plan = Some(gc::plan(&cache, policy, plan_now()).expect("plan"));
             times.push(t.elapsed().as_secs_f64());
         }
         let plan = plan.expect("planned once");
+        write_plan(&mut dump, name, &plan, &root);
         let first = times[0];
         times.sort_by(f64::total_cmp);
         println!(
@@ -118,8 +156,30 @@ fn main() {
         );
     }
     println!("load: {}\n", load());
+    if let Some(file) = std::env::var_os("CACHET_BENCH_DUMP") {
+        std::fs::write(&file, dump).expect("write the plans");
+        println!("plans written to {}\n", Path::new(&file).display());
+    }
 
-    let plan = gc::plan(&cache, &policies[0].1, Utc::now()).expect("plan trash");
+    if reuse.is_some() {
+        println!("gc::apply skipped: the registry is reused\n");
+    } else {
+        apply_trash(&cache, &policies[0].1);
+    }
+    drop(cache);
+
+    if verify_mib >= blob_mib {
+        verify::run(&tmp.path().join("verify"), verify_mib / blob_mib, blob_mib);
+        println!("load: {}", load());
+    }
+    if std::env::var_os("CACHET_BENCH_KEEP").is_some() {
+        println!("kept: {}", tmp.keep().display());
+    }
+}
+
+/// Applies the trash plan and reports rows and blobs per second.
+fn apply_trash(cache: &Cache, trash: &GcPolicy) {
+    let plan = gc::plan(cache, trash, Utc::now()).expect("plan trash");
     let planned = plan.items.len() as u64;
     let t = Instant::now();
     let mut rows_done = None;
@@ -128,7 +188,7 @@ fn main() {
             rows_done = Some(t.elapsed().as_secs_f64());
         }
     };
-    let report = gc::apply(&cache, &plan, &mut progress, None).expect("apply");
+    let report = gc::apply(cache, &plan, &mut progress, None).expect("apply");
     let secs = t.elapsed().as_secs_f64();
     let rows = rows_done.unwrap_or(secs);
     println!(
@@ -148,19 +208,64 @@ fn main() {
         mib(report.bytes_freed),
         report.skipped.len()
     );
-    drop(cache);
+}
 
-    if verify_mib >= blob_mib {
-        verify::run(&tmp.path().join("verify"), verify_mib / blob_mib, blob_mib);
-        println!("load: {}", load());
+/// Appends `plan` to `out` in a plain text form: every item and file with all it says,
+/// then the totals. Orphans and temp files are sorted by path, since directory listing
+/// order is the filesystem's; everything else is in plan order.
+fn write_plan(out: &mut String, name: &str, plan: &GcPlan, root: &Path) {
+    let _ = writeln!(
+        out,
+        "== {name}: {} items, {} files, usage before {}",
+        plan.items.len(),
+        plan.files.len(),
+        plan.usage_before
+    );
+    for i in &plan.items {
+        let _ = writeln!(
+            out,
+            "item {} {:?} {:?} {} v{} {} size={} sha={} exclusive={} linked={} updated={} accessed={:?} | {}",
+            i.id,
+            i.reason,
+            i.status,
+            i.key,
+            i.version,
+            i.uri,
+            i.size,
+            i.sha256.as_deref().unwrap_or("-"),
+            i.exclusive,
+            i.linked,
+            i.updated_ms,
+            i.accessed_ms,
+            i.detail
+        );
     }
-    if std::env::var_os("CACHET_BENCH_KEEP").is_some() {
-        println!("kept: {}", tmp.keep().display());
+    let listed = |r: Reason| matches!(r, Reason::Orphan | Reason::TempFile);
+    let mut files: Vec<_> = plan.files.iter().filter(|f| !listed(f.reason)).collect();
+    let mut walked: Vec<_> = plan.files.iter().filter(|f| listed(f.reason)).collect();
+    walked.sort_by(|a, b| (a.reason, &a.path).cmp(&(b.reason, &b.path)));
+    files.extend(walked);
+    for f in files {
+        let _ = writeln!(
+            out,
+            "file {:?} {} sha={} size={}",
+            f.reason,
+            f.path.strip_prefix(root).unwrap_or(&f.path).display(),
+            f.sha256.as_deref().unwrap_or("-"),
+            f.size
+        );
+    }
+    for (reason, t) in &plan.totals {
+        let _ = writeln!(
+            out,
+            "total {reason:?} items={} files={} exclusive={} shared={}",
+            t.items, t.files, t.exclusive_bytes, t.shared_bytes
+        );
     }
 }
 
 /// Ingests the registry, then mixes statuses and times with direct SQL.
-fn build(cache: &Cache, items: u64, versions: u64) {
+fn build(cache: &Cache, items: u64, versions: u64, now: i64) {
     let keys = (items / versions).max(1);
     let splits = ["train", "val", "test"];
     let new_items = (0..items).map(|i| {
@@ -185,7 +290,6 @@ fn build(cache: &Cache, items: u64, versions: u64) {
         ids.len(),
         ids.len() as f64 / secs
     );
-    let now = Utc::now().timestamp_millis();
     let t0 = now - 91 * DAY_MS;
     let h = "((id * 2654435761) % 1000)";
     let sql = format!(

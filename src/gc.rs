@@ -3,7 +3,9 @@
 //! [`apply`] re-checks every entry under the write lock and skips what changed since.
 
 mod apply;
+mod census;
 mod plan;
+mod walk;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -71,6 +71,33 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// 64 lower-case hex digits as 32 bytes.
+pub fn decode_digest(hex: &[u8]) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    (hex.len() == 64 && decode_hex(hex, &mut out)).then_some(out)
+}
+
+/// Decodes lower-case hex into `out` (exactly twice its length); false on anything else.
+pub fn decode_hex(hex: &[u8], out: &mut [u8]) -> bool {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    if hex.len() != out.len() * 2 {
+        return false;
+    }
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        match (digit(pair[0]), digit(pair[1])) {
+            (Some(hi), Some(lo)) => *byte = (hi << 4) | lo,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Whether `s` is a full lower-case sha256 hex digest.
 pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64

@@ -470,3 +470,30 @@ fn an_items_file_name_is_its_filename_or_the_end_of_its_uri() {
     let named = NewItem::new("https://x.org/download?id=7").filename("report.pdf");
     assert_eq!(put(named).file_name(), "report.pdf");
 }
+
+#[test]
+fn usage_totals_count_each_blob_once() {
+    let (_d, cache) = cache();
+    cache.put_bytes(&NewItem::new("a"), b"shared").unwrap();
+    cache.put_bytes(&NewItem::new("b"), b"shared").unwrap();
+    let c = cache.put_bytes(&NewItem::new("c"), b"only c").unwrap();
+    cache.put_bytes(&NewItem::new("d"), b"dd").unwrap();
+    cache.trash(c.id).unwrap();
+    // An item without content yet.
+    let writer = cache.create(&NewItem::new("w")).unwrap();
+    let totals = cache.usage_totals().unwrap();
+    assert_eq!(totals.items, 5);
+    assert_eq!(totals.logical_bytes, 6 + 6 + 6 + 2);
+    assert_eq!(
+        totals.stored_bytes,
+        6 + 6 + 2,
+        "the shared blob counts once"
+    );
+    drop(writer);
+    let (_e, fresh) = self::cache();
+    let empty = fresh.usage_totals().unwrap();
+    assert_eq!(
+        (empty.items, empty.logical_bytes, empty.stored_bytes),
+        (0, 0, 0)
+    );
+}

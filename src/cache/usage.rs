@@ -1,11 +1,14 @@
 //! Disk usage: totals and breakdowns by status, key or an attribute's values.
 
+use std::collections::HashMap;
+
 use rusqlite::params;
 use serde::Serialize;
 
 use super::Cache;
 use crate::attr::{AttrType, AttrValue};
 use crate::error::Result;
+use crate::key::decode_digest;
 
 /// How [`Cache::usage`] groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,25 +39,53 @@ pub struct UsageTotals {
 }
 
 impl Cache {
-    /// Totals of the whole cache.
+    /// Totals of the whole cache: one sequential scan of the items, with distinct blobs
+    /// counted in memory (grouping by digest in SQL walks the digest index and looks up
+    /// every item's size in the table, in no particular order: seconds at a million items).
     pub fn usage_totals(&self) -> Result<UsageTotals> {
         let db = self.db();
-        db.conn
-            .query_row(
-                "SELECT count(*), coalesce(sum(size), 0),
-                        (SELECT coalesce(sum(size), 0) FROM
-                           (SELECT max(size) AS size FROM items WHERE sha256 IS NOT NULL GROUP BY sha256))
-                 FROM items",
-                [],
-                |r| {
-                    Ok(UsageTotals {
-                        items: r.get::<_, i64>(0)?.max(0) as u64,
-                        logical_bytes: r.get::<_, i64>(1)?.max(0) as u64,
-                        stored_bytes: r.get::<_, i64>(2)?.max(0) as u64,
-                    })
-                },
-            )
-            .map_err(db.err("measuring usage"))
+        let fail = db.err("measuring usage");
+        let mut st = db
+            .conn
+            .prepare("SELECT size, sha256 FROM items")
+            .map_err(&fail)?;
+        let mut rows = st.query([]).map_err(&fail)?;
+        let (mut items, mut logical) = (0u64, 0i64);
+        // Each blob counts once, at the largest size recorded for it.
+        let mut digests: Vec<([u8; 32], Option<i64>)> = Vec::new();
+        let mut others: HashMap<String, Option<i64>> = HashMap::new();
+        while let Some(r) = rows.next().map_err(&fail)? {
+            items += 1;
+            let size: Option<i64> = r.get(0).map_err(&fail)?;
+            logical = logical.saturating_add(size.unwrap_or(0));
+            let Some(sha) = r
+                .get_ref(1)
+                .map_err(&fail)?
+                .as_str_or_null()
+                .map_err(|e| fail(e.into()))?
+            else {
+                continue;
+            };
+            match decode_digest(sha.as_bytes()) {
+                Some(digest) => digests.push((digest, size)),
+                None => {
+                    let max = others.entry(sha.to_owned()).or_default();
+                    *max = (*max).max(size);
+                }
+            }
+        }
+        digests.sort_unstable();
+        let stored = digests
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|blob| blob.iter().map(|(_, size)| *size).max().flatten())
+            .chain(others.into_values())
+            .map(|size| size.unwrap_or(0))
+            .fold(0i64, i64::saturating_add);
+        Ok(UsageTotals {
+            items,
+            logical_bytes: logical.max(0) as u64,
+            stored_bytes: stored.max(0) as u64,
+        })
     }
 
     /// Usage grouped `by`, largest first, at most `limit` groups.

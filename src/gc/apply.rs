@@ -145,9 +145,15 @@ pub fn apply(
         }
         match fs::symlink_metadata(&file.path) {
             Ok(meta) if !meta.is_dir() && old_enough(&meta, grace) => {
-                fs::remove_file(&file.path).at(&file.path)?;
-                report.temp_files_deleted += 1;
-                report.bytes_freed += if meta.is_file() { meta.len() } else { 0 };
+                match fs::remove_file(&file.path) {
+                    Ok(()) => {
+                        report.temp_files_deleted += 1;
+                        report.bytes_freed += if meta.is_file() { meta.len() } else { 0 };
+                    }
+                    // Gone meanwhile: nothing left to do.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).at(&file.path),
+                }
             }
             Ok(_) => report.skipped.push(Skipped {
                 id: None,

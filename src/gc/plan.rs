@@ -1,78 +1,55 @@
-//! Building a [`GcPlan`]: one indexed query per policy, then an accounting pass that says
-//! which blobs would really be freed.
+//! Building a [`GcPlan`] from one [`Census`] of the registry: every policy is a pass over
+//! it in memory, then an accounting pass says which blobs would really be freed. For
+//! orphans, the blob directory is walked on other threads meanwhile.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, params};
 
-use super::{GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, old_enough};
+use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId};
+use super::{GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, old_enough, walk};
 use crate::cache::Cache;
-use crate::error::{IoResultExt, Result};
-use crate::key::is_sha256_hex;
+use crate::error::{Error, IoResultExt, Result};
+use crate::key::{decode_digest, hex};
 use crate::registry::Db;
 use crate::status::Status;
 
-/// An item is protected when pinned, or when its content is linked by a pinned manifest.
-const PROTECTED: &str = "(items.pinned <> 0 OR (items.sha256 IS NOT NULL AND EXISTS (
-    SELECT 1 FROM links JOIN items AS m ON m.id = links.item_id
-    WHERE links.sha256 = items.sha256 AND m.pinned <> 0)))";
+/// How long ago `ms` was, in the largest whole unit: "41d", "3h", "5m" (written straight
+/// into the detail it is part of, without a string of its own).
+struct Ago(i64);
 
-const COLUMNS: &str = "items.id, items.key, items.version, items.uri, items.status, \
-    coalesce(items.size, 0), items.sha256, items.updated, items.accessed, items.created, \
-    items.lease_expires, items.note";
-
-struct Row_ {
-    item: PlannedItem,
-    created_ms: i64,
-    lease_ms: Option<i64>,
-    note: Option<String>,
+fn ago(ms: i64, now: DateTime<Utc>) -> Ago {
+    Ago((now.timestamp_millis() - ms).max(0) / 1000)
 }
 
-fn read_row(row: &Row<'_>) -> rusqlite::Result<Row_> {
-    let status: String = row.get(4)?;
-    Ok(Row_ {
-        item: PlannedItem {
-            id: row.get(0)?,
-            key: row.get(1)?,
-            version: row.get(2)?,
-            uri: row.get(3)?,
-            status: status.parse().unwrap_or(Status::Failed),
-            size: row.get::<_, i64>(5)?.max(0) as u64,
-            sha256: row.get(6)?,
-            reason: Reason::Trash,
-            detail: String::new(),
-            exclusive: false,
-            updated_ms: row.get(7)?,
-            accessed_ms: row.get(8)?,
-            linked: false,
-        },
-        created_ms: row.get(9)?,
-        lease_ms: row.get(10)?,
-        note: row.get(11)?,
-    })
-}
-
-fn ago(ms: i64, now: DateTime<Utc>) -> String {
-    let secs = (now.timestamp_millis() - ms).max(0) / 1000;
-    match secs {
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
+impl fmt::Display for Ago {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            s if s < 3600 => write!(f, "{}m", s / 60),
+            s if s < 86_400 => write!(f, "{}h", s / 3600),
+            s => write!(f, "{}d", s / 86_400),
+        }
     }
 }
 
-fn ordinal(n: i64) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
+/// `n` with its English ordinal suffix: 1st, 2nd, 3rd, 4th, 11th, 21st.
+struct Ordinal(i64);
+
+impl fmt::Display for Ordinal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        write!(f, "{n}{suffix}")
+    }
 }
 
 fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
@@ -80,191 +57,323 @@ fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
         .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// An item chosen by a policy, by its position in the census.
+struct Pick {
+    row: usize,
+    reason: Reason,
+    detail: String,
+}
+
+/// The items chosen so far, each once, in the order chosen.
+struct Picks {
+    picks: Vec<Pick>,
+    chosen: Vec<bool>,
+}
+
+impl Picks {
+    fn add(&mut self, row: usize, reason: Reason, detail: impl FnOnce() -> String) {
+        if !self.chosen[row] {
+            self.chosen[row] = true;
+            self.picks.push(Pick {
+                row,
+                reason,
+                detail: detail(),
+            });
+        }
+    }
+}
+
 /// Plans a collection under `policy` as of `now`. Reads only; nothing changes.
 pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPlan> {
     let db = cache.registry().db();
-    // One read transaction: every query sees the same snapshot, and SQLite takes its read
-    // lock once rather than per statement. Dropping it ends it (nothing was written).
+    // One read transaction: every query sees the same snapshot. Dropping it ends it
+    // (nothing was written).
     let _snapshot = db
         .conn
         .unchecked_transaction()
         .map_err(db.err("planning gc"))?;
-    let mut planned: Vec<PlannedItem> = Vec::new();
-    let mut seen: HashSet<i64> = HashSet::new();
-    let mut add = |planned: &mut Vec<PlannedItem>, mut item: PlannedItem, reason, detail| {
-        if seen.insert(item.id) {
-            item.reason = reason;
-            item.detail = detail;
-            planned.push(item);
+    std::thread::scope(|scope| {
+        let blobs = cache.blobs().dir();
+        // The walk runs beside the registry reads, on another thread if one can be had.
+        let listing = policy.orphans.then(|| {
+            std::thread::Builder::new()
+                .name("gc blob walk".into())
+                .spawn_scoped(scope, || walk::blob_digests(blobs))
+        });
+        let planned = plan_items(cache, db, policy, now);
+        // Joined before anything is returned, an error included.
+        let on_disk = listing.map(|walker| match walker {
+            Ok(walker) => walker.join().unwrap_or_else(|_| {
+                Err(Error::invalid(
+                    blobs.display().to_string(),
+                    "the blob directory walk failed",
+                ))
+            }),
+            Err(_) => walk::blob_digests(blobs),
+        });
+        let (census, items, mut files, usage_before) = planned?;
+        if let Some(on_disk) = on_disk {
+            orphan_blobs(cache, &census, &on_disk?, policy, &mut files)?;
+            temp_files(cache.blobs().tmp_dir(), policy, &mut files)?;
         }
+        let totals = totals(&items, &files);
+        Ok(GcPlan {
+            created: now,
+            policy: policy.clone(),
+            items,
+            files,
+            totals,
+            usage_before,
+        })
+    })
+}
+
+type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, u64);
+
+/// Everything but orphans and temp files: the items each policy picks, their accounting,
+/// and the blobs only collected manifests linked. Also returns the census and the usage
+/// measured for max-size.
+fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) -> Result<Planned> {
+    // Only trash, stale writes or failures: only items in those statuses are read in full.
+    let mut only = Vec::new();
+    if policy.trash.is_some() {
+        only.push(Status::Trash);
+    }
+    if policy.stale.is_some() {
+        only.extend([Status::Write, Status::Failed]);
+    }
+    let some = policy.keep_last.is_none() && policy.max_age.is_none() && policy.max_size.is_none();
+    let census = Census::read(db, some.then_some(only.as_slice()))?;
+    let items = &census.items;
+    let c = &census;
+    let mut picks = Picks {
+        picks: Vec::new(),
+        chosen: vec![false; items.len()],
     };
-    let query = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<Vec<Row_>> {
-        db.conn
-            .prepare(sql)
-            .and_then(|mut st| {
-                st.query_map(args, read_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(db.err("planning gc"))
+    let candidates = |status: Status| {
+        items
+            .iter()
+            .enumerate()
+            .filter(move |(_, r)| r.status == Some(status) && !c.protected(r))
     };
 
     if let Some(older) = policy.trash {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM items WHERE status = 'TRASH' AND updated <= ?1 AND NOT {PROTECTED} ORDER BY id"
-        );
-        for r in query(&sql, &[&cutoff(now, older)])? {
-            let detail = format!("in the trash for {}", ago(r.item.updated_ms, now));
-            add(&mut planned, r.item, Reason::Trash, detail);
+        let before = cutoff(now, older);
+        for (row, r) in candidates(Status::Trash).filter(|(_, r)| r.updated <= before) {
+            picks.add(row, Reason::Trash, || {
+                format!("in the trash for {}", ago(r.updated, now))
+            });
         }
     }
     if let Some(older) = policy.stale {
         let before = cutoff(now, older);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM items WHERE status = 'WRITE' AND lease_expires < ?1 AND NOT {PROTECTED} ORDER BY id"
-        );
-        for r in query(&sql, &[&before])? {
-            let detail = format!(
-                "writer's lease expired {} ago",
-                ago(r.lease_ms.unwrap_or(0), now)
-            );
-            add(&mut planned, r.item, Reason::StaleWrite, detail);
+        for (row, r) in candidates(Status::Write) {
+            if let Some(lease) = r.lease_expires.filter(|&l| l < before) {
+                picks.add(row, Reason::StaleWrite, || {
+                    format!("writer's lease expired {} ago", ago(lease, now))
+                });
+            }
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM items WHERE status = 'FAILED' AND updated < ?1 AND NOT {PROTECTED} ORDER BY id"
-        );
-        for r in query(&sql, &[&before])? {
-            let detail = format!(
-                "failed {} ago{}",
-                ago(r.item.updated_ms, now),
-                r.note.map(|n| format!(": {n}")).unwrap_or_default()
-            );
-            add(&mut planned, r.item, Reason::Failed, detail);
+        // The note, if any, is appended when the plan is written out.
+        for (row, r) in candidates(Status::Failed).filter(|(_, r)| r.updated < before) {
+            picks.add(row, Reason::Failed, || {
+                format!("failed {} ago", ago(r.updated, now))
+            });
         }
     }
     if let Some(keep) = policy.keep_last {
-        let sql = format!(
-            "SELECT {COLUMNS}, ranked.rn, ranked.n FROM (
-                 SELECT id,
-                        row_number() OVER (PARTITION BY key ORDER BY version DESC) AS rn,
-                        count(*) OVER (PARTITION BY key) AS n
-                 FROM items WHERE status = 'READY') AS ranked
-             JOIN items ON items.id = ranked.id
-             WHERE ranked.rn > ?1 AND NOT {PROTECTED} ORDER BY items.key, items.version"
-        );
-        let rows = db
-            .conn
-            .prepare(&sql)
-            .and_then(|mut st| {
-                st.query_map([i64::from(keep)], |row| {
-                    Ok((
-                        read_row(row)?,
-                        row.get::<_, i64>(12)?,
-                        row.get::<_, i64>(13)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(db.err("planning keep-last"))?;
-        for (r, rank, n) in rows {
-            let detail = format!(
-                "version {}: {} newest of {n} READY, keep-last {keep}",
-                r.item.version,
-                ordinal(rank)
-            );
-            add(&mut planned, r.item, Reason::KeepLast, detail);
-        }
+        keep_last(&census, keep, &mut picks);
     }
+    // READY items nothing protects, least recently used first.
+    let lru: Vec<(i64, i64, usize)> = if policy.max_age.is_some() || policy.max_size.is_some() {
+        let mut lru: Vec<_> = candidates(Status::Ready)
+            .map(|(row, r)| (r.last_use(), r.id, row))
+            .collect();
+        lru.sort_unstable();
+        lru
+    } else {
+        Vec::new()
+    };
     if let Some(age) = policy.max_age {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM items WHERE status = 'READY'
-             AND coalesce(accessed, created) < ?1 AND NOT {PROTECTED} ORDER BY coalesce(accessed, created), id"
-        );
-        for r in query(&sql, &[&cutoff(now, age)])? {
-            let detail = match r.item.accessed_ms {
+        let before = cutoff(now, age);
+        for &(_, _, row) in lru.iter().take_while(|(last, _, _)| *last < before) {
+            let r = &items[row];
+            picks.add(row, Reason::MaxAge, || match r.accessed {
                 Some(a) => format!("last access {} ago", ago(a, now)),
-                None => format!("never accessed, created {} ago", ago(r.created_ms, now)),
-            };
-            add(&mut planned, r.item, Reason::MaxAge, detail);
+                None => format!("never accessed, created {} ago", ago(r.created, now)),
+            });
         }
     }
-    let mut refs = Refs::new(db);
-    for item in &planned {
-        refs.plan(item)?;
+    let mut refs = Refs::new(&census);
+    for pick in &picks.picks {
+        refs.plan(&items[pick.row]);
     }
     let mut usage_before = 0;
     if let Some(cap) = policy.max_size {
-        usage_before = usage(db)?;
-        let mut usage_now = usage_before.saturating_sub(refs.freed_so_far()?);
-        if usage_now > cap {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM items WHERE status = 'READY' AND NOT {PROTECTED}
-                 ORDER BY coalesce(accessed, created), id"
-            );
-            let mut st = db.conn.prepare(&sql).map_err(db.err("planning max-size"))?;
-            let mut rows = st.query([]).map_err(db.err("planning max-size"))?;
-            let mut rank = 0;
-            // Ids planned by the other policies (the query yields each row once, so what
-            // this loop adds never comes round again).
-            let already: HashSet<i64> = planned.iter().map(|p| p.id).collect();
-            while usage_now > cap {
-                let Some(row) = rows.next().map_err(db.err("planning max-size"))? else {
-                    break;
-                };
-                let r = read_row(row).map_err(db.err("planning max-size"))?;
-                rank += 1;
-                if already.contains(&r.item.id) {
-                    continue;
-                }
-                let last = r.item.accessed_ms.unwrap_or(r.created_ms);
-                let detail = format!("LRU rank {rank}, last access {} ago", ago(last, now));
-                usage_now = usage_now.saturating_sub(refs.plan(&r.item)?);
-                add(&mut planned, r.item, Reason::MaxSize, detail);
+        usage_before = census.usage();
+        let mut usage_now = usage_before.saturating_sub(refs.freed_so_far());
+        // Ranks count every item in LRU order, those other policies already planned too.
+        for (rank, &(last, _, row)) in (1u64..).zip(&lru) {
+            if usage_now <= cap {
+                break;
             }
+            if picks.chosen[row] {
+                continue;
+            }
+            usage_now = usage_now.saturating_sub(refs.plan(&items[row]));
+            picks.add(row, Reason::MaxSize, || {
+                format!("LRU rank {rank}, last access {} ago", ago(last, now))
+            });
         }
     }
 
-    // Accounting: which blobs go, which stay shared.
-    let planned_ids: HashSet<i64> = planned.iter().map(|p| p.id).collect();
-    let mut files = Vec::new();
-    let mut freed_shas: HashSet<String> = HashSet::new();
-    for item in &mut planned {
-        if let Some(sha) = item.sha256.clone() {
-            let (linked, users) = db.referrers(&sha)?;
-            item.linked = linked;
-            let outside = users.iter().any(|id| !planned_ids.contains(id));
-            item.exclusive = !outside && freed_shas.insert(sha);
+    // What the plan says of each item is read in row order, the order the census lies in
+    // memory in (picks come in key or LRU order), and put in its place in pick order.
+    let n = picks.picks.len();
+    let mut by_row: Vec<(usize, usize)> = (picks.picks.iter().enumerate())
+        .map(|(at, p)| (p.row, at))
+        .collect();
+    by_row.sort_unstable();
+    let mut pick_refs: Vec<(ShaId, u32)> = vec![(NO_SHA, NO_LINKS); n];
+    let mut slots: Vec<Option<PlannedItem>> = Vec::with_capacity(n);
+    slots.resize_with(n, || None);
+    for &(row, at) in &by_row {
+        let r = &items[row];
+        pick_refs[at] = (r.sha, r.links);
+        slots[at] = Some(PlannedItem {
+            id: r.id,
+            key: census.key(row).to_owned(),
+            version: r.version,
+            uri: census.uri(row).to_owned(),
+            status: r.status.unwrap_or(Status::Failed),
+            size: r.size.unwrap_or(0).max(0) as u64,
+            sha256: (r.sha != NO_SHA).then(|| census.sha_name(r.sha)),
+            reason: Reason::Trash,
+            detail: String::new(),
+            exclusive: false,
+            updated_ms: r.updated,
+            accessed_ms: r.accessed,
+            linked: false,
+        });
+    }
+    drop(by_row);
+
+    // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
+    // it has more referrers (items holding it, manifests linking it) than planned ones.
+    let mut planned_refs = vec![0u32; census.shas.len()];
+    for &(sha, links) in &pick_refs {
+        if sha != NO_SHA {
+            planned_refs[sha as usize] += 1;
+        }
+        for link in census.links_at(links) {
+            planned_refs[link.sha as usize] += 1;
         }
     }
-    let with_links = db.items_with_links()?;
-    for item in planned.iter().filter(|p| with_links.contains(&p.id)) {
-        for link in db.links_of(item.id)? {
-            if !freed_shas.contains(&link.sha256)
-                && !db.referenced_outside(&link.sha256, &planned_ids)?
-                && cache.blobs().exists(&link.sha256)
-            {
-                freed_shas.insert(link.sha256.clone());
+    let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
+    let mut freed = vec![false; census.shas.len()];
+    let mut planned = Vec::with_capacity(n);
+    for ((pick, slot), &(sha, _)) in picks.picks.iter_mut().zip(slots).zip(&pick_refs) {
+        let Some(mut item) = slot else {
+            continue;
+        };
+        if sha != NO_SHA {
+            item.linked = census.shas[sha as usize].links > 0;
+            item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
+        }
+        item.reason = pick.reason;
+        item.detail = std::mem::take(&mut pick.detail);
+        if pick.reason == Reason::Failed
+            && let Some(note) = census.failure_note(pick.row)
+        {
+            item.detail.push_str(": ");
+            item.detail.push_str(note);
+        }
+        planned.push(item);
+    }
+    let mut files = Vec::new();
+    for &(_, links) in &pick_refs {
+        for link in census.links_at(links) {
+            if freed[link.sha as usize] || outside(link.sha) {
+                continue;
+            }
+            let sha = census.sha_name(link.sha);
+            if cache.blobs().exists(&sha) {
+                freed[link.sha as usize] = true;
                 files.push(PlannedFile {
-                    path: cache.blobs().path(&link.sha256)?,
-                    sha256: Some(link.sha256),
-                    size: link.size.unwrap_or(0),
+                    path: cache.blobs().path(&sha)?,
+                    sha256: Some(sha),
+                    size: link.size.map_or(0, |s| s.max(0) as u64),
                     reason: Reason::Unlinked,
                 });
             }
         }
     }
-    if policy.orphans {
-        orphan_blobs(cache, db, policy, &freed_shas, &mut files)?;
-        temp_files(cache.blobs().tmp_dir(), policy, &mut files)?;
+    drop(picks);
+    Ok((census, planned, files, usage_before))
+}
+
+/// Keep-last: each key's READY versions ranked newest first, picking those past the
+/// `keep` newest that nothing protects, in `(key, version)` order. Keys are sorted in
+/// memory: as 32 bytes when every one is a digest (as keys are), else as text (the same
+/// order as SQLite's, byte by byte).
+fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
+    let items = &census.items;
+    let ready = || {
+        (items.iter().enumerate())
+            .filter(|(_, r)| r.status == Some(Status::Ready))
+            .map(|(row, _)| row)
+    };
+    // READY rows by (key, version), and where each key's run ends.
+    let mut rows: Vec<usize> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let digests: Option<Vec<([u8; 32], i64, usize)>> = ready()
+        .map(|row| decode_digest(census.key(row).as_bytes()).map(|d| (d, items[row].version, row)))
+        .collect();
+    match digests {
+        Some(mut sorted) => {
+            sorted.sort_unstable();
+            for (at, pair) in sorted.windows(2).enumerate() {
+                if pair[0].0 != pair[1].0 {
+                    ends.push(at + 1);
+                }
+            }
+            rows.extend(sorted.iter().map(|&(_, _, row)| row));
+        }
+        None => {
+            rows.extend(ready());
+            rows.sort_unstable_by(|&a, &b| {
+                (census.key(a), items[a].version).cmp(&(census.key(b), items[b].version))
+            });
+            for (at, pair) in rows.windows(2).enumerate() {
+                if census.key(pair[0]) != census.key(pair[1]) {
+                    ends.push(at + 1);
+                }
+            }
+        }
     }
-    let totals = totals(&planned, &files);
-    Ok(GcPlan {
-        created: now,
-        policy: policy.clone(),
-        items: planned,
-        files,
-        totals,
-        usage_before,
-    })
+    ends.push(rows.len());
+    let mut start = 0;
+    for end in ends {
+        let versions = rows.get(start..end).unwrap_or_default();
+        start = end;
+        let n = versions.len() as i64;
+        // Oldest first: the first n - keep go, unless protected.
+        for (at, &row) in versions.iter().enumerate() {
+            let rank = n - at as i64;
+            if rank <= i64::from(keep) {
+                break;
+            }
+            if !census.protected(&items[row]) {
+                let version = items[row].version;
+                picks.add(row, Reason::KeepLast, || {
+                    format!(
+                        "version {version}: {} newest of {n} READY, keep-last {keep}",
+                        Ordinal(rank)
+                    )
+                });
+            }
+        }
+    }
 }
 
 fn totals(items: &[PlannedItem], files: &[PlannedFile]) -> Vec<(Reason, ReasonTotal)> {
@@ -288,120 +397,53 @@ fn totals(items: &[PlannedItem], files: &[PlannedFile]) -> Vec<(Reason, ReasonTo
     out
 }
 
-/// Bytes the cache holds: distinct blobs of items plus blobs only manifests link to.
-fn usage(db: Db<'_>) -> Result<u64> {
-    db.conn
-        .query_row(
-            "SELECT (SELECT coalesce(sum(size), 0) FROM
-                       (SELECT max(size) AS size FROM items WHERE sha256 IS NOT NULL GROUP BY sha256))
-                  + (SELECT coalesce(sum(size), 0) FROM
-                       (SELECT max(size) AS size FROM links
-                        WHERE NOT EXISTS (SELECT 1 FROM items WHERE items.sha256 = links.sha256)
-                        GROUP BY sha256))",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|n| n.max(0) as u64)
-        .map_err(db.err("measuring usage"))
-}
-
 /// Reference counts of blobs as items are planned, to know when one is freed.
 struct Refs<'a> {
-    db: Db<'a>,
-    remaining: HashMap<String, (i64, u64)>,
+    census: &'a Census,
+    /// By blob touched: referrers not planned yet, and the size of the first item planned.
+    remaining: Vec<Option<(i64, u64)>>,
+    touched: Vec<ShaId>,
 }
 
 impl<'a> Refs<'a> {
-    fn new(db: Db<'a>) -> Self {
+    fn new(census: &'a Census) -> Self {
         Refs {
-            db,
-            remaining: HashMap::new(),
+            census,
+            remaining: vec![None; census.shas.len()],
+            touched: Vec::new(),
         }
     }
 
     /// Counts `item` as going; returns the bytes freed if it was the blob's last user.
-    fn plan(&mut self, item: &PlannedItem) -> Result<u64> {
-        let Some(sha) = &item.sha256 else {
-            return Ok(0);
-        };
-        if !self.remaining.contains_key(sha) {
-            let n = self.db.reference_count(sha)?;
-            self.remaining.insert(sha.clone(), (n, item.size));
+    fn plan(&mut self, item: &ItemRow) -> u64 {
+        if item.sha == NO_SHA {
+            return 0;
         }
-        let entry = self.remaining.entry(sha.clone()).or_insert((0, item.size));
+        let size = item.size.unwrap_or(0).max(0) as u64;
+        let Refs {
+            census,
+            remaining,
+            touched,
+        } = self;
+        let entry = remaining[item.sha as usize].get_or_insert_with(|| {
+            touched.push(item.sha);
+            (i64::from(census.shas[item.sha as usize].total()), size)
+        });
         entry.0 -= 1;
-        Ok(if entry.0 == 0 { item.size } else { 0 })
+        if entry.0 == 0 { size } else { 0 }
     }
 
-    fn freed_so_far(&self) -> Result<u64> {
-        Ok(self
-            .remaining
-            .values()
+    fn freed_so_far(&self) -> u64 {
+        self.touched
+            .iter()
+            .filter_map(|&sha| self.remaining[sha as usize])
             .filter(|(n, _)| *n <= 0)
             .map(|(_, size)| size)
-            .sum())
+            .sum()
     }
 }
 
 impl Db<'_> {
-    /// Items plus manifest links that reference blob `sha`.
-    fn reference_count(&self, sha: &str) -> Result<i64> {
-        self.conn
-            .prepare_cached(
-                "SELECT (SELECT count(*) FROM items WHERE sha256 = ?1)
-                      + (SELECT count(*) FROM links WHERE sha256 = ?1)",
-            )
-            .and_then(|mut st| st.query_row([sha], |r| r.get(0)))
-            .map_err(self.err("counting references"))
-    }
-
-    /// Whether something not in `planned` references blob `sha` (an item, or a link of a
-    /// manifest that stays).
-    fn referenced_outside(&self, sha: &str, planned: &HashSet<i64>) -> Result<bool> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM items WHERE sha256 = ?1 UNION SELECT item_id FROM links WHERE sha256 = ?1",
-            )
-            .map_err(self.err("checking references"))?;
-        let ids = st
-            .query_map(params![sha], |r| r.get::<_, i64>(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(self.err("checking references"))?;
-        Ok(ids.iter().any(|id| !planned.contains(id)))
-    }
-
-    /// Every item referencing blob `sha` (as its content, or as a manifest linking it),
-    /// and whether any manifest links it: one indexed query instead of two.
-    fn referrers(&self, sha: &str) -> Result<(bool, Vec<i64>)> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT id, 0 FROM items WHERE sha256 = ?1
-                 UNION ALL SELECT item_id, 1 FROM links WHERE sha256 = ?1",
-            )
-            .map_err(self.err("checking references"))?;
-        let rows = st
-            .query_map(params![sha], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(self.err("checking references"))?;
-        let linked = rows.iter().any(|(_, link)| *link);
-        Ok((linked, rows.into_iter().map(|(id, _)| id).collect()))
-    }
-
-    /// The items that have links (manifests): only their links need reading.
-    fn items_with_links(&self) -> Result<HashSet<i64>> {
-        self.conn
-            .prepare("SELECT item_id FROM links GROUP BY item_id")
-            .and_then(|mut st| {
-                st.query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(self.err("listing manifests"))
-    }
-
     /// Whether any manifest links blob `sha`.
     pub(crate) fn sha_linked(&self, sha: Option<&str>) -> Result<bool> {
         let Some(sha) = sha else { return Ok(false) };
@@ -412,69 +454,47 @@ impl Db<'_> {
     }
 }
 
-/// Blobs on disk that nothing references. Directories that are symlinks are not entered:
-/// nothing outside the cache root is ever looked at, let alone deleted.
+/// Blobs on disk that nothing references, old enough, in digest order. `on_disk` lists
+/// only files at the exact blob layout (see [`walk`]), so nothing else is ever taken for a
+/// blob; each unreferenced one is looked at once more (it may have gone meanwhile).
 fn orphan_blobs(
     cache: &Cache,
-    db: Db<'_>,
+    census: &Census,
+    on_disk: &[[u8; 32]],
     policy: &GcPolicy,
-    already: &HashSet<String>,
     out: &mut Vec<PlannedFile>,
 ) -> Result<()> {
-    let top = cache.blobs().dir();
-    for a in real_dirs(top)? {
-        for b in real_dirs(&a)? {
-            for entry in fs::read_dir(&b).at(&b)? {
-                let entry = entry.at(&b)?;
-                let path = entry.path();
-                let meta = fs::symlink_metadata(&path).at(&path)?;
-                if !meta.is_file() {
-                    continue;
-                }
-                let sha = format!(
-                    "{}{}{}",
-                    a.file_name().unwrap_or_default().to_string_lossy(),
-                    b.file_name().unwrap_or_default().to_string_lossy(),
-                    entry.file_name().to_string_lossy()
-                );
-                if !is_sha256_hex(&sha)
-                    || already.contains(&sha)
-                    || !old_enough(&meta, policy.grace)
-                {
-                    continue;
-                }
-                if !db.blob_referenced(&sha)? {
-                    out.push(PlannedFile {
-                        path,
-                        sha256: Some(sha),
-                        size: meta.len(),
-                        reason: Reason::Orphan,
-                    });
-                }
-            }
+    // Both lists ascend: a merge join. (Blobs the plan frees are referenced, so they are
+    // never orphans as well.)
+    let mut known = census.digests().iter().peekable();
+    for digest in on_disk {
+        while known.next_if(|k| *k < digest).is_some() {}
+        if known.peek() == Some(&digest) {
+            continue;
+        }
+        let sha = hex(digest);
+        let path = cache.blobs().path(&sha)?;
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).at(&path),
+        };
+        if meta.is_file() && old_enough(&meta, policy.grace) {
+            out.push(PlannedFile {
+                path,
+                sha256: Some(sha),
+                size: meta.len(),
+                reason: Reason::Orphan,
+            });
         }
     }
     Ok(())
 }
 
-fn real_dirs(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    for entry in fs::read_dir(dir).at(dir)? {
-        let entry = entry.at(dir)?;
-        let meta = fs::symlink_metadata(entry.path()).at(entry.path())?;
-        if meta.is_dir() {
-            out.push(entry.path());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Leftovers in `tmp/` older than the grace period (a live writer's file is younger: it
-/// is written to continuously, and its lease is renewed well within the hour).
+/// is written to continuously, and its lease is renewed well within the hour). Writers
+/// rename their files away or delete them at any moment: one gone by the time it is
+/// looked at is simply not a leftover.
 fn temp_files(tmp: &Path, policy: &GcPolicy, out: &mut Vec<PlannedFile>) -> Result<()> {
     if !tmp.is_dir() {
         return Ok(());
@@ -482,7 +502,11 @@ fn temp_files(tmp: &Path, policy: &GcPolicy, out: &mut Vec<PlannedFile>) -> Resu
     for entry in fs::read_dir(tmp).at(tmp)? {
         let entry = entry.at(tmp)?;
         let path = entry.path();
-        let meta = fs::symlink_metadata(&path).at(&path)?;
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).at(&path),
+        };
         if (meta.is_file() || meta.file_type().is_symlink()) && old_enough(&meta, policy.grace) {
             out.push(PlannedFile {
                 path,

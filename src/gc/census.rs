@@ -1,0 +1,517 @@
+//! One read of the registry for planning: every item's status, times, size and blob, and
+//! every manifest link, with each distinct blob digest numbered once. Pins, reference
+//! counts, usage and orphan detection all work from it in memory, so planning asks SQLite
+//! nothing per item.
+
+use std::collections::HashMap;
+
+use rusqlite::types::ValueRef;
+
+use crate::error::{Error, Result};
+use crate::key::decode_digest;
+use crate::registry::Db;
+use crate::status::Status;
+
+/// The number of a distinct blob digest in a [`Census`].
+pub(super) type ShaId = u32;
+
+/// An item without content.
+pub(super) const NO_SHA: ShaId = ShaId::MAX;
+
+/// What planning needs of an item. Its key and URI are in [`Census::text`].
+pub(super) struct ItemRow {
+    pub id: i64,
+    pub version: i64,
+    /// Where its key starts in the census text, then the key's and the URI's lengths.
+    text: usize,
+    key_len: u32,
+    uri_len: u32,
+    /// `None` for a status this build does not know: no policy matches it.
+    pub status: Option<Status>,
+    pub pinned: bool,
+    pub size: Option<i64>,
+    pub sha: ShaId,
+    pub updated: i64,
+    pub accessed: Option<i64>,
+    pub created: i64,
+    pub lease_expires: Option<i64>,
+    /// Which of the census's manifests it is, if it has links: [`NO_LINKS`] if not.
+    pub links: u32,
+}
+
+/// An item without links.
+pub(super) const NO_LINKS: u32 = u32::MAX;
+
+impl ItemRow {
+    /// When it was last used: accessed, or if never, created.
+    pub fn last_use(&self) -> i64 {
+        self.accessed.unwrap_or(self.created)
+    }
+}
+
+/// A manifest's link to a blob.
+pub(super) struct LinkRow {
+    pub item_id: i64,
+    pub sha: ShaId,
+    pub size: Option<i64>,
+    /// Whether the manifest is pinned.
+    pinned: bool,
+}
+
+/// Who references one blob. (Kept small: planning looks these up in random order.)
+#[derive(Default, Clone)]
+pub(super) struct ShaRefs {
+    /// Items whose content it is (any status).
+    pub items: u32,
+    /// Manifests linking it.
+    pub links: u32,
+}
+
+impl ShaRefs {
+    pub fn total(&self) -> u32 {
+        self.items + self.links
+    }
+}
+
+/// The registry as planning sees it, read in one snapshot.
+pub(super) struct Census {
+    /// Every item, by ascending id.
+    pub items: Vec<ItemRow>,
+    /// Every item's key then URI, one after the other (one allocation, not two per item).
+    text: String,
+    /// The notes of FAILED items, by row (the only ones plans show).
+    notes: HashMap<usize, String>,
+    /// The links of each manifest, as ranges of `links` (see [`ItemRow::links`]).
+    manifests: Vec<(usize, usize)>,
+    /// Every link, in `(item_id, sha256)` order.
+    pub links: Vec<LinkRow>,
+    /// References of each distinct digest, by [`ShaId`]: proper digests first, ascending,
+    /// then anything else found in a `sha256` column.
+    pub shas: Vec<ShaRefs>,
+    /// By [`ShaId`]: linked by a pinned manifest, so the items holding it are protected.
+    sha_pinned: Vec<bool>,
+    /// By [`ShaId`]: the largest size recorded by the items holding it, and by the links.
+    sha_sizes: Vec<(Option<i64>, Option<i64>)>,
+    /// The proper digests (64 lower-case hex digits), ascending: `ShaId` 0, 1, …
+    digests: Vec<[u8; 32]>,
+    /// The other values, numbered after the digests.
+    other_names: Vec<String>,
+    rows: RowIndex,
+}
+
+impl Census {
+    /// Reads every item and link (two sequential scans); with `only`, just the items in
+    /// those statuses, and the digests of the others from the digest index (the census
+    /// then knows nothing of their sizes: [`Census::usage`] needs every item).
+    pub fn read(db: Db<'_>, only: Option<&[Status]>) -> Result<Census> {
+        let fail = db.err("reading the registry for gc");
+        // Ids are allocated in order, so their span is a good guess at the count (capped,
+        // in case they are sparse: it is only a hint).
+        let span: i64 = db
+            .conn
+            .query_row(
+                "SELECT coalesce(max(id) - min(id) + 1, 0) FROM items",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&fail)?;
+        let expected = usize::try_from(span).unwrap_or(0).min(1 << 24);
+        let mut census = Census {
+            items: Vec::with_capacity(expected),
+            text: String::new(),
+            notes: HashMap::new(),
+            manifests: Vec::new(),
+            links: Vec::new(),
+            shas: Vec::new(),
+            sha_pinned: Vec::new(),
+            sha_sizes: Vec::new(),
+            digests: Vec::new(),
+            other_names: Vec::new(),
+            rows: RowIndex::Search,
+        };
+        let mut numbering = Numbering {
+            hex: Vec::with_capacity(expected),
+            other: Vec::new(),
+        };
+        let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
+                              lease_expires, key, version, uri, note FROM items";
+        let sql = match only {
+            None => format!("{columns} ORDER BY id"),
+            // The statuses' own names (no input goes into the SQL); an empty list matches
+            // nothing.
+            Some(statuses) => {
+                let names: Vec<String> = statuses
+                    .iter()
+                    .map(|s| format!("'{}'", s.as_str()))
+                    .collect();
+                format!(
+                    "{columns} WHERE status IN ({}) ORDER BY id",
+                    names.join(", ")
+                )
+            }
+        };
+        let mut st = db.conn.prepare(&sql).map_err(&fail)?;
+        let mut rows = st.query([]).map_err(&fail)?;
+        while let Some(r) = rows.next().map_err(&fail)? {
+            let status = r
+                .get_ref(1)
+                .map_err(&fail)?
+                .as_bytes()
+                .map_err(|e| fail(e.into()))?;
+            let status = Status::ALL
+                .into_iter()
+                .find(|s| s.as_str().as_bytes() == status);
+            let size: Option<i64> = r.get(3).map_err(&fail)?;
+            match r.get_ref(4).map_err(&fail)? {
+                ValueRef::Null => {}
+                v => numbering.add(
+                    v.as_str().map_err(|e| fail(e.into()))?,
+                    match only {
+                        None => Owner::item(census.items.len())?,
+                        // Counted below, with every other item's.
+                        Some(_) => Owner::row(census.items.len())?,
+                    },
+                ),
+            }
+            let text = census.text.len();
+            let key = r
+                .get_ref(9)
+                .map_err(&fail)?
+                .as_str()
+                .map_err(|e| fail(e.into()))?;
+            census.text.push_str(key);
+            let uri = r
+                .get_ref(11)
+                .map_err(&fail)?
+                .as_str()
+                .map_err(|e| fail(e.into()))?;
+            census.text.push_str(uri);
+            let too_long = |_| Error::invalid("registry", "a key or URI too long to plan a gc");
+            if status == Some(Status::Failed)
+                && let Some(note) = r.get::<_, Option<String>>(12).map_err(&fail)?
+            {
+                census.notes.insert(census.items.len(), note);
+            }
+            census.items.push(ItemRow {
+                id: r.get(0).map_err(&fail)?,
+                version: r.get(10).map_err(&fail)?,
+                text,
+                key_len: u32::try_from(key.len()).map_err(too_long)?,
+                uri_len: u32::try_from(uri.len()).map_err(too_long)?,
+                status,
+                pinned: r.get::<_, i64>(2).map_err(&fail)? != 0,
+                size,
+                sha: NO_SHA,
+                updated: r.get(5).map_err(&fail)?,
+                accessed: r.get(6).map_err(&fail)?,
+                created: r.get(7).map_err(&fail)?,
+                lease_expires: r.get(8).map_err(&fail)?,
+                links: NO_LINKS,
+            });
+        }
+        drop(rows);
+        drop(st);
+        census.rows = RowIndex::new(&census.items);
+        if only.is_some() {
+            let mut st = db
+                .conn
+                .prepare("SELECT sha256 FROM items WHERE sha256 IS NOT NULL ORDER BY sha256")
+                .map_err(&fail)?;
+            let mut rows = st.query([]).map_err(&fail)?;
+            while let Some(r) = rows.next().map_err(&fail)? {
+                let sha = r.get_ref(0).map_err(&fail)?;
+                numbering.add(sha.as_str().map_err(|e| fail(e.into()))?, Owner::Counted);
+            }
+        }
+
+        let mut st = db
+            .conn
+            .prepare(
+                "SELECT links.item_id, links.sha256, links.size, coalesce(items.pinned, 0)
+                 FROM links LEFT JOIN items ON items.id = links.item_id
+                 ORDER BY links.item_id, links.sha256",
+            )
+            .map_err(&fail)?;
+        let mut rows = st.query([]).map_err(&fail)?;
+        while let Some(r) = rows.next().map_err(&fail)? {
+            let item_id: i64 = r.get(0).map_err(&fail)?;
+            let size: Option<i64> = r.get(2).map_err(&fail)?;
+            numbering.add(
+                r.get_ref(1)
+                    .map_err(&fail)?
+                    .as_str()
+                    .map_err(|e| fail(e.into()))?,
+                Owner::link(census.links.len())?,
+            );
+            census.links.push(LinkRow {
+                item_id,
+                sha: NO_SHA,
+                size,
+                pinned: r.get::<_, i64>(3).map_err(&fail)? != 0,
+            });
+        }
+        drop(rows);
+        drop(st);
+        numbering.number(&mut census)?;
+        let mut start = 0;
+        while start < census.links.len() {
+            let id = census.links[start].item_id;
+            let end = start + census.links[start..].partition_point(|l| l.item_id == id);
+            if let Some(row) = census.row_of(id)
+                && let Ok(at) = u32::try_from(census.manifests.len())
+                && at != NO_LINKS
+            {
+                census.items[row].links = at;
+                census.manifests.push((start, end));
+            }
+            start = end;
+        }
+        Ok(census)
+    }
+
+    /// The key of the item at `row`.
+    pub fn key(&self, row: usize) -> &str {
+        let r = &self.items[row];
+        self.text
+            .get(r.text..r.text + r.key_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The URI of the item at `row`.
+    pub fn uri(&self, row: usize) -> &str {
+        let r = &self.items[row];
+        let start = r.text + r.key_len as usize;
+        self.text
+            .get(start..start + r.uri_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The note of the FAILED item at `row`, if it has one.
+    pub fn failure_note(&self, row: usize) -> Option<&str> {
+        self.notes.get(&row).map(String::as_str)
+    }
+
+    /// Gives the next digest number to a new distinct value.
+    fn new_sha(&mut self) -> Result<ShaId> {
+        let sha = ShaId::try_from(self.shas.len())
+            .ok()
+            .filter(|&n| n != NO_SHA)
+            .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
+        self.shas.push(ShaRefs::default());
+        self.sha_pinned.push(false);
+        self.sha_sizes.push((None, None));
+        Ok(sha)
+    }
+
+    /// Records that `owner` references `sha`.
+    fn assign(&mut self, owner: Owner, sha: ShaId) {
+        match owner {
+            Owner::Item(row) => {
+                let item = &mut self.items[row];
+                item.sha = sha;
+                self.shas[sha as usize].items += 1;
+                let max = &mut self.sha_sizes[sha as usize].0;
+                *max = (*max).max(item.size);
+            }
+            Owner::Row(row) => self.items[row].sha = sha,
+            Owner::Counted => self.shas[sha as usize].items += 1,
+            Owner::Link(at) => {
+                self.links[at].sha = sha;
+                let link = &self.links[at];
+                let (pinned, size) = (link.pinned, link.size);
+                self.shas[sha as usize].links += 1;
+                let max = &mut self.sha_sizes[sha as usize].1;
+                *max = (*max).max(size);
+                self.sha_pinned[sha as usize] |= pinned;
+            }
+        }
+    }
+
+    /// The position in `items` of the item with `id`.
+    pub fn row_of(&self, id: i64) -> Option<usize> {
+        match &self.rows {
+            RowIndex::Dense { first, rows } => {
+                let at = usize::try_from(id.checked_sub(*first)?).ok()?;
+                rows.get(at)
+                    .and_then(|&r| (r != u32::MAX).then_some(r as usize))
+            }
+            RowIndex::Search => self.items.binary_search_by_key(&id, |r| r.id).ok(),
+        }
+    }
+
+    /// The links an item's [`ItemRow::links`] stands for (a manifest's), by digest.
+    pub fn links_at(&self, links: u32) -> &[LinkRow] {
+        if links == NO_LINKS {
+            return &[];
+        }
+        self.manifests
+            .get(links as usize)
+            .and_then(|&(start, end)| self.links.get(start..end))
+            .unwrap_or_default()
+    }
+
+    /// Pinned, or holding content a pinned manifest links to.
+    pub fn protected(&self, row: &ItemRow) -> bool {
+        row.pinned || (row.sha != NO_SHA && self.sha_pinned[row.sha as usize])
+    }
+
+    /// Bytes the cache holds: distinct blobs of items plus blobs only manifests link to
+    /// (each at the largest size recorded for it).
+    pub fn usage(&self) -> u64 {
+        let total: i64 = self
+            .shas
+            .iter()
+            .zip(&self.sha_sizes)
+            .map(|(refs, &(item_max, link_max))| {
+                if refs.items > 0 {
+                    item_max.unwrap_or(0)
+                } else {
+                    link_max.unwrap_or(0)
+                }
+            })
+            .fold(0i64, i64::saturating_add);
+        total.max(0) as u64
+    }
+
+    /// The digest `sha` as stored.
+    pub fn sha_name(&self, sha: ShaId) -> String {
+        let at = sha as usize;
+        match self.digests.get(at) {
+            Some(digest) => hex_digest(digest),
+            None => self
+                .other_names
+                .get(at - self.digests.len())
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The proper digests referenced by anything in the registry, ascending.
+    pub fn digests(&self) -> &[[u8; 32]] {
+        &self.digests
+    }
+}
+
+/// From item id to position in [`Census::items`]: a table when ids are dense (as they are,
+/// being allocated in order), else a binary search.
+enum RowIndex {
+    Dense { first: i64, rows: Vec<u32> },
+    Search,
+}
+
+impl RowIndex {
+    fn new(items: &[ItemRow]) -> RowIndex {
+        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+            return RowIndex::Search;
+        };
+        let span = last.id.saturating_sub(first.id).saturating_add(1);
+        let dense = usize::try_from(span).ok().filter(|&span| {
+            span <= items.len().saturating_mul(4) && items.len() < u32::MAX as usize
+        });
+        let Some(span) = dense else {
+            return RowIndex::Search;
+        };
+        let mut rows = vec![u32::MAX; span];
+        for (row, item) in items.iter().enumerate() {
+            // In range: ids ascend from `first` to `last`.
+            if let Some(slot) = usize::try_from(item.id - first.id)
+                .ok()
+                .and_then(|at| rows.get_mut(at))
+            {
+                *slot = row as u32;
+            }
+        }
+        RowIndex::Dense {
+            first: first.id,
+            rows,
+        }
+    }
+}
+
+/// Who references a digest: an item (by row) or a link (by index). When only some items
+/// are read, theirs are `Row`s, and every item's reference is `Counted` from the index.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Owner {
+    Item(usize),
+    Row(usize),
+    Counted,
+    Link(usize),
+}
+
+impl Owner {
+    fn item(row: usize) -> Result<Owner> {
+        Owner::check(row).map(Owner::Item)
+    }
+
+    fn row(row: usize) -> Result<Owner> {
+        Owner::check(row).map(Owner::Row)
+    }
+
+    fn link(at: usize) -> Result<Owner> {
+        Owner::check(at).map(Owner::Link)
+    }
+
+    fn check(n: usize) -> Result<usize> {
+        if n < u32::MAX as usize {
+            Ok(n)
+        } else {
+            Err(Error::invalid("registry", "too many items to plan a gc"))
+        }
+    }
+}
+
+/// The digests as read, numbered once all are in: one sort rather than a lookup each.
+struct Numbering {
+    hex: Vec<([u8; 32], Owner)>,
+    other: Vec<(String, Owner)>,
+}
+
+impl Numbering {
+    fn add(&mut self, sha: &str, owner: Owner) {
+        match decode_digest(sha.as_bytes()) {
+            Some(digest) => self.hex.push((digest, owner)),
+            None => self.other.push((sha.to_owned(), owner)),
+        }
+    }
+
+    /// Numbers proper digests in ascending order, then the rest, and counts references.
+    fn number(self, census: &mut Census) -> Result<()> {
+        let Numbering { mut hex, other } = self;
+        hex.sort_unstable();
+        census.shas.reserve(hex.len());
+        let mut sha = NO_SHA;
+        for (digest, owner) in hex {
+            if census.digests.last() != Some(&digest) {
+                sha = census.new_sha()?;
+                census.digests.push(digest);
+            }
+            census.assign(owner, sha);
+        }
+        let mut others: HashMap<String, ShaId> = HashMap::new();
+        for (name, owner) in other {
+            let sha = match others.get(&name) {
+                Some(&sha) => sha,
+                None => {
+                    let sha = census.new_sha()?;
+                    census.other_names.push(name.clone());
+                    others.insert(name, sha);
+                    sha
+                }
+            };
+            census.assign(owner, sha);
+        }
+        Ok(())
+    }
+}
+
+/// Lower-case hex of a digest, in one allocation.
+fn hex_digest(digest: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+    // Always ASCII.
+    String::from_utf8_lossy(&out).into_owned()
+}
