@@ -1,0 +1,409 @@
+//! Picks one way into the registry for each query, rather than leaving SQLite to choose
+//! among many indexes without statistics (it would often pick the index of the least
+//! selective predicate and sort all its rows).
+//!
+//! The top-level conjuncts that an index can answer are the candidate ways in. Each is
+//! sized by a count that stops at [`DRIVE_MAX`]; among several that reach it, the share
+//! of a sample of the newest items that each matches decides. The chosen conjunct (the
+//! lead) drives the query; every other one is checked per row, with its columns behind
+//! SQLite's unary `+` so that their indexes cannot be chosen instead. A listing whose
+//! order an index gives walks that index in order and stops after the page when no
+//! candidate is selective (fewer than [`DRIVE_MAX`] rows); a count always drives from
+//! the best candidate, and stops early when capped.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use super::ast::{Col, Scope};
+use super::lex::Op;
+use super::sort::{SortKey, SortSpec};
+use super::sql::{self, Sql, attr_rows, cond, hidden, types_sql};
+use super::typecheck::{AttrCond, Cond, Test, db_err, simplify};
+use super::value::SqlVal;
+use crate::attr::AttrType;
+use crate::error::Result;
+
+/// At most this many matching rows make a predicate selective: it drives the query (a
+/// nested attribute predicate has its ids looked up once).
+#[cfg(not(test))]
+pub(crate) const DRIVE_MAX: i64 = 5000;
+/// Small in tests, so that tiny registries exercise every query shape.
+#[cfg(test)]
+pub(crate) const DRIVE_MAX: i64 = 3;
+
+/// How many of the newest items rank the candidates that all reach [`DRIVE_MAX`].
+#[cfg(not(test))]
+const SAMPLE: i64 = 1000;
+#[cfg(test)]
+const SAMPLE: i64 = 40;
+
+/// What a query is for.
+#[derive(Clone, Copy)]
+pub(crate) enum Goal<'a> {
+    /// Counting the matches, all of them or (`capped`) up to a cap.
+    Count { capped: bool },
+    /// Listing them in this order.
+    List(&'a SortSpec),
+}
+
+/// A condition split into its way in and its checks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Planned {
+    /// The conjunct whose index drives the query.
+    pub lead: Option<Cond>,
+    /// Conjuncts left for SQLite to use as it likes: those on the column a listing walks.
+    pub open: Vec<Cond>,
+    /// Conjuncts checked per row, their indexes hidden.
+    pub hidden: Vec<Cond>,
+}
+
+/// The attribute a listing is sorted by, joined as `s`.
+pub(crate) struct SortAttr<'a> {
+    pub scope: Scope,
+    pub name: &'a str,
+    pub types: &'a [AttrType],
+}
+
+impl Planned {
+    /// Whether it matches nothing.
+    pub(crate) fn is_false(&self) -> bool {
+        self.open.contains(&Cond::False) || self.hidden.contains(&Cond::False)
+    }
+
+    /// Whether it is one attribute predicate with a value test and nothing else, which a
+    /// count answers from the attribute index alone.
+    pub(crate) fn only_attr(&self) -> Option<&AttrCond> {
+        match (&self.lead, self.open.as_slice(), self.hidden.as_slice()) {
+            (Some(Cond::Attr(a)), [], []) if !a.tests.is_empty() => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether the listing's order must be written with `+` (sorted after the lead's rows
+    /// are found, not walked): there is a lead, and it is not a range of the sort column.
+    pub(crate) fn sorts_after(&self, sort: &SortSpec) -> bool {
+        match &self.lead {
+            None => false,
+            Some(c) => !on_sort_column(c, sort),
+        }
+    }
+
+    /// Appends `FROM … WHERE …` over `items i` (and the sort attribute `s`, one row per
+    /// item, when given): the lead's rows first, then the checks.
+    pub(crate) fn write_from(&self, sort: Option<SortAttr<'_>>, out: &mut Sql) {
+        let mut first = Vec::new();
+        match &self.lead {
+            Some(Cond::Attr(a)) => {
+                out.push(" FROM ")
+                    .push(a.scope.table())
+                    .push(" d CROSS JOIN items i ON i.id = d.item_id");
+                if let Some(s) = &sort {
+                    join_sort(s, out);
+                }
+                let mut rows = Sql::default();
+                attr_rows(a, "d", &mut rows);
+                first.push(rows);
+            }
+            Some(lead) => {
+                out.push(" FROM items i");
+                if let Some(s) = &sort {
+                    join_sort(s, out);
+                }
+                let mut rows = Sql::default();
+                cond(lead, &mut rows);
+                first.push(rows);
+            }
+            None => match &sort {
+                Some(s) => {
+                    out.push(" FROM ")
+                        .push(s.scope.table())
+                        .push(" s CROSS JOIN items i ON i.id = s.item_id");
+                    let mut rows = Sql::default();
+                    rows.push("s.name = ")
+                        .param(SqlVal::Text(s.name.to_string()))
+                        .push(" AND s.type");
+                    types_sql(s.types, &mut rows);
+                    first.push(rows);
+                }
+                None => {
+                    out.push(" FROM items i");
+                }
+            },
+        }
+        out.push(" WHERE ");
+        let mut n = 0;
+        let mut and = |out: &mut Sql| {
+            if n > 0 {
+                out.push(" AND ");
+            }
+            n += 1;
+        };
+        for part in first {
+            and(out);
+            out.push(&part.text);
+            out.params.extend(part.params);
+        }
+        for c in &self.open {
+            and(out);
+            cond(c, out);
+        }
+        for c in &self.hidden {
+            and(out);
+            hidden(c, out);
+        }
+        if n == 0 {
+            out.push("1");
+        }
+    }
+}
+
+/// `s` joined to `i` as the inner side: the item's one row of the sort attribute.
+fn join_sort(s: &SortAttr<'_>, out: &mut Sql) {
+    out.push(" CROSS JOIN ")
+        .push(s.scope.table())
+        .push(" s ON s.item_id = i.id AND s.name = ")
+        .param(SqlVal::Text(s.name.to_string()))
+        .push(" AND s.type");
+    types_sql(s.types, out);
+}
+
+/// Whether an index walk gives `sort`'s order.
+fn walkable(sort: &SortSpec) -> bool {
+    match &sort.key {
+        SortKey::Attr(_, _) => true,
+        SortKey::Col(c) => matches!(
+            c,
+            Col::Id
+                | Col::Key
+                | Col::Uri
+                | Col::Status
+                | Col::Sha256
+                | Col::Size
+                | Col::Created
+                | Col::Updated
+                | Col::Accessed
+        ),
+    }
+}
+
+/// Whether `c` is a range (or value) of the built-in column `sort` is by, which a walk of
+/// that column's index answers as it goes.
+fn on_sort_column(c: &Cond, sort: &SortSpec) -> bool {
+    let SortKey::Col(col) = &sort.key else {
+        return false;
+    };
+    match c {
+        Cond::Status(_) => *col == Col::Status,
+        Cond::Col(c, t) => c == col && ranged(t),
+        _ => false,
+    }
+}
+
+/// Whether an index range answers `t`.
+fn ranged(t: &Test) -> bool {
+    match t {
+        Test::Cmp(op, _) => matches!(op, Op::Eq | Op::Lt | Op::Le | Op::Gt | Op::Ge),
+        Test::Between(_, _) => true,
+        Test::Outside(_, _) | Test::Like(_) | Test::NotLike(_) => false,
+    }
+}
+
+/// Whether an index can find the rows matching `c`.
+fn indexed(c: &Cond) -> bool {
+    match c {
+        Cond::Attr(_) | Cond::Status(_) | Cond::Stale(_) => true,
+        Cond::Col(col, t) => {
+            ranged(t)
+                && matches!(
+                    col,
+                    Col::Id
+                        | Col::Key
+                        | Col::Uri
+                        | Col::Sha256
+                        | Col::Size
+                        | Col::Created
+                        | Col::Updated
+                        | Col::Accessed
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Plans queries on one connection, remembering what it counted.
+pub(crate) struct Planner<'c> {
+    conn: &'c Connection,
+    seen: HashMap<String, Vec<i64>>,
+}
+
+impl<'c> Planner<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        Planner {
+            conn,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Splits `c` for `goal`.
+    pub(crate) fn plan(&mut self, c: &Cond, goal: Goal<'_>) -> Result<Planned> {
+        let mut c = c.clone();
+        self.settle(&mut c)?;
+        let conjuncts = match simplify(c) {
+            Cond::True => Vec::new(),
+            Cond::And(v) => v,
+            other => vec![other],
+        };
+        let mut sizes = Vec::new();
+        for (k, c) in conjuncts.iter().enumerate() {
+            if indexed(c) {
+                sizes.push((k, self.size(c)?));
+            }
+        }
+        let best = self.best(&conjuncts, &sizes)?;
+        let sort = match goal {
+            Goal::List(s) => Some(s),
+            Goal::Count { .. } => None,
+        };
+        let lead = best.and_then(|(k, n)| {
+            let take = n < DRIVE_MAX
+                || match goal {
+                    // Not selective: walk the sort order and stop after the page.
+                    Goal::List(s) => !walkable(s),
+                    // Stops after the cap, whichever way in.
+                    Goal::Count { capped: true } => true,
+                    // Every match is visited: only an index that yields ids in order
+                    // (rows fetched in file order) beats SQLite's own choice.
+                    Goal::Count { capped: false } => {
+                        matches!(conjuncts.get(k), Some(Cond::Status(_) | Cond::Attr(_)))
+                    }
+                };
+            take.then_some(k)
+        });
+        let all_open = lead.is_none() && (sizes.is_empty() || sort.is_none());
+        let mut out = Planned {
+            lead: None,
+            open: Vec::new(),
+            hidden: Vec::new(),
+        };
+        for (k, mut c) in conjuncts.into_iter().enumerate() {
+            if let Cond::Attr(a) = &mut c {
+                a.drive = false;
+            }
+            if Some(k) == lead {
+                out.lead = Some(c);
+            } else if all_open || (lead.is_none() && sort.is_some_and(|s| on_sort_column(&c, s))) {
+                out.open.push(c);
+            } else {
+                out.hidden.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Folds attribute predicates that match nothing into `False`, and marks the rare ones
+    /// to have their ids looked up once.
+    fn settle(&mut self, c: &mut Cond) -> Result<()> {
+        match c {
+            Cond::And(v) | Cond::Or(v) => v.iter_mut().try_for_each(|c| self.settle(c)),
+            Cond::Not(c) => self.settle(c),
+            Cond::Attr(a) => {
+                let n = self.size(&Cond::Attr(a.clone()))?;
+                if n == 0 {
+                    *c = Cond::False;
+                } else {
+                    a.drive = n < DRIVE_MAX;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How many items match the indexed condition `c`, counting no further than
+    /// [`DRIVE_MAX`].
+    fn size(&mut self, c: &Cond) -> Result<i64> {
+        let mut q = Sql::default();
+        q.push("SELECT count(*) FROM (SELECT 1 FROM ");
+        match c {
+            Cond::Attr(a) => {
+                q.push(a.scope.table()).push(" a WHERE ");
+                attr_rows(a, "a", &mut q);
+            }
+            c => {
+                q.push("items i WHERE ");
+                cond(c, &mut q);
+            }
+        }
+        q.push(" LIMIT ").param(SqlVal::Int(DRIVE_MAX)).push(")");
+        Ok(self.ask(&q)?.first().copied().unwrap_or(0))
+    }
+
+    /// The candidate with the fewest rows; among several that reached [`DRIVE_MAX`], the
+    /// one matching the smallest share of the newest items.
+    fn best(&mut self, conjuncts: &[Cond], sizes: &[(usize, i64)]) -> Result<Option<(usize, i64)>> {
+        let Some(&(k, min)) = sizes.iter().min_by_key(|(_, n)| *n) else {
+            return Ok(None);
+        };
+        let tied: Vec<usize> = sizes
+            .iter()
+            .filter(|(_, n)| *n == min)
+            .map(|(k, _)| *k)
+            .collect();
+        if min < DRIVE_MAX || tied.len() < 2 {
+            return Ok(Some((k, min)));
+        }
+        let mut q = Sql::default();
+        q.push("SELECT ");
+        for (n, k) in tied.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            q.push("total(");
+            if let Some(Cond::Attr(a)) = conjuncts.get(*k) {
+                // Probed per item whatever its size.
+                cond(
+                    &Cond::Attr(AttrCond {
+                        drive: false,
+                        ..a.clone()
+                    }),
+                    &mut q,
+                );
+            } else if let Some(c) = conjuncts.get(*k) {
+                cond(c, &mut q);
+            }
+            q.push(")");
+        }
+        q.push(" FROM (SELECT * FROM items i ORDER BY i.id DESC LIMIT ")
+            .param(SqlVal::Int(SAMPLE))
+            .push(") i");
+        let shares = self.ask(&q)?;
+        let pick = tied
+            .iter()
+            .zip(&shares)
+            .min_by_key(|(_, n)| **n)
+            .map_or(k, |(k, _)| *k);
+        Ok(Some((pick, min)))
+    }
+
+    /// The first row of `q`, as integers, asked once per planner.
+    fn ask(&mut self, q: &Sql) -> Result<Vec<i64>> {
+        let key = format!("{}{:?}", q.text, q.params);
+        if let Some(v) = self.seen.get(&key) {
+            return Ok(v.clone());
+        }
+        sql::log(q);
+        let err = db_err(self.conn, "planning a filter");
+        let mut stmt = self.conn.prepare_cached(&q.text).map_err(&err)?;
+        let width = stmt.column_count();
+        let v = stmt
+            .query_row(q.params(), |r| {
+                (0..width)
+                    .map(|n| Ok(r.get::<_, Option<f64>>(n)?.unwrap_or(0.0) as i64))
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(&err)?;
+        self.seen.insert(key, v.clone());
+        Ok(v)
+    }
+}
