@@ -94,7 +94,10 @@ impl Planned {
     pub(crate) fn write_from(&self, sort: Option<SortAttr<'_>>, out: &mut Sql) {
         let mut first = Vec::new();
         match &self.lead {
-            Some(Cond::Attr(a)) => {
+            // Rows in index order, so that a listing or a capped count stops early. (A
+            // lead that `drive`s is an id list instead: sorted, so a full count reads
+            // the items in file order.)
+            Some(Cond::Attr(a)) if !a.drive => {
                 out.push(" FROM ")
                     .push(a.scope.table())
                     .push(" d CROSS JOIN items i ON i.id = d.item_id");
@@ -107,6 +110,11 @@ impl Planned {
             }
             Some(lead) => {
                 out.push(" FROM items i");
+                if let Cond::Stale(_) = lead {
+                    // Without statistics SQLite prefers the status index and reads
+                    // every WRITE item's row for its lease.
+                    out.push(" INDEXED BY items_by_lease");
+                }
                 if let Some(s) = &sort {
                     join_sort(s, out);
                 }
@@ -254,33 +262,41 @@ impl<'c> Planner<'c> {
             Cond::And(v) => v,
             other => vec![other],
         };
-        let mut sizes = Vec::new();
-        for (k, c) in conjuncts.iter().enumerate() {
-            if indexed(c) {
-                sizes.push((k, self.size(c)?));
-            }
-        }
-        let best = self.best(&conjuncts, &sizes)?;
+        let candidates: Vec<usize> = (0..conjuncts.len())
+            .filter(|k| conjuncts.get(*k).is_some_and(indexed))
+            .collect();
         let sort = match goal {
             Goal::List(s) => Some(s),
             Goal::Count { .. } => None,
         };
-        let lead = best.and_then(|(k, n)| {
-            let take = n < DRIVE_MAX
-                || match goal {
-                    // Not selective: walk the sort order and stop after the page.
-                    Goal::List(s) => !walkable(s),
-                    // Stops after the cap, whichever way in.
-                    Goal::Count { capped: true } => true,
-                    // Every match is visited: only an index that yields ids in order
-                    // (rows fetched in file order) beats SQLite's own choice.
-                    Goal::Count { capped: false } => {
-                        matches!(conjuncts.get(k), Some(Cond::Status(_) | Cond::Attr(_)))
+        // Whether a candidate leads whatever its size.
+        let leads = |c: &Cond| match goal {
+            // Not selective: walk the sort order and stop after the page.
+            Goal::List(s) => !walkable(s),
+            // Stops after the cap, whichever way in.
+            Goal::Count { capped: true } => true,
+            // Every match is visited: only an index that yields ids in order (rows read
+            // in file order) beats SQLite's own choice.
+            Goal::Count { capped: false } => matches!(c, Cond::Status(_) | Cond::Attr(_)),
+        };
+        let lead = match candidates.as_slice() {
+            [] => None,
+            // Nothing to compare: sized only when the size decides.
+            [k] if conjuncts.get(*k).is_some_and(leads) => Some(*k),
+            _ => {
+                let mut sizes = Vec::new();
+                for k in candidates.iter().copied() {
+                    if let Some(c) = conjuncts.get(k) {
+                        sizes.push((k, self.size(c)?));
                     }
-                };
-            take.then_some(k)
-        });
-        let all_open = lead.is_none() && (sizes.is_empty() || sort.is_none());
+                }
+                self.best(&conjuncts, &sizes)?.and_then(|(k, n)| {
+                    (n < DRIVE_MAX || conjuncts.get(k).is_some_and(leads)).then_some(k)
+                })
+            }
+        };
+        let goal_is_exact = matches!(goal, Goal::Count { capped: false });
+        let all_open = lead.is_none() && (candidates.is_empty() || sort.is_none());
         let mut out = Planned {
             lead: None,
             open: Vec::new(),
@@ -288,7 +304,8 @@ impl<'c> Planner<'c> {
         };
         for (k, mut c) in conjuncts.into_iter().enumerate() {
             if let Cond::Attr(a) = &mut c {
-                a.drive = false;
+                // Probed per item, or (leading a full count) looked up as a sorted id list.
+                a.drive = Some(k) == lead && goal_is_exact;
             }
             if Some(k) == lead {
                 out.lead = Some(c);
@@ -329,6 +346,10 @@ impl<'c> Planner<'c> {
             Cond::Attr(a) => {
                 q.push(a.scope.table()).push(" a WHERE ");
                 attr_rows(a, "a", &mut q);
+            }
+            Cond::Stale(_) => {
+                q.push("items i INDEXED BY items_by_lease WHERE ");
+                cond(c, &mut q);
             }
             c => {
                 q.push("items i WHERE ");
