@@ -34,7 +34,7 @@ pub(crate) const DRIVE_MAX: i64 = 3;
 
 /// How many of the newest items rank the candidates that all reach [`DRIVE_MAX`].
 #[cfg(not(test))]
-const SAMPLE: i64 = 1000;
+const SAMPLE: i64 = 500;
 #[cfg(test)]
 const SAMPLE: i64 = 40;
 
@@ -86,6 +86,24 @@ impl Planned {
         match &self.lead {
             None => false,
             Some(c) => !on_sort_column(c, sort),
+        }
+    }
+
+    /// The id to order by and page on, by id: the lead attribute's `item_id` when its
+    /// index entries come in id order (one value of one type), so that the page is read
+    /// in order and stops; hidden behind `+` under another lead; else the items' own.
+    pub(crate) fn id_order(&self) -> &'static str {
+        match &self.lead {
+            Some(Cond::Attr(a))
+                if !a.drive
+                    && a.types.len() == 1
+                    && !a.tests.is_empty()
+                    && a.tests.iter().all(|t| matches!(t, Test::Cmp(Op::Eq, _))) =>
+            {
+                "d.item_id"
+            }
+            Some(_) => "+i.id",
+            None => "i.id",
         }
     }
 
@@ -239,6 +257,29 @@ fn indexed(c: &Cond) -> bool {
     }
 }
 
+/// The conjuncts of `c`.
+fn conjuncts(c: Cond) -> Vec<Cond> {
+    match c {
+        Cond::True => Vec::new(),
+        Cond::And(v) => v,
+        other => vec![other],
+    }
+}
+
+/// Which candidates to size first: an attribute's single value (usually the rarest),
+/// then a status, then ranges.
+fn likely_rank(c: &Cond) -> u8 {
+    match c {
+        Cond::Attr(a)
+            if !a.tests.is_empty() && a.tests.iter().all(|t| matches!(t, Test::Cmp(Op::Eq, _))) =>
+        {
+            0
+        }
+        Cond::Status(_) | Cond::Stale(_) => 1,
+        _ => 2,
+    }
+}
+
 /// Plans queries on one connection, remembering what it counted.
 pub(crate) struct Planner<'c> {
     conn: &'c Connection,
@@ -255,16 +296,20 @@ impl<'c> Planner<'c> {
 
     /// Splits `c` for `goal`.
     pub(crate) fn plan(&mut self, c: &Cond, goal: Goal<'_>) -> Result<Planned> {
-        let mut c = c.clone();
-        self.settle(&mut c)?;
-        let conjuncts = match simplify(c) {
-            Cond::True => Vec::new(),
-            Cond::And(v) => v,
-            other => vec![other],
-        };
-        let candidates: Vec<usize> = (0..conjuncts.len())
+        // Top-level attribute predicates are sized below, as candidates, if need be.
+        let mut settled = Vec::new();
+        for mut c in conjuncts(simplify(c.clone())) {
+            if !matches!(c, Cond::Attr(_)) {
+                self.settle(&mut c)?;
+            }
+            settled.push(c);
+        }
+        let conjuncts = conjuncts(simplify(Cond::And(settled)));
+        let mut candidates: Vec<usize> = (0..conjuncts.len())
             .filter(|k| conjuncts.get(*k).is_some_and(indexed))
             .collect();
+        // The likely smallest first: each is counted only as far as the smallest so far.
+        candidates.sort_by_key(|k| conjuncts.get(*k).map_or(2, likely_rank));
         let sort = match goal {
             Goal::List(s) => Some(s),
             Goal::Count { .. } => None,
@@ -285,12 +330,22 @@ impl<'c> Planner<'c> {
             [k] if conjuncts.get(*k).is_some_and(leads) => Some(*k),
             _ => {
                 let mut sizes = Vec::new();
+                let mut upto = DRIVE_MAX;
                 for k in candidates.iter().copied() {
                     if let Some(c) = conjuncts.get(k) {
-                        sizes.push((k, self.size(c)?));
+                        let n = self.size(c, upto)?;
+                        sizes.push((k, n));
+                        upto = upto.min(n);
+                        if upto == 0 {
+                            break;
+                        }
                     }
                 }
-                self.best(&conjuncts, &sizes)?.and_then(|(k, n)| {
+                // Ties among the unselective are ranked only for a goal they may lead.
+                let rank = sizes
+                    .iter()
+                    .any(|(k, _)| conjuncts.get(*k).is_some_and(leads));
+                self.best(&conjuncts, &sizes, rank)?.and_then(|(k, n)| {
                     (n < DRIVE_MAX || conjuncts.get(k).is_some_and(leads)).then_some(k)
                 })
             }
@@ -325,7 +380,7 @@ impl<'c> Planner<'c> {
             Cond::And(v) | Cond::Or(v) => v.iter_mut().try_for_each(|c| self.settle(c)),
             Cond::Not(c) => self.settle(c),
             Cond::Attr(a) => {
-                let n = self.size(&Cond::Attr(a.clone()))?;
+                let n = self.size(&Cond::Attr(a.clone()), DRIVE_MAX)?;
                 if n == 0 {
                     *c = Cond::False;
                 } else {
@@ -337,9 +392,8 @@ impl<'c> Planner<'c> {
         }
     }
 
-    /// How many items match the indexed condition `c`, counting no further than
-    /// [`DRIVE_MAX`].
-    fn size(&mut self, c: &Cond) -> Result<i64> {
+    /// How many items match the indexed condition `c`, counting no further than `upto`.
+    fn size(&mut self, c: &Cond, upto: i64) -> Result<i64> {
         let mut q = Sql::default();
         q.push("SELECT count(*) FROM (SELECT 1 FROM ");
         match c {
@@ -356,13 +410,18 @@ impl<'c> Planner<'c> {
                 cond(c, &mut q);
             }
         }
-        q.push(" LIMIT ").param(SqlVal::Int(DRIVE_MAX)).push(")");
+        q.push(" LIMIT ").param(SqlVal::Int(upto)).push(")");
         Ok(self.ask(&q)?.first().copied().unwrap_or(0))
     }
 
     /// The candidate with the fewest rows; among several that reached [`DRIVE_MAX`], the
     /// one matching the smallest share of the newest items.
-    fn best(&mut self, conjuncts: &[Cond], sizes: &[(usize, i64)]) -> Result<Option<(usize, i64)>> {
+    fn best(
+        &mut self,
+        conjuncts: &[Cond],
+        sizes: &[(usize, i64)],
+        rank: bool,
+    ) -> Result<Option<(usize, i64)>> {
         let Some(&(k, min)) = sizes.iter().min_by_key(|(_, n)| *n) else {
             return Ok(None);
         };
@@ -371,7 +430,7 @@ impl<'c> Planner<'c> {
             .filter(|(_, n)| *n == min)
             .map(|(k, _)| *k)
             .collect();
-        if min < DRIVE_MAX || tied.len() < 2 {
+        if min < DRIVE_MAX || tied.len() < 2 || !rank {
             return Ok(Some((k, min)));
         }
         let mut q = Sql::default();

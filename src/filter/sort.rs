@@ -345,6 +345,7 @@ fn null_rows(
     dir: &str,
 ) -> Option<Sql> {
     let plus = if c.lead.is_some() { "+" } else { "" };
+    let id = c.id_order();
     let mut q = Sql::default();
     q.push("SELECT i.id, NULL");
     c.write_from(None, &mut q);
@@ -368,13 +369,13 @@ fn null_rows(
     }
     if let Some(a) = at {
         q.push(" AND ")
-            .push(plus)
-            .push("i.id ")
+            .push(id)
+            .push(" ")
             .push(cmp)
             .push(" ")
             .param(SqlVal::Int(a.id));
     }
-    q.push(&format!(" ORDER BY {plus}i.id {dir} LIMIT "));
+    q.push(&format!(" ORDER BY {id} {dir} LIMIT "));
     Some(q)
 }
 
