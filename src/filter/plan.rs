@@ -18,7 +18,7 @@ use rusqlite::Connection;
 use super::ast::{Col, Scope};
 use super::lex::Op;
 use super::sort::{SortKey, SortSpec};
-use super::sql::{self, Sql, attr_rows, cond, hidden, types_sql};
+use super::sql::{self, Sql, attr_rows, cond, cond_on, hidden, item_free, types_sql};
 use super::typecheck::{AttrCond, Cond, Test, db_err, simplify};
 use super::value::SqlVal;
 use crate::attr::AttrType;
@@ -89,6 +89,13 @@ impl Planned {
         }
     }
 
+    /// Whether a walk of a sort attribute's index must join the items: a lead, or a
+    /// check on an item column. Without, it reads the attribute indexes alone (every
+    /// attribute row has its item: the foreign key cascades).
+    pub(crate) fn needs_items(&self) -> bool {
+        self.lead.is_some() || !self.open.iter().chain(&self.hidden).all(item_free)
+    }
+
     /// The id to order by and page on, by id: the lead attribute's `item_id` when its
     /// index entries come in id order (one value of one type), so that the page is read
     /// in order and stops; hidden behind `+` under another lead; else the items' own.
@@ -142,9 +149,10 @@ impl Planned {
             }
             None => match &sort {
                 Some(s) => {
-                    out.push(" FROM ")
-                        .push(s.scope.table())
-                        .push(" s CROSS JOIN items i ON i.id = s.item_id");
+                    out.push(" FROM ").push(s.scope.table()).push(" s");
+                    if self.needs_items() {
+                        out.push(" CROSS JOIN items i ON i.id = s.item_id");
+                    }
                     let mut rows = Sql::default();
                     rows.push("s.name = ")
                         .param(SqlVal::Text(s.name.to_string()))
@@ -170,13 +178,22 @@ impl Planned {
             out.push(&part.text);
             out.params.extend(part.params);
         }
+        let attrs_only = self.lead.is_none() && sort.is_some() && !self.needs_items();
         for c in &self.open {
             and(out);
-            cond(c, out);
+            if attrs_only {
+                cond_on(c, "s.item_id", out);
+            } else {
+                cond(c, out);
+            }
         }
         for c in &self.hidden {
             and(out);
-            hidden(c, out);
+            if attrs_only {
+                cond_on(c, "s.item_id", out);
+            } else {
+                hidden(c, out);
+            }
         }
         if n == 0 {
             out.push("1");

@@ -184,6 +184,33 @@ fn status_and_attribute_walk_the_sort_index_and_count_from_the_attribute() {
 }
 
 #[test]
+fn attribute_sort_under_attribute_filters_reads_attribute_indexes_alone() {
+    let (_d, conn) = registry(&bulk(600));
+    let q = Query {
+        filter: Filter::parse("project=gamma | batch<3").unwrap(),
+        sort: "-attr.score".parse().unwrap(),
+        limit: 20,
+        after: None,
+    };
+    let listed = asked(|| {
+        page(&conn, &q, now()).unwrap();
+    });
+    let list = listed.last().unwrap();
+    let plan = plan_of(&conn, list);
+    assert!(
+        plan[0].starts_with("SEARCH s USING COVERING INDEX attrs_lookup"),
+        "{}\n{plan:#?}",
+        list.text
+    );
+    assert!(
+        plan.iter()
+            .all(|s| !s.contains(" i ") && !s.contains("TEMP B-TREE")),
+        "{}\n{plan:#?}",
+        list.text
+    );
+}
+
+#[test]
 fn two_statuses_match_nothing_without_a_query() {
     let (_d, conn) = registry(&bulk(60));
     for f in ["status:ready status:failed", "status:stale status:ready"] {

@@ -320,7 +320,8 @@ fn value_rows(
         SortKey::Attr(_, _) if sort_types.is_empty() => None,
         SortKey::Attr(scope, name) => {
             let mut q = Sql::default();
-            q.push("SELECT i.id, s.value");
+            let id = if c.needs_items() { "i.id" } else { "s.item_id" };
+            q.push("SELECT ").push(id).push(", s.value");
             let sort = SortAttr {
                 scope: *scope,
                 name,
