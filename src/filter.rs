@@ -16,6 +16,7 @@ mod ast;
 mod lex;
 mod parse;
 mod plan;
+mod planned;
 mod sort;
 mod sql;
 mod typecheck;
