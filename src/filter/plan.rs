@@ -156,7 +156,23 @@ impl<'c> Planner<'c> {
             // in file order) beats SQLite's own choice.
             Goal::Count { capped: false } => matches!(c, Cond::Status(_) | Cond::Attr(_)),
         };
+        let goal_is_exact = matches!(goal, Goal::Count { capped: false });
+        // A full count: a stale or status conjunct leads (an index in id order, which
+        // SQLite pairs with id lists), else the best attribute; attribute predicates are
+        // sorted id lists, looked up once, never probed per item.
+        let exact_lead = if goal_is_exact {
+            let find = |f: fn(&Cond) -> bool| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|k| conjuncts.get(*k).is_some_and(f))
+            };
+            find(|c| matches!(c, Cond::Stale(_))).or(find(|c| matches!(c, Cond::Status(_))))
+        } else {
+            None
+        };
         let lead = match candidates.as_slice() {
+            _ if exact_lead.is_some() => exact_lead,
             [] => None,
             // Nothing to compare: sized only when the size decides.
             [k] if conjuncts.get(*k).is_some_and(leads) => Some(*k),
@@ -182,7 +198,6 @@ impl<'c> Planner<'c> {
                 })
             }
         };
-        let goal_is_exact = matches!(goal, Goal::Count { capped: false });
         let all_open = lead.is_none() && (candidates.is_empty() || sort.is_none());
         let mut out = Planned {
             lead: None,
@@ -190,13 +205,19 @@ impl<'c> Planner<'c> {
             hidden: Vec::new(),
         };
         for (k, mut c) in conjuncts.into_iter().enumerate() {
-            if let Cond::Attr(a) = &mut c {
-                // Probed per item, or (leading a full count) looked up as a sorted id list.
-                a.drive = Some(k) == lead && goal_is_exact;
-            }
+            let attr = if let Cond::Attr(a) = &mut c {
+                // Probed per item, or (in a full count) looked up as a sorted id list.
+                a.drive = goal_is_exact;
+                true
+            } else {
+                false
+            };
             if Some(k) == lead {
                 out.lead = Some(c);
-            } else if all_open || (lead.is_none() && sort.is_some_and(|s| on_sort_column(&c, s))) {
+            } else if all_open
+                || (goal_is_exact && attr)
+                || (lead.is_none() && sort.is_some_and(|s| on_sort_column(&c, s)))
+            {
                 out.open.push(c);
             } else {
                 out.hidden.push(c);
