@@ -8,8 +8,10 @@
 //! lead) drives the query; every other one is checked per row, with its columns behind
 //! SQLite's unary `+` so that their indexes cannot be chosen instead. A listing whose
 //! order an index gives walks that index in order and stops after the page when no
-//! candidate is selective (fewer than [`DRIVE_MAX`] rows); a count always drives from
-//! the best candidate, and stops early when capped.
+//! candidate is selective (fewer than [`DRIVE_MAX`] rows); a capped count always drives
+//! from the best candidate and stops at the cap. A full count, which visits every match,
+//! leads from a stale or status conjunct when there is one (indexes in id order), and
+//! looks the best attribute predicate up as a sorted id list.
 
 use std::collections::HashMap;
 
@@ -146,36 +148,56 @@ impl<'c> Planner<'c> {
             Goal::List(s) => Some(s),
             Goal::Count { .. } => None,
         };
-        // Whether a candidate leads whatever its size.
-        let leads = |c: &Cond| match goal {
+        // Whether the best candidate leads whatever its size.
+        let leads = match goal {
             // Not selective: walk the sort order and stop after the page.
             Goal::List(s) => !walkable(s),
             // Stops after the cap, whichever way in.
             Goal::Count { capped: true } => true,
-            // Every match is visited: only an index that yields ids in order (rows read
-            // in file order) beats SQLite's own choice.
-            Goal::Count { capped: false } => matches!(c, Cond::Status(_) | Cond::Attr(_)),
+            // Decided below.
+            Goal::Count { capped: false } => false,
         };
         let goal_is_exact = matches!(goal, Goal::Count { capped: false });
         // A full count: a stale or status conjunct leads (an index in id order, which
-        // SQLite pairs with id lists), else the best attribute; attribute predicates are
-        // sorted id lists, looked up once, never probed per item.
-        let exact_lead = if goal_is_exact {
+        // SQLite pairs with an id list), else the best attribute; the best attribute is a
+        // sorted id list, looked up once, the others probed per item.
+        let mut best_attr = None;
+        let mut exact_lead = None;
+        if goal_is_exact {
+            let attrs: Vec<(usize, &Cond)> = candidates
+                .iter()
+                .filter_map(|k| conjuncts.get(*k).map(|c| (*k, c)))
+                .filter(|(_, c)| matches!(c, Cond::Attr(_)))
+                .collect();
+            best_attr = match attrs.as_slice() {
+                [] => None,
+                [(k, _)] => Some(*k),
+                many => {
+                    let mut sizes = Vec::new();
+                    let mut upto = DRIVE_MAX;
+                    for (k, c) in many {
+                        let n = self.size(c, upto)?;
+                        sizes.push((*k, n));
+                        upto = upto.min(n).max(1);
+                    }
+                    self.best(&conjuncts, &sizes, true)?.map(|(k, _)| k)
+                }
+            };
             let find = |f: fn(&Cond) -> bool| {
                 candidates
                     .iter()
                     .copied()
                     .find(|k| conjuncts.get(*k).is_some_and(f))
             };
-            find(|c| matches!(c, Cond::Stale(_))).or(find(|c| matches!(c, Cond::Status(_))))
-        } else {
-            None
-        };
+            exact_lead = find(|c| matches!(c, Cond::Stale(_)))
+                .or(find(|c| matches!(c, Cond::Status(_))))
+                .or(best_attr);
+        }
         let lead = match candidates.as_slice() {
-            _ if exact_lead.is_some() => exact_lead,
+            _ if goal_is_exact => exact_lead,
             [] => None,
             // Nothing to compare: sized only when the size decides.
-            [k] if conjuncts.get(*k).is_some_and(leads) => Some(*k),
+            [k] if leads => Some(*k),
             _ => {
                 let mut sizes = Vec::new();
                 let mut upto = DRIVE_MAX;
@@ -190,12 +212,8 @@ impl<'c> Planner<'c> {
                     }
                 }
                 // Ties among the unselective are ranked only for a goal they may lead.
-                let rank = sizes
-                    .iter()
-                    .any(|(k, _)| conjuncts.get(*k).is_some_and(leads));
-                self.best(&conjuncts, &sizes, rank)?.and_then(|(k, n)| {
-                    (n < DRIVE_MAX || conjuncts.get(k).is_some_and(leads)).then_some(k)
-                })
+                self.best(&conjuncts, &sizes, leads)?
+                    .and_then(|(k, n)| (n < DRIVE_MAX || leads).then_some(k))
             }
         };
         let all_open = lead.is_none() && (candidates.is_empty() || sort.is_none());
@@ -206,8 +224,8 @@ impl<'c> Planner<'c> {
         };
         for (k, mut c) in conjuncts.into_iter().enumerate() {
             let attr = if let Cond::Attr(a) = &mut c {
-                // Probed per item, or (in a full count) looked up as a sorted id list.
-                a.drive = goal_is_exact;
+                // Probed per item, or (the best in a full count) a sorted id list.
+                a.drive = goal_is_exact && Some(k) == best_attr;
                 true
             } else {
                 false
