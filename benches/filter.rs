@@ -7,6 +7,13 @@
 //! exact count, the next page, and the per-status tab counts.
 //!
 //!     cargo bench --bench filter -- 100000 1000000
+//!
+//! Environment:
+//! - `FILTER_BENCH_DIR`     keep each registry as `DIR/registry-N.sqlite`: built on the first
+//!   run, reused by later ones (put it on tmpfs to keep the disk out of the numbers)
+//! - `FILTER_BENCH_SHAPES`  run only the shapes whose name contains one of these
+//!   comma-separated words (`no filter` is a shape too)
+//! - `FILTER_BENCH_ANALYZE` run `ANALYZE` after building, as `PRAGMA optimize` would
 
 use std::time::{Duration, Instant};
 
@@ -163,29 +170,47 @@ fn main() {
         sizes
     };
     let runs = 30;
+    let keep = std::env::var_os("FILTER_BENCH_DIR").map(std::path::PathBuf::from);
+    let wanted: Vec<String> = std::env::var("FILTER_BENCH_SHAPES")
+        .unwrap_or_default()
+        .split(',')
+        .map(|w| w.trim().to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let chosen = |name: &str| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str()));
     for n in sizes {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.sqlite");
-        let t = Instant::now();
-        let conn = build(&path, n);
-        // What `PRAGMA optimize` on close gives a long-lived registry: planner statistics.
-        if std::env::var_os("FILTER_BENCH_ANALYZE").is_some() {
-            conn.execute_batch("ANALYZE").unwrap();
-        }
-        drop(conn);
-        let built = t.elapsed();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = keep.clone().unwrap_or_else(|| scratch.path().to_path_buf());
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("registry-{n}.sqlite"));
+        let built = if path.exists() {
+            "reused".to_string()
+        } else {
+            let t = Instant::now();
+            // Build under another name, so that a stopped build is never reused.
+            let part = dir.join(format!("registry-{n}.part"));
+            let conn = build(&part, n);
+            // What `PRAGMA optimize` on close gives a long-lived registry: planner statistics.
+            if std::env::var_os("FILTER_BENCH_ANALYZE").is_some() {
+                conn.execute_batch("ANALYZE").unwrap();
+            }
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE")
+                .unwrap();
+            drop(conn);
+            std::fs::rename(&part, &path).unwrap();
+            format!("built in {:.1} s", t.elapsed().as_secs_f64())
+        };
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let conn = open(&path);
         println!(
-            "\n## {n} items (built in {:.1} s, {:.0} MB); p50 / p99 ms over {runs} runs",
-            built.as_secs_f64(),
+            "\n## {n} items ({built}, {:.0} MB); p50 / p99 ms over {runs} runs",
             bytes as f64 / 1e6
         );
         println!(
             "| shape | filter | sort | matches | page+count≤{CAP} | page+exact count | next page | tabs ≤{CAP} | tabs exact |"
         );
         println!("|---|---|---|---|---|---|---|---|---|");
-        for (name, text, sort) in SHAPES {
+        for (name, text, sort) in SHAPES.iter().filter(|(name, _, _)| chosen(name)) {
             let filter = Filter::parse(text).unwrap();
             let q = Query {
                 filter: filter.clone(),
@@ -225,6 +250,9 @@ fn main() {
                 f(tabs),
                 f(tabs_exact)
             );
+        }
+        if !chosen("no filter") {
+            continue;
         }
         let all = Filter::all();
         let tabs = time(runs, || {

@@ -15,6 +15,8 @@
 mod ast;
 mod lex;
 mod parse;
+mod plan;
+mod planned;
 mod sort;
 mod sql;
 mod typecheck;
@@ -24,6 +26,8 @@ mod value;
 mod difftest;
 #[cfg(test)]
 mod eval;
+#[cfg(test)]
+mod plantest;
 #[cfg(test)]
 mod tests;
 
@@ -37,8 +41,9 @@ pub use ast::{Col, Scope};
 pub use sort::{Cursor, SortKey, SortSpec};
 
 use ast::{Node, StatusSel, Term};
-use sql::{Sql, attr_rows, cond};
-use typecheck::{AttrCond, Catalogue, Cond, Resolver, db_err, hints, simplify};
+use plan::{Goal, Planner};
+use sql::{Sql, attr_rows};
+use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify};
 use value::SqlVal;
 
 use crate::error::{Error, Result};
@@ -223,9 +228,8 @@ pub fn page_before(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<P
 /// The exact number of items matching `filter`.
 pub fn count(conn: &Connection, filter: &Filter, now: DateTime<Utc>) -> Result<u64> {
     read(conn, |conn| {
-        let mut c = prepare(conn, filter, now)?;
-        plan(conn, &mut c, true)?;
-        Ok(count_cond(conn, &c, None)?.n)
+        let c = prepare(conn, filter, now)?;
+        Ok(count_cond(conn, &mut Planner::new(conn), &c, None)?.n)
     })
 }
 
@@ -237,9 +241,8 @@ pub fn count_upto(
     cap: u64,
 ) -> Result<Count> {
     read(conn, |conn| {
-        let mut c = prepare(conn, filter, now)?;
-        plan(conn, &mut c, false)?;
-        count_cond(conn, &c, Some(cap))
+        let c = prepare(conn, filter, now)?;
+        count_cond(conn, &mut Planner::new(conn), &c, Some(cap))
     })
 }
 
@@ -252,17 +255,23 @@ pub fn count_by_status(
     cap: Option<u64>,
 ) -> Result<StatusCounts> {
     read(conn, |conn| {
-        let mut c = prepare(conn, filter, now)?;
-        plan(conn, &mut c, cap.is_none())?;
+        let c = prepare(conn, filter, now)?;
+        let mut planner = Planner::new(conn);
         let with = |extra: Cond| simplify(Cond::And(vec![c.clone(), extra]));
         let mut out = StatusCounts {
-            stale: count_cond(conn, &with(Cond::Stale(now.timestamp_millis())), cap)?,
+            stale: count_cond(
+                conn,
+                &mut planner,
+                &with(Cond::Stale(now.timestamp_millis())),
+                cap,
+            )?,
             ..StatusCounts::default()
         };
         if cap.is_none() {
+            let p = planner.plan(&c, Goal::Count { capped: false })?;
             let mut q = Sql::default();
-            q.push("SELECT i.status, count(*) FROM items i WHERE ");
-            cond(&c, &mut q);
+            q.push("SELECT i.status, count(*)");
+            p.write_from(None, &mut q);
             q.push(" GROUP BY i.status");
             sql::log(&q);
             let err = db_err(conn, "counting items");
@@ -297,9 +306,9 @@ pub fn count_by_status(
                 slot(&mut out, s).exact = true;
             }
         } else {
-            out.all = count_cond(conn, &c, cap)?;
+            out.all = count_cond(conn, &mut planner, &c, cap)?;
             for s in Status::ALL {
-                *slot(&mut out, s) = count_cond(conn, &with(Cond::Status(s)), cap)?;
+                *slot(&mut out, s) = count_cond(conn, &mut planner, &with(Cond::Status(s)), cap)?;
             }
         }
         Ok(out)
@@ -346,116 +355,41 @@ pub(crate) fn resolve_as_written(
     resolver(conn, filter, now).resolve(&filter.node)
 }
 
-/// At most this many matching rows make an attribute predicate "selective": its ids are
-/// looked up once and drive the query.
-#[cfg(not(test))]
-const DRIVE_MAX: i64 = 5000;
-/// Small in tests, so that tiny registries exercise both query shapes.
-#[cfg(test)]
-const DRIVE_MAX: i64 = 3;
-
-/// Chooses, for each attribute predicate, between driving the query from its ids and
-/// probing it per item, by counting its matches up to [`DRIVE_MAX`]. A predicate with no
-/// match at all becomes `False`. With `exact`, a top-level conjunction with no selective
-/// predicate is still driven from its smallest one (a full count visits every match).
-fn plan(conn: &Connection, c: &mut Cond, exact: bool) -> Result<()> {
-    let mut sizes = Vec::new();
-    estimate(conn, c, &mut sizes)?;
-    *c = simplify(std::mem::replace(c, Cond::True));
-    if exact {
-        let leaves: Vec<&mut Cond> = match c {
-            Cond::And(v) => v.iter_mut().collect(),
-            other => vec![other],
-        };
-        let mut best: Option<(i64, &mut AttrCond)> = None;
-        let mut driven = false;
-        for leaf in leaves {
-            if let Cond::Attr(a) = leaf {
-                driven |= a.drive;
-                let n = sizes
-                    .iter()
-                    .find(|(k, _)| k == &key(a))
-                    .map_or(i64::MAX, |(_, n)| *n);
-                if best.as_ref().is_none_or(|(m, _)| n < *m) {
-                    best = Some((n, a));
-                }
-            }
-        }
-        if let (false, Some((_, a))) = (driven, best) {
-            a.drive = true;
-        }
+/// The number of items matching `c`, counting no further than `cap` when given.
+fn count_cond(
+    conn: &Connection,
+    planner: &mut Planner<'_>,
+    c: &Cond,
+    cap: Option<u64>,
+) -> Result<Count> {
+    let p = planner.plan(
+        c,
+        Goal::Count {
+            capped: cap.is_some(),
+        },
+    )?;
+    if p.is_false() {
+        return Ok(Count { n: 0, exact: true });
     }
-    Ok(())
-}
-
-fn key(a: &AttrCond) -> String {
-    format!("{:?}{}{:?}{:?}", a.scope, a.name, a.types, a.tests)
-}
-
-fn estimate(conn: &Connection, c: &mut Cond, sizes: &mut Vec<(String, i64)>) -> Result<()> {
-    match c {
-        Cond::And(v) | Cond::Or(v) => v.iter_mut().try_for_each(|c| estimate(conn, c, sizes)),
-        Cond::Not(c) => estimate(conn, c, sizes),
-        Cond::Attr(a) => {
-            let mut q = Sql::default();
-            q.push("SELECT count(*) FROM (SELECT 1 FROM ")
-                .push(a.scope.table())
-                .push(" a WHERE ");
-            attr_rows(a, "a", &mut q);
-            q.push(" LIMIT ").param(SqlVal::Int(DRIVE_MAX)).push(")");
-            sql::log(&q);
-            let err = db_err(conn, "estimating a filter");
-            let n: i64 = conn
-                .prepare_cached(&q.text)
-                .and_then(|mut s| s.query_row(q.params(), |r| r.get(0)))
-                .map_err(err)?;
-            sizes.push((key(a), n));
-            if n == 0 {
-                *c = Cond::False;
-            } else {
-                a.drive = n < DRIVE_MAX;
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
-}
-
-fn count_cond(conn: &Connection, c: &Cond, cap: Option<u64>) -> Result<Count> {
     let mut q = Sql::default();
-    match (c, cap) {
-        (Cond::False, _) => return Ok(Count { n: 0, exact: true }),
+    q.push("SELECT count(*)");
+    if cap.is_some() {
+        q.push(" FROM (SELECT 1");
+    }
+    match p.only_attr() {
         // One attribute predicate: count its index entries, never touching items.
-        (Cond::Attr(a), None) if !a.tests.is_empty() => {
-            q.push("SELECT count(*) FROM ")
-                .push(a.scope.table())
-                .push(" a WHERE ");
+        Some(a) => {
+            q.push(" FROM ").push(a.scope.table()).push(" a WHERE ");
             attr_rows(a, "a", &mut q);
         }
-        (_, None) => {
-            q.push("SELECT count(*) FROM items i WHERE ");
-            cond(c, &mut q);
-        }
-        (Cond::Attr(a), Some(cap)) if !a.tests.is_empty() => {
-            q.push("SELECT count(*) FROM (SELECT 1 FROM ")
-                .push(a.scope.table())
-                .push(" a WHERE ");
-            attr_rows(a, "a", &mut q);
-            q.push(" LIMIT ")
-                .param(SqlVal::Int(
-                    i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
-                ))
-                .push(")");
-        }
-        (_, Some(cap)) => {
-            q.push("SELECT count(*) FROM (SELECT 1 FROM items i WHERE ");
-            cond(c, &mut q);
-            q.push(" LIMIT ")
-                .param(SqlVal::Int(
-                    i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
-                ))
-                .push(")");
-        }
+        None => p.write_from(None, &mut q),
+    }
+    if let Some(cap) = cap {
+        q.push(" LIMIT ")
+            .param(SqlVal::Int(
+                i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX),
+            ))
+            .push(")");
     }
     sql::log(&q);
     let err = db_err(conn, "counting items");

@@ -13,10 +13,11 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::ast::{Col, Scope};
-use super::sql::{Sql, cond, types_sql};
-use super::typecheck::{Catalogue, Cond, db_err};
+use super::plan::{Goal, Planned, Planner, SortAttr};
+use super::sql::Sql;
+use super::typecheck::{Catalogue, db_err};
 use super::value::SqlVal;
-use super::{Page, Query, plan, prepare, read};
+use super::{Page, Query, prepare, read};
 use crate::attr::{AttrType, validate_name};
 use crate::error::{Error, Result};
 
@@ -196,8 +197,8 @@ pub(crate) fn page(conn: &Connection, q: &Query, now: DateTime<Utc>, back: bool)
     }
     let limit = q.limit.max(1);
     read(conn, |conn| {
-        let mut c = prepare(conn, &q.filter, now)?;
-        plan(conn, &mut c, false)?;
+        let c = prepare(conn, &q.filter, now)?;
+        let c = Planner::new(conn).plan(&c, Goal::List(&q.sort))?;
         let sort_types = match &q.sort.key {
             SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
             SortKey::Col(_) => Vec::new(),
@@ -244,7 +245,7 @@ struct Bound<'a> {
 /// an attribute sort key.
 fn rows(
     conn: &Connection,
-    c: &Cond,
+    c: &Planned,
     spec: &SortSpec,
     sort_types: &[AttrType],
     bound: Bound<'_>,
@@ -258,6 +259,9 @@ fn rows(
     let at_value = bound.after.filter(|a| a.val.is_some());
     let at_null = bound.after.filter(|a| a.val.is_none());
     let mut out = Vec::new();
+    if c.is_false() {
+        return Ok(out);
+    }
     for nulls in [bound.back, !bound.back] {
         if out.len() >= limit {
             break;
@@ -287,42 +291,43 @@ fn rows(
 
 /// Rows that have a sort value, in value order, past `at` (up to a `LIMIT` param).
 fn value_rows(
-    c: &Cond,
+    c: &Planned,
     spec: &SortSpec,
     sort_types: &[AttrType],
     at: Option<&Cursor>,
     cmp: &str,
     dir: &str,
 ) -> Option<Sql> {
+    // Sorted after the lead's rows are found: `+` keeps SQLite from walking the sort
+    // index instead.
+    let plus = if c.sorts_after(spec) { "+" } else { "" };
     match &spec.key {
         SortKey::Col(Col::Id) => None,
         SortKey::Col(col) => {
-            let e = format!("i.{}", col.name());
+            let e = format!("{plus}i.{}", col.name());
             let mut q = Sql::default();
-            q.push("SELECT i.id, ")
-                .push(&e)
-                .push(" FROM items i WHERE ");
-            cond(c, &mut q);
+            q.push("SELECT i.id, i.").push(col.name());
+            c.write_from(None, &mut q);
             if col.nullable() {
                 q.push(" AND ").push(&e).push(" IS NOT NULL");
             }
             if let Some(a) = at {
                 keyset(&mut q, &e, "i.id", cmp, a);
             }
-            q.push(&format!(" ORDER BY {e} {dir}, i.id {dir} LIMIT "));
+            q.push(&format!(" ORDER BY {e} {dir}, {plus}i.id {dir} LIMIT "));
             Some(q)
         }
         SortKey::Attr(_, _) if sort_types.is_empty() => None,
         SortKey::Attr(scope, name) => {
             let mut q = Sql::default();
-            q.push("SELECT i.id, s.value FROM ")
-                .push(scope.table())
-                .push(" s JOIN items i ON i.id = s.item_id WHERE s.name = ")
-                .param(SqlVal::Text(name.clone()))
-                .push(" AND s.type");
-            types_sql(sort_types, &mut q);
-            q.push(" AND ");
-            cond(c, &mut q);
+            let id = if c.needs_items() { "i.id" } else { "s.item_id" };
+            q.push("SELECT ").push(id).push(", s.value");
+            let sort = SortAttr {
+                scope: *scope,
+                name,
+                types: sort_types,
+            };
+            c.write_from(Some(sort), &mut q);
             if let Some(a) = at {
                 keyset(&mut q, "s.value", "s.item_id", cmp, a);
             }
@@ -333,14 +338,26 @@ fn value_rows(
 }
 
 /// Rows without a sort value, by id, past `at` (up to a `LIMIT` param).
-fn null_rows(c: &Cond, spec: &SortSpec, at: Option<&Cursor>, cmp: &str, dir: &str) -> Option<Sql> {
+fn null_rows(
+    c: &Planned,
+    spec: &SortSpec,
+    at: Option<&Cursor>,
+    cmp: &str,
+    dir: &str,
+) -> Option<Sql> {
+    let plus = if c.lead.is_some() { "+" } else { "" };
+    let id = c.id_order();
     let mut q = Sql::default();
-    q.push("SELECT i.id, NULL FROM items i WHERE ");
-    cond(c, &mut q);
+    q.push("SELECT i.id, NULL");
+    c.write_from(None, &mut q);
     match &spec.key {
         SortKey::Col(Col::Id) => {}
         SortKey::Col(col) if col.nullable() => {
-            q.push(" AND i.").push(col.name()).push(" IS NULL");
+            q.push(" AND ")
+                .push(plus)
+                .push("i.")
+                .push(col.name())
+                .push(" IS NULL");
         }
         SortKey::Col(_) => return None,
         SortKey::Attr(scope, name) => {
@@ -352,12 +369,14 @@ fn null_rows(c: &Cond, spec: &SortSpec, at: Option<&Cursor>, cmp: &str, dir: &st
         }
     }
     if let Some(a) = at {
-        q.push(" AND i.id ")
+        q.push(" AND ")
+            .push(id)
+            .push(" ")
             .push(cmp)
             .push(" ")
             .param(SqlVal::Int(a.id));
     }
-    q.push(&format!(" ORDER BY i.id {dir} LIMIT "));
+    q.push(&format!(" ORDER BY {id} {dir} LIMIT "));
     Some(q)
 }
 

@@ -48,6 +48,34 @@ pub(crate) fn log(q: &Sql) {
 
 /// Appends the SQL for `c` to `out`.
 pub(crate) fn cond(c: &Cond, out: &mut Sql) {
+    expr(c, "i.", "i.id", out);
+}
+
+/// Appends the SQL for `c`, which names no item column (see [`item_free`]), for the item
+/// whose id is `id`.
+pub(crate) fn cond_on(c: &Cond, id: &str, out: &mut Sql) {
+    expr(c, "i.", id, out);
+}
+
+/// Whether `c` asks only about attributes (and params), never an item column.
+pub(crate) fn item_free(c: &Cond) -> bool {
+    match c {
+        Cond::True | Cond::False | Cond::Attr(_) => true,
+        Cond::And(v) | Cond::Or(v) => v.iter().all(item_free),
+        Cond::Not(c) => item_free(c),
+        _ => false,
+    }
+}
+
+/// Appends the SQL for `c` with the item columns behind SQLite's unary `+`, which keeps
+/// the values and hides the columns' indexes: the condition is checked on rows found
+/// another way, never chosen as the way in.
+pub(crate) fn hidden(c: &Cond, out: &mut Sql) {
+    expr(c, "+i.", "i.id", out);
+}
+
+/// `c` with item columns written as `{col}name`, and the item's id as `id`.
+fn expr(c: &Cond, col: &str, id: &str, out: &mut Sql) {
     match c {
         Cond::True => {
             out.push("1");
@@ -55,61 +83,68 @@ pub(crate) fn cond(c: &Cond, out: &mut Sql) {
         Cond::False => {
             out.push("0");
         }
-        Cond::And(v) => list(v, " AND ", "1", out),
-        Cond::Or(v) => list(v, " OR ", "0", out),
+        Cond::And(v) => list(v, " AND ", "1", col, id, out),
+        Cond::Or(v) => list(v, " OR ", "0", col, id, out),
         Cond::Not(c) => {
             out.push("NOT (");
-            cond(c, out);
+            expr(c, col, id, out);
             out.push(")");
         }
         Cond::Status(s) => {
-            out.push("i.status = '").push(s.as_str()).push("'");
+            out.push(col).push("status = '").push(s.as_str()).push("'");
         }
         Cond::Stale(now_ms) => {
-            out.push("(i.status = 'WRITE' AND i.lease_expires IS NOT NULL AND i.lease_expires < ")
+            out.push("(")
+                .push(col)
+                .push("status = 'WRITE' AND ")
+                .push(col)
+                .push("lease_expires IS NOT NULL AND ")
+                .push(col)
+                .push("lease_expires < ")
                 .param(SqlVal::Int(*now_ms))
                 .push(")");
         }
-        Cond::Col(col, t) => {
-            let e = format!("i.{}", col.name());
+        Cond::Col(c, t) => {
+            let e = format!("{col}{}", c.name());
             out.push("(");
-            if col.nullable() {
+            if c.nullable() {
                 out.push(&e).push(" IS NOT NULL AND ");
             }
             test(&e, t, out);
             out.push(")");
         }
-        Cond::NotNull(col) => {
-            out.push("i.").push(col.name()).push(" IS NOT NULL");
+        Cond::NotNull(c) => {
+            out.push(col).push(c.name()).push(" IS NOT NULL");
         }
         Cond::Latest => {
-            out.push(
-                "(i.status <> 'TRASH' AND NOT EXISTS (SELECT 1 FROM items j \
+            out.push("(").push(col).push(
+                "status <> 'TRASH' AND NOT EXISTS (SELECT 1 FROM items j \
                  WHERE j.key = i.key AND j.version > i.version AND j.status <> 'TRASH'))",
             );
         }
         Cond::Search(p) => {
             out.push("(");
-            for (n, col) in [Col::Uri, Col::Label, Col::Filename]
+            for (n, c) in [Col::Uri, Col::Label, Col::Filename]
                 .into_iter()
                 .enumerate()
             {
                 if n > 0 {
                     out.push(" OR ");
                 }
-                out.push("coalesce(i.")
-                    .push(col.name())
+                out.push("coalesce(")
+                    .push(col)
+                    .push(c.name())
                     .push(" LIKE ")
                     .param(SqlVal::Text(p.clone()))
                     .push(" ESCAPE '\\', 0)");
             }
             out.push(")");
         }
-        Cond::Attr(a) => attr(a, out),
+        Cond::Attr(a) => attr(a, id, out),
     }
 }
 
-fn list(v: &[Cond], sep: &str, empty: &str, out: &mut Sql) {
+fn list(v: &[Cond], sep: &str, empty: &str, col: &str, id: &str, out: &mut Sql) {
     if v.is_empty() {
         out.push(empty);
         return;
@@ -119,7 +154,7 @@ fn list(v: &[Cond], sep: &str, empty: &str, out: &mut Sql) {
         if n > 0 {
             out.push(sep);
         }
-        cond(c, out);
+        expr(c, col, id, out);
     }
     out.push(")");
 }
@@ -152,16 +187,19 @@ pub(crate) fn types_sql(types: &[crate::attr::AttrType], out: &mut Sql) {
     }
 }
 
-fn attr(a: &AttrCond, out: &mut Sql) {
+fn attr(a: &AttrCond, id: &str, out: &mut Sql) {
     let table = a.scope.table();
     if a.drive {
-        out.push("i.id IN (SELECT a.item_id FROM ")
+        out.push(id)
+            .push(" IN (SELECT a.item_id FROM ")
             .push(table)
             .push(" a WHERE ");
     } else {
         out.push("EXISTS (SELECT 1 FROM ")
             .push(table)
-            .push(" a WHERE a.item_id = i.id AND ");
+            .push(" a WHERE a.item_id = ")
+            .push(id)
+            .push(" AND ");
     }
     attr_rows(a, "a", out);
     out.push(")");

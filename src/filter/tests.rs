@@ -1,5 +1,5 @@
-//! Parser, type-checking and query-plan tests, and the registry fixtures the differential
-//! test shares.
+//! Parser and type-checking tests, and the registry fixtures that the differential and
+//! query-plan tests share.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,6 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 
 use super::eval::MemItem;
-use super::sql::{LOG, Sql};
 use super::*;
 use crate::attr::AttrType;
 use crate::registry::schema::migrate;
@@ -338,141 +337,4 @@ fn sort_specs_parse() {
     let s: SortSpec = "param.release".parse().unwrap();
     assert_eq!(s.to_string(), "param.release");
     assert!("bad name".parse::<SortSpec>().is_err());
-}
-
-/// The plan of `q`: one line per step.
-fn plan_of(conn: &Connection, q: &Sql) -> Vec<String> {
-    let mut stmt = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", q.text))
-        .unwrap();
-    stmt.query_map(q.params(), |r| r.get::<_, String>(3))
-        .unwrap()
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .unwrap()
-}
-
-/// A registry shaped like real ones: many items, a few typed attributes each.
-fn bulk(n: i64) -> Vec<MemItem> {
-    (1..=n)
-        .map(|id| {
-            let mut i = item(id);
-            i.status =
-                [Status::Ready, Status::Ready, Status::Failed, Status::Trash][(id % 4) as usize];
-            i.attrs.insert(
-                "project".into(),
-                (
-                    AttrType::Text,
-                    SqlVal::Text(["alpha", "beta", "gamma"][(id % 3) as usize].into()),
-                ),
-            );
-            i.attrs
-                .insert("batch".into(), (AttrType::Int, SqlVal::Int(id % 50)));
-            i.attrs.insert(
-                "score".into(),
-                (AttrType::Float, SqlVal::Real((id % 97) as f64 / 97.0)),
-            );
-            i
-        })
-        .collect()
-}
-
-#[test]
-fn every_tui_query_uses_an_index() {
-    let (_d, conn) = registry(&bulk(600));
-    let filters = [
-        "",
-        "project=alpha",
-        "project=alpha batch>=10",
-        "batch>=10 batch<20",
-        "project=alpha | score<0.1",
-        "!project=beta",
-        "status:ready project=gamma",
-        "status:stale",
-        "created<7d",
-        "size>1k has:score",
-        "version=latest",
-        "param.release=1",
-    ];
-    let sorts = [
-        "id",
-        "-id",
-        "created",
-        "-created",
-        "size",
-        "-accessed",
-        "uri",
-        "status",
-        "-attr.score",
-        "batch",
-    ];
-    LOG.with(|l| l.borrow_mut().clear());
-    for f in filters {
-        let filter = Filter::parse(f).unwrap();
-        for s in sorts {
-            let mut q = Query {
-                filter: filter.clone(),
-                sort: s.parse().unwrap(),
-                limit: 50,
-                after: None,
-            };
-            let p = page(&conn, &q, now()).unwrap();
-            q.after = p.next;
-            page(&conn, &q, now()).unwrap();
-            page_before(&conn, &q, now()).unwrap();
-            q.after = None;
-            page_before(&conn, &q, now()).unwrap();
-        }
-        count(&conn, &filter, now()).unwrap();
-        count_upto(&conn, &filter, now(), 100).unwrap();
-        count_by_status(&conn, &filter, now(), None).unwrap();
-        count_by_status(&conn, &filter, now(), Some(100)).unwrap();
-    }
-    let queries = LOG.with(|l| l.borrow_mut().split_off(0));
-    assert!(queries.len() > 300);
-    for q in &queries {
-        let plan = plan_of(&conn, q);
-        for step in &plan {
-            let scan_of_values = (step.starts_with("SCAN a")
-                || step.starts_with("SCAN s")
-                || step.contains("SCAN attrs")
-                || step.contains("SCAN params"))
-                && !step.contains("INDEX");
-            assert!(
-                !scan_of_values,
-                "full scan of attribute values:\n{}\n{plan:#?}",
-                q.text
-            );
-            // Items are walked only along an index or the id order that is the sort.
-            if step.starts_with("SCAN i") && !step.contains("INDEX") {
-                assert!(
-                    q.text.contains("ORDER BY i.id") || q.text.contains("count(*)"),
-                    "full scan of items:\n{}\n{plan:#?}",
-                    q.text
-                );
-            }
-        }
-    }
-}
-
-#[test]
-#[ignore = "prints query plans for inspection"]
-fn print_plans() {
-    let (_d, conn) = registry(&bulk(3000));
-    let f = std::env::var("PLAN_FILTER").unwrap_or_default();
-    let s = std::env::var("PLAN_SORT").unwrap_or("id".into());
-    let filter = Filter::parse(&f).unwrap();
-    LOG.with(|l| l.borrow_mut().clear());
-    let q = Query {
-        filter: filter.clone(),
-        sort: s.parse().unwrap(),
-        limit: 100,
-        after: None,
-    };
-    page(&conn, &q, now()).unwrap();
-    count_upto(&conn, &filter, now(), 100).unwrap();
-    count(&conn, &filter, now()).unwrap();
-    count_by_status(&conn, &filter, now(), Some(100)).unwrap();
-    for q in LOG.with(|l| l.borrow_mut().split_off(0)) {
-        println!("{}\n  {:?}", q.text, plan_of(&conn, &q));
-    }
 }

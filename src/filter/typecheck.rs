@@ -395,8 +395,16 @@ pub(crate) fn simplify(c: Cond) -> Cond {
                     c => out.push(c),
                 }
             }
+            // The same predicate twice (a status tab of a filter on that status) is once.
+            let mut once: Vec<Cond> = Vec::with_capacity(out.len());
+            for c in out {
+                if !once.contains(&c) {
+                    once.push(c);
+                }
+            }
+            let out = once;
             let out = merge_same_name(out);
-            if out.contains(&Cond::False) {
+            if out.contains(&Cond::False) || two_statuses(&out) {
                 return Cond::False;
             }
             match out.len() {
@@ -429,6 +437,24 @@ pub(crate) fn simplify(c: Cond) -> Cond {
         },
         c => c,
     }
+}
+
+/// Whether a conjunction asks for two different statuses (an item has one): `status:ready
+/// status:failed`, or a stale item that is not a WRITE.
+fn two_statuses(conds: &[Cond]) -> bool {
+    let mut seen: Option<Status> = None;
+    for c in conds {
+        let s = match c {
+            Cond::Status(s) => *s,
+            Cond::Stale(_) => Status::Write,
+            _ => continue,
+        };
+        if seen.is_some_and(|t| t != s) {
+            return true;
+        }
+        seen = Some(s);
+    }
+    false
 }
 
 /// In a conjunction, tests on the same attribute name apply to the same row (an item has
