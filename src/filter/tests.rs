@@ -251,7 +251,8 @@ fn values_are_checked_against_the_catalogue() {
     )
     .unwrap();
     assert_eq!(notes.len(), 2);
-    assert_eq!(notes[0].pos, 7);
+    // The caret goes under the name, not the value.
+    assert_eq!((notes[0].pos, notes[1].pos), (0, 17));
     assert!(
         notes[0].message.contains("did you mean 'project'?"),
         "{:?}",

@@ -362,7 +362,17 @@ pub(crate) fn hints(
         if let Some((_, k)) = best {
             message.push_str(&format!("; did you mean '{k}'?"));
         }
-        let pos = input.char_indices().take_while(|(i, _)| i < at).count();
+        // Point at the name: the nearest mention before the value it was compared
+        // with (`at`), else its first mention (`has:name` records no value).
+        let name_at = input
+            .get(..*at)
+            .and_then(|before| before.rfind(name.as_str()))
+            .or_else(|| input.find(name.as_str()))
+            .unwrap_or(*at);
+        let pos = input
+            .char_indices()
+            .take_while(|(i, _)| *i < name_at)
+            .count();
         out.push(Notice { pos, message });
     }
     Ok(out)
