@@ -28,6 +28,15 @@ fn policy() -> GcPolicy {
     }
 }
 
+/// The plan of the orphans policy alone (no grace period), now.
+fn orphans_plan(cache: &Cache) -> gc::GcPlan {
+    let p = GcPolicy {
+        orphans: true,
+        ..policy()
+    };
+    gc::plan(cache, &p, Utc::now()).unwrap()
+}
+
 fn later(days: i64) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::days(days)
 }
@@ -338,15 +347,7 @@ fn orphans_and_temp_files_respect_the_grace_period() {
         gc::plan(&cache, &young, Utc::now()).unwrap().is_empty(),
         "too young to touch"
     );
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            orphans: true,
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = orphans_plan(&cache);
     let reasons: Vec<Reason> = plan.files.iter().map(|f| f.reason).collect();
     assert_eq!(reasons, [Reason::Orphan, Reason::TempFile]);
     let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
@@ -399,15 +400,7 @@ fn nothing_outside_the_root_is_deleted() {
     let target = outside.join("target.txt");
     fs::write(&target, "also precious").unwrap();
     std::os::unix::fs::symlink(&target, cache.blobs().tmp_dir().join("link")).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            orphans: true,
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = orphans_plan(&cache);
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert!(victim.exists());
     assert!(target.exists());
@@ -445,15 +438,7 @@ fn only_files_at_the_exact_blob_layout_can_be_orphans() {
     let target = dir.path().join("target");
     fs::write(&target, "outside").unwrap();
     std::os::unix::fs::symlink(&target, blobs.join("ab").join("cd").join("d".repeat(60))).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            orphans: true,
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = orphans_plan(&cache);
     let orphans: Vec<_> = plan
         .files
         .iter()
@@ -490,15 +475,7 @@ fn orphans_are_listed_in_digest_order() {
     put(&cache, "referenced", "orphan 7");
     shas.remove(7);
     shas.sort();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            orphans: true,
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = orphans_plan(&cache);
     let listed: Vec<String> = plan
         .files
         .iter()
