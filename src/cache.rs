@@ -323,17 +323,21 @@ impl Cache {
     where
         I: IntoIterator<Item = Result<IngestItem>>,
     {
-        self.registry.write(|db| {
-            let mut created: Vec<String> = Vec::new();
-            let outcome = self.ingest_in(db, items, progress, &mut created);
-            if outcome.is_err() {
-                for sha in &created {
-                    // Best effort: a blob left here is an orphan for gc, never a loss.
-                    let _ = self.blobs.remove(sha);
+        let write = || {
+            self.registry.write(|db| {
+                let mut created: Vec<String> = Vec::new();
+                let outcome = self.ingest_in(db, items, progress, &mut created);
+                if outcome.is_err() {
+                    for sha in &created {
+                        // Best effort: a blob left here is an orphan for gc, never a loss.
+                        let _ = self.blobs.remove(sha);
+                    }
                 }
-            }
-            outcome
-        })
+                outcome
+            })
+        };
+        self.registry
+            .with_cache_kib(crate::registry::BULK_CACHE_KIB, write)
     }
 
     fn ingest_in<I>(

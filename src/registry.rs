@@ -19,6 +19,11 @@ pub use item::{Item, Lease, Link, LinkKind, ManifestInfo, NewItem};
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The page cache of a connection, in KiB: enough for the browser's scans to stay fast,
+/// small enough that its three connections stay well under 80 MiB.
+pub const CACHE_KIB: u32 = 16 * 1024;
+/// The page cache of a bulk ingest, in KiB (its indexes grow at scattered places).
+pub const BULK_CACHE_KIB: u32 = 256 * 1024;
 
 /// An open registry file.
 pub struct Registry {
@@ -42,13 +47,13 @@ impl Registry {
             .map_err(sql("setting the busy timeout"))?;
         // Check what the file is before changing anything about it (journal mode included).
         schema::check(&conn, path)?;
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = FULL;
-             PRAGMA cache_size = -16384;
+             PRAGMA cache_size = -{CACHE_KIB};
              PRAGMA temp_store = MEMORY;
-             PRAGMA journal_size_limit = 67108864;",
-        )
+             PRAGMA journal_size_limit = 67108864;"
+        ))
         .map_err(sql("configuring the connection"))?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -77,6 +82,24 @@ impl Registry {
             conn: &self.conn,
             path: &self.path,
         }
+    }
+
+    /// Runs `f` with a page cache of `kib` KiB instead of the usual [`CACHE_KIB`]: a
+    /// transaction that inserts into many indexes at scattered places (a bulk ingest)
+    /// then rereads far fewer pages. The usual size comes back afterwards, whatever `f`
+    /// returns.
+    pub fn with_cache_kib<T>(&self, kib: u32, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let set = |kib: u32| {
+            self.conn
+                .execute_batch(&format!("PRAGMA cache_size = -{kib};"))
+                .map_err(sql_error(&self.path, "sizing the page cache"))
+        };
+        set(kib)?;
+        let out = f();
+        let back = set(CACHE_KIB);
+        let value = out?;
+        back?;
+        Ok(value)
     }
 
     /// Runs `f` in an IMMEDIATE transaction (the write lock is taken up front, so two
