@@ -346,6 +346,14 @@ fn bulk_ingest_is_all_or_nothing() {
     }));
     let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("nope.bin"), "{err}");
+    // The bulk page cache was for the ingest only, failed or not.
+    let kib: i64 = cache
+        .registry()
+        .db()
+        .conn
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kib, -i64::from(cachet::registry::CACHE_KIB));
 }
 
 #[test]
