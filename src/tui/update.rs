@@ -372,8 +372,16 @@ fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) 
     }
 }
 
+/// Rows a page key moves: a screenful of what has the keys, less one for context.
 fn page(app: &App) -> usize {
-    app.list.height.max(2) - 1
+    let rows = match app.focus {
+        Focus::List => app.list.height,
+        // The detail pane's text rows: the pane less its border.
+        Focus::Detail => ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
+            .pane
+            .map_or(0, |p| usize::from(p.height.saturating_sub(2))),
+    };
+    rows.max(2) - 1
 }
 
 /// `j`/`k`: the list's selection, or in the detail pane the version selection (the pane

@@ -448,4 +448,10 @@ fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
     h.keys("gg");
     assert_eq!(h.app.detail.scroll, 0);
     assert!(screen(&h).contains("status"));
+    // A page is the pane's height (less a row), not the hidden list's.
+    h.keys("<pgdn>");
+    assert_eq!(
+        h.app.detail.scroll, 7,
+        "8 rows inside the border at 40x12, less one"
+    );
 }
