@@ -5,7 +5,7 @@
 //! before it (a flag the preview engine checks between entries and blocks), and a result
 //! whose number is not the current one is dropped.
 
-use cachet::preview::{Body, Content, MemberKind, Preview};
+use cachet::preview::{Body, MemberKind, Preview};
 
 use super::app::{App, Focus};
 use super::update::{Action, Effect};
@@ -55,22 +55,6 @@ impl PreviewPane {
                 body: Body::Members { members, .. },
                 ..
             })) => members.len(),
-            _ => 0,
-        }
-    }
-
-    /// Lines of content shown (text, JSON, table rows, hex rows), for scrolling.
-    fn lines(&self) -> usize {
-        match &self.shown {
-            Some(Ok(Preview {
-                body: Body::Content { content },
-                ..
-            })) => match content {
-                Content::Text { lines, .. } | Content::Json { lines, .. } => lines.len(),
-                Content::Table { rows, .. } => rows.len(),
-                // Narrow panes split a row in two.
-                Content::Hex { rows } => rows.len() * 2,
-            },
             _ => 0,
         }
     }
@@ -140,7 +124,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
     }
     let members = app.preview.members();
     // The last screenful is as far as content scrolls.
-    let last_top = app.preview.lines().saturating_sub(page);
+    let last_top = super::ui::preview::max_scroll(app);
     let p = &mut app.preview;
     let mv = |p: &mut PreviewPane, delta: isize| {
         if members > 0 {

@@ -14,7 +14,7 @@ mod list;
 #[path = "ui/popup.rs"]
 mod popup;
 #[path = "ui/preview.rs"]
-mod preview;
+pub mod preview;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -50,6 +50,18 @@ pub struct Areas {
 
 /// Side by side from this width; below it the pane opens under the list (or over it).
 const WIDE: u16 = 110;
+
+/// The layout of the whole screen, as the app's size gives it.
+pub fn screen(app: &App) -> Areas {
+    layout(Rect::new(0, 0, app.size.0, app.size.1), app)
+}
+
+/// The side pane's inside (within its border), when it is shown.
+pub fn pane_inner(app: &App) -> Option<Rect> {
+    screen(app)
+        .pane
+        .map(|pane| Block::default().borders(Borders::ALL).inner(pane))
+}
 
 pub fn layout(area: Rect, app: &App) -> Areas {
     let two_lines = area.height >= 16;

@@ -2,7 +2,7 @@
 //! workers and the clock; what needs I/O goes out as [`Effect`]s.
 
 use cachet::Item;
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Position;
 
 use super::app::{App, Focus, Op, Popup};
 use super::columns;
@@ -61,16 +61,14 @@ fn follow(app: &mut App, fx: &mut Vec<Effect>) {
             fx.push(Effect::LoadVersions { key });
         }
     }
-    let visible = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
-        .pane
-        .is_some();
+    let visible = pane_visible(app);
     preview::follow(app, visible, fx);
     inspect::follow(app, visible, fx);
 }
 
 /// Recomputes the layout-dependent state after a resize.
 pub fn fit(app: &mut App) {
-    let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+    let areas = ui::screen(app);
     app.list.set_height(usize::from(areas.list_rows.height));
 }
 
@@ -228,7 +226,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             }
         },
         A::Scroll { delta, column, row } => {
-            let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+            let areas = ui::screen(app);
             let at = Position::new(column, row);
             if areas.pane.is_some_and(|p| p.contains(at)) {
                 app.focus = Focus::Detail;
@@ -377,9 +375,7 @@ fn page(app: &App) -> usize {
     let rows = match app.focus {
         Focus::List => app.list.height,
         // The detail pane's text rows: the pane less its border.
-        Focus::Detail => ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
-            .pane
-            .map_or(0, |p| usize::from(p.height.saturating_sub(2))),
+        Focus::Detail => ui::pane_inner(app).map_or(0, |p| usize::from(p.height)),
     };
     rows.max(2) - 1
 }
@@ -406,13 +402,7 @@ fn page_step(app: &mut App, delta: isize) {
         Focus::List => app.list.step(delta),
         Focus::Detail => {
             let max = ui::detail::max_scroll(app);
-            let from = if app.detail.follow_sel {
-                // Go on from where following the selection left the view.
-                app.detail.scroll.min(max)
-            } else {
-                app.detail.scroll
-            };
-            app.detail.scroll = from.saturating_add_signed(delta).min(max);
+            app.detail.scroll = app.detail.scroll.saturating_add_signed(delta).min(max);
             app.detail.follow_sel = false;
         }
     }
@@ -497,9 +487,7 @@ fn to_detail(app: &mut App) {
 
 /// Whether the screen shows the right-hand pane now.
 fn pane_visible(app: &App) -> bool {
-    ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app)
-        .pane
-        .is_some()
+    ui::screen(app).pane.is_some()
 }
 
 fn back(app: &mut App, fx: &mut Vec<Effect>) {
@@ -518,7 +506,7 @@ fn back(app: &mut App, fx: &mut Vec<Effect>) {
 }
 
 fn click(app: &mut App, column: u16, row: u16, fx: &mut Vec<Effect>) {
-    let areas = ui::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
+    let areas = ui::screen(app);
     let at = Position::new(column, row);
     if areas.tabs.contains(at) {
         if let Some(tab) = ui::tab_at(app, column - areas.tabs.x) {

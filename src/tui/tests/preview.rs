@@ -117,6 +117,12 @@ fn items_without_content_say_why_and_binary_shows_hex() {
         "256 KiB of binary is cut and says so"
     );
     super::render_check("preview_hex_120x30", &h);
+    // Wide enough for 16 bytes a line: G goes to the last of those lines, not past them.
+    h.act(Action::Resize(200, 30));
+    h.keys("<enter>G");
+    let screen = super::render::screen(&h);
+    let hex_rows = screen.lines().filter(|l| l.contains("│000")).count();
+    assert!(hex_rows > 20, "a screenful of hex, not blank rows:\n{screen}");
 }
 
 #[test]

@@ -66,17 +66,9 @@ fn scroll(app: &App, lines: &[Line], versions_at: usize, inner: Rect) -> usize {
 
 /// How far the page keys may scroll the detail pane: its rows past the last screenful.
 pub fn max_scroll(app: &App) -> usize {
-    let areas = super::layout(Rect::new(0, 0, app.size.0, app.size.1), app);
-    let (Some(pane), Some(item)) = (areas.pane, app.detail_item()) else {
+    let (Some(inner), Some(item)) = (super::pane_inner(app), app.detail_item()) else {
         return 0;
     };
-    // The pane's border takes a cell on each side.
-    let inner = Rect::new(
-        pane.x + 1,
-        pane.y + 1,
-        pane.width.saturating_sub(2),
-        pane.height.saturating_sub(2),
-    );
     let (lines, _) = lines(app, item, Theme::of(app));
     rows(&lines, inner.width).saturating_sub(usize::from(inner.height))
 }

@@ -49,9 +49,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         }
     };
     let footer = footer_lines(preview, theme);
-    let foot_h = (footer.len() as u16).min(inner.height / 2);
-    let [body, foot] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(foot_h)]).areas(inner);
+    let [body, foot] = split(inner, footer.len());
     let height = usize::from(body.height);
     let lines = match &preview.body {
         Body::Members { members, .. } => {
@@ -103,6 +101,45 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(footer), foot);
 }
 
+/// The pane's inside split into the body and the footer of `footer` lines (at most half).
+fn split(inner: Rect, footer: usize) -> [Rect; 2] {
+    let foot_h = (footer as u16).min(inner.height / 2);
+    Layout::vertical([Constraint::Min(1), Constraint::Length(foot_h)]).areas(inner)
+}
+
+/// How far the preview's content scrolls: its rows past the last screenful of the body.
+pub fn max_scroll(app: &App) -> usize {
+    let (Some(inner), Some(Ok(p))) = (super::pane_inner(app), &app.preview.shown) else {
+        return 0;
+    };
+    let Body::Content { content } = &p.body else {
+        return 0;
+    };
+    let [body, _] = split(inner, footer_lines(p, Theme::of(app)).len());
+    last_top(content, body.width, usize::from(body.height))
+}
+
+/// Bytes on one hex line: 16, or 8 when the pane is narrow.
+fn hex_per_line(width: u16) -> usize {
+    if width >= 76 { 16 } else { 8 }
+}
+
+/// The first row of `content`'s last screenful in a body `width` by `height`.
+fn last_top(content: &Content, width: u16, height: usize) -> usize {
+    let (rows, fit) = match content {
+        Content::Text { lines, .. } | Content::Json { lines, .. } => (lines.len(), height),
+        // The header row stays.
+        Content::Table { rows, .. } => (rows.len(), height.saturating_sub(1)),
+        Content::Hex { rows } => (
+            rows.iter()
+                .map(|r| r.bytes.len().div_ceil(hex_per_line(width)))
+                .sum(),
+            height,
+        ),
+    };
+    rows.saturating_sub(fit)
+}
+
 /// Truncation, errors and notes, most important first.
 fn footer_lines(p: &Preview, theme: Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
@@ -137,8 +174,8 @@ fn content_lines(
     width: u16,
     theme: Theme,
 ) -> Vec<Line<'static>> {
+    let scroll = scroll.min(last_top(content, width, height));
     let window = |lines: &[String], cut: &[usize]| -> Vec<Line<'static>> {
-        let scroll = scroll.min(lines.len().saturating_sub(height));
         lines
             .iter()
             .enumerate()
@@ -159,7 +196,7 @@ fn content_lines(
         }
         Content::Hex { rows } => {
             // Rows of 16 bytes, split in two lines when the pane is narrow.
-            let per_line = if width >= 76 { 16 } else { 8 };
+            let per_line = hex_per_line(width);
             let lines = rows.iter().flat_map(|r| {
                 r.bytes
                     .chunks(per_line)
@@ -207,7 +244,6 @@ fn table_lines(
     height: usize,
     theme: Theme,
 ) -> Vec<Line<'static>> {
-    let scroll = scroll.min(rows.len().saturating_sub(height.saturating_sub(1)));
     let shown: Vec<&Vec<String>> = rows
         .iter()
         .skip(scroll)
