@@ -103,6 +103,15 @@ pub struct Detail {
     pub follow_sel: bool,
 }
 
+impl Detail {
+    /// Shows the pane from row `row` on (page keys, the wheel, gg/G), no longer following
+    /// the version selection.
+    pub fn scroll_to(&mut self, row: usize) {
+        self.scroll = row;
+        self.follow_sel = false;
+    }
+}
+
 /// Everything the browser shows.
 #[derive(Debug, Clone)]
 pub struct App {

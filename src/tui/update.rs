@@ -55,8 +55,7 @@ fn follow(app: &mut App, fx: &mut Vec<Effect>) {
         app.detail.key = key.clone();
         app.detail.versions.clear();
         app.detail.sel = 0;
-        app.detail.scroll = 0;
-        app.detail.follow_sel = false;
+        app.detail.scroll_to(0);
         if let Some(key) = key {
             fx.push(Effect::LoadVersions { key });
         }
@@ -214,15 +213,14 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             Focus::List => app.list.select(0),
             Focus::Detail => {
                 app.detail.sel = 0;
-                app.detail.scroll = 0;
-                app.detail.follow_sel = false;
+                app.detail.scroll_to(0);
             }
         },
         A::Bottom => match app.focus {
             Focus::List => app.list.select(usize::MAX),
             Focus::Detail => {
-                app.detail.scroll = ui::detail::max_scroll(app);
-                app.detail.follow_sel = false;
+                let bottom = ui::detail::max_scroll(app);
+                app.detail.scroll_to(bottom);
             }
         },
         A::Scroll { delta, column, row } => {
@@ -402,8 +400,8 @@ fn page_step(app: &mut App, delta: isize) {
         Focus::List => app.list.step(delta),
         Focus::Detail => {
             let max = ui::detail::max_scroll(app);
-            app.detail.scroll = app.detail.scroll.saturating_add_signed(delta).min(max);
-            app.detail.follow_sel = false;
+            let to = app.detail.scroll.saturating_add_signed(delta).min(max);
+            app.detail.scroll_to(to);
         }
     }
 }
@@ -494,8 +492,7 @@ fn back(app: &mut App, fx: &mut Vec<Effect>) {
     if app.focus == Focus::Detail {
         app.focus = Focus::List;
         app.detail.shown = None;
-        app.detail.scroll = 0;
-        app.detail.follow_sel = false;
+        app.detail.scroll_to(0);
         fit(app);
     } else if !app.marks.is_empty() {
         app.marks.clear();

@@ -122,7 +122,10 @@ fn items_without_content_say_why_and_binary_shows_hex() {
     h.keys("<enter>G");
     let screen = super::render::screen(&h);
     let hex_rows = screen.lines().filter(|l| l.contains("│000")).count();
-    assert!(hex_rows > 20, "a screenful of hex, not blank rows:\n{screen}");
+    assert!(
+        hex_rows > 20,
+        "a screenful of hex, not blank rows:\n{screen}"
+    );
 }
 
 #[test]
