@@ -17,6 +17,7 @@ use serde::Serialize;
 pub use apply::{GcProgress, GcReport, Skipped, apply};
 pub use plan::plan;
 
+use crate::error::IoResultExt;
 use crate::status::Status;
 
 /// Whether a file was last modified at least `grace` ago.
@@ -25,6 +26,16 @@ fn old_enough(meta: &std::fs::Metadata, grace: Duration) -> bool {
         .ok()
         .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
         .is_some_and(|age| age >= grace)
+}
+
+/// The file's own metadata (a symlink is not followed), or `None` when it is gone: files
+/// in `tmp/` and the blob store come and go beside a collection.
+fn metadata_if_present(path: &std::path::Path) -> crate::Result<Option<std::fs::Metadata>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).at(path),
+    }
 }
 
 /// Durations serialise as whole seconds, which is what people and scripts read.

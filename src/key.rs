@@ -100,9 +100,7 @@ pub fn decode_hex(hex: &[u8], out: &mut [u8]) -> bool {
 
 /// Whether `s` is a full lower-case sha256 hex digest.
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    decode_digest(s.as_bytes()).is_some()
 }
 
 #[cfg(test)]

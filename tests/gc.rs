@@ -485,6 +485,49 @@ fn orphans_are_listed_in_digest_order() {
 }
 
 #[test]
+fn orphans_in_one_blob_directory_are_told_apart_from_referenced_neighbours() {
+    // Files of one leaf directory, written in reverse order, two of them referenced: the
+    // walk of the disk and the registry's digests must meet in the same order.
+    let (_d, cache) = setup();
+    let shas: Vec<String> = (1..=5).map(|i| format!("abcd{:060}", i)).collect();
+    for sha in shas.iter().rev() {
+        let path = cache.blobs().path(sha).unwrap();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "x").unwrap();
+    }
+    for (i, sha) in [&shas[1], &shas[3]].into_iter().enumerate() {
+        let item = put(&cache, &format!("holder {i}"), &format!("holder {i}"));
+        rusqlite::Connection::open(cache.registry().path())
+            .unwrap()
+            .execute(
+                "UPDATE items SET sha256 = ?1 WHERE id = ?2",
+                rusqlite::params![sha, item.id],
+            )
+            .unwrap();
+    }
+    let listed: Vec<String> = orphans_plan(&cache)
+        .files
+        .iter()
+        .filter(|f| f.reason == Reason::Orphan)
+        .filter_map(|f| f.sha256.clone())
+        .filter(|sha| sha.starts_with("abcd"))
+        .collect();
+    assert_eq!(listed, [shas[0].as_str(), &shas[2], &shas[4]]);
+}
+
+#[test]
+fn a_temp_file_gone_before_apply_is_no_error() {
+    let (_d, cache) = setup();
+    let leftover = cache.blobs().tmp_dir().join("x.part");
+    fs::write(&leftover, "half").unwrap();
+    let plan = orphans_plan(&cache);
+    assert!(plan.files.iter().any(|f| f.path == leftover));
+    fs::remove_file(&leftover).unwrap();
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.temp_files_deleted, 0);
+}
+
+#[test]
 fn keep_last_over_many_keys_ranks_each_key_on_its_own() {
     keep_last_over_many_keys(false);
 }

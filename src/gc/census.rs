@@ -173,18 +173,15 @@ impl Census {
                     },
                 ),
             }
+            let text_at = |i: usize| -> Result<&str> {
+                r.get_ref(i)
+                    .map_err(&fail)?
+                    .as_str()
+                    .map_err(|e| fail(e.into()))
+            };
             let text = census.text.len();
-            let key = r
-                .get_ref(9)
-                .map_err(&fail)?
-                .as_str()
-                .map_err(|e| fail(e.into()))?;
+            let (key, uri) = (text_at(9)?, text_at(11)?);
             census.text.push_str(key);
-            let uri = r
-                .get_ref(11)
-                .map_err(&fail)?
-                .as_str()
-                .map_err(|e| fail(e.into()))?;
             census.text.push_str(uri);
             let too_long = |_| Error::invalid("registry", "a key or URI too long to plan a gc");
             if status == Some(Status::Failed)
@@ -377,7 +374,7 @@ impl Census {
     pub fn sha_name(&self, sha: ShaId) -> String {
         let at = sha as usize;
         match self.digests.get(at) {
-            Some(digest) => hex_digest(digest),
+            Some(digest) => crate::key::hex(digest),
             None => self
                 .other_names
                 .get(at - self.digests.len())
@@ -502,16 +499,4 @@ impl Numbering {
         }
         Ok(())
     }
-}
-
-/// Lower-case hex of a digest, in one allocation.
-fn hex_digest(digest: &[u8; 32]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xf)];
-    }
-    // Always ASCII.
-    String::from_utf8_lossy(&out).into_owned()
 }

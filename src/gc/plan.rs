@@ -10,7 +10,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId};
-use super::{GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, old_enough, walk};
+use super::{
+    GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
+    old_enough, walk,
+};
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
 use crate::key::{decode_digest, hex};
@@ -297,10 +300,12 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
                 continue;
             }
             let sha = census.sha_name(link.sha);
-            if cache.blobs().exists(&sha) {
+            if let Ok(path) = cache.blobs().path(&sha)
+                && path.is_file()
+            {
                 freed[link.sha as usize] = true;
                 files.push(PlannedFile {
-                    path: cache.blobs().path(&sha)?,
+                    path,
                     sha256: Some(sha),
                     size: link.size.map_or(0, |s| s.max(0) as u64),
                     reason: Reason::Unlinked,
@@ -474,10 +479,8 @@ fn orphan_blobs(
         }
         let sha = hex(digest);
         let path = cache.blobs().path(&sha)?;
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).at(&path),
+        let Some(meta) = metadata_if_present(&path)? else {
+            continue; // gone since it was listed
         };
         if meta.is_file() && old_enough(&meta, policy.grace) {
             out.push(PlannedFile {
@@ -502,10 +505,8 @@ fn temp_files(tmp: &Path, policy: &GcPolicy, out: &mut Vec<PlannedFile>) -> Resu
     for entry in fs::read_dir(tmp).at(tmp)? {
         let entry = entry.at(tmp)?;
         let path = entry.path();
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).at(&path),
+        let Some(meta) = metadata_if_present(&path)? else {
+            continue; // gone since it was listed
         };
         if (meta.is_file() || meta.file_type().is_symlink()) && old_enough(&meta, policy.grace) {
             out.push(PlannedFile {
