@@ -21,14 +21,20 @@ pub(crate) enum Term {
     /// A built-in column compared with a value already parsed for its kind.
     Col { col: Col, op: Op, val: ColVal },
     /// An attribute or param; the value is typed later against the catalogue.
+    /// `name_at` is where the name starts in the input (for notices about it).
     Attr {
         scope: Scope,
         name: String,
+        name_at: usize,
         op: Op,
         raw: Raw,
     },
     /// `has:name`: the attribute or param exists.
-    Has { scope: Scope, name: String },
+    Has {
+        scope: Scope,
+        name: String,
+        name_at: usize,
+    },
     /// `has:label`: the built-in column is set.
     NotNull(Col),
     /// `version=latest`: the newest version of its key that is not in the trash.

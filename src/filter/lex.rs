@@ -78,13 +78,17 @@ pub(crate) struct Token {
 
 /// The error for `input` at byte offset `at`.
 pub(crate) fn error_at(input: &str, at: usize, message: impl Into<String>) -> Error {
-    let at = at.min(input.len());
-    let pos = input.char_indices().take_while(|(i, _)| *i < at).count();
     Error::Filter {
         input: input.to_string(),
-        pos,
+        pos: char_pos(input, at),
         message: message.into(),
     }
+}
+
+/// The character position of byte offset `at` in `input` (where a caret goes).
+pub(crate) fn char_pos(input: &str, at: usize) -> usize {
+    let at = at.min(input.len());
+    input.char_indices().take_while(|(i, _)| *i < at).count()
 }
 
 fn ends_word(c: char) -> bool {

@@ -291,7 +291,11 @@ impl Parser<'_> {
                     },
                     None => {
                         let (scope, n) = self.attr_name(&raw.text, raw.span)?;
-                        Term::Has { scope, name: n }
+                        Term::Has {
+                            scope,
+                            name: n,
+                            name_at: raw.span.start,
+                        }
                     }
                 };
                 return Ok(negate(neg, Node::Term(t)));
@@ -307,6 +311,7 @@ impl Parser<'_> {
                     Term::Attr {
                         scope,
                         name,
+                        name_at: name_span.start,
                         op,
                         raw,
                     }

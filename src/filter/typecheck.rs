@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use super::Notice;
 use super::ast::{Col, ColVal, Node, Raw, Scope, StatusSel, Term};
-use super::lex::{Op, error_at};
+use super::lex::{Op, char_pos, error_at};
 use super::parse::{AGE_NEEDS_ORDER, TIME_EXPECTED};
 use super::value::{
     DAY_MICROS, SqlVal, TimeVal, like_pattern, parse_bool, parse_number, parse_time,
@@ -155,10 +155,14 @@ impl Resolver<'_, '_> {
             Term::NotNull(col) => Cond::NotNull(*col),
             Term::Latest => Cond::Latest,
             Term::Search(p) => Cond::Search(p.clone()),
-            Term::Has { scope, name } => {
+            Term::Has {
+                scope,
+                name,
+                name_at,
+            } => {
                 let types = self.cat.types(*scope, name)?;
                 if types.is_empty() {
-                    self.unknown.push((*scope, name.clone(), 0));
+                    self.unknown.push((*scope, name.clone(), *name_at));
                     return Ok(Cond::False);
                 }
                 Cond::Attr(AttrCond {
@@ -172,9 +176,10 @@ impl Resolver<'_, '_> {
             Term::Attr {
                 scope,
                 name,
+                name_at,
                 op,
                 raw,
-            } => self.attr(*scope, name, *op, raw)?,
+            } => self.attr(*scope, name, *name_at, *op, raw)?,
         })
     }
 
@@ -200,10 +205,17 @@ impl Resolver<'_, '_> {
         }
     }
 
-    fn attr(&mut self, scope: Scope, name: &str, op: Op, raw: &Raw) -> Result<Cond> {
+    fn attr(
+        &mut self,
+        scope: Scope,
+        name: &str,
+        name_at: usize,
+        op: Op,
+        raw: &Raw,
+    ) -> Result<Cond> {
         let types = self.cat.types(scope, name)?;
         if types.is_empty() {
-            self.unknown.push((scope, name.to_string(), raw.span.start));
+            self.unknown.push((scope, name.to_string(), name_at));
             return Ok(Cond::False);
         }
         let leaf = |types: Vec<AttrType>, test: Test| {
@@ -362,18 +374,10 @@ pub(crate) fn hints(
         if let Some((_, k)) = best {
             message.push_str(&format!("; did you mean '{k}'?"));
         }
-        // Point at the name: the nearest mention before the value it was compared
-        // with (`at`), else its first mention (`has:name` records no value).
-        let name_at = input
-            .get(..*at)
-            .and_then(|before| before.rfind(name.as_str()))
-            .or_else(|| input.find(name.as_str()))
-            .unwrap_or(*at);
-        let pos = input
-            .char_indices()
-            .take_while(|(i, _)| *i < name_at)
-            .count();
-        out.push(Notice { pos, message });
+        out.push(Notice {
+            pos: char_pos(input, *at),
+            message,
+        });
     }
     Ok(out)
 }
