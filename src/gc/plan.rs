@@ -9,7 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId};
+use super::census::{Census, ItemRow, NO_SHA, ShaId};
 use super::{
     GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
@@ -207,12 +207,13 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             });
         }
     }
-    let mut refs = Refs::new(&census);
-    for pick in &picks.picks {
-        refs.plan(&items[pick.row]);
-    }
     let mut usage_before = 0;
     if let Some(cap) = policy.max_size {
+        // The blobs the other policies free already count towards the cap.
+        let mut refs = Refs::new(&census);
+        for pick in &picks.picks {
+            refs.plan(&items[pick.row]);
+        }
         usage_before = census.usage();
         let mut usage_now = usage_before.saturating_sub(refs.freed_so_far());
         // Ranks count every item in LRU order, those other policies already planned too.
@@ -237,12 +238,10 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         .map(|(at, p)| (p.row, at))
         .collect();
     by_row.sort_unstable();
-    let mut pick_refs: Vec<(ShaId, u32)> = vec![(NO_SHA, NO_LINKS); n];
     let mut slots: Vec<Option<PlannedItem>> = Vec::with_capacity(n);
     slots.resize_with(n, || None);
     for &(row, at) in &by_row {
         let r = &items[row];
-        pick_refs[at] = (r.sha, r.links);
         slots[at] = Some(PlannedItem {
             id: r.id,
             key: census.key(row).to_owned(),
@@ -259,26 +258,24 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             linked: false,
         });
     }
-    drop(by_row);
 
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
     // it has more referrers (items holding it, manifests linking it) than planned ones.
     let mut planned_refs = vec![0u32; census.shas.len()];
-    for &(sha, links) in &pick_refs {
-        if sha != NO_SHA {
-            planned_refs[sha as usize] += 1;
+    for r in picks.picks.iter().map(|p| &items[p.row]) {
+        if r.sha != NO_SHA {
+            planned_refs[r.sha as usize] += 1;
         }
-        for link in census.links_at(links) {
+        for link in census.links_at(r.links) {
             planned_refs[link.sha as usize] += 1;
         }
     }
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
     let mut planned = Vec::with_capacity(n);
-    for ((pick, slot), &(sha, _)) in picks.picks.iter_mut().zip(slots).zip(&pick_refs) {
-        let Some(mut item) = slot else {
-            continue;
-        };
+    // Every slot was filled above, one per pick.
+    for (pick, mut item) in picks.picks.iter_mut().zip(slots.into_iter().flatten()) {
+        let sha = items[pick.row].sha;
         if sha != NO_SHA {
             item.linked = census.shas[sha as usize].links > 0;
             item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
@@ -294,8 +291,8 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         planned.push(item);
     }
     let mut files = Vec::new();
-    for &(_, links) in &pick_refs {
-        for link in census.links_at(links) {
+    for r in picks.picks.iter().map(|p| &items[p.row]) {
+        for link in census.links_at(r.links) {
             if freed[link.sha as usize] || outside(link.sha) {
                 continue;
             }
@@ -313,7 +310,6 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             }
         }
     }
-    drop(picks);
     Ok((census, planned, files, usage_before))
 }
 
@@ -328,39 +324,24 @@ fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
             .filter(|(_, r)| r.status == Some(Status::Ready))
             .map(|(row, _)| row)
     };
-    // READY rows by (key, version), and where each key's run ends.
-    let mut rows: Vec<usize> = Vec::new();
-    let mut ends: Vec<usize> = Vec::new();
-    let digests: Option<Vec<([u8; 32], i64, usize)>> = ready()
+    // READY rows by (key, version).
+    let rows: Vec<usize> = match ready()
         .map(|row| decode_digest(census.key(row).as_bytes()).map(|d| (d, items[row].version, row)))
-        .collect();
-    match digests {
+        .collect::<Option<Vec<_>>>()
+    {
         Some(mut sorted) => {
             sorted.sort_unstable();
-            for (at, pair) in sorted.windows(2).enumerate() {
-                if pair[0].0 != pair[1].0 {
-                    ends.push(at + 1);
-                }
-            }
-            rows.extend(sorted.iter().map(|&(_, _, row)| row));
+            sorted.into_iter().map(|(_, _, row)| row).collect()
         }
         None => {
-            rows.extend(ready());
+            let mut rows: Vec<usize> = ready().collect();
             rows.sort_unstable_by(|&a, &b| {
                 (census.key(a), items[a].version).cmp(&(census.key(b), items[b].version))
             });
-            for (at, pair) in rows.windows(2).enumerate() {
-                if census.key(pair[0]) != census.key(pair[1]) {
-                    ends.push(at + 1);
-                }
-            }
+            rows
         }
-    }
-    ends.push(rows.len());
-    let mut start = 0;
-    for end in ends {
-        let versions = rows.get(start..end).unwrap_or_default();
-        start = end;
+    };
+    for versions in rows.chunk_by(|&a, &b| census.key(a) == census.key(b)) {
         let n = versions.len() as i64;
         // Oldest first: the first n - keep go, unless protected.
         for (at, &row) in versions.iter().enumerate() {
@@ -407,7 +388,6 @@ struct Refs<'a> {
     census: &'a Census,
     /// By blob touched: referrers not planned yet, and the size of the first item planned.
     remaining: Vec<Option<(i64, u64)>>,
-    touched: Vec<ShaId>,
 }
 
 impl<'a> Refs<'a> {
@@ -415,7 +395,6 @@ impl<'a> Refs<'a> {
         Refs {
             census,
             remaining: vec![None; census.shas.len()],
-            touched: Vec::new(),
         }
     }
 
@@ -425,23 +404,16 @@ impl<'a> Refs<'a> {
             return 0;
         }
         let size = item.size.unwrap_or(0).max(0) as u64;
-        let Refs {
-            census,
-            remaining,
-            touched,
-        } = self;
-        let entry = remaining[item.sha as usize].get_or_insert_with(|| {
-            touched.push(item.sha);
-            (i64::from(census.shas[item.sha as usize].total()), size)
-        });
+        let total = i64::from(self.census.shas[item.sha as usize].total());
+        let entry = self.remaining[item.sha as usize].get_or_insert((total, size));
         entry.0 -= 1;
         if entry.0 == 0 { size } else { 0 }
     }
 
     fn freed_so_far(&self) -> u64 {
-        self.touched
+        self.remaining
             .iter()
-            .filter_map(|&sha| self.remaining[sha as usize])
+            .flatten()
             .filter(|(n, _)| *n <= 0)
             .map(|(_, size)| size)
             .sum()
