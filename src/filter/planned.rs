@@ -4,7 +4,7 @@
 use super::ast::{Col, Scope};
 use super::lex::Op;
 use super::sort::{SortKey, SortSpec};
-use super::sql::{Sql, attr_rows, cond, cond_on, hidden, item_free, types_sql};
+use super::sql::{Sql, attr_rows, cond, expr, item_free, types_sql};
 use super::typecheck::{AttrCond, Cond, Test};
 use super::value::SqlVal;
 use crate::attr::AttrType;
@@ -79,7 +79,7 @@ impl Planned {
     /// Appends `FROM … WHERE …` over `items i` (and the sort attribute `s`, one row per
     /// item, when given): the lead's rows first, then the checks.
     pub(crate) fn write_from(&self, sort: Option<SortAttr<'_>>, out: &mut Sql) {
-        let mut first = Vec::new();
+        let mut first = None;
         match &self.lead {
             // Rows in index order, so that a listing or a capped count stops early. (A
             // lead that `drive`s is an id list instead: sorted, so a full count reads
@@ -93,7 +93,7 @@ impl Planned {
                 }
                 let mut rows = Sql::default();
                 attr_rows(a, "d", &mut rows);
-                first.push(rows);
+                first = Some(rows);
             }
             Some(lead) => {
                 out.push(" FROM items i");
@@ -107,7 +107,7 @@ impl Planned {
                 }
                 let mut rows = Sql::default();
                 cond(lead, &mut rows);
-                first.push(rows);
+                first = Some(rows);
             }
             None => match &sort {
                 Some(s) => {
@@ -116,11 +116,8 @@ impl Planned {
                         out.push(" CROSS JOIN items i ON i.id = s.item_id");
                     }
                     let mut rows = Sql::default();
-                    rows.push("s.name = ")
-                        .param(SqlVal::Text(s.name.to_string()))
-                        .push(" AND s.type");
-                    types_sql(s.types, &mut rows);
-                    first.push(rows);
+                    sort_rows(s, &mut rows);
+                    first = Some(rows);
                 }
                 None => {
                     out.push(" FROM items i");
@@ -135,27 +132,20 @@ impl Planned {
             }
             n += 1;
         };
-        for part in first {
+        if let Some(part) = first {
             and(out);
             out.push(&part.text);
             out.params.extend(part.params);
         }
+        // Over the sort attribute's rows alone, conditions name its item id (they ask
+        // only about attributes); else the item's, the hidden ones behind `+`.
         let attrs_only = self.lead.is_none() && sort.is_some() && !self.needs_items();
-        for c in &self.open {
+        let id = if attrs_only { "s.item_id" } else { "i.id" };
+        let open = self.open.iter().map(|c| (c, "i."));
+        let hidden = (self.hidden.iter()).map(|c| (c, if attrs_only { "i." } else { "+i." }));
+        for (c, col) in open.chain(hidden) {
             and(out);
-            if attrs_only {
-                cond_on(c, "s.item_id", out);
-            } else {
-                cond(c, out);
-            }
-        }
-        for c in &self.hidden {
-            and(out);
-            if attrs_only {
-                cond_on(c, "s.item_id", out);
-            } else {
-                hidden(c, out);
-            }
+            expr(c, col, id, out);
         }
         if n == 0 {
             out.push("1");
@@ -167,7 +157,13 @@ impl Planned {
 fn join_sort(s: &SortAttr<'_>, out: &mut Sql) {
     out.push(" CROSS JOIN ")
         .push(s.scope.table())
-        .push(" s ON s.item_id = i.id AND s.name = ")
+        .push(" s ON s.item_id = i.id AND ");
+    sort_rows(s, out);
+}
+
+/// The rows `s` of the sort attribute: its name, of one of its types.
+fn sort_rows(s: &SortAttr<'_>, out: &mut Sql) {
+    out.push("s.name = ")
         .param(SqlVal::Text(s.name.to_string()))
         .push(" AND s.type");
     types_sql(s.types, out);

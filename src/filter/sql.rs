@@ -51,12 +51,6 @@ pub(crate) fn cond(c: &Cond, out: &mut Sql) {
     expr(c, "i.", "i.id", out);
 }
 
-/// Appends the SQL for `c`, which names no item column (see [`item_free`]), for the item
-/// whose id is `id`.
-pub(crate) fn cond_on(c: &Cond, id: &str, out: &mut Sql) {
-    expr(c, "i.", id, out);
-}
-
 /// Whether `c` asks only about attributes (and params), never an item column.
 pub(crate) fn item_free(c: &Cond) -> bool {
     match c {
@@ -67,15 +61,8 @@ pub(crate) fn item_free(c: &Cond) -> bool {
     }
 }
 
-/// Appends the SQL for `c` with the item columns behind SQLite's unary `+`, which keeps
-/// the values and hides the columns' indexes: the condition is checked on rows found
-/// another way, never chosen as the way in.
-pub(crate) fn hidden(c: &Cond, out: &mut Sql) {
-    expr(c, "+i.", "i.id", out);
-}
-
 /// `c` with item columns written as `{col}name`, and the item's id as `id`.
-fn expr(c: &Cond, col: &str, id: &str, out: &mut Sql) {
+pub(crate) fn expr(c: &Cond, col: &str, id: &str, out: &mut Sql) {
     match c {
         Cond::True => {
             out.push("1");
