@@ -191,6 +191,22 @@ impl Col {
         }
     }
 
+    /// Whether an index of the registry orders items by this column alone (the status
+    /// index only with the id after it).
+    pub(crate) fn has_index(self) -> bool {
+        matches!(
+            self,
+            Col::Id
+                | Col::Key
+                | Col::Uri
+                | Col::Sha256
+                | Col::Size
+                | Col::Created
+                | Col::Updated
+                | Col::Accessed
+        )
+    }
+
     /// Whether the column may be NULL (comparisons on NULL are false).
     pub(crate) fn nullable(self) -> bool {
         matches!(

@@ -18,12 +18,11 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 use super::ast::Col;
-use super::lex::Op;
 pub(crate) use super::planned::{Planned, SortAttr};
 use super::planned::{on_sort_column, ranged};
 use super::sort::{SortKey, SortSpec};
 use super::sql::{self, Sql, attr_rows, cond};
-use super::typecheck::{AttrCond, Cond, Test, db_err, simplify};
+use super::typecheck::{AttrCond, Cond, db_err, simplify};
 use super::value::SqlVal;
 use crate::error::Result;
 
@@ -54,18 +53,7 @@ pub(crate) enum Goal<'a> {
 fn walkable(sort: &SortSpec) -> bool {
     match &sort.key {
         SortKey::Attr(_, _) => true,
-        SortKey::Col(c) => matches!(
-            c,
-            Col::Id
-                | Col::Key
-                | Col::Uri
-                | Col::Status
-                | Col::Sha256
-                | Col::Size
-                | Col::Created
-                | Col::Updated
-                | Col::Accessed
-        ),
+        SortKey::Col(c) => *c == Col::Status || c.has_index(),
     }
 }
 
@@ -73,20 +61,7 @@ fn walkable(sort: &SortSpec) -> bool {
 fn indexed(c: &Cond) -> bool {
     match c {
         Cond::Attr(_) | Cond::Status(_) | Cond::Stale(_) => true,
-        Cond::Col(col, t) => {
-            ranged(t)
-                && matches!(
-                    col,
-                    Col::Id
-                        | Col::Key
-                        | Col::Uri
-                        | Col::Sha256
-                        | Col::Size
-                        | Col::Created
-                        | Col::Updated
-                        | Col::Accessed
-                )
-        }
+        Cond::Col(col, t) => ranged(t) && col.has_index(),
         _ => false,
     }
 }
@@ -104,11 +79,7 @@ fn conjuncts(c: Cond) -> Vec<Cond> {
 /// then a status, then ranges.
 fn likely_rank(c: &Cond) -> u8 {
     match c {
-        Cond::Attr(a)
-            if !a.tests.is_empty() && a.tests.iter().all(|t| matches!(t, Test::Cmp(Op::Eq, _))) =>
-        {
-            0
-        }
+        Cond::Attr(a) if a.eq_only() => 0,
         Cond::Status(_) | Cond::Stale(_) => 1,
         _ => 2,
     }

@@ -63,14 +63,7 @@ impl Planned {
     /// in order and stops; hidden behind `+` under another lead; else the items' own.
     pub(crate) fn id_order(&self) -> &'static str {
         match &self.lead {
-            Some(Cond::Attr(a))
-                if !a.drive
-                    && a.types.len() == 1
-                    && !a.tests.is_empty()
-                    && a.tests.iter().all(|t| matches!(t, Test::Cmp(Op::Eq, _))) =>
-            {
-                "d.item_id"
-            }
+            Some(Cond::Attr(a)) if !a.drive && a.types.len() == 1 && a.eq_only() => "d.item_id",
             Some(_) => "+i.id",
             None => "i.id",
         }

@@ -46,6 +46,14 @@ pub(crate) struct AttrCond {
     pub drive: bool,
 }
 
+impl AttrCond {
+    /// Whether every test is `=` (and there is one): values read from the index in id
+    /// order, usually few.
+    pub(crate) fn eq_only(&self) -> bool {
+        !self.tests.is_empty() && (self.tests.iter()).all(|t| matches!(t, Test::Cmp(Op::Eq, _)))
+    }
+}
+
 /// A typed condition on items, with two-valued logic.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cond {
