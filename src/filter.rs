@@ -217,6 +217,12 @@ pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
     sort::page(conn, q, now, false)
 }
 
+/// Up to `n` consecutive pages of `q` from `q.after`, fewer when the listing ends, with
+/// the filter planned once for all of them (a jump far down a long list).
+pub fn pages(conn: &Connection, q: &Query, n: usize, now: DateTime<Utc>) -> Result<Vec<Page>> {
+    sort::pages(conn, q, now, false, n)
+}
+
 /// The same listing read backwards: up to `q.limit` ids of the rows before `q.after`
 /// (before the end when `None`), nearest first. `next` continues backwards from the
 /// farthest row; like every cursor it also continues forwards (the rows after it). Not

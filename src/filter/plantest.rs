@@ -261,3 +261,43 @@ fn print_plans() {
         println!("{}\n  {:?}", q.text, plan_of(&conn, &q));
     }
 }
+
+#[test]
+fn pages_read_at_once_are_the_pages_read_one_by_one() {
+    let (_d, conn) = registry(&bulk(60));
+    for sort in ["id", "-created", "-attr.score"] {
+        let mut q = Query {
+            limit: 7,
+            sort: sort.parse().unwrap(),
+            ..Query::default()
+        };
+        let at_once = super::pages(&conn, &q, 100, now()).unwrap();
+        let mut one_by_one = Vec::new();
+        loop {
+            let p = page(&conn, &q, now()).unwrap();
+            q.after.clone_from(&p.next);
+            one_by_one.push(p);
+            if q.after.is_none() {
+                break;
+            }
+        }
+        assert!(one_by_one.len() > 2, "{sort}: several pages");
+        assert_eq!(at_once, one_by_one, "{sort}");
+        q.after = None;
+        assert_eq!(super::pages(&conn, &q, 2, now()).unwrap(), one_by_one[..2]);
+    }
+    // Planned once: sizing the filter's ways in is not repeated for every page.
+    let q = Query {
+        filter: Filter::parse("status:ready project=gamma").unwrap(),
+        limit: 1,
+        ..Query::default()
+    };
+    let one = asked(|| {
+        page(&conn, &q, now()).unwrap();
+    });
+    assert!(one.len() > 1, "sized, then listed: {one:#?}");
+    let five = asked(|| {
+        assert_eq!(super::pages(&conn, &q, 5, now()).unwrap().len(), 5);
+    });
+    assert_eq!(five.len(), one.len() + 4);
+}

@@ -183,6 +183,22 @@ impl FromStr for Cursor {
 /// One page of `q`, read forwards after `q.after` or, with `back`, backwards before it
 /// (nearest first). See [`super::page`] and [`super::page_before`].
 pub(crate) fn page(conn: &Connection, q: &Query, now: DateTime<Utc>, back: bool) -> Result<Page> {
+    let mut pages = pages(conn, q, now, back, 1)?;
+    Ok(pages.pop().unwrap_or(Page {
+        ids: Vec::new(),
+        next: None,
+    }))
+}
+
+/// Up to `n` consecutive pages of `q` from `q.after` (fewer when the listing ends),
+/// planned once: skipping many pages does not size the filter again for each.
+pub(crate) fn pages(
+    conn: &Connection,
+    q: &Query,
+    now: DateTime<Utc>,
+    back: bool,
+    n: usize,
+) -> Result<Vec<Page>> {
     let sort_text = q.sort.to_string();
     if let Some(a) = &q.after
         && a.sort != sort_text
@@ -203,32 +219,41 @@ pub(crate) fn page(conn: &Connection, q: &Query, now: DateTime<Utc>, back: bool)
             SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
             SortKey::Col(_) => Vec::new(),
         };
-        let bound = Bound {
-            after: q.after.as_ref(),
-            back,
-        };
-        let mut rows = rows(
-            conn,
-            &c,
-            &q.sort,
-            &sort_types,
-            bound,
-            limit.saturating_add(1),
-        )?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = match rows.last() {
-            Some((id, val)) if more => Some(Cursor {
-                sort: sort_text.clone(),
-                val: val.clone(),
-                id: *id,
-            }),
-            _ => None,
-        };
-        Ok(Page {
-            ids: rows.into_iter().map(|(id, _)| id).collect(),
-            next,
-        })
+        let mut out = Vec::with_capacity(n.min(64));
+        let mut after = q.after.clone();
+        while out.len() < n {
+            let bound = Bound {
+                after: after.as_ref(),
+                back,
+            };
+            let mut rows = rows(
+                conn,
+                &c,
+                &q.sort,
+                &sort_types,
+                bound,
+                limit.saturating_add(1),
+            )?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = match rows.last() {
+                Some((id, val)) if more => Some(Cursor {
+                    sort: sort_text.clone(),
+                    val: val.clone(),
+                    id: *id,
+                }),
+                _ => None,
+            };
+            after.clone_from(&next);
+            out.push(Page {
+                ids: rows.into_iter().map(|(id, _)| id).collect(),
+                next,
+            });
+            if after.is_none() {
+                break;
+            }
+        }
+        Ok(out)
     })
 }
 

@@ -80,7 +80,7 @@ impl Source {
 
     /// Skips `pages` pages of `page_len` rows after `after` without loading their items,
     /// and returns the cursor where each following page starts (fewer when the list
-    /// ends). One id query per page.
+    /// ends). One id query per page, the filter planned once.
     pub fn skip(
         &self,
         query: &ListQuery,
@@ -89,18 +89,9 @@ impl Source {
         page_len: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Cursor>> {
-        let mut out: Vec<Cursor> = Vec::with_capacity(pages);
-        let mut after = after.cloned();
-        while out.len() < pages {
-            match self.page(query, after.as_ref(), page_len, now)?.next {
-                Some(next) => {
-                    out.push(next.clone());
-                    after = Some(next);
-                }
-                None => break,
-            }
-        }
-        Ok(out)
+        let q = Self::query(query, after, page_len);
+        let read = filter::pages(self.conn(), &q, pages, now)?;
+        Ok(read.into_iter().filter_map(|p| p.next).collect())
     }
 
     /// The page that ends with the row `next` names (the row itself included), and the
