@@ -16,7 +16,7 @@ mod typed;
 mod verify;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 
 pub use build::{
     Built, CreateOpts, StoredDir, append, compact, create_from_dir, create_from_entries,
@@ -52,24 +52,11 @@ impl Descriptor {
     /// Reads the descriptor from the first line of the manifest blob `sha256`. A manifest
     /// written elsewhere, without one, is a `generic` manifest of schema 0.
     pub fn read(cache: &Cache, sha256: &str) -> Result<Descriptor> {
-        let path = cache.blobs().path(sha256)?;
-        let file = cache.blobs().open(sha256)?;
-        let mut first = String::new();
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if !line.trim().is_empty() {
-                first = line;
-                break;
-            }
-        }
         let generic = Descriptor {
             manifest_type: "generic".into(),
             schema_version: 0,
         };
-        let Ok(entry) = Entry::parse(&first) else {
+        let Ok(entry) = first_entry(cache, sha256)? else {
             return Ok(generic);
         };
         match entry {
@@ -92,6 +79,24 @@ impl Descriptor {
             _ => Ok(generic),
         }
     }
+}
+
+/// The first non-blank line of the blob `sha256` read as a manifest entry, or why it is
+/// none. A manifest's lines are short: at most 1 MiB is read looking for it, so that a
+/// large file without newlines is not read whole.
+pub fn first_entry(cache: &Cache, sha256: &str) -> Result<std::result::Result<Entry, String>> {
+    let path = cache.blobs().path(sha256)?;
+    let file = cache.blobs().open(sha256)?;
+    for line in BufReader::new(file.take(1 << 20)).lines() {
+        let line = line.map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if !line.trim().is_empty() {
+            return Ok(Entry::parse(&line));
+        }
+    }
+    Ok(Entry::parse(""))
 }
 
 fn entry_is_descriptor(f: &FileEntry) -> bool {

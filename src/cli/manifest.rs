@@ -1,7 +1,7 @@
 //! `cachet manifest …`: create, show, ls, cat, verify, append, compact, trash.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -182,13 +182,7 @@ fn resolve_manifest(cache: &Cache, reference: &str) -> Result<Item> {
     if cache.registry().db().manifest_info(item.id)?.is_some() {
         return Ok(item);
     }
-    // A line of a real manifest is short; a binary file need not have a newline at all.
-    let first = BufReader::new(cache.blobs().open(sha)?.take(1 << 20))
-        .lines()
-        .map_while(io::Result::ok)
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default();
-    if let Err(why) = Entry::parse(&first) {
+    if let Err(why) = manifest::first_entry(cache, sha)? {
         bail!(
             "item {} ({}) is not a manifest: its first line is no manifest entry ({why})",
             item.id,
