@@ -197,6 +197,11 @@ impl Harness {
         }
     }
 
+    /// The footer's message, empty when there is none.
+    pub fn said(&self) -> &str {
+        self.app.message.as_ref().map_or("", |m| m.text.as_str())
+    }
+
     /// The name of the selected row's item.
     pub fn selected_uri(&self) -> String {
         self.app

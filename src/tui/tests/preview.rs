@@ -174,14 +174,7 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     );
     // Entries link blobs no item holds: enter says so.
     h.keys("<enter>");
-    assert!(
-        h.app
-            .message
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("no item holds")
-    );
+    assert!(h.said().contains("no item holds"));
     // A plain item is not a manifest.
     h.keys("<esc>");
     select(&mut h, 1);

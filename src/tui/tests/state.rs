@@ -170,14 +170,7 @@ fn trash_asks_first_then_restore_brings_it_back() {
     h.keys("dy");
     assert_eq!(h.cache().get(1).unwrap().status, Status::Trash);
     assert_eq!(h.app.counts.unwrap().trash.n, 2);
-    assert!(
-        h.app
-            .message
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("trashed 1 item")
-    );
+    assert!(h.said().contains("trashed 1 item"));
     h.keys("5");
     assert_eq!(h.app.list.len(), 2);
     h.keys("u");
@@ -366,14 +359,7 @@ fn pin_with_marks_pins_them_all_whatever_the_row_under_the_cursor() {
         h.cache().get(5).unwrap().pinned,
         "the cursor's row is no target"
     );
-    assert!(
-        h.app
-            .message
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("pinned 2 items")
-    );
+    assert!(h.said().contains("pinned 2 items"));
     // Every target pinned: p unpins; one already so is skipped, not counted.
     h.keys("gg<space><space>p");
     assert!(!h.cache().get(1).unwrap().pinned);
