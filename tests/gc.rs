@@ -28,6 +28,19 @@ fn policy() -> GcPolicy {
     }
 }
 
+/// A dataset manifest `uri` whose one entry `key` links `item`'s content.
+fn manifest_linking(cache: &Cache, uri: &str, key: &str, item: &cachet::Item) -> cachet::Item {
+    let entry = Entry::File(FileEntry {
+        key: key.into(),
+        sha256: item.sha256.clone(),
+        size_bytes: item.size,
+        ..FileEntry::default()
+    });
+    manifest::create_from_entries(cache, &NewItem::new(uri), vec![Ok(entry)], "dataset")
+        .unwrap()
+        .item
+}
+
 /// The plan of the orphans policy alone (no grace period), now.
 fn orphans_plan(cache: &Cache) -> gc::GcPlan {
     let p = GcPolicy {
@@ -241,19 +254,7 @@ fn pins_protect_items_and_what_pinned_manifests_link() {
     let (_d, cache) = setup();
     let a = put(&cache, "a", "alpha");
     let b = put(&cache, "b", "beta");
-    let m = manifest::create_from_entries(
-        &cache,
-        &NewItem::new("m"),
-        vec![Ok(Entry::File(FileEntry {
-            key: "b".into(),
-            sha256: b.sha256.clone(),
-            size_bytes: b.size,
-            ..FileEntry::default()
-        }))],
-        "dataset",
-    )
-    .unwrap()
-    .item;
+    let m = manifest_linking(&cache, "m", "b", &b);
     cache.pin(a.id, true).unwrap();
     cache.pin(m.id, true).unwrap();
     let p = GcPolicy {
@@ -624,31 +625,9 @@ fn a_pinned_manifest_protects_every_item_holding_what_it_links() {
     for i in [&trashed, &loose, &free] {
         cache.trash(i.id).unwrap();
     }
-    let link = |key: &str, item: &cachet::Item| {
-        Ok(Entry::File(FileEntry {
-            key: key.into(),
-            sha256: item.sha256.clone(),
-            size_bytes: item.size,
-            ..FileEntry::default()
-        }))
-    };
-    let pinned = manifest::create_from_entries(
-        &cache,
-        &NewItem::new("pinned"),
-        vec![link("h", &held)],
-        "dataset",
-    )
-    .unwrap()
-    .item;
+    let pinned = manifest_linking(&cache, "pinned", "h", &held);
     cache.pin(pinned.id, true).unwrap();
-    let unpinned = manifest::create_from_entries(
-        &cache,
-        &NewItem::new("unpinned"),
-        vec![link("l", &loose)],
-        "dataset",
-    )
-    .unwrap()
-    .item;
+    let unpinned = manifest_linking(&cache, "unpinned", "l", &loose);
     let p = GcPolicy {
         trash: Some(Duration::ZERO),
         max_age: Some(Duration::ZERO),
