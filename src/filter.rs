@@ -19,6 +19,7 @@ mod plan;
 mod planned;
 mod sort;
 mod sql;
+mod text;
 mod typecheck;
 mod value;
 
@@ -275,23 +276,25 @@ pub fn count_by_status(
         };
         if cap.is_none() {
             let p = planner.plan(&c, Goal::Count { capped: false })?;
-            let mut q = Sql::default();
-            q.push("SELECT i.status, count(*)");
-            p.write_from(None, &mut q);
-            q.push(" GROUP BY i.status");
-            sql::log(&q);
-            let err = db_err(conn, "counting items");
-            let mut stmt = conn.prepare_cached(&q.text).map_err(&err)?;
-            let mut rows = stmt.query(q.params()).map_err(&err)?;
-            while let Some(row) = rows.next().map_err(&err)? {
-                let status: String = row.get(0).map_err(&err)?;
-                let n: i64 = row.get(1).map_err(&err)?;
-                let n = Count {
-                    n: u64::try_from(n).unwrap_or(0),
-                    exact: true,
-                };
-                if let Ok(s) = status.parse::<Status>() {
-                    *slot(&mut out, s) = n;
+            if !p.is_false() {
+                let mut q = Sql::default();
+                q.push("SELECT i.status, count(*)");
+                p.write_from(None, &mut q);
+                q.push(" GROUP BY i.status");
+                sql::log(&q);
+                let err = db_err(conn, "counting items");
+                let mut stmt = conn.prepare_cached(&q.text).map_err(&err)?;
+                let mut rows = stmt.query(q.params()).map_err(&err)?;
+                while let Some(row) = rows.next().map_err(&err)? {
+                    let status: String = row.get(0).map_err(&err)?;
+                    let n: i64 = row.get(1).map_err(&err)?;
+                    let n = Count {
+                        n: u64::try_from(n).unwrap_or(0),
+                        exact: true,
+                    };
+                    if let Ok(s) = status.parse::<Status>() {
+                        *slot(&mut out, s) = n;
+                    }
                 }
             }
             let total = [

@@ -20,7 +20,7 @@ const URIS: [&str; 4] = [
     "file:///tmp/50%.txt",
     "gs://b/ALPHA/beta.parquet",
 ];
-const LABELS: [&str; 4] = ["alpha run", "Beta", "x_y", "50% done"];
+const LABELS: [&str; 5] = ["alpha run", "Beta", "x_y", "50% done", "Été 2026"];
 const FILES: [&str; 3] = ["alpha.csv", "data.zip", "a_b.txt"];
 const TEXTS: [&str; 5] = ["alpha", "Beta", "beta", "al pha", "3"];
 
@@ -273,6 +273,20 @@ const ATOMS: &[&str] = &[
     "data",
     "x_y",
     "*.csv",
+    // Searches of one or two characters (the trigram index's prefix lookups), at the end
+    // of a field, in another case, absent, outside ASCII, and between wildcards.
+    "t",
+    "v",
+    "DA",
+    "zq",
+    "q",
+    "é",
+    "ÉTÉ",
+    "Été",
+    "label~é",
+    "uri~a*v",
+    "filename~t?t",
+    "\"%\"",
     "id>30",
     "id<=10",
     "nosuch=3",

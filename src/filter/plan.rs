@@ -19,10 +19,11 @@ use rusqlite::Connection;
 
 use super::ast::Col;
 pub(crate) use super::planned::{Planned, SortAttr};
-use super::planned::{on_sort_column, ranged};
+use super::planned::{TEXT_ROWS, on_sort_column, ranged, text_matches};
 use super::sort::{SortKey, SortSpec};
 use super::sql::{self, Sql, attr_rows, cond};
-use super::typecheck::{AttrCond, Cond, db_err, simplify};
+use super::text::{TextMatch, text_match};
+use super::typecheck::{AttrCond, Cond, Test, db_err, simplify};
 use super::value::SqlVal;
 use crate::error::Result;
 
@@ -57,12 +58,14 @@ fn walkable(sort: &SortSpec) -> bool {
     }
 }
 
-/// Whether an index can find the rows matching `c`.
-fn indexed(c: &Cond) -> bool {
+/// The LIKE pattern of `c` when the trigram index covers it: a search, or a `~` on the
+/// uri, label or filename.
+fn text_pattern(c: &Cond) -> Option<&str> {
     match c {
-        Cond::Attr(_) | Cond::Status(_) | Cond::Stale(_) => true,
-        Cond::Col(col, t) => ranged(t) && col.has_index(),
-        _ => false,
+        Cond::Search(p) | Cond::Col(Col::Uri | Col::Label | Col::Filename, Test::Like(p)) => {
+            Some(p)
+        }
+        _ => None,
     }
 }
 
@@ -81,6 +84,7 @@ fn likely_rank(c: &Cond) -> u8 {
     match c {
         Cond::Attr(a) if a.eq_only() => 0,
         Cond::Status(_) | Cond::Stale(_) => 1,
+        c if text_pattern(c).is_some() => 1,
         _ => 2,
     }
 }
@@ -89,6 +93,8 @@ fn likely_rank(c: &Cond) -> u8 {
 pub(crate) struct Planner<'c> {
     conn: &'c Connection,
     seen: HashMap<String, Vec<i64>>,
+    /// What the trigram index says about each LIKE pattern, looked up once.
+    texts: HashMap<String, TextMatch>,
 }
 
 impl<'c> Planner<'c> {
@@ -96,6 +102,7 @@ impl<'c> Planner<'c> {
         Planner {
             conn,
             seen: HashMap::new(),
+            texts: HashMap::new(),
         }
     }
 
@@ -111,7 +118,7 @@ impl<'c> Planner<'c> {
         }
         let conjuncts = conjuncts(simplify(Cond::And(settled)));
         let mut candidates: Vec<usize> = (0..conjuncts.len())
-            .filter(|k| conjuncts.get(*k).is_some_and(indexed))
+            .filter(|k| conjuncts.get(*k).is_some_and(|c| self.indexed(c)))
             .collect();
         // The likely smallest first: each is counted only as far as the smallest so far.
         candidates.sort_by_key(|k| conjuncts.get(*k).map_or(2, likely_rank));
@@ -129,12 +136,22 @@ impl<'c> Planner<'c> {
             Goal::Count { capped: false } => false,
         };
         let goal_is_exact = matches!(goal, Goal::Count { capped: false });
-        // A full count: a stale or status conjunct leads (an index in id order, which
-        // SQLite pairs with an id list), else the best attribute; the best attribute is a
-        // sorted id list, looked up once, the others probed per item.
+        // A full count: a selective search leads (its candidates are few), else a stale
+        // or status conjunct (an index in id order, which SQLite pairs with an id list),
+        // else the best attribute; the best attribute is a sorted id list, looked up once,
+        // the others probed per item.
         let mut best_attr = None;
         let mut exact_lead = None;
         if goal_is_exact {
+            let mut best_text: Option<(usize, i64)> = None;
+            for k in candidates.iter().copied() {
+                if let Some(c) = conjuncts.get(k).filter(|c| self.text_query(c).is_some()) {
+                    let n = self.size(c, DRIVE_MAX)?;
+                    if n < DRIVE_MAX && best_text.is_none_or(|(_, m)| n < m) {
+                        best_text = Some((k, n));
+                    }
+                }
+            }
             let attrs: Vec<(usize, &Cond)> = candidates
                 .iter()
                 .filter_map(|k| conjuncts.get(*k).map(|c| (*k, c)))
@@ -160,7 +177,9 @@ impl<'c> Planner<'c> {
                     .copied()
                     .find(|k| conjuncts.get(*k).is_some_and(f))
             };
-            exact_lead = find(|c| matches!(c, Cond::Stale(_)))
+            exact_lead = best_text
+                .map(|(k, _)| k)
+                .or(find(|c| matches!(c, Cond::Stale(_))))
                 .or(find(|c| matches!(c, Cond::Status(_))))
                 .or(best_attr);
         }
@@ -190,6 +209,7 @@ impl<'c> Planner<'c> {
         let all_open = lead.is_none() && (candidates.is_empty() || sort.is_none());
         let mut out = Planned {
             lead: None,
+            text: None,
             open: Vec::new(),
             hidden: Vec::new(),
         };
@@ -202,6 +222,7 @@ impl<'c> Planner<'c> {
                 false
             };
             if Some(k) == lead {
+                out.text = self.text_query(&c).map(str::to_string);
                 out.lead = Some(c);
             } else if all_open
                 || (goal_is_exact && attr)
@@ -230,7 +251,36 @@ impl<'c> Planner<'c> {
                 }
                 Ok(())
             }
-            _ => Ok(()),
+            c => {
+                if let Some(p) = text_pattern(c) {
+                    let p = p.to_string();
+                    if !self.texts.contains_key(&p) {
+                        let m = text_match(self.conn, &p)?;
+                        self.texts.insert(p.clone(), m);
+                    }
+                    if self.texts.get(&p) == Some(&TextMatch::Nothing) {
+                        *c = Cond::False;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The trigram index's query for `c`, when it has one (looked up by [`Self::settle`]).
+    fn text_query(&self, c: &Cond) -> Option<&str> {
+        match self.texts.get(text_pattern(c)?)? {
+            TextMatch::Query(q) => Some(q),
+            TextMatch::Unindexed | TextMatch::Nothing => None,
+        }
+    }
+
+    /// Whether an index can find the rows matching `c`.
+    fn indexed(&self, c: &Cond) -> bool {
+        match c {
+            Cond::Attr(_) | Cond::Status(_) | Cond::Stale(_) => true,
+            Cond::Col(col, t) if ranged(t) => col.has_index(),
+            c => self.text_query(c).is_some(),
         }
     }
 
@@ -247,10 +297,17 @@ impl<'c> Planner<'c> {
                 q.push("items i INDEXED BY items_by_lease WHERE ");
                 cond(c, &mut q);
             }
-            c => {
-                q.push("items i WHERE ");
-                cond(c, &mut q);
-            }
+            c => match self.text_query(c).map(str::to_string) {
+                Some(query) => {
+                    q.push(TEXT_ROWS).push(" WHERE ");
+                    text_matches(&query, &mut q);
+                    cond(c, &mut q);
+                }
+                None => {
+                    q.push("items i WHERE ");
+                    cond(c, &mut q);
+                }
+            },
         }
         q.push(" LIMIT ").param(SqlVal::Int(upto)).push(")");
         Ok(self.ask(&q)?.first().copied().unwrap_or(0))

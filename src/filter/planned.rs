@@ -14,6 +14,9 @@ use crate::attr::AttrType;
 pub(crate) struct Planned {
     /// The conjunct whose index drives the query.
     pub lead: Option<Cond>,
+    /// The trigram index's query when the lead is a search: its candidates drive, and
+    /// the lead checks each.
+    pub text: Option<String>,
     /// Conjuncts left for SQLite to use as it likes: those on the column a listing walks.
     pub open: Vec<Cond>,
     /// Conjuncts checked per row, their indexes hidden.
@@ -89,7 +92,11 @@ impl Planned {
                 first = Some(rows);
             }
             Some(lead) => {
-                out.push(" FROM items i");
+                if self.text.is_some() {
+                    out.push(" FROM ").push(TEXT_ROWS);
+                } else {
+                    out.push(" FROM items i");
+                }
                 if let Cond::Stale(_) = lead {
                     // Without statistics SQLite prefers the status index and reads
                     // every WRITE item's row for its lease.
@@ -99,6 +106,9 @@ impl Planned {
                     join_sort(s, out);
                 }
                 let mut rows = Sql::default();
+                if let Some(query) = &self.text {
+                    text_matches(query, &mut rows);
+                }
                 cond(lead, &mut rows);
                 first = Some(rows);
             }
@@ -144,6 +154,16 @@ impl Planned {
             out.push("1");
         }
     }
+}
+
+/// The trigram index's candidates `d`, each joined to its item `i`, in rowid order.
+pub(crate) const TEXT_ROWS: &str = "item_text d CROSS JOIN items i ON i.id = d.rowid";
+
+/// `d.item_text MATCH query AND `: the candidates of a [`TEXT_ROWS`] way in.
+pub(crate) fn text_matches(query: &str, out: &mut Sql) {
+    out.push("d.item_text MATCH ")
+        .param(SqlVal::Text(query.to_string()))
+        .push(" AND ");
 }
 
 /// `s` joined to `i` as the inner side: the item's one row of the sort attribute.

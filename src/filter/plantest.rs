@@ -62,6 +62,9 @@ fn every_tui_query_uses_an_index() {
         "size>1k has:score",
         "version=latest",
         "param.release=1",
+        "item42",
+        "uri~item4*.csv status:ready",
+        "zq",
     ];
     let sorts = [
         "id",
@@ -236,6 +239,39 @@ fn two_statuses_match_nothing_without_a_query() {
         });
         assert!(queries.is_empty(), "{f}: {queries:#?}");
     }
+}
+
+#[test]
+fn searches_look_their_candidates_up_in_the_trigram_index() {
+    let (_d, conn) = registry(&bulk(600));
+    for (f, sort) in [
+        ("item423", "-created"),
+        ("uri~m423.", "id"),
+        ("em423 batch=23", "-id"),
+    ] {
+        let (list, plan) = list_plan(&conn, f, sort);
+        assert!(
+            plan[0].starts_with("SCAN d VIRTUAL TABLE INDEX"),
+            "{}\n{plan:#?}",
+            list.text
+        );
+        let q = Query {
+            filter: Filter::parse(f).unwrap(),
+            sort: sort.parse().unwrap(),
+            ..Query::default()
+        };
+        assert_eq!(page(&conn, &q, now()).unwrap().ids, [423], "{f}");
+    }
+    // A short word in no item's text: the index says so, and nothing is read.
+    let filter = Filter::parse("zq").unwrap();
+    let queries = asked(|| {
+        assert_eq!(count(&conn, &filter, now()).unwrap(), 0);
+        assert_eq!(
+            count_by_status(&conn, &filter, now(), None).unwrap().all.n,
+            0
+        );
+    });
+    assert!(queries.is_empty(), "{queries:#?}");
 }
 
 #[test]

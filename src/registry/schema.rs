@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -138,6 +138,38 @@ CREATE INDEX items_by_accessed ON items (accessed);
 CREATE INDEX items_by_size     ON items (size);
 "#;
 
+/// Version 5: a trigram index over each item's searchable text (uri, label, filename),
+/// so that a substring search (`uri~run-42`, a bare word) looks its candidates up instead
+/// of reading every item. The index is contentless: it holds only trigrams, and every
+/// candidate is checked against the item's own columns. Each field is followed by two
+/// `\x01`s, so that every character of a field starts a trigram (a search of one or two
+/// characters looks up the trigrams that begin with them) and no trigram spans two
+/// fields with real characters on both sides. Triggers keep it in step with `items`.
+const V5: &str = r#"
+CREATE VIRTUAL TABLE item_text USING fts5 (
+    text, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none'
+);
+CREATE VIRTUAL TABLE item_text_terms USING fts5vocab (item_text, 'row');
+INSERT INTO item_text (rowid, text)
+    SELECT id, uri || char(1, 1) || coalesce(label, '') || char(1, 1)
+               || coalesce(filename, '') || char(1, 1)
+    FROM items;
+CREATE TRIGGER item_text_insert AFTER INSERT ON items BEGIN
+    INSERT INTO item_text (rowid, text)
+    VALUES (NEW.id, NEW.uri || char(1, 1) || coalesce(NEW.label, '') || char(1, 1)
+                    || coalesce(NEW.filename, '') || char(1, 1));
+END;
+CREATE TRIGGER item_text_delete AFTER DELETE ON items BEGIN
+    DELETE FROM item_text WHERE rowid = OLD.id;
+END;
+CREATE TRIGGER item_text_update AFTER UPDATE OF uri, label, filename ON items BEGIN
+    DELETE FROM item_text WHERE rowid = OLD.id;
+    INSERT INTO item_text (rowid, text)
+    VALUES (NEW.id, NEW.uri || char(1, 1) || coalesce(NEW.label, '') || char(1, 1)
+                    || coalesce(NEW.filename, '') || char(1, 1));
+END;
+"#;
+
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
 /// read, without writing anything, and returns its schema version.
 pub fn check(conn: &Connection, path: &Path) -> Result<i64> {
@@ -198,4 +230,44 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         .map_err(sql("recording the schema version"))?;
     }
     tx.commit().map_err(sql("committing the migration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{Filter, count};
+
+    /// A registry written before the text index gets one that finds its old items.
+    #[test]
+    fn migrating_indexes_the_text_of_existing_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..4] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 4; PRAGMA application_id = {APPLICATION_ID};
+             INSERT INTO items (key, version, uri, params, status, label, created, updated)
+             VALUES ('k', 1, 's3://b/needle.csv', '{{}}', 'UNINITIALIZED', 'Old run', 0, 0);"
+        ))
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(check(&conn, &path).unwrap(), SCHEMA_VERSION);
+        let now = chrono::Utc::now();
+        for (f, n) in [
+            ("needle", 1),
+            ("ne", 1),
+            ("d r", 1),
+            ("v", 1),
+            ("nope", 0),
+            ("zq", 0),
+        ] {
+            assert_eq!(
+                count(&conn, &Filter::parse(f).unwrap(), now).unwrap(),
+                n,
+                "{f}"
+            );
+        }
+    }
 }

@@ -1,0 +1,162 @@
+//! Substring searches through the registry's trigram index (`item_text`, schema version
+//! 5): a LIKE pattern becomes an FTS5 query whose matches are a superset of the items the
+//! pattern matches, and the pattern itself is still checked on every candidate.
+//!
+//! A literal run of three or more characters must contain each of its trigrams. A run of
+//! one or two characters starts some trigram of the text (each field is followed by two
+//! `\x01`s), so it is looked up as the set of indexed trigrams that begin with it.
+
+use rusqlite::Connection;
+
+use super::typecheck::db_err;
+use crate::error::Result;
+
+/// At most this many trigrams begin with a short run for it to lead a query; more, and
+/// the run is too common for the index to be worth it.
+const MAX_TERMS: usize = 64;
+
+/// At most this many trigrams of the longer runs are asked for: any of them narrows the
+/// candidates, and the pattern is checked anyway.
+const MAX_TRIGRAMS: usize = 24;
+
+/// What the trigram index can say about a LIKE pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TextMatch {
+    /// Nothing: no literal run it can look up.
+    Unindexed,
+    /// No item's text can match.
+    Nothing,
+    /// An FTS5 query on `item_text` whose matches include every item the pattern matches.
+    Query(String),
+}
+
+/// The literal runs of a LIKE pattern (escape `\`): the text between wildcards.
+fn runs(pattern: &str) -> Vec<Vec<char>> {
+    let mut out = Vec::new();
+    let mut run = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' | '_' => {
+                if !run.is_empty() {
+                    out.push(std::mem::take(&mut run));
+                }
+            }
+            '\\' => run.push(chars.next().unwrap_or('\\')),
+            c => run.push(c),
+        }
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+/// An FTS5 string: in double quotes, quotes doubled.
+fn quoted(chars: &[char]) -> String {
+    let mut s = String::with_capacity(chars.len() + 2);
+    s.push('"');
+    for c in chars {
+        if *c == '"' {
+            s.push('"');
+        }
+        s.push(*c);
+    }
+    s.push('"');
+    s
+}
+
+/// The query for `pattern`, looking short runs up in `item_text_terms`.
+pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> {
+    let runs = runs(pattern);
+    let mut trigrams: Vec<String> = Vec::new();
+    for run in runs.iter().filter(|r| r.len() >= 3) {
+        for t in run.windows(3) {
+            let t = quoted(t);
+            if !trigrams.contains(&t) && trigrams.len() < MAX_TRIGRAMS {
+                trigrams.push(t);
+            }
+        }
+    }
+    if !trigrams.is_empty() {
+        return Ok(TextMatch::Query(trigrams.join(" AND ")));
+    }
+    // The index folds case like the tokenizer does; outside ASCII the folding is not
+    // ours to repeat, so only ASCII runs are looked up.
+    let Some(run) = (runs.iter())
+        .filter(|r| r.iter().all(char::is_ascii))
+        .max_by_key(|r| r.len())
+    else {
+        return Ok(TextMatch::Unindexed);
+    };
+    let prefix: String = run.iter().map(char::to_ascii_lowercase).collect();
+    // Terms are compared as UTF-8 bytes: everything that starts with `prefix` sorts
+    // before `prefix` followed by the highest code point.
+    let end = format!("{prefix}\u{10FFFF}");
+    let err = db_err(conn, "looking up the text index");
+    let mut stmt = conn
+        .prepare_cached("SELECT term FROM item_text_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3")
+        .map_err(&err)?;
+    let terms = stmt
+        .query_map((&prefix, &end, MAX_TERMS as i64 + 1), |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(&err)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(&err)?;
+    Ok(match terms.len() {
+        0 => TextMatch::Nothing,
+        n if n > MAX_TERMS => TextMatch::Unindexed,
+        _ => {
+            let terms: Vec<String> = (terms.iter())
+                .map(|t| quoted(&t.chars().collect::<Vec<_>>()))
+                .collect();
+            TextMatch::Query(terms.join(" OR "))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_runs() {
+        let s =
+            |v: Vec<Vec<char>>| -> Vec<String> { v.into_iter().map(String::from_iter).collect() };
+        assert_eq!(s(runs("%ab%")), ["ab"]);
+        assert_eq!(s(runs("a%.c_v")), ["a", ".c", "v"]);
+        assert_eq!(s(runs("%50\\%\\_%")), ["50%_"]);
+        assert!(runs("%%_").is_empty());
+        assert_eq!(quoted(&['a', '"', 'b']), "\"a\"\"b\"");
+    }
+
+    /// The index follows the items through inserts, label changes and deletes (its
+    /// triggers), so that searches never miss a match.
+    #[test]
+    fn the_index_follows_the_items() {
+        use crate::filter::tests::{insert, item, now, registry};
+        use crate::filter::{Filter, count};
+        let (_d, mut conn) = registry(&[item(1), item(2), item(3)]);
+        let n =
+            |conn: &Connection, f: &str| count(conn, &Filter::parse(f).unwrap(), now()).unwrap();
+        assert_eq!(n(&conn, "item3"), 1);
+        conn.execute("UPDATE items SET label = 'Needle in' WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(n(&conn, "needle"), 1);
+        assert_eq!(n(&conn, "le i"), 1);
+        conn.execute("UPDATE items SET label = NULL WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(n(&conn, "needle"), 0);
+        // The last id is handed out again after a delete: the new item's text replaces
+        // the old one's.
+        conn.execute("DELETE FROM items WHERE id = 3", []).unwrap();
+        assert_eq!(n(&conn, "item3"), 0);
+        let mut again = item(3);
+        again.uri = "s3://elsewhere/other.bin".into();
+        insert(&mut conn, &[again]);
+        assert_eq!(n(&conn, "item3"), 0);
+        assert_eq!(n(&conn, "where/oth"), 1);
+        assert_eq!(n(&conn, "oT"), 1);
+    }
+}
