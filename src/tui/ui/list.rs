@@ -137,6 +137,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     if list.is_empty() {
         let text = match app.counts {
             None => "loading…",
+            Some(_) if !list.query.filter.as_str().is_empty() => "nothing matches the filter",
             Some(_) => "no items here",
         };
         let table = Table::new(Vec::<Row>::new(), cols.iter().map(|c| c.width())).header(header);
