@@ -30,7 +30,7 @@ mod eval;
 #[cfg(test)]
 mod plantest;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 use std::str::FromStr;

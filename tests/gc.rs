@@ -678,3 +678,63 @@ fn files_coming_and_going_in_tmp_do_not_fail_a_plan() {
         r.unwrap();
     }
 }
+
+/// Searches find what puts, ingests and writers add, and lose what purge and gc remove:
+/// the text index is kept by every write, and keeps no entry for a removed item.
+#[test]
+fn searches_follow_every_write() {
+    let (_d, cache) = setup();
+    let search = |f: &str| {
+        let filter = cachet::filter::Filter::parse(f).unwrap();
+        cachet::filter::count(cache.registry().db().conn, &filter, Utc::now()).unwrap()
+    };
+    let a = put(&cache, "s3://b/alpha-one.csv", "1");
+    let ingested = cache
+        .ingest(
+            ["s3://b/beta-two.csv", "s3://b/gamma-three.csv"].map(|u| {
+                Ok(cachet::IngestItem {
+                    item: NewItem::new(u).label("Run Beta"),
+                    content: cachet::IngestContent::Bytes(u.as_bytes().to_vec()),
+                })
+            }),
+            &mut |_| {},
+        )
+        .unwrap();
+    let mut w = cache.create(&NewItem::new("s3://b/delta.bin")).unwrap();
+    std::io::Write::write_all(&mut w, b"d").unwrap();
+    w.commit().unwrap();
+    for (f, n) in [
+        ("alpha-one", 1),
+        ("beta", 2),
+        ("label~beta", 2),
+        ("lta", 1),
+        ("a-t", 2),
+    ] {
+        assert_eq!(search(f), n, "{f}");
+    }
+    cache.trash(a.id).unwrap();
+    cache.purge(a.id).unwrap();
+    assert_eq!(search("alpha-one"), 0);
+    cache.trash(ingested[0]).unwrap();
+    let trash = GcPolicy {
+        trash: Some(Duration::ZERO),
+        ..policy()
+    };
+    let plan = gc::plan(&cache, &trash, Utc::now()).unwrap();
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(search("beta-two"), 0);
+    assert_eq!(search("gamma-three"), 1);
+    // No entry is left for the removed items, and nothing waits in the queues.
+    let conn = cache.registry().db().conn;
+    let left = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(
+        left("SELECT count(*) FROM item_text WHERE item_text MATCH '\"s3:\"'"),
+        2
+    );
+    assert_eq!(
+        left(
+            "SELECT (SELECT count(*) FROM item_text_added) + (SELECT count(*) FROM item_text_removed)"
+        ),
+        0
+    );
+}

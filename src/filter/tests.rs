@@ -74,6 +74,7 @@ pub(crate) fn insert(conn: &mut Connection, items: &[MemItem]) {
             }
         }
     }
+    crate::registry::text::catch_up(&tx).unwrap();
     tx.commit().unwrap();
 }
 

@@ -130,33 +130,4 @@ mod tests {
         assert!(runs("%%_").is_empty());
         assert_eq!(quoted(&['a', '"', 'b']), "\"a\"\"b\"");
     }
-
-    /// The index follows the items through inserts, label changes and deletes (its
-    /// triggers), so that searches never miss a match.
-    #[test]
-    fn the_index_follows_the_items() {
-        use crate::filter::tests::{insert, item, now, registry};
-        use crate::filter::{Filter, count};
-        let (_d, mut conn) = registry(&[item(1), item(2), item(3)]);
-        let n =
-            |conn: &Connection, f: &str| count(conn, &Filter::parse(f).unwrap(), now()).unwrap();
-        assert_eq!(n(&conn, "item3"), 1);
-        conn.execute("UPDATE items SET label = 'Needle in' WHERE id = 2", [])
-            .unwrap();
-        assert_eq!(n(&conn, "needle"), 1);
-        assert_eq!(n(&conn, "le i"), 1);
-        conn.execute("UPDATE items SET label = NULL WHERE id = 2", [])
-            .unwrap();
-        assert_eq!(n(&conn, "needle"), 0);
-        // The last id is handed out again after a delete: the new item's text replaces
-        // the old one's.
-        conn.execute("DELETE FROM items WHERE id = 3", []).unwrap();
-        assert_eq!(n(&conn, "item3"), 0);
-        let mut again = item(3);
-        again.uri = "s3://elsewhere/other.bin".into();
-        insert(&mut conn, &[again]);
-        assert_eq!(n(&conn, "item3"), 0);
-        assert_eq!(n(&conn, "where/oth"), 1);
-        assert_eq!(n(&conn, "oT"), 1);
-    }
 }

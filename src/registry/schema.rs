@@ -140,34 +140,27 @@ CREATE INDEX items_by_size     ON items (size);
 
 /// Version 5: a trigram index over each item's searchable text (uri, label, filename),
 /// so that a substring search (`uri~run-42`, a bare word) looks its candidates up instead
-/// of reading every item. The index is contentless: it holds only trigrams, and every
-/// candidate is checked against the item's own columns. Each field is followed by two
-/// `\x01`s, so that every character of a field starts a trigram (a search of one or two
-/// characters looks up the trigrams that begin with them) and no trigram spans two
-/// fields with real characters on both sides. Triggers keep it in step with `items`.
+/// of reading every item. See [`super::text`] for what it holds and how it is kept.
 const V5: &str = r#"
 CREATE VIRTUAL TABLE item_text USING fts5 (
     text, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none'
 );
 CREATE VIRTUAL TABLE item_text_terms USING fts5vocab (item_text, 'row');
-INSERT INTO item_text (rowid, text)
-    SELECT id, uri || char(1, 1) || coalesce(label, '') || char(1, 1)
-               || coalesce(filename, '') || char(1, 1)
-    FROM items;
-CREATE TRIGGER item_text_insert AFTER INSERT ON items BEGIN
-    INSERT INTO item_text (rowid, text)
-    VALUES (NEW.id, NEW.uri || char(1, 1) || coalesce(NEW.label, '') || char(1, 1)
-                    || coalesce(NEW.filename, '') || char(1, 1));
+
+-- Items added to or removed from `items` since the index was last brought up to date.
+CREATE TABLE item_text_added   (id INTEGER PRIMARY KEY);
+CREATE TABLE item_text_removed (id INTEGER PRIMARY KEY);
+CREATE TRIGGER item_text_add AFTER INSERT ON items BEGIN
+    INSERT OR IGNORE INTO item_text_added (id) VALUES (NEW.id);
 END;
-CREATE TRIGGER item_text_delete AFTER DELETE ON items BEGIN
-    DELETE FROM item_text WHERE rowid = OLD.id;
+CREATE TRIGGER item_text_remove AFTER DELETE ON items BEGIN
+    INSERT OR IGNORE INTO item_text_removed (id) VALUES (OLD.id);
 END;
-CREATE TRIGGER item_text_update AFTER UPDATE OF uri, label, filename ON items BEGIN
-    DELETE FROM item_text WHERE rowid = OLD.id;
-    INSERT INTO item_text (rowid, text)
-    VALUES (NEW.id, NEW.uri || char(1, 1) || coalesce(NEW.label, '') || char(1, 1)
-                    || coalesce(NEW.filename, '') || char(1, 1));
+CREATE TRIGGER item_text_change AFTER UPDATE OF uri, label, filename ON items BEGIN
+    INSERT OR IGNORE INTO item_text_removed (id) VALUES (OLD.id);
+    INSERT OR IGNORE INTO item_text_added (id) VALUES (NEW.id);
 END;
+INSERT INTO item_text_added (id) SELECT id FROM items;
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
@@ -229,6 +222,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         ))
         .map_err(sql("recording the schema version"))?;
     }
+    super::text::catch_up(&tx).map_err(sql("indexing the items' text"))?;
     tx.commit().map_err(sql("committing the migration"))
 }
 

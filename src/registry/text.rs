@@ -1,0 +1,105 @@
+//! The trigram index over each item's searchable text (`item_text`, schema version 5).
+//!
+//! It holds, per item, its uri, label and file name, each followed by two `\x01`s: every
+//! character of a field then starts a trigram (a search of one or two characters looks up
+//! the trigrams that begin with them), and no trigram has real characters of two fields.
+//! The index is contentless — trigrams only — so the filter language checks every
+//! candidate against the item's own columns; a stale entry can cost a look, never an
+//! answer.
+//!
+//! Triggers on `items` queue the ids added, removed or renamed, and [`catch_up`] applies
+//! the queue in two statements before each write transaction commits. Writing the index
+//! row by row instead would be slow in a bulk ingest: an FTS5 table flushes its pending
+//! changes at every statement's savepoint, which would leave one tiny segment per item
+//! to merge.
+
+use rusqlite::Connection;
+
+/// Brings `item_text` up to date with `items`: removes the entries of queued removals,
+/// indexes queued additions that still exist, and empties the queues. Cheap when there is
+/// nothing queued. Call it inside the transaction that changed the items.
+pub fn catch_up(conn: &Connection) -> rusqlite::Result<()> {
+    let queued: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM item_text_added)
+                 OR EXISTS (SELECT 1 FROM item_text_removed)",
+        )?
+        .query_row([], |r| r.get(0))?;
+    if !queued {
+        return Ok(());
+    }
+    conn.prepare_cached("DELETE FROM item_text WHERE rowid IN (SELECT id FROM item_text_removed)")?
+        .execute([])?;
+    conn.prepare_cached(
+        "INSERT INTO item_text (rowid, text)
+         SELECT id, uri || char(1, 1) || coalesce(label, '') || char(1, 1)
+                    || coalesce(filename, '') || char(1, 1)
+         FROM items WHERE id IN (SELECT id FROM item_text_added)",
+    )?
+    .execute([])?;
+    conn.prepare_cached("DELETE FROM item_text_removed")?
+        .execute([])?;
+    conn.prepare_cached("DELETE FROM item_text_added")?
+        .execute([])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::tests::{insert, item, now, registry};
+    use crate::filter::{Filter, count};
+
+    fn n(conn: &Connection, f: &str) -> u64 {
+        count(conn, &Filter::parse(f).unwrap(), now()).unwrap()
+    }
+
+    /// Changes queued by the triggers reach the index at `catch_up`, in any order.
+    #[test]
+    fn the_index_follows_the_items() {
+        let (_d, mut conn) = registry(&[item(1), item(2), item(3)]);
+        assert_eq!(n(&conn, "item3"), 1);
+        let change = |conn: &Connection, sql: &str| {
+            conn.execute_batch(&format!("BEGIN; {sql}")).unwrap();
+            catch_up(conn).unwrap();
+            conn.execute_batch("COMMIT").unwrap();
+        };
+        change(&conn, "UPDATE items SET label = 'Needle in' WHERE id = 2");
+        assert_eq!(n(&conn, "needle"), 1);
+        assert_eq!(n(&conn, "le i"), 1);
+        change(&conn, "UPDATE items SET label = NULL WHERE id = 2");
+        assert_eq!(n(&conn, "needle"), 0);
+        // The last id is handed out again after a delete: the new item's text replaces
+        // the old one's.
+        change(&conn, "DELETE FROM items WHERE id = 3");
+        assert_eq!(n(&conn, "item3"), 0);
+        let mut again = item(3);
+        again.uri = "s3://elsewhere/other.bin".into();
+        insert(&mut conn, &[again]);
+        assert_eq!(n(&conn, "where/oth"), 1);
+        assert_eq!(n(&conn, "oT"), 1);
+        // Removed and added again in one transaction, and added then removed.
+        change(
+            &conn,
+            "DELETE FROM items WHERE id = 3;
+             INSERT INTO items (id, key, version, uri, params, status, created, updated)
+             VALUES (3, 'k', 1, 's3://third/one', '{}', 'UNINITIALIZED', 0, 0);
+             INSERT INTO items (id, key, version, uri, params, status, created, updated)
+             VALUES (4, 'k', 2, 's3://fourth/one', '{}', 'UNINITIALIZED', 0, 0);
+             DELETE FROM items WHERE id = 4;",
+        );
+        assert_eq!(n(&conn, "third"), 1);
+        assert_eq!(n(&conn, "where/oth"), 0);
+        assert_eq!(n(&conn, "fourth"), 0);
+        let (queued, indexed): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM item_text_added)
+                        + (SELECT count(*) FROM item_text_removed),
+                        (SELECT count(*) FROM item_text WHERE item_text MATCH '\"s3:\"')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((queued, indexed), (0, 3));
+    }
+}
