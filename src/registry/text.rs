@@ -19,28 +19,31 @@ use rusqlite::Connection;
 /// indexes queued additions that still exist, and empties the queues. Cheap when there is
 /// nothing queued. Call it inside the transaction that changed the items.
 pub fn catch_up(conn: &Connection) -> rusqlite::Result<()> {
-    let queued: bool = conn
+    let (added, removed): (bool, bool) = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM item_text_added)
-                 OR EXISTS (SELECT 1 FROM item_text_removed)",
+            "SELECT EXISTS (SELECT 1 FROM item_text_added),
+                    EXISTS (SELECT 1 FROM item_text_removed)",
         )?
-        .query_row([], |r| r.get(0))?;
-    if !queued {
-        return Ok(());
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if removed {
+        conn.prepare_cached(
+            "DELETE FROM item_text WHERE rowid IN (SELECT id FROM item_text_removed)",
+        )?
+        .execute([])?;
+        conn.prepare_cached("DELETE FROM item_text_removed")?
+            .execute([])?;
     }
-    conn.prepare_cached("DELETE FROM item_text WHERE rowid IN (SELECT id FROM item_text_removed)")?
+    if added {
+        conn.prepare_cached(
+            "INSERT INTO item_text (rowid, text)
+             SELECT id, uri || char(1, 1) || coalesce(label, '') || char(1, 1)
+                        || coalesce(filename, '') || char(1, 1)
+             FROM items WHERE id IN (SELECT id FROM item_text_added)",
+        )?
         .execute([])?;
-    conn.prepare_cached(
-        "INSERT INTO item_text (rowid, text)
-         SELECT id, uri || char(1, 1) || coalesce(label, '') || char(1, 1)
-                    || coalesce(filename, '') || char(1, 1)
-         FROM items WHERE id IN (SELECT id FROM item_text_added)",
-    )?
-    .execute([])?;
-    conn.prepare_cached("DELETE FROM item_text_removed")?
-        .execute([])?;
-    conn.prepare_cached("DELETE FROM item_text_added")?
-        .execute([])?;
+        conn.prepare_cached("DELETE FROM item_text_added")?
+            .execute([])?;
+    }
     Ok(())
 }
 
