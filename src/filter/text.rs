@@ -15,6 +15,13 @@ use crate::error::Result;
 /// the run is too common for the index to be worth it.
 const MAX_TERMS: usize = 64;
 
+/// A short run found among this many of the newest items is common: not looked up.
+#[cfg(not(test))]
+const SAMPLE: i64 = 2000;
+/// Small in tests, so that tiny registries look short runs up too.
+#[cfg(test)]
+const SAMPLE: i64 = 2;
+
 /// At most this many trigrams of the longer runs are asked for: any of them narrows the
 /// candidates, and the pattern is checked anyway.
 const MAX_TRIGRAMS: usize = 24;
@@ -89,11 +96,33 @@ pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> 
     else {
         return Ok(TextMatch::Unindexed);
     };
+    // Reading the terms costs as much as their postings: for a run found among the
+    // newest items, the walk in the listing's order finds matches sooner.
+    let mut sample = String::from("%");
+    for c in run {
+        if matches!(c, '%' | '_' | '\\') {
+            sample.push('\\');
+        }
+        sample.push(*c);
+    }
+    sample.push('%');
+    let err = db_err(conn, "looking up the text index");
+    let common: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM (SELECT uri, label, filename FROM items
+                                            ORDER BY id DESC LIMIT ?2)
+                            WHERE uri LIKE ?1 ESCAPE '\\' OR label LIKE ?1 ESCAPE '\\'
+                               OR filename LIKE ?1 ESCAPE '\\')",
+        )
+        .and_then(|mut st| st.query_row((&sample, SAMPLE), |r| r.get(0)))
+        .map_err(&err)?;
+    if common {
+        return Ok(TextMatch::Unindexed);
+    }
     let prefix: String = run.iter().map(char::to_ascii_lowercase).collect();
     // Terms are compared as UTF-8 bytes: everything that starts with `prefix` sorts
     // before `prefix` followed by the highest code point.
     let end = format!("{prefix}\u{10FFFF}");
-    let err = db_err(conn, "looking up the text index");
     let mut stmt = conn
         .prepare_cached("SELECT term FROM item_text_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3")
         .map_err(&err)?;
