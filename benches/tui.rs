@@ -80,12 +80,15 @@ fn main() {
 }
 
 /// Filters typed key by key: an attribute, a status (through bare-word prefixes), a
-/// substring of the URI, and a range with a size.
-const FILTERS: [&str; 4] = [
+/// substring of the URI, a range with a size, a word one item has and a word none has
+/// (their prefixes are searches too).
+const FILTERS: [&str; 6] = [
     "batch=7",
     "status:failed",
     "uri~run-0042",
     "batch>=10 batch<12 size>10",
+    "part-0123457",
+    "zebra",
 ];
 
 /// Times the queries one keystroke costs, one by one, for `text`.
