@@ -44,7 +44,7 @@ pub use sort::{Cursor, SortKey, SortSpec};
 use ast::{Node, StatusSel, Term};
 use plan::{Goal, Planner};
 use sql::{Sql, attr_rows};
-use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify};
+use typecheck::{Catalogue, Cond, Resolver, db_err, hints, nearest, simplify};
 use value::SqlVal;
 
 use crate::error::{Error, Result};
@@ -211,6 +211,26 @@ pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
     let mut r = resolver(conn, filter, Utc::now());
     r.resolve(&filter.node)?;
     hints(&r.cat, &filter.text, &r.unknown)
+}
+
+/// A note when `sort` is by an attribute or param that no item has: every item then
+/// sorts as one without a value, in id order, which is rarely what was meant.
+pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> {
+    let SortKey::Attr(scope, name) = &sort.key else {
+        return Ok(None);
+    };
+    let mut cat = Catalogue::new(conn);
+    if !cat.types(*scope, name)?.is_empty() {
+        return Ok(None);
+    }
+    let mut note = format!(
+        "no {} is named '{name}', so the list is in id order",
+        scope.noun()
+    );
+    if let Some(k) = nearest(&cat, *scope, name)? {
+        note.push_str(&format!("; did you mean '{k}'?"));
+    }
+    Ok(Some(note))
 }
 
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.

@@ -106,6 +106,25 @@ fn filter_errors_point_at_the_position() {
         .assert()
         .success()
         .stderr(predicate::str::contains("did you mean 'project'"));
+    // A sort by a name no item has is in id order, and says so.
+    cachet(root)
+        .args(["ls", "--sort", "-scre"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no attribute is named 'scre', so the list is in id order; did you mean 'score'?",
+        ));
+    // A param named as an attribute is suggested by its full name.
+    cachet(root)
+        .args(["put", "s3://b/p.csv", "-", "--param", "region=eu"])
+        .write_stdin("x")
+        .assert()
+        .success();
+    cachet(root)
+        .args(["ls", "region=eu"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("did you mean 'param.region'?"));
     cachet(root)
         .args(["ls", "(status:ready"])
         .assert()

@@ -110,6 +110,9 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     let f = build_filter(&a.filter, a.status, a.latest)?;
     print_notices(&cache, &f)?;
     let sort: SortSpec = a.sort.parse()?;
+    if let Some(note) = filter::check_sort(cache.registry().db().conn, &sort)? {
+        eprintln!("cachet: note: {note}");
+    }
     let after = a.after.as_deref().map(str::parse::<Cursor>).transpose()?;
     let conn = cache.registry().db().conn;
     let limit = a.limit.unwrap_or(usize::MAX);

@@ -71,6 +71,14 @@ impl Scope {
         }
     }
 
+    /// How a name of this scope is written in full: `attr.rows`, `param.epoch`.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Scope::Attr => "attr",
+            Scope::Param => "param",
+        }
+    }
+
     pub(crate) fn noun(self) -> &'static str {
         match self {
             Scope::Attr => "attribute",

@@ -369,17 +369,11 @@ pub(crate) fn hints(
 ) -> Result<Vec<Notice>> {
     let mut out = Vec::new();
     for (scope, name, at) in unknown {
-        let known = cat.names(*scope)?;
-        let best = known
-            .iter()
-            .map(|k| (edit_distance(&k.to_lowercase(), &name.to_lowercase()), k))
-            .filter(|(d, k)| *d <= 2.max(k.chars().count() / 3))
-            .min();
         let mut message = format!(
             "no {} is named '{name}', so it matches nothing",
             scope.noun()
         );
-        if let Some((_, k)) = best {
+        if let Some(k) = nearest(cat, *scope, name)? {
             message.push_str(&format!("; did you mean '{k}'?"));
         }
         out.push(Notice {
@@ -388,6 +382,29 @@ pub(crate) fn hints(
         });
     }
     Ok(out)
+}
+
+/// What `name`, unknown in `scope`, likely meant: the same name in the other scope
+/// (`param.epoch`, `attr.rows`), else the catalogued name of `scope` nearest to it when
+/// one is near enough to be a typo of it.
+pub(crate) fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<String>> {
+    let other = match scope {
+        Scope::Attr => Scope::Param,
+        Scope::Param => Scope::Attr,
+    };
+    if cat.names(other)?.iter().any(|k| k == name) {
+        return Ok(Some(format!("{}.{name}", other.prefix())));
+    }
+    let known = cat.names(scope)?;
+    Ok(known
+        .iter()
+        .map(|k| (edit_distance(&k.to_lowercase(), &name.to_lowercase()), k))
+        .filter(|(d, k)| *d <= 2.max(k.chars().count() / 3))
+        .min()
+        .map(|(_, k)| match scope {
+            Scope::Attr => k.clone(),
+            Scope::Param => format!("param.{k}"),
+        }))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
