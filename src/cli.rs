@@ -187,6 +187,7 @@ fn demo(a: DemoArgs) -> Result<()> {
 /// Opens the terminal browser on the selected cache; without a terminal, prints help.
 fn browse(g: &Global) -> Result<()> {
     use std::io::IsTerminal;
+    g.check_named_root()?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         use clap::CommandFactory;
         Cli::command().print_help()?;
@@ -205,10 +206,37 @@ impl Global {
         }
     }
 
-    /// Opens the selected cache.
+    /// Opens the selected cache, which must exist when it was named (`--root`,
+    /// `CACHET_ROOT`): a mistyped path lists nothing rather than starting a new, empty
+    /// cache. The platform's own cache dir is created on first use.
     pub fn open(&self) -> Result<Cache> {
+        self.check_named_root()?;
+        self.create()
+    }
+
+    /// Opens the selected cache, creating it where there is none (commands that add
+    /// items).
+    pub fn create(&self) -> Result<Cache> {
         let root = self.root_dir()?;
         Cache::open(&root).with_context(|| format!("opening the cache at {}", root.display()))
+    }
+
+    /// Fails when a root was named and holds no cache.
+    fn check_named_root(&self) -> Result<()> {
+        if let Some(root) = &self.root
+            && !root.join(cachet::cache::REGISTRY_FILE).exists()
+        {
+            let what = if root.exists() {
+                "the directory holds no registry"
+            } else {
+                "the directory does not exist"
+            };
+            anyhow::bail!(
+                "no cache at {} ({what}); `cachet put` or `cachet import` starts one",
+                root.display()
+            );
+        }
+        Ok(())
     }
 }
 

@@ -339,6 +339,48 @@ fn usage_errors_exit_2_and_errors_exit_1() {
 }
 
 #[test]
+fn a_named_root_without_a_cache_is_an_error_not_a_new_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo");
+    let commands: [&[&str]; 6] = [
+        &["ls"],
+        &["count"],
+        &["show", "1"],
+        &["gc", "--dry-run"],
+        &["du"],
+        &["tui"],
+    ];
+    for args in commands {
+        cachet(&typo).args(args).assert().code(1).stderr(
+            predicate::str::contains("no cache at").and(predicate::str::contains(
+                "(the directory does not exist); `cachet put` or `cachet import` starts one",
+            )),
+        );
+    }
+    assert!(!typo.exists(), "nothing was created");
+    let plain = dir.path().join("plain");
+    fs::create_dir(&plain).unwrap();
+    fs::write(plain.join("notes.txt"), "mine").unwrap();
+    cachet(&plain)
+        .arg("ls")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the directory holds no registry"));
+    assert_eq!(
+        fs::read_dir(&plain).unwrap().count(),
+        1,
+        "nothing was added"
+    );
+    // Adding items starts a cache there.
+    put(&typo, &["u"], "x");
+    cachet(&typo)
+        .arg("ls")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("READY"));
+}
+
+#[test]
 fn newer_registry_gives_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -39,7 +39,7 @@ struct Line {
 }
 
 pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.create()?;
     let from_stdin = a.file.as_os_str() == "-";
     let (reader, base): (Box<dyn BufRead>, PathBuf) = if from_stdin {
         (Box::new(io::stdin().lock()), PathBuf::from("."))

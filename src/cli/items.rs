@@ -75,7 +75,7 @@ pub struct BestArgs {
 }
 
 pub fn put(g: &Global, a: PutArgs) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.create()?;
     let new = NewItem {
         uri: a.uri,
         params: a.params.to_json(),

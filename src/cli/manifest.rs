@@ -126,7 +126,10 @@ pub struct TrashArgs {
 }
 
 pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
-    let cache = g.open()?;
+    let cache = match cmd {
+        ManifestCommand::Create(_) => g.create()?,
+        _ => g.open()?,
+    };
     match cmd {
         ManifestCommand::Create(a) => create(g, &cache, a),
         ManifestCommand::Show(a) => show(g, &cache, a),
