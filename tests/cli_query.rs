@@ -86,6 +86,17 @@ fn ls_filters_sorts_and_pages() {
         .stdout(predicate::str::starts_with(
             "ID  BATCH  PROJECT\n1   1      p1\n4   4",
         ));
+    // NAME is the label, else the URI: what the browser shows too.
+    cachet(root)
+        .args(["put", "s3://b/labelled.csv", "-", "--label", "Run two"])
+        .write_stdin("y")
+        .assert()
+        .success();
+    cachet(root)
+        .args(["ls", "--columns", "id,name", "id<=1 | label~run"])
+        .assert()
+        .success()
+        .stdout("ID  NAME\n1   s3://b/f1.csv\n13  Run two\n");
 }
 
 #[test]

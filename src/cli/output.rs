@@ -41,14 +41,6 @@ pub fn status_text(item: &Item, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The name people recognise an item by: label, else file name, else URI.
-pub fn display_name(item: &Item) -> &str {
-    item.label
-        .as_deref()
-        .or(item.filename.as_deref())
-        .unwrap_or(&item.uri)
-}
-
 /// Width of the terminal on stdout, if it is one.
 pub fn terminal_width() -> Option<usize> {
     use std::io::IsTerminal;

@@ -9,7 +9,7 @@ use cachet::{Cache, Item, Status};
 use chrono::Utc;
 use clap::Args;
 
-use super::output::{self, age, display_name, human_size, json_line, status_text};
+use super::output::{self, age, human_size, json_line, status_text};
 use super::{Global, parse_status};
 
 #[derive(Args, Debug)]
@@ -179,7 +179,7 @@ fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
         "size" => item.size.map(human_size).unwrap_or_default(),
         "age" | "created" => time(item.created),
         "accessed" => item.accessed.map(time).unwrap_or_else(|| "-".into()),
-        "name" => display_name(item).to_string(),
+        "name" => item.display_name().to_string(),
         "uri" => item.uri.clone(),
         "label" => item.label.clone().unwrap_or_default(),
         "filename" => item.filename.clone().unwrap_or_default(),

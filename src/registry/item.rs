@@ -213,6 +213,12 @@ impl Item {
         })
     }
 
+    /// What people recognise the item by: its label, else its URI. The browser and
+    /// `cachet ls` both show it as NAME.
+    pub fn display_name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.uri)
+    }
+
     /// `key@version`, the unambiguous way to name this item.
     pub fn reference(&self) -> String {
         format!("{}@{}", self.key, self.version)

@@ -15,11 +15,6 @@ pub fn status(item: &Item, now: DateTime<Utc>) -> &'static str {
     }
 }
 
-/// The name people recognise an item by: label, else URI.
-pub fn name(item: &Item) -> &str {
-    item.label.as_deref().unwrap_or(&item.uri)
-}
-
 /// The end of `s` in at most `width` characters, `…` marking the cut: the end of a
 /// URI (its file name) says more than its scheme and host.
 pub fn tail(s: &str, width: usize) -> String {

@@ -85,7 +85,7 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
     let now = app.now;
     let status = text::status(item, now);
     let mut out = vec![Line::from(Span::styled(
-        text::name(item).to_string(),
+        item.display_name().to_string(),
         theme.header(),
     ))];
     out.push(Line::from(vec![

@@ -197,7 +197,7 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
             let name = if by_uri(app) {
                 &item.uri
             } else {
-                text::name(item)
+                item.display_name()
             };
             Cell::from(Line::styled(text::tail(name, name_w), style))
         }
