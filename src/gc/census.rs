@@ -484,7 +484,7 @@ impl Numbering {
     /// Numbers proper digests in ascending order, then the rest, and counts references.
     fn number(self, census: &mut Census) -> Result<()> {
         let Numbering { mut hex, other } = self;
-        sort_by_digest(&mut hex);
+        sort_by_digest(&mut hex, |r| r.0[0]);
         census.shas.reserve(hex.len());
         let mut item_shas = vec![NO_SHA; census.items.len()];
         let mut sha = NO_SHA;
@@ -515,13 +515,14 @@ impl Numbering {
     }
 }
 
-/// Sorts `refs` ascending: first in place into 256 buckets by the digest's first byte
-/// (one pass, each element moved once), then each bucket on its own. A bucket fits in the
+/// Sorts `list` ascending, where `first_byte` is the first byte of each element's leading
+/// field (a digest, uniformly spread): first in place into 256 buckets by that byte (one
+/// pass, each element moved once), then each bucket on its own. A bucket fits in the
 /// processor's caches, where one sort of the whole list would go to memory at every level.
-fn sort_by_digest(refs: &mut [Ref<[u8; 32]>]) {
+pub(super) fn sort_by_digest<T: Ord>(list: &mut [T], first_byte: impl Fn(&T) -> u8) {
     let mut ends = [0usize; 256];
-    for r in refs.iter() {
-        ends[usize::from(r.0[0])] += 1;
+    for element in list.iter() {
+        ends[usize::from(first_byte(element))] += 1;
     }
     let mut next = [0usize; 256];
     let mut at = 0;
@@ -533,17 +534,17 @@ fn sort_by_digest(refs: &mut [Ref<[u8; 32]>]) {
     let starts = next;
     for bucket in 0..256 {
         while next[bucket] < ends[bucket] {
-            let to = usize::from(refs[next[bucket]].0[0]);
+            let to = usize::from(first_byte(&list[next[bucket]]));
             if to == bucket {
                 next[bucket] += 1;
             } else {
-                refs.swap(next[bucket], next[to]);
+                list.swap(next[bucket], next[to]);
                 next[to] += 1;
             }
         }
     }
     for (&start, &end) in starts.iter().zip(&ends) {
-        refs[start..end].sort_unstable();
+        list[start..end].sort_unstable();
     }
 }
 
@@ -577,11 +578,11 @@ mod tests {
         }
         let mut expected = refs.clone();
         expected.sort_unstable();
-        sort_by_digest(&mut refs);
+        sort_by_digest(&mut refs, |r| r.0[0]);
         assert!(refs == expected);
 
         let mut none: Vec<Ref<[u8; 32]>> = Vec::new();
-        sort_by_digest(&mut none);
+        sort_by_digest(&mut none, |r| r.0[0]);
         assert!(none.is_empty());
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId};
+use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, sort_by_digest};
 use super::{
     GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
@@ -344,7 +344,7 @@ fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
         .collect();
     match digests {
         Some(mut sorted) => {
-            sorted.sort_unstable();
+            sort_by_digest(&mut sorted, |v| v.0[0]);
             pick_old_versions(&sorted, keep, picks);
         }
         None => {
