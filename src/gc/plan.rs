@@ -9,7 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::census::{Census, ItemRow, NO_SHA, ShaId};
+use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, sort_by_digest};
 use super::{
     GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
@@ -232,17 +232,31 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
     }
 
     // What the plan says of each item is read in row order, the order the census lies in
-    // memory in (picks come in key or LRU order), and put in its place in pick order.
+    // memory in (picks come in key or LRU order), then moved into pick order. The blob and
+    // links of each pick are noted on the way, so the passes in pick order below touch
+    // nothing else of the census.
     let n = picks.picks.len();
     let mut by_row: Vec<(usize, usize)> = (picks.picks.iter().enumerate())
         .map(|(at, p)| (p.row, at))
         .collect();
     by_row.sort_unstable();
-    let mut slots: Vec<Option<PlannedItem>> = Vec::with_capacity(n);
-    slots.resize_with(n, || None);
+    let mut pick_shas = vec![NO_SHA; n];
+    let mut pick_links = vec![NO_LINKS; n];
+    // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
+    // it has more referrers (items holding it, manifests linking it) than planned ones.
+    let mut planned_refs = vec![0u32; census.shas.len()];
+    let mut planned = Vec::with_capacity(n);
     for &(row, at) in &by_row {
         let r = &items[row];
-        slots[at] = Some(PlannedItem {
+        pick_shas[at] = r.sha;
+        pick_links[at] = r.links;
+        if r.sha != NO_SHA {
+            planned_refs[r.sha as usize] += 1;
+        }
+        for link in census.links_at(r.links) {
+            planned_refs[link.sha as usize] += 1;
+        }
+        planned.push(PlannedItem {
             id: r.id,
             key: census.key(row).to_owned(),
             version: r.version,
@@ -258,24 +272,22 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             linked: false,
         });
     }
-
-    // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
-    // it has more referrers (items holding it, manifests linking it) than planned ones.
-    let mut planned_refs = vec![0u32; census.shas.len()];
-    for r in picks.picks.iter().map(|p| &items[p.row]) {
-        if r.sha != NO_SHA {
-            planned_refs[r.sha as usize] += 1;
-        }
-        for link in census.links_at(r.links) {
-            planned_refs[link.sha as usize] += 1;
+    // Into pick order, in place: each item swapped straight to where it belongs.
+    let mut dest: Vec<usize> = by_row.into_iter().map(|(_, at)| at).collect();
+    for at in 0..n {
+        while dest[at] != at {
+            let to = dest[at];
+            planned.swap(at, to);
+            dest.swap(at, to);
         }
     }
+
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
-    let mut planned = Vec::with_capacity(n);
-    // Every slot was filled above, one per pick.
-    for (pick, mut item) in picks.picks.iter_mut().zip(slots.into_iter().flatten()) {
-        let sha = items[pick.row].sha;
+    for ((pick, item), &sha) in (picks.picks.iter_mut())
+        .zip(planned.iter_mut())
+        .zip(&pick_shas)
+    {
         if sha != NO_SHA {
             item.linked = census.shas[sha as usize].links > 0;
             item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
@@ -288,11 +300,10 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             item.detail.push_str(": ");
             item.detail.push_str(note);
         }
-        planned.push(item);
     }
     let mut files = Vec::new();
-    for r in picks.picks.iter().map(|p| &items[p.row]) {
-        for link in census.links_at(r.links) {
+    for &links in &pick_links {
+        for link in census.links_at(links) {
             if freed[link.sha as usize] || outside(link.sha) {
                 continue;
             }
@@ -316,41 +327,48 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
 /// Keep-last: each key's READY versions ranked newest first, picking those past the
 /// `keep` newest that nothing protects, in `(key, version)` order. Keys are sorted in
 /// memory: as 32 bytes when every one is a digest (as keys are), else as text (the same
-/// order as SQLite's, byte by byte).
+/// order as SQLite's, byte by byte). What ranking needs of each version is copied into the
+/// sorted list in one pass in row order: going back to the census for it, a version at a
+/// time in key order, costs a cache miss each.
 fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
     let items = &census.items;
     let ready = || {
         (items.iter().enumerate())
             .filter(|(_, r)| r.status == Some(Status::Ready))
-            .map(|(row, _)| row)
+            .map(|(row, r)| (r.version, row, census.protected(r)))
     };
-    // READY rows by (key, version).
-    let rows: Vec<usize> = match ready()
-        .map(|row| decode_digest(census.key(row).as_bytes()).map(|d| (d, items[row].version, row)))
-        .collect::<Option<Vec<_>>>()
-    {
+    let digests: Option<Vec<_>> = ready()
+        .map(|(version, row, protected)| {
+            decode_digest(census.key(row).as_bytes()).map(|d| (d, version, row, protected))
+        })
+        .collect();
+    match digests {
         Some(mut sorted) => {
-            sorted.sort_unstable();
-            sorted.into_iter().map(|(_, _, row)| row).collect()
+            sort_by_digest(&mut sorted, |v| v.0[0]);
+            pick_old_versions(&sorted, keep, picks);
         }
         None => {
-            let mut rows: Vec<usize> = ready().collect();
-            rows.sort_unstable_by(|&a, &b| {
-                (census.key(a), items[a].version).cmp(&(census.key(b), items[b].version))
-            });
-            rows
+            let mut sorted: Vec<_> = ready()
+                .map(|(version, row, protected)| (census.key(row), version, row, protected))
+                .collect();
+            sorted.sort_unstable();
+            pick_old_versions(&sorted, keep, picks);
         }
-    };
-    for versions in rows.chunk_by(|&a, &b| census.key(a) == census.key(b)) {
+    }
+}
+
+/// Picks, from `(key, version, row, protected)` sorted by key then version, the versions
+/// of each key past its `keep` newest.
+fn pick_old_versions<K: PartialEq>(sorted: &[(K, i64, usize, bool)], keep: u32, picks: &mut Picks) {
+    for versions in sorted.chunk_by(|a, b| a.0 == b.0) {
         let n = versions.len() as i64;
         // Oldest first: the first n - keep go, unless protected.
-        for (at, &row) in versions.iter().enumerate() {
+        for (at, &(_, version, row, protected)) in versions.iter().enumerate() {
             let rank = n - at as i64;
             if rank <= i64::from(keep) {
                 break;
             }
-            if !census.protected(&items[row]) {
-                let version = items[row].version;
+            if !protected {
                 picks.add(row, Reason::KeepLast, || {
                     format!(
                         "version {version}: {} newest of {n} READY, keep-last {keep}",
