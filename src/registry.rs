@@ -105,15 +105,16 @@ impl Registry {
 
     /// Runs `f` in an IMMEDIATE transaction (the write lock is taken up front, so two
     /// processes never deadlock upgrading read locks) and commits if it returns `Ok`;
-    /// an `Err` rolls everything back. The text index catches up with the items the
-    /// transaction added or removed just before it commits ([`text::catch_up`]).
+    /// an `Err` rolls everything back. The text index catches up with the items added
+    /// or removed, when enough are queued, just before it commits
+    /// ([`text::catch_up_if_due`]).
     /// Not re-entrant: `f` must not call `write` again.
     pub fn write<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.as_path();
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(sql_error(path, "starting a write"))?;
         let value = f(Db { conn: &tx, path })?;
-        text::catch_up(&tx).map_err(sql_error(path, "indexing the items' text"))?;
+        text::catch_up_if_due(&tx).map_err(sql_error(path, "indexing the items' text"))?;
         tx.commit().map_err(sql_error(path, "committing"))?;
         Ok(value)
     }

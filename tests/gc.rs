@@ -679,8 +679,9 @@ fn files_coming_and_going_in_tmp_do_not_fail_a_plan() {
     }
 }
 
-/// Searches find what puts, ingests and writers add, and lose what purge and gc remove:
-/// the text index is kept by every write, and keeps no entry for a removed item.
+/// Searches find what puts, ingests and writers add, and lose what purge and gc remove,
+/// whether the text index has caught up with them yet or not; once it has, it keeps no
+/// entry for a removed item.
 #[test]
 fn searches_follow_every_write() {
     let (_d, cache) = setup();
@@ -724,7 +725,15 @@ fn searches_follow_every_write() {
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(search("beta-two"), 0);
     assert_eq!(search("gamma-three"), 1);
-    // No entry is left for the removed items, and nothing waits in the queues.
+    // Once enough is queued, a write applies the queue: no entry is left for the
+    // removed items, and nothing waits.
+    let many = (0..cachet::registry::text::QUEUE_MAX).map(|i| {
+        Ok(cachet::IngestItem {
+            item: NewItem::new(format!("gs://many/{i}")),
+            content: cachet::IngestContent::Bytes(vec![]),
+        })
+    });
+    cache.ingest(many, &mut |_| {}).unwrap();
     let conn = cache.registry().db().conn;
     let left = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(
@@ -737,4 +746,6 @@ fn searches_follow_every_write() {
         ),
         0
     );
+    assert_eq!(search("uri~//many/"), 256);
+    assert_eq!(search("alpha-one"), 0);
 }

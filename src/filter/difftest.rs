@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::eval::{MemItem, eval, ordered};
-use super::tests::{DAY_MS, item, now, registry};
+use super::tests::{DAY_MS, insert_queued, item, now, registry};
 use super::typecheck::Catalogue;
 use super::*;
 use crate::attr::AttrType;
@@ -341,9 +341,13 @@ proptest! {
         sort in select(SORTS.to_vec()),
         limit in 1usize..6,
         cap in 0u64..5,
+        split in 0usize..30,
     ) {
         let items = build(specs);
-        let (_dir, conn) = registry(&items);
+        // The first items' text in the index, the others' still queued.
+        let (indexed, queued) = items.split_at(split.min(items.len()));
+        let (_dir, mut conn) = registry(indexed);
+        insert_queued(&mut conn, queued);
         for text in &filters {
             let filter = Filter::parse(text).unwrap();
             let cond = match resolve_as_written(&conn, &filter, now()) {

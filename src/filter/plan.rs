@@ -19,7 +19,7 @@ use rusqlite::Connection;
 
 use super::ast::Col;
 pub(crate) use super::planned::{Planned, SortAttr};
-use super::planned::{TEXT_ROWS, on_sort_column, ranged, text_matches};
+use super::planned::{TextRows, on_sort_column, ranged};
 use super::sort::{SortKey, SortSpec};
 use super::sql::{self, Sql, attr_rows, cond};
 use super::text::{TextMatch, text_match};
@@ -222,7 +222,7 @@ impl<'c> Planner<'c> {
                 false
             };
             if Some(k) == lead {
-                out.text = self.text_query(&c).map(str::to_string);
+                out.text = self.text_query(&c).cloned();
                 out.lead = Some(c);
             } else if all_open
                 || (goal_is_exact && attr)
@@ -267,10 +267,11 @@ impl<'c> Planner<'c> {
         }
     }
 
-    /// The trigram index's query for `c`, when it has one (looked up by [`Self::settle`]).
-    fn text_query(&self, c: &Cond) -> Option<&str> {
+    /// The trigram index's candidates for `c`, when it has them (looked up by
+    /// [`Self::settle`]).
+    fn text_query(&self, c: &Cond) -> Option<&TextRows> {
         match self.texts.get(text_pattern(c)?)? {
-            TextMatch::Query(q) => Some(q),
+            TextMatch::Candidates(rows) => Some(rows),
             TextMatch::Unindexed | TextMatch::Nothing => None,
         }
     }
@@ -297,10 +298,10 @@ impl<'c> Planner<'c> {
                 q.push("items i INDEXED BY items_by_lease WHERE ");
                 cond(c, &mut q);
             }
-            c => match self.text_query(c).map(str::to_string) {
-                Some(query) => {
-                    q.push(TEXT_ROWS).push(" WHERE ");
-                    text_matches(&query, &mut q);
+            c => match self.text_query(c).cloned() {
+                Some(rows) => {
+                    rows.write(&mut q);
+                    q.push(" WHERE ");
                     cond(c, &mut q);
                 }
                 None => {

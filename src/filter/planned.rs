@@ -14,9 +14,8 @@ use crate::attr::AttrType;
 pub(crate) struct Planned {
     /// The conjunct whose index drives the query.
     pub lead: Option<Cond>,
-    /// The trigram index's query when the lead is a search: its candidates drive, and
-    /// the lead checks each.
-    pub text: Option<String>,
+    /// The candidates when the lead is a search: they drive, and the lead checks each.
+    pub text: Option<TextRows>,
     /// Conjuncts left for SQLite to use as it likes: those on the column a listing walks.
     pub open: Vec<Cond>,
     /// Conjuncts checked per row, their indexes hidden.
@@ -92,8 +91,9 @@ impl Planned {
                 first = Some(rows);
             }
             Some(lead) => {
-                if self.text.is_some() {
-                    out.push(" FROM ").push(TEXT_ROWS);
+                if let Some(rows) = &self.text {
+                    out.push(" FROM ");
+                    rows.write(out);
                 } else {
                     out.push(" FROM items i");
                 }
@@ -106,9 +106,6 @@ impl Planned {
                     join_sort(s, out);
                 }
                 let mut rows = Sql::default();
-                if let Some(query) = &self.text {
-                    text_matches(query, &mut rows);
-                }
                 cond(lead, &mut rows);
                 first = Some(rows);
             }
@@ -156,14 +153,31 @@ impl Planned {
     }
 }
 
-/// The trigram index's candidates `d`, each joined to its item `i`, in rowid order.
-pub(crate) const TEXT_ROWS: &str = "item_text d CROSS JOIN items i ON i.id = d.rowid";
+/// The candidates of a search: the items whose indexed text matches `fts` (none when
+/// `None`), and the items not indexed yet (queued, see [`crate::registry::text`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TextRows {
+    pub fts: Option<String>,
+}
 
-/// `d.item_text MATCH query AND `: the candidates of a [`TEXT_ROWS`] way in.
-pub(crate) fn text_matches(query: &str, out: &mut Sql) {
-    out.push("d.item_text MATCH ")
-        .param(SqlVal::Text(query.to_string()))
-        .push(" AND ");
+impl TextRows {
+    /// Appends the candidates `t`, each joined to its item `i`.
+    pub(crate) fn write(&self, out: &mut Sql) {
+        match &self.fts {
+            Some(query) => {
+                out.push("(SELECT rowid AS id FROM item_text WHERE item_text MATCH ")
+                    .param(SqlVal::Text(query.clone()))
+                    .push(
+                        " AND rowid NOT IN (SELECT id FROM item_text_added) \
+                         UNION ALL SELECT id FROM item_text_added) t",
+                    );
+            }
+            None => {
+                out.push("item_text_added t");
+            }
+        }
+        out.push(" CROSS JOIN items i ON i.id = t.id");
+    }
 }
 
 /// `s` joined to `i` as the inner side: the item's one row of the sort attribute.

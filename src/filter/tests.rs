@@ -28,7 +28,14 @@ pub(crate) fn registry(items: &[MemItem]) -> (TempDir, Connection) {
     (dir, conn)
 }
 
+/// Inserts `items` and indexes their text.
 pub(crate) fn insert(conn: &mut Connection, items: &[MemItem]) {
+    insert_queued(conn, items);
+    crate::registry::text::catch_up(conn).unwrap();
+}
+
+/// Inserts `items`, leaving their text queued for the index (as a few puts do).
+pub(crate) fn insert_queued(conn: &mut Connection, items: &[MemItem]) {
     let tx = conn.transaction().unwrap();
     {
         let mut item = tx
@@ -74,7 +81,6 @@ pub(crate) fn insert(conn: &mut Connection, items: &[MemItem]) {
             }
         }
     }
-    crate::registry::text::catch_up(&tx).unwrap();
     tx.commit().unwrap();
 }
 

@@ -1,6 +1,7 @@
 //! Substring searches through the registry's trigram index (`item_text`, schema version
-//! 5): a LIKE pattern becomes an FTS5 query whose matches are a superset of the items the
-//! pattern matches, and the pattern itself is still checked on every candidate.
+//! 5): a LIKE pattern becomes an FTS5 query whose matches, with the items not indexed
+//! yet, are a superset of the items the pattern matches; the pattern itself is still
+//! checked on every candidate.
 //!
 //! A literal run of three or more characters must contain each of its trigrams. A run of
 //! one or two characters starts some trigram of the text (each field is followed by two
@@ -8,6 +9,7 @@
 
 use rusqlite::Connection;
 
+use super::planned::TextRows;
 use super::typecheck::db_err;
 use crate::error::Result;
 
@@ -33,8 +35,8 @@ pub(crate) enum TextMatch {
     Unindexed,
     /// No item's text can match.
     Nothing,
-    /// An FTS5 query on `item_text` whose matches include every item the pattern matches.
-    Query(String),
+    /// Candidates that include every item the pattern matches.
+    Candidates(TextRows),
 }
 
 /// The literal runs of a LIKE pattern (escape `\`): the text between wildcards.
@@ -86,7 +88,9 @@ pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> 
         }
     }
     if !trigrams.is_empty() {
-        return Ok(TextMatch::Query(trigrams.join(" AND ")));
+        return Ok(TextMatch::Candidates(TextRows {
+            fts: Some(trigrams.join(" AND ")),
+        }));
     }
     // The index folds case like the tokenizer does; outside ASCII the folding is not
     // ours to repeat, so only ASCII runs are looked up.
@@ -134,13 +138,26 @@ pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> 
         .collect::<rusqlite::Result<Vec<String>>>()
         .map_err(&err)?;
     Ok(match terms.len() {
-        0 => TextMatch::Nothing,
+        0 => {
+            // Only the items not indexed yet can match.
+            let queued: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM item_text_added)")
+                .and_then(|mut st| st.query_row([], |r| r.get(0)))
+                .map_err(&err)?;
+            if queued {
+                TextMatch::Candidates(TextRows { fts: None })
+            } else {
+                TextMatch::Nothing
+            }
+        }
         n if n > MAX_TERMS => TextMatch::Unindexed,
         _ => {
             let terms: Vec<String> = (terms.iter())
                 .map(|t| quoted(&t.chars().collect::<Vec<_>>()))
                 .collect();
-            TextMatch::Query(terms.join(" OR "))
+            TextMatch::Candidates(TextRows {
+                fts: Some(terms.join(" OR ")),
+            })
         }
     })
 }

@@ -7,17 +7,32 @@
 //! candidate against the item's own columns; a stale entry can cost a look, never an
 //! answer.
 //!
-//! Triggers on `items` queue the ids added, removed or renamed, and [`catch_up`] applies
-//! the queue in two statements before each write transaction commits. Writing the index
-//! row by row instead would be slow in a bulk ingest: an FTS5 table flushes its pending
-//! changes at every statement's savepoint, which would leave one tiny segment per item
-//! to merge.
+//! Triggers on `items` queue the ids added, removed or renamed. A search takes its
+//! candidates from the index and from the queue of additions, so the queue may wait:
+//! each write transaction applies it ([`catch_up`], two statements) only once it holds
+//! [`QUEUE_MAX`] ids. Writing the index row by row would be slow: an FTS5 table flushes
+//! its pending changes at every statement's savepoint, and every flush leaves a segment
+//! to merge — one per item in a bulk ingest, one per transaction for single puts.
 
 use rusqlite::Connection;
 
+/// The queue is applied once it holds this many ids (of additions, or of removals).
+pub const QUEUE_MAX: i64 = 256;
+
+/// [`catch_up`] when the queue is long enough to be worth it; a cheap check otherwise.
+pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
+    let due: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM item_text_added LIMIT 1 OFFSET ?1 - 1)
+                 OR EXISTS (SELECT 1 FROM item_text_removed LIMIT 1 OFFSET ?1 - 1)",
+        )?
+        .query_row([QUEUE_MAX], |r| r.get(0))?;
+    if due { catch_up(conn) } else { Ok(()) }
+}
+
 /// Brings `item_text` up to date with `items`: removes the entries of queued removals,
 /// indexes queued additions that still exist, and empties the queues. Cheap when there is
-/// nothing queued. Call it inside the transaction that changed the items.
+/// nothing queued. Call it inside a write transaction.
 pub fn catch_up(conn: &Connection) -> rusqlite::Result<()> {
     let (added, removed): (bool, bool) = conn
         .prepare_cached(
@@ -104,5 +119,12 @@ mod tests {
             )
             .unwrap();
         assert_eq!((queued, indexed), (0, 3));
+        // Renamed and not caught up: found by its new label, and once, though both the
+        // index and the queue hold it.
+        conn.execute("UPDATE items SET label = 'Queued one' WHERE id = 1", [])
+            .unwrap();
+        assert_eq!(n(&conn, "queued"), 1);
+        assert_eq!(n(&conn, "item1"), 1);
+        assert_eq!(n(&conn, "\"s3://\""), 3);
     }
 }
