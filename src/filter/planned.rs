@@ -154,7 +154,7 @@ impl Planned {
 }
 
 /// The candidates of a search: the items whose indexed text matches `fts` (none when
-/// `None`), and the items not indexed yet (queued, see [`crate::registry::text`]).
+/// `None`), and the items the index does not cover yet (see [`crate::registry::text`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TextRows {
     pub fts: Option<String>,
@@ -163,20 +163,15 @@ pub(crate) struct TextRows {
 impl TextRows {
     /// Appends the candidates `t`, each joined to its item `i`.
     pub(crate) fn write(&self, out: &mut Sql) {
-        match &self.fts {
-            Some(query) => {
-                out.push("(SELECT rowid AS id FROM item_text WHERE item_text MATCH ")
-                    .param(SqlVal::Text(query.clone()))
-                    .push(
-                        " AND rowid NOT IN (SELECT id FROM item_text_added) \
-                         UNION ALL SELECT id FROM item_text_added) t",
-                    );
-            }
-            None => {
-                out.push("item_text_added t");
-            }
+        const NEWER: &str = "SELECT id FROM items WHERE id > (SELECT upto FROM item_text_state)";
+        out.push("(");
+        if let Some(query) = &self.fts {
+            out.push("SELECT rowid AS id FROM item_text WHERE item_text MATCH ")
+                .param(SqlVal::Text(query.clone()))
+                .push(" AND rowid <= (SELECT upto FROM item_text_state) UNION ALL ");
         }
-        out.push(" CROSS JOIN items i ON i.id = t.id");
+        out.push(NEWER)
+            .push(") t CROSS JOIN items i ON i.id = t.id");
     }
 }
 

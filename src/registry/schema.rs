@@ -147,20 +147,21 @@ CREATE VIRTUAL TABLE item_text USING fts5 (
 );
 CREATE VIRTUAL TABLE item_text_terms USING fts5vocab (item_text, 'row');
 
--- Items added to or removed from `items` since the index was last brought up to date.
-CREATE TABLE item_text_added   (id INTEGER PRIMARY KEY);
+-- Every item with an id up to `upto` is in the index as it is now; newer ones are not
+-- yet. A new item's id is above every id left, so the mark comes down when the newest
+-- items are deleted (their ids may be handed out again), and below a renamed item.
+CREATE TABLE item_text_state (upto INTEGER NOT NULL);
+INSERT INTO item_text_state (upto) VALUES (0);
+-- Items deleted since the index last caught up: their entries are still in it.
 CREATE TABLE item_text_removed (id INTEGER PRIMARY KEY);
-CREATE TRIGGER item_text_add AFTER INSERT ON items BEGIN
-    INSERT OR IGNORE INTO item_text_added (id) VALUES (NEW.id);
-END;
 CREATE TRIGGER item_text_remove AFTER DELETE ON items BEGIN
     INSERT OR IGNORE INTO item_text_removed (id) VALUES (OLD.id);
+    UPDATE item_text_state SET upto = (SELECT coalesce(max(id), 0) FROM items)
+    WHERE upto > (SELECT coalesce(max(id), 0) FROM items);
 END;
 CREATE TRIGGER item_text_change AFTER UPDATE OF uri, label, filename ON items BEGIN
-    INSERT OR IGNORE INTO item_text_removed (id) VALUES (OLD.id);
-    INSERT OR IGNORE INTO item_text_added (id) VALUES (NEW.id);
+    UPDATE item_text_state SET upto = OLD.id - 1 WHERE upto >= OLD.id;
 END;
-INSERT INTO item_text_added (id) SELECT id FROM items;
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can

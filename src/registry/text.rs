@@ -7,39 +7,42 @@
 //! candidate against the item's own columns; a stale entry can cost a look, never an
 //! answer.
 //!
-//! Triggers on `items` queue the ids added, removed or renamed. A search takes its
-//! candidates from the index and from the queue of additions, so the queue may wait:
-//! each write transaction applies it ([`catch_up`], two statements) only once it holds
-//! [`QUEUE_MAX`] ids. Writing the index row by row would be slow: an FTS5 table flushes
-//! its pending changes at every statement's savepoint, and every flush leaves a segment
-//! to merge — one per item in a bulk ingest, one per transaction for single puts.
+//! The index lags behind: it covers the items up to a mark (`item_text_state.upto`), and a
+//! search takes its candidates from the index up to the mark and from the items above it.
+//! Each write transaction brings it up to date ([`catch_up`], a few statements) only once
+//! [`QUEUE_MAX`] items wait. Writing it row by row would be slow: an FTS5 table flushes its
+//! pending changes at every statement's savepoint, and every flush leaves a segment to
+//! merge — one per item in a bulk ingest, one per transaction for single puts. Triggers on
+//! `items` note deletions and lower the mark when it must come down (see the schema).
 
 use rusqlite::Connection;
 
-/// The queue is applied once it holds this many ids (of additions, or of removals).
+/// The index catches up once this many items wait (added above the mark, or deleted).
 pub const QUEUE_MAX: i64 = 256;
 
-/// [`catch_up`] when the queue is long enough to be worth it; a cheap check otherwise.
+/// [`catch_up`] when enough waits to be worth it; a cheap check otherwise.
 pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
     let due: bool = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM item_text_added LIMIT 1 OFFSET ?1 - 1)
+            "SELECT (SELECT coalesce(max(id), 0) FROM items)
+                        - (SELECT upto FROM item_text_state) >= ?1
                  OR EXISTS (SELECT 1 FROM item_text_removed LIMIT 1 OFFSET ?1 - 1)",
         )?
         .query_row([QUEUE_MAX], |r| r.get(0))?;
     if due { catch_up(conn) } else { Ok(()) }
 }
 
-/// Brings `item_text` up to date with `items`: removes the entries of queued removals,
-/// indexes queued additions that still exist, and empties the queues. Cheap when there is
-/// nothing queued. Call it inside a write transaction.
+/// Brings `item_text` up to date with `items`: removes the entries of deleted items and
+/// of those above the mark, indexes the items above it, and raises it. Cheap when nothing
+/// waits. Call it inside a write transaction.
 pub fn catch_up(conn: &Connection) -> rusqlite::Result<()> {
-    let (added, removed): (bool, bool) = conn
+    let (removed, upto, newest): (bool, i64, i64) = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM item_text_added),
-                    EXISTS (SELECT 1 FROM item_text_removed)",
+            "SELECT EXISTS (SELECT 1 FROM item_text_removed),
+                    (SELECT upto FROM item_text_state),
+                    (SELECT coalesce(max(id), 0) FROM items)",
         )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     if removed {
         conn.prepare_cached(
             "DELETE FROM item_text WHERE rowid IN (SELECT id FROM item_text_removed)",
@@ -48,16 +51,19 @@ pub fn catch_up(conn: &Connection) -> rusqlite::Result<()> {
         conn.prepare_cached("DELETE FROM item_text_removed")?
             .execute([])?;
     }
-    if added {
+    if newest > upto {
+        // Entries above the mark are those of renamed items, indexed again below.
+        conn.prepare_cached("DELETE FROM item_text WHERE rowid > ?1")?
+            .execute([upto])?;
         conn.prepare_cached(
             "INSERT INTO item_text (rowid, text)
              SELECT id, uri || char(1, 1) || coalesce(label, '') || char(1, 1)
                         || coalesce(filename, '') || char(1, 1)
-             FROM items WHERE id IN (SELECT id FROM item_text_added)",
+             FROM items WHERE id > ?1",
         )?
-        .execute([])?;
-        conn.prepare_cached("DELETE FROM item_text_added")?
-            .execute([])?;
+        .execute([upto])?;
+        conn.prepare_cached("UPDATE item_text_state SET upto = ?1")?
+            .execute([newest])?;
     }
     Ok(())
 }
@@ -111,7 +117,7 @@ mod tests {
         assert_eq!(n(&conn, "fourth"), 0);
         let (queued, indexed): (i64, i64) = conn
             .query_row(
-                "SELECT (SELECT count(*) FROM item_text_added)
+                "SELECT (SELECT count(*) FROM items WHERE id > (SELECT upto FROM item_text_state))
                         + (SELECT count(*) FROM item_text_removed),
                         (SELECT count(*) FROM item_text WHERE item_text MATCH '\"s3:\"')",
                 [],
