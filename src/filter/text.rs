@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use super::planned::TextRows;
 use super::typecheck::db_err;
+use super::value::like_pattern;
 use crate::error::Result;
 
 /// At most this many trigrams begin with a short run for it to lead a query; more, and
@@ -101,15 +102,9 @@ pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> 
         return Ok(TextMatch::Unindexed);
     };
     // Reading the terms costs as much as their postings: for a run found among the
-    // newest items, the walk in the listing's order finds matches sooner.
-    let mut sample = String::from("%");
-    for c in run {
-        if matches!(c, '%' | '_' | '\\') {
-            sample.push('\\');
-        }
-        sample.push(*c);
-    }
-    sample.push('%');
+    // newest items, the walk in the listing's order finds matches sooner. (A run holds
+    // no `*` or `?`: the pattern was a glob turned into LIKE, so this is a substring.)
+    let sample = like_pattern(&run.iter().collect::<String>());
     let err = db_err(conn, "looking up the text index");
     let common: bool = conn
         .prepare_cached(
