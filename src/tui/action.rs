@@ -76,6 +76,9 @@ pub enum Action {
     OpenFilter,
     /// An edit of the filter bar's text.
     Edit(InputRequest),
+    /// `^w` in the filter bar: delete the term before the cursor (back to a space), as
+    /// a shell does.
+    DeleteTerm,
     /// `f`: add the selected row's value in the sort column to the filter.
     FilterCell,
     /// `m`: the pane shows the manifest inspector.

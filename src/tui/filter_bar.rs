@@ -118,6 +118,26 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
             app.filter.recall = None;
             edited(app, fx);
         }
+        Action::DeleteTerm => {
+            let input = &app.filter.input;
+            let chars: Vec<char> = input.value().chars().collect();
+            let cursor = input.cursor().min(chars.len());
+            let mut start = cursor;
+            while start > 0 && chars.get(start - 1).is_some_and(|c| c.is_whitespace()) {
+                start -= 1;
+            }
+            while start > 0 && chars.get(start - 1).is_some_and(|c| !c.is_whitespace()) {
+                start -= 1;
+            }
+            let kept: String = chars
+                .iter()
+                .take(start)
+                .chain(chars.iter().skip(cursor))
+                .collect();
+            app.filter.input = Input::new(kept).with_cursor(start);
+            app.filter.recall = None;
+            edited(app, fx);
+        }
         Action::Up => recall(app, true, fx),
         Action::Down => recall(app, false, fx),
         Action::Confirm => {

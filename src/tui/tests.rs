@@ -159,7 +159,8 @@ impl Harness {
     }
 
     /// Types keys: characters as they are, `<enter>`, `<esc>`, `<tab>`, `<space>`,
-    /// `<down>`, `<up>`, `<pgdn>`, `<end>`, `<home>`, `<bs>` by name, `<c-u>` with ctrl.
+    /// `<down>`, `<up>`, `<left>`, `<right>`, `<pgdn>`, `<end>`, `<home>`, `<bs>` by name,
+    /// `<c-u>` with ctrl, `<a-bs>` with alt.
     pub fn keys(&mut self, keys: &str) {
         let mut rest = keys;
         while !rest.is_empty() {
@@ -168,6 +169,10 @@ impl Harness {
                 let name = &rest[1..=end];
                 let code = match name {
                     "bs" => KeyCode::Backspace,
+                    "a-bs" => {
+                        mods = KeyModifiers::ALT;
+                        KeyCode::Backspace
+                    }
                     ctrl if ctrl.starts_with("c-") => {
                         mods = KeyModifiers::CONTROL;
                         KeyCode::Char(ctrl.chars().nth(2).expect("a key after c-"))
@@ -182,6 +187,8 @@ impl Harness {
                     "pgup" => KeyCode::PageUp,
                     "end" => KeyCode::End,
                     "home" => KeyCode::Home,
+                    "left" => KeyCode::Left,
+                    "right" => KeyCode::Right,
                     other => panic!("unknown key <{other}>"),
                 };
                 (code, end + 2)

@@ -54,6 +54,23 @@ fn typing_a_filter_asks_the_worker_and_narrows_the_list() {
 }
 
 #[test]
+fn ctrl_w_deletes_a_term_and_alt_backspace_a_word() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("source=web  rows>=1000");
+    h.keys("<c-w>");
+    assert_eq!(h.app.filter.input.value(), "source=web  ");
+    assert_eq!(h.app.list.len(), 12, "the rows follow the text");
+    h.type_text("rows>=1000");
+    h.keys("<a-bs>");
+    assert_eq!(h.app.filter.input.value(), "source=web  rows>=");
+    // In the middle of the text, only what is before the cursor goes.
+    h.keys("<home><right><right><c-w>");
+    assert_eq!(h.app.filter.input.value(), "urce=web  rows>=");
+    assert_eq!(h.app.filter.input.cursor(), 0);
+}
+
+#[test]
 fn a_bad_filter_keeps_the_last_good_rows_and_says_where() {
     let mut h = Harness::sample((80, 24));
     h.keys("/");
