@@ -206,6 +206,7 @@ impl Col {
             self,
             Col::Id
                 | Col::Key
+                | Col::Version
                 | Col::Uri
                 | Col::Sha256
                 | Col::Size

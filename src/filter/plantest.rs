@@ -77,6 +77,8 @@ fn every_tui_query_uses_an_index() {
         "status",
         "-attr.score",
         "batch",
+        "version",
+        "-version",
     ];
     let queries = asked(|| {
         for f in filters {

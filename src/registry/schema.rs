@@ -140,12 +140,16 @@ CREATE INDEX items_by_size     ON items (size);
 
 /// Version 5: a trigram index over each item's searchable text (uri, label, filename),
 /// so that a substring search (`uri~run-42`, a bare word) looks its candidates up instead
-/// of reading every item. See [`super::text`] for what it holds and how it is kept.
+/// of reading every item (see [`super::text`] for what it holds and how it is kept); and
+/// an index for listings sorted by version.
 const V5: &str = r#"
 CREATE VIRTUAL TABLE item_text USING fts5 (
     text, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none'
 );
 CREATE VIRTUAL TABLE item_text_terms USING fts5vocab (item_text, 'row');
+
+-- The browser sorts by version too; new rows land at the end of their version's run.
+CREATE INDEX items_by_version ON items (version);
 
 -- Every item with an id up to `upto` is in the index as it is now; newer ones are not
 -- yet. A new item's id is above every id left, so the mark comes down when the newest
