@@ -19,7 +19,7 @@ use rusqlite::Connection;
 
 use super::ast::Col;
 pub(crate) use super::planned::{Planned, SortAttr};
-use super::planned::{TextRows, on_sort_column, ranged};
+use super::planned::{TextRows, lead_rows, on_sort_column, ranged};
 use super::sort::{SortKey, SortSpec};
 use super::sql::{self, Sql, attr_rows, cond};
 use super::text::{TextMatch, text_match};
@@ -143,31 +143,24 @@ impl<'c> Planner<'c> {
         let mut best_attr = None;
         let mut exact_lead = None;
         if goal_is_exact {
-            let mut best_text: Option<(usize, i64)> = None;
-            for k in candidates.iter().copied() {
-                if let Some(c) = conjuncts.get(k).filter(|c| self.text_query(c).is_some()) {
-                    let n = self.size(c, DRIVE_MAX)?;
-                    if n < DRIVE_MAX && best_text.is_none_or(|(_, m)| n < m) {
-                        best_text = Some((k, n));
-                    }
-                }
-            }
-            let attrs: Vec<(usize, &Cond)> = candidates
-                .iter()
-                .filter_map(|k| conjuncts.get(*k).map(|c| (*k, c)))
-                .filter(|(_, c)| matches!(c, Cond::Attr(_)))
+            let texts: Vec<usize> = (candidates.iter().copied())
+                .filter(|k| {
+                    conjuncts
+                        .get(*k)
+                        .is_some_and(|c| self.text_query(c).is_some())
+                })
+                .collect();
+            let best_text = (self.sizes(&conjuncts, &texts)?.into_iter())
+                .min_by_key(|(_, n)| *n)
+                .filter(|(_, n)| *n < DRIVE_MAX);
+            let attrs: Vec<usize> = (candidates.iter().copied())
+                .filter(|k| matches!(conjuncts.get(*k), Some(Cond::Attr(_))))
                 .collect();
             best_attr = match attrs.as_slice() {
                 [] => None,
-                [(k, _)] => Some(*k),
+                [k] => Some(*k),
                 many => {
-                    let mut sizes = Vec::new();
-                    let mut upto = DRIVE_MAX;
-                    for (k, c) in many {
-                        let n = self.size(c, upto)?;
-                        sizes.push((*k, n));
-                        upto = upto.min(n).max(1);
-                    }
+                    let sizes = self.sizes(&conjuncts, many)?;
                     self.best(&conjuncts, &sizes, true)?.map(|(k, _)| k)
                 }
             };
@@ -189,18 +182,7 @@ impl<'c> Planner<'c> {
             // Nothing to compare: sized only when the size decides.
             [k] if leads => Some(*k),
             _ => {
-                let mut sizes = Vec::new();
-                let mut upto = DRIVE_MAX;
-                for k in candidates.iter().copied() {
-                    if let Some(c) = conjuncts.get(k) {
-                        let n = self.size(c, upto)?;
-                        sizes.push((k, n));
-                        upto = upto.min(n);
-                        if upto == 0 {
-                            break;
-                        }
-                    }
-                }
+                let sizes = self.sizes(&conjuncts, &candidates)?;
                 // Ties among the unselective are ranked only for a goal they may lead.
                 self.best(&conjuncts, &sizes, leads)?
                     .and_then(|(k, n)| (n < DRIVE_MAX || leads).then_some(k))
@@ -252,15 +234,15 @@ impl<'c> Planner<'c> {
                 Ok(())
             }
             c => {
-                if let Some(p) = text_pattern(c) {
-                    let p = p.to_string();
-                    if !self.texts.contains_key(&p) {
-                        let m = text_match(self.conn, &p)?;
-                        self.texts.insert(p.clone(), m);
-                    }
-                    if self.texts.get(&p) == Some(&TextMatch::Nothing) {
-                        *c = Cond::False;
-                    }
+                let Some(p) = text_pattern(c) else {
+                    return Ok(());
+                };
+                if !self.texts.contains_key(p) {
+                    let m = text_match(self.conn, p)?;
+                    self.texts.insert(p.to_string(), m);
+                }
+                if self.texts.get(p) == Some(&TextMatch::Nothing) {
+                    *c = Cond::False;
                 }
                 Ok(())
             }
@@ -294,24 +276,32 @@ impl<'c> Planner<'c> {
                 q.push(a.scope.table()).push(" a WHERE ");
                 attr_rows(a, "a", &mut q);
             }
-            Cond::Stale(_) => {
-                q.push("items i INDEXED BY items_by_lease WHERE ");
+            c => {
+                lead_rows(c, self.text_query(c), &mut q);
+                q.push(" WHERE ");
                 cond(c, &mut q);
             }
-            c => match self.text_query(c).cloned() {
-                Some(rows) => {
-                    rows.write(&mut q);
-                    q.push(" WHERE ");
-                    cond(c, &mut q);
-                }
-                None => {
-                    q.push("items i WHERE ");
-                    cond(c, &mut q);
-                }
-            },
         }
         q.push(" LIMIT ").param(SqlVal::Int(upto)).push(")");
         Ok(self.ask(&q)?.first().copied().unwrap_or(0))
+    }
+
+    /// The sizes of the conjuncts `ks`, each counted only as far as the smallest before
+    /// it (past that it cannot be the smallest); once one matches nothing, no further.
+    fn sizes(&mut self, conjuncts: &[Cond], ks: &[usize]) -> Result<Vec<(usize, i64)>> {
+        let mut sizes = Vec::new();
+        let mut upto = DRIVE_MAX;
+        for &k in ks {
+            if let Some(c) = conjuncts.get(k) {
+                let n = self.size(c, upto)?;
+                sizes.push((k, n));
+                upto = upto.min(n);
+                if upto == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(sizes)
     }
 
     /// The candidate with the fewest rows; among several that reached [`DRIVE_MAX`], the

@@ -91,17 +91,8 @@ impl Planned {
                 first = Some(rows);
             }
             Some(lead) => {
-                if let Some(rows) = &self.text {
-                    out.push(" FROM ");
-                    rows.write(out);
-                } else {
-                    out.push(" FROM items i");
-                }
-                if let Cond::Stale(_) = lead {
-                    // Without statistics SQLite prefers the status index and reads
-                    // every WRITE item's row for its lease.
-                    out.push(" INDEXED BY items_by_lease");
-                }
+                out.push(" FROM ");
+                lead_rows(lead, self.text.as_ref(), out);
                 if let Some(s) = &sort {
                     join_sort(s, out);
                 }
@@ -149,6 +140,22 @@ impl Planned {
         }
         if n == 0 {
             out.push("1");
+        }
+    }
+}
+
+/// The items `i` a lead other than an attribute's reads: a search's candidates, the WRITE
+/// items by lease for staleness, else the items table for SQLite to search by the lead.
+pub(crate) fn lead_rows(lead: &Cond, text: Option<&TextRows>, out: &mut Sql) {
+    match (lead, text) {
+        (_, Some(rows)) => rows.write(out),
+        // Without statistics SQLite prefers the status index and reads every WRITE
+        // item's row for its lease.
+        (Cond::Stale(_), None) => {
+            out.push("items i INDEXED BY items_by_lease");
+        }
+        (_, None) => {
+            out.push("items i");
         }
     }
 }
