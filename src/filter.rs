@@ -44,7 +44,7 @@ pub use sort::{Cursor, SortKey, SortSpec};
 use ast::{Node, StatusSel, Term};
 use plan::{Goal, Planner};
 use sql::{Sql, attr_rows};
-use typecheck::{Catalogue, Cond, Resolver, db_err, hints, nearest, simplify};
+use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify, unknown_name};
 use value::SqlVal;
 
 use crate::error::{Error, Result};
@@ -223,14 +223,7 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
     if !cat.types(*scope, name)?.is_empty() {
         return Ok(None);
     }
-    let mut note = format!(
-        "no {} is named '{name}', so the list is in id order",
-        scope.noun()
-    );
-    if let Some(k) = nearest(&cat, *scope, name)? {
-        note.push_str(&format!("; did you mean '{k}'?"));
-    }
-    Ok(Some(note))
+    unknown_name(&cat, *scope, name, "the list is in id order").map(Some)
 }
 
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.

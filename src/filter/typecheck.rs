@@ -369,25 +369,33 @@ pub(crate) fn hints(
 ) -> Result<Vec<Notice>> {
     let mut out = Vec::new();
     for (scope, name, at) in unknown {
-        let mut message = format!(
-            "no {} is named '{name}', so it matches nothing",
-            scope.noun()
-        );
-        if let Some(k) = nearest(cat, *scope, name)? {
-            message.push_str(&format!("; did you mean '{k}'?"));
-        }
         out.push(Notice {
             pos: char_pos(input, *at),
-            message,
+            message: unknown_name(cat, *scope, name, "it matches nothing")?,
         });
     }
     Ok(out)
 }
 
+/// "no attribute is named 'x', so `then`", with what `name` likely meant when there is
+/// such a name.
+pub(crate) fn unknown_name(
+    cat: &Catalogue<'_>,
+    scope: Scope,
+    name: &str,
+    then: &str,
+) -> Result<String> {
+    let mut message = format!("no {} is named '{name}', so {then}", scope.noun());
+    if let Some(k) = nearest(cat, scope, name)? {
+        message.push_str(&format!("; did you mean '{k}'?"));
+    }
+    Ok(message)
+}
+
 /// What `name`, unknown in `scope`, likely meant: the same name in the other scope
 /// (`param.epoch`, `attr.rows`), else the catalogued name of `scope` nearest to it when
 /// one is near enough to be a typo of it.
-pub(crate) fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<String>> {
+fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<String>> {
     let other = match scope {
         Scope::Attr => Scope::Param,
         Scope::Param => Scope::Attr,
