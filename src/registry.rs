@@ -106,7 +106,7 @@ impl Registry {
     /// Runs `f` in an IMMEDIATE transaction (the write lock is taken up front, so two
     /// processes never deadlock upgrading read locks) and commits if it returns `Ok`;
     /// an `Err` rolls everything back. The text index catches up with the items added
-    /// or removed, when enough are queued, just before it commits
+    /// or removed, when enough wait, just before it commits
     /// ([`text::catch_up_if_due`]).
     /// Not re-entrant: `f` must not call `write` again.
     pub fn write<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {

@@ -725,9 +725,9 @@ fn searches_follow_every_write() {
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(search("beta-two"), 0);
     assert_eq!(search("gamma-three"), 1);
-    // Once enough is queued, a write applies the queue: no entry is left for the
+    // Once enough waits, a write brings the index up to date: no entry is left for the
     // removed items, and nothing waits.
-    let many = (0..cachet::registry::text::QUEUE_MAX).map(|i| {
+    let many = (0..cachet::registry::text::CATCH_UP_AT).map(|i| {
         Ok(cachet::IngestItem {
             item: NewItem::new(format!("gs://many/{i}")),
             content: cachet::IngestContent::Bytes(vec![]),

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::eval::{MemItem, eval, ordered};
-use super::tests::{DAY_MS, insert_queued, item, now, registry};
+use super::tests::{DAY_MS, insert_unindexed, item, now, registry};
 use super::typecheck::Catalogue;
 use super::*;
 use crate::attr::AttrType;
@@ -344,10 +344,10 @@ proptest! {
         split in 0usize..30,
     ) {
         let items = build(specs);
-        // The first items' text in the index, the others' still queued.
-        let (indexed, queued) = items.split_at(split.min(items.len()));
+        // The first items' text in the index, the others' not yet.
+        let (indexed, unindexed) = items.split_at(split.min(items.len()));
         let (_dir, mut conn) = registry(indexed);
-        insert_queued(&mut conn, queued);
+        insert_unindexed(&mut conn, unindexed);
         for text in &filters {
             let filter = Filter::parse(text).unwrap();
             let cond = match resolve_as_written(&conn, &filter, now()) {

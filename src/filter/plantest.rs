@@ -21,6 +21,11 @@ fn plan_of(conn: &Connection, q: &Sql) -> Vec<String> {
         .unwrap()
 }
 
+/// Whether a step of `plan` starts with `prefix`.
+fn has_step(plan: &[String], prefix: &str) -> bool {
+    plan.iter().any(|s| s.starts_with(prefix))
+}
+
 /// A registry shaped like real ones: many items, a few typed attributes each.
 fn bulk(n: i64) -> Vec<MemItem> {
     (1..=n)
@@ -184,14 +189,12 @@ fn status_and_attribute_walk_the_sort_index_and_count_from_the_attribute() {
     // Driven from the attribute's index entries, each item looked up by id for its
     // status; the status index is never the way in.
     assert!(
-        plan.iter()
-            .any(|s| s.starts_with("SEARCH d USING COVERING INDEX attrs_lookup")),
+        has_step(&plan, "SEARCH d USING COVERING INDEX attrs_lookup"),
         "{}\n{plan:#?}",
         count.text
     );
     assert!(
-        plan.iter()
-            .any(|s| s.starts_with("SEARCH i USING INTEGER PRIMARY KEY")),
+        has_step(&plan, "SEARCH i USING INTEGER PRIMARY KEY"),
         "{plan:#?}"
     );
     assert!(
@@ -252,17 +255,15 @@ fn searches_look_their_candidates_up_in_the_trigram_index() {
         ("em423 batch=23", "-id"),
     ] {
         let (list, plan) = list_plan(&conn, f, sort);
-        // The index's matches and the queue of items not indexed yet, each item looked
-        // up by id.
+        // The index's matches and the items it does not cover yet, each item looked up
+        // by id.
         assert!(
-            plan.iter()
-                .any(|s| s.starts_with("SCAN item_text VIRTUAL TABLE INDEX")),
+            has_step(&plan, "SCAN item_text VIRTUAL TABLE INDEX"),
             "{}\n{plan:#?}",
             list.text
         );
         assert!(
-            plan.iter()
-                .any(|s| s.starts_with("SEARCH i USING INTEGER PRIMARY KEY")),
+            has_step(&plan, "SEARCH i USING INTEGER PRIMARY KEY"),
             "{plan:#?}"
         );
         let q = Query {

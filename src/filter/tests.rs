@@ -30,12 +30,12 @@ pub(crate) fn registry(items: &[MemItem]) -> (TempDir, Connection) {
 
 /// Inserts `items` and indexes their text.
 pub(crate) fn insert(conn: &mut Connection, items: &[MemItem]) {
-    insert_queued(conn, items);
+    insert_unindexed(conn, items);
     crate::registry::text::catch_up(conn).unwrap();
 }
 
-/// Inserts `items`, leaving their text queued for the index (as a few puts do).
-pub(crate) fn insert_queued(conn: &mut Connection, items: &[MemItem]) {
+/// Inserts `items` without indexing their text (as a few puts leave them).
+pub(crate) fn insert_unindexed(conn: &mut Connection, items: &[MemItem]) {
     let tx = conn.transaction().unwrap();
     {
         let mut item = tx

@@ -135,14 +135,14 @@ pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> 
     Ok(match terms.len() {
         0 => {
             // Only the items the index does not cover yet can match.
-            let queued: bool = conn
+            let waiting: bool = conn
                 .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM items
                                     WHERE id > (SELECT upto FROM item_text_state))",
                 )
                 .and_then(|mut st| st.query_row([], |r| r.get(0)))
                 .map_err(&err)?;
-            if queued {
+            if waiting {
                 TextMatch::Candidates(TextRows { fts: None })
             } else {
                 TextMatch::Nothing

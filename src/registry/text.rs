@@ -10,7 +10,7 @@
 //! The index lags behind: it covers the items up to a mark (`item_text_state.upto`), and a
 //! search takes its candidates from the index up to the mark and from the items above it.
 //! Each write transaction brings it up to date ([`catch_up`], a few statements) only once
-//! [`QUEUE_MAX`] items wait. Writing it row by row would be slow: an FTS5 table flushes its
+//! [`CATCH_UP_AT`] items wait. Writing it row by row would be slow: an FTS5 table flushes its
 //! pending changes at every statement's savepoint, and every flush leaves a segment to
 //! merge — one per item in a bulk ingest, one per transaction for single puts. Triggers on
 //! `items` note deletions and lower the mark when it must come down (see the schema).
@@ -18,7 +18,7 @@
 use rusqlite::Connection;
 
 /// The index catches up once this many items wait (added above the mark, or deleted).
-pub const QUEUE_MAX: i64 = 256;
+pub const CATCH_UP_AT: i64 = 256;
 
 /// [`catch_up`] when enough waits to be worth it; a cheap check otherwise.
 pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
@@ -28,7 +28,7 @@ pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
                         - (SELECT upto FROM item_text_state) >= ?1
                  OR EXISTS (SELECT 1 FROM item_text_removed LIMIT 1 OFFSET ?1 - 1)",
         )?
-        .query_row([QUEUE_MAX], |r| r.get(0))?;
+        .query_row([CATCH_UP_AT], |r| r.get(0))?;
     if due { catch_up(conn) } else { Ok(()) }
 }
 
@@ -78,7 +78,7 @@ mod tests {
         count(conn, &Filter::parse(f).unwrap(), now()).unwrap()
     }
 
-    /// Changes queued by the triggers reach the index at `catch_up`, in any order.
+    /// Changes reach the index at `catch_up`, in any order, and are found before it.
     #[test]
     fn the_index_follows_the_items() {
         let (_d, mut conn) = registry(&[item(1), item(2), item(3)]);
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(n(&conn, "third"), 1);
         assert_eq!(n(&conn, "where/oth"), 0);
         assert_eq!(n(&conn, "fourth"), 0);
-        let (queued, indexed): (i64, i64) = conn
+        let (waiting, indexed): (i64, i64) = conn
             .query_row(
                 "SELECT (SELECT count(*) FROM items WHERE id > (SELECT upto FROM item_text_state))
                         + (SELECT count(*) FROM item_text_removed),
@@ -124,9 +124,9 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!((queued, indexed), (0, 3));
-        // Renamed and not caught up: found by its new label, and once, though both the
-        // index and the queue hold it.
+        assert_eq!((waiting, indexed), (0, 3));
+        // Renamed and not caught up: found by its new label, and once, though the index
+        // still holds its old text.
         conn.execute("UPDATE items SET label = 'Queued one' WHERE id = 1", [])
             .unwrap();
         assert_eq!(n(&conn, "queued"), 1);
