@@ -184,10 +184,7 @@ impl FromStr for Cursor {
 /// (nearest first). See [`super::page`] and [`super::page_before`].
 pub(crate) fn page(conn: &Connection, q: &Query, now: DateTime<Utc>, back: bool) -> Result<Page> {
     let mut pages = pages(conn, q, now, back, 1)?;
-    Ok(pages.pop().unwrap_or(Page {
-        ids: Vec::new(),
-        next: None,
-    }))
+    Ok(pages.pop().unwrap_or_default())
 }
 
 /// Up to `n` consecutive pages of `q` from `q.after` (fewer when the listing ends),
