@@ -26,6 +26,17 @@ fn has_step(plan: &[String], prefix: &str) -> bool {
     plan.iter().any(|s| s.starts_with(prefix))
 }
 
+/// Asserts that `q`'s rows come from the step starting with `way_in`, each item then
+/// looked up by id.
+fn assert_drives(plan: &[String], way_in: &str, q: &Sql) {
+    assert!(has_step(plan, way_in), "{}\n{plan:#?}", q.text);
+    assert!(
+        has_step(plan, "SEARCH i USING INTEGER PRIMARY KEY"),
+        "{}\n{plan:#?}",
+        q.text
+    );
+}
+
 /// A registry shaped like real ones: many items, a few typed attributes each.
 fn bulk(n: i64) -> Vec<MemItem> {
     (1..=n)
@@ -188,15 +199,7 @@ fn status_and_attribute_walk_the_sort_index_and_count_from_the_attribute() {
     let plan = plan_of(&conn, count);
     // Driven from the attribute's index entries, each item looked up by id for its
     // status; the status index is never the way in.
-    assert!(
-        has_step(&plan, "SEARCH d USING COVERING INDEX attrs_lookup"),
-        "{}\n{plan:#?}",
-        count.text
-    );
-    assert!(
-        has_step(&plan, "SEARCH i USING INTEGER PRIMARY KEY"),
-        "{plan:#?}"
-    );
+    assert_drives(&plan, "SEARCH d USING COVERING INDEX attrs_lookup", count);
     assert!(
         plan.iter().all(|s| !s.contains("items_by_status")),
         "{plan:#?}"
@@ -257,15 +260,7 @@ fn searches_look_their_candidates_up_in_the_trigram_index() {
         let (list, plan) = list_plan(&conn, f, sort);
         // The index's matches and the items it does not cover yet, each item looked up
         // by id.
-        assert!(
-            has_step(&plan, "SCAN item_text VIRTUAL TABLE INDEX"),
-            "{}\n{plan:#?}",
-            list.text
-        );
-        assert!(
-            has_step(&plan, "SEARCH i USING INTEGER PRIMARY KEY"),
-            "{plan:#?}"
-        );
+        assert_drives(&plan, "SCAN item_text VIRTUAL TABLE INDEX", &list);
         let q = Query {
             filter: Filter::parse(f).unwrap(),
             sort: sort.parse().unwrap(),
