@@ -4,6 +4,7 @@
 
 mod apply;
 mod census;
+mod listing;
 mod plan;
 mod walk;
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::Path;
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
@@ -96,12 +97,13 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
         .unchecked_transaction()
         .map_err(db.err("planning gc"))?;
     std::thread::scope(|scope| {
-        let blobs = cache.blobs().dir();
+        let (blobs, tmp) = (cache.blobs().dir(), cache.blobs().tmp_dir());
+        let walk = || walk::blob_digests(blobs, tmp, SystemTime::now());
         // The walk runs beside the registry reads, on another thread if one can be had.
         let listing = policy.orphans.then(|| {
             std::thread::Builder::new()
                 .name("gc blob walk".into())
-                .spawn_scoped(scope, || walk::blob_digests(blobs))
+                .spawn_scoped(scope, walk)
         });
         let planned = plan_items(cache, db, policy, now);
         // Joined before anything is returned, an error included.
@@ -112,7 +114,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
                     "the blob directory walk failed",
                 ))
             }),
-            Err(_) => walk::blob_digests(blobs),
+            Err(_) => walk(),
         });
         let (census, items, mut files, usage_before) = planned?;
         if let Some(on_disk) = on_disk {

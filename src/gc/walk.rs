@@ -2,27 +2,46 @@
 //! layout (`ab/cd/<60 hex digits>`), as digests in ascending order. Anything else in the
 //! blob directory — a stray file, a name of the wrong length, a symlink — is no blob and
 //! is never listed, so it can never be taken for an orphan. Symlinked directories are not
-//! entered. The top-level fan-out directories are shared out among threads.
+//! entered. The top-level fan-out directories are shared out among threads, and a leaf
+//! directory unchanged since the last walk is taken from its remembered [`Listing`].
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
+use super::listing::{DirId, Listing, RACY, Stamp};
 use crate::error::{Error, IoResultExt, Result};
 use crate::key::decode_hex;
 
 /// Most threads a walk uses.
 const MAX_THREADS: usize = 8;
 
-/// The digests found under one top-level directory, by its place in the listing.
-type Found = (usize, Result<Vec<[u8; 32]>>);
+/// What was found under one top-level directory.
+#[derive(Default)]
+struct TopWalk {
+    digests: Vec<[u8; 32]>,
+    /// Its leaf directories whose listing may be remembered, ascending.
+    settled: Vec<(DirId, Stamp)>,
+}
 
-/// The digests of the blob files under `dir`, ascending.
-pub(super) fn blob_digests(dir: &Path) -> Result<Vec<[u8; 32]>> {
+/// The walk of one top-level directory, by its place in the listing.
+type Found = (usize, Result<TopWalk>);
+
+/// The file beside the blob directory `dir` that remembers its listing.
+fn listing_path(dir: &Path) -> std::path::PathBuf {
+    dir.with_extension("listing")
+}
+
+/// The digests of the blob files under `dir`, ascending. The listing is remembered for
+/// the next walk (through a temporary file in `tmp`); `now` is the time of the walk.
+pub(super) fn blob_digests(dir: &Path, tmp: &Path, now: SystemTime) -> Result<Vec<[u8; 32]>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
+    let remembered = Listing::load(&listing_path(dir));
+    let settled = now.checked_sub(RACY).unwrap_or(SystemTime::UNIX_EPOCH);
     let tops = fan_out_dirs(dir)?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -36,7 +55,7 @@ pub(super) fn blob_digests(dir: &Path) -> Result<Vec<[u8; 32]>> {
             let Some((byte, path)) = tops.get(at) else {
                 break;
             };
-            let found = walk_top(*byte, path);
+            let found = walk_top(*byte, path, &remembered, settled);
             let failed = found.is_err();
             if let Ok(mut done) = done.lock() {
                 done.push((at, found));
@@ -63,17 +82,42 @@ pub(super) fn blob_digests(dir: &Path) -> Result<Vec<[u8; 32]>> {
         .into_inner()
         .map_err(|_| Error::invalid(dir.display().to_string(), "a blob directory walk failed"))?;
     done.sort_by_key(|(at, _)| *at);
-    let mut out = Vec::new();
+    let (mut out, mut settled) = (Vec::new(), Vec::new());
     for (_, found) in done {
-        out.extend(found?);
+        let found = found?;
+        out.extend(found.digests);
+        settled.extend(found.settled);
+    }
+    if !remembered.remembers(&settled) {
+        Listing::save(&settled, &out, &listing_path(dir), tmp);
     }
     Ok(out)
 }
 
-/// The blob digests under one top-level fan-out directory, ascending.
-fn walk_top(top: u8, dir: &Path) -> Result<Vec<[u8; 32]>> {
-    let mut out = Vec::new();
+/// The blob digests under one top-level fan-out directory, ascending: each leaf directory
+/// from the `remembered` listing if its stamp is unchanged, else read. A directory last
+/// changed before `settled` may be remembered next time.
+fn walk_top(top: u8, dir: &Path, remembered: &Listing, settled: SystemTime) -> Result<TopWalk> {
+    let mut out = TopWalk::default();
     for (mid, path) in fan_out_dirs(dir)? {
+        let id = DirId::from_be_bytes([top, mid]);
+        // Taken before the directory is read: a change meanwhile makes it differ next time.
+        let stamp = match fs::symlink_metadata(&path) {
+            Ok(meta) => Stamp::of(&meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).at(&path),
+        };
+        if let Some(stamp) = stamp
+            && let Some(known) = remembered.lookup(id, &stamp)
+        {
+            out.digests.extend_from_slice(known);
+            out.settled.push((id, stamp));
+            continue;
+        }
+        if let Some(stamp) = stamp.filter(|s| s.settled(settled)) {
+            out.settled.push((id, stamp));
+        }
+        let start = out.digests.len();
         for entry in fs::read_dir(&path).at(&path)? {
             let entry = entry.at(&path)?;
             let name = entry.file_name();
@@ -85,14 +129,14 @@ fn walk_top(top: u8, dir: &Path) -> Result<Vec<[u8; 32]>> {
             }
             // Not followed: a symlink is not a regular file. One gone meanwhile is no blob.
             match entry.file_type() {
-                Ok(kind) if kind.is_file() => out.push(digest),
+                Ok(kind) if kind.is_file() => out.digests.push(digest),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).at(entry.path()),
             }
         }
+        out.digests[start..].sort_unstable();
     }
-    out.sort_unstable();
     Ok(out)
 }
 
@@ -111,4 +155,140 @@ fn fan_out_dirs(dir: &Path) -> Result<Vec<(u8, PathBuf)>> {
     }
     out.sort_unstable_by_key(|(byte, _)| *byte);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A blob directory with blobs `ab/cd/…1`, `ab/cd/…2` and `ef/01/…3`.
+    fn store() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, tmp) = (root.path().join("sha256"), root.path().join("tmp"));
+        fs::create_dir_all(&tmp).unwrap();
+        for d in [
+            digest(0xab, 0xcd, 1),
+            digest(0xab, 0xcd, 2),
+            digest(0xef, 0x01, 3),
+        ] {
+            add(&dir, &d);
+        }
+        (root, dir, tmp)
+    }
+
+    fn digest(top: u8, mid: u8, last: u8) -> [u8; 32] {
+        let mut d = [0u8; 32];
+        (d[0], d[1], d[31]) = (top, mid, last);
+        d
+    }
+
+    fn path_of(dir: &Path, d: &[u8; 32]) -> PathBuf {
+        let name = crate::key::hex(d);
+        dir.join(&name[..2]).join(&name[2..4]).join(&name[4..])
+    }
+
+    fn add(dir: &Path, d: &[u8; 32]) {
+        let path = path_of(dir, d);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, "blob").unwrap();
+    }
+
+    /// A time by which every directory here has settled.
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(3600)
+    }
+
+    fn stamp(path: &Path) -> Stamp {
+        Stamp::of(&fs::symlink_metadata(path).unwrap()).unwrap()
+    }
+
+    /// Adds blob `d`, again until its directory's stamp shows it: the file system's clock
+    /// may be coarser than the time since the directory was last listed.
+    fn add_visibly(dir: &Path, d: &[u8; 32]) {
+        let path = path_of(dir, d);
+        let before = stamp(path.parent().unwrap());
+        loop {
+            add(dir, d);
+            if stamp(path.parent().unwrap()) != before {
+                return;
+            }
+            fs::remove_file(&path).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_remembered_directory_is_taken_from_the_listing_not_read() {
+        let (_root, dir, tmp) = store();
+        let all = blob_digests(&dir, &tmp, later()).unwrap();
+        assert_eq!(all.len(), 3);
+        // A listing that says `ab/cd` holds a blob it does not: believed, since the
+        // directory's stamp is as remembered.
+        let leaf = dir.join("ab").join("cd");
+        let ghost = digest(0xab, 0xcd, 9);
+        let mut said = all.clone();
+        said.push(ghost);
+        said.sort();
+        let dirs = [
+            (0xabcd, stamp(&leaf)),
+            (0xef01, stamp(&dir.join("ef").join("01"))),
+        ];
+        Listing::save(&dirs, &said, &listing_path(&dir), &tmp);
+        assert_eq!(blob_digests(&dir, &tmp, later()).unwrap(), said);
+    }
+
+    #[test]
+    fn a_directory_changed_since_is_read_again() {
+        let (_root, dir, tmp) = store();
+        blob_digests(&dir, &tmp, later()).unwrap();
+        add_visibly(&dir, &digest(0xab, 0xcd, 4));
+        fs::remove_file(path_of(&dir, &digest(0xab, 0xcd, 1))).unwrap();
+        add(&dir, &digest(0x00, 0x00, 5));
+        assert_eq!(
+            blob_digests(&dir, &tmp, later()).unwrap(),
+            [
+                digest(0, 0, 5),
+                digest(0xab, 0xcd, 2),
+                digest(0xab, 0xcd, 4),
+                digest(0xef, 1, 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_directory_changed_just_before_the_walk_is_not_remembered() {
+        let (_root, dir, tmp) = store();
+        blob_digests(&dir, &tmp, SystemTime::now()).unwrap();
+        let listing = Listing::load(&listing_path(&dir));
+        let leaf = dir.join("ab").join("cd");
+        assert_eq!(listing.lookup(0xabcd, &stamp(&leaf)), None);
+        blob_digests(&dir, &tmp, later()).unwrap();
+        let listing = Listing::load(&listing_path(&dir));
+        assert_eq!(
+            listing.lookup(0xabcd, &stamp(&leaf)).map(<[_]>::len),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn a_damaged_listing_is_a_walk_from_scratch() {
+        let (_root, dir, tmp) = store();
+        let truth = blob_digests(&dir, &tmp, later()).unwrap();
+        let saved = fs::read(listing_path(&dir)).unwrap();
+        let mut unsorted = saved.clone();
+        let n = unsorted.len();
+        unsorted[n - 64..].rotate_left(32);
+        for bad in [
+            saved[..saved.len() - 1].to_vec(),
+            [saved.as_slice(), b"x"].concat(),
+            b"garbage".to_vec(),
+            Vec::new(),
+            unsorted,
+        ] {
+            fs::write(listing_path(&dir), &bad).unwrap();
+            assert_eq!(blob_digests(&dir, &tmp, later()).unwrap(), truth);
+        }
+    }
 }

@@ -1,0 +1,173 @@
+//! The blob tree's listing, kept between collections, so that finding orphans reads again
+//! only the fan-out directories that changed since the last walk: at a million blobs,
+//! reading all 65,536 of them costs seconds, looking at their times a tenth of one.
+//!
+//! Each leaf directory (`ab/cd`) is remembered with its inode and its modification and
+//! change times. Adding, removing or renaming an entry sets both times, and the change time
+//! cannot be set back by anyone, so a directory whose times are as remembered holds what it
+//! held. A directory changed shortly before it was read is not remembered: a change later in
+//! the same clock tick would leave its times as they were (git's "racily clean" entries).
+//!
+//! Whatever the file says, it can only make a plan miss an orphan, never take a live blob
+//! for one: every digest it yields is checked against the registry and then on disk like
+//! any other. A missing, unreadable or malformed file means a walk from scratch.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// How recently changed a directory may be and still be remembered: well above the
+/// granularity of file times on any file system (FAT's is two seconds).
+pub(super) const RACY: Duration = Duration::from_secs(3);
+
+const MAGIC: &[u8] = b"cachet blob listing v1\n";
+
+/// A leaf directory's number: its two fan-out bytes, `ab/cd` as `0xabcd`.
+pub(super) type DirId = u16;
+
+/// A directory's identity and times, as `stat` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+const STAMP_BYTES: usize = 2 + 8 + 4 * 8;
+
+impl Stamp {
+    /// The stamp of the directory `meta` describes (none where times are not available).
+    pub fn of(meta: &fs::Metadata) -> Option<Stamp> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(Stamp {
+                ino: meta.ino(),
+                mtime: (meta.mtime(), meta.mtime_nsec()),
+                ctime: (meta.ctime(), meta.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            None
+        }
+    }
+
+    /// Whether the directory last changed before `settled`, so that its listing holds.
+    pub fn settled(&self, settled: SystemTime) -> bool {
+        let Ok(at) = settled.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let at = (at.as_secs() as i64, i64::from(at.subsec_nanos()));
+        self.ctime < at && self.mtime < at
+    }
+}
+
+/// The remembered listing.
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    /// Remembered leaf directories, ascending.
+    dirs: Vec<(DirId, Stamp)>,
+    /// The blobs in them, ascending (so in directory order).
+    digests: Vec<[u8; 32]>,
+}
+
+fn dir_of(digest: &[u8; 32]) -> DirId {
+    u16::from_be_bytes([digest[0], digest[1]])
+}
+
+impl Listing {
+    /// The listing saved at `path`, or an empty one if there is none that makes sense.
+    pub fn load(path: &Path) -> Listing {
+        fs::read(path)
+            .ok()
+            .and_then(|bytes| Listing::decode(&bytes))
+            .unwrap_or_default()
+    }
+
+    /// The blobs of directory `dir` if it is remembered with `stamp`.
+    pub fn lookup(&self, dir: DirId, stamp: &Stamp) -> Option<&[[u8; 32]]> {
+        let at = self.dirs.binary_search_by_key(&dir, |(d, _)| *d).ok()?;
+        if self.dirs[at].1 != *stamp {
+            return None;
+        }
+        let start = self.digests.partition_point(|d| dir_of(d) < dir);
+        let end = self.digests.partition_point(|d| dir_of(d) <= dir);
+        Some(&self.digests[start..end])
+    }
+
+    /// Whether it remembers exactly `dirs`, with these stamps (then saving again would
+    /// write what is there).
+    pub fn remembers(&self, dirs: &[(DirId, Stamp)]) -> bool {
+        self.dirs == dirs
+    }
+
+    /// Saves the listing of `dirs` (ascending) at `path`: the digests of `found`
+    /// (ascending) that lie in them. It goes through a temporary file in `tmp`, where gc
+    /// cleans up one a crash left. Best effort: without it the next walk reads everything.
+    pub fn save(dirs: &[(DirId, Stamp)], found: &[[u8; 32]], path: &Path, tmp: &Path) {
+        let remembered = |d: &&[u8; 32]| dirs.binary_search_by_key(&dir_of(d), |(d, _)| *d).is_ok();
+        let n_digests = found.iter().filter(remembered).count();
+        let mut bytes =
+            Vec::with_capacity(MAGIC.len() + 16 + dirs.len() * STAMP_BYTES + n_digests * 32);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(dirs.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&(n_digests as u64).to_le_bytes());
+        for (dir, s) in dirs {
+            bytes.extend_from_slice(&dir.to_le_bytes());
+            bytes.extend_from_slice(&s.ino.to_le_bytes());
+            for n in [s.mtime.0, s.mtime.1, s.ctime.0, s.ctime.1] {
+                bytes.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        for d in found.iter().filter(remembered) {
+            bytes.extend_from_slice(d);
+        }
+        let _ = tempfile::Builder::new()
+            .prefix("blob-listing-")
+            .tempfile_in(tmp)
+            .and_then(|mut file| {
+                file.write_all(&bytes)?;
+                file.persist(path).map_err(|e| e.error)?;
+                Ok(())
+            });
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Listing> {
+        let rest = bytes.strip_prefix(MAGIC)?;
+        let (counts, rest) = rest.split_at_checked(16)?;
+        let count = |b: &[u8]| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok();
+        let n_dirs = count(&counts[..8])?;
+        let n_digests = count(&counts[8..])?;
+        let (dir_bytes, digest_bytes) = rest.split_at_checked(n_dirs.checked_mul(STAMP_BYTES)?)?;
+        if digest_bytes.len() != n_digests.checked_mul(32)? {
+            return None;
+        }
+        let int = |b: &[u8]| i64::from_le_bytes(b.try_into().unwrap_or_default());
+        let dirs: Vec<(DirId, Stamp)> = dir_bytes
+            .chunks_exact(STAMP_BYTES)
+            .map(|c| {
+                let stamp = Stamp {
+                    ino: int(&c[2..10]) as u64,
+                    mtime: (int(&c[10..18]), int(&c[18..26])),
+                    ctime: (int(&c[26..34]), int(&c[34..42])),
+                };
+                (u16::from_le_bytes([c[0], c[1]]), stamp)
+            })
+            .collect();
+        let digests: Vec<[u8; 32]> = digest_bytes
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap_or_default())
+            .collect();
+        // Lookups rely on both orders, and every digest belongs to a remembered directory.
+        let ascending = dirs.windows(2).all(|w| w[0].0 < w[1].0)
+            && digests.windows(2).all(|w| w[0] < w[1])
+            && digests.chunk_by(|a, b| dir_of(a) == dir_of(b)).all(|run| {
+                dirs.binary_search_by_key(&dir_of(&run[0]), |(d, _)| *d)
+                    .is_ok()
+            });
+        ascending.then_some(Listing { dirs, digests })
+    }
+}
