@@ -150,14 +150,114 @@ pub struct PlannedItem {
     pub size: u64,
     pub sha256: Option<String>,
     pub reason: Reason,
-    /// Why, for people: "LRU rank 37, last access 41d", "version 2 of 5, keep-last 3".
-    pub detail: String,
+    /// Why, for people: "LRU rank 37, last access 41d ago", "version 2: 3rd newest of
+    /// 5 READY, keep-last 2".
+    pub detail: Detail,
     /// Whether its blob is freed (no other item or live manifest uses it).
     pub exclusive: bool,
     /// Snapshot for the re-check at apply time.
     pub updated_ms: i64,
     pub accessed_ms: Option<i64>,
     pub linked: bool,
+}
+
+/// Why a policy picked an item, with the figures behind it; displayed as a sentence. It
+/// is kept as figures because a plan may hold a million items whose sentences nobody
+/// reads. Ages are whole seconds before the plan's time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// In the trash this long.
+    Trashed { ago: u64 },
+    /// A WRITE whose writer's lease expired this long ago.
+    LeaseExpired { ago: u64 },
+    /// FAILED this long ago, with the failure's note if it has one.
+    Failed { ago: u64, note: Option<String> },
+    /// A READY version past the newest `keep` of its key's `of`; `rank` 1 is the newest.
+    OldVersion {
+        version: i64,
+        rank: i64,
+        of: i64,
+        keep: u32,
+    },
+    /// Not used for longer than max-age: last accessed, or never and created, this long ago.
+    Unused { ago: u64, accessed: bool },
+    /// Evicted for max-size: its place in least-recently-used order and its last use.
+    Lru { rank: u64, ago: u64 },
+}
+
+/// How long ago, in the largest whole unit: "41d", "3h", "5m".
+struct Ago(u64);
+
+impl fmt::Display for Ago {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            s if s < 3600 => write!(f, "{}m", s / 60),
+            s if s < 86_400 => write!(f, "{}h", s / 3600),
+            s => write!(f, "{}d", s / 86_400),
+        }
+    }
+}
+
+/// `n` with its English ordinal suffix: 1st, 2nd, 3rd, 4th, 11th, 21st.
+struct Ordinal(i64);
+
+impl fmt::Display for Ordinal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        write!(f, "{n}{suffix}")
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Detail::Trashed { ago } => write!(f, "in the trash for {}", Ago(*ago)),
+            Detail::LeaseExpired { ago } => {
+                write!(f, "writer's lease expired {} ago", Ago(*ago))
+            }
+            Detail::Failed { ago, note } => {
+                write!(f, "failed {} ago", Ago(*ago))?;
+                match note {
+                    Some(note) => write!(f, ": {note}"),
+                    None => Ok(()),
+                }
+            }
+            Detail::OldVersion {
+                version,
+                rank,
+                of,
+                keep,
+            } => write!(
+                f,
+                "version {version}: {} newest of {of} READY, keep-last {keep}",
+                Ordinal(*rank)
+            ),
+            Detail::Unused {
+                ago,
+                accessed: true,
+            } => write!(f, "last access {} ago", Ago(*ago)),
+            Detail::Unused { ago, .. } => {
+                write!(f, "never accessed, created {} ago", Ago(*ago))
+            }
+            Detail::Lru { rank, ago } => {
+                write!(f, "LRU rank {rank}, last access {} ago", Ago(*ago))
+            }
+        }
+    }
+}
+
+/// As the sentence it displays as, which is what people and scripts read.
+impl Serialize for Detail {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A blob or temp file the plan deletes.

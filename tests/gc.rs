@@ -131,7 +131,7 @@ fn stale_writes_and_old_failures() {
     assert!(
         plan.items
             .iter()
-            .any(|i| i.reason == Reason::Failed && i.detail.contains("broken"))
+            .any(|i| i.reason == Reason::Failed && i.detail.to_string().contains("broken"))
     );
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
@@ -154,7 +154,10 @@ fn keep_last_n_per_key() {
     .unwrap();
     assert_eq!(ids(&plan), [v[0].id, v[1].id]);
     assert!(
-        plan.items[0].detail.contains("of 4 READY, keep-last 2"),
+        plan.items[0]
+            .detail
+            .to_string()
+            .contains("of 4 READY, keep-last 2"),
         "{}",
         plan.items[0].detail
     );
@@ -185,12 +188,12 @@ fn max_age_by_last_access() {
     assert!(
         plan.items
             .iter()
-            .any(|i| i.detail.starts_with("never accessed"))
+            .any(|i| i.detail.to_string().starts_with("never accessed"))
     );
     assert!(
         plan.items
             .iter()
-            .any(|i| i.detail.starts_with("last access"))
+            .any(|i| i.detail.to_string().starts_with("last access"))
     );
 }
 
@@ -218,7 +221,7 @@ fn max_size_evicts_least_recently_used_until_under_the_cap() {
     // Least recently used first: items 2, 3, 4 (each ~100 bytes) bring it under the cap.
     assert_eq!(ids(&plan), [items[2].id, items[3].id, items[4].id]);
     assert!(
-        plan.items[0].detail.starts_with("LRU rank 1"),
+        plan.items[0].detail.to_string().starts_with("LRU rank 1"),
         "{}",
         plan.items[0].detail
     );
@@ -605,12 +608,11 @@ fn keep_last_over_many_keys(odd_keys: bool) {
     for (item, (id, version, n)) in plan.items.iter().zip(&expected) {
         assert_eq!(item.id, *id);
         assert_eq!(item.reason, Reason::KeepLast);
-        assert!(item.detail.starts_with(version), "{}", item.detail);
+        let detail = item.detail.to_string();
+        assert!(detail.starts_with(version), "{detail}");
         assert!(
-            item.detail
-                .ends_with(&format!("newest of {n} READY, keep-last {keep}")),
-            "{}",
-            item.detail
+            detail.ends_with(&format!("newest of {n} READY, keep-last {keep}")),
+            "{detail}"
         );
     }
 }

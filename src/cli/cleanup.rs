@@ -206,7 +206,7 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
                         (Some(_), false) => "shared".into(),
                     },
                     i.reason.to_string(),
-                    i.detail.clone(),
+                    i.detail.to_string(),
                 ]
             })
             .collect();

@@ -3,7 +3,6 @@
 //! orphans, the blob directory is walked on other threads meanwhile.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
@@ -12,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, sort_by_digest};
 use super::{
-    GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
+    Detail, GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
 };
 use crate::cache::Cache;
@@ -21,39 +20,9 @@ use crate::key::{decode_digest, hex};
 use crate::registry::Db;
 use crate::status::Status;
 
-/// How long ago `ms` was, in the largest whole unit: "41d", "3h", "5m" (written straight
-/// into the detail it is part of, without a string of its own).
-struct Ago(i64);
-
-fn ago(ms: i64, now: DateTime<Utc>) -> Ago {
-    Ago((now.timestamp_millis() - ms).max(0) / 1000)
-}
-
-impl fmt::Display for Ago {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            s if s < 3600 => write!(f, "{}m", s / 60),
-            s if s < 86_400 => write!(f, "{}h", s / 3600),
-            s => write!(f, "{}d", s / 86_400),
-        }
-    }
-}
-
-/// `n` with its English ordinal suffix: 1st, 2nd, 3rd, 4th, 11th, 21st.
-struct Ordinal(i64);
-
-impl fmt::Display for Ordinal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0;
-        let suffix = match (n % 10, n % 100) {
-            (_, 11..=13) => "th",
-            (1, _) => "st",
-            (2, _) => "nd",
-            (3, _) => "rd",
-            _ => "th",
-        };
-        write!(f, "{n}{suffix}")
-    }
+/// How long ago `ms` was, in whole seconds.
+fn ago(ms: i64, now: DateTime<Utc>) -> u64 {
+    ((now.timestamp_millis() - ms).max(0) / 1000) as u64
 }
 
 fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
@@ -65,7 +34,7 @@ fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
 struct Pick {
     row: usize,
     reason: Reason,
-    detail: String,
+    detail: Detail,
 }
 
 /// The items chosen so far, each once, in the order chosen.
@@ -75,13 +44,13 @@ struct Picks {
 }
 
 impl Picks {
-    fn add(&mut self, row: usize, reason: Reason, detail: impl FnOnce() -> String) {
+    fn add(&mut self, row: usize, reason: Reason, detail: Detail) {
         if !self.chosen[row] {
             self.chosen[row] = true;
             self.picks.push(Pick {
                 row,
                 reason,
-                detail: detail(),
+                detail,
             });
         }
     }
@@ -165,25 +134,24 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
     if let Some(older) = policy.trash {
         let before = cutoff(now, older);
         for (row, r) in candidates(Status::Trash).filter(|(_, r)| r.updated <= before) {
-            picks.add(row, Reason::Trash, || {
-                format!("in the trash for {}", ago(r.updated, now))
-            });
+            let ago = ago(r.updated, now);
+            picks.add(row, Reason::Trash, Detail::Trashed { ago });
         }
     }
     if let Some(older) = policy.stale {
         let before = cutoff(now, older);
         for (row, r) in candidates(Status::Write) {
             if let Some(lease) = r.lease_expires.filter(|&l| l < before) {
-                picks.add(row, Reason::StaleWrite, || {
-                    format!("writer's lease expired {} ago", ago(lease, now))
-                });
+                let ago = ago(lease, now);
+                picks.add(row, Reason::StaleWrite, Detail::LeaseExpired { ago });
             }
         }
-        // The note, if any, is appended when the plan is written out.
         for (row, r) in candidates(Status::Failed).filter(|(_, r)| r.updated < before) {
-            picks.add(row, Reason::Failed, || {
-                format!("failed {} ago", ago(r.updated, now))
-            });
+            let detail = Detail::Failed {
+                ago: ago(r.updated, now),
+                note: c.failure_note(row).map(str::to_owned),
+            };
+            picks.add(row, Reason::Failed, detail);
         }
     }
     if let Some(keep) = policy.keep_last {
@@ -203,10 +171,11 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         let before = cutoff(now, age);
         for &(_, _, row) in lru.iter().take_while(|(last, _, _)| *last < before) {
             let r = &items[row];
-            picks.add(row, Reason::MaxAge, || match r.accessed {
-                Some(a) => format!("last access {} ago", ago(a, now)),
-                None => format!("never accessed, created {} ago", ago(r.created, now)),
-            });
+            let detail = Detail::Unused {
+                ago: ago(r.last_use(), now),
+                accessed: r.accessed.is_some(),
+            };
+            picks.add(row, Reason::MaxAge, detail);
         }
     }
     let mut usage_before = 0;
@@ -227,9 +196,8 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
                 continue;
             }
             usage_now = usage_now.saturating_sub(refs.plan(&items[row]));
-            picks.add(row, Reason::MaxSize, || {
-                format!("LRU rank {rank}, last access {} ago", ago(last, now))
-            });
+            let ago = ago(last, now);
+            picks.add(row, Reason::MaxSize, Detail::Lru { rank, ago });
         }
     }
 
@@ -267,7 +235,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             size: r.size.unwrap_or(0).max(0) as u64,
             sha256: (r.sha != NO_SHA).then(|| census.sha_name(r.sha)),
             reason: Reason::Trash,
-            detail: String::new(),
+            detail: Detail::Trashed { ago: 0 },
             exclusive: false,
             updated_ms: r.updated,
             accessed_ms: r.accessed,
@@ -295,13 +263,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
         }
         item.reason = pick.reason;
-        item.detail = std::mem::take(&mut pick.detail);
-        if pick.reason == Reason::Failed
-            && let Some(note) = census.failure_note(pick.row)
-        {
-            item.detail.push_str(": ");
-            item.detail.push_str(note);
-        }
+        item.detail = std::mem::replace(&mut pick.detail, Detail::Trashed { ago: 0 });
     }
     let mut files = Vec::new();
     for &links in &pick_links {
@@ -371,12 +333,13 @@ fn pick_old_versions<K: PartialEq>(sorted: &[(K, i64, usize, bool)], keep: u32, 
                 break;
             }
             if !protected {
-                picks.add(row, Reason::KeepLast, || {
-                    format!(
-                        "version {version}: {} newest of {n} READY, keep-last {keep}",
-                        Ordinal(rank)
-                    )
-                });
+                let detail = Detail::OldVersion {
+                    version,
+                    rank,
+                    of: n,
+                    keep,
+                };
+                picks.add(row, Reason::KeepLast, detail);
             }
         }
     }
