@@ -2,6 +2,7 @@
 //! and shared bytes), confirm, watch it apply, read the report. The plan and the apply
 //! are `cachet::gc`'s; this is the dialog around them.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use cachet::gc::{GcPlan, GcPolicy, GcReport};
@@ -44,6 +45,9 @@ pub const CHOICES: [Choice; 6] = [
     },
 ];
 
+/// Entries a page key scrolls the plan by (the dialog shows about this many).
+const PLAN_PAGE: usize = 10;
+
 #[derive(Debug, Clone)]
 pub enum Stage {
     Choose,
@@ -60,6 +64,12 @@ pub struct GcDialog {
     /// The option chosen for each of [`CHOICES`].
     pub chosen: [usize; 6],
     pub cursor: usize,
+    /// The first entry of the plan's "what goes" list on screen: a plan can hold a
+    /// million entries, and only the ones shown are ever formatted.
+    pub scroll: usize,
+    /// How many entries the last frame had room for, so that scrolling stops with the
+    /// last entry at the bottom.
+    pub room: Cell<usize>,
 }
 
 impl GcDialog {
@@ -69,6 +79,8 @@ impl GcDialog {
             stage: Stage::Choose,
             chosen: [1, 2, 0, 0, 0, 1],
             cursor: 0,
+            scroll: 0,
+            room: Cell::new(PLAN_PAGE),
         }
     }
 
@@ -126,6 +138,27 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             fx.push(Effect::PlanGc(Box::new(dialog.policy())));
             dialog.stage = Stage::Planning;
         }
+        (
+            Stage::Plan(plan),
+            step @ (Action::Down
+            | Action::Up
+            | Action::PageDown
+            | Action::PageUp
+            | Action::Top
+            | Action::Bottom),
+        ) => {
+            let entries = plan.items.len() + plan.files.len();
+            let last = entries.saturating_sub(dialog.room.get().max(1));
+            dialog.scroll = match step {
+                Action::Down => dialog.scroll + 1,
+                Action::Up => dialog.scroll.saturating_sub(1),
+                Action::PageDown => dialog.scroll + PLAN_PAGE,
+                Action::PageUp => dialog.scroll.saturating_sub(PLAN_PAGE),
+                Action::Top => 0,
+                _ => last,
+            }
+            .min(last);
+        }
         (Stage::Plan(plan), Action::Confirm) if !plan.is_empty() => {
             let total = (plan.items.len() + plan.files.len()) as u64;
             fx.push(Effect::ApplyGc(plan.clone()));
@@ -150,7 +183,10 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     };
     let mut changed = false;
     match (action, &dialog.stage) {
-        (Action::GcPlanned(Ok(plan)), Stage::Planning) => dialog.stage = Stage::Plan(plan),
+        (Action::GcPlanned(Ok(plan)), Stage::Planning) => {
+            dialog.stage = Stage::Plan(plan);
+            dialog.scroll = 0;
+        }
         (Action::GcPlanned(Err(e)), Stage::Planning) => dialog.stage = Stage::Failed(e),
         (Action::GcProgress { done, total }, Stage::Applying { .. }) => {
             dialog.stage = Stage::Applying { done, total }

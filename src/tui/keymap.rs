@@ -177,18 +177,26 @@ pub const GC_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "choose a policy"),
     ("space ←/→", "change its setting"),
     ("enter", "make the plan (nothing is deleted yet)"),
+    ("j/k PgDn/PgUp g/G", "scroll the plan"),
     ("y", "apply the plan shown"),
     ("esc", "back / close"),
 ];
 
 fn gc_key(dialog: &GcDialog, code: KeyCode) -> Option<Action> {
     let choosing = matches!(dialog.stage, Stage::Choose);
+    let planned = matches!(dialog.stage, Stage::Plan(_));
     Some(match code {
         KeyCode::Char('j') | KeyCode::Down if choosing => Action::Down,
         KeyCode::Char('k') | KeyCode::Up if choosing => Action::Up,
         KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right if choosing => Action::ToggleMark,
         KeyCode::Enter | KeyCode::Char('p') if choosing => Action::Confirm,
-        KeyCode::Char('y') if matches!(dialog.stage, Stage::Plan(_)) => Action::Confirm,
+        KeyCode::Char('y') if planned => Action::Confirm,
+        KeyCode::Char('j') | KeyCode::Down if planned => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up if planned => Action::Up,
+        KeyCode::PageDown | KeyCode::Char(' ') if planned => Action::PageDown,
+        KeyCode::PageUp if planned => Action::PageUp,
+        KeyCode::Char('g') | KeyCode::Home if planned => Action::Top,
+        KeyCode::Char('G') | KeyCode::End if planned => Action::Bottom,
         KeyCode::Enter if matches!(dialog.stage, Stage::Report(_)) => Action::Back,
         KeyCode::Esc | KeyCode::Char('n') => Action::Back,
         KeyCode::Char('q') => Action::Back,

@@ -2,7 +2,8 @@
 
 use cachet::Status;
 
-use super::{Harness, render_check};
+use super::render::screen;
+use super::{Harness, big_cache, render_check};
 use crate::tui::app::Popup;
 use crate::tui::gc::Stage;
 
@@ -68,4 +69,36 @@ fn a_plan_with_nothing_to_do_says_so_and_goes_back() {
     assert!(matches!(stage(&h), Stage::Choose));
     h.keys("<esc>");
     assert!(h.app.popup.is_none());
+}
+
+#[test]
+fn a_long_plan_scrolls_and_formats_only_what_is_shown() {
+    let (dir, cache) = big_cache(300);
+    for id in 1..=300 {
+        cache.trash(id).unwrap();
+    }
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("gc<enter>");
+    let Stage::Plan(plan) = stage(&h) else {
+        panic!("no plan: {:?}", stage(&h));
+    };
+    assert_eq!(plan.items.len(), 300);
+    let first = format!("#{:<6} ", plan.items[0].id);
+    let last = format!("#{:<6} ", plan.items[299].id);
+    let shown = screen(&h);
+    assert!(shown.contains("what goes (1–"), "{shown}");
+    assert!(shown.contains("of 300, j/k to scroll):"), "{shown}");
+    assert!(shown.contains(&first) && !shown.contains(&last), "{shown}");
+    // The end: the last entry at the bottom (the dialog has room for 15 at 80x24).
+    h.keys("G");
+    let shown = screen(&h);
+    assert!(shown.contains("(286–300 of 300"), "{shown}");
+    assert!(shown.contains(&last) && !shown.contains(&first), "{shown}");
+    h.keys("kk<pgup>");
+    assert!(screen(&h).contains("(274–288 of 300"), "{}", screen(&h));
+    h.keys("g");
+    assert!(screen(&h).contains(&first));
+    // Scrolling never leaves the plan: y still applies it.
+    h.keys("jy");
+    assert!(matches!(stage(&h), Stage::Report(_)), "{:?}", stage(&h));
 }

@@ -59,9 +59,10 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
             let footer = if plan.is_empty() {
                 keys(&[("esc", "back")])
             } else {
-                keys(&[("y", "apply"), ("esc", "back")])
+                keys(&[("j/k", "scroll"), ("y", "apply"), ("esc", "back")])
             };
-            (plan_lines(plan, inner.width, theme), footer)
+            let rows = usize::from(inner.height.saturating_sub(1));
+            (plan_lines(plan, inner.width, rows, dialog, theme), footer)
         }
         Stage::Applying { done, total } => {
             let [text_area, gauge] =
@@ -147,7 +148,15 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
     out
 }
 
-fn plan_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'static>> {
+/// The plan's summary, then as many of its entries as fit in `rows` from the dialog's
+/// scroll position on (only those are formatted). Notes in the dialog how many fit.
+fn plan_lines(
+    plan: &cachet::gc::GcPlan,
+    width: u16,
+    rows: usize,
+    dialog: &GcDialog,
+    theme: Theme,
+) -> Vec<Line<'static>> {
     if plan.is_empty() {
         return vec![Line::from("Nothing to collect with these policies.")];
     }
@@ -186,33 +195,53 @@ fn plan_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'
             format!("{reason}: {what}, frees {}", text::size(t.exclusive_bytes))
         }));
     }
-    out.push(Line::from(Span::styled("what goes:", theme.header())));
-    for item in &plan.items {
-        out.push(Line::from(vec![
-            Span::raw(format!("#{:<6} ", item.id)),
-            Span::raw(text::tail(&item.uri, 30)),
-            Span::styled(format!("  {} {}", item.reason, item.detail), theme.dim()),
-        ]));
-    }
-    for file in &plan.files {
-        out.push(Line::from(vec![
-            Span::raw(format!("{} ", text::size(file.size))),
-            Span::styled(
-                format!(
-                    "{} {}",
-                    file.reason,
-                    match file.sha256.as_deref() {
-                        Some(s) => s[..12.min(s.len())].to_string(),
-                        None => file
-                            .path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    }
-                ),
-                theme.dim(),
-            ),
-        ]));
+    let entries = plan.items.len() + plan.files.len();
+    let room = rows.saturating_sub(out.len() + 1).max(1);
+    dialog.room.set(room);
+    let first = dialog.scroll.min(entries.saturating_sub(room));
+    let shown = room.min(entries - first);
+    let position = if shown < entries {
+        format!(
+            "what goes ({}–{} of {entries}, j/k to scroll):",
+            first + 1,
+            first + shown
+        )
+    } else {
+        "what goes:".to_string()
+    };
+    out.push(Line::from(Span::styled(position, theme.header())));
+    for at in first..first + shown {
+        out.push(
+            match (
+                plan.items.get(at),
+                plan.files.get(at - plan.items.len().min(at)),
+            ) {
+                (Some(item), _) => Line::from(vec![
+                    Span::raw(format!("#{:<6} ", item.id)),
+                    Span::raw(text::tail(&item.uri, 30)),
+                    Span::styled(format!("  {} {}", item.reason, item.detail), theme.dim()),
+                ]),
+                (None, Some(file)) => Line::from(vec![
+                    Span::raw(format!("{} ", text::size(file.size))),
+                    Span::styled(
+                        format!(
+                            "{} {}",
+                            file.reason,
+                            match file.sha256.as_deref() {
+                                Some(s) => s[..12.min(s.len())].to_string(),
+                                None => file
+                                    .path
+                                    .file_name()
+                                    .map(|n| n.to_string_lossy().into_owned())
+                                    .unwrap_or_default(),
+                            }
+                        ),
+                        theme.dim(),
+                    ),
+                ]),
+                (None, None) => Line::from(""),
+            },
+        );
     }
     out
 }
