@@ -19,6 +19,7 @@ pub use apply::{GcProgress, GcReport, Skipped, apply};
 pub use plan::plan;
 
 use crate::error::IoResultExt;
+use crate::key::Digest;
 use crate::status::Status;
 
 /// Whether a file was last modified at least `grace` ago.
@@ -148,7 +149,9 @@ pub struct PlannedItem {
     pub uri: String,
     pub status: Status,
     pub size: u64,
-    pub sha256: Option<String>,
+    /// Its content's digest; `None` without content (or with a digest that is no sha256,
+    /// which names no blob).
+    pub sha256: Option<Digest>,
     pub reason: Reason,
     /// Why, for people: "LRU rank 37, last access 41d ago", "version 2: 3rd newest of
     /// 5 READY, keep-last 2".

@@ -6,7 +6,7 @@
 //! `preserve_order` feature would silently change.
 
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 /// Canonical JSON text of `value`.
 pub fn canonical_json(value: &Json) -> String {
@@ -71,6 +71,36 @@ pub fn hex(bytes: &[u8]) -> String {
         pair[1] = DIGITS[usize::from(b & 0xf)];
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// A sha256 digest, shown and serialised as its 64 lower-case hex digits. Held as bytes
+/// where many are kept at once (a gc plan of a million items), instead of a string each.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// The digest written as `hex`, if it is 64 lower-case hex digits.
+    pub fn parse(hex: &str) -> Option<Digest> {
+        decode_digest(hex.as_bytes()).map(Digest)
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Digest({self})")
+    }
+}
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// 64 lower-case hex digits as 32 bytes.

@@ -74,7 +74,7 @@ pub fn apply(
                         why,
                     }),
                     None => {
-                        release.extend(item.sha256.iter().cloned());
+                        release.extend(item.sha256.map(|d| d.to_string()));
                         release.extend(db.links_of(item.id)?.into_iter().map(|l| l.sha256));
                         db.conn
                             .prepare_cached("DELETE FROM items WHERE id = ?1")
@@ -200,19 +200,19 @@ fn recheck(db: Db<'_>, item: &PlannedItem) -> Result<Option<String>> {
     if pinned {
         return Ok(Some("pinned since the plan".into()));
     }
-    if let Some(sha) = &item.sha256 {
+    if let Some(sha) = item.sha256.map(|d| d.to_string()) {
         let protected: bool = db
             .conn
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM links JOIN items AS m ON m.id = links.item_id
                                 WHERE links.sha256 = ?1 AND m.pinned <> 0)",
             )
-            .and_then(|mut st| st.query_row([sha], |r| r.get(0)))
+            .and_then(|mut st| st.query_row([&sha], |r| r.get(0)))
             .map_err(db.err("re-checking pins"))?;
         if protected {
             return Ok(Some("linked by a pinned manifest".into()));
         }
-        if !item.linked && db.sha_linked(Some(sha))? {
+        if !item.linked && db.sha_linked(Some(&sha))? {
             return Ok(Some("newly linked by a manifest".into()));
         }
     }

@@ -378,6 +378,14 @@ impl Census {
         total.max(0) as u64
     }
 
+    /// The digest numbered `sha`, if it is a proper one.
+    pub fn digest(&self, sha: ShaId) -> Option<crate::key::Digest> {
+        self.digests
+            .get(sha as usize)
+            .copied()
+            .map(crate::key::Digest)
+    }
+
     /// The digest `sha` as stored.
     pub fn sha_name(&self, sha: ShaId) -> String {
         let at = sha as usize;

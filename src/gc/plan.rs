@@ -233,7 +233,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             uri: census.uri(row).to_owned(),
             status: r.status.unwrap_or(Status::Failed),
             size: r.size.unwrap_or(0).max(0) as u64,
-            sha256: (r.sha != NO_SHA).then(|| census.sha_name(r.sha)),
+            sha256: census.digest(r.sha),
             reason: Reason::Trash,
             detail: Detail::Trashed { ago: 0 },
             exclusive: false,
