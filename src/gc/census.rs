@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 
-use rusqlite::types::ValueRef;
-
 use crate::error::{Error, Result};
 use crate::key::decode_digest;
 use crate::registry::Db;
 use crate::status::Status;
+
+mod scan;
 
 /// The number of a distinct blob digest in a [`Census`].
 pub(super) type ShaId = u32;
@@ -154,61 +154,7 @@ impl Census {
         };
         let mut st = db.conn.prepare(&sql).map_err(&fail)?;
         let mut rows = st.query([]).map_err(&fail)?;
-        while let Some(r) = rows.next().map_err(&fail)? {
-            let status = r
-                .get_ref(1)
-                .map_err(&fail)?
-                .as_bytes()
-                .map_err(|e| fail(e.into()))?;
-            let status = Status::ALL
-                .into_iter()
-                .find(|s| s.as_str().as_bytes() == status);
-            let size: Option<i64> = r.get(3).map_err(&fail)?;
-            match r.get_ref(4).map_err(&fail)? {
-                ValueRef::Null => {}
-                v => numbering.add(
-                    v.as_str().map_err(|e| fail(e.into()))?,
-                    match only {
-                        None => Owner::item(census.items.len())?,
-                        // Counted below, with every other item's.
-                        Some(_) => Owner::row(census.items.len())?,
-                    },
-                    size,
-                ),
-            }
-            let text_at = |i: usize| -> Result<&str> {
-                r.get_ref(i)
-                    .map_err(&fail)?
-                    .as_str()
-                    .map_err(|e| fail(e.into()))
-            };
-            let text = census.text.len();
-            let (key, uri) = (text_at(9)?, text_at(11)?);
-            census.text.push_str(key);
-            census.text.push_str(uri);
-            let too_long = |_| Error::invalid("registry", "a key or URI too long to plan a gc");
-            if status == Some(Status::Failed)
-                && let Some(note) = r.get::<_, Option<String>>(12).map_err(&fail)?
-            {
-                census.notes.insert(census.items.len(), note);
-            }
-            census.items.push(ItemRow {
-                id: r.get(0).map_err(&fail)?,
-                version: r.get(10).map_err(&fail)?,
-                text,
-                key_len: u32::try_from(key.len()).map_err(too_long)?,
-                uri_len: u32::try_from(uri.len()).map_err(too_long)?,
-                status,
-                pinned: r.get::<_, i64>(2).map_err(&fail)? != 0,
-                size,
-                sha: NO_SHA,
-                updated: r.get(5).map_err(&fail)?,
-                accessed: r.get(6).map_err(&fail)?,
-                created: r.get(7).map_err(&fail)?,
-                lease_expires: r.get(8).map_err(&fail)?,
-                links: NO_LINKS,
-            });
-        }
+        census.scan_items(&mut rows, &mut numbering, only.is_none(), &fail)?;
         drop(rows);
         drop(st);
         census.rows = RowIndex::new(&census.items);
