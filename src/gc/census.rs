@@ -133,6 +133,7 @@ impl Census {
         };
         let mut numbering = Numbering {
             hex: Vec::with_capacity(expected),
+            counted: Vec::new(),
             other: Vec::new(),
         };
         let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
@@ -164,13 +165,10 @@ impl Census {
                 .prepare("SELECT sha256 FROM items WHERE sha256 IS NOT NULL ORDER BY sha256")
                 .map_err(&fail)?;
             let mut rows = st.query([]).map_err(&fail)?;
+            numbering.counted.reserve(expected);
             while let Some(r) = rows.next().map_err(&fail)? {
                 let sha = r.get_ref(0).map_err(&fail)?;
-                numbering.add(
-                    sha.as_str().map_err(|e| fail(e.into()))?,
-                    Owner::Counted,
-                    None,
-                );
+                numbering.count(sha.as_str().map_err(|e| fail(e.into()))?);
             }
         }
 
@@ -426,6 +424,9 @@ type Ref<T> = (T, Owner, Option<i64>);
 /// The digests as read, numbered once all are in: one sort rather than a lookup each.
 struct Numbering {
     hex: Vec<Ref<[u8; 32]>>,
+    /// Digests only to be counted, read in ascending order from the digest index (so
+    /// merged in, not sorted), when only some items are read in full.
+    counted: Vec<[u8; 32]>,
     other: Vec<Ref<String>>,
 }
 
@@ -437,19 +438,46 @@ impl Numbering {
         }
     }
 
+    /// Adds a reference to be counted, from a list read in ascending order.
+    fn count(&mut self, sha: &str) {
+        match decode_digest(sha.as_bytes()) {
+            // In order, as an index gives them (checked: any order stays correct).
+            Some(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
+                self.counted.push(digest)
+            }
+            Some(digest) => self.hex.push((digest, Owner::Counted, None)),
+            None => self.other.push((sha.to_owned(), Owner::Counted, None)),
+        }
+    }
+
     /// Numbers proper digests in ascending order, then the rest, and counts references.
     fn number(self, census: &mut Census) -> Result<()> {
-        let Numbering { mut hex, other } = self;
+        let Numbering {
+            mut hex,
+            counted,
+            other,
+        } = self;
         sort_by_digest(&mut hex, |r| r.0[0]);
-        census.shas.reserve(hex.len());
+        census.shas.reserve(hex.len().max(counted.len()));
         let mut item_shas = vec![NO_SHA; census.items.len()];
         let mut sha = NO_SHA;
-        for (digest, owner, size) in hex {
+        let mut counted = counted.into_iter().peekable();
+        let mut take = |census: &mut Census, (digest, owner, size): Ref<[u8; 32]>| {
             if census.digests.last() != Some(&digest) {
                 sha = census.new_sha()?;
                 census.digests.push(digest);
             }
             census.assign(owner, sha, size, &mut item_shas);
+            Ok::<_, Error>(())
+        };
+        for r in hex {
+            while let Some(c) = counted.next_if(|c| *c <= r.0) {
+                take(census, (c, Owner::Counted, None))?;
+            }
+            take(census, r)?;
+        }
+        for c in counted {
+            take(census, (c, Owner::Counted, None))?;
         }
         let mut others: HashMap<String, ShaId> = HashMap::new();
         for (name, owner, size) in other {
