@@ -161,8 +161,11 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
         }
         (Stage::Plan(plan), Action::Confirm) if !plan.is_empty() => {
             let total = (plan.items.len() + plan.files.len()) as u64;
-            fx.push(Effect::ApplyGc(plan.clone()));
-            dialog.stage = Stage::Applying { done: 0, total };
+            // Handed over, not copied: a plan can hold a million entries.
+            let applying = Stage::Applying { done: 0, total };
+            if let Stage::Plan(plan) = std::mem::replace(&mut dialog.stage, applying) {
+                fx.push(Effect::ApplyGc(plan));
+            }
         }
         (Stage::Plan(_) | Stage::Failed(_), Action::Back | Action::Cancel) => {
             dialog.stage = Stage::Choose
