@@ -45,9 +45,6 @@ pub const CHOICES: [Choice; 6] = [
     },
 ];
 
-/// Entries a page key scrolls the plan by (the dialog shows about this many).
-const PLAN_PAGE: usize = 10;
-
 #[derive(Debug, Clone)]
 pub enum Stage {
     Choose,
@@ -80,7 +77,7 @@ impl GcDialog {
             chosen: [1, 2, 0, 0, 0, 1],
             cursor: 0,
             scroll: 0,
-            room: Cell::new(PLAN_PAGE),
+            room: Cell::new(1),
         }
     }
 
@@ -148,16 +145,18 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             | Action::Bottom),
         ) => {
             let entries = plan.items.len() + plan.files.len();
-            let last = entries.saturating_sub(dialog.room.get().max(1));
+            // Entries that fit as last drawn; the drawing keeps the last page full.
+            let page = dialog.room.get().max(1);
+            let last = entries.saturating_sub(page);
+            let at = dialog.scroll.min(last);
             dialog.scroll = match step {
-                Action::Down => dialog.scroll + 1,
-                Action::Up => dialog.scroll.saturating_sub(1),
-                Action::PageDown => dialog.scroll + PLAN_PAGE,
-                Action::PageUp => dialog.scroll.saturating_sub(PLAN_PAGE),
+                Action::Down => (at + 1).min(last),
+                Action::Up => at.saturating_sub(1),
+                Action::PageDown => (at + page).min(last),
+                Action::PageUp => at.saturating_sub(page),
                 Action::Top => 0,
-                _ => last,
-            }
-            .min(last);
+                _ => entries,
+            };
         }
         (Stage::Plan(plan), Action::Confirm) if !plan.is_empty() => {
             let total = (plan.items.len() + plan.files.len()) as u64;

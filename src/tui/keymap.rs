@@ -177,7 +177,7 @@ pub const GC_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "choose a policy"),
     ("space ←/→", "change its setting"),
     ("enter", "make the plan (nothing is deleted yet)"),
-    ("j/k PgDn/PgUp g/G", "scroll the plan"),
+    ("j/k PgDn/PgUp g/G", "scroll the plan (space: a page down)"),
     ("y", "apply the plan shown"),
     ("esc", "back / close"),
 ];

@@ -55,14 +55,17 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
             vec![Line::from(Span::styled("planning…", theme.dim()))],
             keys(&[("esc", "back")]),
         ),
+        Stage::Plan(plan) if plan.is_empty() => (
+            vec![Line::from("Nothing to collect with these policies.")],
+            keys(&[("esc", "back")]),
+        ),
         Stage::Plan(plan) => {
-            let footer = if plan.is_empty() {
-                keys(&[("esc", "back")])
-            } else {
-                keys(&[("j/k", "scroll"), ("y", "apply"), ("esc", "back")])
-            };
-            let rows = usize::from(inner.height.saturating_sub(1));
-            (plan_lines(plan, inner.width, rows, dialog, theme), footer)
+            let [body, foot] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+            draw_plan(frame, plan, dialog, body, theme);
+            let footer = keys(&[("j/k", "scroll"), ("y", "apply"), ("esc", "back")]);
+            frame.render_widget(Paragraph::new(footer), foot);
+            return;
         }
         Stage::Applying { done, total } => {
             let [text_area, gauge] =
@@ -148,18 +151,78 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
     out
 }
 
-/// The plan's summary, then as many of its entries as fit in `rows` from the dialog's
-/// scroll position on (only those are formatted). Notes in the dialog how many fit.
-fn plan_lines(
+/// The plan: its summary (wrapped), the position in its list, then as many entries as fit
+/// from the dialog's scroll position, one row each and cut at the edge, so that rows and
+/// entries match. Only the entries shown are formatted; the dialog notes how many fit.
+fn draw_plan(
+    frame: &mut Frame,
     plan: &cachet::gc::GcPlan,
-    width: u16,
-    rows: usize,
     dialog: &GcDialog,
+    area: Rect,
     theme: Theme,
-) -> Vec<Line<'static>> {
-    if plan.is_empty() {
-        return vec![Line::from("Nothing to collect with these policies.")];
-    }
+) {
+    let summary = summary_lines(plan, area.width, theme);
+    let width = usize::from(area.width.max(1));
+    let summary_rows: usize = summary
+        .iter()
+        .map(|l| l.width().div_ceil(width).max(1))
+        .sum();
+    // The position and at least one entry stay in view on the smallest screens.
+    let summary_rows = summary_rows.min(usize::from(area.height.saturating_sub(2)));
+    let [top, position_row, list] = Layout::vertical([
+        Constraint::Length(summary_rows as u16),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(summary).wrap(Wrap { trim: false }), top);
+
+    let entries = plan.items.len() + plan.files.len();
+    let room = usize::from(list.height).max(1);
+    dialog.room.set(room);
+    let first = dialog.scroll.min(entries.saturating_sub(room));
+    let shown = room.min(entries - first);
+    let position = if shown < entries {
+        format!("what goes ({}–{} of {entries}):", first + 1, first + shown)
+    } else {
+        "what goes:".to_string()
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(position, theme.header())),
+        position_row,
+    );
+    let lines: Vec<Line> = (first..first + shown)
+        .map(|at| match at.checked_sub(plan.items.len()) {
+            None => {
+                let item = &plan.items[at];
+                Line::from(vec![
+                    Span::raw(format!("#{:<6} ", item.id)),
+                    Span::raw(text::tail(&item.uri, 30)),
+                    Span::styled(format!("  {} {}", item.reason, item.detail), theme.dim()),
+                ])
+            }
+            Some(f) => {
+                let file = &plan.files[f];
+                let name = match file.sha256.as_deref() {
+                    Some(s) => s[..12.min(s.len())].to_string(),
+                    None => file
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                };
+                Line::from(vec![
+                    Span::raw(format!("{} ", text::size(file.size))),
+                    Span::styled(format!("{} {name}", file.reason), theme.dim()),
+                ])
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), list);
+}
+
+/// What the plan frees, in all and per reason.
+fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(format!(
         "{} and {} files: frees {} on disk, {} stay shared.",
         items_word(plan.items.len()),
@@ -194,54 +257,6 @@ fn plan_lines(
             };
             format!("{reason}: {what}, frees {}", text::size(t.exclusive_bytes))
         }));
-    }
-    let entries = plan.items.len() + plan.files.len();
-    let room = rows.saturating_sub(out.len() + 1).max(1);
-    dialog.room.set(room);
-    let first = dialog.scroll.min(entries.saturating_sub(room));
-    let shown = room.min(entries - first);
-    let position = if shown < entries {
-        format!(
-            "what goes ({}–{} of {entries}, j/k to scroll):",
-            first + 1,
-            first + shown
-        )
-    } else {
-        "what goes:".to_string()
-    };
-    out.push(Line::from(Span::styled(position, theme.header())));
-    for at in first..first + shown {
-        out.push(
-            match (
-                plan.items.get(at),
-                plan.files.get(at - plan.items.len().min(at)),
-            ) {
-                (Some(item), _) => Line::from(vec![
-                    Span::raw(format!("#{:<6} ", item.id)),
-                    Span::raw(text::tail(&item.uri, 30)),
-                    Span::styled(format!("  {} {}", item.reason, item.detail), theme.dim()),
-                ]),
-                (None, Some(file)) => Line::from(vec![
-                    Span::raw(format!("{} ", text::size(file.size))),
-                    Span::styled(
-                        format!(
-                            "{} {}",
-                            file.reason,
-                            match file.sha256.as_deref() {
-                                Some(s) => s[..12.min(s.len())].to_string(),
-                                None => file
-                                    .path
-                                    .file_name()
-                                    .map(|n| n.to_string_lossy().into_owned())
-                                    .unwrap_or_default(),
-                            }
-                        ),
-                        theme.dim(),
-                    ),
-                ]),
-                (None, None) => Line::from(""),
-            },
-        );
     }
     out
 }
