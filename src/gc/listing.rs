@@ -10,7 +10,9 @@
 //!
 //! Whatever the file says, it can only make a plan miss an orphan, never take a live blob
 //! for one: every digest it yields is checked against the registry and then on disk like
-//! any other. A missing, unreadable or malformed file means a walk from scratch.
+//! any other. A missing, unreadable or malformed file means a walk from scratch, and so
+//! does one older than [`MAX_AGE`], which bounds how long a wrong but well-formed file (an
+//! old copy, a file system whose directory times never change) can hide an orphan.
 
 use std::fs;
 use std::io::Write;
@@ -20,6 +22,9 @@ use std::time::{Duration, SystemTime};
 /// How recently changed a directory may be and still be remembered: well above the
 /// granularity of file times on any file system (FAT's is two seconds).
 pub(super) const RACY: Duration = Duration::from_secs(3);
+
+/// How long a saved listing is trusted at all.
+pub(super) const MAX_AGE: Duration = Duration::from_secs(7 * 86_400);
 
 const MAGIC: &[u8] = b"cachet blob listing v1\n";
 
@@ -79,10 +84,15 @@ fn dir_of(digest: &[u8; 32]) -> DirId {
 }
 
 impl Listing {
-    /// The listing saved at `path`, or an empty one if there is none that makes sense.
-    pub fn load(path: &Path) -> Listing {
-        fs::read(path)
-            .ok()
+    /// The listing saved at `path` as of `now`, or an empty one if there is none that
+    /// makes sense or it was saved more than [`MAX_AGE`] ago.
+    pub fn load(path: &Path, now: SystemTime) -> Listing {
+        let fresh = fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|saved| now.duration_since(saved).unwrap_or_default() < MAX_AGE);
+        fresh
+            .then(|| fs::read(path).ok())
+            .flatten()
             .and_then(|bytes| Listing::decode(&bytes))
             .unwrap_or_default()
     }

@@ -40,7 +40,7 @@ pub(super) fn blob_digests(dir: &Path, tmp: &Path, now: SystemTime) -> Result<Ve
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let remembered = Listing::load(&listing_path(dir));
+    let remembered = Listing::load(&listing_path(dir), now);
     let settled = now.checked_sub(RACY).unwrap_or(SystemTime::UNIX_EPOCH);
     let tops = fan_out_dirs(dir)?;
     let threads = std::thread::available_parallelism()
@@ -162,6 +162,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::gc::listing::MAX_AGE;
 
     /// A blob directory with blobs `ab/cd/…1`, `ab/cd/…2` and `ef/01/…3`.
     fn store() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -240,6 +241,29 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_saved_too_long_ago_is_not_trusted() {
+        let (_root, dir, tmp) = store();
+        let all = blob_digests(&dir, &tmp, later()).unwrap();
+        let leaf = dir.join("ab").join("cd");
+        let mut said = all.clone();
+        said.push(digest(0xab, 0xcd, 9));
+        said.sort();
+        let dirs = [
+            (0xabcd, stamp(&leaf)),
+            (0xef01, stamp(&dir.join("ef").join("01"))),
+        ];
+        Listing::save(&dirs, &said, &listing_path(&dir), &tmp);
+        let saved = fs::File::options()
+            .append(true)
+            .open(listing_path(&dir))
+            .unwrap();
+        saved
+            .set_modified(SystemTime::now() - MAX_AGE - Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(blob_digests(&dir, &tmp, later()).unwrap(), all);
+    }
+
+    #[test]
     fn a_directory_changed_since_is_read_again() {
         let (_root, dir, tmp) = store();
         blob_digests(&dir, &tmp, later()).unwrap();
@@ -261,11 +285,11 @@ mod tests {
     fn a_directory_changed_just_before_the_walk_is_not_remembered() {
         let (_root, dir, tmp) = store();
         blob_digests(&dir, &tmp, SystemTime::now()).unwrap();
-        let listing = Listing::load(&listing_path(&dir));
+        let listing = Listing::load(&listing_path(&dir), later());
         let leaf = dir.join("ab").join("cd");
         assert_eq!(listing.lookup(0xabcd, &stamp(&leaf)), None);
         blob_digests(&dir, &tmp, later()).unwrap();
-        let listing = Listing::load(&listing_path(&dir));
+        let listing = Listing::load(&listing_path(&dir), later());
         assert_eq!(
             listing.lookup(0xabcd, &stamp(&leaf)).map(<[_]>::len),
             Some(2)
