@@ -71,17 +71,23 @@ fn a_plan_with_nothing_to_do_says_so_and_goes_back() {
     assert!(h.app.popup.is_none());
 }
 
-#[test]
-fn a_long_plan_scrolls_and_formats_only_what_is_shown() {
+/// A browser of `size` with the gc dialog showing the plan to purge 300 trashed items.
+fn plan_of_300_trashed(size: (u16, u16)) -> (Harness, Box<cachet::gc::GcPlan>) {
     let (dir, cache) = big_cache(300);
     for id in 1..=300 {
         cache.trash(id).unwrap();
     }
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::new(dir, cache, size);
     h.keys("gc<enter>");
-    let Stage::Plan(plan) = stage(&h) else {
-        panic!("no plan: {:?}", stage(&h));
-    };
+    match stage(&h) {
+        Stage::Plan(plan) => (h, plan),
+        other => panic!("no plan: {other:?}"),
+    }
+}
+
+#[test]
+fn a_long_plan_scrolls_and_formats_only_what_is_shown() {
+    let (mut h, plan) = plan_of_300_trashed((80, 24));
     assert_eq!(plan.items.len(), 300);
     let first = format!("#{:<6} ", plan.items[0].id);
     let last = format!("#{:<6} ", plan.items[299].id);
@@ -106,15 +112,7 @@ fn a_long_plan_scrolls_and_formats_only_what_is_shown() {
 #[test]
 fn the_whole_plan_can_be_reached_on_the_smallest_screen() {
     // At 40x12 the summary wraps: the entries must still match the rows they get.
-    let (dir, cache) = big_cache(300);
-    for id in 1..=300 {
-        cache.trash(id).unwrap();
-    }
-    let mut h = Harness::new(dir, cache, (40, 12));
-    h.keys("gc<enter>");
-    let Stage::Plan(plan) = stage(&h) else {
-        panic!("no plan: {:?}", stage(&h));
-    };
+    let (mut h, plan) = plan_of_300_trashed((40, 12));
     let id = |at: usize| format!("#{:<6} ", plan.items[at].id);
     // G before the dialog was ever drawn: it cannot know yet how many entries fit.
     h.keys("G");
