@@ -78,13 +78,6 @@ pub fn hex(bytes: &[u8]) -> String {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest(pub [u8; 32]);
 
-impl Digest {
-    /// The digest written as `hex`, if it is 64 lower-case hex digits.
-    pub fn parse(hex: &str) -> Option<Digest> {
-        decode_digest(hex.as_bytes()).map(Digest)
-    }
-}
-
 impl std::fmt::Display for Digest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&hex(&self.0))
