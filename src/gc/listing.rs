@@ -83,6 +83,11 @@ fn dir_of(digest: &[u8; 32]) -> DirId {
     u16::from_be_bytes([digest[0], digest[1]])
 }
 
+/// Where directory `dir` is in `dirs` (ascending), if it is there.
+fn find(dirs: &[(DirId, Stamp)], dir: DirId) -> Option<usize> {
+    dirs.binary_search_by_key(&dir, |(d, _)| *d).ok()
+}
+
 impl Listing {
     /// The listing saved at `path` as of `now`, or an empty one if there is none that
     /// makes sense or it was saved more than [`MAX_AGE`] ago.
@@ -99,7 +104,7 @@ impl Listing {
 
     /// The blobs of directory `dir` if it is remembered with `stamp`.
     pub fn lookup(&self, dir: DirId, stamp: &Stamp) -> Option<&[[u8; 32]]> {
-        let at = self.dirs.binary_search_by_key(&dir, |(d, _)| *d).ok()?;
+        let at = find(&self.dirs, dir)?;
         if self.dirs[at].1 != *stamp {
             return None;
         }
@@ -118,7 +123,7 @@ impl Listing {
     /// (ascending) that lie in them. It goes through a temporary file in `tmp`, where gc
     /// cleans up one a crash left. Best effort: without it the next walk reads everything.
     pub fn save(dirs: &[(DirId, Stamp)], found: &[[u8; 32]], path: &Path, tmp: &Path) {
-        let remembered = |d: &&[u8; 32]| dirs.binary_search_by_key(&dir_of(d), |(d, _)| *d).is_ok();
+        let remembered = |d: &&[u8; 32]| find(dirs, dir_of(d)).is_some();
         let n_digests = found.iter().filter(remembered).count();
         let mut bytes =
             Vec::with_capacity(MAGIC.len() + 16 + dirs.len() * STAMP_BYTES + n_digests * 32);
@@ -174,10 +179,9 @@ impl Listing {
         // Lookups rely on both orders, and every digest belongs to a remembered directory.
         let ascending = dirs.windows(2).all(|w| w[0].0 < w[1].0)
             && digests.windows(2).all(|w| w[0] < w[1])
-            && digests.chunk_by(|a, b| dir_of(a) == dir_of(b)).all(|run| {
-                dirs.binary_search_by_key(&dir_of(&run[0]), |(d, _)| *d)
-                    .is_ok()
-            });
+            && digests
+                .chunk_by(|a, b| dir_of(a) == dir_of(b))
+                .all(|run| find(&dirs, dir_of(&run[0])).is_some());
         ascending.then_some(Listing { dirs, digests })
     }
 }

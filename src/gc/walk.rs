@@ -30,7 +30,7 @@ struct TopWalk {
 type Found = (usize, Result<TopWalk>);
 
 /// The file beside the blob directory `dir` that remembers its listing.
-fn listing_path(dir: &Path) -> std::path::PathBuf {
+fn listing_path(dir: &Path) -> PathBuf {
     dir.with_extension("listing")
 }
 
@@ -162,21 +162,22 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::blob::BlobStore;
     use crate::gc::listing::MAX_AGE;
 
-    /// A blob directory with blobs `ab/cd/…1`, `ab/cd/…2` and `ef/01/…3`.
-    fn store() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    /// A blob store with blobs `ab/cd/…1`, `ab/cd/…2` and `ef/01/…3`.
+    fn store() -> (tempfile::TempDir, BlobStore) {
         let root = tempfile::tempdir().unwrap();
-        let (dir, tmp) = (root.path().join("sha256"), root.path().join("tmp"));
-        fs::create_dir_all(&tmp).unwrap();
+        let blobs = BlobStore::new(root.path());
+        blobs.create_dirs().unwrap();
         for d in [
             digest(0xab, 0xcd, 1),
             digest(0xab, 0xcd, 2),
             digest(0xef, 0x01, 3),
         ] {
-            add(&dir, &d);
+            add(&blobs, &d);
         }
-        (root, dir, tmp)
+        (root, blobs)
     }
 
     fn digest(top: u8, mid: u8, last: u8) -> [u8; 32] {
@@ -185,15 +186,28 @@ mod tests {
         d
     }
 
-    fn path_of(dir: &Path, d: &[u8; 32]) -> PathBuf {
-        let name = crate::key::hex(d);
-        dir.join(&name[..2]).join(&name[2..4]).join(&name[4..])
+    fn path_of(blobs: &BlobStore, d: &[u8; 32]) -> PathBuf {
+        blobs.path(&crate::key::hex(d)).unwrap()
     }
 
-    fn add(dir: &Path, d: &[u8; 32]) {
-        let path = path_of(dir, d);
+    fn add(blobs: &BlobStore, d: &[u8; 32]) {
+        let path = path_of(blobs, d);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, "blob").unwrap();
+    }
+
+    /// Saves a listing of the store's two directories as they are now, which says
+    /// `ab/cd` also holds a blob that is not there; returns what it says.
+    fn save_with_ghost(dir: &Path, tmp: &Path, on_disk: &[[u8; 32]]) -> Vec<[u8; 32]> {
+        let mut said = on_disk.to_vec();
+        said.push(digest(0xab, 0xcd, 9));
+        said.sort();
+        let dirs = [
+            (0xabcd, stamp(&dir.join("ab").join("cd"))),
+            (0xef01, stamp(&dir.join("ef").join("01"))),
+        ];
+        Listing::save(&dirs, &said, &listing_path(dir), tmp);
+        said
     }
 
     /// A time by which every directory here has settled.
@@ -207,11 +221,11 @@ mod tests {
 
     /// Adds blob `d`, again until its directory's stamp shows it: the file system's clock
     /// may be coarser than the time since the directory was last listed.
-    fn add_visibly(dir: &Path, d: &[u8; 32]) {
-        let path = path_of(dir, d);
+    fn add_visibly(blobs: &BlobStore, d: &[u8; 32]) {
+        let path = path_of(blobs, d);
         let before = stamp(path.parent().unwrap());
         loop {
-            add(dir, d);
+            add(blobs, d);
             if stamp(path.parent().unwrap()) != before {
                 return;
             }
@@ -222,56 +236,41 @@ mod tests {
 
     #[test]
     fn a_remembered_directory_is_taken_from_the_listing_not_read() {
-        let (_root, dir, tmp) = store();
-        let all = blob_digests(&dir, &tmp, later()).unwrap();
+        let (_root, blobs) = store();
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        let all = blob_digests(dir, tmp, later()).unwrap();
         assert_eq!(all.len(), 3);
-        // A listing that says `ab/cd` holds a blob it does not: believed, since the
-        // directory's stamp is as remembered.
-        let leaf = dir.join("ab").join("cd");
-        let ghost = digest(0xab, 0xcd, 9);
-        let mut said = all.clone();
-        said.push(ghost);
-        said.sort();
-        let dirs = [
-            (0xabcd, stamp(&leaf)),
-            (0xef01, stamp(&dir.join("ef").join("01"))),
-        ];
-        Listing::save(&dirs, &said, &listing_path(&dir), &tmp);
-        assert_eq!(blob_digests(&dir, &tmp, later()).unwrap(), said);
+        // Believed, ghost included, since the directories' stamps are as remembered.
+        let said = save_with_ghost(dir, tmp, &all);
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap(), said);
     }
 
     #[test]
     fn a_listing_saved_too_long_ago_is_not_trusted() {
-        let (_root, dir, tmp) = store();
-        let all = blob_digests(&dir, &tmp, later()).unwrap();
-        let leaf = dir.join("ab").join("cd");
-        let mut said = all.clone();
-        said.push(digest(0xab, 0xcd, 9));
-        said.sort();
-        let dirs = [
-            (0xabcd, stamp(&leaf)),
-            (0xef01, stamp(&dir.join("ef").join("01"))),
-        ];
-        Listing::save(&dirs, &said, &listing_path(&dir), &tmp);
+        let (_root, blobs) = store();
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        let all = blob_digests(dir, tmp, later()).unwrap();
+        save_with_ghost(dir, tmp, &all);
         let saved = fs::File::options()
             .append(true)
-            .open(listing_path(&dir))
+            .open(listing_path(dir))
             .unwrap();
         saved
             .set_modified(SystemTime::now() - MAX_AGE - Duration::from_secs(60))
             .unwrap();
-        assert_eq!(blob_digests(&dir, &tmp, later()).unwrap(), all);
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap(), all);
     }
 
     #[test]
     fn a_directory_changed_since_is_read_again() {
-        let (_root, dir, tmp) = store();
-        blob_digests(&dir, &tmp, later()).unwrap();
-        add_visibly(&dir, &digest(0xab, 0xcd, 4));
-        fs::remove_file(path_of(&dir, &digest(0xab, 0xcd, 1))).unwrap();
-        add(&dir, &digest(0x00, 0x00, 5));
+        let (_root, blobs) = store();
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        blob_digests(dir, tmp, later()).unwrap();
+        add_visibly(&blobs, &digest(0xab, 0xcd, 4));
+        fs::remove_file(path_of(&blobs, &digest(0xab, 0xcd, 1))).unwrap();
+        add(&blobs, &digest(0x00, 0x00, 5));
         assert_eq!(
-            blob_digests(&dir, &tmp, later()).unwrap(),
+            blob_digests(dir, tmp, later()).unwrap(),
             [
                 digest(0, 0, 5),
                 digest(0xab, 0xcd, 2),
@@ -283,13 +282,14 @@ mod tests {
 
     #[test]
     fn a_directory_changed_just_before_the_walk_is_not_remembered() {
-        let (_root, dir, tmp) = store();
-        blob_digests(&dir, &tmp, SystemTime::now()).unwrap();
-        let listing = Listing::load(&listing_path(&dir), later());
+        let (_root, blobs) = store();
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        blob_digests(dir, tmp, SystemTime::now()).unwrap();
+        let listing = Listing::load(&listing_path(dir), later());
         let leaf = dir.join("ab").join("cd");
         assert_eq!(listing.lookup(0xabcd, &stamp(&leaf)), None);
-        blob_digests(&dir, &tmp, later()).unwrap();
-        let listing = Listing::load(&listing_path(&dir), later());
+        blob_digests(dir, tmp, later()).unwrap();
+        let listing = Listing::load(&listing_path(dir), later());
         assert_eq!(
             listing.lookup(0xabcd, &stamp(&leaf)).map(<[_]>::len),
             Some(2)
@@ -298,9 +298,10 @@ mod tests {
 
     #[test]
     fn a_damaged_listing_is_a_walk_from_scratch() {
-        let (_root, dir, tmp) = store();
-        let truth = blob_digests(&dir, &tmp, later()).unwrap();
-        let saved = fs::read(listing_path(&dir)).unwrap();
+        let (_root, blobs) = store();
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        let truth = blob_digests(dir, tmp, later()).unwrap();
+        let saved = fs::read(listing_path(dir)).unwrap();
         let mut unsorted = saved.clone();
         let n = unsorted.len();
         unsorted[n - 64..].rotate_left(32);
@@ -311,8 +312,8 @@ mod tests {
             Vec::new(),
             unsorted,
         ] {
-            fs::write(listing_path(&dir), &bad).unwrap();
-            assert_eq!(blob_digests(&dir, &tmp, later()).unwrap(), truth);
+            fs::write(listing_path(dir), &bad).unwrap();
+            assert_eq!(blob_digests(dir, tmp, later()).unwrap(), truth);
         }
     }
 }
