@@ -37,6 +37,17 @@ fn ids(root: &Path, args: &[&str]) -> Vec<i64> {
         .collect()
 }
 
+/// `cachet put ARGS... -` with a byte of content from stdin.
+fn put(root: &Path, args: &[&str]) {
+    cachet(root)
+        .arg("put")
+        .args(args)
+        .arg("-")
+        .write_stdin("x")
+        .assert()
+        .success();
+}
+
 fn fill(root: &Path) {
     let mut ndjson = String::new();
     for i in 1..=12 {
@@ -87,11 +98,7 @@ fn ls_filters_sorts_and_pages() {
             "ID  BATCH  PROJECT\n1   1      p1\n4   4",
         ));
     // NAME is the label, else the URI: what the browser shows too.
-    cachet(root)
-        .args(["put", "s3://b/labelled.csv", "-", "--label", "Run two"])
-        .write_stdin("y")
-        .assert()
-        .success();
+    put(root, &["s3://b/labelled.csv", "--label", "Run two"]);
     cachet(root)
         .args(["ls", "--columns", "id,name", "id<=1 | label~run"])
         .assert()
@@ -126,11 +133,7 @@ fn filter_errors_point_at_the_position() {
             "no attribute is named 'scre', so the list is in id order; did you mean 'score'?",
         ));
     // A param named as an attribute is suggested by its full name.
-    cachet(root)
-        .args(["put", "s3://b/p.csv", "-", "--param", "region=eu"])
-        .write_stdin("x")
-        .assert()
-        .success();
+    put(root, &["s3://b/p.csv", "--param", "region=eu"]);
     cachet(root)
         .args(["ls", "region=eu"])
         .assert()

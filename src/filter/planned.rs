@@ -170,14 +170,13 @@ pub(crate) struct TextRows {
 impl TextRows {
     /// Appends the candidates `t`, each joined to its item `i`.
     pub(crate) fn write(&self, out: &mut Sql) {
-        const NEWER: &str = "SELECT id FROM items WHERE id > (SELECT upto FROM item_text_state)";
         out.push("(");
         if let Some(query) = &self.fts {
             out.push("SELECT rowid AS id FROM item_text WHERE item_text MATCH ")
                 .param(SqlVal::Text(query.clone()))
                 .push(" AND rowid <= (SELECT upto FROM item_text_state) UNION ALL ");
         }
-        out.push(NEWER)
+        out.push(crate::registry::text::NOT_INDEXED)
             .push(") t CROSS JOIN items i ON i.id = t.id");
     }
 }

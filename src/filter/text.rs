@@ -13,6 +13,7 @@ use super::planned::TextRows;
 use super::typecheck::db_err;
 use super::value::like_pattern;
 use crate::error::Result;
+use crate::registry::text::NOT_INDEXED;
 
 /// At most this many trigrams begin with a short run for it to lead a query; more, and
 /// the run is too common for the index to be worth it.
@@ -136,10 +137,7 @@ pub(crate) fn text_match(conn: &Connection, pattern: &str) -> Result<TextMatch> 
         0 => {
             // Only the items the index does not cover yet can match.
             let waiting: bool = conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM items
-                                    WHERE id > (SELECT upto FROM item_text_state))",
-                )
+                .prepare_cached(&format!("SELECT EXISTS ({NOT_INDEXED})"))
                 .and_then(|mut st| st.query_row([], |r| r.get(0)))
                 .map_err(&err)?;
             if waiting {

@@ -20,6 +20,10 @@ use rusqlite::Connection;
 /// The index catches up once this many items wait (added above the mark, or deleted).
 pub const CATCH_UP_AT: i64 = 256;
 
+/// The ids of the items the index does not cover yet (above the mark): a search takes
+/// them all as candidates.
+pub const NOT_INDEXED: &str = "SELECT id FROM items WHERE id > (SELECT upto FROM item_text_state)";
+
 /// [`catch_up`] when enough waits to be worth it; a cheap check otherwise.
 pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
     let due: bool = conn
