@@ -226,6 +226,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         for link in census.links_at(r.links) {
             planned_refs[link.sha as usize] += 1;
         }
+        let pick = &picks.picks[at];
         planned.push(PlannedItem {
             id: r.id,
             key: census.key(row).to_owned(),
@@ -234,12 +235,13 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             status: r.status.unwrap_or(Status::Failed),
             size: r.size.unwrap_or(0).max(0) as u64,
             sha256: census.digest(r.sha),
-            reason: Reason::Trash,
-            detail: Detail::Trashed { ago: 0 },
+            reason: pick.reason,
+            detail: pick.detail.clone(),
+            // Known once every pick's references are counted, below.
             exclusive: false,
             updated_ms: r.updated,
             accessed_ms: r.accessed,
-            linked: false,
+            linked: r.sha != NO_SHA && census.shas[r.sha as usize].links > 0,
         });
     }
     // Into pick order, in place: each item swapped straight to where it belongs.
@@ -254,16 +256,10 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
 
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
-    for ((pick, item), &sha) in (picks.picks.iter_mut())
-        .zip(planned.iter_mut())
-        .zip(&pick_shas)
-    {
+    for (item, &sha) in planned.iter_mut().zip(&pick_shas) {
         if sha != NO_SHA {
-            item.linked = census.shas[sha as usize].links > 0;
             item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
         }
-        item.reason = pick.reason;
-        item.detail = std::mem::replace(&mut pick.detail, Detail::Trashed { ago: 0 });
     }
     let mut files = Vec::new();
     for &links in &pick_links {
