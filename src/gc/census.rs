@@ -3,7 +3,10 @@
 //! counts, usage and orphan detection all work from it in memory, so planning asks SQLite
 //! nothing per item.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::key::decode_digest;
@@ -18,13 +21,14 @@ pub(super) type ShaId = u32;
 /// An item without content.
 pub(super) const NO_SHA: ShaId = ShaId::MAX;
 
-/// What planning needs of an item. Its key and URI are in [`Census::text`].
+/// What planning needs of an item. Its URI is in [`Census::text`].
 pub(super) struct ItemRow {
     pub id: i64,
     pub version: i64,
-    /// Where its key starts in the census text, then the key's and the URI's lengths.
-    text: usize,
-    key_len: u32,
+    /// Its key, as the digest keys are (zero for one that is not: see [`Census::key`]).
+    pub key: [u8; 32],
+    /// Where its URI starts in the census text, and its length.
+    uri_at: usize,
     uri_len: u32,
     /// `None` for a status this build does not know: no policy matches it.
     pub status: Option<Status>,
@@ -77,8 +81,10 @@ impl ShaRefs {
 pub(super) struct Census {
     /// Every item, by ascending id.
     pub items: Vec<ItemRow>,
-    /// Every item's key then URI, one after the other (one allocation, not two per item).
+    /// Every item's URI, one after the other (one allocation, not one per item).
     text: String,
+    /// The keys that are no digest, by row (none, unless the registry was edited by hand).
+    odd_keys: HashMap<usize, String>,
     /// The notes of FAILED items, by row (the only ones plans show).
     notes: HashMap<usize, String>,
     /// The links of each manifest, as ranges of `links` (see [`ItemRow::links`]).
@@ -121,6 +127,7 @@ impl Census {
         let mut census = Census {
             items: Vec::with_capacity(expected),
             text: String::new(),
+            odd_keys: HashMap::new(),
             notes: HashMap::new(),
             manifests: Vec::new(),
             links: Vec::new(),
@@ -219,19 +226,23 @@ impl Census {
     }
 
     /// The key of the item at `row`.
-    pub fn key(&self, row: usize) -> &str {
-        let r = &self.items[row];
-        self.text
-            .get(r.text..r.text + r.key_len as usize)
-            .unwrap_or_default()
+    pub fn key(&self, row: usize) -> Cow<'_, str> {
+        match self.odd_keys.get(&row) {
+            Some(key) => Cow::Borrowed(key),
+            None => Cow::Owned(crate::key::hex(&self.items[row].key)),
+        }
+    }
+
+    /// Whether every item's [`ItemRow::key`] is its key.
+    pub fn keys_are_digests(&self) -> bool {
+        self.odd_keys.is_empty()
     }
 
     /// The URI of the item at `row`.
     pub fn uri(&self, row: usize) -> &str {
         let r = &self.items[row];
-        let start = r.text + r.key_len as usize;
         self.text
-            .get(start..start + r.uri_len as usize)
+            .get(r.uri_at..r.uri_at + r.uri_len as usize)
             .unwrap_or_default()
     }
 
@@ -501,9 +512,10 @@ impl Numbering {
 
 /// Sorts `list` ascending, where `first_byte` is the first byte of each element's leading
 /// field (a digest, uniformly spread): first in place into 256 buckets by that byte (one
-/// pass, each element moved once), then each bucket on its own. A bucket fits in the
-/// processor's caches, where one sort of the whole list would go to memory at every level.
-pub(super) fn sort_by_digest<T: Ord>(list: &mut [T], first_byte: impl Fn(&T) -> u8) {
+/// pass, each element moved once), then each bucket on its own, the buckets spread over
+/// the cores. A bucket fits in the processor's caches, where one sort of the whole list
+/// would go to memory at every level.
+pub(super) fn sort_by_digest<T: Ord + Send>(list: &mut [T], first_byte: impl Fn(&T) -> u8) {
     let mut ends = [0usize; 256];
     for element in list.iter() {
         ends[usize::from(first_byte(element))] += 1;
@@ -527,9 +539,17 @@ pub(super) fn sort_by_digest<T: Ord>(list: &mut [T], first_byte: impl Fn(&T) -> 
             }
         }
     }
-    for (&start, &end) in starts.iter().zip(&ends) {
-        list[start..end].sort_unstable();
+    let mut buckets = Vec::with_capacity(256);
+    let mut rest = list;
+    // From the last bucket back: each one is what lies past its start.
+    for &start in starts.iter().rev() {
+        let (before, bucket) = rest.split_at_mut(start);
+        buckets.push(bucket);
+        rest = before;
     }
+    buckets
+        .par_iter_mut()
+        .for_each(|bucket| bucket.sort_unstable());
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 
 use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, sort_by_digest};
 use super::{
@@ -16,7 +17,7 @@ use super::{
 };
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
-use crate::key::{decode_digest, hex};
+use crate::key::hex;
 use crate::registry::Db;
 use crate::status::Status;
 
@@ -215,7 +216,6 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
     // it has more referrers (items holding it, manifests linking it) than planned ones.
     let mut planned_refs = vec![0u32; census.shas.len()];
-    let mut planned = Vec::with_capacity(n);
     for &(row, at) in &by_row {
         let r = &items[row];
         pick_shas[at] = r.sha;
@@ -226,24 +226,31 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         for link in census.links_at(r.links) {
             planned_refs[link.sha as usize] += 1;
         }
-        let pick = &picks.picks[at];
-        planned.push(PlannedItem {
-            id: r.id,
-            key: census.key(row).to_owned(),
-            version: r.version,
-            uri: census.uri(row).to_owned(),
-            status: r.status.unwrap_or(Status::Failed),
-            size: r.size.unwrap_or(0).max(0) as u64,
-            sha256: census.digest(r.sha),
-            reason: pick.reason,
-            detail: pick.detail.clone(),
-            // Known once every pick's references are counted, below.
-            exclusive: false,
-            updated_ms: r.updated,
-            accessed_ms: r.accessed,
-            linked: r.sha != NO_SHA && census.shas[r.sha as usize].links > 0,
-        });
     }
+    // The planned items, on every core: a plan may hold most of a million.
+    let mut planned = Vec::new();
+    (by_row.par_iter())
+        .map(|&(row, at)| {
+            let r = &items[row];
+            let pick = &picks.picks[at];
+            PlannedItem {
+                id: r.id,
+                key: census.key(row).into_owned(),
+                version: r.version,
+                uri: census.uri(row).to_owned(),
+                status: r.status.unwrap_or(Status::Failed),
+                size: r.size.unwrap_or(0).max(0) as u64,
+                sha256: census.digest(r.sha),
+                reason: pick.reason,
+                detail: pick.detail.clone(),
+                // Known once every pick's references are counted, below.
+                exclusive: false,
+                updated_ms: r.updated,
+                accessed_ms: r.accessed,
+                linked: r.sha != NO_SHA && census.shas[r.sha as usize].links > 0,
+            }
+        })
+        .collect_into_vec(&mut planned);
     // Into pick order, in place: each item swapped straight to where it belongs.
     let mut dest: Vec<usize> = by_row.into_iter().map(|(_, at)| at).collect();
     for at in 0..n {
@@ -297,23 +304,18 @@ fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
             .filter(|(_, r)| r.status == Some(Status::Ready))
             .map(|(row, r)| (r.version, row, census.protected(r)))
     };
-    let digests: Option<Vec<_>> = ready()
-        .map(|(version, row, protected)| {
-            decode_digest(census.key(row).as_bytes()).map(|d| (d, version, row, protected))
-        })
-        .collect();
-    match digests {
-        Some(mut sorted) => {
-            sort_by_digest(&mut sorted, |v| v.0[0]);
-            pick_old_versions(&sorted, keep, picks);
-        }
-        None => {
-            let mut sorted: Vec<_> = ready()
-                .map(|(version, row, protected)| (census.key(row), version, row, protected))
-                .collect();
-            sorted.sort_unstable();
-            pick_old_versions(&sorted, keep, picks);
-        }
+    if census.keys_are_digests() {
+        let mut sorted: Vec<_> = ready()
+            .map(|(version, row, protected)| (items[row].key, version, row, protected))
+            .collect();
+        sort_by_digest(&mut sorted, |v| v.0[0]);
+        pick_old_versions(&sorted, keep, picks);
+    } else {
+        let mut sorted: Vec<_> = ready()
+            .map(|(version, row, protected)| (census.key(row), version, row, protected))
+            .collect();
+        sorted.sort_unstable();
+        pick_old_versions(&sorted, keep, picks);
     }
 }
 

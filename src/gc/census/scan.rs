@@ -12,6 +12,7 @@ use rusqlite::types::ValueRef;
 
 use super::{Census, ItemRow, NO_LINKS, NO_SHA, Numbering, Owner};
 use crate::error::{Error, Result};
+use crate::key::decode_digest;
 use crate::status::Status;
 
 /// Rows per batch: enough that handing a batch over costs nothing per row. (A handful in
@@ -199,10 +200,12 @@ impl Census {
         for raw in &batch.rows {
             let row = self.items.len();
             let key = next(raw.key_len).unwrap_or_default();
-            let uri = next(raw.uri_len).unwrap_or_default();
-            let text = self.text.len();
-            self.text.push_str(key);
-            self.text.push_str(uri);
+            let key = decode_digest(key.as_bytes()).unwrap_or_else(|| {
+                self.odd_keys.insert(row, key.to_owned());
+                [0; 32]
+            });
+            let uri_at = self.text.len();
+            self.text.push_str(next(raw.uri_len).unwrap_or_default());
             if let Some(sha) = next(raw.sha_len) {
                 let owner = if all {
                     Owner::item(row)?
@@ -218,8 +221,8 @@ impl Census {
             self.items.push(ItemRow {
                 id: raw.id,
                 version: raw.version,
-                text,
-                key_len: raw.key_len,
+                key,
+                uri_at,
                 uri_len: raw.uri_len,
                 status: raw.status,
                 pinned: raw.pinned,
