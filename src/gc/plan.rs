@@ -163,7 +163,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         let mut lru: Vec<_> = candidates(Status::Ready)
             .map(|(row, r)| (r.last_use(), r.id, row))
             .collect();
-        lru.sort_unstable();
+        lru.par_sort_unstable();
         lru
     } else {
         Vec::new()
@@ -202,9 +202,8 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         }
     }
 
-    // What the plan says of each item is read in row order, the order the census lies in
-    // memory in (picks come in key or LRU order), then moved into pick order. The blob and
-    // links of each pick are noted on the way, so the passes in pick order below touch
+    // The blob and links of each pick are noted in row order, the order the census lies in
+    // memory in (picks come in key or LRU order), so the passes in pick order below touch
     // nothing else of the census.
     let n = picks.picks.len();
     let mut by_row: Vec<(usize, usize)> = (picks.picks.iter().enumerate())
@@ -227,12 +226,12 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             planned_refs[link.sha as usize] += 1;
         }
     }
-    // The planned items, on every core: a plan may hold most of a million.
+    // The planned items, in pick order, on every core: a plan may hold most of a million.
     let mut planned = Vec::new();
-    (by_row.par_iter())
-        .map(|&(row, at)| {
+    (picks.picks.par_iter())
+        .map(|pick| {
+            let row = pick.row;
             let r = &items[row];
-            let pick = &picks.picks[at];
             PlannedItem {
                 id: r.id,
                 key: census.key(row).into_owned(),
@@ -251,15 +250,6 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
             }
         })
         .collect_into_vec(&mut planned);
-    // Into pick order, in place: each item swapped straight to where it belongs.
-    let mut dest: Vec<usize> = by_row.into_iter().map(|(_, at)| at).collect();
-    for at in 0..n {
-        while dest[at] != at {
-            let to = dest[at];
-            planned.swap(at, to);
-            dest.swap(at, to);
-        }
-    }
 
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
