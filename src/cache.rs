@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::blob::{BlobStore, Sealed, sync_filesystem};
+use crate::blob::{BlobStore, Sealed};
 use crate::error::{Error, IoResultExt, Result};
 use crate::key::item_key;
 use crate::registry::{Db, Item, Lease, Link, ManifestInfo, NewItem, Registry, now_ms};
@@ -314,76 +314,11 @@ impl Cache {
         })?;
         self.get(id)
     }
-
-    /// Adds many READY items in one transaction: blobs are written without a sync each,
-    /// then the file system is synced once before the registry commits, so durability is
-    /// kept at a fraction of the cost. `progress` is called after each item. On error
-    /// nothing is registered and the blobs this call created are removed.
-    pub fn ingest<I>(&self, items: I, progress: &mut dyn FnMut(u64)) -> Result<Vec<i64>>
-    where
-        I: IntoIterator<Item = Result<IngestItem>>,
-    {
-        let write = || {
-            self.registry.write(|db| {
-                let mut created: Vec<String> = Vec::new();
-                let outcome = self.ingest_in(db, items, progress, &mut created);
-                if outcome.is_err() {
-                    for sha in &created {
-                        // Best effort: a blob left here is an orphan for gc, never a loss.
-                        let _ = self.blobs.remove(sha);
-                    }
-                }
-                outcome
-            })
-        };
-        self.registry
-            .with_cache_kib(crate::registry::BULK_CACHE_KIB, write)
-    }
-
-    fn ingest_in<I>(
-        &self,
-        db: Db<'_>,
-        items: I,
-        progress: &mut dyn FnMut(u64),
-        created: &mut Vec<String>,
-    ) -> Result<Vec<i64>>
-    where
-        I: IntoIterator<Item = Result<IngestItem>>,
-    {
-        let mut ids = Vec::new();
-        let now = now_ms();
-        for next in items {
-            let IngestItem { item, content } = next?;
-            let sealed = match &content {
-                IngestContent::Bytes(bytes) => self.blobs.stage_bytes(bytes, false)?,
-                IngestContent::File(path) => self.blobs.stage_file(path, false)?,
-            };
-            let content = sealed.content.clone();
-            if !self.blobs.adopt(sealed, false)? {
-                created.push(content.sha256.clone());
-            }
-            let key = item_key(&item.uri, &item.params);
-            let version = db.allocate_version(&key)?;
-            ids.push(db.insert_item(
-                &item,
-                &key,
-                version,
-                Status::Ready,
-                None,
-                Some(&content),
-                now,
-            )?);
-            progress(ids.len() as u64);
-        }
-        if self.opts.sync && !ids.is_empty() {
-            sync_filesystem(&self.root)?;
-        }
-        Ok(ids)
-    }
 }
 
 mod content;
 mod find;
+mod ingest;
 mod lifecycle;
 mod usage;
 

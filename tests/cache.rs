@@ -346,6 +346,21 @@ fn bulk_ingest_is_all_or_nothing() {
     }));
     let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("nope.bin"), "{err}");
+    // Far into a long ingest, with content staged ahead of it: the same.
+    let items = (0..300).map(|i| {
+        Ok(IngestItem {
+            item: new(&format!("third{i}")),
+            content: if i == 150 {
+                IngestContent::File(dir.path().join("gone.bin"))
+            } else {
+                IngestContent::Bytes(format!("third content {i}").into_bytes())
+            },
+        })
+    });
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("gone.bin"), "{err}");
+    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
+    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
     // The bulk page cache was for the ingest only, failed or not.
     let kib: i64 = cache
         .registry()

@@ -1,0 +1,159 @@
+//! Bulk ingest: many READY items in one transaction. The content of each item is staged
+//! (read, hashed, written to `tmp/` and moved into the store) on a second thread, a few
+//! items ahead of this one, which writes the registry rows: the two cost about the same,
+//! so on two cores the ingest takes the time of the slower one instead of both.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+
+use super::{Cache, IngestContent, IngestItem};
+use crate::blob::{BlobStore, sync_filesystem};
+use crate::error::{Error, Result};
+use crate::key::item_key;
+use crate::registry::write::Content;
+use crate::registry::{Db, NewItem, now_ms};
+use crate::status::Status;
+
+/// Items whose content may be staged ahead of the rows written: enough to keep the stager
+/// busy, few enough that their contents (held in memory) stay small.
+const AHEAD: usize = 64;
+
+/// Content in the store, and whether this ingest put it there (else it was there already).
+type Stored = (Content, bool);
+
+impl Cache {
+    /// Adds many READY items in one transaction: blobs are written without a sync each,
+    /// then the file system is synced once before the registry commits, so durability is
+    /// kept at a fraction of the cost. `progress` is called after each item. On error
+    /// nothing is registered and the blobs this call created are removed.
+    pub fn ingest<I>(&self, items: I, progress: &mut dyn FnMut(u64)) -> Result<Vec<i64>>
+    where
+        I: IntoIterator<Item = Result<IngestItem>>,
+    {
+        let write = || {
+            self.registry.write(|db| {
+                let mut created: Vec<String> = Vec::new();
+                let outcome = self.ingest_in(db, items, progress, &mut created);
+                if outcome.is_err() {
+                    for sha in &created {
+                        // Best effort: a blob left here is an orphan for gc, never a loss.
+                        let _ = self.blobs.remove(sha);
+                    }
+                }
+                outcome
+            })
+        };
+        self.registry
+            .with_cache_kib(crate::registry::BULK_CACHE_KIB, write)
+    }
+
+    /// Registers `items` in `db`'s transaction, noting in `created` every blob it put in
+    /// the store (also those staged ahead of an error). The stager moves blobs into the
+    /// store while this transaction holds the write lock, as a single put does, and is done
+    /// before it ends.
+    fn ingest_in<I>(
+        &self,
+        db: Db<'_>,
+        items: I,
+        progress: &mut dyn FnMut(u64),
+        created: &mut Vec<String>,
+    ) -> Result<Vec<i64>>
+    where
+        I: IntoIterator<Item = Result<IngestItem>>,
+    {
+        let (to_stage, contents) = mpsc::sync_channel::<IngestContent>(AHEAD);
+        let (stored_tx, stored) = mpsc::channel::<Result<Stored>>();
+        let blobs = &self.blobs;
+        std::thread::scope(|scope| {
+            let stage_all = move || {
+                for content in contents {
+                    // Stops when the rows are no longer written (after an error).
+                    if stored_tx.send(stage(blobs, &content)).is_err() {
+                        break;
+                    }
+                }
+            };
+            let stager = std::thread::Builder::new()
+                .name("ingest stager".into())
+                .spawn_scoped(scope, stage_all)
+                .map_err(|e| Error::invalid("ingest", format!("cannot start a thread: {e}")))?;
+            let outcome = self.write_rows(db, items, &to_stage, &stored, progress, created);
+            drop(to_stage);
+            // What was staged ahead of an error is in the store too.
+            for (content, new) in stored.into_iter().flatten() {
+                if new {
+                    created.push(content.sha256);
+                }
+            }
+            let joined = stager
+                .join()
+                .map_err(|_| Error::invalid("ingest", "the stager thread failed"));
+            let ids = outcome?;
+            joined?;
+            if self.opts.sync && !ids.is_empty() {
+                sync_filesystem(&self.root)?;
+            }
+            Ok(ids)
+        })
+    }
+
+    /// Feeds the stager up to [`AHEAD`] items in advance and writes each item's rows once
+    /// its content is stored, in the order given.
+    fn write_rows<I>(
+        &self,
+        db: Db<'_>,
+        items: I,
+        to_stage: &mpsc::SyncSender<IngestContent>,
+        stored: &mpsc::Receiver<Result<Stored>>,
+        progress: &mut dyn FnMut(u64),
+        created: &mut Vec<String>,
+    ) -> Result<Vec<i64>>
+    where
+        I: IntoIterator<Item = Result<IngestItem>>,
+    {
+        let stager_gone = || Error::invalid("ingest", "the stager thread stopped");
+        let mut items = items.into_iter();
+        let mut waiting: VecDeque<NewItem> = VecDeque::with_capacity(AHEAD);
+        let mut ids = Vec::new();
+        let now = now_ms();
+        loop {
+            while waiting.len() < AHEAD {
+                let Some(next) = items.next() else { break };
+                let IngestItem { item, content } = next?;
+                to_stage.send(content).map_err(|_| stager_gone())?;
+                waiting.push_back(item);
+            }
+            let Some(item) = waiting.pop_front() else {
+                return Ok(ids);
+            };
+            let (content, new) = stored.recv().map_err(|_| stager_gone())??;
+            if new {
+                created.push(content.sha256.clone());
+            }
+            let key = item_key(&item.uri, &item.params);
+            let version = db.allocate_version(&key)?;
+            ids.push(db.insert_item(
+                &item,
+                &key,
+                version,
+                Status::Ready,
+                None,
+                Some(&content),
+                now,
+            )?);
+            progress(ids.len() as u64);
+        }
+    }
+}
+
+/// Stages one item's content and moves it into the store, unsynced (the ingest syncs the
+/// file system once at the end).
+fn stage(blobs: &BlobStore, content: &IngestContent) -> Result<Stored> {
+    let sealed = match content {
+        IngestContent::Bytes(bytes) => blobs.stage_bytes(bytes, false)?,
+        IngestContent::File(path) => blobs.stage_file(path, false)?,
+    };
+    let content = sealed.content.clone();
+    let existed = blobs.adopt(sealed, false)?;
+    Ok((content, !existed))
+}
