@@ -83,11 +83,13 @@ impl BlobStore {
 
     /// Starts writing new content into `tmp/`.
     pub fn stage(&self) -> Result<Staged> {
-        let file = tempfile::Builder::new()
-            .prefix("blob-")
-            .suffix(".part")
-            .tempfile_in(&self.tmp)
-            .at(&self.tmp)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("blob-").suffix(".part");
+        // Read-only from the start (the open file stays writable): two system calls fewer
+        // per blob than making it so when sealed.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
+        let file = builder.tempfile_in(&self.tmp).at(&self.tmp)?;
         Ok(Staged {
             file,
             hasher: Sha256::new(),
@@ -190,17 +192,20 @@ impl BlobStore {
 }
 
 impl Staged {
-    /// Finishes writing: syncs (when asked), makes the file read-only and returns it with
-    /// its digest.
+    /// Finishes writing: syncs (when asked) and returns the file (read-only since it was
+    /// made) with its digest.
     pub fn seal(mut self, sync: bool) -> Result<Sealed> {
         let path = self.file.path().to_path_buf();
         self.file.flush().at(&path)?;
         if sync {
             self.file.as_file().sync_all().at(&path)?;
         }
-        let mut perms = self.file.as_file().metadata().at(&path)?.permissions();
-        perms.set_readonly(true);
-        self.file.as_file().set_permissions(perms).at(&path)?;
+        #[cfg(not(unix))]
+        {
+            let mut perms = self.file.as_file().metadata().at(&path)?.permissions();
+            perms.set_readonly(true);
+            self.file.as_file().set_permissions(perms).at(&path)?;
+        }
         Ok(Sealed {
             file: self.file,
             content: Content {
