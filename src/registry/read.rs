@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params, params_from_iter};
+use rusqlite::{OptionalExtension, Statement, params, params_from_iter};
 
 use super::Db;
 use super::item::{ITEM_COLUMNS, Item, Link, LinkKind, ManifestInfo};
@@ -66,10 +66,20 @@ impl Db<'_> {
         let marks = vec!["?"; ids.len()].join(",");
         let sql =
             format!("SELECT item_id, name, type, value FROM attrs WHERE item_id IN ({marks})");
-        let mut st = self
-            .conn
-            .prepare(&sql)
-            .map_err(self.err("reading attributes"))?;
+        // One item's (every put reads its item back) from the statement cache; lists of
+        // other lengths are prepared each time, so they do not crowd it.
+        let fail = self.err("reading attributes");
+        if let [_] = ids {
+            let mut st = self.conn.prepare_cached(&sql).map_err(fail)?;
+            self.read_attrs(&mut st, ids)
+        } else {
+            let mut st = self.conn.prepare(&sql).map_err(fail)?;
+            self.read_attrs(&mut st, ids)
+        }
+    }
+
+    /// Runs `st`, which selects `item_id, name, type, value` of the attributes of `ids`.
+    fn read_attrs(&self, st: &mut Statement<'_>, ids: &[i64]) -> Result<HashMap<i64, Attrs>> {
         let mut rows = st
             .query(params_from_iter(ids))
             .map_err(self.err("reading attributes"))?;
