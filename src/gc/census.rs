@@ -46,6 +46,9 @@ pub(super) struct ItemRow {
 /// An item without links.
 pub(super) const NO_LINKS: u32 = u32::MAX;
 
+/// A READY item's key, version and row: what keep-last ranks.
+pub(super) type Version = ([u8; 32], i64, usize);
+
 impl ItemRow {
     /// When it was last used: accessed, or if never, created.
     pub fn last_use(&self) -> i64 {
@@ -103,13 +106,18 @@ pub(super) struct Census {
     /// The other values, numbered after the digests.
     other_names: Vec<String>,
     rows: RowIndex,
+    /// When asked for: every READY item's [`Version`] in 256 buckets, by its key's first
+    /// byte, each in row order. Gathered while the rows are read, on the thread that waits
+    /// for them anyway. (Empty when not asked for.)
+    pub versions: Vec<Vec<Version>>,
 }
 
 impl Census {
     /// Reads every item and link (two sequential scans); with `only`, just the items in
     /// those statuses, and the digests of the others from the digest index (the census
-    /// then knows nothing of their sizes: [`Census::usage`] needs every item).
-    pub fn read(db: Db<'_>, only: Option<&[Status]>) -> Result<Census> {
+    /// then knows nothing of their sizes: [`Census::usage`] needs every item). With
+    /// `versions`, it gathers [`Census::versions`] too.
+    pub fn read(db: Db<'_>, only: Option<&[Status]>, versions: bool) -> Result<Census> {
         let fail = db.err("reading the registry for gc");
         // Ids are allocated in order, so their span is a good guess at the count (capped,
         // in case they are sparse: it is only a hint).
@@ -137,6 +145,11 @@ impl Census {
             digests: Vec::new(),
             other_names: Vec::new(),
             rows: RowIndex::Search,
+            versions: if versions {
+                vec![Vec::new(); 256]
+            } else {
+                Vec::new()
+            },
         };
         let mut numbering = Numbering {
             hex: Vec::with_capacity(expected),
@@ -515,7 +528,7 @@ impl Numbering {
 /// pass, each element moved once), then each bucket on its own, the buckets spread over
 /// the cores. A bucket fits in the processor's caches, where one sort of the whole list
 /// would go to memory at every level.
-pub(super) fn sort_by_digest<T: Ord + Send>(list: &mut [T], first_byte: impl Fn(&T) -> u8) {
+fn sort_by_digest<T: Ord + Send>(list: &mut [T], first_byte: impl Fn(&T) -> u8) {
     let mut ends = [0usize; 256];
     for element in list.iter() {
         ends[usize::from(first_byte(element))] += 1;

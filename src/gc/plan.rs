@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, sort_by_digest};
+use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, Version};
 use super::{
     Detail, GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
@@ -118,7 +118,12 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         only.extend([Status::Write, Status::Failed]);
     }
     let some = policy.keep_last.is_none() && policy.max_age.is_none() && policy.max_size.is_none();
-    let census = Census::read(db, some.then_some(only.as_slice()))?;
+    let mut census = Census::read(
+        db,
+        some.then_some(only.as_slice()),
+        policy.keep_last.is_some(),
+    )?;
+    let versions = std::mem::take(&mut census.versions);
     let items = &census.items;
     let c = &census;
     let mut picks = Picks {
@@ -156,7 +161,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         }
     }
     if let Some(keep) = policy.keep_last {
-        keep_last(&census, keep, &mut picks);
+        keep_last(&census, versions, keep, &mut picks);
     }
     // READY items nothing protects, least recently used first.
     let lru: Vec<(i64, i64, usize)> = if policy.max_age.is_some() || policy.max_size.is_some() {
@@ -283,44 +288,44 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
 
 /// Keep-last: each key's READY versions ranked newest first, picking those past the
 /// `keep` newest that nothing protects, in `(key, version)` order. Keys are sorted in
-/// memory: as 32 bytes when every one is a digest (as keys are), else as text (the same
-/// order as SQLite's, byte by byte). What ranking needs of each version is copied into the
-/// sorted list in one pass in row order: going back to the census for it, a version at a
-/// time in key order, costs a cache miss each.
-fn keep_last(census: &Census, keep: u32, picks: &mut Picks) {
-    let items = &census.items;
-    let ready = || {
-        (items.iter().enumerate())
-            .filter(|(_, r)| r.status == Some(Status::Ready))
-            .map(|(row, r)| (r.version, row, census.protected(r)))
-    };
+/// memory: as 32 bytes when every one is a digest (as keys are), from the census's
+/// `versions`, else as text (the same order as SQLite's, byte by byte).
+fn keep_last(census: &Census, mut versions: Vec<Vec<Version>>, keep: u32, picks: &mut Picks) {
     if census.keys_are_digests() {
-        let mut sorted: Vec<_> = ready()
-            .map(|(version, row, protected)| (items[row].key, version, row, protected))
-            .collect();
-        sort_by_digest(&mut sorted, |v| v.0[0]);
-        pick_old_versions(&sorted, keep, picks);
+        // A key's versions share its bucket: the buckets are ranked one by one.
+        versions
+            .par_iter_mut()
+            .for_each(|bucket| bucket.sort_unstable());
+        for bucket in &versions {
+            pick_old_versions(census, bucket, keep, picks);
+        }
     } else {
-        let mut sorted: Vec<_> = ready()
-            .map(|(version, row, protected)| (census.key(row), version, row, protected))
+        let mut sorted: Vec<_> = (census.items.iter().enumerate())
+            .filter(|(_, r)| r.status == Some(Status::Ready))
+            .map(|(row, r)| (census.key(row), r.version, row))
             .collect();
         sorted.sort_unstable();
-        pick_old_versions(&sorted, keep, picks);
+        pick_old_versions(census, &sorted, keep, picks);
     }
 }
 
-/// Picks, from `(key, version, row, protected)` sorted by key then version, the versions
-/// of each key past its `keep` newest.
-fn pick_old_versions<K: PartialEq>(sorted: &[(K, i64, usize, bool)], keep: u32, picks: &mut Picks) {
+/// Picks, from `(key, version, row)` sorted by key then version, the versions of each key
+/// past its `keep` newest that nothing protects.
+fn pick_old_versions<K: PartialEq>(
+    census: &Census,
+    sorted: &[(K, i64, usize)],
+    keep: u32,
+    picks: &mut Picks,
+) {
     for versions in sorted.chunk_by(|a, b| a.0 == b.0) {
         let n = versions.len() as i64;
         // Oldest first: the first n - keep go, unless protected.
-        for (at, &(_, version, row, protected)) in versions.iter().enumerate() {
+        for (at, &(_, version, row)) in versions.iter().enumerate() {
             let rank = n - at as i64;
             if rank <= i64::from(keep) {
                 break;
             }
-            if !protected {
+            if !census.protected(&census.items[row]) {
                 let detail = Detail::OldVersion {
                     version,
                     rank,

@@ -215,6 +215,11 @@ impl Census {
                 };
                 numbering.add(sha, owner, raw.size);
             }
+            if raw.status == Some(Status::Ready)
+                && let Some(bucket) = self.versions.get_mut(usize::from(key[0]))
+            {
+                bucket.push((key, raw.version, row));
+            }
             if let Some(note) = next(raw.note_len) {
                 self.notes.insert(row, note.to_owned());
             }
@@ -272,7 +277,7 @@ mod tests {
     #[test]
     fn a_census_read_in_many_batches_holds_every_item_as_it_is() {
         let (_dir, cache) = cache();
-        let census = Census::read(cache.registry().db(), None).unwrap();
+        let census = Census::read(cache.registry().db(), None, false).unwrap();
         let ids: Vec<i64> = (1..=23).collect();
         let items = cache.get_many(&ids).unwrap();
         assert_eq!(census.items.len(), 23);
@@ -294,7 +299,7 @@ mod tests {
         let shared = census.items.last().unwrap().sha;
         assert_eq!(census.shas[shared as usize].items, 3);
 
-        let trash = Census::read(cache.registry().db(), Some(&[Status::Trash])).unwrap();
+        let trash = Census::read(cache.registry().db(), Some(&[Status::Trash]), false).unwrap();
         assert!(trash.items.iter().all(|r| r.status == Some(Status::Trash)));
         assert_eq!(trash.items.len(), 4);
         assert_eq!(
@@ -313,7 +318,7 @@ mod tests {
                 .conn
                 .execute("UPDATE items SET uri = X'ff00' WHERE id = ?1", [bad])
                 .unwrap();
-            let err = Census::read(cache.registry().db(), None).err();
+            let err = Census::read(cache.registry().db(), None, false).err();
             assert!(err.is_some(), "item {bad}");
         }
     }
