@@ -4,9 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::time::Duration;
 
-use cachet::{
-    AttrValue, BestOrNew, Cache, CacheOpts, Error, IngestContent, IngestItem, NewItem, Status,
-};
+use cachet::{AttrValue, BestOrNew, Cache, CacheOpts, Error, NewItem, Status};
 use chrono::Utc;
 use serde_json::json;
 
@@ -303,75 +301,6 @@ fn stale_writes_are_reported() {
 }
 
 #[test]
-fn bulk_ingest_is_all_or_nothing() {
-    let (dir, cache) = cache();
-    let file = dir.path().join("f.txt");
-    fs::write(&file, b"from a file").unwrap();
-    let items = (0..100).map(|i| {
-        Ok(IngestItem {
-            item: new(&format!("bulk{i}")).attr("i", AttrValue::Int(i)),
-            content: if i == 0 {
-                IngestContent::File(file.clone())
-            } else {
-                IngestContent::Bytes(format!("content {i}").into_bytes())
-            },
-        })
-    });
-    let mut seen = 0;
-    let ids = cache.ingest(items, &mut |n| seen = n).unwrap();
-    assert_eq!((ids.len(), seen), (100, 100));
-    let first = cache.get(ids[0]).unwrap();
-    assert_eq!(first.status, Status::Ready);
-    assert_eq!(first.size, Some(11));
-
-    // A bad item in the middle: nothing registered, no new blob left behind.
-    let blobs_before = count_files(cache.blobs().dir());
-    let items = (0..10).map(|i| {
-        if i == 5 {
-            Err(Error::invalid("line 6", "broken"))
-        } else {
-            Ok(IngestItem {
-                item: new(&format!("second{i}")),
-                content: IngestContent::Bytes(format!("new content {i}").into_bytes()),
-            })
-        }
-    });
-    assert!(cache.ingest(items, &mut |_| {}).is_err());
-    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
-    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
-    // A missing source file names it.
-    let items = std::iter::once(Ok(IngestItem {
-        item: new("missing"),
-        content: IngestContent::File(dir.path().join("nope.bin")),
-    }));
-    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("nope.bin"), "{err}");
-    // Far into a long ingest, with content staged ahead of it: the same.
-    let items = (0..300).map(|i| {
-        Ok(IngestItem {
-            item: new(&format!("third{i}")),
-            content: if i == 150 {
-                IngestContent::File(dir.path().join("gone.bin"))
-            } else {
-                IngestContent::Bytes(format!("third content {i}").into_bytes())
-            },
-        })
-    });
-    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("gone.bin"), "{err}");
-    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
-    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
-    // The bulk page cache was for the ingest only, failed or not.
-    let kib: i64 = cache
-        .registry()
-        .db()
-        .conn
-        .query_row("PRAGMA cache_size", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(kib, -i64::from(cachet::registry::CACHE_KIB));
-}
-
-#[test]
 fn missing_and_altered_blobs_are_errors() {
     let (_d, cache) = cache();
     let item = cache.put_bytes(&new("m"), b"precious").unwrap();
@@ -456,22 +385,6 @@ fn open_creates_the_layout() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                n += 1;
-            }
-        }
-    }
-    n
 }
 
 fn make_writable(path: &std::path::Path) {

@@ -4,6 +4,7 @@
 //! so on two cores the ingest takes the time of the slower one instead of both.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use super::{Cache, IngestContent, IngestItem};
@@ -64,13 +65,23 @@ impl Cache {
         let (to_stage, contents) = mpsc::sync_channel::<IngestContent>(AHEAD);
         let (stored_tx, stored) = mpsc::channel::<Result<Stored>>();
         let blobs = &self.blobs;
+        // Set on the first error, of either thread: what is still queued is not staged (it
+        // may be large, or a source that blocks).
+        let aborted = AtomicBool::new(false);
         std::thread::scope(|scope| {
+            let aborted = &aborted;
             let stage_all = move || {
                 for content in contents {
-                    // Stops when the rows are no longer written (after an error).
-                    if stored_tx.send(stage(blobs, &content)).is_err() {
-                        break;
+                    if aborted.load(Ordering::Relaxed) {
+                        continue;
                     }
+                    let staged = stage(blobs, &content);
+                    if staged.is_err() {
+                        // The ingest fails on it (or on an item before it).
+                        aborted.store(true, Ordering::Relaxed);
+                    }
+                    // The receiver lives until everything sent is staged or skipped.
+                    let _ = stored_tx.send(staged);
                 }
             };
             let stager = std::thread::Builder::new()
@@ -78,6 +89,9 @@ impl Cache {
                 .spawn_scoped(scope, stage_all)
                 .map_err(|e| Error::invalid("ingest", format!("cannot start a thread: {e}")))?;
             let outcome = self.write_rows(db, items, &to_stage, &stored, progress, created);
+            if outcome.is_err() {
+                aborted.store(true, Ordering::Relaxed);
+            }
             drop(to_stage);
             // What was staged ahead of an error is in the store too.
             for (content, new) in stored.into_iter().flatten() {
@@ -98,7 +112,9 @@ impl Cache {
     }
 
     /// Feeds the stager up to [`AHEAD`] items in advance and writes each item's rows once
-    /// its content is stored, in the order given.
+    /// its content is stored, in the order given. Errors come in that order too: an item
+    /// the input could not give is an error only once every item before it is written (one
+    /// of them may fail first), and nothing is read past it, nor past the input's end.
     fn write_rows<I>(
         &self,
         db: Db<'_>,
@@ -112,20 +128,22 @@ impl Cache {
         I: IntoIterator<Item = Result<IngestItem>>,
     {
         let stager_gone = || Error::invalid("ingest", "the stager thread stopped");
-        let mut items = items.into_iter();
-        let mut waiting: VecDeque<NewItem> = VecDeque::with_capacity(AHEAD);
+        let mut items = items.into_iter().fuse();
+        let mut waiting: VecDeque<Result<NewItem>> = VecDeque::with_capacity(AHEAD);
         let mut ids = Vec::new();
         let now = now_ms();
         loop {
-            while waiting.len() < AHEAD {
+            while waiting.len() < AHEAD && waiting.back().is_none_or(Result::is_ok) {
                 let Some(next) = items.next() else { break };
-                let IngestItem { item, content } = next?;
-                to_stage.send(content).map_err(|_| stager_gone())?;
-                waiting.push_back(item);
+                waiting.push_back(next.and_then(|IngestItem { item, content }| {
+                    to_stage.send(content).map_err(|_| stager_gone())?;
+                    Ok(item)
+                }));
             }
             let Some(item) = waiting.pop_front() else {
                 return Ok(ids);
             };
+            let item = item?;
             let (content, new) = stored.recv().map_err(|_| stager_gone())??;
             if new {
                 created.push(content.sha256.clone());

@@ -1,0 +1,206 @@
+//! Bulk ingest (`Cache::ingest`): all or nothing, whichever item fails and however far
+//! ahead of it content was staged; errors in input order; no input read past its end or
+//! past an error.
+
+use std::fs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use cachet::{AttrValue, Cache, Error, IngestContent, IngestItem, NewItem, Status};
+use serde_json::json;
+
+fn cache() -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path().join("cache")).unwrap();
+    (dir, cache)
+}
+
+fn new(uri: &str) -> NewItem {
+    NewItem::new(uri).params(json!({"release": 3}))
+}
+
+fn bytes(uri: &str, content: &str) -> cachet::Result<IngestItem> {
+    Ok(IngestItem {
+        item: new(uri),
+        content: IngestContent::Bytes(content.as_bytes().to_vec()),
+    })
+}
+
+#[test]
+fn bulk_ingest_is_all_or_nothing() {
+    let (dir, cache) = cache();
+    let file = dir.path().join("f.txt");
+    fs::write(&file, b"from a file").unwrap();
+    let items = (0..100).map(|i| {
+        Ok(IngestItem {
+            item: new(&format!("bulk{i}")).attr("i", AttrValue::Int(i)),
+            content: if i == 0 {
+                IngestContent::File(file.clone())
+            } else {
+                IngestContent::Bytes(format!("content {i}").into_bytes())
+            },
+        })
+    });
+    let mut seen = 0;
+    let ids = cache.ingest(items, &mut |n| seen = n).unwrap();
+    assert_eq!((ids.len(), seen), (100, 100));
+    let first = cache.get(ids[0]).unwrap();
+    assert_eq!(first.status, Status::Ready);
+    assert_eq!(first.size, Some(11));
+
+    // A bad item in the middle: nothing registered, no new blob left behind.
+    let blobs_before = count_files(cache.blobs().dir());
+    let items = (0..10).map(|i| {
+        if i == 5 {
+            Err(Error::invalid("line 6", "broken"))
+        } else {
+            Ok(IngestItem {
+                item: new(&format!("second{i}")),
+                content: IngestContent::Bytes(format!("new content {i}").into_bytes()),
+            })
+        }
+    });
+    assert!(cache.ingest(items, &mut |_| {}).is_err());
+    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
+    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
+    // A missing source file names it.
+    let items = std::iter::once(Ok(IngestItem {
+        item: new("missing"),
+        content: IngestContent::File(dir.path().join("nope.bin")),
+    }));
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("nope.bin"), "{err}");
+    // Far into a long ingest, with content staged ahead of it: the same.
+    let items = (0..300).map(|i| {
+        Ok(IngestItem {
+            item: new(&format!("third{i}")),
+            content: if i == 150 {
+                IngestContent::File(dir.path().join("gone.bin"))
+            } else {
+                IngestContent::Bytes(format!("third content {i}").into_bytes())
+            },
+        })
+    });
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("gone.bin"), "{err}");
+    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
+    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
+    // The bulk page cache was for the ingest only, failed or not.
+    let kib: i64 = cache
+        .registry()
+        .db()
+        .conn
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kib, -i64::from(cachet::registry::CACHE_KIB));
+}
+
+#[test]
+fn the_first_error_in_input_order_is_the_one_reported() {
+    let (dir, cache) = cache();
+    // The missing file comes first; the broken line is read (up to 64 items are read
+    // ahead) before the missing file is found.
+    let items = vec![
+        Ok(IngestItem {
+            item: new("a"),
+            content: IngestContent::File(dir.path().join("missing.bin")),
+        }),
+        Err(Error::invalid("line 2", "broken")),
+    ];
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("missing.bin"), "{err}");
+
+    // A broken line after good ones: the good ones are no reason to fail first.
+    let items = (0..5)
+        .map(|i| bytes(&format!("ok{i}"), &format!("ok {i}")))
+        .chain([Err(Error::invalid("line 6", "broken"))]);
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("line 6"), "{err}");
+    assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
+}
+
+#[test]
+fn nothing_is_read_past_the_end_of_the_input() {
+    let (_dir, cache) = cache();
+    // An input that goes on after its first end, as a terminal does after Ctrl-D.
+    let mut calls = 0;
+    let items = std::iter::from_fn(|| {
+        calls += 1;
+        match calls {
+            1 | 2 => Some(bytes(&format!("before{calls}"), &format!("{calls}"))),
+            3 => None,
+            4..=6 => Some(bytes(&format!("after{calls}"), "after the end")),
+            _ => None,
+        }
+    });
+    let ids = cache.ingest(items, &mut |_| {}).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(calls, 3, "next() called past the end");
+}
+
+/// After an error, content queued behind it is not read: here a FIFO nobody writes to,
+/// which would block. A watcher opens it for writing whenever a reader has it open (so a
+/// reader would not block forever, and the test fails rather than hangs).
+#[test]
+fn content_queued_behind_an_error_is_not_read() {
+    let (dir, cache) = cache();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (fifo, done) = (fifo.clone(), done.clone());
+        std::thread::spawn(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            while !done.load(Ordering::SeqCst) {
+                // Opening for writing without blocking works only while a reader has it.
+                let writer = fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&fifo);
+                if writer.is_ok() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        })
+    };
+    let items = vec![
+        Ok(IngestItem {
+            item: new("a"),
+            content: IngestContent::File(dir.path().join("missing.bin")),
+        }),
+        Ok(IngestItem {
+            item: new("b"),
+            content: IngestContent::File(fifo),
+        }),
+    ];
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    done.store(true, Ordering::SeqCst);
+    assert!(err.contains("missing.bin"), "{err}");
+    assert!(
+        !watcher.join().unwrap(),
+        "the FIFO was opened after the error"
+    );
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
