@@ -1,7 +1,8 @@
 //! Content-addressed blobs: `blobs-v1/sha256/ab/cd/<rest of the digest>`.
 //!
-//! Content is streamed into `tmp/`, hashed in the same pass, synced, made read-only and
-//! renamed into place; an existing blob with the same digest is a dedup hit. A reader
+//! Content is streamed into `tmp/` (into a file read-only from the start: the writer's
+//! open handle is all that writes it), hashed in the same pass, synced and renamed into
+//! place; an existing blob with the same digest is a dedup hit. A reader
 //! therefore never sees a partial blob.
 
 use std::fs::{self, File};
@@ -85,10 +86,11 @@ impl BlobStore {
     pub fn stage(&self) -> Result<Staged> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("blob-").suffix(".part");
-        // Read-only from the start (the open file stays writable): two system calls fewer
-        // per blob than making it so when sealed.
+        // Read-only, and the owner's only (as temporary files are), from the start: the open
+        // file stays writable, and it takes two system calls fewer per blob than making it
+        // so when sealed.
         #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o400));
         let file = builder.tempfile_in(&self.tmp).at(&self.tmp)?;
         Ok(Staged {
             file,
@@ -325,6 +327,12 @@ mod tests {
             path.ends_with("2c/f2/4dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
         );
         assert!(fs::metadata(&path).unwrap().permissions().readonly());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o400, "the owner's only");
+        }
         assert_eq!(store.verify(&sha).unwrap(), 5);
         // Nothing is left behind in tmp/.
         assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
