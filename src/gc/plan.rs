@@ -208,8 +208,8 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
     }
 
     // The blob and links of each pick are noted in row order, the order the census lies in
-    // memory in (picks come in key or LRU order), so the passes in pick order below touch
-    // nothing else of the census.
+    // memory in (picks come in key or LRU order); the accounting passes in pick order below
+    // then touch nothing else of the census.
     let n = picks.picks.len();
     let mut by_row: Vec<(usize, usize)> = (picks.picks.iter().enumerate())
         .map(|(at, p)| (p.row, at))
