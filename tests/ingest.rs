@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cachet::{AttrValue, Cache, Error, IngestContent, IngestItem, NewItem, Status};
-use serde_json::json;
 
 fn cache() -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
@@ -16,13 +15,9 @@ fn cache() -> (tempfile::TempDir, Cache) {
     (dir, cache)
 }
 
-fn new(uri: &str) -> NewItem {
-    NewItem::new(uri).params(json!({"release": 3}))
-}
-
 fn bytes(uri: &str, content: &str) -> cachet::Result<IngestItem> {
     Ok(IngestItem {
-        item: new(uri),
+        item: NewItem::new(uri),
         content: IngestContent::Bytes(content.as_bytes().to_vec()),
     })
 }
@@ -34,7 +29,7 @@ fn bulk_ingest_is_all_or_nothing() {
     fs::write(&file, b"from a file").unwrap();
     let items = (0..100).map(|i| {
         Ok(IngestItem {
-            item: new(&format!("bulk{i}")).attr("i", AttrValue::Int(i)),
+            item: NewItem::new(format!("bulk{i}")).attr("i", AttrValue::Int(i)),
             content: if i == 0 {
                 IngestContent::File(file.clone())
             } else {
@@ -56,7 +51,7 @@ fn bulk_ingest_is_all_or_nothing() {
             Err(Error::invalid("line 6", "broken"))
         } else {
             Ok(IngestItem {
-                item: new(&format!("second{i}")),
+                item: NewItem::new(format!("second{i}")),
                 content: IngestContent::Bytes(format!("new content {i}").into_bytes()),
             })
         }
@@ -66,7 +61,7 @@ fn bulk_ingest_is_all_or_nothing() {
     assert_eq!(count_files(cache.blobs().dir()), blobs_before);
     // A missing source file names it.
     let items = std::iter::once(Ok(IngestItem {
-        item: new("missing"),
+        item: NewItem::new("missing"),
         content: IngestContent::File(dir.path().join("nope.bin")),
     }));
     let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
@@ -74,7 +69,7 @@ fn bulk_ingest_is_all_or_nothing() {
     // Far into a long ingest, with content staged ahead of it: the same.
     let items = (0..300).map(|i| {
         Ok(IngestItem {
-            item: new(&format!("third{i}")),
+            item: NewItem::new(format!("third{i}")),
             content: if i == 150 {
                 IngestContent::File(dir.path().join("gone.bin"))
             } else {
@@ -103,7 +98,7 @@ fn the_first_error_in_input_order_is_the_one_reported() {
     // ahead) before the missing file is found.
     let items = vec![
         Ok(IngestItem {
-            item: new("a"),
+            item: NewItem::new("a"),
             content: IngestContent::File(dir.path().join("missing.bin")),
         }),
         Err(Error::invalid("line 2", "broken")),
@@ -172,11 +167,11 @@ fn content_queued_behind_an_error_is_not_read() {
     };
     let items = vec![
         Ok(IngestItem {
-            item: new("a"),
+            item: NewItem::new("a"),
             content: IngestContent::File(dir.path().join("missing.bin")),
         }),
         Ok(IngestItem {
-            item: new("b"),
+            item: NewItem::new("b"),
             content: IngestContent::File(fifo),
         }),
     ];
