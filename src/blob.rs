@@ -1,8 +1,8 @@
 //! Content-addressed blobs: `blobs-v1/sha256/ab/cd/<rest of the digest>`.
 //!
-//! Content is streamed into `tmp/` (into a file read-only from the start: the writer's
-//! open handle is all that writes it), hashed in the same pass, synced and renamed into
-//! place; an existing blob with the same digest is a dedup hit. A reader
+//! Content is streamed into `tmp/` (on unix into a file read-only from the start: the
+//! writer's open handle is all that writes it; elsewhere made read-only when sealed),
+//! hashed in the same pass, synced and renamed into place; an existing blob with the same digest is a dedup hit. A reader
 //! therefore never sees a partial blob.
 
 use std::fs::{self, File};
@@ -194,8 +194,8 @@ impl BlobStore {
 }
 
 impl Staged {
-    /// Finishes writing: syncs (when asked) and returns the file (read-only since it was
-    /// made) with its digest.
+    /// Finishes writing: syncs (when asked) and returns the file, read-only, with its
+    /// digest.
     pub fn seal(mut self, sync: bool) -> Result<Sealed> {
         let path = self.file.path().to_path_buf();
         self.file.flush().at(&path)?;

@@ -173,6 +173,41 @@ fn keep_last_n_per_key() {
 }
 
 #[test]
+fn keep_last_spares_versions_whose_content_a_pinned_manifest_links() {
+    let (_d, cache) = setup();
+    let v: Vec<_> = (0..4).map(|i| put(&cache, "k", &format!("v{i}"))).collect();
+    let m = manifest_linking(&cache, "m", "oldest", &v[0]);
+    cache.pin(m.id, true).unwrap();
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            keep_last: Some(1),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    // The oldest is protected, yet still counts in the ranks of the others.
+    assert_eq!(ids(&plan), [v[1].id, v[2].id]);
+    let detail = plan.items[0].detail.to_string();
+    assert!(
+        detail.starts_with("version 2: 3rd newest of 4 READY"),
+        "{detail}"
+    );
+    cache.pin(m.id, false).unwrap();
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            keep_last: Some(1),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(ids(&plan), [v[0].id, v[1].id, v[2].id]);
+}
+
+#[test]
 fn max_age_by_last_access() {
     let (_d, cache) = setup();
     let a = put(&cache, "a", "a");

@@ -106,7 +106,7 @@ fn the_first_error_in_input_order_is_the_one_reported() {
     let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("missing.bin"), "{err}");
 
-    // A broken line after good ones: the good ones are no reason to fail first.
+    // A broken line after good ones (a plain case, for comparison): its error, nothing kept.
     let items = (0..5)
         .map(|i| bytes(&format!("ok{i}"), &format!("ok {i}")))
         .chain([Err(Error::invalid("line 6", "broken"))]);

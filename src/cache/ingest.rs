@@ -22,11 +22,22 @@ const AHEAD: usize = 64;
 /// Content in the store, and whether this ingest put it there (else it was there already).
 type Stored = (Content, bool);
 
+/// The row writer's side of the stager: content to stage, what was stored, in order, and
+/// the flag either side raises on an error.
+#[derive(Clone, Copy)]
+struct Queues<'a> {
+    to_stage: &'a mpsc::SyncSender<IngestContent>,
+    stored: &'a mpsc::Receiver<Result<Stored>>,
+    aborted: &'a AtomicBool,
+}
+
 impl Cache {
     /// Adds many READY items in one transaction: blobs are written without a sync each,
     /// then the file system is synced once before the registry commits, so durability is
     /// kept at a fraction of the cost. `progress` is called after each item. On error
-    /// nothing is registered and the blobs this call created are removed.
+    /// nothing is registered and the blobs this call created are removed, under the write
+    /// lock (so no put can take one up meanwhile). Only if the commit itself fails do they
+    /// stay, as orphans for gc.
     pub fn ingest<I>(&self, items: I, progress: &mut dyn FnMut(u64)) -> Result<Vec<i64>>
     where
         I: IntoIterator<Item = Result<IngestItem>>,
@@ -88,7 +99,12 @@ impl Cache {
                 .name("ingest stager".into())
                 .spawn_scoped(scope, stage_all)
                 .map_err(|e| Error::invalid("ingest", format!("cannot start a thread: {e}")))?;
-            let outcome = self.write_rows(db, items, &to_stage, &stored, progress, created);
+            let queues = Queues {
+                to_stage: &to_stage,
+                stored: &stored,
+                aborted,
+            };
+            let outcome = self.write_rows(db, items, queues, progress, created);
             if outcome.is_err() {
                 aborted.store(true, Ordering::Relaxed);
             }
@@ -119,8 +135,7 @@ impl Cache {
         &self,
         db: Db<'_>,
         items: I,
-        to_stage: &mpsc::SyncSender<IngestContent>,
-        stored: &mpsc::Receiver<Result<Stored>>,
+        queues: Queues<'_>,
         progress: &mut dyn FnMut(u64),
         created: &mut Vec<String>,
     ) -> Result<Vec<i64>>
@@ -133,10 +148,14 @@ impl Cache {
         let mut ids = Vec::new();
         let now = now_ms();
         loop {
-            while waiting.len() < AHEAD && waiting.back().is_none_or(Result::is_ok) {
+            // Not past an error, nor once the stager failed (its error comes first).
+            while waiting.len() < AHEAD
+                && waiting.back().is_none_or(Result::is_ok)
+                && !queues.aborted.load(Ordering::Relaxed)
+            {
                 let Some(next) = items.next() else { break };
                 waiting.push_back(next.and_then(|IngestItem { item, content }| {
-                    to_stage.send(content).map_err(|_| stager_gone())?;
+                    queues.to_stage.send(content).map_err(|_| stager_gone())?;
                     Ok(item)
                 }));
             }
@@ -144,7 +163,7 @@ impl Cache {
                 return Ok(ids);
             };
             let item = item?;
-            let (content, new) = stored.recv().map_err(|_| stager_gone())??;
+            let (content, new) = queues.stored.recv().map_err(|_| stager_gone())??;
             if new {
                 created.push(content.sha256.clone());
             }
