@@ -151,11 +151,7 @@ impl Census {
                 Vec::new()
             },
         };
-        let mut numbering = Numbering {
-            hex: Vec::with_capacity(expected),
-            counted: Vec::new(),
-            other: Vec::new(),
-        };
+        let mut numbering = Numbering::new(expected);
         let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
                               lease_expires, key, version, uri, note FROM items";
         let sql = match only {
@@ -445,9 +441,13 @@ impl Owner {
 /// A digest as read, who references it, and the size recorded with the reference.
 type Ref<T> = (T, Owner, Option<i64>);
 
-/// The digests as read, numbered once all are in: one sort rather than a lookup each.
+/// The digests as read, numbered once all are in: sorted rather than looked up one by one.
 struct Numbering {
-    hex: Vec<Ref<[u8; 32]>>,
+    /// The proper digests, put in 256 buckets by their first byte as they come (on the
+    /// census worker, while rows are read): once all are in, only each bucket needs
+    /// sorting, and the buckets are sorted on every core. A bucket fits in the processor's
+    /// caches, where one sort of the whole list would go to memory at every level.
+    hex: [Vec<Ref<[u8; 32]>>; 256],
     /// Digests only to be counted, read in ascending order from the digest index (so
     /// merged in, not sorted), when only some items are read in full.
     counted: Vec<[u8; 32]>,
@@ -455,9 +455,23 @@ struct Numbering {
 }
 
 impl Numbering {
+    /// Room for about `expected` digests: only reserved, so memory is touched as it fills.
+    fn new(expected: usize) -> Numbering {
+        let per_bucket = expected / 256 + expected / 4096 + 16;
+        Numbering {
+            hex: std::array::from_fn(|_| Vec::with_capacity(per_bucket)),
+            counted: Vec::new(),
+            other: Vec::new(),
+        }
+    }
+
+    fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
+        self.hex[usize::from(digest[0])].push((digest, owner, size));
+    }
+
     fn add(&mut self, sha: &str, owner: Owner, size: Option<i64>) {
         match decode_digest(sha.as_bytes()) {
-            Some(digest) => self.hex.push((digest, owner, size)),
+            Some(digest) => self.push_hex(digest, owner, size),
             None => self.other.push((sha.to_owned(), owner, size)),
         }
     }
@@ -469,7 +483,7 @@ impl Numbering {
             Some(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
                 self.counted.push(digest)
             }
-            Some(digest) => self.hex.push((digest, Owner::Counted, None)),
+            Some(digest) => self.push_hex(digest, Owner::Counted, None),
             None => self.other.push((sha.to_owned(), Owner::Counted, None)),
         }
     }
@@ -481,8 +495,9 @@ impl Numbering {
             counted,
             other,
         } = self;
-        sort_by_digest(&mut hex, |r| r.0[0]);
-        census.shas.reserve(hex.len().max(counted.len()));
+        hex.par_iter_mut().for_each(|bucket| bucket.sort_unstable());
+        let refs = hex.iter().map(Vec::len).sum::<usize>();
+        census.shas.reserve(refs.max(counted.len()));
         let mut item_shas = vec![NO_SHA; census.items.len()];
         let mut sha = NO_SHA;
         let mut counted = counted.into_iter().peekable();
@@ -494,7 +509,7 @@ impl Numbering {
             census.assign(owner, sha, size, &mut item_shas);
             Ok::<_, Error>(())
         };
-        for r in hex {
+        for r in hex.into_iter().flatten() {
             while let Some(c) = counted.next_if(|c| *c <= r.0) {
                 take(census, (c, Owner::Counted, None))?;
             }
@@ -523,83 +538,48 @@ impl Numbering {
     }
 }
 
-/// Sorts `list` ascending, where `first_byte` is the first byte of each element's leading
-/// field (a digest, uniformly spread): first in place into 256 buckets by that byte (one
-/// pass, each element moved once), then each bucket on its own, the buckets spread over
-/// the cores. A bucket fits in the processor's caches, where one sort of the whole list
-/// would go to memory at every level.
-fn sort_by_digest<T: Ord + Send>(list: &mut [T], first_byte: impl Fn(&T) -> u8) {
-    let mut ends = [0usize; 256];
-    for element in list.iter() {
-        ends[usize::from(first_byte(element))] += 1;
-    }
-    let mut next = [0usize; 256];
-    let mut at = 0;
-    for (bucket, end) in ends.iter_mut().enumerate() {
-        next[bucket] = at;
-        at += *end;
-        *end = at;
-    }
-    let starts = next;
-    for bucket in 0..256 {
-        while next[bucket] < ends[bucket] {
-            let to = usize::from(first_byte(&list[next[bucket]]));
-            if to == bucket {
-                next[bucket] += 1;
-            } else {
-                list.swap(next[bucket], next[to]);
-                next[to] += 1;
-            }
-        }
-    }
-    let mut buckets = Vec::with_capacity(256);
-    let mut rest = list;
-    // From the last bucket back: each one is what lies past its start.
-    for &start in starts.iter().rev() {
-        let (before, bucket) = rest.split_at_mut(start);
-        buckets.push(bucket);
-        rest = before;
-    }
-    buckets
-        .par_iter_mut()
-        .for_each(|bucket| bucket.sort_unstable());
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::Census;
+    use crate::cache::Cache;
+    use crate::registry::NewItem;
+    use crate::status::Status;
 
+    /// 600 items over 400 contents: every bucket of first bytes that is hit holds a few
+    /// digests, in no order as they arrive, and most contents are shared by several items.
     #[test]
-    fn sort_by_digest_sorts_like_a_plain_sort() {
-        // Digests with first bytes from a few buckets (some empty, some crowded), shared
-        // digests with several owners, and sizes, from a fixed pseudo-random sequence.
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut refs: Vec<Ref<[u8; 32]>> = Vec::new();
-        for i in 0..5000u32 {
-            let mut digest = [0u8; 32];
-            digest[0] = [0, 1, 7, 200, 255][(next() % 5) as usize];
-            digest[1] = (next() % 4) as u8;
-            digest[31] = (next() % 3) as u8;
-            let owner = match next() % 3 {
-                0 => Owner::Item(i),
-                1 => Owner::Link(i % 17),
-                _ => Owner::Counted,
-            };
-            refs.push((digest, owner, (next() % 2 == 0).then_some(i64::from(i % 9))));
+    fn digests_are_numbered_in_order_and_counted_per_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut holders = std::collections::HashMap::new();
+        for i in 0..600 {
+            let item = cache
+                .put_bytes(
+                    &NewItem::new(format!("s3://b/{i}")),
+                    format!("{}", i % 400).as_bytes(),
+                )
+                .unwrap();
+            if i % 9 == 4 {
+                cache.trash(item.id).unwrap();
+            }
+            *holders.entry(item.sha256.unwrap()).or_insert(0u32) += 1;
         }
-        let mut expected = refs.clone();
-        expected.sort_unstable();
-        sort_by_digest(&mut refs, |r| r.0[0]);
-        assert!(refs == expected);
-
-        let mut none: Vec<Ref<[u8; 32]>> = Vec::new();
-        sort_by_digest(&mut none, |r| r.0[0]);
-        assert!(none.is_empty());
+        for only in [None, Some(&[Status::Trash][..])] {
+            let census = Census::read(cache.registry().db(), only, false).unwrap();
+            let digests = census.digests();
+            assert_eq!(digests.len(), 400);
+            assert!(
+                digests.windows(2).all(|w| w[0] < w[1]),
+                "ascending, each once"
+            );
+            for (sha, refs) in census.shas.iter().enumerate() {
+                let name = census.sha_name(sha as u32);
+                assert_eq!(refs.items, holders[&name], "{name}");
+            }
+            for r in &census.items {
+                let item = cache.get(r.id).unwrap();
+                assert_eq!(census.digest(r.sha).map(|d| d.to_string()), item.sha256);
+            }
+        }
     }
 }

@@ -295,6 +295,11 @@ mod tests {
             let note = (item.status == Status::Failed).then(|| item.note.as_deref().unwrap());
             assert_eq!(census.failure_note(row), note);
         }
+        let digests = census.digests();
+        assert!(
+            digests.windows(2).all(|w| w[0] < w[1]),
+            "ascending, each once"
+        );
         // 20 and up share one content.
         let shared = census.items.last().unwrap().sha;
         assert_eq!(census.shas[shared as usize].items, 3);
