@@ -178,15 +178,11 @@ fn keep_last_spares_versions_whose_content_a_pinned_manifest_links() {
     let v: Vec<_> = (0..4).map(|i| put(&cache, "k", &format!("v{i}"))).collect();
     let m = manifest_linking(&cache, "m", "oldest", &v[0]);
     cache.pin(m.id, true).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            keep_last: Some(1),
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let keep_one = GcPolicy {
+        keep_last: Some(1),
+        ..policy()
+    };
+    let plan = gc::plan(&cache, &keep_one, Utc::now()).unwrap();
     // The oldest is protected, yet still counts in the ranks of the others.
     assert_eq!(ids(&plan), [v[1].id, v[2].id]);
     let detail = plan.items[0].detail.to_string();
@@ -195,15 +191,7 @@ fn keep_last_spares_versions_whose_content_a_pinned_manifest_links() {
         "{detail}"
     );
     cache.pin(m.id, false).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            keep_last: Some(1),
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = gc::plan(&cache, &keep_one, Utc::now()).unwrap();
     assert_eq!(ids(&plan), [v[0].id, v[1].id, v[2].id]);
 }
 
