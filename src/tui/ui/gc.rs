@@ -161,21 +161,19 @@ fn draw_plan(
     area: Rect,
     theme: Theme,
 ) {
-    let summary = summary_lines(plan, area.width, theme);
-    let width = usize::from(area.width.max(1));
-    let summary_rows: usize = summary
-        .iter()
-        .map(|l| l.width().div_ceil(width).max(1))
-        .sum();
-    // The position and at least one entry stay in view on the smallest screens.
-    let summary_rows = summary_rows.min(usize::from(area.height.saturating_sub(2)));
+    let summary = Paragraph::new(summary_lines(plan, area.width, theme)).wrap(Wrap { trim: false });
+    // Rows as the paragraph wraps them (at words); the position and at least one entry
+    // stay in view on the smallest screens.
+    let summary_rows = summary
+        .line_count(area.width.max(1))
+        .min(usize::from(area.height.saturating_sub(2)));
     let [top, position_row, list] = Layout::vertical([
-        Constraint::Length(summary_rows as u16),
+        Constraint::Length(u16::try_from(summary_rows).unwrap_or(u16::MAX)),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(summary).wrap(Wrap { trim: false }), top);
+    frame.render_widget(summary, top);
 
     let entries = plan.items.len() + plan.files.len();
     let room = usize::from(list.height).max(1);
