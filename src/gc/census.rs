@@ -106,10 +106,9 @@ pub(super) struct Census {
     /// The other values, numbered after the digests.
     other_names: Vec<String>,
     rows: RowIndex,
-    /// When asked for: every READY item's [`Version`] in 256 buckets, by its key's first
-    /// byte, each in row order. Gathered while the rows are read, on the thread that waits
-    /// for them anyway. (Empty when not asked for.)
-    pub versions: Vec<Vec<Version>>,
+    /// When asked for: every READY item's [`Version`], by its key's first byte. Gathered
+    /// while the rows are read, on the thread that waits for them anyway.
+    pub versions: Option<ByFirstByte<Version>>,
 }
 
 impl Census {
@@ -145,11 +144,7 @@ impl Census {
             digests: Vec::new(),
             other_names: Vec::new(),
             rows: RowIndex::Search,
-            versions: if versions {
-                vec![Vec::new(); 256]
-            } else {
-                Vec::new()
-            },
+            versions: versions.then(|| ByFirstByte::new(expected)),
         };
         let mut numbering = Numbering::new(expected);
         let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
@@ -441,13 +436,51 @@ impl Owner {
 /// A digest as read, who references it, and the size recorded with the reference.
 type Ref<T> = (T, Owner, Option<i64>);
 
+/// Values that lead with a digest, put in 256 buckets by its first byte as they come (on
+/// the census worker, while rows are read). Once all are in, only each bucket needs
+/// sorting, on every core, and the buckets in order are the whole, sorted. A bucket fits
+/// in the processor's caches, where one sort of the whole list would go to memory at
+/// every level.
+pub(super) struct ByFirstByte<T>([Vec<T>; 256]);
+
+impl<T: Ord + Send> ByFirstByte<T> {
+    /// Room for about `expected` values: only reserved, so memory is touched as it fills.
+    fn new(expected: usize) -> Self {
+        let per_bucket = expected / 256 + expected / 4096 + 16;
+        ByFirstByte(std::array::from_fn(|_| Vec::with_capacity(per_bucket)))
+    }
+
+    /// Adds `value`, whose digest begins with `first_byte`.
+    fn push(&mut self, first_byte: u8, value: T) {
+        self.0[usize::from(first_byte)].push(value);
+    }
+
+    /// Sorts every bucket.
+    pub fn sort(&mut self) {
+        self.0
+            .par_iter_mut()
+            .for_each(|bucket| bucket.sort_unstable());
+    }
+
+    /// The buckets, in order of first byte.
+    pub fn buckets(&self) -> &[Vec<T>] {
+        &self.0
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    /// Every value, in order of first byte (sorted, after [`ByFirstByte::sort`]).
+    fn into_values(self) -> impl Iterator<Item = T> {
+        self.0.into_iter().flatten()
+    }
+}
+
 /// The digests as read, numbered once all are in: sorted rather than looked up one by one.
 struct Numbering {
-    /// The proper digests, put in 256 buckets by their first byte as they come (on the
-    /// census worker, while rows are read): once all are in, only each bucket needs
-    /// sorting, and the buckets are sorted on every core. A bucket fits in the processor's
-    /// caches, where one sort of the whole list would go to memory at every level.
-    hex: [Vec<Ref<[u8; 32]>>; 256],
+    /// The proper digests.
+    hex: ByFirstByte<Ref<[u8; 32]>>,
     /// Digests only to be counted, read in ascending order from the digest index (so
     /// merged in, not sorted), when only some items are read in full.
     counted: Vec<[u8; 32]>,
@@ -455,18 +488,16 @@ struct Numbering {
 }
 
 impl Numbering {
-    /// Room for about `expected` digests: only reserved, so memory is touched as it fills.
     fn new(expected: usize) -> Numbering {
-        let per_bucket = expected / 256 + expected / 4096 + 16;
         Numbering {
-            hex: std::array::from_fn(|_| Vec::with_capacity(per_bucket)),
+            hex: ByFirstByte::new(expected),
             counted: Vec::new(),
             other: Vec::new(),
         }
     }
 
     fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
-        self.hex[usize::from(digest[0])].push((digest, owner, size));
+        self.hex.push(digest[0], (digest, owner, size));
     }
 
     fn add(&mut self, sha: &str, owner: Owner, size: Option<i64>) {
@@ -495,9 +526,8 @@ impl Numbering {
             counted,
             other,
         } = self;
-        hex.par_iter_mut().for_each(|bucket| bucket.sort_unstable());
-        let refs = hex.iter().map(Vec::len).sum::<usize>();
-        census.shas.reserve(refs.max(counted.len()));
+        hex.sort();
+        census.shas.reserve(hex.len().max(counted.len()));
         let mut item_shas = vec![NO_SHA; census.items.len()];
         let mut sha = NO_SHA;
         let mut counted = counted.into_iter().peekable();
@@ -509,7 +539,7 @@ impl Numbering {
             census.assign(owner, sha, size, &mut item_shas);
             Ok::<_, Error>(())
         };
-        for r in hex.into_iter().flatten() {
+        for r in hex.into_values() {
             while let Some(c) = counted.next_if(|c| *c <= r.0) {
                 take(census, (c, Owner::Counted, None))?;
             }

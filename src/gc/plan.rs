@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use super::census::{Census, ItemRow, NO_LINKS, NO_SHA, ShaId, Version};
+use super::census::{ByFirstByte, Census, ItemRow, NO_LINKS, NO_SHA, ShaId, Version};
 use super::{
     Detail, GcPlan, GcPolicy, PlannedFile, PlannedItem, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
@@ -123,7 +123,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
         some.then_some(only.as_slice()),
         policy.keep_last.is_some(),
     )?;
-    let versions = std::mem::take(&mut census.versions);
+    let versions = census.versions.take();
     let items = &census.items;
     let c = &census;
     let mut picks = Picks {
@@ -290,13 +290,16 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
 /// `keep` newest that nothing protects, in `(key, version)` order. Keys are sorted in
 /// memory: as 32 bytes when every one is a digest (as keys are), from the census's
 /// `versions`, else as text (the same order as SQLite's, byte by byte).
-fn keep_last(census: &Census, mut versions: Vec<Vec<Version>>, keep: u32, picks: &mut Picks) {
-    if census.keys_are_digests() {
+fn keep_last(
+    census: &Census,
+    versions: Option<ByFirstByte<Version>>,
+    keep: u32,
+    picks: &mut Picks,
+) {
+    if let Some(mut versions) = versions.filter(|_| census.keys_are_digests()) {
         // A key's versions share its bucket: the buckets are ranked one by one.
-        versions
-            .par_iter_mut()
-            .for_each(|bucket| bucket.sort_unstable());
-        for bucket in &versions {
+        versions.sort();
+        for bucket in versions.buckets() {
             pick_old_versions(census, bucket, keep, picks);
         }
     } else {

@@ -1,6 +1,7 @@
 //! The census's scan of the items, in two stages on two threads: this one steps SQLite and
 //! copies each row's columns into a batch; a worker takes the batches into the census
-//! (digests decoded and numbered, rows and text laid out). Stepping SQLite and building
+//! (keys and digests decoded, digests put in buckets to be numbered, rows and text laid
+//! out). Stepping SQLite and building
 //! the census cost about the same, so at a million items this nearly halves the read; one
 //! connection keeps the whole census in one snapshot. Batches go back to be refilled, so
 //! their memory is touched once.
@@ -216,9 +217,9 @@ impl Census {
                 numbering.add(sha, owner, raw.size);
             }
             if raw.status == Some(Status::Ready)
-                && let Some(bucket) = self.versions.get_mut(usize::from(key[0]))
+                && let Some(versions) = &mut self.versions
             {
-                bucket.push((key, raw.version, row));
+                versions.push(key[0], (key, raw.version, row));
             }
             if let Some(note) = next(raw.note_len) {
                 self.notes.insert(row, note.to_owned());
