@@ -2,8 +2,8 @@
 //!
 //! Content is streamed into `tmp/` (on unix into a file read-only from the start: the
 //! writer's open handle is all that writes it; elsewhere made read-only when sealed),
-//! hashed in the same pass, synced and renamed into place; an existing blob with the same digest is a dedup hit. A reader
-//! therefore never sees a partial blob.
+//! hashed in the same pass, synced and renamed into place; an existing blob with the same
+//! digest is a dedup hit. A reader therefore never sees a partial blob.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

@@ -50,10 +50,7 @@ fn bulk_ingest_is_all_or_nothing() {
         if i == 5 {
             Err(Error::invalid("line 6", "broken"))
         } else {
-            Ok(IngestItem {
-                item: NewItem::new(format!("second{i}")),
-                content: IngestContent::Bytes(format!("new content {i}").into_bytes()),
-            })
+            bytes(&format!("second{i}"), &format!("new content {i}"))
         }
     });
     assert!(cache.ingest(items, &mut |_| {}).is_err());
