@@ -6,6 +6,7 @@
 pub mod item;
 pub mod read;
 pub mod schema;
+pub mod snapshot;
 pub mod text;
 pub mod write;
 
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::{Error, IoResultExt, Result};
 
 pub use item::{Item, Lease, Link, LinkKind, ManifestInfo, NewItem};
+pub use snapshot::Snapshot;
 
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

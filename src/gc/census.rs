@@ -6,14 +6,18 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rayon::prelude::*;
+use rusqlite::Connection;
 
 use crate::error::{Error, Result};
-use crate::key::decode_digest;
 use crate::registry::Db;
 use crate::status::Status;
 
+mod numbering;
 mod scan;
+
+pub(super) use numbering::ByFirstByte;
+use numbering::{Numbering, Owner};
+use scan::Part;
 
 /// The number of a distinct blob digest in a [`Census`].
 pub(super) type ShaId = u32;
@@ -107,32 +111,40 @@ pub(super) struct Census {
     other_names: Vec<String>,
     rows: RowIndex,
     /// When asked for: every READY item's [`Version`], by its key's first byte. Gathered
-    /// while the rows are read, on the thread that waits for them anyway.
+    /// while the rows are read.
     pub versions: Option<ByFirstByte<Version>>,
 }
 
 impl Census {
-    /// Reads every item and link (two sequential scans); with `only`, just the items in
+    /// Reads every item and link (two sequential scans, the items' shared out among
+    /// `twins` and `db`'s connection, all in one snapshot); with `only`, just the items in
     /// those statuses, and the digests of the others from the digest index (the census
     /// then knows nothing of their sizes: [`Census::usage`] needs every item). With
     /// `versions`, it gathers [`Census::versions`] too.
-    pub fn read(db: Db<'_>, only: Option<&[Status]>, versions: bool) -> Result<Census> {
+    pub fn read(
+        db: Db<'_>,
+        twins: &mut [Connection],
+        only: Option<&[Status]>,
+        versions: bool,
+    ) -> Result<Census> {
         let fail = db.err("reading the registry for gc");
-        // Ids are allocated in order, so their span is a good guess at the count (capped,
-        // in case they are sparse: it is only a hint).
-        let span: i64 = db
+        // Two subqueries: each is one step down the table's tree, where `min(id), max(id)`
+        // in one query reads every row.
+        let (first, last): (Option<i64>, Option<i64>) = db
             .conn
             .query_row(
-                // Two subqueries: each is one step down the table's tree, where `max(id) -
-                // min(id)` in one query reads every row.
-                "SELECT coalesce((SELECT max(id) FROM items) - (SELECT min(id) FROM items) + 1, 0)",
+                "SELECT (SELECT min(id) FROM items), (SELECT max(id) FROM items)",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(&fail)?;
+        let (first, last) = (first.unwrap_or(0), last.unwrap_or(-1));
+        // Ids are allocated in order, so their span is a good guess at the count (capped,
+        // in case they are sparse: it is only a hint).
+        let span = last.saturating_sub(first).saturating_add(1).max(0);
         let expected = usize::try_from(span).unwrap_or(0).min(1 << 24);
         let mut census = Census {
-            items: Vec::with_capacity(expected),
+            items: Vec::new(),
             text: String::new(),
             odd_keys: HashMap::new(),
             notes: HashMap::new(),
@@ -144,11 +156,12 @@ impl Census {
             digests: Vec::new(),
             other_names: Vec::new(),
             rows: RowIndex::Search,
-            versions: versions.then(|| ByFirstByte::new(expected)),
+            versions: None,
         };
-        let mut numbering = Numbering::new(expected);
+        let mut numbering = Numbering::new();
         let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
-                              lease_expires, key, version, uri, note FROM items";
+                              lease_expires, key, version, uri, note
+                       FROM items WHERE id >= ?1 AND id < ?2";
         let sql = match only {
             None => format!("{columns} ORDER BY id"),
             // The statuses' own names (no input goes into the SQL); an empty list matches
@@ -158,17 +171,45 @@ impl Census {
                     .iter()
                     .map(|s| format!("'{}'", s.as_str()))
                     .collect();
-                format!(
-                    "{columns} WHERE status IN ({}) ORDER BY id",
-                    names.join(", ")
-                )
+                format!("{columns} AND status IN ({}) ORDER BY id", names.join(", "))
             }
         };
-        let mut st = db.conn.prepare(&sql).map_err(&fail)?;
-        let mut rows = st.query([]).map_err(&fail)?;
-        census.scan_items(&mut rows, &mut numbering, only.is_none(), &fail)?;
-        drop(rows);
-        drop(st);
+        // One range of ids per connection, the first on this one; the last range is open
+        // (ids are below i64::MAX by SQLite's rules).
+        let parts = twins.len() + 1;
+        let cut = |i: usize| match i {
+            0 => i64::MIN,
+            i if i == parts => i64::MAX,
+            i => first.saturating_add(span / parts as i64 * i as i64),
+        };
+        // Each part has room for all, so that the first can take in the others (reserved
+        // memory is only touched as it fills).
+        let how = (only.is_none(), versions);
+        let fail_sync: scan::Fail<'_> = &fail;
+        let scanned = std::thread::scope(|scope| {
+            let others: Vec<_> = (twins.iter_mut().enumerate())
+                .map(|(i, conn)| {
+                    let range = (cut(i + 1), cut(i + 2));
+                    let sql = sql.as_str();
+                    std::thread::Builder::new()
+                        .name("gc census".into())
+                        .spawn_scoped(scope, move || {
+                            Part::scan(conn, sql, range, expected, how, fail_sync)
+                        })
+                })
+                .collect();
+            let mine = Part::scan(db.conn, &sql, (cut(0), cut(1)), expected, how, fail_sync);
+            let joined = others.into_iter().map(|other| match other {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::invalid("gc", "a census thread failed"))),
+                Err(e) => Err(Error::invalid("gc", format!("cannot start a thread: {e}"))),
+            });
+            std::iter::once(mine).chain(joined).collect::<Vec<_>>()
+        });
+        for part in scanned {
+            census.append(part?, &mut numbering)?;
+        }
         census.rows = RowIndex::new(&census.items);
         if only.is_some() {
             let mut st = db
@@ -253,44 +294,6 @@ impl Census {
     /// The note of the FAILED item at `row`, if it has one.
     pub fn failure_note(&self, row: usize) -> Option<&str> {
         self.notes.get(&row).map(String::as_str)
-    }
-
-    /// Gives the next digest number to a new distinct value.
-    fn new_sha(&mut self) -> Result<ShaId> {
-        let sha = ShaId::try_from(self.shas.len())
-            .ok()
-            .filter(|&n| n != NO_SHA)
-            .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
-        self.shas.push(ShaRefs::default());
-        self.sha_pinned.push(false);
-        self.sha_sizes.push((None, None));
-        Ok(sha)
-    }
-
-    /// Records that `owner`, of `size`, references `sha`. Items' digests are noted in
-    /// `item_shas`, by row, rather than in their rows: references come in digest order,
-    /// and a write to a row each would go to memory at random.
-    fn assign(&mut self, owner: Owner, sha: ShaId, size: Option<i64>, item_shas: &mut [ShaId]) {
-        let at = sha as usize;
-        match owner {
-            Owner::Item(row) => {
-                item_shas[row as usize] = sha;
-                self.shas[at].items += 1;
-                let max = &mut self.sha_sizes[at].0;
-                *max = (*max).max(size);
-            }
-            Owner::Row(row) => item_shas[row as usize] = sha,
-            Owner::Counted => self.shas[at].items += 1,
-            Owner::Link(link) => {
-                let link = &mut self.links[link as usize];
-                link.sha = sha;
-                let pinned = link.pinned;
-                self.shas[at].links += 1;
-                let max = &mut self.sha_sizes[at].1;
-                *max = (*max).max(size);
-                self.sha_pinned[at] |= pinned;
-            }
-        }
     }
 
     /// The position in `items` of the item with `id`.
@@ -398,218 +401,6 @@ impl RowIndex {
         RowIndex::Dense {
             first: first.id,
             rows,
-        }
-    }
-}
-
-/// Who references a digest: an item (by row) or a link (by index). When only some items
-/// are read, theirs are `Row`s, and every item's reference is `Counted` from the index.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Owner {
-    Item(u32),
-    Row(u32),
-    Counted,
-    Link(u32),
-}
-
-impl Owner {
-    fn item(row: usize) -> Result<Owner> {
-        Owner::check(row).map(Owner::Item)
-    }
-
-    fn row(row: usize) -> Result<Owner> {
-        Owner::check(row).map(Owner::Row)
-    }
-
-    fn link(at: usize) -> Result<Owner> {
-        Owner::check(at).map(Owner::Link)
-    }
-
-    fn check(n: usize) -> Result<u32> {
-        u32::try_from(n)
-            .ok()
-            .filter(|&n| n != u32::MAX)
-            .ok_or_else(|| Error::invalid("registry", "too many items to plan a gc"))
-    }
-}
-
-/// A digest as read, who references it, and the size recorded with the reference.
-type Ref<T> = (T, Owner, Option<i64>);
-
-/// Values that lead with a digest, put in 256 buckets by its first byte as they come (on
-/// the census worker, while rows are read). Once all are in, only each bucket needs
-/// sorting, on every core, and the buckets in order are the whole, sorted. A bucket fits
-/// in the processor's caches, where one sort of the whole list would go to memory at
-/// every level.
-pub(super) struct ByFirstByte<T>([Vec<T>; 256]);
-
-impl<T: Ord + Send> ByFirstByte<T> {
-    /// Room for about `expected` values: only reserved, so memory is touched as it fills.
-    fn new(expected: usize) -> Self {
-        let per_bucket = expected / 256 + expected / 4096 + 16;
-        ByFirstByte(std::array::from_fn(|_| Vec::with_capacity(per_bucket)))
-    }
-
-    /// Adds `value`, whose digest begins with `first_byte`.
-    fn push(&mut self, first_byte: u8, value: T) {
-        self.0[usize::from(first_byte)].push(value);
-    }
-
-    /// Sorts every bucket.
-    pub fn sort(&mut self) {
-        self.0
-            .par_iter_mut()
-            .for_each(|bucket| bucket.sort_unstable());
-    }
-
-    /// The buckets, in order of first byte.
-    pub fn buckets(&self) -> &[Vec<T>] {
-        &self.0
-    }
-
-    fn len(&self) -> usize {
-        self.0.iter().map(Vec::len).sum()
-    }
-
-    /// Every value, in order of first byte (sorted, after [`ByFirstByte::sort`]).
-    fn into_values(self) -> impl Iterator<Item = T> {
-        self.0.into_iter().flatten()
-    }
-}
-
-/// The digests as read, numbered once all are in: sorted rather than looked up one by one.
-struct Numbering {
-    /// The proper digests.
-    hex: ByFirstByte<Ref<[u8; 32]>>,
-    /// Digests only to be counted, read in ascending order from the digest index (so
-    /// merged in, not sorted), when only some items are read in full.
-    counted: Vec<[u8; 32]>,
-    other: Vec<Ref<String>>,
-}
-
-impl Numbering {
-    fn new(expected: usize) -> Numbering {
-        Numbering {
-            hex: ByFirstByte::new(expected),
-            counted: Vec::new(),
-            other: Vec::new(),
-        }
-    }
-
-    fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
-        self.hex.push(digest[0], (digest, owner, size));
-    }
-
-    fn add(&mut self, sha: &str, owner: Owner, size: Option<i64>) {
-        match decode_digest(sha.as_bytes()) {
-            Some(digest) => self.push_hex(digest, owner, size),
-            None => self.other.push((sha.to_owned(), owner, size)),
-        }
-    }
-
-    /// Adds a reference to be counted, from a list read in ascending order.
-    fn count(&mut self, sha: &str) {
-        match decode_digest(sha.as_bytes()) {
-            // In order, as an index gives them (checked: any order stays correct).
-            Some(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
-                self.counted.push(digest)
-            }
-            Some(digest) => self.push_hex(digest, Owner::Counted, None),
-            None => self.other.push((sha.to_owned(), Owner::Counted, None)),
-        }
-    }
-
-    /// Numbers proper digests in ascending order, then the rest, and counts references.
-    fn number(self, census: &mut Census) -> Result<()> {
-        let Numbering {
-            mut hex,
-            counted,
-            other,
-        } = self;
-        hex.sort();
-        census.shas.reserve(hex.len().max(counted.len()));
-        let mut item_shas = vec![NO_SHA; census.items.len()];
-        let mut sha = NO_SHA;
-        let mut counted = counted.into_iter().peekable();
-        let mut take = |census: &mut Census, (digest, owner, size): Ref<[u8; 32]>| {
-            if census.digests.last() != Some(&digest) {
-                sha = census.new_sha()?;
-                census.digests.push(digest);
-            }
-            census.assign(owner, sha, size, &mut item_shas);
-            Ok::<_, Error>(())
-        };
-        for r in hex.into_values() {
-            while let Some(c) = counted.next_if(|c| *c <= r.0) {
-                take(census, (c, Owner::Counted, None))?;
-            }
-            take(census, r)?;
-        }
-        for c in counted {
-            take(census, (c, Owner::Counted, None))?;
-        }
-        let mut others: HashMap<String, ShaId> = HashMap::new();
-        for (name, owner, size) in other {
-            let sha = match others.get(&name) {
-                Some(&sha) => sha,
-                None => {
-                    let sha = census.new_sha()?;
-                    census.other_names.push(name.clone());
-                    others.insert(name, sha);
-                    sha
-                }
-            };
-            census.assign(owner, sha, size, &mut item_shas);
-        }
-        for (item, sha) in census.items.iter_mut().zip(item_shas) {
-            item.sha = sha;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Census;
-    use crate::cache::Cache;
-    use crate::registry::NewItem;
-    use crate::status::Status;
-
-    /// 600 items over 400 contents: every bucket of first bytes that is hit holds a few
-    /// digests, in no order as they arrive, and most contents are shared by several items.
-    #[test]
-    fn digests_are_numbered_in_order_and_counted_per_holder() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path()).unwrap();
-        let mut holders = std::collections::HashMap::new();
-        for i in 0..600 {
-            let item = cache
-                .put_bytes(
-                    &NewItem::new(format!("s3://b/{i}")),
-                    format!("{}", i % 400).as_bytes(),
-                )
-                .unwrap();
-            if i % 9 == 4 {
-                cache.trash(item.id).unwrap();
-            }
-            *holders.entry(item.sha256.unwrap()).or_insert(0u32) += 1;
-        }
-        for only in [None, Some(&[Status::Trash][..])] {
-            let census = Census::read(cache.registry().db(), only, false).unwrap();
-            let digests = census.digests();
-            assert_eq!(digests.len(), 400);
-            assert!(
-                digests.windows(2).all(|w| w[0] < w[1]),
-                "ascending, each once"
-            );
-            for (sha, refs) in census.shas.iter().enumerate() {
-                let name = census.sha_name(sha as u32);
-                assert_eq!(refs.items, holders[&name], "{name}");
-            }
-            for r in &census.items {
-                let item = cache.get(r.id).unwrap();
-                assert_eq!(census.digest(r.sha).map(|d| d.to_string()), item.sha256);
-            }
         }
     }
 }

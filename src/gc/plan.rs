@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
+use rusqlite::Connection;
 
 use super::census::{ByFirstByte, Census, ItemRow, NO_LINKS, NO_SHA, ShaId, Version};
 use super::{
@@ -59,13 +60,11 @@ impl Picks {
 
 /// Plans a collection under `policy` as of `now`. Reads only; nothing changes.
 pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPlan> {
-    let db = cache.registry().db();
-    // One read transaction: every query sees the same snapshot. Dropping it ends it
-    // (nothing was written).
-    let _snapshot = db
-        .conn
-        .unchecked_transaction()
-        .map_err(db.err("planning gc"))?;
+    // One snapshot: every query sees the same registry, on this connection and on those
+    // that share the census's read out among the cores. Dropping it ends the reads.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut snapshot = cache.registry().snapshot(cores.clamp(1, 4) - 1)?;
+    let (db, twins) = snapshot.split();
     std::thread::scope(|scope| {
         let (blobs, tmp) = (cache.blobs().dir(), cache.blobs().tmp_dir());
         let walk = || walk::blob_digests(blobs, tmp, SystemTime::now());
@@ -75,7 +74,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
                 .name("gc blob walk".into())
                 .spawn_scoped(scope, walk)
         });
-        let planned = plan_items(cache, db, policy, now);
+        let planned = plan_items(cache, (db, twins), policy, now);
         // Joined before anything is returned, an error included.
         let on_disk = listing.map(|walker| match walker {
             Ok(walker) => walker.join().unwrap_or_else(|_| {
@@ -108,7 +107,12 @@ type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, u64);
 /// Everything but orphans and temp files: the items each policy picks, their accounting,
 /// and the blobs only collected manifests linked. Also returns the census and the usage
 /// measured for max-size.
-fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) -> Result<Planned> {
+fn plan_items(
+    cache: &Cache,
+    (db, twins): (Db<'_>, &mut [Connection]),
+    policy: &GcPolicy,
+    now: DateTime<Utc>,
+) -> Result<Planned> {
     // Only trash, stale writes or failures: only items in those statuses are read in full.
     let mut only = Vec::new();
     if policy.trash.is_some() {
@@ -120,6 +124,7 @@ fn plan_items(cache: &Cache, db: Db<'_>, policy: &GcPolicy, now: DateTime<Utc>) 
     let some = policy.keep_last.is_none() && policy.max_age.is_none() && policy.max_size.is_none();
     let mut census = Census::read(
         db,
+        twins,
         some.then_some(only.as_slice()),
         policy.keep_last.is_some(),
     )?;

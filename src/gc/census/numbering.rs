@@ -1,0 +1,274 @@
+//! Numbering the digests the census read: every reference (an item's content, a
+//! manifest's link) is gathered as it comes, in buckets by first byte; once all are in,
+//! the buckets are sorted and walked in order, so each distinct digest gets its number
+//! without a lookup per reference.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::{Census, NO_SHA, ShaId, ShaRefs};
+use crate::error::{Error, Result};
+use crate::key::decode_digest;
+
+impl Census {
+    /// Gives the next digest number to a new distinct value.
+    fn new_sha(&mut self) -> Result<ShaId> {
+        let sha = ShaId::try_from(self.shas.len())
+            .ok()
+            .filter(|&n| n != NO_SHA)
+            .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
+        self.shas.push(ShaRefs::default());
+        self.sha_pinned.push(false);
+        self.sha_sizes.push((None, None));
+        Ok(sha)
+    }
+
+    /// Records that `owner`, of `size`, references `sha`. Items' digests are noted in
+    /// `item_shas`, by row, rather than in their rows: references come in digest order,
+    /// and a write to a row each would go to memory at random.
+    fn assign(&mut self, owner: Owner, sha: ShaId, size: Option<i64>, item_shas: &mut [ShaId]) {
+        let at = sha as usize;
+        match owner {
+            Owner::Item(row) => {
+                item_shas[row as usize] = sha;
+                self.shas[at].items += 1;
+                let max = &mut self.sha_sizes[at].0;
+                *max = (*max).max(size);
+            }
+            Owner::Row(row) => item_shas[row as usize] = sha,
+            Owner::Counted => self.shas[at].items += 1,
+            Owner::Link(link) => {
+                let link = &mut self.links[link as usize];
+                link.sha = sha;
+                let pinned = link.pinned;
+                self.shas[at].links += 1;
+                let max = &mut self.sha_sizes[at].1;
+                *max = (*max).max(size);
+                self.sha_pinned[at] |= pinned;
+            }
+        }
+    }
+}
+
+/// Who references a digest: an item (by row) or a link (by index). When only some items
+/// are read, theirs are `Row`s, and every item's reference is `Counted` from the index.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Owner {
+    Item(u32),
+    Row(u32),
+    Counted,
+    Link(u32),
+}
+
+impl Owner {
+    pub(super) fn item(row: usize) -> Result<Owner> {
+        Owner::check(row).map(Owner::Item)
+    }
+
+    pub(super) fn row(row: usize) -> Result<Owner> {
+        Owner::check(row).map(Owner::Row)
+    }
+
+    pub(super) fn link(at: usize) -> Result<Owner> {
+        Owner::check(at).map(Owner::Link)
+    }
+
+    pub(super) fn check(n: usize) -> Result<u32> {
+        u32::try_from(n)
+            .ok()
+            .filter(|&n| n != u32::MAX)
+            .ok_or_else(|| Error::invalid("registry", "too many items to plan a gc"))
+    }
+}
+
+/// A digest as read, who references it, and the size recorded with the reference.
+pub(super) type Ref<T> = (T, Owner, Option<i64>);
+
+/// Values that lead with a digest, put in 256 buckets by its first byte as they come (by
+/// the threads that read the rows). Once all are in, only each bucket needs
+/// sorting, on every core, and the buckets in order are the whole, sorted. A bucket fits
+/// in the processor's caches, where one sort of the whole list would go to memory at
+/// every level.
+pub(in crate::gc) struct ByFirstByte<T>([Vec<T>; 256]);
+
+impl<T: Ord + Send> ByFirstByte<T> {
+    /// Room for about `expected` values: only reserved, so memory is touched as it fills.
+    pub(super) fn new(expected: usize) -> Self {
+        let per_bucket = expected / 256 + expected / 4096 + 16;
+        ByFirstByte(std::array::from_fn(|_| Vec::with_capacity(per_bucket)))
+    }
+
+    /// Adds `value`, whose digest begins with `first_byte`.
+    pub(super) fn push(&mut self, first_byte: u8, value: T) {
+        self.0[usize::from(first_byte)].push(value);
+    }
+
+    /// Moves every value of `other` into the same bucket here, changed by `f` (which
+    /// must leave its digest as it is).
+    pub(super) fn append(&mut self, other: Self, f: impl Fn(T) -> T) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            mine.extend(theirs.into_iter().map(&f));
+        }
+    }
+
+    /// Sorts every bucket.
+    pub(in crate::gc) fn sort(&mut self) {
+        self.0
+            .par_iter_mut()
+            .for_each(|bucket| bucket.sort_unstable());
+    }
+
+    /// The buckets, in order of first byte.
+    pub(in crate::gc) fn buckets(&self) -> &[Vec<T>] {
+        &self.0
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    /// Every value, in order of first byte (sorted, after [`ByFirstByte::sort`]).
+    pub(super) fn into_values(self) -> impl Iterator<Item = T> {
+        self.0.into_iter().flatten()
+    }
+}
+
+/// The digests as read, numbered once all are in: sorted rather than looked up one by one.
+pub(super) struct Numbering {
+    /// The proper digests.
+    pub(super) hex: ByFirstByte<Ref<[u8; 32]>>,
+    /// Digests only to be counted, read in ascending order from the digest index (so
+    /// merged in, not sorted), when only some items are read in full.
+    pub(super) counted: Vec<[u8; 32]>,
+    pub(super) other: Vec<Ref<String>>,
+}
+
+impl Numbering {
+    pub(super) fn new() -> Numbering {
+        Numbering {
+            hex: ByFirstByte::new(0),
+            counted: Vec::new(),
+            other: Vec::new(),
+        }
+    }
+
+    pub(super) fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
+        self.hex.push(digest[0], (digest, owner, size));
+    }
+
+    pub(super) fn add(&mut self, sha: &str, owner: Owner, size: Option<i64>) {
+        match decode_digest(sha.as_bytes()) {
+            Some(digest) => self.push_hex(digest, owner, size),
+            None => self.other.push((sha.to_owned(), owner, size)),
+        }
+    }
+
+    /// Adds a reference to be counted, from a list read in ascending order.
+    pub(super) fn count(&mut self, sha: &str) {
+        match decode_digest(sha.as_bytes()) {
+            // In order, as an index gives them (checked: any order stays correct).
+            Some(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
+                self.counted.push(digest)
+            }
+            Some(digest) => self.push_hex(digest, Owner::Counted, None),
+            None => self.other.push((sha.to_owned(), Owner::Counted, None)),
+        }
+    }
+
+    /// Numbers proper digests in ascending order, then the rest, and counts references.
+    pub(super) fn number(self, census: &mut Census) -> Result<()> {
+        let Numbering {
+            mut hex,
+            counted,
+            other,
+        } = self;
+        hex.sort();
+        census.shas.reserve(hex.len().max(counted.len()));
+        let mut item_shas = vec![NO_SHA; census.items.len()];
+        let mut sha = NO_SHA;
+        let mut counted = counted.into_iter().peekable();
+        let mut take = |census: &mut Census, (digest, owner, size): Ref<[u8; 32]>| {
+            if census.digests.last() != Some(&digest) {
+                sha = census.new_sha()?;
+                census.digests.push(digest);
+            }
+            census.assign(owner, sha, size, &mut item_shas);
+            Ok::<_, Error>(())
+        };
+        for r in hex.into_values() {
+            while let Some(c) = counted.next_if(|c| *c <= r.0) {
+                take(census, (c, Owner::Counted, None))?;
+            }
+            take(census, r)?;
+        }
+        for c in counted {
+            take(census, (c, Owner::Counted, None))?;
+        }
+        let mut others: HashMap<String, ShaId> = HashMap::new();
+        for (name, owner, size) in other {
+            let sha = match others.get(&name) {
+                Some(&sha) => sha,
+                None => {
+                    let sha = census.new_sha()?;
+                    census.other_names.push(name.clone());
+                    others.insert(name, sha);
+                    sha
+                }
+            };
+            census.assign(owner, sha, size, &mut item_shas);
+        }
+        for (item, sha) in census.items.iter_mut().zip(item_shas) {
+            item.sha = sha;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Census;
+    use crate::cache::Cache;
+    use crate::registry::NewItem;
+    use crate::status::Status;
+
+    /// 600 items over 400 contents: every bucket of first bytes that is hit holds a few
+    /// digests, in no order as they arrive, and most contents are shared by several items.
+    #[test]
+    fn digests_are_numbered_in_order_and_counted_per_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut holders = std::collections::HashMap::new();
+        for i in 0..600 {
+            let item = cache
+                .put_bytes(
+                    &NewItem::new(format!("s3://b/{i}")),
+                    format!("{}", i % 400).as_bytes(),
+                )
+                .unwrap();
+            if i % 9 == 4 {
+                cache.trash(item.id).unwrap();
+            }
+            *holders.entry(item.sha256.unwrap()).or_insert(0u32) += 1;
+        }
+        for only in [None, Some(&[Status::Trash][..])] {
+            let mut snapshot = cache.registry().snapshot(1).unwrap();
+            let (db, twins) = snapshot.split();
+            let census = Census::read(db, twins, only, false).unwrap();
+            let digests = census.digests();
+            assert_eq!(digests.len(), 400);
+            assert!(
+                digests.windows(2).all(|w| w[0] < w[1]),
+                "ascending, each once"
+            );
+            for (sha, refs) in census.shas.iter().enumerate() {
+                let name = census.sha_name(sha as u32);
+                assert_eq!(refs.items, holders[&name], "{name}");
+            }
+            for r in &census.items {
+                let item = cache.get(r.id).unwrap();
+                assert_eq!(census.digest(r.sha).map(|d| d.to_string()), item.sha256);
+            }
+        }
+    }
+}
