@@ -266,6 +266,16 @@ impl AttrValue {
         })
     }
 
+    /// This value as reading it back after storing it gives it: datetimes keep whole
+    /// microseconds (see [`AttrValue::to_stored`]).
+    pub fn as_stored(&self) -> AttrValue {
+        match self {
+            AttrValue::Datetime(dt) => DateTime::from_timestamp_micros(dt.timestamp_micros())
+                .map_or_else(|| self.clone(), AttrValue::Datetime),
+            other => other.clone(),
+        }
+    }
+
     /// The value as stored: ints, floats and text natively, bools as 0/1 and datetimes as
     /// microseconds since the epoch, so range queries run on an index.
     pub fn to_stored(&self) -> ToSqlOutput<'_> {

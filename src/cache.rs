@@ -286,7 +286,7 @@ impl Cache {
     ) -> Result<Item> {
         let sync = self.opts.sync;
         let key = item_key(&new.uri, &new.params);
-        let id = self.registry.write(|db| {
+        self.registry.write(|db| {
             if let Some((_, links)) = manifest
                 && let Some(gone) = links.iter().find(|l| !self.blobs.exists(&l.sha256))
             {
@@ -298,21 +298,12 @@ impl Cache {
             let content = sealed.content.clone();
             self.blobs.adopt(sealed, sync)?;
             let version = db.allocate_version(&key)?;
-            let id = db.insert_item(
-                new,
-                &key,
-                version,
-                Status::Ready,
-                None,
-                Some(&content),
-                now_ms(),
-            )?;
+            let item = db.insert_ready(new, &key, version, &content, now_ms())?;
             if let Some((info, links)) = manifest {
-                db.record_manifest(id, info, links)?;
+                db.record_manifest(item.id, info, links)?;
             }
-            Ok(id)
-        })?;
-        self.get(id)
+            Ok(item)
+        })
     }
 }
 

@@ -204,6 +204,33 @@ fn typed_attributes_round_trip() {
     assert!(cache.remove_attrs(item.id, &["ok".into()]).is_err());
 }
 
+/// `put_bytes` builds the item it returns rather than reading it back: it must be what
+/// reading it back gives, down to canonical params and microsecond datetimes.
+#[test]
+fn put_returns_the_item_as_stored() {
+    let (_d, cache) = cache();
+    let when = chrono::DateTime::from_timestamp(1_790_000_000, 123_456_789).unwrap();
+    let rich = NewItem::new("s3://bucket/a.parquet")
+        .params(json!({"z": [1, 2.5, {"b": null, "a": "x"}], "a": -0.0, "m": 1e300}))
+        .attr("n", AttrValue::Int(i64::MIN))
+        .attr("x", AttrValue::Float(-1.5e-7))
+        .attr("t", AttrValue::Text("é \"q\"".into()))
+        .attr("ok", AttrValue::Bool(false))
+        .attr("when", AttrValue::Datetime(when));
+    let rich = NewItem {
+        label: Some("Label".into()),
+        filename: Some("a.parquet".into()),
+        ..rich
+    };
+    for (new, bytes) in [(rich, &b"content"[..]), (NewItem::new("plain"), b"")] {
+        let put = cache.put_bytes(&new, bytes).unwrap();
+        assert_eq!(put, cache.get(put.id).unwrap(), "{}", new.uri);
+    }
+    let second = cache.put_bytes(&NewItem::new("plain"), b"again").unwrap();
+    assert_eq!(second, cache.get(second.id).unwrap());
+    assert_eq!(second.version, 2);
+}
+
 #[test]
 fn best_or_new_and_access() {
     let (_d, cache) = cache();

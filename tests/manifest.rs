@@ -63,6 +63,7 @@ fn directory_round_trip_loose_files() {
     assert_eq!(built.files, 21);
     assert_eq!(built.entries, 21);
     assert_eq!(built.item.status, Status::Ready);
+    assert_eq!(built.item, cache.get(built.item.id).unwrap(), "as stored");
     let d = Descriptor::read(&cache, built.item.sha256.as_deref().unwrap()).unwrap();
     assert_eq!(d.manifest_type, "dataset");
     assert_eq!(d.schema_version, 1);

@@ -110,7 +110,7 @@ pub struct Lease {
 }
 
 /// One version of one key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub id: i64,
     pub key: String,

@@ -44,10 +44,24 @@ impl Db<'_> {
         content: Option<&Content>,
         now_ms: i64,
     ) -> Result<i64> {
-        let params_json = match &new.params {
-            Json::Null => "{}".to_string(),
-            other => canonical_json(other),
-        };
+        let row = (version, status, lease, content, now_ms);
+        self.insert_row(new, key, row).map(|(id, _)| id)
+    }
+
+    /// [`Db::insert_item`], returning the params as stored too.
+    fn insert_row(
+        &self,
+        new: &NewItem,
+        key: &str,
+        (version, status, lease, content, now_ms): (
+            i64,
+            Status,
+            Option<&Lease>,
+            Option<&Content>,
+            i64,
+        ),
+    ) -> Result<(i64, String)> {
+        let params_json = stored_params(&new.params);
         let id = self
             .conn
             .prepare_cached(
@@ -79,7 +93,47 @@ impl Db<'_> {
             .map_err(self.err("inserting an item"))?;
         self.set_attrs(id, &new.attrs)?;
         self.insert_params(id, &new.params)?;
-        Ok(id)
+        Ok((id, params_json))
+    }
+
+    /// Inserts `new` as READY with `content`, like [`Db::insert_item`], and returns the
+    /// item as reading it back would give it, without reading it back.
+    pub fn insert_ready(
+        &self,
+        new: &NewItem,
+        key: &str,
+        version: i64,
+        content: &Content,
+        now_ms: i64,
+    ) -> Result<Item> {
+        let row = (version, Status::Ready, None, Some(content), now_ms);
+        let (id, params) = self.insert_row(new, key, row)?;
+        let now = super::item::time(now_ms);
+        Ok(Item {
+            id,
+            key: key.to_owned(),
+            version,
+            uri: new.uri.clone(),
+            // What was stored: canonical, and an object even for none.
+            params: serde_json::from_str(&params)
+                .map_err(|e| Error::invalid(format!("the params of {}", new.uri), e.to_string()))?,
+            status: Status::Ready,
+            trashed_from: None,
+            note: None,
+            label: new.label.clone(),
+            filename: new.filename.clone(),
+            size: Some(content.size),
+            sha256: Some(content.sha256.clone()),
+            created: now,
+            updated: now,
+            accessed: None,
+            access_count: 0,
+            lease: None,
+            pinned: false,
+            attrs: (new.attrs.iter())
+                .map(|(name, value)| (name.clone(), value.as_stored()))
+                .collect(),
+        })
     }
 
     /// Sets (inserts or replaces) attributes of item `id`.
@@ -342,5 +396,13 @@ impl Db<'_> {
             .and_then(|mut st| st.execute([id]))
             .map_err(self.err("purging an item"))?;
         Ok(item)
+    }
+}
+
+/// Params as the registry stores them: canonical JSON, `{}` for none.
+fn stored_params(params: &Json) -> String {
+    match params {
+        Json::Null => "{}".to_string(),
+        other => canonical_json(other),
     }
 }
