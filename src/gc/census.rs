@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::registry::Db;
 use crate::status::Status;
 
@@ -17,7 +17,7 @@ mod scan;
 
 pub(super) use numbering::ByFirstByte;
 use numbering::{Numbering, Owner};
-use scan::Part;
+use scan::{Part, on_every_connection};
 
 /// The number of a distinct blob digest in a [`Census`].
 pub(super) type ShaId = u32;
@@ -166,12 +166,14 @@ impl Census {
             None => format!("{columns} ORDER BY id"),
             // The statuses' own names (no input goes into the SQL); an empty list matches
             // nothing.
+            Some([]) => format!("{columns} AND status IN () ORDER BY id"),
+            // One status at a time, each in id order from the status index, merged: where
+            // `status IN (…) ORDER BY id` would sort every row it reads.
             Some(statuses) => {
-                let names: Vec<String> = statuses
-                    .iter()
-                    .map(|s| format!("'{}'", s.as_str()))
+                let arms: Vec<String> = (statuses.iter())
+                    .map(|s| format!("{columns} AND status = '{}'", s.as_str()))
                     .collect();
-                format!("{columns} AND status IN ({}) ORDER BY id", names.join(", "))
+                format!("{} ORDER BY 1", arms.join(" UNION ALL "))
             }
         };
         // One range of ids per connection, the first on this one; the last range is open
@@ -186,41 +188,27 @@ impl Census {
         // memory is only touched as it fills).
         let how = (only.is_none(), versions);
         let fail_sync: scan::Fail<'_> = &fail;
-        let scanned = std::thread::scope(|scope| {
-            let others: Vec<_> = (twins.iter_mut().enumerate())
-                .map(|(i, conn)| {
-                    let range = (cut(i + 1), cut(i + 2));
-                    let sql = sql.as_str();
-                    std::thread::Builder::new()
-                        .name("gc census".into())
-                        .spawn_scoped(scope, move || {
-                            Part::scan(conn, sql, range, expected, how, fail_sync)
-                        })
-                })
-                .collect();
-            let mine = Part::scan(db.conn, &sql, (cut(0), cut(1)), expected, how, fail_sync);
-            let joined = others.into_iter().map(|other| match other {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::invalid("gc", "a census thread failed"))),
-                Err(e) => Err(Error::invalid("gc", format!("cannot start a thread: {e}"))),
-            });
-            std::iter::once(mine).chain(joined).collect::<Vec<_>>()
+        let scanned = on_every_connection(db.conn, twins, |conn, i| {
+            Part::scan(conn, &sql, (cut(i), cut(i + 1)), expected, how, fail_sync)
         });
         for part in scanned {
             census.append(part?, &mut numbering)?;
         }
         census.rows = RowIndex::new(&census.items);
         if only.is_some() {
-            let mut st = db
-                .conn
-                .prepare("SELECT sha256 FROM items WHERE sha256 IS NOT NULL ORDER BY sha256")
-                .map_err(&fail)?;
-            let mut rows = st.query([]).map_err(&fail)?;
+            // Every item's digest, from the digest index, a range of first digits each.
+            let counted = on_every_connection(db.conn, twins, |conn, i| {
+                scan::digests(conn, (i, parts), expected / parts, fail_sync)
+            });
             numbering.counted.reserve(expected);
-            while let Some(r) = rows.next().map_err(&fail)? {
-                let sha = r.get_ref(0).map_err(&fail)?;
-                numbering.count(sha.as_str().map_err(|e| fail(e.into()))?);
+            for part in counted {
+                let (digests, others) = part?;
+                for digest in digests {
+                    numbering.count(digest);
+                }
+                numbering
+                    .other
+                    .extend(others.into_iter().map(|o| (o, Owner::Counted, None)));
             }
         }
 

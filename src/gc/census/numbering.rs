@@ -165,14 +165,12 @@ impl Numbering {
     }
 
     /// Adds a reference to be counted, from a list read in ascending order.
-    pub(super) fn count(&mut self, sha: &str) {
-        match decode_digest(sha.as_bytes()) {
-            // In order, as an index gives them (checked: any order stays correct).
-            Some(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
-                self.counted.push(digest)
-            }
-            Some(digest) => self.push_hex(digest, Owner::Counted, None),
-            None => self.other.push((sha.to_owned(), Owner::Counted, None)),
+    pub(super) fn count(&mut self, digest: [u8; 32]) {
+        // In order, as an index gives them (checked: any order stays correct).
+        if self.counted.last().is_none_or(|last| *last <= digest) {
+            self.counted.push(digest);
+        } else {
+            self.push_hex(digest, Owner::Counted, None);
         }
     }
 

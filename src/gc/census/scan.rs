@@ -133,6 +133,70 @@ impl Part {
     }
 }
 
+/// Runs `f` on this thread with `conn` as part 0 and on a thread per twin (parts 1, 2, …)
+/// at once; the results come in part order.
+pub(super) fn on_every_connection<T: Send>(
+    conn: &Connection,
+    twins: &mut [Connection],
+    f: impl Fn(&Connection, usize) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (twins.iter_mut().enumerate())
+            .map(|(i, twin)| {
+                std::thread::Builder::new()
+                    .name("gc census".into())
+                    .spawn_scoped(scope, move || f(twin, i + 1))
+            })
+            .collect();
+        let mine = f(conn, 0);
+        let joined = others.into_iter().map(|other| match other {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::invalid("gc", "a census thread failed"))),
+            Err(e) => Err(Error::invalid("gc", format!("cannot start a thread: {e}"))),
+        });
+        std::iter::once(mine).chain(joined).collect()
+    })
+}
+
+/// Part `part.0` of `part.1` of every item's digest, from the digest index: those whose
+/// first hex digit falls in the part's share of the sixteen, ascending, decoded (with room
+/// for about `expected`), and apart from them any value that is no digest.
+pub(super) fn digests(
+    conn: &Connection,
+    (part, parts): (usize, usize),
+    expected: usize,
+    fail: Fail<'_>,
+) -> Result<(Vec<[u8; 32]>, Vec<String>)> {
+    let digit = |i: usize| char::from_digit((16 * i / parts) as u32, 16).unwrap_or('f');
+    // Text sorts after numbers and before blobs: the first part takes anything below its
+    // end, the last anything from its start.
+    let mut range = vec!["sha256 IS NOT NULL".to_string()];
+    if part > 0 {
+        range.push(format!("sha256 >= '{}'", digit(part)));
+    }
+    if part + 1 < parts {
+        range.push(format!("sha256 < '{}'", digit(part + 1)));
+    }
+    let sql = format!(
+        "SELECT sha256 FROM items WHERE {} ORDER BY sha256",
+        range.join(" AND ")
+    );
+    let mut st = conn.prepare(&sql).map_err(fail)?;
+    let mut rows = st.query([]).map_err(fail)?;
+    let (mut digests, mut others) = (Vec::with_capacity(expected), Vec::new());
+    while let Some(r) = rows.next().map_err(fail)? {
+        let sha = r.get_ref(0).map_err(fail)?;
+        let sha = sha.as_str().map_err(|e| fail(e.into()))?;
+        match decode_digest(sha.as_bytes()) {
+            Some(digest) => digests.push(digest),
+            None => others.push(sha.to_owned()),
+        }
+    }
+    Ok((digests, others))
+}
+
 impl Census {
     /// Appends `part`, whose ids all follow those in the census, its digest references
     /// going to `numbering`.
@@ -271,12 +335,33 @@ mod tests {
     #[test]
     fn a_census_of_some_statuses_counts_every_items_digest() {
         let (_dir, cache) = cache();
-        for twins in 0..3 {
-            let trash = read(&cache, twins, Some(&[Status::Trash])).unwrap();
-            assert!(trash.items.iter().all(|r| r.status == Some(Status::Trash)));
-            assert_eq!(trash.items.len(), 4);
-            let shared = trash.digests().len() - 1;
-            assert_eq!(trash.shas[shared].items, 3, "all items' digests counted");
+        let ids: Vec<i64> = (1..=23).collect();
+        let items = cache.get_many(&ids).unwrap();
+        let statuses = [Status::Trash, Status::Failed, Status::Uninitialized];
+        for only in [&statuses[..1], &statuses[..]] {
+            for twins in 0..4 {
+                let census = read(&cache, twins, Some(only)).unwrap();
+                let expected: Vec<i64> = (items.iter())
+                    .filter(|i| only.contains(&i.status))
+                    .map(|i| i.id)
+                    .collect();
+                let read: Vec<i64> = census.items.iter().map(|r| r.id).collect();
+                assert_eq!(read, expected, "in id order, {twins} twins");
+                let digests = census.digests();
+                assert_eq!(digests.len(), 17);
+                assert!(digests.windows(2).all(|w| w[0] < w[1]));
+                let content = items[22].sha256.as_deref();
+                let shared = (0..digests.len() as u32)
+                    .find(|&sha| Some(census.sha_name(sha).as_str()) == content)
+                    .unwrap();
+                assert_eq!(
+                    census.shas[shared as usize].items, 3,
+                    "every holder counted"
+                );
+                let edited = digests.len() as u32;
+                assert_eq!(census.sha_name(edited), "md5:x");
+                assert_eq!(census.shas[edited as usize].items, 1);
+            }
         }
     }
 
