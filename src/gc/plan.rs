@@ -65,16 +65,18 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut snapshot = cache.registry().snapshot(cores.clamp(1, 4) - 1)?;
     let (db, twins) = snapshot.split();
+    let census = read_census(db, twins, policy)?;
     std::thread::scope(|scope| {
         let (blobs, tmp) = (cache.blobs().dir(), cache.blobs().tmp_dir());
         let walk = || walk::blob_digests(blobs, tmp, SystemTime::now());
-        // The walk runs beside the registry reads, on another thread if one can be had.
+        // The walk runs beside the planning, on another thread if one can be had. (Not
+        // beside the registry's read, which has every core busy.)
         let listing = policy.orphans.then(|| {
             std::thread::Builder::new()
                 .name("gc blob walk".into())
                 .spawn_scoped(scope, walk)
         });
-        let planned = plan_items(cache, (db, twins), policy, now);
+        let planned = plan_items(cache, census, policy, now);
         // Joined before anything is returned, an error included.
         let on_disk = listing.map(|walker| match walker {
             Ok(walker) => walker.join().unwrap_or_else(|_| {
@@ -104,16 +106,9 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
 
 type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, u64);
 
-/// Everything but orphans and temp files: the items each policy picks, their accounting,
-/// and the blobs only collected manifests linked. Also returns the census and the usage
-/// measured for max-size.
-fn plan_items(
-    cache: &Cache,
-    (db, twins): (Db<'_>, &mut [Connection]),
-    policy: &GcPolicy,
-    now: DateTime<Utc>,
-) -> Result<Planned> {
-    // Only trash, stale writes or failures: only items in those statuses are read in full.
+/// The census a plan under `policy` needs: with only trash, stale writes or failures,
+/// only items in those statuses are read in full.
+fn read_census(db: Db<'_>, twins: &mut [Connection], policy: &GcPolicy) -> Result<Census> {
     let mut only = Vec::new();
     if policy.trash.is_some() {
         only.push(Status::Trash);
@@ -122,12 +117,23 @@ fn plan_items(
         only.extend([Status::Write, Status::Failed]);
     }
     let some = policy.keep_last.is_none() && policy.max_age.is_none() && policy.max_size.is_none();
-    let mut census = Census::read(
+    Census::read(
         db,
         twins,
         some.then_some(only.as_slice()),
         policy.keep_last.is_some(),
-    )?;
+    )
+}
+
+/// Everything but orphans and temp files: the items each policy picks, their accounting,
+/// and the blobs only collected manifests linked. Also returns the census and the usage
+/// measured for max-size.
+fn plan_items(
+    cache: &Cache,
+    mut census: Census,
+    policy: &GcPolicy,
+    now: DateTime<Utc>,
+) -> Result<Planned> {
     let versions = census.versions.take();
     let items = &census.items;
     let c = &census;
