@@ -130,19 +130,22 @@ impl Census {
         let fail = db.err("reading the registry for gc");
         // Two subqueries: each is one step down the table's tree, where `min(id), max(id)`
         // in one query reads every row.
-        let (first, last): (Option<i64>, Option<i64>) = db
+        let (first, last, bytes): (Option<i64>, Option<i64>, i64) = db
             .conn
             .query_row(
-                "SELECT (SELECT min(id) FROM items), (SELECT max(id) FROM items)",
+                "SELECT (SELECT min(id) FROM items), (SELECT max(id) FROM items),
+                        (SELECT page_count FROM pragma_page_count())
+                        * (SELECT page_size FROM pragma_page_size())",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(&fail)?;
         let (first, last) = (first.unwrap_or(0), last.unwrap_or(-1));
-        // Ids are allocated in order, so their span is a good guess at the count (capped,
-        // in case they are sparse: it is only a hint).
+        // Ids are allocated in order, so their span is a good guess at the count. It is
+        // only a hint, for reserving memory: capped by what the file could hold (a row
+        // takes more than 64 bytes), in case the ids are sparse.
         let span = last.saturating_sub(first).saturating_add(1).max(0);
-        let expected = usize::try_from(span).unwrap_or(0).min(1 << 24);
+        let expected = usize::try_from(span.min(bytes / 64)).unwrap_or(0);
         let mut census = Census {
             items: Vec::new(),
             text: String::new(),
@@ -159,37 +162,61 @@ impl Census {
             versions: None,
         };
         let mut numbering = Numbering::new();
-        let columns = "SELECT id, status, pinned, size, sha256, updated, accessed, created,
-                              lease_expires, key, version, uri, note
-                       FROM items WHERE id >= ?1 AND id < ?2";
-        let sql = match only {
-            None => format!("{columns} ORDER BY id"),
-            // The statuses' own names (no input goes into the SQL); an empty list matches
-            // nothing.
-            Some([]) => format!("{columns} AND status IN () ORDER BY id"),
-            // One status at a time, each in id order from the status index, merged: where
-            // `status IN (…) ORDER BY id` would sort every row it reads.
-            Some(statuses) => {
-                let arms: Vec<String> = (statuses.iter())
-                    .map(|s| format!("{columns} AND status = '{}'", s.as_str()))
-                    .collect();
-                format!("{} ORDER BY 1", arms.join(" UNION ALL "))
-            }
-        };
-        // One range of ids per connection, the first on this one; the last range is open
-        // (ids are below i64::MAX by SQLite's rules).
+        // One range of ids per connection, the first on this one; the first range is open
+        // below, the last above.
         let parts = twins.len() + 1;
         let cut = |i: usize| match i {
             0 => i64::MIN,
-            i if i == parts => i64::MAX,
             i => first.saturating_add(span / parts as i64 * i as i64),
         };
-        // Each part has room for all, so that the first can take in the others (reserved
-        // memory is only touched as it fills).
+        let sql = |last_part: bool| {
+            let range = if last_part {
+                "id >= ?1"
+            } else {
+                "id >= ?1 AND id < ?2"
+            };
+            let columns = format!(
+                "SELECT id, status, pinned, size, sha256, updated, accessed, created,
+                        lease_expires, key, version, uri, note
+                 FROM items WHERE {range}"
+            );
+            let mut statuses = only.map(<[Status]>::to_vec);
+            if let Some(statuses) = &mut statuses {
+                statuses.sort_unstable();
+                statuses.dedup();
+            }
+            match statuses.as_deref() {
+                None => format!("{columns} ORDER BY id"),
+                // The statuses' own names (no input goes into the SQL); an empty list
+                // matches nothing.
+                Some([]) => format!("{columns} AND status IN () ORDER BY id"),
+                // One status at a time, each in id order from the status index, merged:
+                // where `status IN (…) ORDER BY id` would sort every row it reads.
+                Some(statuses) => {
+                    let arms: Vec<String> = (statuses.iter())
+                        .map(|s| format!("{columns} AND status = '{}'", s.as_str()))
+                        .collect();
+                    format!("{} ORDER BY 1", arms.join(" UNION ALL "))
+                }
+            }
+        };
+        let (bounded, open) = (sql(false), sql(true));
+        // The first part has room for all, so that it can take in the others without
+        // moving (reserved memory is only touched as it fills); the others for their share.
+        let room = |i: usize| match i {
+            0 => expected,
+            _ => expected / parts + expected / 16 + 16,
+        };
         let how = (only.is_none(), versions);
         let fail_sync: scan::Fail<'_> = &fail;
         let scanned = on_every_connection(db.conn, twins, |conn, i| {
-            Part::scan(conn, &sql, (cut(i), cut(i + 1)), expected, how, fail_sync)
+            let range = [cut(i), cut(i + 1)];
+            let (sql, range) = if i + 1 == parts {
+                (&open, &range[..1])
+            } else {
+                (&bounded, &range[..])
+            };
+            Part::scan(conn, sql, range, room(i), how, fail_sync)
         });
         for part in scanned {
             census.append(part?, &mut numbering)?;

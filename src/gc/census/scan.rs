@@ -32,15 +32,15 @@ pub(super) struct Part {
 }
 
 impl Part {
-    /// Reads the rows `sql` yields for the ids from `range.0` up to `range.1` (its
-    /// parameters), with room reserved for about `expected`. With `all`, every item is
+    /// Reads the rows `sql` yields for the ids from `range[0]` (up to `range[1]`, if
+    /// given: its parameters), with room reserved for about `expected`. With `all`, every item is
     /// read and its digest is its reference; else only some are, and their digests are
     /// counted with every other item's later. With `versions`, READY items' versions are
     /// gathered for keep-last.
     pub fn scan(
         conn: &Connection,
         sql: &str,
-        range: (i64, i64),
+        range: &[i64],
         expected: usize,
         (all, versions): (bool, bool),
         fail: Fail<'_>,
@@ -55,7 +55,7 @@ impl Part {
             versions: versions.then(|| ByFirstByte::new(expected)),
         };
         let mut st = conn.prepare(sql).map_err(fail)?;
-        let mut rows = st.query([range.0, range.1]).map_err(fail)?;
+        let mut rows = st.query(rusqlite::params_from_iter(range)).map_err(fail)?;
         while let Some(r) = rows.next().map_err(fail)? {
             part.take(r, all, fail)?;
         }
@@ -292,6 +292,10 @@ mod tests {
         Census::read(db, twins, only, true)
     }
 
+    fn read_ids(census: &Census) -> Vec<i64> {
+        census.items.iter().map(|r| r.id).collect()
+    }
+
     #[test]
     fn a_census_read_in_parts_holds_every_item_as_it_is() {
         let (_dir, cache) = cache();
@@ -338,7 +342,8 @@ mod tests {
         let ids: Vec<i64> = (1..=23).collect();
         let items = cache.get_many(&ids).unwrap();
         let statuses = [Status::Trash, Status::Failed, Status::Uninitialized];
-        for only in [&statuses[..1], &statuses[..]] {
+        let repeated = [Status::Failed, Status::Trash, Status::Failed];
+        for only in [&statuses[..1], &statuses[..], &repeated[..]] {
             for twins in 0..4 {
                 let census = read(&cache, twins, Some(only)).unwrap();
                 let expected: Vec<i64> = (items.iter())
@@ -362,6 +367,43 @@ mod tests {
                 assert_eq!(census.sha_name(edited), "md5:x");
                 assert_eq!(census.shas[edited as usize].items, 1);
             }
+        }
+    }
+
+    /// Ids at both ends of their range, and far apart (so the parts' ranges are uneven
+    /// and some empty), are read like any other.
+    #[test]
+    fn items_at_the_extremes_of_ids_are_read_in_every_part() {
+        let (_dir, cache) = cache();
+        let conn = cache.registry().db().conn;
+        for (from, to) in [(1, i64::MIN), (2, -7), (22, 1 << 40), (23, i64::MAX)] {
+            conn.execute("UPDATE items SET id = ?2 WHERE id = ?1", [from, to])
+                .unwrap();
+        }
+        let ids_where = |condition: &str| -> Vec<i64> {
+            let sql = format!("SELECT id FROM items WHERE {condition} ORDER BY id");
+            let mut st = conn.prepare(&sql).unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let ids = ids_where("1");
+        assert_eq!((ids[0], ids[22]), (i64::MIN, i64::MAX));
+        let some = [Status::Ready, Status::Trash];
+        let of_some = ids_where("status IN ('READY', 'TRASH')");
+        assert_eq!(
+            (of_some[0], of_some[of_some.len() - 1]),
+            (i64::MIN, i64::MAX)
+        );
+        for twins in 0..4 {
+            let census = read(&cache, twins, None).unwrap();
+            assert_eq!(read_ids(&census), ids, "{twins} twins");
+            for (row, &id) in ids.iter().enumerate() {
+                assert_eq!(census.row_of(id), Some(row));
+            }
+            let census = read(&cache, twins, Some(&some)).unwrap();
+            assert_eq!(read_ids(&census), of_some, "{twins} twins");
         }
     }
 
