@@ -182,7 +182,13 @@ impl Numbering {
             other,
         } = self;
         hex.sort();
-        census.shas.reserve(hex.len().max(counted.len()));
+        // At most one digest per reference: room for them all, so that the lists never
+        // move as they grow.
+        let most = hex.len().max(counted.len());
+        census.shas.reserve(most);
+        census.sha_pinned.reserve(most);
+        census.sha_sizes.reserve(most);
+        census.digests.reserve(most);
         let mut item_shas = vec![NO_SHA; census.items.len()];
         let mut sha = NO_SHA;
         let mut counted = counted.into_iter().peekable();
