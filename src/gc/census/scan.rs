@@ -2,9 +2,9 @@
 //! part per connection of the snapshot (see [`crate::registry::Snapshot`]), and each thread
 //! steps SQLite on its own connection and takes its rows straight into a [`Part`] of its
 //! own (keys and digests decoded, digests put in buckets to be numbered, rows and text
-//! laid out). The parts are then appended in id order. Stepping SQLite is most of the
-//! cost, and one connection runs on one thread at a time: on two cores, two connections
-//! nearly halve the read.
+//! laid out). The parts are then appended in id order. Stepping SQLite is much of the
+//! cost, and one connection runs on one thread at a time: more connections are the way
+//! to put more cores to the read.
 
 use std::collections::HashMap;
 
