@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rusqlite::Connection;
+use rusqlite::types::FromSqlError;
 
 use crate::error::Result;
 use crate::registry::Db;
@@ -16,7 +17,7 @@ mod numbering;
 mod scan;
 
 pub(super) use numbering::ByFirstByte;
-use numbering::{Numbering, Owner};
+use numbering::{Digested, Numbering, Owner};
 use scan::{Part, on_every_connection};
 
 /// The number of a distinct blob digest in a [`Census`].
@@ -161,7 +162,7 @@ impl Census {
             rows: RowIndex::Search,
             versions: None,
         };
-        let mut numbering = Numbering::new();
+        let mut numbering = Numbering::new(0);
         // One range of ids per connection, the first on this one; the first range is open
         // below, the last above.
         let parts = twins.len() + 1;
@@ -227,15 +228,8 @@ impl Census {
             let counted = on_every_connection(db.conn, twins, |conn, i| {
                 scan::digests(conn, (i, parts), expected / parts, fail_sync)
             });
-            numbering.counted.reserve(expected);
             for part in counted {
-                let (digests, others) = part?;
-                for digest in digests {
-                    numbering.count(digest);
-                }
-                numbering
-                    .other
-                    .extend(others.into_iter().map(|o| (o, Owner::Counted, None)));
+                numbering.append(part?, |owner| owner);
             }
         }
 
@@ -251,14 +245,11 @@ impl Census {
         while let Some(r) = rows.next().map_err(&fail)? {
             let item_id: i64 = r.get(0).map_err(&fail)?;
             let size: Option<i64> = r.get(2).map_err(&fail)?;
-            numbering.add(
-                r.get_ref(1)
-                    .map_err(&fail)?
-                    .as_str()
-                    .map_err(|e| fail(e.into()))?,
-                Owner::link(census.links.len())?,
-                size,
-            );
+            // NULL is no text (the column forbids it): an error, as any other type is.
+            let sha = (r.get_ref(1).and_then(Digested::read))
+                .and_then(|sha| sha.ok_or_else(|| FromSqlError::InvalidType.into()))
+                .map_err(&fail)?;
+            numbering.add(sha, Owner::link(census.links.len())?, size);
             census.links.push(LinkRow {
                 item_id,
                 sha: NO_SHA,

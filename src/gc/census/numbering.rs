@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
+use rusqlite::types::{FromSqlError, ValueRef};
 
 use super::{Census, NO_SHA, ShaId, ShaRefs};
 use crate::error::{Error, Result};
@@ -82,8 +83,32 @@ impl Owner {
     }
 }
 
+/// A value of a column that holds digests (an item's content or key, a link's content):
+/// the digest when it is one, else its text.
+pub(super) enum Digested<'a> {
+    Digest([u8; 32]),
+    Other(&'a str),
+}
+
+impl<'a> Digested<'a> {
+    /// Reads a text value, `None` for NULL. It is decoded from its bytes and checked as
+    /// UTF-8 only when it is no digest (hex digits are ASCII): millions of values are read
+    /// per plan. Anything but text is an error.
+    pub(super) fn read(value: ValueRef<'a>) -> rusqlite::Result<Option<Digested<'a>>> {
+        let bytes = match value {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Text(bytes) => bytes,
+            _ => return Err(FromSqlError::InvalidType.into()),
+        };
+        Ok(Some(match decode_digest(bytes) {
+            Some(digest) => Digested::Digest(digest),
+            None => Digested::Other(std::str::from_utf8(bytes)?),
+        }))
+    }
+}
+
 /// A digest as read, who references it, and the size recorded with the reference.
-pub(super) type Ref<T> = (T, Owner, Option<i64>);
+type Ref<T> = (T, Owner, Option<i64>);
 
 /// Values that lead with a digest, put in 256 buckets by its first byte as they come (by
 /// the threads that read the rows). Once all are in, only each bucket needs
@@ -137,40 +162,66 @@ impl<T: Ord + Send> ByFirstByte<T> {
 /// The digests as read, numbered once all are in: sorted rather than looked up one by one.
 pub(super) struct Numbering {
     /// The proper digests.
-    pub(super) hex: ByFirstByte<Ref<[u8; 32]>>,
+    hex: ByFirstByte<Ref<[u8; 32]>>,
     /// Digests only to be counted, read in ascending order from the digest index (so
     /// merged in, not sorted), when only some items are read in full.
-    pub(super) counted: Vec<[u8; 32]>,
-    pub(super) other: Vec<Ref<String>>,
+    counted: Vec<[u8; 32]>,
+    other: Vec<Ref<String>>,
 }
 
 impl Numbering {
-    pub(super) fn new() -> Numbering {
+    /// Room for about `expected` references: only reserved (see [`ByFirstByte::new`]).
+    pub(super) fn new(expected: usize) -> Numbering {
         Numbering {
-            hex: ByFirstByte::new(0),
+            hex: ByFirstByte::new(expected),
             counted: Vec::new(),
             other: Vec::new(),
         }
     }
 
-    pub(super) fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
+    /// Room for about `expected` references to be counted, in ascending order.
+    pub(super) fn counting(expected: usize) -> Numbering {
+        Numbering {
+            hex: ByFirstByte::new(0),
+            counted: Vec::with_capacity(expected),
+            other: Vec::new(),
+        }
+    }
+
+    fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
         self.hex.push(digest[0], (digest, owner, size));
     }
 
-    pub(super) fn add(&mut self, sha: &str, owner: Owner, size: Option<i64>) {
-        match decode_digest(sha.as_bytes()) {
-            Some(digest) => self.push_hex(digest, owner, size),
-            None => self.other.push((sha.to_owned(), owner, size)),
+    pub(super) fn add(&mut self, sha: Digested<'_>, owner: Owner, size: Option<i64>) {
+        match sha {
+            Digested::Digest(digest) => self.push_hex(digest, owner, size),
+            Digested::Other(name) => self.other.push((name.to_owned(), owner, size)),
         }
     }
 
     /// Adds a reference to be counted, from a list read in ascending order.
-    pub(super) fn count(&mut self, digest: [u8; 32]) {
-        // In order, as an index gives them (checked: any order stays correct).
-        if self.counted.last().is_none_or(|last| *last <= digest) {
-            self.counted.push(digest);
-        } else {
-            self.push_hex(digest, Owner::Counted, None);
+    pub(super) fn count(&mut self, sha: Digested<'_>) {
+        match sha {
+            // In order, as an index gives them (checked: any order stays correct).
+            Digested::Digest(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
+                self.counted.push(digest)
+            }
+            other => self.add(other, Owner::Counted, None),
+        }
+    }
+
+    /// Moves in the references `other` gathered, their owners changed by `shift`. Its
+    /// counted digests follow those here (as the digest index's ranges do).
+    pub(super) fn append(&mut self, other: Numbering, shift: impl Fn(Owner) -> Owner) {
+        (self.hex).append(other.hex, |(digest, owner, size)| {
+            (digest, shift(owner), size)
+        });
+        (self.other).extend(
+            (other.other.into_iter()).map(|(name, owner, size)| (name, shift(owner), size)),
+        );
+        self.counted.reserve(other.counted.len());
+        for digest in other.counted {
+            self.count(Digested::Digest(digest));
         }
     }
 

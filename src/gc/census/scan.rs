@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 
-use super::numbering::{Numbering, Owner, Ref};
+use super::numbering::{Digested, Numbering, Owner};
 use super::{ByFirstByte, Census, ItemRow, NO_LINKS, NO_SHA, Version};
 use crate::error::{Error, Result};
-use crate::key::decode_digest;
 use crate::status::Status;
 
 /// What a scan's errors are wrapped in (it names the registry).
@@ -26,17 +25,17 @@ pub(super) struct Part {
     text: String,
     odd_keys: HashMap<usize, String>,
     notes: HashMap<usize, String>,
-    hex: ByFirstByte<Ref<[u8; 32]>>,
-    other: Vec<Ref<String>>,
+    /// The items' digests, by row from 0.
+    refs: Numbering,
     versions: Option<ByFirstByte<Version>>,
 }
 
 impl Part {
     /// Reads the rows `sql` yields for the ids from `range[0]` (up to `range[1]`, if
-    /// given: its parameters), with room reserved for about `expected`. With `all`, every item is
-    /// read and its digest is its reference; else only some are, and their digests are
-    /// counted with every other item's later. With `versions`, READY items' versions are
-    /// gathered for keep-last.
+    /// given: its parameters), with room reserved for about `expected`. With `all`, every
+    /// item is read and its digest is its reference; else only some are, and their digests
+    /// are counted with every other item's later. With `versions`, READY items' versions
+    /// are gathered for keep-last.
     pub fn scan(
         conn: &Connection,
         sql: &str,
@@ -50,8 +49,7 @@ impl Part {
             text: String::new(),
             odd_keys: HashMap::new(),
             notes: HashMap::new(),
-            hex: ByFirstByte::new(expected),
-            other: Vec::new(),
+            refs: Numbering::new(expected),
             versions: versions.then(|| ByFirstByte::new(expected)),
         };
         let mut st = conn.prepare(sql).map_err(fail)?;
@@ -70,19 +68,6 @@ impl Part {
                 v => v.as_str().map(Some).map_err(|e| fail(e.into())),
             }
         };
-        // Keys and digests are decoded from the text's bytes, and checked as UTF-8 only
-        // when they are no digest (hex digits are ASCII): two checks fewer per row.
-        let text_bytes_at = |i: usize| -> Result<Option<&[u8]>> {
-            match r.get_ref(i).map_err(fail)? {
-                ValueRef::Null => Ok(None),
-                ValueRef::Text(bytes) => Ok(Some(bytes)),
-                v => v
-                    .as_str()
-                    .map(|s| Some(s.as_bytes()))
-                    .map_err(|e| fail(e.into())),
-            }
-        };
-        let as_text = |bytes| std::str::from_utf8(bytes).map_err(|e| fail(e.into()));
         let row = self.items.len();
         let status = r
             .get_ref(1)
@@ -92,11 +77,11 @@ impl Part {
         let status = Status::ALL
             .into_iter()
             .find(|s| s.as_str().as_bytes() == status);
-        let key = text_bytes_at(9)?.unwrap_or_default();
-        let key = match decode_digest(key) {
-            Some(digest) => digest,
-            None => {
-                self.odd_keys.insert(row, as_text(key)?.to_owned());
+        let key = r.get_ref(9).and_then(Digested::read).map_err(fail)?;
+        let key = match key.unwrap_or(Digested::Other("")) {
+            Digested::Digest(digest) => digest,
+            Digested::Other(key) => {
+                self.odd_keys.insert(row, key.to_owned());
                 [0; 32]
             }
         };
@@ -106,17 +91,14 @@ impl Part {
         let uri_at = self.text.len();
         self.text.push_str(uri);
         let size: Option<i64> = r.get(3).map_err(fail)?;
-        if let Some(sha) = text_bytes_at(4)? {
+        if let Some(sha) = r.get_ref(4).and_then(Digested::read).map_err(fail)? {
             // When only some items are read, each is counted below with every other.
             let owner = if all {
                 Owner::item(row)?
             } else {
                 Owner::row(row)?
             };
-            match decode_digest(sha) {
-                Some(digest) => self.hex.push(digest[0], (digest, owner, size)),
-                None => self.other.push((as_text(sha)?.to_owned(), owner, size)),
-            }
+            self.refs.add(sha, owner, size);
         }
         let version = r.get(10).map_err(fail)?;
         if status == Some(Status::Ready)
@@ -176,15 +158,15 @@ pub(super) fn on_every_connection<T: Send>(
     })
 }
 
-/// Part `part.0` of `part.1` of every item's digest, from the digest index: those whose
-/// first hex digit falls in the part's share of the sixteen, ascending, decoded (with room
-/// for about `expected`), and apart from them any value that is no digest.
+/// Part `part.0` of `part.1` of every item's digest, from the digest index, to be counted:
+/// those whose first hex digit falls in the part's share of the sixteen, ascending (with
+/// room for about `expected`), and any value that is no digest.
 pub(super) fn digests(
     conn: &Connection,
     (part, parts): (usize, usize),
     expected: usize,
     fail: Fail<'_>,
-) -> Result<(Vec<[u8; 32]>, Vec<String>)> {
+) -> Result<Numbering> {
     let digit = |i: usize| char::from_digit((16 * i / parts) as u32, 16).unwrap_or('f');
     // Text sorts after numbers and before blobs: the first part takes anything below its
     // end, the last anything from its start.
@@ -201,16 +183,13 @@ pub(super) fn digests(
     );
     let mut st = conn.prepare(&sql).map_err(fail)?;
     let mut rows = st.query([]).map_err(fail)?;
-    let (mut digests, mut others) = (Vec::with_capacity(expected), Vec::new());
+    let mut counted = Numbering::counting(expected);
     while let Some(r) = rows.next().map_err(fail)? {
-        let sha = r.get_ref(0).map_err(fail)?;
-        let sha = sha.as_str().map_err(|e| fail(e.into()))?;
-        match decode_digest(sha.as_bytes()) {
-            Some(digest) => digests.push(digest),
-            None => others.push(sha.to_owned()),
+        if let Some(sha) = r.get_ref(0).and_then(Digested::read).map_err(fail)? {
+            counted.count(sha);
         }
     }
-    Ok((digests, others))
+    Ok(counted)
 }
 
 impl Census {
@@ -225,24 +204,17 @@ impl Census {
             self.odd_keys = part.odd_keys;
             self.notes = part.notes;
             self.versions = part.versions;
-            numbering.hex = part.hex;
-            numbering.other = part.other;
+            *numbering = part.refs;
             return Ok(());
         }
         let text = self.text.len();
         // Past the last row (and checked) is enough: rows only grow from here.
         Owner::check(rows + part.items.len())?;
-        let shift = |owner: Owner| match owner {
+        numbering.append(part.refs, |owner| match owner {
             Owner::Item(row) => Owner::Item(row + rows as u32),
             Owner::Row(row) => Owner::Row(row + rows as u32),
             other => other,
-        };
-        numbering.hex.append(part.hex, |(digest, owner, size)| {
-            (digest, shift(owner), size)
         });
-        numbering
-            .other
-            .extend((part.other.into_iter()).map(|(name, owner, size)| (name, shift(owner), size)));
         if let (Some(mine), Some(theirs)) = (&mut self.versions, part.versions) {
             mine.append(theirs, |(key, version, row)| (key, version, row + rows));
         }
