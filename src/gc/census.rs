@@ -170,6 +170,13 @@ impl Census {
             0 => i64::MIN,
             i => first.saturating_add(span / parts as i64 * i as i64),
         };
+        // Each status once, in a fixed order.
+        let statuses = only.map(|only| {
+            let mut statuses = only.to_vec();
+            statuses.sort_unstable();
+            statuses.dedup();
+            statuses
+        });
         let sql = |last_part: bool| {
             let range = if last_part {
                 "id >= ?1"
@@ -181,11 +188,6 @@ impl Census {
                         lease_expires, key, version, uri, note
                  FROM items WHERE {range}"
             );
-            let mut statuses = only.map(<[Status]>::to_vec);
-            if let Some(statuses) = &mut statuses {
-                statuses.sort_unstable();
-                statuses.dedup();
-            }
             match statuses.as_deref() {
                 None => format!("{columns} ORDER BY id"),
                 // The statuses' own names (no input goes into the SQL); an empty list

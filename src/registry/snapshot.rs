@@ -29,14 +29,6 @@ pub struct Snapshot<'a> {
 }
 
 impl Snapshot<'_> {
-    /// The registry's own connection, in the snapshot.
-    pub fn db(&self) -> Db<'_> {
-        Db {
-            conn: &self.main,
-            path: self.path,
-        }
-    }
-
     /// The registry's own connection and the twins, to be used at once.
     pub fn split(&mut self) -> (Db<'_>, &mut [Connection]) {
         let db = Db {
@@ -124,10 +116,10 @@ mod tests {
         let cache = Cache::open(dir.path()).unwrap();
         let writer = Cache::open(dir.path()).unwrap();
         writer.put_bytes(&NewItem::new("s3://b/0"), b"0").unwrap();
-        let snapshot = cache.registry().snapshot(2).unwrap();
+        let mut snapshot = cache.registry().snapshot(2).unwrap();
         assert_eq!(snapshot.twins.len(), 2);
         writer.put_bytes(&NewItem::new("s3://b/1"), b"1").unwrap();
-        assert_eq!(count(snapshot.db().conn), 1);
+        assert_eq!(count(snapshot.split().0.conn), 1);
         for twin in &snapshot.twins {
             assert_eq!(count(twin), 1);
         }
@@ -156,8 +148,8 @@ mod tests {
                 }
             });
             for _ in 0..300 {
-                let snapshot = cache.registry().snapshot(1).unwrap();
-                let seen = count(snapshot.db().conn);
+                let mut snapshot = cache.registry().snapshot(1).unwrap();
+                let seen = count(snapshot.split().0.conn);
                 for twin in &snapshot.twins {
                     compared += 1;
                     differed += usize::from(count(twin) != seen);
@@ -176,8 +168,8 @@ mod tests {
         cache.put_bytes(&NewItem::new("s3://b/0"), b"0").unwrap();
         let other = Connection::open(cache.registry().path()).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let snapshot = cache.registry().snapshot(1).unwrap();
+        let mut snapshot = cache.registry().snapshot(1).unwrap();
         assert!(snapshot.twins.is_empty());
-        assert_eq!(count(snapshot.db().conn), 1);
+        assert_eq!(count(snapshot.split().0.conn), 1);
     }
 }
