@@ -44,22 +44,21 @@ impl Db<'_> {
         content: Option<&Content>,
         now_ms: i64,
     ) -> Result<i64> {
-        let row = (version, status, lease, content, now_ms);
-        self.insert_row(new, key, row).map(|(id, _)| id)
+        self.insert_row(new, key, version, status, lease, content, now_ms)
+            .map(|(id, _)| id)
     }
 
     /// [`Db::insert_item`], returning the params as stored too.
+    #[allow(clippy::too_many_arguments)]
     fn insert_row(
         &self,
         new: &NewItem,
         key: &str,
-        (version, status, lease, content, now_ms): (
-            i64,
-            Status,
-            Option<&Lease>,
-            Option<&Content>,
-            i64,
-        ),
+        version: i64,
+        status: Status,
+        lease: Option<&Lease>,
+        content: Option<&Content>,
+        now_ms: i64,
     ) -> Result<(i64, String)> {
         let params_json = stored_params(&new.params);
         let id = self
@@ -106,8 +105,15 @@ impl Db<'_> {
         content: &Content,
         now_ms: i64,
     ) -> Result<Item> {
-        let row = (version, Status::Ready, None, Some(content), now_ms);
-        let (id, params) = self.insert_row(new, key, row)?;
+        let (id, params) = self.insert_row(
+            new,
+            key,
+            version,
+            Status::Ready,
+            None,
+            Some(content),
+            now_ms,
+        )?;
         let now = super::item::time(now_ms);
         Ok(Item {
             id,
