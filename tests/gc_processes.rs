@@ -8,7 +8,7 @@ use cachet::{Cache, IngestContent, IngestItem, NewItem, Status};
 
 mod common;
 
-use common::{bin, spawn_script, wait_all};
+use common::{bin, count_files, spawn_script, wait_all};
 
 fn all_ready_items_verify(cache: &Cache) -> usize {
     let ids = cache
@@ -135,21 +135,9 @@ fn gc_killed_mid_apply_leaves_a_consistent_registry_and_a_rerun_finishes() {
         .unwrap();
     assert!(rerun.success());
     assert_eq!(count(&conn), 0);
-    let blobs = walk(&root.join("blobs-v1"));
+    let blobs = count_files(&root.join("blobs-v1"));
     assert_eq!(
         blobs, 0,
         "the rerun also removed blobs orphaned by the kill"
     );
-}
-
-fn walk(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            n += walk(&e.path());
-        } else {
-            n += 1;
-        }
-    }
-    n
 }

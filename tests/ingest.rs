@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use cachet::{AttrValue, Cache, Error, IngestContent, IngestItem, NewItem, Status};
 
+mod common;
+
+use common::count_files;
+
 fn cache() -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open(dir.path().join("cache")).unwrap();
@@ -46,6 +50,7 @@ fn bulk_ingest_is_all_or_nothing() {
 
     // A bad item in the middle: nothing registered, no new blob left behind.
     let blobs_before = count_files(cache.blobs().dir());
+    assert_eq!(blobs_before, 100, "one blob per distinct content");
     let items = (0..10).map(|i| {
         if i == 5 {
             Err(Error::invalid("line 6", "broken"))
@@ -179,20 +184,4 @@ fn content_queued_behind_an_error_is_not_read() {
         !watcher.join().unwrap(),
         "the FIFO was opened after the error"
     );
-}
-
-fn count_files(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                n += 1;
-            }
-        }
-    }
-    n
 }

@@ -10,7 +10,7 @@ use cachet::{Cache, Status};
 
 mod common;
 
-use common::{bin, spawn_script, wait_all};
+use common::{bin, count_files, spawn_script, wait_all};
 
 #[test]
 fn eight_processes_create_versions_of_one_key_without_gaps_or_duplicates() {
@@ -128,7 +128,7 @@ fn a_writer_killed_mid_put_leaves_no_ready_item() {
     let lease = item.lease.clone().expect("a writer holds a lease");
     assert!(item.is_stale(lease.expires + chrono::Duration::seconds(1)));
     // No blob was published: the partial content only ever lived in tmp/.
-    assert_eq!(walk_files(cache.blobs().dir()), 0);
+    assert_eq!(count_files(cache.blobs().dir()), 0);
     // A user can mark it failed; then it can be trashed and purged.
     cache.fail(id, "writer died").unwrap();
     cache.trash(id).unwrap();
@@ -198,18 +198,4 @@ fn staged_bytes(tmp: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-fn walk_files(dir: &Path) -> usize {
-    let mut n = 0;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                n += walk_files(&e.path());
-            } else {
-                n += 1;
-            }
-        }
-    }
-    n
 }

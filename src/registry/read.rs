@@ -66,8 +66,8 @@ impl Db<'_> {
         let marks = vec!["?"; ids.len()].join(",");
         let sql =
             format!("SELECT item_id, name, type, value FROM attrs WHERE item_id IN ({marks})");
-        // One item's (`get`, which most changes return) from the statement
-        // cache; lists of other lengths are prepared each time, so they do not crowd it.
+        // One item's (`get`, which most changes return) from the statement cache; lists of
+        // other lengths are prepared each time, so they do not crowd it.
         let fail = self.err("reading attributes");
         if let [_] = ids {
             let mut st = self.conn.prepare_cached(&sql).map_err(fail)?;

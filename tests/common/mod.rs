@@ -1,4 +1,6 @@
-//! What the process tests share: the built binary, and shell loops that drive it.
+//! What the integration tests share: the built binary, shell loops that drive it, and a
+//! count of the files a cache holds. Each test file uses some of these.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,4 +27,21 @@ pub fn wait_all(children: Vec<Child>) {
         let status = child.wait().unwrap();
         assert!(status.success(), "a child process failed: {status}");
     }
+}
+
+/// The files under `dir`, at any depth (none if it does not exist).
+pub fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
 }
