@@ -44,22 +44,6 @@ impl Db<'_> {
         content: Option<&Content>,
         now_ms: i64,
     ) -> Result<i64> {
-        self.insert_row(new, key, version, status, lease, content, now_ms)
-            .map(|(id, _)| id)
-    }
-
-    /// [`Db::insert_item`], returning the params as stored too.
-    #[allow(clippy::too_many_arguments)]
-    fn insert_row(
-        &self,
-        new: &NewItem,
-        key: &str,
-        version: i64,
-        status: Status,
-        lease: Option<&Lease>,
-        content: Option<&Content>,
-        now_ms: i64,
-    ) -> Result<(i64, String)> {
         let params_json = stored_params(&new.params);
         let id = self
             .conn
@@ -92,7 +76,7 @@ impl Db<'_> {
             .map_err(self.err("inserting an item"))?;
         self.set_attrs(id, &new.attrs)?;
         self.insert_params(id, &new.params)?;
-        Ok((id, params_json))
+        Ok(id)
     }
 
     /// Inserts `new` as READY with `content`, like [`Db::insert_item`], and returns the
@@ -105,7 +89,7 @@ impl Db<'_> {
         content: &Content,
         now_ms: i64,
     ) -> Result<Item> {
-        let (id, params) = self.insert_row(
+        let id = self.insert_item(
             new,
             key,
             version,
@@ -114,6 +98,8 @@ impl Db<'_> {
             Some(content),
             now_ms,
         )?;
+        // As stored (made again: a microsecond, beside the insert's hundred).
+        let params = stored_params(&new.params);
         let now = super::item::time(now_ms);
         Ok(Item {
             id,
