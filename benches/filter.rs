@@ -136,6 +136,12 @@ fn build(path: &std::path::Path, n: i64) -> Connection {
                 .unwrap();
         }
     }
+    // The catalogue of names, as the library keeps it when it writes attributes.
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO attr_names SELECT DISTINCT 0, name, type FROM attrs;
+         INSERT OR IGNORE INTO attr_names SELECT DISTINCT 1, name, type FROM params;",
+    )
+    .unwrap();
     tx.commit().unwrap();
     conn
 }

@@ -84,6 +84,7 @@ impl Registry {
         Db {
             conn: &self.conn,
             path: &self.path,
+            catalogued: None,
         }
     }
 
@@ -115,7 +116,12 @@ impl Registry {
         let path = self.path.as_path();
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(sql_error(path, "starting a write"))?;
-        let value = f(Db { conn: &tx, path })?;
+        let catalogued = write::Catalogued::default();
+        let value = f(Db {
+            conn: &tx,
+            path,
+            catalogued: Some(&catalogued),
+        })?;
         text::catch_up_if_due(&tx).map_err(sql_error(path, "indexing the items' text"))?;
         tx.commit().map_err(sql_error(path, "committing"))?;
         Ok(value)
@@ -137,6 +143,9 @@ impl Drop for Registry {
 pub struct Db<'a> {
     pub conn: &'a Connection,
     pub path: &'a Path,
+    /// In a write transaction, the catalogue entries it has made sure of, so it writes
+    /// each once (see [`write::Catalogued`]).
+    catalogued: Option<&'a write::Catalogued>,
 }
 
 impl<'a> Db<'a> {

@@ -185,3 +185,68 @@ fn content_queued_behind_an_error_is_not_read() {
         "the FIFO was opened after the error"
     );
 }
+
+/// The catalogue of names (what the filter language type-checks against, what the browser
+/// offers as columns) gets every name with every type it has, for attributes and params
+/// apart, however often one transaction writes the same name, and from one-by-one puts
+/// as from a bulk ingest.
+#[test]
+fn the_catalogue_has_every_name_with_each_of_its_types() {
+    let (dir, cache) = cache();
+    let when = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+        .unwrap()
+        .to_utc();
+    let values = [
+        AttrValue::Int(1),
+        AttrValue::Float(0.5),
+        AttrValue::Text("a".into()),
+        AttrValue::Bool(true),
+        AttrValue::Datetime(when),
+    ];
+    let items = (0..20).map(|i| {
+        let value = values[i % values.len()].clone();
+        let item = NewItem::new(format!("item{i}"))
+            .params(serde_json::json!({"x": i, "run": format!("r{i}")}))
+            .attr("x", value)
+            .attr("same", AttrValue::Int(7));
+        bytes_item(item, i)
+    });
+    cache.ingest(items, &mut |_| {}).unwrap();
+    let put = NewItem::new("one by one")
+        .params(serde_json::json!({"flag": true}))
+        .attr("late", AttrValue::Bool(false));
+    cache.put_bytes(&put, b"late").unwrap();
+    drop(cache);
+
+    let conn = rusqlite::Connection::open(dir.path().join("cache/registry.sqlite")).unwrap();
+    let catalogue: Vec<(i64, String, i64)> = conn
+        .prepare("SELECT scope, name, type FROM attr_names ORDER BY scope, name, type")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<(i64, String, i64)> = [
+        (0, "late", 3),
+        (0, "same", 0),
+        (0, "x", 0),
+        (0, "x", 1),
+        (0, "x", 2),
+        (0, "x", 3),
+        (0, "x", 4),
+        (1, "flag", 3),
+        (1, "run", 2),
+        (1, "x", 0),
+    ]
+    .into_iter()
+    .map(|(s, n, t)| (s, n.to_owned(), t))
+    .collect();
+    assert_eq!(catalogue, expected);
+}
+
+fn bytes_item(item: NewItem, i: usize) -> cachet::Result<IngestItem> {
+    Ok(IngestItem {
+        item,
+        content: IngestContent::Bytes(format!("content {i}").into_bytes()),
+    })
+}

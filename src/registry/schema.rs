@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -168,6 +168,14 @@ CREATE TRIGGER item_text_change AFTER UPDATE OF uri, label, filename ON items BE
 END;
 "#;
 
+/// Version 6: the library keeps the catalogue of attribute names (`attr_names`) as it
+/// writes attributes and params, instead of a trigger per row: the trigger ran a
+/// sub-program and kept a statement journal for every row, a tenth of a bulk ingest.
+const V6: &str = r#"
+DROP TRIGGER attrs_catalogue;
+DROP TRIGGER params_catalogue;
+"#;
+
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
 /// read, without writing anything, and returns its schema version.
 pub fn check(conn: &Connection, path: &Path) -> Result<i64> {
@@ -268,5 +276,42 @@ mod tests {
                 "{f}"
             );
         }
+    }
+
+    /// A registry whose catalogue triggers kept `attr_names` keeps its entries, and loses
+    /// the triggers (the library writes the catalogue now; the triggers would do it twice).
+    #[test]
+    fn migrating_to_6_keeps_the_catalogue_and_drops_its_triggers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..5] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 5; PRAGMA application_id = {APPLICATION_ID};
+             INSERT INTO items (id, key, version, uri, params, status, created, updated)
+             VALUES (1, 'k', 1, 'u', '{{}}', 'UNINITIALIZED', 0, 0);
+             INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'n', 0, 3);
+             INSERT INTO params (item_id, name, type, value) VALUES (1, 'p', 2, 'x');"
+        ))
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let triggers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%catalogue'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(triggers, 0);
+        let names: Vec<(i64, String, i64)> = conn
+            .prepare("SELECT scope, name, type FROM attr_names ORDER BY scope")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(names, [(0, "n".to_owned(), 0), (1, "p".to_owned(), 2)]);
     }
 }

@@ -34,6 +34,7 @@ impl Snapshot<'_> {
         let db = Db {
             conn: &self.main,
             path: self.path,
+            catalogued: None,
         };
         (db, &mut self.twins)
     }
