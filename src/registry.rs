@@ -111,7 +111,8 @@ impl Registry {
     /// an `Err` rolls everything back. The text index catches up with the items added
     /// or removed, when enough wait, just before it commits
     /// ([`text::catch_up_if_due`]).
-    /// Not re-entrant: `f` must not call `write` again.
+    /// Not re-entrant: `f` must not call `write` again, nor roll back to a savepoint of
+    /// its own (the transaction remembers the catalogue entries it wrote).
     pub fn write<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.as_path();
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)

@@ -136,6 +136,46 @@ fn nothing_is_read_past_the_end_of_the_input() {
     assert_eq!(calls, 3, "next() called past the end");
 }
 
+/// The input is read ahead of the rows written (their content is staged meanwhile), at most
+/// 64 items, and never past an error, also when the error lies in a later batch than the
+/// first.
+#[test]
+fn the_input_is_read_a_bounded_way_ahead_and_not_past_an_error() {
+    let (_dir, cache) = cache();
+    let calls = std::cell::Cell::new(0usize);
+    let items = std::iter::from_fn(|| {
+        calls.set(calls.get() + 1);
+        let i = calls.get();
+        (i <= 300).then(|| bytes(&format!("item{i}"), &format!("content {i}")))
+    });
+    let mut most_ahead = 0;
+    let ids = cache
+        .ingest(items, &mut |written| {
+            most_ahead = most_ahead.max(calls.get() - written as usize);
+        })
+        .unwrap();
+    assert_eq!(ids.len(), 300);
+    assert!(most_ahead <= 64, "{most_ahead} items read ahead");
+    assert!(
+        most_ahead >= 32,
+        "not read ahead: content is staged beside the rows"
+    );
+
+    let calls = std::cell::Cell::new(0usize);
+    let items = std::iter::from_fn(|| {
+        calls.set(calls.get() + 1);
+        let i = calls.get();
+        Some(match i {
+            100 => Err(Error::invalid("line 100", "broken")),
+            _ => bytes(&format!("again{i}"), &format!("again {i}")),
+        })
+    });
+    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("line 100"), "{err}");
+    assert_eq!(calls.get(), 100, "next() called past the error");
+    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 300);
+}
+
 /// After an error, content queued behind it is not read: here a FIFO nobody writes to,
 /// which would block. A watcher opens it for writing whenever a reader has it open (so a
 /// reader would not block forever, and the test fails rather than hangs).
@@ -188,8 +228,9 @@ fn content_queued_behind_an_error_is_not_read() {
 
 /// The catalogue of names (what the filter language type-checks against, what the browser
 /// offers as columns) gets every name with every type it has, for attributes and params
-/// apart, however often one transaction writes the same name, and from one-by-one puts
-/// as from a bulk ingest.
+/// apart, however often one transaction writes the same name, from one-by-one puts as
+/// from a bulk ingest, when an attribute is set again with another type, and after a
+/// transaction that wrote the name rolled back.
 #[test]
 fn the_catalogue_has_every_name_with_each_of_its_types() {
     let (dir, cache) = cache();
@@ -216,6 +257,19 @@ fn the_catalogue_has_every_name_with_each_of_its_types() {
         .params(serde_json::json!({"flag": true}))
         .attr("late", AttrValue::Bool(false));
     cache.put_bytes(&put, b"late").unwrap();
+    // A type an attribute takes when set again.
+    let id = cache.put_bytes(&NewItem::new("retyped").attr("n", AttrValue::Int(1)), b"r");
+    let retyped = [("n".to_owned(), AttrValue::Text("one".into()))].into();
+    cache.set_attrs(id.unwrap().id, &retyped).unwrap();
+    // A name first written by an ingest that failed, so its transaction rolled back.
+    let failing = [
+        bytes_item(NewItem::new("gone").attr("z", AttrValue::Int(1)), 99),
+        Err(Error::invalid("line 2", "broken")),
+    ];
+    cache.ingest(failing, &mut |_| {}).unwrap_err();
+    cache
+        .put_bytes(&NewItem::new("z").attr("z", AttrValue::Int(2)), b"z")
+        .unwrap();
     drop(cache);
 
     let conn = rusqlite::Connection::open(dir.path().join("cache/registry.sqlite")).unwrap();
@@ -228,12 +282,15 @@ fn the_catalogue_has_every_name_with_each_of_its_types() {
         .unwrap();
     let expected: Vec<(i64, String, i64)> = [
         (0, "late", 3),
+        (0, "n", 0),
+        (0, "n", 2),
         (0, "same", 0),
         (0, "x", 0),
         (0, "x", 1),
         (0, "x", 2),
         (0, "x", 3),
         (0, "x", 4),
+        (0, "z", 0),
         (1, "flag", 3),
         (1, "run", 2),
         (1, "x", 0),

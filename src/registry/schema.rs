@@ -171,9 +171,13 @@ END;
 /// Version 6: the library keeps the catalogue of attribute names (`attr_names`) as it
 /// writes attributes and params, instead of a trigger per row: the trigger ran a
 /// sub-program and kept a statement journal for every row, a tenth of a bulk ingest.
+/// The catalogue is completed from the rows once: the insert trigger missed a type that
+/// an attribute took when set again (an upsert that updates runs no insert trigger).
 const V6: &str = r#"
 DROP TRIGGER attrs_catalogue;
 DROP TRIGGER params_catalogue;
+INSERT OR IGNORE INTO attr_names (scope, name, type) SELECT DISTINCT 0, name, type FROM attrs;
+INSERT OR IGNORE INTO attr_names (scope, name, type) SELECT DISTINCT 1, name, type FROM params;
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
@@ -278,8 +282,9 @@ mod tests {
         }
     }
 
-    /// A registry whose catalogue triggers kept `attr_names` keeps its entries, and loses
-    /// the triggers (the library writes the catalogue now; the triggers would do it twice).
+    /// A registry whose catalogue triggers kept `attr_names` keeps its entries, gets those
+    /// the triggers missed (a type an attribute took when set again), and loses the
+    /// triggers (the library writes the catalogue now; the triggers would do it twice).
     #[test]
     fn migrating_to_6_keeps_the_catalogue_and_drops_its_triggers() {
         let dir = tempfile::tempdir().unwrap();
@@ -293,7 +298,10 @@ mod tests {
              INSERT INTO items (id, key, version, uri, params, status, created, updated)
              VALUES (1, 'k', 1, 'u', '{{}}', 'UNINITIALIZED', 0, 0);
              INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'n', 0, 3);
-             INSERT INTO params (item_id, name, type, value) VALUES (1, 'p', 2, 'x');"
+             INSERT INTO params (item_id, name, type, value) VALUES (1, 'p', 2, 'x');
+             INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'm', 0, 1);
+             INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'm', 0, 1)
+                 ON CONFLICT (item_id, name) DO UPDATE SET type = 2, value = 'one';"
         ))
         .unwrap();
         migrate(&mut conn, &path).unwrap();
@@ -306,12 +314,13 @@ mod tests {
             .unwrap();
         assert_eq!(triggers, 0);
         let names: Vec<(i64, String, i64)> = conn
-            .prepare("SELECT scope, name, type FROM attr_names ORDER BY scope")
+            .prepare("SELECT scope, name, type FROM attr_names ORDER BY scope, name, type")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(names, [(0, "n".to_owned(), 0), (1, "p".to_owned(), 2)]);
+        let expected = [(0, "m", 0), (0, "m", 2), (0, "n", 0), (1, "p", 2)];
+        assert_eq!(names, expected.map(|(s, n, t)| (s, n.to_owned(), t)));
     }
 }

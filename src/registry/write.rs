@@ -25,6 +25,9 @@ const PARAMS: i64 = 1;
 #[derive(Default)]
 pub struct Catalogued(RefCell<HashMap<String, u16>>);
 
+// A bit per scope (attributes, params) and type.
+const _: () = assert!(2 * AttrType::ALL.len() <= u16::BITS as usize);
+
 /// Content of a finished item: its blob digest and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
@@ -36,7 +39,8 @@ impl Db<'_> {
     /// Hands out the next version of `key`. The counter lives in its own table, so a
     /// number is never reused, even after every version of the key was purged. Two
     /// statements (count up, read back) cost less than one with `RETURNING`, which keeps
-    /// a statement journal and a result table.
+    /// a statement journal and a result table; so it takes a write transaction (as every
+    /// caller has) for no other writer to count up between the two.
     pub fn allocate_version(&self, key: &str) -> Result<i64> {
         self.conn
             .prepare_cached(
