@@ -1,7 +1,7 @@
 //! Bulk ingest: many READY items in one transaction. The content of each item is staged
-//! (read, hashed, written to `tmp/` and moved into the store) on a second thread, a few
-//! items ahead of this one, which writes the registry rows: the two cost about the same,
-//! so on two cores the ingest takes the time of the slower one instead of both.
+//! (read, hashed, written to `tmp/` and moved into the store), and its key computed, on a
+//! second thread, a few items ahead of this one, which writes the registry rows: on two
+//! cores the ingest takes the time of the slower of the two instead of both.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,20 +19,26 @@ use crate::status::Status;
 /// busy, few enough that their contents (held in memory) stay small.
 const AHEAD: usize = 64;
 
-/// The row writer hands the stager more contents once no more than this many wait, all
-/// it may in one message: a message per item woke the stager for every item, a tenth of
-/// the row writer's time in a bulk ingest of small files.
+/// The row writer hands the stager more items once no more than this many wait, all it
+/// may in one message: a message per item woke the stager for every item, a tenth of the
+/// row writer's time in a bulk ingest of small files.
 const REFILL_AT: usize = AHEAD / 2;
 
-/// Content in the store, and whether this ingest put it there (else it was there already).
-type Stored = (Content, bool);
+/// An item ready for its rows: its key, its content in the store, and whether this ingest
+/// put the content there (else it was there already).
+struct Staged {
+    item: NewItem,
+    key: String,
+    content: Content,
+    new: bool,
+}
 
-/// The row writer's side of the stager: content to stage, what was stored, in order, and
-/// the flag either side raises on an error.
+/// The row writer's side of the stager: items to stage, those staged, in order, and the
+/// flag either side raises on an error.
 #[derive(Clone, Copy)]
 struct Queues<'a> {
-    to_stage: &'a mpsc::Sender<Vec<IngestContent>>,
-    stored: &'a mpsc::Receiver<Result<Stored>>,
+    to_stage: &'a mpsc::Sender<Vec<IngestItem>>,
+    staged: &'a mpsc::Receiver<Result<Staged>>,
     aborted: &'a AtomicBool,
 }
 
@@ -78,10 +84,10 @@ impl Cache {
     where
         I: IntoIterator<Item = Result<IngestItem>>,
     {
-        // Unbounded, yet never more than AHEAD contents in it: the row writer sends
-        // contents only for the items it keeps waiting.
-        let (to_stage, contents) = mpsc::channel::<Vec<IngestContent>>();
-        let (stored_tx, stored) = mpsc::channel::<Result<Stored>>();
+        // Unbounded, yet never more than AHEAD items in it: the row writer sends only
+        // items it keeps a place for.
+        let (to_stage, to_stager) = mpsc::channel::<Vec<IngestItem>>();
+        let (staged_tx, staged) = mpsc::channel::<Result<Staged>>();
         let blobs = &self.blobs;
         // Set on the first error, of either thread: what is still queued is not staged (it
         // may be large, or a source that blocks).
@@ -89,17 +95,17 @@ impl Cache {
         std::thread::scope(|scope| {
             let aborted = &aborted;
             let stage_all = move || {
-                for content in contents.into_iter().flatten() {
+                for item in to_stager.into_iter().flatten() {
                     if aborted.load(Ordering::Relaxed) {
                         continue;
                     }
-                    let staged = stage(blobs, &content);
+                    let staged = stage(blobs, item);
                     if staged.is_err() {
                         // The ingest fails on it (or on an item before it).
                         aborted.store(true, Ordering::Relaxed);
                     }
                     // The receiver lives until everything sent is staged or skipped.
-                    let _ = stored_tx.send(staged);
+                    let _ = staged_tx.send(staged);
                 }
             };
             let stager = std::thread::Builder::new()
@@ -108,7 +114,7 @@ impl Cache {
                 .map_err(|e| Error::invalid("ingest", format!("cannot start a thread: {e}")))?;
             let queues = Queues {
                 to_stage: &to_stage,
-                stored: &stored,
+                staged: &staged,
                 aborted,
             };
             let outcome = self.write_rows(db, items, queues, progress, created);
@@ -117,9 +123,9 @@ impl Cache {
             }
             drop(to_stage);
             // What was staged ahead of an error is in the store too.
-            for (content, new) in stored.into_iter().flatten() {
-                if new {
-                    created.push(content.sha256);
+            for staged in staged.into_iter().flatten() {
+                if staged.new {
+                    created.push(staged.content.sha256);
                 }
             }
             let joined = stager
@@ -134,8 +140,8 @@ impl Cache {
         })
     }
 
-    /// Feeds the stager up to [`AHEAD`] items in advance, a batch at a time, and writes each item's rows once
-    /// its content is stored, in the order given. Errors come in that order too: an item
+    /// Feeds the stager up to [`AHEAD`] items in advance, a batch at a time, and writes each
+    /// item's rows once it is staged, in the order given. Errors come in that order too: an item
     /// the input could not give is an error only once every item before it is written (one
     /// of them may fail first), and nothing is read past it, nor past the input's end.
     fn write_rows<I>(
@@ -151,7 +157,8 @@ impl Cache {
     {
         let stager_gone = || Error::invalid("ingest", "the stager thread stopped");
         let mut items = items.into_iter().fuse();
-        let mut waiting: VecDeque<Result<NewItem>> = VecDeque::with_capacity(AHEAD);
+        // A place for each item read: `Ok` when the stager has it, else the input's error.
+        let mut waiting: VecDeque<Result<()>> = VecDeque::with_capacity(AHEAD);
         let mut ids = Vec::new();
         let now = now_ms();
         loop {
@@ -163,24 +170,25 @@ impl Cache {
                     && !queues.aborted.load(Ordering::Relaxed)
                 {
                     let Some(next) = items.next() else { break };
-                    waiting.push_back(next.map(|IngestItem { item, content }| {
-                        batch.push(content);
-                        item
-                    }));
+                    waiting.push_back(next.map(|item| batch.push(item)));
                 }
                 if !batch.is_empty() {
                     queues.to_stage.send(batch).map_err(|_| stager_gone())?;
                 }
             }
-            let Some(item) = waiting.pop_front() else {
+            let Some(place) = waiting.pop_front() else {
                 return Ok(ids);
             };
-            let item = item?;
-            let (content, new) = queues.stored.recv().map_err(|_| stager_gone())??;
+            place?;
+            let Staged {
+                item,
+                key,
+                content,
+                new,
+            } = queues.staged.recv().map_err(|_| stager_gone())??;
             if new {
                 created.push(content.sha256.clone());
             }
-            let key = item_key(&item.uri, &item.params);
             let version = db.allocate_version(&key)?;
             ids.push(db.insert_item(
                 &item,
@@ -197,13 +205,18 @@ impl Cache {
 }
 
 /// Stages one item's content and moves it into the store, unsynced (the ingest syncs the
-/// file system once at the end).
-fn stage(blobs: &BlobStore, content: &IngestContent) -> Result<Stored> {
-    let sealed = match content {
+/// file system once at the end), and computes its key.
+fn stage(blobs: &BlobStore, IngestItem { item, content }: IngestItem) -> Result<Staged> {
+    let sealed = match &content {
         IngestContent::Bytes(bytes) => blobs.stage_bytes(bytes, false)?,
         IngestContent::File(path) => blobs.stage_file(path, false)?,
     };
     let content = sealed.content.clone();
     let existed = blobs.adopt(sealed, false)?;
-    Ok((content, !existed))
+    Ok(Staged {
+        key: item_key(&item.uri, &item.params),
+        item,
+        content,
+        new: !existed,
+    })
 }
