@@ -248,23 +248,32 @@ mod tests {
     use super::*;
     use crate::filter::{Filter, count};
 
-    /// A registry written before the text index gets one that finds its old items.
-    #[test]
-    fn migrating_indexes_the_text_of_existing_items() {
+    /// A registry as a build of schema `version` left it, with `rows` written by that
+    /// build, migrated to the current schema.
+    fn migrated_from(version: usize, rows: &str) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("registry.sqlite");
         let mut conn = Connection::open(&path).unwrap();
-        for step in &MIGRATIONS[..4] {
+        for step in &MIGRATIONS[..version] {
             conn.execute_batch(step).unwrap();
         }
         conn.execute_batch(&format!(
-            "PRAGMA user_version = 4; PRAGMA application_id = {APPLICATION_ID};
-             INSERT INTO items (key, version, uri, params, status, label, created, updated)
-             VALUES ('k', 1, 's3://b/needle.csv', '{{}}', 'UNINITIALIZED', 'Old run', 0, 0);"
+            "PRAGMA user_version = {version}; PRAGMA application_id = {APPLICATION_ID}; {rows}"
         ))
         .unwrap();
         migrate(&mut conn, &path).unwrap();
         assert_eq!(check(&conn, &path).unwrap(), SCHEMA_VERSION);
+        (dir, conn)
+    }
+
+    /// A registry written before the text index gets one that finds its old items.
+    #[test]
+    fn migrating_indexes_the_text_of_existing_items() {
+        let (_dir, conn) = migrated_from(
+            4,
+            "INSERT INTO items (key, version, uri, params, status, label, created, updated)
+             VALUES ('k', 1, 's3://b/needle.csv', '{}', 'UNINITIALIZED', 'Old run', 0, 0);",
+        );
         let now = chrono::Utc::now();
         for (f, n) in [
             ("needle", 1),
@@ -287,24 +296,16 @@ mod tests {
     /// triggers (the library writes the catalogue now; the triggers would do it twice).
     #[test]
     fn migrating_to_6_keeps_the_catalogue_and_drops_its_triggers() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.sqlite");
-        let mut conn = Connection::open(&path).unwrap();
-        for step in &MIGRATIONS[..5] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.execute_batch(&format!(
-            "PRAGMA user_version = 5; PRAGMA application_id = {APPLICATION_ID};
-             INSERT INTO items (id, key, version, uri, params, status, created, updated)
-             VALUES (1, 'k', 1, 'u', '{{}}', 'UNINITIALIZED', 0, 0);
+        let (_dir, conn) = migrated_from(
+            5,
+            "INSERT INTO items (id, key, version, uri, params, status, created, updated)
+             VALUES (1, 'k', 1, 'u', '{}', 'UNINITIALIZED', 0, 0);
              INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'n', 0, 3);
              INSERT INTO params (item_id, name, type, value) VALUES (1, 'p', 2, 'x');
              INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'm', 0, 1);
              INSERT INTO attrs (item_id, name, type, value) VALUES (1, 'm', 0, 1)
-                 ON CONFLICT (item_id, name) DO UPDATE SET type = 2, value = 'one';"
-        ))
-        .unwrap();
-        migrate(&mut conn, &path).unwrap();
+                 ON CONFLICT (item_id, name) DO UPDATE SET type = 2, value = 'one';",
+        );
         let triggers: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%catalogue'",
