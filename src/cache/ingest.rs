@@ -86,7 +86,7 @@ impl Cache {
     {
         // Unbounded, yet never more than AHEAD items in it: the row writer sends only
         // items it keeps a place for.
-        let (to_stage, to_stager) = mpsc::channel::<Vec<IngestItem>>();
+        let (to_stage, queued) = mpsc::channel::<Vec<IngestItem>>();
         let (staged_tx, staged) = mpsc::channel::<Result<Staged>>();
         let blobs = &self.blobs;
         // Set on the first error, of either thread: what is still queued is not staged (it
@@ -95,7 +95,7 @@ impl Cache {
         std::thread::scope(|scope| {
             let aborted = &aborted;
             let stage_all = move || {
-                for item in to_stager.into_iter().flatten() {
+                for item in queued.into_iter().flatten() {
                     if aborted.load(Ordering::Relaxed) {
                         continue;
                     }
@@ -207,6 +207,8 @@ impl Cache {
 /// Stages one item's content and moves it into the store, unsynced (the ingest syncs the
 /// file system once at the end), and computes its key.
 fn stage(blobs: &BlobStore, IngestItem { item, content }: IngestItem) -> Result<Staged> {
+    // The key first: once the blob is in the store, nothing may stop it being reported.
+    let key = item_key(&item.uri, &item.params);
     let sealed = match &content {
         IngestContent::Bytes(bytes) => blobs.stage_bytes(bytes, false)?,
         IngestContent::File(path) => blobs.stage_file(path, false)?,
@@ -214,7 +216,7 @@ fn stage(blobs: &BlobStore, IngestItem { item, content }: IngestItem) -> Result<
     let content = sealed.content.clone();
     let existed = blobs.adopt(sealed, false)?;
     Ok(Staged {
-        key: item_key(&item.uri, &item.params),
+        key,
         item,
         content,
         new: !existed,
