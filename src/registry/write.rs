@@ -11,12 +11,9 @@ use super::Db;
 use super::item::{Item, Lease, Link, ManifestInfo, NewItem};
 use crate::attr::{AttrType, AttrValue, Attrs, validate_name};
 use crate::error::{Error, Result};
+use crate::filter::Scope;
 use crate::key::canonical_json;
 use crate::status::Status;
-
-/// Scopes of the catalogue of names (`attr_names`): attributes and params.
-const ATTRS: i64 = 0;
-const PARAMS: i64 = 1;
 
 /// The catalogue entries a write transaction has written or found there: for each name,
 /// a bit per scope and type. It lives as long as the transaction, so an entry written
@@ -167,7 +164,7 @@ impl Db<'_> {
             validate_name(name)?;
             st.execute(params![id, name, value.kind().code(), value.to_stored()])
                 .map_err(self.err("setting attributes"))?;
-            self.catalogue(ATTRS, name, value.kind())?;
+            self.catalogue(Scope::Attr, name, value.kind())?;
         }
         Ok(())
     }
@@ -175,8 +172,8 @@ impl Db<'_> {
     /// Records in the catalogue (`attr_names`) that `scope` has a name of type `kind`,
     /// once per write transaction. Entries are never removed: a name whose last holder
     /// went simply matches nothing.
-    fn catalogue(&self, scope: i64, name: &str, kind: AttrType) -> Result<()> {
-        let bit = 1u16 << (scope * AttrType::ALL.len() as i64 + kind.code());
+    fn catalogue(&self, scope: Scope, name: &str, kind: AttrType) -> Result<()> {
+        let bit = 1u16 << (scope.code() * AttrType::ALL.len() as i64 + kind.code());
         let known = |c: &Catalogued| c.0.borrow().get(name).is_some_and(|bits| bits & bit != 0);
         if self.catalogued.is_some_and(known) {
             return Ok(());
@@ -185,7 +182,7 @@ impl Db<'_> {
             .prepare_cached(
                 "INSERT OR IGNORE INTO attr_names (scope, name, type) VALUES (?1, ?2, ?3)",
             )
-            .and_then(|mut st| st.execute(params![scope, name, kind.code()]))
+            .and_then(|mut st| st.execute(params![scope.code(), name, kind.code()]))
             .map_err(self.err("cataloguing attribute names"))?;
         if let Some(c) = self.catalogued {
             *c.0.borrow_mut().entry(name.to_owned()).or_default() |= bit;
@@ -231,7 +228,7 @@ impl Db<'_> {
             };
             st.execute(params![id, name, value.kind().code(), value.to_stored()])
                 .map_err(self.err("indexing params"))?;
-            self.catalogue(PARAMS, name, value.kind())?;
+            self.catalogue(Scope::Param, name, value.kind())?;
         }
         Ok(())
     }
