@@ -137,11 +137,8 @@ fn build(path: &std::path::Path, n: i64) -> Connection {
         }
     }
     // The catalogue of names, as the library keeps it when it writes attributes.
-    tx.execute_batch(
-        "INSERT OR IGNORE INTO attr_names SELECT DISTINCT 0, name, type FROM attrs;
-         INSERT OR IGNORE INTO attr_names SELECT DISTINCT 1, name, type FROM params;",
-    )
-    .unwrap();
+    tx.execute_batch(cachet::registry::schema::CATALOGUE_FROM_ROWS)
+        .unwrap();
     tx.commit().unwrap();
     conn
 }

@@ -82,11 +82,8 @@ pub(crate) fn insert_unindexed(conn: &mut Connection, items: &[MemItem]) {
         }
     }
     // The catalogue of names, as the library keeps it when it writes attributes.
-    tx.execute_batch(
-        "INSERT OR IGNORE INTO attr_names SELECT DISTINCT 0, name, type FROM attrs;
-         INSERT OR IGNORE INTO attr_names SELECT DISTINCT 1, name, type FROM params;",
-    )
-    .unwrap();
+    tx.execute_batch(crate::registry::schema::CATALOGUE_FROM_ROWS)
+        .unwrap();
     tx.commit().unwrap();
 }
 
