@@ -20,8 +20,13 @@ fn cache() -> (tempfile::TempDir, Cache) {
 }
 
 fn bytes(uri: &str, content: &str) -> cachet::Result<IngestItem> {
+    bytes_item(NewItem::new(uri), content)
+}
+
+/// `item` with `content` as its bytes.
+fn bytes_item(item: NewItem, content: &str) -> cachet::Result<IngestItem> {
     Ok(IngestItem {
-        item: NewItem::new(uri),
+        item,
         content: IngestContent::Bytes(content.as_bytes().to_vec()),
     })
 }
@@ -92,7 +97,7 @@ fn bulk_ingest_is_all_or_nothing() {
         } else {
             item
         };
-        bytes_item(item, 1000 + i)
+        bytes_item(item, &format!("content {}", 1000 + i))
     });
     let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("must be a JSON object"), "{err}");
@@ -265,7 +270,7 @@ fn the_catalogue_has_every_name_with_each_of_its_types() {
             .params(serde_json::json!({"x": i, "run": format!("r{i}")}))
             .attr("x", value)
             .attr("same", AttrValue::Int(7));
-        bytes_item(item, i)
+        bytes_item(item, &format!("content {i}"))
     });
     cache.ingest(items, &mut |_| {}).unwrap();
     let put = NewItem::new("one by one")
@@ -278,7 +283,10 @@ fn the_catalogue_has_every_name_with_each_of_its_types() {
     cache.set_attrs(id.unwrap().id, &retyped).unwrap();
     // A name first written by an ingest that failed, so its transaction rolled back.
     let failing = [
-        bytes_item(NewItem::new("gone").attr("z", AttrValue::Int(1)), 99),
+        bytes_item(
+            NewItem::new("gone").attr("z", AttrValue::Int(1)),
+            "content 99",
+        ),
         Err(Error::invalid("line 2", "broken")),
     ];
     cache.ingest(failing, &mut |_| {}).unwrap_err();
@@ -314,11 +322,4 @@ fn the_catalogue_has_every_name_with_each_of_its_types() {
     .map(|(s, n, t)| (s, n.to_owned(), t))
     .collect();
     assert_eq!(catalogue, expected);
-}
-
-fn bytes_item(item: NewItem, i: usize) -> cachet::Result<IngestItem> {
-    Ok(IngestItem {
-        item,
-        content: IngestContent::Bytes(format!("content {i}").into_bytes()),
-    })
 }

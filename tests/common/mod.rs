@@ -29,11 +29,10 @@ pub fn wait_all(children: Vec<Child>) {
     }
 }
 
-/// The files under `dir`, at any depth (none if it does not exist).
+/// The files under `dir`, at any depth. A directory that cannot be read fails the test
+/// (a wrong path must not count as empty).
 pub fn count_files(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     entries
         .map(|e| {
             let e = e.unwrap();
