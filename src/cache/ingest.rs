@@ -140,10 +140,11 @@ impl Cache {
         })
     }
 
-    /// Feeds the stager up to [`AHEAD`] items in advance, a batch at a time, and writes each
-    /// item's rows once it is staged, in the order given. Errors come in that order too: an item
-    /// the input could not give is an error only once every item before it is written (one
-    /// of them may fail first), and nothing is read past it, nor past the input's end.
+    /// Feeds the stager up to [`AHEAD`] items in advance, a batch at a time, and writes
+    /// each item's rows once it is staged, in the order given. Errors come in that order
+    /// too: an item the input could not give is an error only once every item before it is
+    /// written (one of them may fail first), and nothing is read past it, nor past the
+    /// input's end.
     fn write_rows<I>(
         &self,
         db: Db<'_>,
