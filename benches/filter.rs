@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use cachet::filter::{self, Filter, Query, SortSpec};
 use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, params};
 
 /// The TUI shows counts as "10000+" past this.
@@ -43,6 +44,9 @@ fn now() -> DateTime<Utc> {
 
 fn open(path: &std::path::Path) -> Connection {
     let conn = Connection::open(path).unwrap();
+    // Plans independent of bound values, as on the registry's own connection.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .unwrap();
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
     )
