@@ -61,6 +61,36 @@ fn versions_are_never_reused_after_purge() {
     assert_eq!(c.version, 3);
 }
 
+/// Whichever versions go and in whatever order, the next one is past every one handed
+/// out: the newest alone, the newest before the older, the older before the newest.
+#[test]
+fn versions_are_never_reused_whatever_is_purged_first() {
+    let (_d, cache) = cache();
+    let purge = |item: &cachet::Item| {
+        cache.trash(item.id).unwrap();
+        cache.purge(item.id).unwrap();
+    };
+    let put = |uri: &str| cache.put_bytes(&new(uri), uri.as_bytes()).unwrap();
+    let (v1, v2) = (put("newest"), put("newest"));
+    purge(&v2);
+    assert_eq!(put("newest").version, 3, "after purging only the newest");
+    purge(&v1);
+    assert_eq!(put("newest").version, 4, "after purging an older one too");
+
+    let (v1, v2) = (put("down"), put("down"));
+    purge(&v2);
+    purge(&v1);
+    assert!(cache.versions(&v1.key).unwrap().is_empty());
+    assert_eq!(put("down").version, 3, "after purging newest first");
+
+    let (v1, v2, v3) = (put("up"), put("up"), put("up"));
+    purge(&v1);
+    purge(&v2);
+    assert_eq!(put("up").version, 4, "after purging the older ones");
+    purge(&v3);
+    assert_eq!(put("up").version, 5, "the one just put still counts");
+}
+
 #[test]
 fn writer_commits_fails_or_marks_failed_on_drop() {
     let (_d, cache) = cache();

@@ -99,6 +99,8 @@ fn trash_policy_all_or_older() {
     );
     assert!(cache.get(a.id).is_err());
     assert!(cache.get(b.id).is_ok());
+    // The purged item was its key's only version: the next one is still a new number.
+    assert_eq!(put(&cache, "a", "again").version, a.version + 1);
 }
 
 #[test]

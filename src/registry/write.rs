@@ -33,23 +33,20 @@ pub struct Content {
 }
 
 impl Db<'_> {
-    /// Hands out the next version of `key`. The counter lives in its own table, so a
-    /// number is never reused, even after every version of the key was purged. Two
-    /// statements (count up, read back) cost less than one with `RETURNING`, which keeps
-    /// a statement journal and a result table; so it takes a write transaction (as every
-    /// caller has) for no other writer to count up between the two.
+    /// Hands out the next version of `key`: one past the highest its items hold, or that
+    /// `key_versions` remembers of versions since deleted (schema 7's trigger writes it when
+    /// a key's newest version goes), so a number is never reused, even after every version
+    /// of the key was purged. It only reads; the caller's write transaction (every caller
+    /// inserts the version in the one it allocates in) keeps another writer from taking
+    /// the same number.
     pub fn allocate_version(&self, key: &str) -> Result<i64> {
         self.conn
             .prepare_cached(
-                "INSERT INTO key_versions (key, last_version) VALUES (?1, 1)
-                 ON CONFLICT (key) DO UPDATE SET last_version = last_version + 1",
+                "SELECT max(coalesce((SELECT max(version) FROM items WHERE key = ?1), 0),
+                            coalesce((SELECT last_version FROM key_versions WHERE key = ?1), 0))
+                        + 1",
             )
-            .and_then(|mut st| st.execute([key]))
-            .and_then(|_| {
-                self.conn
-                    .prepare_cached("SELECT last_version FROM key_versions WHERE key = ?1")?
-                    .query_row([key], |r| r.get(0))
-            })
+            .and_then(|mut st| st.query_row([key], |r| r.get(0)))
             .map_err(self.err("allocating a version"))
     }
 
