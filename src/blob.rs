@@ -8,6 +8,8 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
@@ -27,6 +29,49 @@ const BUF: usize = 1 << 20;
 pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
+    fan_out: FanOutDirs,
+}
+
+/// The fan-out directories (`ab/cd`, by their first four hex digits) this store has made
+/// or found, a bit each, shared by its clones. A blob goes straight into a known one, and
+/// into another once it is made: most blobs of a young store need a new directory, and a
+/// move tried first would fail for them. Only a hint: a directory gone since is made again
+/// when the move finds it missing.
+#[derive(Clone)]
+struct FanOutDirs(Arc<[AtomicU64]>);
+
+impl FanOutDirs {
+    fn new() -> Self {
+        FanOutDirs((0..(1 << 16) / 64).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    /// The word and bit of the directory of blob `sha256` (a checked digest).
+    fn bit(&self, sha256: &str) -> Option<(&AtomicU64, u64)> {
+        let at = usize::from_str_radix(sha256.get(..4)?, 16).ok()?;
+        Some((self.0.get(at / 64)?, 1 << (at % 64)))
+    }
+
+    fn known(&self, sha256: &str) -> bool {
+        self.bit(sha256)
+            .is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
+    }
+
+    fn mark(&self, sha256: &str) {
+        if let Some((word, bit)) = self.bit(sha256) {
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::fmt::Debug for FanOutDirs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known: u32 = self
+            .0
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed).count_ones())
+            .sum();
+        write!(f, "FanOutDirs({known} known)")
+    }
 }
 
 /// Content being written to `tmp/`, hashed as it goes.
@@ -48,6 +93,7 @@ impl BlobStore {
         BlobStore {
             dir: root.join(LAYOUT).join("sha256"),
             tmp: root.join("tmp"),
+            fan_out: FanOutDirs::new(),
         }
     }
 
@@ -129,29 +175,39 @@ impl BlobStore {
     }
 
     /// Moves sealed content into the store. Returns `true` when the blob already existed
-    /// (a dedup hit; the staged copy is dropped). With `sync`, the directory entry is made
-    /// durable too.
+    /// (a dedup hit; the staged copy is dropped): the move never replaces a file, so the
+    /// answer holds even against another process storing the same blob at that moment.
+    /// With `sync`, the new directory entry is made durable too.
     pub fn adopt(&self, sealed: Sealed, sync: bool) -> Result<bool> {
-        let dest = self.path(&sealed.content.sha256)?;
-        if dest.exists() {
-            return Ok(true);
-        }
+        let sha256 = sealed.content.sha256.as_str();
+        let dest = self.path(sha256)?;
         let parent = dest.parent().unwrap_or(&self.dir);
-        // The fan-out directory usually exists already: try the rename first, and make the
-        // directory only when it is missing (two system calls fewer per blob).
-        let file = match sealed.file.persist(&dest) {
-            Ok(_) => None,
-            Err(e) if e.error.kind() == io::ErrorKind::NotFound => Some(e.file),
-            Err(e) => return Err(e.error).at(&dest),
-        };
-        if let Some(file) = file {
-            fs::create_dir_all(parent).at(parent)?;
-            file.persist(&dest).map_err(|e| e.error).at(&dest)?;
+        if !self.fan_out.known(sha256) {
+            make_dir(parent)?;
+            self.fan_out.mark(sha256);
         }
-        if sync {
+        let existed = match sealed.file.persist_noclobber(&dest) {
+            Ok(_) => false,
+            Err(e) => match e.error.kind() {
+                io::ErrorKind::AlreadyExists => true,
+                // The directory went since it was made or found.
+                io::ErrorKind::NotFound => {
+                    fs::create_dir_all(parent).at(parent)?;
+                    move_in(e.file, &dest)?
+                }
+                _ if dest.exists() => true,
+                // A file system that can neither rename without replacing nor link: a
+                // plain rename, after the look above.
+                _ => {
+                    e.file.persist(&dest).map_err(|e| e.error).at(&dest)?;
+                    false
+                }
+            },
+        };
+        if sync && !existed {
             sync_dir(parent)?;
         }
-        Ok(false)
+        Ok(existed)
     }
 
     /// Opens the blob `sha256` for reading.
@@ -190,6 +246,26 @@ impl BlobStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).at(&path),
         }
+    }
+}
+
+/// Makes the fan-out directory `dir` (and its parent, when missing); one already there is
+/// fine.
+fn make_dir(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir).at(dir),
+        Err(e) => Err(e).at(dir),
+    }
+}
+
+/// Moves `file` to `dest` unless something is there; returns whether something was.
+fn move_in(file: NamedTempFile, dest: &Path) -> Result<bool> {
+    match file.persist_noclobber(dest) {
+        Ok(_) => Ok(false),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(true),
+        Err(e) => Err(e.error).at(dest),
     }
 }
 
@@ -335,6 +411,40 @@ mod tests {
         }
         assert_eq!(store.verify(&sha).unwrap(), 5);
         // Nothing is left behind in tmp/.
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    /// Whatever this store instance knows of the fan-out directories: a blob whose
+    /// directory went since is stored again, and one another instance stored is a dedup
+    /// hit, never replaced (not even a file that differs from its name).
+    #[test]
+    fn blobs_go_in_whatever_the_store_knows_of_its_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path());
+        store.create_dirs().unwrap();
+        let sealed = store.stage_bytes(b"data", false).unwrap();
+        let sha = sealed.content.sha256.clone();
+        let path = store.path(&sha).unwrap();
+        assert!(!store.adopt(sealed, false).unwrap());
+        // Its two fan-out directories go.
+        fs::remove_file(&path).unwrap();
+        fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+        let again = store.stage_bytes(b"data", true).unwrap();
+        assert!(!store.adopt(again, true).unwrap(), "stored again");
+        assert_eq!(store.verify(&sha).unwrap(), 4);
+
+        // Another instance (another process) finds it there, and leaves it as it is.
+        let other = BlobStore::new(dir.path());
+        let copy = other.stage_bytes(b"data", false).unwrap();
+        assert!(other.adopt(copy, false).unwrap(), "a dedup hit");
+        let mut perms = fs::metadata(&path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&path, perms).unwrap();
+        fs::write(&path, b"dat4").unwrap();
+        let copy = other.stage_bytes(b"data", false).unwrap();
+        assert!(other.adopt(copy, false).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"dat4", "never replaced");
         assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
     }
 
