@@ -384,6 +384,15 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Replaces the content of the (read-only) blob file at `path`.
+    fn overwrite(path: &Path, content: &[u8]) {
+        let mut perms = fs::metadata(path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(path, perms).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
     #[test]
     fn stores_once_and_verifies() {
         let dir = tempfile::tempdir().unwrap();
@@ -437,11 +446,7 @@ mod tests {
         let other = BlobStore::new(dir.path());
         let copy = other.stage_bytes(b"data", false).unwrap();
         assert!(other.adopt(copy, false).unwrap(), "a dedup hit");
-        let mut perms = fs::metadata(&path).unwrap().permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        fs::set_permissions(&path, perms).unwrap();
-        fs::write(&path, b"dat4").unwrap();
+        overwrite(&path, b"dat4");
         let copy = other.stage_bytes(b"data", false).unwrap();
         assert!(other.adopt(copy, false).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"dat4", "never replaced");
@@ -457,11 +462,7 @@ mod tests {
         let sha = sealed.content.sha256.clone();
         store.adopt(sealed, false).unwrap();
         let path = store.path(&sha).unwrap();
-        let mut perms = fs::metadata(&path).unwrap().permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        fs::set_permissions(&path, perms).unwrap();
-        fs::write(&path, b"dat4").unwrap();
+        overwrite(&path, b"dat4");
         assert!(matches!(store.verify(&sha), Err(Error::Integrity { .. })));
         store.remove(&sha).unwrap();
         assert!(matches!(store.verify(&sha), Err(Error::MissingBlob { .. })));
