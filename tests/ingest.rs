@@ -88,21 +88,32 @@ fn bulk_ingest_is_all_or_nothing() {
     assert!(err.contains("gone.bin"), "{err}");
     assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
     assert_eq!(count_files(cache.blobs().dir()), blobs_before);
-    // An item whose rows cannot be written (params not an object), with items after it
-    // already staged: its error, and their blobs gone too.
-    let items = (0..200).map(|i| {
-        let item = NewItem::new(format!("fourth{i}"));
-        let item = if i == 40 {
-            item.params(serde_json::json!(5))
-        } else {
-            item
-        };
-        bytes_item(item, &format!("content {}", 1000 + i))
-    });
-    let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("must be a JSON object"), "{err}");
-    assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
-    assert_eq!(count_files(cache.blobs().dir()), blobs_before);
+    // An item whose rows cannot be written (params that are no object, an attribute name
+    // the registry refuses), with items after it already staged: its error, and their
+    // blobs gone too.
+    for (bad, error) in [
+        (
+            NewItem::new("fourth").params(serde_json::json!(5)),
+            "must be a JSON object",
+        ),
+        (
+            NewItem::new("fourth").attr("no name", AttrValue::Int(1)),
+            "'no name'",
+        ),
+    ] {
+        let mut bad = Some(bad);
+        let items = (0..200).map(|i| {
+            let item = match bad.take_if(|_| i == 40) {
+                Some(bad) => bad,
+                None => NewItem::new(format!("fourth{i}")),
+            };
+            bytes_item(item, &format!("content {}", 1000 + i))
+        });
+        let err = cache.ingest(items, &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains(error), "{err}");
+        assert_eq!(cache.list_ids(None, false, 0, 1000).unwrap().len(), 100);
+        assert_eq!(count_files(cache.blobs().dir()), blobs_before);
+    }
     // The bulk page cache was for the ingest only, failed or not.
     let kib: i64 = cache
         .registry()
