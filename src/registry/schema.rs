@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -195,10 +195,14 @@ const V6: &str = concat!(
 );
 
 /// Version 7: a key's next version is one past the highest of its items and of its
-/// `key_versions` row, which is written only when a key's newest version is deleted
-/// (a trigger, whatever deletes it). Allocating a version then only reads: counting up in
-/// `key_versions` for every new item was a tenth of a bulk ingest. Rows the items already
-/// account for go.
+/// `key_versions` row, which a trigger writes when a version is deleted (schema 9 gives
+/// it its final form). Allocating a version then only reads: counting up in
+/// `key_versions` for every new item was a tenth of a bulk ingest.
+///
+/// The counters of earlier schemas stay, also those the items account for: a process of
+/// an earlier build, open while this migration runs, goes on counting there, and must
+/// find every version it counted. (A first form of this step deleted them; registries it
+/// migrated are as valid, and only such a process could tell.)
 const V7: &str = r#"
 CREATE TRIGGER key_versions_keep_last AFTER DELETE ON items
 WHEN NOT EXISTS (SELECT 1 FROM items WHERE key = OLD.key AND version > OLD.version)
@@ -206,16 +210,18 @@ BEGIN
     INSERT INTO key_versions (key, last_version) VALUES (OLD.key, OLD.version)
     ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_version);
 END;
-DELETE FROM key_versions
-WHERE last_version <= (SELECT max(version) FROM items WHERE items.key = key_versions.key);
 "#;
 
 /// Version 8: the items' status check as a chain of comparisons. `status IN (five names)`
 /// made SQLite build a temporary index of the five names for every row it inserted, and
-/// for every status it changed: a twentieth of a bulk ingest. An equivalent check,
-/// edited in place (SQLite's procedure for changing a CHECK constraint, which leaves the
-/// rows as they are); [`migrate`] then counts the schema version up, so that every
-/// connection reads the new definition.
+/// for every status it changed: a twentieth of a bulk ingest.
+///
+/// The check is edited in place, in the table's definition, with `writable_schema`, as
+/// SQLite's documentation describes for CHECK constraints: the rows are not read again,
+/// which is sound because the new check accepts exactly the values the old one did (the
+/// rows already satisfy it). [`migrate`] then counts the schema version up, so that every
+/// connection reads the new definition. A definition without the old text (none that
+/// cachet wrote) is left as it is: correct, only slower.
 const V8: &str = r#"
 PRAGMA writable_schema = ON;
 UPDATE sqlite_schema
@@ -225,6 +231,21 @@ SET sql = replace(sql,
                          OR status = ''FAILED'' OR status = ''TRASH'')')
 WHERE type = 'table' AND name = 'items';
 PRAGMA writable_schema = OFF;
+"#;
+
+/// Version 9: deleting any version of a key records it in `key_versions`, not only the
+/// key's newest. The counter then stays at or above every version ever deleted, so a
+/// process of a build before schema 7 (open while the registry was migrated), which
+/// allocates one past the counter, can at worst pick a number a live item holds, and fail
+/// on the unique constraint; never one that was deleted. With schema 7's condition it
+/// could: delete version 4 while 5 lives, and such a process counted from 3 to 4 again.
+const V9: &str = r#"
+DROP TRIGGER key_versions_keep_last;
+CREATE TRIGGER key_versions_keep_last AFTER DELETE ON items
+BEGIN
+    INSERT INTO key_versions (key, last_version) VALUES (OLD.key, OLD.version)
+    ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_version);
+END;
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
@@ -456,10 +477,37 @@ mod tests {
         assert!(!inserts_build_a_temporary_index(&before));
     }
 
+    /// The next version a build of schema `version` hands out for `key` (a counter in
+    /// `key_versions` it counts up, before schema 7; one past the items and the counter
+    /// since), in a transaction as every build does.
+    fn next_version(conn: &Connection, key: &str) -> i64 {
+        conn.execute_batch("SAVEPOINT next").unwrap();
+        let db = super::super::Db {
+            conn,
+            path: Path::new("registry.sqlite"),
+            catalogued: None,
+        };
+        let next = db.allocate_version(key).unwrap();
+        conn.execute_batch("RELEASE next").unwrap();
+        next
+    }
+
+    /// What a build before schema 7 does to allocate a version of `key`.
+    fn next_version_before_7(conn: &Connection, key: &str) -> i64 {
+        conn.query_row(
+            "INSERT INTO key_versions (key, last_version) VALUES (?1, 1)
+             ON CONFLICT (key) DO UPDATE SET last_version = last_version + 1
+             RETURNING last_version",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
     /// The version counters of schema 6 (a row per key, counted up for every version)
-    /// keep only what the items do not say; every key's next version stays the same.
+    /// stay, and every key's next version stays the same.
     #[test]
-    fn migrating_to_7_keeps_the_version_counters_items_do_not_hold() {
+    fn migrating_to_7_keeps_the_version_counters() {
         let (_dir, conn) = migrated_from(
             6,
             "INSERT INTO items (key, version, uri, params, status, created, updated) VALUES
@@ -476,36 +524,47 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        let kept = [("all-purged", 4), ("newest-purged", 5)];
+        let kept = [("all-purged", 4), ("live", 3), ("newest-purged", 5)];
         assert_eq!(counters, kept.map(|(k, v)| (k.to_owned(), v)));
-        let path = Path::new("registry.sqlite");
-        let db = super::super::Db {
-            conn: &conn,
-            path,
-            catalogued: None,
-        };
         for (key, next) in [
             ("live", 4),
             ("newest-purged", 6),
             ("all-purged", 5),
             ("new", 1),
         ] {
-            assert_eq!(db.allocate_version(key).unwrap(), next, "{key}");
+            assert_eq!(next_version(&conn, key), next, "{key}");
         }
-        // Deleting a key's newest version records it; an older one, nothing.
-        conn.execute_batch("DELETE FROM items WHERE key = 'live' AND version = 1")
-            .unwrap();
-        assert_eq!(db.allocate_version("live").unwrap(), 4);
-        conn.execute_batch("DELETE FROM items WHERE key = 'live'")
-            .unwrap();
-        assert_eq!(db.allocate_version("live").unwrap(), 4);
-        let rows: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM key_versions WHERE key = 'live'",
-                [],
-                |r| r.get(0),
+    }
+
+    /// A process of a build before schema 7, open while the registry was migrated, counts
+    /// versions in `key_versions` alone. Whatever this build deleted since, it never gets
+    /// a version that was deleted: at worst one a live item holds, which the unique
+    /// constraint refuses.
+    #[test]
+    fn a_build_before_7_open_during_the_migration_never_reuses_a_version() {
+        let (_dir, conn) = migrated_from(
+            6,
+            "INSERT INTO items (key, version, uri, params, status, created, updated) VALUES
+                 ('older-purged', 3, 'u', '{}', 'UNINITIALIZED', 0, 0),
+                 ('k', 1, 'u', '{}', 'UNINITIALIZED', 0, 0),
+                 ('k', 2, 'u', '{}', 'UNINITIALIZED', 0, 0),
+                 ('k', 3, 'u', '{}', 'UNINITIALIZED', 0, 0);
+             INSERT INTO key_versions (key, last_version) VALUES
+                 ('older-purged', 3), ('k', 3);",
+        );
+        // This build adds versions 4 and 5 of k (the counter stays at 3), then deletes 4.
+        for version in [4, 5] {
+            assert_eq!(next_version(&conn, "k"), version);
+            conn.execute(
+                "INSERT INTO items (key, version, uri, params, status, created, updated)
+                 VALUES ('k', ?1, 'u', '{}', 'UNINITIALIZED', 0, 0)",
+                [version],
             )
             .unwrap();
-        assert_eq!(rows, 1);
+        }
+        conn.execute_batch("DELETE FROM items WHERE key = 'k' AND version = 4")
+            .unwrap();
+        assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
+        assert_eq!(next_version_before_7(&conn, "k"), 5);
     }
 }

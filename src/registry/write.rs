@@ -34,12 +34,15 @@ pub struct Content {
 
 impl Db<'_> {
     /// Hands out the next version of `key`: one past the highest its items hold, or that
-    /// `key_versions` remembers of versions since deleted (schema 7's trigger writes it when
-    /// a key's newest version goes), so a number is never reused, even after every version
-    /// of the key was purged. It only reads; the caller's write transaction (every caller
-    /// inserts the version in the one it allocates in) keeps another writer from taking
-    /// the same number.
-    pub fn allocate_version(&self, key: &str) -> Result<i64> {
+    /// `key_versions` remembers of versions since deleted (a trigger writes it whenever a
+    /// version goes), so a number is never reused, even after every version of the key
+    /// was purged. It only reads: the caller must insert the version in the same write
+    /// transaction, which keeps another writer from taking the same number.
+    pub(crate) fn allocate_version(&self, key: &str) -> Result<i64> {
+        debug_assert!(
+            !self.conn.is_autocommit(),
+            "a version is allocated inside the write transaction that inserts it"
+        );
         self.conn
             .prepare_cached(
                 "SELECT max(coalesce((SELECT max(version) FROM items WHERE key = ?1), 0),
