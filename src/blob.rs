@@ -35,8 +35,10 @@ pub struct BlobStore {
 /// The fan-out directories (`ab/cd`, by their first four hex digits) this store has made
 /// or found, a bit each, shared by its clones. A blob goes straight into a known one, and
 /// into another once it is made: most blobs of a young store need a new directory, and a
-/// move tried first would fail for them. Only a hint: a directory gone since is made again
-/// when the move finds it missing.
+/// move tried first would fail for them, a wasted path walk each.
+/// The price is one `mkdir` that finds the directory there, the first time a process
+/// stores into it. Only a hint: a directory gone since is made again when the move finds
+/// it missing.
 #[derive(Clone)]
 struct FanOutDirs(Arc<[AtomicU64]>);
 
@@ -175,35 +177,47 @@ impl BlobStore {
     }
 
     /// Moves sealed content into the store. Returns `true` when the blob already existed
-    /// (a dedup hit; the staged copy is dropped): the move never replaces a file, so the
+    /// (a dedup hit; the staged copy is dropped): the move does not replace a file, so the
     /// answer holds even against another process storing the same blob at that moment.
-    /// With `sync`, the new directory entry is made durable too.
+    /// (On a file system that can neither rename without replacing nor link, it looks
+    /// first and then renames: a blob stored by another process in between is replaced by
+    /// the same content.) With `sync`, the new directory entries are made durable too.
     pub fn adopt(&self, sealed: Sealed, sync: bool) -> Result<bool> {
         let sha256 = sealed.content.sha256.as_str();
         let dest = self.path(sha256)?;
         let parent = dest.parent().unwrap_or(&self.dir);
+        let mut made = false;
         if !self.fan_out.known(sha256) {
-            make_dir(parent)?;
+            made = make_dir(parent)?;
             self.fan_out.mark(sha256);
         }
         let existed = match sealed.file.persist_noclobber(&dest) {
             Ok(_) => false,
             Err(e) => match e.error.kind() {
                 io::ErrorKind::AlreadyExists => true,
+                // The staged copy itself went (something emptied tmp/): say so, by its name.
+                io::ErrorKind::NotFound if !e.file.path().exists() => {
+                    return Err(e.error).at(e.file.path());
+                }
                 // The directory went since it was made or found.
                 io::ErrorKind::NotFound => {
-                    fs::create_dir_all(parent).at(parent)?;
+                    made |= make_dir(parent)?;
                     move_in(e.file, &dest)?
                 }
                 _ if dest.exists() => true,
-                // A file system that can neither rename without replacing nor link: a
-                // plain rename, after the look above.
                 _ => {
                     e.file.persist(&dest).map_err(|e| e.error).at(&dest)?;
                     false
                 }
             },
         };
+        if sync && made {
+            // The new `cd` is an entry of `ab`, and a new `ab` one of the store's directory.
+            if let Some(ab) = parent.parent() {
+                sync_dir(ab)?;
+            }
+            sync_dir(&self.dir)?;
+        }
         if sync && !existed {
             sync_dir(parent)?;
         }
@@ -250,12 +264,14 @@ impl BlobStore {
 }
 
 /// Makes the fan-out directory `dir` (and its parent, when missing); one already there is
-/// fine.
-fn make_dir(dir: &Path) -> Result<()> {
+/// fine. Returns whether it made any.
+fn make_dir(dir: &Path) -> Result<bool> {
     match fs::create_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir).at(dir),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).at(dir).map(|()| true)
+        }
         Err(e) => Err(e).at(dir),
     }
 }
@@ -451,6 +467,29 @@ mod tests {
         assert!(other.adopt(copy, false).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"dat4", "never replaced");
         assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    /// A staged copy that went before it was moved in (something emptied `tmp/`) is an
+    /// error naming the staged file, whether or not its fan-out directory was known.
+    #[test]
+    fn a_staged_copy_gone_before_the_move_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path());
+        store.create_dirs().unwrap();
+        for _known in [false, true] {
+            let sealed = store.stage_bytes(b"data", true).unwrap();
+            let staged = sealed.file.path().to_path_buf();
+            let sha = sealed.content.sha256.clone();
+            fs::remove_file(&staged).unwrap();
+            match store.adopt(sealed, true) {
+                Err(Error::Io { path, source }) => {
+                    assert_eq!(path, staged);
+                    assert_eq!(source.kind(), io::ErrorKind::NotFound);
+                }
+                other => panic!("expected the staged file named, got {other:?}"),
+            }
+            assert!(!store.exists(&sha));
+        }
     }
 
     #[test]
