@@ -400,6 +400,14 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A new, empty store in a temporary directory.
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path());
+        store.create_dirs().unwrap();
+        (dir, store)
+    }
+
     /// Replaces the content of the (read-only) blob file at `path`.
     fn overwrite(path: &Path, content: &[u8]) {
         let mut perms = fs::metadata(path).unwrap().permissions();
@@ -411,9 +419,7 @@ mod tests {
 
     #[test]
     fn stores_once_and_verifies() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(dir.path());
-        store.create_dirs().unwrap();
+        let (_dir, store) = store();
         let a = store.stage_bytes(b"hello", true).unwrap();
         let sha = a.content.sha256.clone();
         assert_eq!(
@@ -444,9 +450,7 @@ mod tests {
     /// hit, never replaced (not even a file that differs from its name).
     #[test]
     fn blobs_go_in_whatever_the_store_knows_of_its_directories() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(dir.path());
-        store.create_dirs().unwrap();
+        let (dir, store) = store();
         let sealed = store.stage_bytes(b"data", false).unwrap();
         let sha = sealed.content.sha256.clone();
         let path = store.path(&sha).unwrap();
@@ -473,9 +477,7 @@ mod tests {
     /// error naming the staged file, whether or not its fan-out directory was known.
     #[test]
     fn a_staged_copy_gone_before_the_move_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(dir.path());
-        store.create_dirs().unwrap();
+        let (_dir, store) = store();
         for _known in [false, true] {
             let sealed = store.stage_bytes(b"data", true).unwrap();
             let staged = sealed.file.path().to_path_buf();
@@ -494,9 +496,7 @@ mod tests {
 
     #[test]
     fn altered_and_missing_blobs_are_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(dir.path());
-        store.create_dirs().unwrap();
+        let (_dir, store) = store();
         let sealed = store.stage_bytes(b"data", false).unwrap();
         let sha = sealed.content.sha256.clone();
         store.adopt(sealed, false).unwrap();

@@ -504,18 +504,38 @@ mod tests {
         .unwrap()
     }
 
+    /// A registry of schema 6 with items of these (key, version)s and these counters
+    /// (key, last version) in `key_versions`, migrated to the current schema.
+    fn migrated_from_6(
+        items: &[(&str, i64)],
+        counters: &[(&str, i64)],
+    ) -> (tempfile::TempDir, Connection) {
+        let rows = |rows: &[(&str, i64)], columns: &str| {
+            let values: Vec<String> = rows
+                .iter()
+                .map(|(k, v)| format!("('{k}', {v}{columns})"))
+                .collect();
+            values.join(", ")
+        };
+        migrated_from(
+            6,
+            &format!(
+                "INSERT INTO items (key, version, uri, params, status, created, updated)
+                 VALUES {};
+                 INSERT INTO key_versions (key, last_version) VALUES {};",
+                rows(items, ", 'u', '{}', 'UNINITIALIZED', 0, 0"),
+                rows(counters, ""),
+            ),
+        )
+    }
+
     /// The version counters of schema 6 (a row per key, counted up for every version)
     /// stay, and every key's next version stays the same.
     #[test]
     fn migrating_to_7_keeps_the_version_counters() {
-        let (_dir, conn) = migrated_from(
-            6,
-            "INSERT INTO items (key, version, uri, params, status, created, updated) VALUES
-                 ('live', 1, 'u', '{}', 'UNINITIALIZED', 0, 0),
-                 ('live', 3, 'u', '{}', 'UNINITIALIZED', 0, 0),
-                 ('newest-purged', 2, 'u', '{}', 'UNINITIALIZED', 0, 0);
-             INSERT INTO key_versions (key, last_version) VALUES
-                 ('live', 3), ('newest-purged', 5), ('all-purged', 4);",
+        let (_dir, conn) = migrated_from_6(
+            &[("live", 1), ("live", 3), ("newest-purged", 2)],
+            &[("live", 3), ("newest-purged", 5), ("all-purged", 4)],
         );
         let counters: Vec<(String, i64)> = conn
             .prepare("SELECT key, last_version FROM key_versions ORDER BY key")
@@ -542,15 +562,9 @@ mod tests {
     /// constraint refuses.
     #[test]
     fn a_build_before_7_open_during_the_migration_never_reuses_a_version() {
-        let (_dir, conn) = migrated_from(
-            6,
-            "INSERT INTO items (key, version, uri, params, status, created, updated) VALUES
-                 ('older-purged', 3, 'u', '{}', 'UNINITIALIZED', 0, 0),
-                 ('k', 1, 'u', '{}', 'UNINITIALIZED', 0, 0),
-                 ('k', 2, 'u', '{}', 'UNINITIALIZED', 0, 0),
-                 ('k', 3, 'u', '{}', 'UNINITIALIZED', 0, 0);
-             INSERT INTO key_versions (key, last_version) VALUES
-                 ('older-purged', 3), ('k', 3);",
+        let (_dir, conn) = migrated_from_6(
+            &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
+            &[("older-purged", 3), ("k", 3)],
         );
         // This build adds versions 4 and 5 of k (the counter stays at 3), then deletes 4.
         for version in [4, 5] {
