@@ -358,6 +358,44 @@ fn apply_skips_what_changed_since_the_plan() {
     }
 }
 
+/// SQLite hands the highest id out again once its item is purged. An item that took the
+/// id of a planned one is another item, even in the same status with the same times (a
+/// clock that went back): apply leaves it alone.
+#[test]
+fn apply_leaves_alone_an_item_that_took_a_planned_id() {
+    let (_d, cache) = setup();
+    let planned = put(&cache, "planned", "1");
+    cache.trash(planned.id).unwrap();
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            trash: Some(Duration::ZERO),
+            ..policy()
+        },
+        later(1),
+    )
+    .unwrap();
+    assert_eq!(ids(&plan), [planned.id]);
+    cache.purge(planned.id).unwrap();
+    let other = put(&cache, "other", "2");
+    assert_eq!(other.id, planned.id, "the id was handed out again");
+    cache.trash(other.id).unwrap();
+    let was = &plan.items[0];
+    cache
+        .registry()
+        .db()
+        .conn
+        .execute(
+            "UPDATE items SET updated = ?1 WHERE id = ?2",
+            (was.updated_ms, other.id),
+        )
+        .unwrap();
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.items_removed, 0);
+    assert_eq!(report.skipped[0].why, "another item now");
+    assert_eq!(cache.get(other.id).unwrap().key, other.key);
+}
+
 #[test]
 fn orphans_and_temp_files_respect_the_grace_period() {
     let (_d, cache) = setup();

@@ -1,6 +1,6 @@
 //! Applying a [`GcPlan`]: every entry is checked again under the write lock, in batches,
-//! so that whatever changed since the plan — accessed, restored, pinned, newly linked — is
-//! skipped and reported. Rows go first, blobs after; a collection killed half-way leaves a
+//! so that whatever changed since the plan — accessed, restored, pinned, newly linked, or
+//! another item under a purged item's id — is skipped and reported. Rows go first, blobs after; a collection killed half-way leaves a
 //! consistent registry, and running it again finishes the job.
 
 use std::collections::{BTreeSet, HashSet};
@@ -169,19 +169,33 @@ pub fn apply(
 
 /// Why `item` must be left alone now, if it must.
 fn recheck(db: Db<'_>, item: &PlannedItem) -> Result<Option<String>> {
-    let row: Option<(String, i64, Option<i64>, bool)> = db
+    type Row = (String, i64, Option<i64>, bool, String, i64);
+    let row: Option<Row> = db
         .conn
-        .prepare_cached("SELECT status, updated, accessed, pinned FROM items WHERE id = ?1")
+        .prepare_cached(
+            "SELECT status, updated, accessed, pinned, key, version FROM items WHERE id = ?1",
+        )
         .and_then(|mut st| {
             st.query_row([item.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .optional()
         })
         .map_err(db.err("re-checking the plan"))?;
-    let Some((status, updated, accessed, pinned)) = row else {
+    let Some((status, updated, accessed, pinned, key, version)) = row else {
         return Ok(Some("already gone".into()));
     };
+    // SQLite hands the highest id out again once its item is gone.
+    if key != item.key || version != item.version {
+        return Ok(Some("another item now".into()));
+    }
     let status: Status = status.parse().map_err(|_: Error| {
         Error::invalid(
             format!("item {}", item.id),
