@@ -195,14 +195,11 @@ const V6: &str = concat!(
 );
 
 /// Version 7: a key's next version is one past the highest of its items and of its
-/// `key_versions` row, which a trigger writes when a version is deleted (schema 9 gives
-/// it its final form). Allocating a version then only reads: counting up in
-/// `key_versions` for every new item was a tenth of a bulk ingest.
-///
-/// The counters of earlier schemas stay, also those the items account for: a process of
-/// an earlier build, open while this migration runs, goes on counting there, and must
-/// find every version it counted. (A first form of this step deleted them; registries it
-/// migrated are as valid, and only such a process could tell.)
+/// `key_versions` row, which is written only when a key's newest version is deleted
+/// (a trigger, whatever deletes it). Allocating a version then only reads: counting up in
+/// `key_versions` for every new item was a tenth of a bulk ingest. Rows the items already
+/// account for go. (Schema 9 writes every deleted version and puts those rows back: a
+/// process of an earlier build, open during the migration, still counts there.)
 const V7: &str = r#"
 CREATE TRIGGER key_versions_keep_last AFTER DELETE ON items
 WHEN NOT EXISTS (SELECT 1 FROM items WHERE key = OLD.key AND version > OLD.version)
@@ -210,6 +207,8 @@ BEGIN
     INSERT INTO key_versions (key, last_version) VALUES (OLD.key, OLD.version)
     ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_version);
 END;
+DELETE FROM key_versions
+WHERE last_version <= (SELECT max(version) FROM items WHERE items.key = key_versions.key);
 "#;
 
 /// Version 8: the items' status check as a chain of comparisons. `status IN (five names)`
@@ -234,11 +233,18 @@ PRAGMA writable_schema = OFF;
 "#;
 
 /// Version 9: deleting any version of a key records it in `key_versions`, not only the
-/// key's newest. The counter then stays at or above every version ever deleted, so a
-/// process of a build before schema 7 (open while the registry was migrated), which
-/// allocates one past the counter, can at worst pick a number a live item holds, and fail
-/// on the unique constraint; never one that was deleted. With schema 7's condition it
-/// could: delete version 4 while 5 lives, and such a process counted from 3 to 4 again.
+/// key's newest, and every key's counter is raised to its highest item (one past the
+/// higher of the two was past every deleted version). The counter then stays at or above
+/// every version ever deleted, so a process of a build before schema 7, open while the
+/// registry was migrated, which allocates one past the counter, never gets a number that
+/// was deleted.
+///
+/// Schema 7 left two ways for it to: it recorded nothing when a version below a live one
+/// was deleted (delete 4 while 5 lives, and such a process counted from 3 to 4 again), and
+/// it deleted the counters the items accounted for (and such a process started again at
+/// 1). Such a process can still pick a number a version this build added
+/// holds: the unique constraint refuses it, nothing is written, and it fails to add
+/// versions of that key from then on (this build does not count up its counter).
 const V9: &str = r#"
 DROP TRIGGER key_versions_keep_last;
 CREATE TRIGGER key_versions_keep_last AFTER DELETE ON items
@@ -246,6 +252,10 @@ BEGIN
     INSERT INTO key_versions (key, last_version) VALUES (OLD.key, OLD.version)
     ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_version);
 END;
+-- "WHERE true": SQLite's documented way to keep an upsert's SELECT unambiguous.
+INSERT INTO key_versions (key, last_version)
+SELECT key, max(version) FROM items WHERE true GROUP BY key
+ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_version);
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
@@ -325,11 +335,10 @@ mod tests {
     use crate::filter::{Filter, count};
 
     /// A registry as a build of schema `version` left it, with `rows` written by that
-    /// build, migrated to the current schema.
-    fn migrated_from(version: usize, rows: &str) -> (tempfile::TempDir, Connection) {
+    /// build.
+    fn registry_at(version: usize, rows: &str) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.sqlite");
-        let mut conn = Connection::open(&path).unwrap();
+        let conn = Connection::open(dir.path().join("registry.sqlite")).unwrap();
         for step in &MIGRATIONS[..version] {
             conn.execute_batch(step).unwrap();
         }
@@ -337,8 +346,20 @@ mod tests {
             "PRAGMA user_version = {version}; PRAGMA application_id = {APPLICATION_ID}; {rows}"
         ))
         .unwrap();
-        migrate(&mut conn, &path).unwrap();
-        assert_eq!(check(&conn, &path).unwrap(), SCHEMA_VERSION);
+        (dir, conn)
+    }
+
+    /// Migrates the registry `conn` in `dir` to the current schema.
+    fn migrate_in(dir: &tempfile::TempDir, conn: &mut Connection) {
+        let path = dir.path().join("registry.sqlite");
+        migrate(conn, &path).unwrap();
+        assert_eq!(check(conn, &path).unwrap(), SCHEMA_VERSION);
+    }
+
+    /// [`registry_at`], migrated to the current schema.
+    fn migrated_from(version: usize, rows: &str) -> (tempfile::TempDir, Connection) {
+        let (dir, mut conn) = registry_at(version, rows);
+        migrate_in(&dir, &mut conn);
         (dir, conn)
     }
 
@@ -457,19 +478,10 @@ mod tests {
     /// up; without that it would go on with the old one).
     #[test]
     fn a_connection_open_during_the_migration_to_8_reads_the_new_check() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.sqlite");
-        let mut conn = Connection::open(&path).unwrap();
-        for step in &MIGRATIONS[..7] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.execute_batch(&format!(
-            "PRAGMA user_version = 7; PRAGMA application_id = {APPLICATION_ID};"
-        ))
-        .unwrap();
-        let before = Connection::open(&path).unwrap();
+        let (dir, mut conn) = registry_at(7, "");
+        let before = Connection::open(dir.path().join("registry.sqlite")).unwrap();
         assert!(inserts_build_a_temporary_index(&before));
-        migrate(&mut conn, &path).unwrap();
+        migrate_in(&dir, &mut conn);
         // Its next statement finds the schema's version changed and reads it again.
         before
             .query_row("SELECT count(*) FROM items", [], |r| r.get::<_, i64>(0))
@@ -477,19 +489,31 @@ mod tests {
         assert!(!inserts_build_a_temporary_index(&before));
     }
 
-    /// The next version a build of schema `version` hands out for `key` (a counter in
-    /// `key_versions` it counts up, before schema 7; one past the items and the counter
-    /// since), in a transaction as every build does.
+    /// The next version this build hands out for `key` (one past the items and the
+    /// counter), in a write transaction as the library does.
     fn next_version(conn: &Connection, key: &str) -> i64 {
         conn.execute_batch("SAVEPOINT next").unwrap();
+        let catalogued = super::super::write::Catalogued::default();
         let db = super::super::Db {
             conn,
             path: Path::new("registry.sqlite"),
-            catalogued: None,
+            catalogued: Some(&catalogued),
         };
         let next = db.allocate_version(key).unwrap();
         conn.execute_batch("RELEASE next").unwrap();
         next
+    }
+
+    /// Adds the next version of `key` as this build (and schemas 7 and 8) allocate it.
+    fn add_version(conn: &Connection, key: &str) -> i64 {
+        let version = next_version(conn, key);
+        conn.execute(
+            "INSERT INTO items (key, version, uri, params, status, created, updated)
+             VALUES (?1, ?2, 'u', '{}', 'UNINITIALIZED', 0, 0)",
+            (key, version),
+        )
+        .unwrap();
+        version
     }
 
     /// What a build before schema 7 does to allocate a version of `key`.
@@ -504,12 +528,9 @@ mod tests {
         .unwrap()
     }
 
-    /// A registry of schema 6 with items of these (key, version)s and these counters
-    /// (key, last version) in `key_versions`, migrated to the current schema.
-    fn migrated_from_6(
-        items: &[(&str, i64)],
-        counters: &[(&str, i64)],
-    ) -> (tempfile::TempDir, Connection) {
+    /// Rows of schema 6 (and earlier): items of these (key, version)s, and these counters
+    /// (key, last version) in `key_versions`.
+    fn schema_6_rows(items: &[(&str, i64)], counters: &[(&str, i64)]) -> String {
         let rows = |rows: &[(&str, i64)], columns: &str| {
             let values: Vec<String> = rows
                 .iter()
@@ -517,25 +538,26 @@ mod tests {
                 .collect();
             values.join(", ")
         };
-        migrated_from(
-            6,
-            &format!(
-                "INSERT INTO items (key, version, uri, params, status, created, updated)
-                 VALUES {};
-                 INSERT INTO key_versions (key, last_version) VALUES {};",
-                rows(items, ", 'u', '{}', 'UNINITIALIZED', 0, 0"),
-                rows(counters, ""),
-            ),
+        format!(
+            "INSERT INTO items (key, version, uri, params, status, created, updated)
+             VALUES {};
+             INSERT INTO key_versions (key, last_version) VALUES {};",
+            rows(items, ", 'u', '{}', 'UNINITIALIZED', 0, 0"),
+            rows(counters, ""),
         )
     }
 
     /// The version counters of schema 6 (a row per key, counted up for every version)
-    /// stay, and every key's next version stays the same.
+    /// are all there after the migration (schema 7 deleted some, schema 9 puts them back),
+    /// and every key's next version stays the same.
     #[test]
-    fn migrating_to_7_keeps_the_version_counters() {
-        let (_dir, conn) = migrated_from_6(
-            &[("live", 1), ("live", 3), ("newest-purged", 2)],
-            &[("live", 3), ("newest-purged", 5), ("all-purged", 4)],
+    fn migrating_from_6_keeps_the_version_counters() {
+        let (_dir, conn) = migrated_from(
+            6,
+            &schema_6_rows(
+                &[("live", 1), ("live", 3), ("newest-purged", 2)],
+                &[("live", 3), ("newest-purged", 5), ("all-purged", 4)],
+            ),
         );
         let counters: Vec<(String, i64)> = conn
             .prepare("SELECT key, last_version FROM key_versions ORDER BY key")
@@ -562,23 +584,39 @@ mod tests {
     /// constraint refuses.
     #[test]
     fn a_build_before_7_open_during_the_migration_never_reuses_a_version() {
-        let (_dir, conn) = migrated_from_6(
-            &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
-            &[("older-purged", 3), ("k", 3)],
+        let (_dir, conn) = migrated_from(
+            6,
+            &schema_6_rows(
+                &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
+                &[("older-purged", 3), ("k", 3)],
+            ),
         );
         // This build adds versions 4 and 5 of k (the counter stays at 3), then deletes 4.
-        for version in [4, 5] {
-            assert_eq!(next_version(&conn, "k"), version);
-            conn.execute(
-                "INSERT INTO items (key, version, uri, params, status, created, updated)
-                 VALUES ('k', ?1, 'u', '{}', 'UNINITIALIZED', 0, 0)",
-                [version],
-            )
-            .unwrap();
-        }
+        assert_eq!([add_version(&conn, "k"), add_version(&conn, "k")], [4, 5]);
         conn.execute_batch("DELETE FROM items WHERE key = 'k' AND version = 4")
             .unwrap();
         assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
         assert_eq!(next_version_before_7(&conn, "k"), 5);
+    }
+
+    /// The same for a registry a build of schema 8 migrated and used: what schema 7
+    /// deleted or did not record, schema 9 writes.
+    #[test]
+    fn a_registry_of_schema_8_gets_every_deleted_version_counted() {
+        let (dir, mut conn) = registry_at(6, "");
+        conn.execute_batch(&schema_6_rows(
+            &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
+            &[("older-purged", 3), ("k", 3)],
+        ))
+        .unwrap();
+        conn.execute_batch(&format!("{V7} {V8} PRAGMA user_version = 8;"))
+            .unwrap();
+        // The build of schema 8 adds versions 4 and 5 of k, then deletes 4.
+        assert_eq!([add_version(&conn, "k"), add_version(&conn, "k")], [4, 5]);
+        conn.execute_batch("DELETE FROM items WHERE key = 'k' AND version = 4")
+            .unwrap();
+        migrate_in(&dir, &mut conn);
+        assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
+        assert_eq!(next_version_before_7(&conn, "k"), 6);
     }
 }

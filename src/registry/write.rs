@@ -40,8 +40,8 @@ impl Db<'_> {
     /// transaction, which keeps another writer from taking the same number.
     pub(crate) fn allocate_version(&self, key: &str) -> Result<i64> {
         debug_assert!(
-            !self.conn.is_autocommit(),
-            "a version is allocated inside the write transaction that inserts it"
+            self.catalogued.is_some(),
+            "a version is allocated inside the write transaction (Registry::write) that inserts it"
         );
         self.conn
             .prepare_cached(
