@@ -29,16 +29,21 @@ const BUF: usize = 1 << 20;
 pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
-    fan_out: FanOutDirs,
+    /// The fan-out directories this store made or found. A blob goes straight into a
+    /// known one, and into another once it is made: most blobs of a young store need a
+    /// new directory, and a move tried first would fail for them, a wasted path walk
+    /// each. The price is one `mkdir` that finds the directory there, the first time a
+    /// process stores into it. Only a hint: a directory gone since is made again when
+    /// the move finds it missing.
+    dirs_made: FanOutDirs,
+    /// The fan-out directories whose entries (`cd` in `ab`, `ab` in the store) this store
+    /// made durable, for `sync`. Not the same as made: another process may have made a
+    /// directory a moment ago and not synced it yet.
+    dirs_durable: FanOutDirs,
 }
 
-/// The fan-out directories (`ab/cd`, by their first four hex digits) this store has made
-/// or found, a bit each, shared by its clones. A blob goes straight into a known one, and
-/// into another once it is made: most blobs of a young store need a new directory, and a
-/// move tried first would fail for them, a wasted path walk each.
-/// The price is one `mkdir` that finds the directory there, the first time a process
-/// stores into it. Only a hint: a directory gone since is made again when the move finds
-/// it missing.
+/// A bit for each fan-out directory (`ab/cd`, by the first four hex digits of the blobs
+/// it holds), shared by a store's clones.
 #[derive(Clone)]
 struct FanOutDirs(Arc<[AtomicU64]>);
 
@@ -53,26 +58,27 @@ impl FanOutDirs {
         Some((self.0.get(at / 64)?, 1 << (at % 64)))
     }
 
-    fn known(&self, sha256: &str) -> bool {
+    fn has(&self, sha256: &str) -> bool {
         self.bit(sha256)
-            .is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
+            .is_some_and(|(word, bit)| word.load(Ordering::Acquire) & bit != 0)
     }
 
-    fn mark(&self, sha256: &str) {
+    /// Sets the bit of blob `sha256`'s directory, once what it stands for is done.
+    fn set(&self, sha256: &str) {
         if let Some((word, bit)) = self.bit(sha256) {
-            word.fetch_or(bit, Ordering::Relaxed);
+            word.fetch_or(bit, Ordering::Release);
         }
     }
 }
 
 impl std::fmt::Debug for FanOutDirs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let known: u32 = self
+        let set: u32 = self
             .0
             .iter()
             .map(|w| w.load(Ordering::Relaxed).count_ones())
             .sum();
-        write!(f, "FanOutDirs({known} known)")
+        write!(f, "FanOutDirs({set} of 65536)")
     }
 }
 
@@ -95,7 +101,8 @@ impl BlobStore {
         BlobStore {
             dir: root.join(LAYOUT).join("sha256"),
             tmp: root.join("tmp"),
-            fan_out: FanOutDirs::new(),
+            dirs_made: FanOutDirs::new(),
+            dirs_durable: FanOutDirs::new(),
         }
     }
 
@@ -181,16 +188,20 @@ impl BlobStore {
     /// answer holds even against another process storing the same blob at that moment.
     /// (On a file system that can neither rename without replacing nor link, it looks
     /// first and then renames: a blob stored by another process in between is replaced by
-    /// the same content.) With `sync`, the new directory entries are made durable too.
+    /// the same content.)
+    ///
+    /// With `sync`, the blob is durable when this returns, whoever stored it: a blob found
+    /// there may be another writer's that syncs later (a bulk ingest syncs at its end) or
+    /// not yet, so it is synced too, with the directory entries that lead to it.
     pub fn adopt(&self, sealed: Sealed, sync: bool) -> Result<bool> {
         let sha256 = sealed.content.sha256.as_str();
         let dest = self.path(sha256)?;
         let parent = dest.parent().unwrap_or(&self.dir);
-        let mut made = false;
-        if !self.fan_out.known(sha256) {
-            made = make_dir(parent)?;
-            self.fan_out.mark(sha256);
+        if !self.dirs_made.has(sha256) {
+            make_dir(parent)?;
+            self.dirs_made.set(sha256);
         }
+        let mut made_again = false;
         let existed = match sealed.file.persist_noclobber(&dest) {
             Ok(_) => false,
             Err(e) => match e.error.kind() {
@@ -201,7 +212,8 @@ impl BlobStore {
                 }
                 // The directory went since it was made or found.
                 io::ErrorKind::NotFound => {
-                    made |= make_dir(parent)?;
+                    make_dir(parent)?;
+                    made_again = true;
                     move_in(e.file, &dest)?
                 }
                 _ if dest.exists() => true,
@@ -211,17 +223,29 @@ impl BlobStore {
                 }
             },
         };
-        if sync && made {
-            // The new `cd` is an entry of `ab`, and a new `ab` one of the store's directory.
-            if let Some(ab) = parent.parent() {
-                sync_dir(ab)?;
+        if sync {
+            // Content staged here was synced when sealed.
+            #[cfg(unix)]
+            if existed {
+                File::open(&dest).and_then(|f| f.sync_all()).at(&dest)?;
             }
-            sync_dir(&self.dir)?;
-        }
-        if sync && !existed {
             sync_dir(parent)?;
+            if made_again || !self.dirs_durable.has(sha256) {
+                self.sync_parents(parent)?;
+                self.dirs_durable.set(sha256);
+            }
         }
         Ok(existed)
+    }
+
+    /// Makes the entries of the fan-out directory `dir` (`ab/cd`) durable: `cd` in `ab`,
+    /// `ab` in the store's directory. Whoever made them, maybe another process a moment
+    /// ago, may not have yet.
+    fn sync_parents(&self, dir: &Path) -> Result<()> {
+        if let Some(ab) = dir.parent() {
+            sync_dir(ab)?;
+        }
+        sync_dir(&self.dir)
     }
 
     /// Opens the blob `sha256` for reading.
@@ -264,14 +288,12 @@ impl BlobStore {
 }
 
 /// Makes the fan-out directory `dir` (and its parent, when missing); one already there is
-/// fine. Returns whether it made any.
-fn make_dir(dir: &Path) -> Result<bool> {
+/// fine.
+fn make_dir(dir: &Path) -> Result<()> {
     match fs::create_dir(dir) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).at(dir).map(|()| true)
-        }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir).at(dir),
         Err(e) => Err(e).at(dir),
     }
 }

@@ -1,7 +1,8 @@
 //! Applying a [`GcPlan`]: every entry is checked again under the write lock, in batches,
 //! so that whatever changed since the plan — accessed, restored, pinned, newly linked, or
-//! another item under a purged item's id — is skipped and reported. Rows go first, blobs after; a collection killed half-way leaves a
-//! consistent registry, and running it again finishes the job.
+//! another item under a purged item's id — is skipped and reported. Rows go first, blobs
+//! after; a collection killed half-way leaves a consistent registry, and running it again
+//! finishes the job.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
