@@ -84,6 +84,26 @@ fn versions_are_never_reused_whatever_is_purged_first() {
     assert_eq!(put("middle").version, 5, "the one just put still counts");
 }
 
+/// An id names one item for good: once the newest item is purged, and once every item
+/// is, the next one gets an id no item had.
+#[test]
+fn ids_are_never_handed_out_again() {
+    let (_d, cache) = cache();
+    let purge = |item: &cachet::Item| {
+        cache.trash(item.id).unwrap();
+        cache.purge(item.id).unwrap();
+    };
+    let put = |uri: &str| cache.put_bytes(&new(uri), uri.as_bytes()).unwrap();
+    let (a, b) = (put("a"), put("b"));
+    purge(&b);
+    let c = put("c");
+    assert!(c.id > b.id, "{} after {}", c.id, b.id);
+    purge(&a);
+    purge(&c);
+    let d = cache.reserve(&new("d")).unwrap();
+    assert!(d.id > c.id, "{} after {}", d.id, c.id);
+}
+
 #[test]
 fn writer_commits_fails_or_marks_failed_on_drop() {
     let (_d, cache) = cache();

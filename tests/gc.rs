@@ -358,9 +358,10 @@ fn apply_skips_what_changed_since_the_plan() {
     }
 }
 
-/// SQLite hands the highest id out again once its item is purged. An item that took the
-/// id of a planned one is another item, even in the same status with the same times (a
-/// clock that went back): apply leaves it alone.
+/// An item under the id of a planned one is another item, even in the same status with
+/// the same times (a clock that went back). This build never hands an id out again, but a
+/// build before schema 10, open while the registry was migrated, gives a new item the
+/// highest id left, as SQLite does: apply leaves such an item alone.
 #[test]
 fn apply_leaves_alone_an_item_that_took_a_planned_id() {
     let (_d, cache) = setup();
@@ -378,7 +379,6 @@ fn apply_leaves_alone_an_item_that_took_a_planned_id() {
     assert_eq!(ids(&plan), [planned.id]);
     cache.purge(planned.id).unwrap();
     let other = put(&cache, "other", "2");
-    assert_eq!(other.id, planned.id, "the id was handed out again");
     cache.trash(other.id).unwrap();
     let was = &plan.items[0];
     cache
@@ -386,14 +386,14 @@ fn apply_leaves_alone_an_item_that_took_a_planned_id() {
         .db()
         .conn
         .execute(
-            "UPDATE items SET updated = ?1 WHERE id = ?2",
-            (was.updated_ms, other.id),
+            "UPDATE items SET id = ?1, updated = ?2 WHERE id = ?3",
+            (planned.id, was.updated_ms, other.id),
         )
         .unwrap();
     let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(report.items_removed, 0);
     assert_eq!(report.skipped[0].why, "another item now");
-    assert_eq!(cache.get(other.id).unwrap().key, other.key);
+    assert_eq!(cache.get(planned.id).unwrap().key, other.key);
 }
 
 #[test]

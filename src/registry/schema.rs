@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -256,6 +256,22 @@ END;
 INSERT INTO key_versions (key, last_version)
 SELECT key, max(version) FROM items WHERE true GROUP BY key
 ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_version);
+"#;
+
+/// Version 10: an item's id is never handed out again. SQLite gives a new row one past the
+/// highest id left, so the newest item's id came back once that item was purged, and an id
+/// a person or a script noted (`cachet show 7`, a confirmation in the browser, a gc plan)
+/// could then name another item. `item_ids` keeps the highest id ever deleted (a trigger,
+/// whatever deletes it), and the library gives each new item one past the higher of that
+/// and the highest id left. (Ids deleted before this migration are not known.)
+const V10: &str = r#"
+CREATE TABLE item_ids (last_deleted INTEGER NOT NULL);
+INSERT INTO item_ids (last_deleted) VALUES (0);
+CREATE TRIGGER item_ids_keep_last AFTER DELETE ON items
+WHEN OLD.id > (SELECT last_deleted FROM item_ids)
+BEGIN
+    UPDATE item_ids SET last_deleted = OLD.id;
+END;
 "#;
 
 /// Checks that `conn` is a cachet registry (or an empty database) that this build can
