@@ -102,6 +102,35 @@ fn ids_are_never_handed_out_again() {
     purge(&c);
     let d = cache.reserve(&new("d")).unwrap();
     assert!(d.id > c.id, "{} after {}", d.id, c.id);
+    // Through gc too.
+    cache.trash(d.id).unwrap();
+    let trash = cachet::gc::GcPolicy {
+        trash: Some(std::time::Duration::ZERO),
+        grace: std::time::Duration::ZERO,
+        ..cachet::gc::GcPolicy::none()
+    };
+    let plan = cachet::gc::plan(&cache, &trash, chrono::Utc::now()).unwrap();
+    let report = cachet::gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.items_removed, 1);
+    let e = put("e");
+    assert!(e.id > d.id, "{} after {}", e.id, d.id);
+}
+
+/// Once an item (written by other means) holds the highest id there is, a new item is a
+/// clear error, and nothing is written.
+#[test]
+fn no_id_left_is_an_error() {
+    let (_d, cache) = cache();
+    let top = cache.put_bytes(&NewItem::new("top"), b"top").unwrap();
+    let conn = cache.registry().db().conn;
+    conn.execute("UPDATE items SET id = ?1 WHERE id = ?2", (i64::MAX, top.id))
+        .unwrap();
+    let err = cache
+        .put_bytes(&new("next"), b"next")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no item id is left"), "{err}");
+    assert_eq!(cache.list_ids(None, false, 0, 10).unwrap(), [i64::MAX]);
 }
 
 #[test]

@@ -262,15 +262,21 @@ ON CONFLICT (key) DO UPDATE SET last_version = max(last_version, excluded.last_v
 /// highest id left, so the newest item's id came back once that item was purged, and an id
 /// a person or a script noted (`cachet show 7`, a confirmation in the browser, a gc plan)
 /// could then name another item. `item_ids` keeps the highest id ever deleted (a trigger,
-/// whatever deletes it), and the library gives each new item one past the higher of that
-/// and the highest id left. (Ids deleted before this migration are not known.)
+/// whatever deletes it; an upsert, so a row gone is written again), and the library gives
+/// each new item one past the higher of that and the highest id left. It starts from the
+/// deletions the text index has not caught up with (the newest item just purged is one);
+/// earlier ones are not known.
 const V10: &str = r#"
-CREATE TABLE item_ids (last_deleted INTEGER NOT NULL);
-INSERT INTO item_ids (last_deleted) VALUES (0);
+CREATE TABLE item_ids (
+    one          INTEGER PRIMARY KEY CHECK (one = 1),
+    last_deleted INTEGER NOT NULL
+);
+INSERT INTO item_ids (one, last_deleted) SELECT 1, coalesce(max(id), 0) FROM item_text_removed;
 CREATE TRIGGER item_ids_keep_last AFTER DELETE ON items
-WHEN OLD.id > (SELECT last_deleted FROM item_ids)
+WHEN OLD.id > coalesce((SELECT last_deleted FROM item_ids), 0)
 BEGIN
-    UPDATE item_ids SET last_deleted = OLD.id;
+    INSERT INTO item_ids (one, last_deleted) VALUES (1, OLD.id)
+    ON CONFLICT (one) DO UPDATE SET last_deleted = max(last_deleted, excluded.last_deleted);
 END;
 "#;
 
@@ -505,19 +511,24 @@ mod tests {
         assert!(!inserts_build_a_temporary_index(&before));
     }
 
-    /// The next version this build hands out for `key` (one past the items and the
-    /// counter), in a write transaction as the library does.
-    fn next_version(conn: &Connection, key: &str) -> i64 {
-        conn.execute_batch("SAVEPOINT next").unwrap();
+    /// Runs `f` on `conn` as `Registry::write` would, in a transaction of its own.
+    fn in_write<T>(conn: &Connection, f: impl FnOnce(&super::super::Db<'_>) -> T) -> T {
+        conn.execute_batch("SAVEPOINT write").unwrap();
         let catalogued = super::super::write::Catalogued::default();
         let db = super::super::Db {
             conn,
             path: Path::new("registry.sqlite"),
             catalogued: Some(&catalogued),
         };
-        let next = db.allocate_version(key).unwrap();
-        conn.execute_batch("RELEASE next").unwrap();
-        next
+        let out = f(&db);
+        conn.execute_batch("RELEASE write").unwrap();
+        out
+    }
+
+    /// The next version this build hands out for `key` (one past the items and the
+    /// counter).
+    fn next_version(conn: &Connection, key: &str) -> i64 {
+        in_write(conn, |db| db.allocate_version(key).unwrap())
     }
 
     /// Adds the next version of `key` as this build (and schemas 7 and 8) allocate it.
@@ -634,5 +645,24 @@ mod tests {
         migrate_in(&dir, &mut conn);
         assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
         assert_eq!(next_version_before_7(&conn, "k"), 6);
+    }
+
+    /// A registry of schema 9 whose newest item was just purged hands its id out no more
+    /// once migrated: the migration starts from the deletions the text index noted.
+    #[test]
+    fn migrating_to_10_remembers_the_newest_id_just_purged() {
+        let (_dir, conn) = migrated_from(
+            9,
+            "INSERT INTO items (id, key, version, uri, params, status, created, updated)
+             VALUES (1, 'k', 1, 'u', '{}', 'UNINITIALIZED', 0, 0),
+                    (2, 'k', 2, 'u', '{}', 'UNINITIALIZED', 0, 0);
+             DELETE FROM items WHERE id = 2;",
+        );
+        let new = crate::NewItem::new("u");
+        let id = in_write(&conn, |db| {
+            db.insert_item(&new, "k", 3, crate::Status::Uninitialized, None, None, 0)
+                .unwrap()
+        });
+        assert_eq!(id, 3);
     }
 }

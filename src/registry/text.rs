@@ -97,8 +97,8 @@ mod tests {
         assert_eq!(n(&conn, "le i"), 1);
         change(&conn, "UPDATE items SET label = NULL WHERE id = 2");
         assert_eq!(n(&conn, "needle"), 0);
-        // The last id is handed out again after a delete: the new item's text replaces
-        // the old one's.
+        // The last id handed out again after a delete (as SQLite does, and builds before
+        // schema 10 did): the new item's text replaces the old one's.
         change(&conn, "DELETE FROM items WHERE id = 3");
         assert_eq!(n(&conn, "item3"), 0);
         let mut again = item(3);

@@ -96,7 +96,15 @@ impl Db<'_> {
                     lease.map(|l| l.expires.timestamp_millis()),
                 ])
             })
-            .map_err(self.err("inserting an item"))?;
+            .map_err(|e| match e.sqlite_error_code() {
+                // One past the highest id is no integer: an id written by other means
+                // took the top, and ids are never handed out again.
+                Some(rusqlite::ErrorCode::TypeMismatch) => Error::invalid(
+                    format!("registry {}", self.path.display()),
+                    "no item id is left: an item (or a deleted one) holds the highest there is",
+                ),
+                _ => self.err("inserting an item")(e),
+            })?;
         let id = self.conn.last_insert_rowid();
         self.set_attrs(id, &new.attrs)?;
         self.insert_params(id, &new.params)?;
