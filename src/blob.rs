@@ -38,7 +38,8 @@ pub struct BlobStore {
     dirs_made: FanOutDirs,
     /// The fan-out directories whose entries (`cd` in `ab`, `ab` in the store) this store
     /// made durable, for `sync`. Not the same as made: another process may have made a
-    /// directory a moment ago and not synced it yet.
+    /// directory a moment ago and not synced it yet. (A directory removed and made again
+    /// by someone else since is not seen: cachet never removes them.)
     dirs_durable: FanOutDirs,
 }
 
@@ -92,6 +93,8 @@ pub struct Staged {
 /// Content fully written and synced, waiting to be moved into the store.
 pub struct Sealed {
     file: NamedTempFile,
+    /// Whether the content was synced when sealed.
+    synced: bool,
     pub content: Content,
 }
 
@@ -190,9 +193,10 @@ impl BlobStore {
     /// first and then renames: a blob stored by another process in between is replaced by
     /// the same content.)
     ///
-    /// With `sync`, the blob is durable when this returns, whoever stored it: a blob found
-    /// there may be another writer's that syncs later (a bulk ingest syncs at its end) or
-    /// not yet, so it is synced too, with the directory entries that lead to it.
+    /// With `sync`, the blob is durable when this returns, whoever stored it: content
+    /// sealed without a sync is synced first, and a blob found there (on unix) is synced
+    /// too, as it may be another writer's that syncs later (a bulk ingest syncs at its
+    /// end) or not yet; so are the directory entries that lead to it.
     pub fn adopt(&self, sealed: Sealed, sync: bool) -> Result<bool> {
         let sha256 = sealed.content.sha256.as_str();
         let dest = self.path(sha256)?;
@@ -200,6 +204,10 @@ impl BlobStore {
         if !self.dirs_made.has(sha256) {
             make_dir(parent)?;
             self.dirs_made.set(sha256);
+        }
+        if sync && !sealed.synced {
+            let staged = sealed.file.path();
+            sealed.file.as_file().sync_all().at(staged)?;
         }
         let mut made_again = false;
         let existed = match sealed.file.persist_noclobber(&dest) {
@@ -224,7 +232,6 @@ impl BlobStore {
             },
         };
         if sync {
-            // Content staged here was synced when sealed.
             #[cfg(unix)]
             if existed {
                 File::open(&dest).and_then(|f| f.sync_all()).at(&dest)?;
@@ -324,6 +331,7 @@ impl Staged {
         }
         Ok(Sealed {
             file: self.file,
+            synced: sync,
             content: Content {
                 sha256: hex(&self.hasher.finalize()),
                 size: self.size,
@@ -490,7 +498,7 @@ mod tests {
         assert!(other.adopt(copy, false).unwrap(), "a dedup hit");
         overwrite(&path, b"dat4");
         let copy = other.stage_bytes(b"data", false).unwrap();
-        assert!(other.adopt(copy, false).unwrap());
+        assert!(other.adopt(copy, true).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"dat4", "never replaced");
         assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
     }
