@@ -47,16 +47,19 @@ fn put_best_and_versions() {
     assert!(versions[2].note.as_deref().unwrap().contains("dropped"));
 }
 
+/// Puts `item` in the trash and purges it.
+fn trash_and_purge(cache: &Cache, item: &cachet::Item) {
+    cache.trash(item.id).unwrap();
+    cache.purge(item.id).unwrap();
+}
+
 /// Whichever versions go and in whatever order, the next one is past every one handed
 /// out: the newest alone, the newest before the older, the older before the newest (to
 /// none left, and to one left).
 #[test]
 fn versions_are_never_reused_whatever_is_purged_first() {
     let (_d, cache) = cache();
-    let purge = |item: &cachet::Item| {
-        cache.trash(item.id).unwrap();
-        cache.purge(item.id).unwrap();
-    };
+    let purge = |item: &cachet::Item| trash_and_purge(&cache, item);
     let put = |uri: &str| cache.put_bytes(&new(uri), uri.as_bytes()).unwrap();
     let (v1, v2) = (put("newest"), put("newest"));
     purge(&v2);
@@ -84,15 +87,12 @@ fn versions_are_never_reused_whatever_is_purged_first() {
     assert_eq!(put("middle").version, 5, "the one just put still counts");
 }
 
-/// An id names one item for good: once the newest item is purged, and once every item
-/// is, the next one gets an id no item had.
+/// An id names one item for good: once the newest item is purged, once every item is,
+/// and once gc removed the newest, the next one gets an id no item had.
 #[test]
 fn ids_are_never_handed_out_again() {
     let (_d, cache) = cache();
-    let purge = |item: &cachet::Item| {
-        cache.trash(item.id).unwrap();
-        cache.purge(item.id).unwrap();
-    };
+    let purge = |item: &cachet::Item| trash_and_purge(&cache, item);
     let put = |uri: &str| cache.put_bytes(&new(uri), uri.as_bytes()).unwrap();
     let (a, b) = (put("a"), put("b"));
     purge(&b);

@@ -50,6 +50,15 @@ fn orphans_plan(cache: &Cache) -> gc::GcPlan {
     gc::plan(cache, &p, Utc::now()).unwrap()
 }
 
+/// The plan that collects the whole trash, as of `now`.
+fn plan_trash(cache: &Cache, now: chrono::DateTime<Utc>) -> gc::GcPlan {
+    let trash = GcPolicy {
+        trash: Some(Duration::ZERO),
+        ..policy()
+    };
+    gc::plan(cache, &trash, now).unwrap()
+}
+
 fn later(days: i64) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::days(days)
 }
@@ -66,15 +75,7 @@ fn trash_policy_all_or_older() {
     let a = put(&cache, "a", "aaaa");
     let b = put(&cache, "b", "bb");
     cache.trash(a.id).unwrap();
-    let all = gc::plan(
-        &cache,
-        &GcPolicy {
-            trash: Some(Duration::ZERO),
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let all = plan_trash(&cache, Utc::now());
     assert_eq!(ids(&all), [a.id]);
     assert_eq!(all.items[0].reason, Reason::Trash);
     let week = GcPolicy {
@@ -261,15 +262,7 @@ fn shared_blobs_are_counted_as_shared_and_kept() {
     let a = put(&cache, "a", "same content");
     let b = put(&cache, "b", "same content");
     cache.trash(a.id).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            trash: Some(Duration::ZERO),
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = plan_trash(&cache, Utc::now());
     assert_eq!(plan.exclusive_bytes(), 0);
     assert_eq!(plan.shared_bytes(), 12);
     assert!(!plan.items[0].exclusive);
@@ -367,15 +360,7 @@ fn apply_leaves_alone_an_item_that_took_a_planned_id() {
     let (_d, cache) = setup();
     let planned = put(&cache, "planned", "1");
     cache.trash(planned.id).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            trash: Some(Duration::ZERO),
-            ..policy()
-        },
-        later(1),
-    )
-    .unwrap();
+    let plan = plan_trash(&cache, later(1));
     assert_eq!(ids(&plan), [planned.id]);
     cache.purge(planned.id).unwrap();
     let other = put(&cache, "other", "2");
@@ -435,15 +420,7 @@ fn collected_manifests_release_their_linked_blobs() {
         .unwrap()
         .item;
     cache.trash(m.id).unwrap();
-    let plan = gc::plan(
-        &cache,
-        &GcPolicy {
-            trash: Some(Duration::ZERO),
-            ..policy()
-        },
-        Utc::now(),
-    )
-    .unwrap();
+    let plan = plan_trash(&cache, Utc::now());
     let unlinked = plan
         .files
         .iter()
