@@ -206,8 +206,7 @@ impl BlobStore {
             self.dirs_made.set(sha256);
         }
         if sync && !sealed.synced {
-            let staged = sealed.file.path();
-            sealed.file.as_file().sync_all().at(staged)?;
+            sync_file(sealed.file.as_file(), sealed.file.path())?;
         }
         let mut made_again = false;
         let existed = match sealed.file.persist_noclobber(&dest) {
@@ -234,7 +233,7 @@ impl BlobStore {
         if sync {
             #[cfg(unix)]
             if existed {
-                File::open(&dest).and_then(|f| f.sync_all()).at(&dest)?;
+                sync_file(&File::open(&dest).at(&dest)?, &dest)?;
             }
             sync_dir(parent)?;
             if made_again || !self.dirs_durable.has(sha256) {
@@ -321,7 +320,7 @@ impl Staged {
         let path = self.file.path().to_path_buf();
         self.file.flush().at(&path)?;
         if sync {
-            self.file.as_file().sync_all().at(&path)?;
+            sync_file(self.file.as_file(), &path)?;
         }
         #[cfg(not(unix))]
         {
@@ -401,7 +400,14 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// Makes a directory's entries durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+    sync_file(&File::open(dir).at(dir)?, dir)
+}
+
+/// Flushes `file` (at `path`) to disk. Tests see which paths were synced.
+fn sync_file(file: &File, path: &Path) -> Result<()> {
+    #[cfg(test)]
+    tests::SYNCED.with(|synced| synced.borrow_mut().push(path.to_path_buf()));
+    file.sync_all().at(path)
 }
 
 /// Flushes every file of the file system holding `path` to disk: one call instead of a
@@ -428,7 +434,21 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use super::*;
+
+    thread_local! {
+        /// The paths synced on this thread, in order.
+        pub(super) static SYNCED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The paths `f` synced.
+    fn synced(f: impl FnOnce()) -> Vec<PathBuf> {
+        SYNCED.with(|synced| synced.borrow_mut().clear());
+        f();
+        SYNCED.with(|synced| synced.take())
+    }
 
     /// A new, empty store in a temporary directory.
     fn store() -> (tempfile::TempDir, BlobStore) {
@@ -501,6 +521,38 @@ mod tests {
         assert!(other.adopt(copy, true).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"dat4", "never replaced");
         assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    /// With sync, adopt makes durable all that leads to the blob, whoever stored it: a new
+    /// blob's directory and its parents; once this store did, only the directory; a blob
+    /// found there and its directory; content staged without a sync; and, for a store
+    /// that did not make the directory (another process), its parents again.
+    #[test]
+    fn adopt_with_sync_makes_durable_all_that_leads_to_the_blob() {
+        let (dir, store) = store();
+        let cd = |sha: &str| store.path(sha).unwrap().parent().unwrap().to_path_buf();
+        let ab = |sha: &str| cd(sha).parent().unwrap().to_path_buf();
+        let root = store.dir().to_path_buf();
+
+        let a = store.stage_bytes(b"a", true).unwrap();
+        let sha = a.content.sha256.clone();
+        let blob = store.path(&sha).unwrap();
+        let new = synced(|| assert!(!store.adopt(a, true).unwrap()));
+        assert_eq!(new, [cd(&sha), ab(&sha), root.clone()]);
+
+        let again = store.stage_bytes(b"a", true).unwrap();
+        let hit = synced(|| assert!(store.adopt(again, true).unwrap()));
+        assert_eq!(hit, [blob.clone(), cd(&sha)]);
+
+        let b = store.stage_bytes(b"b", false).unwrap();
+        let (sha_b, staged) = (b.content.sha256.clone(), b.file.path().to_path_buf());
+        let unsynced = synced(|| assert!(!store.adopt(b, true).unwrap()));
+        assert_eq!(unsynced, [staged, cd(&sha_b), ab(&sha_b), root.clone()]);
+
+        let other = BlobStore::new(dir.path());
+        let copy = other.stage_bytes(b"a", true).unwrap();
+        let found = synced(|| assert!(other.adopt(copy, true).unwrap()));
+        assert_eq!(found, [blob, cd(&sha), ab(&sha), root]);
     }
 
     /// A staged copy that went before it was moved in (something emptied `tmp/`) is an
