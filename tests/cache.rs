@@ -4,6 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::time::Duration;
 
+use cachet::gc::{self, GcPolicy};
 use cachet::{AttrValue, BestOrNew, Cache, CacheOpts, Error, NewItem, Status};
 use chrono::Utc;
 use serde_json::json;
@@ -53,6 +54,11 @@ fn trash_and_purge(cache: &Cache, item: &cachet::Item) {
     cache.purge(item.id).unwrap();
 }
 
+/// Puts an item of `uri` whose content is the uri itself.
+fn put_uri(cache: &Cache, uri: &str) -> cachet::Item {
+    cache.put_bytes(&new(uri), uri.as_bytes()).unwrap()
+}
+
 /// Whichever versions go and in whatever order, the next one is past every one handed
 /// out: the newest alone, the newest before the older, the older before the newest (to
 /// none left, and to one left).
@@ -60,7 +66,7 @@ fn trash_and_purge(cache: &Cache, item: &cachet::Item) {
 fn versions_are_never_reused_whatever_is_purged_first() {
     let (_d, cache) = cache();
     let purge = |item: &cachet::Item| trash_and_purge(&cache, item);
-    let put = |uri: &str| cache.put_bytes(&new(uri), uri.as_bytes()).unwrap();
+    let put = |uri: &str| put_uri(&cache, uri);
     let (v1, v2) = (put("newest"), put("newest"));
     purge(&v2);
     assert_eq!(put("newest").version, 3, "after purging only the newest");
@@ -92,27 +98,25 @@ fn versions_are_never_reused_whatever_is_purged_first() {
 #[test]
 fn ids_are_never_handed_out_again() {
     let (_d, cache) = cache();
-    let purge = |item: &cachet::Item| trash_and_purge(&cache, item);
-    let put = |uri: &str| cache.put_bytes(&new(uri), uri.as_bytes()).unwrap();
-    let (a, b) = (put("a"), put("b"));
-    purge(&b);
-    let c = put("c");
+    let (a, b) = (put_uri(&cache, "a"), put_uri(&cache, "b"));
+    trash_and_purge(&cache, &b);
+    let c = put_uri(&cache, "c");
     assert!(c.id > b.id, "{} after {}", c.id, b.id);
-    purge(&a);
-    purge(&c);
+    trash_and_purge(&cache, &a);
+    trash_and_purge(&cache, &c);
     let d = cache.reserve(&new("d")).unwrap();
     assert!(d.id > c.id, "{} after {}", d.id, c.id);
     // Through gc too.
     cache.trash(d.id).unwrap();
-    let trash = cachet::gc::GcPolicy {
-        trash: Some(std::time::Duration::ZERO),
-        grace: std::time::Duration::ZERO,
-        ..cachet::gc::GcPolicy::none()
+    let trash = GcPolicy {
+        trash: Some(Duration::ZERO),
+        grace: Duration::ZERO,
+        ..GcPolicy::none()
     };
-    let plan = cachet::gc::plan(&cache, &trash, chrono::Utc::now()).unwrap();
-    let report = cachet::gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    let plan = gc::plan(&cache, &trash, Utc::now()).unwrap();
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(report.items_removed, 1);
-    let e = put("e");
+    let e = put_uri(&cache, "e");
     assert!(e.id > d.id, "{} after {}", e.id, d.id);
 }
 
