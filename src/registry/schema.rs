@@ -242,9 +242,9 @@ PRAGMA writable_schema = OFF;
 /// Schema 7 left two ways for it to: it recorded nothing when a version below a live one
 /// was deleted (delete 4 while 5 lives, and such a process counted from 3 to 4 again), and
 /// it deleted the counters the items accounted for (and such a process started again at
-/// 1). Such a process can still pick a number a version this build added
-/// holds: the unique constraint refuses it, nothing is written, and it fails to add
-/// versions of that key from then on (this build does not count up its counter).
+/// 1). Such a process can still pick a number a version this build added holds: the
+/// unique constraint refuses it, nothing is written, and it fails to add versions of that
+/// key from then on (this build does not count up its counter).
 const V9: &str = r#"
 DROP TRIGGER key_versions_keep_last;
 CREATE TRIGGER key_versions_keep_last AFTER DELETE ON items
@@ -606,45 +606,37 @@ mod tests {
     }
 
     /// A process of a build before schema 7, open while the registry was migrated, counts
-    /// versions in `key_versions` alone. Whatever this build deleted since, it never gets
-    /// a version that was deleted: at worst one a live item holds, which the unique
-    /// constraint refuses.
+    /// versions in `key_versions` alone. Whatever was deleted since, it never gets a
+    /// version that was deleted (at worst one a live item holds, which the unique
+    /// constraint refuses): whether this build migrated the registry from schema 6, or a
+    /// build of schema 8 used it first (its schema 7 deleted counters, and recorded no
+    /// version deleted below a live one; schema 9 writes them).
     #[test]
     fn a_build_before_7_open_during_the_migration_never_reuses_a_version() {
-        let (_dir, conn) = migrated_from(
-            6,
-            &schema_6_rows(
-                &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
-                &[("older-purged", 3), ("k", 3)],
-            ),
-        );
-        // This build adds versions 4 and 5 of k (the counter stays at 3), then deletes 4.
-        assert_eq!([add_version(&conn, "k"), add_version(&conn, "k")], [4, 5]);
-        conn.execute_batch("DELETE FROM items WHERE key = 'k' AND version = 4")
-            .unwrap();
-        assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
-        assert_eq!(next_version_before_7(&conn, "k"), 5);
-    }
-
-    /// The same for a registry a build of schema 8 migrated and used: what schema 7
-    /// deleted or did not record, schema 9 writes.
-    #[test]
-    fn a_registry_of_schema_8_gets_every_deleted_version_counted() {
-        let (dir, mut conn) = registry_at(6, "");
-        conn.execute_batch(&schema_6_rows(
-            &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
-            &[("older-purged", 3), ("k", 3)],
-        ))
-        .unwrap();
-        conn.execute_batch(&format!("{V7} {V8} PRAGMA user_version = 8;"))
-            .unwrap();
-        // The build of schema 8 adds versions 4 and 5 of k, then deletes 4.
-        assert_eq!([add_version(&conn, "k"), add_version(&conn, "k")], [4, 5]);
-        conn.execute_batch("DELETE FROM items WHERE key = 'k' AND version = 4")
-            .unwrap();
-        migrate_in(&dir, &mut conn);
-        assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
-        assert_eq!(next_version_before_7(&conn, "k"), 6);
+        for (used_at_8, next_of_k) in [(false, 5), (true, 6)] {
+            let (dir, mut conn) = registry_at(
+                6,
+                &schema_6_rows(
+                    &[("older-purged", 3), ("k", 1), ("k", 2), ("k", 3)],
+                    &[("older-purged", 3), ("k", 3)],
+                ),
+            );
+            if used_at_8 {
+                conn.execute_batch(&format!("{V7} {V8} PRAGMA user_version = 8;"))
+                    .unwrap();
+            } else {
+                migrate_in(&dir, &mut conn);
+            }
+            // Versions 4 and 5 of k are added (the counter stays at 3), then 4 deleted.
+            assert_eq!([add_version(&conn, "k"), add_version(&conn, "k")], [4, 5]);
+            conn.execute_batch("DELETE FROM items WHERE key = 'k' AND version = 4")
+                .unwrap();
+            if used_at_8 {
+                migrate_in(&dir, &mut conn);
+            }
+            assert_eq!(next_version_before_7(&conn, "older-purged"), 4);
+            assert_eq!(next_version_before_7(&conn, "k"), next_of_k, "{used_at_8}");
+        }
     }
 
     /// A registry of schema 9 whose newest item was just purged hands its id out no more
