@@ -90,7 +90,7 @@ pub struct Staged {
     size: u64,
 }
 
-/// Content fully written and synced, waiting to be moved into the store.
+/// Content fully written (and synced, when asked), waiting to be moved into the store.
 pub struct Sealed {
     file: NamedTempFile,
     /// Whether the content was synced when sealed.
@@ -231,6 +231,7 @@ impl BlobStore {
             },
         };
         if sync {
+            // Elsewhere a handle opened for reading cannot be flushed.
             #[cfg(unix)]
             if existed {
                 sync_file(&File::open(&dest).at(&dest)?, &dest)?;
