@@ -193,7 +193,8 @@ fn recheck(db: Db<'_>, item: &PlannedItem) -> Result<Option<String>> {
     let Some((status, updated, accessed, pinned, key, version)) = row else {
         return Ok(Some("already gone".into()));
     };
-    // SQLite hands the highest id out again once its item is gone.
+    // An id is not handed out again since schema 10, but a build before it (open during
+    // the migration) gives the highest id left, as SQLite does.
     if key != item.key || version != item.version {
         return Ok(Some("another item now".into()));
     }
