@@ -52,10 +52,10 @@ pub(super) fn blob_digests(dir: &Path, tmp: &Path, now: SystemTime) -> Result<Ve
     let work = || {
         loop {
             let at = next.fetch_add(1, Ordering::Relaxed);
-            let Some((byte, path)) = tops.get(at) else {
+            let Some((byte, entry)) = tops.get(at) else {
                 break;
             };
-            let found = walk_top(*byte, path, &remembered, settled);
+            let found = walk_top(*byte, &entry.path(), &remembered, settled);
             let failed = found.is_err();
             if let Ok(mut done) = done.lock() {
                 done.push((at, found));
@@ -99,13 +99,14 @@ pub(super) fn blob_digests(dir: &Path, tmp: &Path, now: SystemTime) -> Result<Ve
 /// changed before `settled` may be remembered next time.
 fn walk_top(top: u8, dir: &Path, remembered: &Listing, settled: SystemTime) -> Result<TopWalk> {
     let mut out = TopWalk::default();
-    for (mid, path) in fan_out_dirs(dir)? {
+    for (mid, entry) in fan_out_dirs(dir)? {
         let id = DirId::from_be_bytes([top, mid]);
         // Taken before the directory is read: a change meanwhile makes it differ next time.
-        let stamp = match fs::symlink_metadata(&path) {
+        // (Looked up in `dir`, not by the whole path: there are 65,536 of them.)
+        let stamp = match entry.metadata() {
             Ok(meta) => Stamp::of(&meta),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).at(&path),
+            Err(e) => return Err(e).at(entry.path()),
         };
         if let Some(stamp) = stamp
             && let Some(known) = remembered.lookup(id, &stamp)
@@ -118,6 +119,7 @@ fn walk_top(top: u8, dir: &Path, remembered: &Listing, settled: SystemTime) -> R
             out.settled.push((id, stamp));
         }
         let start = out.digests.len();
+        let path = entry.path();
         for entry in fs::read_dir(&path).at(&path)? {
             let entry = entry.at(&path)?;
             let name = entry.file_name();
@@ -141,8 +143,8 @@ fn walk_top(top: u8, dir: &Path, remembered: &Listing, settled: SystemTime) -> R
 }
 
 /// The subdirectories of `dir` named by two hex digits (what they stand for, and their
-/// paths), ascending; symlinks to directories are left out.
-fn fan_out_dirs(dir: &Path) -> Result<Vec<(u8, PathBuf)>> {
+/// entries), ascending; symlinks to directories are left out.
+fn fan_out_dirs(dir: &Path) -> Result<Vec<(u8, fs::DirEntry)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
@@ -150,7 +152,7 @@ fn fan_out_dirs(dir: &Path) -> Result<Vec<(u8, PathBuf)>> {
         if decode_hex(entry.file_name().as_encoded_bytes(), &mut byte)
             && entry.file_type().at(entry.path())?.is_dir()
         {
-            out.push((byte[0], entry.path()));
+            out.push((byte[0], entry));
         }
     }
     out.sort_unstable_by_key(|(byte, _)| *byte);
