@@ -96,6 +96,15 @@ impl serde::Serialize for Digest {
     }
 }
 
+/// The first `chars` characters of `text` (all of it if shorter): a digest or key
+/// abbreviated for people. Cut at a character, never inside one: a key edited by hand
+/// may be any text.
+pub fn abbrev(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text, |(end, _)| &text[..end])
+}
+
 /// 64 lower-case hex digits as 32 bytes.
 pub fn decode_digest(hex: &[u8]) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
@@ -148,6 +157,15 @@ pub fn is_sha256_hex(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_abbreviation_is_cut_at_a_character() {
+        assert_eq!(abbrev("0123456789abcdef", 12), "0123456789ab");
+        assert_eq!(abbrev("k", 12), "k");
+        assert_eq!(abbrev("", 12), "");
+        assert_eq!(abbrev("aééé", 3), "aéé");
+        assert_eq!(abbrev("aééé", 4), "aééé");
+    }
 
     #[test]
     fn hex_round_trips_and_only_lower_case_hex_decodes() {

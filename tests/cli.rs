@@ -495,3 +495,39 @@ fn control_characters_in_data_never_reach_the_terminal_raw() {
     let out = cachet(root).args(["ls", "--json"]).output().unwrap();
     assert_eq!(json_lines(&out.stdout)[0]["label"], "red\x1b[31malert");
 }
+
+/// Keys and digests are shown abbreviated; one edited by hand to other text (shorter than
+/// an abbreviation, or with characters of several bytes) is shown as it is, never a panic.
+#[test]
+fn keys_and_digests_edited_by_hand_are_shown_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    put(root, &["s3://b/two", "-"], "two");
+    rusqlite::Connection::open(root.join("registry.sqlite"))
+        .unwrap()
+        .execute_batch(
+            "UPDATE items SET key = 'aéééééééééééé', sha256 = 'é' WHERE id = 1;
+             UPDATE items SET key = 'k' WHERE id = 2;",
+        )
+        .unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    for (args, shown) in [
+        (&["ls", "--columns", "id,key,sha256"][..], "aééééééééé  é"),
+        (&["trash", "1"], "aééééééééééé@1  trashed"),
+        (&["restore", "1"], "aééééééééééé@1  restored"),
+        (&["get", "2", "-o", out], "(3 B)"),
+        (&["get", "2"], "k-v1 (3 B)"),
+        (&["gc", "--dry-run", "--keep-last", "0"], "k@1 "),
+    ] {
+        let done = cachet(root).current_dir(root).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&done.stdout);
+        assert!(done.status.success(), "{args:?}: {done:?}");
+        assert!(text.contains(shown), "{args:?}: {text}");
+    }
+    // The altered digest is a bad blob, named as it is.
+    let verified = cachet(root).arg("verify").output().unwrap();
+    assert_eq!(verified.status.code(), Some(1), "{verified:?}");
+    assert!(String::from_utf8_lossy(&verified.stdout).starts_with("é  items [1]"));
+}

@@ -81,7 +81,7 @@ impl Cache {
                 candidates: std::iter::once(format!("item {}", item.id))
                     .chain(
                         keys.iter()
-                            .map(|k| format!("key {}", &k[..12.min(k.len())])),
+                            .map(|k| format!("key {}", crate::key::abbrev(k, 12))),
                     )
                     .collect(),
             }),
@@ -107,7 +107,7 @@ impl Cache {
                 prefix: reference.to_string(),
                 candidates: keys
                     .iter()
-                    .map(|k| k[..12.min(k.len())].to_string())
+                    .map(|k| crate::key::abbrev(k, 12).to_string())
                     .collect(),
             }),
         }
@@ -124,7 +124,7 @@ impl Cache {
                 prefix: prefix.to_string(),
                 candidates: many
                     .iter()
-                    .map(|k| k[..12.min(k.len())].to_string())
+                    .map(|k| crate::key::abbrev(k, 12).to_string())
                     .collect(),
             }),
         }

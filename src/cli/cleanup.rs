@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cachet::cache::UsageBy;
 use cachet::gc::{self, GcPlan, GcPolicy};
+use cachet::key::abbrev;
 use cachet::verify::{VerifyOpts, verify_all};
 use cachet::{config, units};
 use chrono::Utc;
@@ -198,7 +199,7 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
             .map(|i| {
                 vec![
                     i.id.to_string(),
-                    format!("{}@{}", &i.key[..10.min(i.key.len())], i.version),
+                    format!("{}@{}", abbrev(&i.key, 10), i.version),
                     human_size(i.size),
                     match (&i.sha256, i.exclusive) {
                         (None, _) => "-".into(), // no content: no blob
@@ -291,7 +292,7 @@ pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
         for bad in &report.bad {
             println!(
                 "{}  items {:?}  {}",
-                &bad.sha256[..12],
+                abbrev(&bad.sha256, 12),
                 bad.items,
                 bad.problem
             );

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use cachet::attr::{AttrValue, Attrs};
+use cachet::key::abbrev;
 use cachet::{Item, NewItem};
 use chrono::Utc;
 use clap::Args;
@@ -104,7 +105,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
         None => PathBuf::from(
             item.filename
                 .clone()
-                .unwrap_or_else(|| format!("{}-v{}", &item.key[..12], item.version)),
+                .unwrap_or_else(|| format!("{}-v{}", abbrev(&item.key, 12), item.version)),
         ),
     };
     let dir = match dest.parent() {
@@ -191,7 +192,7 @@ pub fn print_item_line(g: &Global, item: &Item) -> Result<()> {
             out,
             "{}  {}@{}  {}  {}",
             item.id,
-            &item.key[..12],
+            abbrev(&item.key, 12),
             item.version,
             status_text(item, Utc::now()),
             item.size.map(human_size).unwrap_or_default()

@@ -152,7 +152,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
                         out,
                         "{}  {}@{}  {verb}",
                         item.id,
-                        &item.key[..12],
+                        cachet::key::abbrev(&item.key, 12),
                         item.version
                     )?;
                 }

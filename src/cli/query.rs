@@ -173,7 +173,7 @@ fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
     let time = |t: chrono::DateTime<Utc>| age(t, now);
     match column {
         "id" => item.id.to_string(),
-        "key" => item.key[..10.min(item.key.len())].to_string(),
+        "key" => cachet::key::abbrev(&item.key, 10).to_string(),
         "version" | "ver" => item.version.to_string(),
         "status" => status_text(item, now),
         "size" => item.size.map(human_size).unwrap_or_default(),
@@ -186,7 +186,7 @@ fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
         "sha256" => item
             .sha256
             .as_deref()
-            .map(|s| s[..12].to_string())
+            .map(|s| cachet::key::abbrev(s, 12).to_string())
             .unwrap_or_default(),
         attr => item
             .attrs

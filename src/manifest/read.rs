@@ -248,5 +248,5 @@ impl Iterator for Entries<'_> {
 
 /// The first 12 hex digits of a digest, for messages.
 pub fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+    crate::key::abbrev(sha, 12)
 }

@@ -112,14 +112,14 @@ pub fn jumped(app: &mut App, sha: String, item: Option<Item>) {
             app.say(format!(
                 "item {} holds blob {}",
                 item.id,
-                &sha[..12.min(sha.len())]
+                cachet::key::abbrev(&sha, 12)
             ));
             app.detail.shown = Some(item);
             app.view = PaneView::Detail;
         }
         None => app.warn(format!(
             "no item holds blob {} (it is linked by manifests only)",
-            &sha[..12.min(sha.len())]
+            cachet::key::abbrev(&sha, 12)
         )),
     }
 }

@@ -202,7 +202,7 @@ fn draw_plan(
             Some(f) => {
                 let file = &plan.files[f];
                 let name = match file.sha256.as_deref() {
-                    Some(s) => s[..12.min(s.len())].to_string(),
+                    Some(s) => cachet::key::abbrev(s, 12).to_string(),
                     None => file
                         .path
                         .file_name()
