@@ -17,8 +17,9 @@
 //! - `CACHET_BENCH_VERSIONS`: versions per key (default 4)
 //! - `CACHET_BENCH_VERIFY_MIB`: MiB of larger blobs for `verify_all` (default 384)
 //! - `CACHET_BENCH_VERIFY_BLOB_MIB`: size of each of those blobs (default 8)
-//! - `CACHET_BENCH_RUNS`: runs per plan, reporting first and median (default 3; one when
-//!   the first takes over 5 s)
+//! - `CACHET_BENCH_RUNS`: runs per plan, reporting the first and median wall time and the
+//!   median CPU time, user and system on every thread (default 3; one when the first
+//!   takes over 5 s)
 //! - `CACHET_BENCH_DIR`: where the temporary caches go (e.g. a tmpfs)
 //! - `CACHET_BENCH_KEEP`: set to keep the caches afterwards (for `EXPLAIN QUERY PLAN`)
 //! - `CACHET_BENCH_REUSE`: a directory for the registry, built there on the first run and
@@ -133,36 +134,42 @@ fn main() {
         ("default", GcPolicy::default()),
     ];
     println!(
-        "{:<14} {:>9} {:>9} {:>9} {:>8} {:>10}",
-        "gc::plan", "first s", "median s", "items", "files", "freed MiB"
+        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "gc::plan", "first s", "median s", "cpu s", "items", "files", "freed MiB"
     );
+    let dump_to = std::env::var_os("CACHET_BENCH_DUMP");
     let mut dump = String::new();
     let only = std::env::var("CACHET_BENCH_ONLY").unwrap_or_default();
     let chosen = |name: &str| only.is_empty() || only.split(',').any(|w| name.contains(w.trim()));
     for (name, policy) in policies.iter().filter(|(name, _)| chosen(name)) {
-        let mut times = Vec::new();
+        let (mut times, mut cpu) = (Vec::new(), Vec::new());
         let mut plan = None;
         while times.len() < runs && times.iter().sum::<f64>() < 5.0 {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             let planned = gc::plan(&cache, policy, plan_now()).expect("plan");
             times.push(t.elapsed().as_secs_f64());
+            cpu.push(cpu_seconds() - c);
             // The previous run's plan is dropped here, outside the timed span.
             plan = Some(planned);
         }
         let plan = plan.expect("planned once");
-        write_plan(&mut dump, name, &plan, &root);
+        if dump_to.is_some() {
+            write_plan(&mut dump, name, &plan, &root);
+        }
         let first = times[0];
         times.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
         println!(
-            "{name:<14} {first:>9.3} {:>9.3} {:>9} {:>8} {:>10.1}",
+            "{name:<14} {first:>9.3} {:>9.3} {:>9.3} {:>9} {:>8} {:>10.1}",
             times[times.len() / 2],
+            cpu[cpu.len() / 2],
             plan.items.len(),
             plan.files.len(),
             mib(plan.exclusive_bytes())
         );
     }
     println!("load: {}\n", load());
-    if let Some(file) = std::env::var_os("CACHET_BENCH_DUMP") {
+    if let Some(file) = dump_to {
         std::fs::write(&file, dump).expect("write the plans");
         println!("plans written to {}\n", Path::new(&file).display());
     }
@@ -360,6 +367,26 @@ fn mib(bytes: u64) -> f64 {
 }
 
 /// The 1, 5 and 15 minute load averages (the machine may be shared).
+/// CPU time this process has used so far, user and system, on every thread: a measure
+/// of the work done that a busy machine disturbs less than the wall clock. (NaN where
+/// there is no `getrusage`.)
+#[cfg(not(unix))]
+fn cpu_seconds() -> f64 {
+    f64::NAN
+}
+
+#[cfg(unix)]
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given, which is zeroed and the right type.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
