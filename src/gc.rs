@@ -140,11 +140,46 @@ impl fmt::Display for Reason {
     }
 }
 
+/// An item's key as a plan holds it: 32 bytes for a digest, as keys are, rather than 64
+/// characters of text (a plan may hold a million). Displays and serialises as the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedKey {
+    Digest(Digest),
+    /// A key that is no digest (only a registry edited by hand has one).
+    Text(String),
+}
+
+impl fmt::Display for PlannedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlannedKey::Digest(digest) => digest.fmt(f),
+            PlannedKey::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for PlannedKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl PartialEq<str> for PlannedKey {
+    fn eq(&self, text: &str) -> bool {
+        match self {
+            PlannedKey::Digest(digest) => {
+                crate::key::decode_digest(text.as_bytes()).is_some_and(|d| d == digest.0)
+            }
+            PlannedKey::Text(key) => key == text,
+        }
+    }
+}
+
 /// An item the plan removes, with what it looked like when planned.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedItem {
     pub id: i64,
-    pub key: String,
+    pub key: PlannedKey,
     pub version: i64,
     pub uri: String,
     pub status: Status,

@@ -654,7 +654,13 @@ fn keep_last_over_many_keys(odd_keys: bool) {
             detail.ends_with(&format!("newest of {n} READY, keep-last {keep}")),
             "{detail}"
         );
+        // Named by its key as the registry holds it, digest or not.
+        assert_eq!(item.key.to_string(), cache.get(item.id).unwrap().key);
     }
+    // The re-check finds each as planned, key included.
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    assert_eq!(report.items_removed, expected.len() as u64);
 }
 
 #[test]

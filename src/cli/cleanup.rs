@@ -199,7 +199,7 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
             .map(|i| {
                 vec![
                     i.id.to_string(),
-                    format!("{}@{}", abbrev(&i.key, 10), i.version),
+                    format!("{}@{}", abbrev(&i.key.to_string(), 10), i.version),
                     human_size(i.size),
                     match (&i.sha256, i.exclusive) {
                         (None, _) => "-".into(), // no content: no blob

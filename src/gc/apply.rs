@@ -195,7 +195,7 @@ fn recheck(db: Db<'_>, item: &PlannedItem) -> Result<Option<String>> {
     };
     // An id is not handed out again since schema 10, but a build before it (open during
     // the migration) gives the highest id left, as SQLite does.
-    if key != item.key || version != item.version {
+    if item.key != *key || version != item.version {
         return Ok(Some("another item now".into()));
     }
     let status: Status = status.parse().map_err(|_: Error| {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 use rusqlite::types::FromSqlError;
 
+use super::PlannedKey;
 use crate::error::Result;
 use crate::registry::Db;
 use crate::status::Status;
@@ -283,6 +284,14 @@ impl Census {
         match self.odd_keys.get(&row) {
             Some(key) => Cow::Borrowed(key),
             None => Cow::Owned(crate::key::hex(&self.items[row].key)),
+        }
+    }
+
+    /// The key of the item at `row`, as a plan holds it.
+    pub fn planned_key(&self, row: usize) -> PlannedKey {
+        match self.odd_keys.get(&row) {
+            Some(key) => PlannedKey::Text(key.clone()),
+            None => PlannedKey::Digest(crate::key::Digest(self.items[row].key)),
         }
     }
 

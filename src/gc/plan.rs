@@ -250,7 +250,7 @@ fn plan_items(
             let r = &items[row];
             PlannedItem {
                 id: r.id,
-                key: census.key(row).into_owned(),
+                key: census.planned_key(row),
                 version: r.version,
                 uri: census.uri(row).to_owned(),
                 status: r.status.unwrap_or(Status::Failed),
