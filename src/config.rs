@@ -1,6 +1,6 @@
 //! The configuration file: TOML in the platform config dir (`~/.config/cachet/config.toml`
 //! on Linux), or wherever `CACHET_CONFIG` points. Today it holds the default garbage
-//! collection policy:
+//! collection policy (`assets/config.toml` is a commented example, the defaults):
 //!
 //! ```toml
 //! [gc]
@@ -130,6 +130,33 @@ mod tests {
         assert_eq!(p.keep_last, Some(3));
         assert_eq!(p.max_size, Some(10_000_000_000));
         assert!(p.orphans, "untouched defaults stay");
+    }
+
+    /// `assets/config.toml`, the example the README points to.
+    const SHIPPED: &str = include_str!("../assets/config.toml");
+
+    #[test]
+    fn the_shipped_example_is_the_defaults_and_each_line_left_out_works() {
+        let c: Config = toml::from_str(SHIPPED).unwrap();
+        assert_eq!(c.gc.policy().unwrap(), GcPolicy::default());
+        // The policies off by default are there as `# name = value`: each, turned on,
+        // must be read as what it says.
+        let commented: Vec<&str> = (SHIPPED.lines())
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                l.split_once(" = ").is_some_and(|(name, _)| {
+                    name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+            })
+            .collect();
+        assert_eq!(commented.len(), 3, "{commented:?}");
+        let on = commented.iter().fold(SHIPPED.to_string(), |text, line| {
+            text.replace(&format!("# {line}"), line)
+        });
+        let p = toml::from_str::<Config>(&on).unwrap().gc.policy().unwrap();
+        assert_eq!(p.keep_last, Some(3));
+        assert_eq!(p.max_age, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(p.max_size, Some(50_000_000_000));
     }
 
     #[test]
