@@ -1,8 +1,9 @@
 //! A realistic demo cache: items in every status with typed attributes and params,
 //! several versions of one key, compressed files and archives (gz, zip, tar.gz, tar.xz,
 //! tar.zst, tar.bz2), CSV and JSON, manifests with shards and a `manifest_ref`, an orphan
-//! blob, a live writer and a stale one. `cachet demo` opens it; tests and benchmarks
-//! build on it.
+//! blob, a live writer and a stale one. Its items have a past (see [`Past`]): made over
+//! months, some used since, so ages, age filters and gc's policies have something to
+//! show. `cachet demo` opens it; tests and benchmarks build on it.
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -38,13 +39,21 @@ pub fn build(root: &Path) -> Result<DemoReport> {
         },
     )?;
     let mut report = DemoReport::default();
-    let mut put = |new: NewItem, bytes: &[u8]| -> Result<i64> {
+    let mut pasts: Vec<(i64, Past)> = Vec::new();
+    let mut put = |new: NewItem, bytes: &[u8], past: Past| -> Result<i64> {
         report.items += 1;
-        Ok(cache.put_bytes(&new, bytes)?.id)
+        let id = cache.put_bytes(&new, bytes)?.id;
+        pasts.push((id, past));
+        Ok(id)
     };
 
     // Plain data with typed attributes and params; three versions of one key.
-    for release in 1..=3i64 {
+    let daily_pasts = [
+        Past::made(45 * DAY).used(31 * DAY),
+        Past::made(20 * DAY).used(12 * DAY),
+        Past::made(2 * DAY).used(3 * HOUR),
+    ];
+    for (release, past) in (1..=3i64).zip(daily_pasts) {
         let csv = weather_csv(24 * release as usize);
         put(
             NewItem::new("https://data.example.org/weather/daily.csv")
@@ -57,6 +66,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
                 .attr("score", AttrValue::Float((80 + 5 * release) as f64 / 100.0))
                 .attr("when", AttrValue::Datetime(at(2026, 1, release as u32))),
             csv.as_bytes(),
+            past,
         )?;
     }
     put(
@@ -65,6 +75,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
             .attr("stations", AttrValue::Int(3))
             .attr("source", AttrValue::Text("api".into())),
         stations_json().as_bytes(),
+        Past::made(60 * DAY).used(9 * DAY),
     )?;
     put(
         NewItem::new("s3://ml-bucket/models/resnet50/weights.bin")
@@ -74,12 +85,14 @@ pub fn build(root: &Path) -> Result<DemoReport> {
             .attr("score", AttrValue::Float(0.912))
             .attr("framework", AttrValue::Text("torch".into())),
         &pseudo_random(256 * 1024, 7),
+        Past::made(15 * DAY).used(5 * HOUR),
     )?;
     put(
         NewItem::new("file:///home/ana/notes/README.md")
             .filename("README.md")
             .attr("kind", AttrValue::Text("doc".into())),
         b"# Notes\n\nThe weather data comes from the mirror; release 3 is not reviewed yet.\n",
+        Past::made(90 * DAY),
     )?;
 
     // Compressed files and archives.
@@ -89,6 +102,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
             .filename("hourly.csv.gz")
             .attr("rows", AttrValue::Int(500)),
         &gzip(csv.as_bytes())?,
+        Past::made(7 * DAY).used(2 * DAY),
     )?;
     let members = archive_members();
     put(
@@ -96,12 +110,13 @@ pub fn build(root: &Path) -> Result<DemoReport> {
             .filename("toolkit-1.4.zip")
             .attr("members", AttrValue::Int(members.len() as i64)),
         &zip_of(&members)?,
+        Past::made(40 * DAY),
     )?;
-    for (ext, codec) in [
-        ("tar.gz", Codec::Gzip),
-        ("tar.xz", Codec::Xz),
-        ("tar.zst", Codec::Zstd),
-        ("tar.bz2", Codec::Bzip2),
+    for (ext, codec, past) in [
+        ("tar.gz", Codec::Gzip, Past::made(40 * DAY).used(DAY)),
+        ("tar.xz", Codec::Xz, Past::made(40 * DAY)),
+        ("tar.zst", Codec::Zstd, Past::made(39 * DAY)),
+        ("tar.bz2", Codec::Bzip2, Past::made(38 * DAY)),
     ] {
         put(
             NewItem::new(format!("https://releases.example.org/toolkit-1.4.{ext}"))
@@ -109,6 +124,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
                 .attr("members", AttrValue::Int(members.len() as i64))
                 .attr("codec", AttrValue::Text(ext.into())),
             &compress(&tar_of(&members)?, codec)?,
+            past,
         )?;
     }
 
@@ -116,6 +132,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
     let failed = put(
         NewItem::new("https://data.example.org/weather/2025.parquet").filename("2025.parquet"),
         b"PAR1 partial",
+        Past::made(3 * DAY + HOUR).changed(3 * DAY),
     )?;
     cache.fail(failed, "upstream returned 503 after 12 MiB")?;
     let trashed = put(
@@ -123,14 +140,17 @@ pub fn build(root: &Path) -> Result<DemoReport> {
             .filename("old-format.csv")
             .attr("rows", AttrValue::Int(3)),
         b"date;temp\n2020-01-01;3\n2020-01-02;4\n2020-01-03;2\n",
+        Past::made(120 * DAY).changed(2 * DAY),
     )?;
     cache.trash(trashed)?;
     let pinned = put(
         NewItem::new("https://data.example.org/reference/cities.csv").filename("cities.csv"),
         b"city,country,lat,lon\nLisbon,PT,38.72,-9.14\nOslo,NO,59.91,10.75\n",
+        Past::made(200 * DAY),
     )?;
     cache.pin(pinned, true)?;
-    cache.reserve(&NewItem::new("https://data.example.org/weather/2027.csv"))?;
+    let reserved = cache.reserve(&NewItem::new("https://data.example.org/weather/2027.csv"))?;
+    pasts.push((reserved.id, Past::made(10 * MINUTE)));
     report.items += 1;
     // A writer that is still at work (its lease is valid), and one that died.
     let live = cache.create(&NewItem::new("s3://ml-bucket/models/vit/checkpoint-7.bin"))?;
@@ -145,17 +165,25 @@ pub fn build(root: &Path) -> Result<DemoReport> {
     let dead = short.create(
         &NewItem::new("s3://ml-bucket/models/vit/checkpoint-6.bin").label("checkpoint 6 (dead)"),
     )?;
+    // It died two days ago: its lease ran out soon after.
+    pasts.push((dead.item().id, Past::made(2 * DAY + HOUR).changed(2 * DAY)));
     std::mem::forget(dead);
     report.items += 2;
 
-    report.manifests = manifests(&cache, root, &mut report.items)?;
+    let (dataset, appended) = manifests(&cache, root)?;
+    pasts.push((dataset, Past::made(6 * DAY).used(6 * DAY)));
+    pasts.push((appended, Past::made(DAY).used(20 * HOUR)));
+    report.manifests = 2;
+    report.items += 2;
     // The same labels file the manifest's appended part links, downloaded on its own: an
     // item holding a linked blob, so the inspector's `enter` on that entry jumps to it.
-    cache.put_bytes(
+    let extra = cache.put_bytes(
         &NewItem::new("https://data.example.org/speech/labels-extra.csv"),
         LABELS_EXTRA,
     )?;
+    pasts.push((extra.id, Past::made(DAY).used(20 * HOUR)));
     report.items += 1;
+    set_pasts(&cache, &pasts)?;
 
     // An orphan: a blob in the store that no item or manifest references.
     let sealed = cache
@@ -163,6 +191,10 @@ pub fn build(root: &Path) -> Result<DemoReport> {
         .stage_bytes(b"left behind by a crashed import\n", false)?;
     report.orphan = sealed.content.sha256.clone();
     cache.blobs().adopt(sealed, false)?;
+    // Left three days ago: past gc's grace for files nothing links to.
+    let orphan = cache.blobs().path(&report.orphan)?;
+    let left = std::time::SystemTime::now() - Duration::from_millis(3 * DAY as u64);
+    (std::fs::File::open(&orphan).and_then(|f| f.set_modified(left))).at(&orphan)?;
     crate::blob::sync_filesystem(root)?;
     Ok(report)
 }
@@ -171,8 +203,8 @@ pub fn build(root: &Path) -> Result<DemoReport> {
 const LABELS_EXTRA: &[u8] = b"clip,label\n10,c\n";
 
 /// A sharded dataset manifest, then a new version of it that adds a part through a
-/// `manifest_ref`.
-fn manifests(cache: &Cache, root: &Path, items: &mut usize) -> Result<usize> {
+/// `manifest_ref`; returns their ids.
+fn manifests(cache: &Cache, root: &Path) -> Result<(i64, i64)> {
     let dir = tempfile::Builder::new()
         .prefix("demo-dataset-")
         .tempdir_in(cache.blobs().tmp_dir())
@@ -206,9 +238,73 @@ fn manifests(cache: &Cache, root: &Path, items: &mut usize) -> Result<usize> {
     entry
         .extra
         .insert("path".into(), extra.to_string_lossy().into_owned().into());
-    manifest::append(cache, &built.item, [Ok(Entry::File(entry))])?;
-    *items += 2;
-    Ok(2)
+    let appended = manifest::append(cache, &built.item, [Ok(Entry::File(entry))])?;
+    Ok((built.item.id, appended.item.id))
+}
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// How long before the build (in milliseconds) an item was made, last changed (failed,
+/// trashed, or for a writer, its lease ran out) and last used.
+#[derive(Clone, Copy)]
+struct Past {
+    made: i64,
+    changed: i64,
+    used: Option<i64>,
+}
+
+impl Past {
+    fn made(ago: i64) -> Past {
+        Past {
+            made: ago,
+            changed: ago,
+            used: None,
+        }
+    }
+
+    fn changed(self, ago: i64) -> Past {
+        Past {
+            changed: ago,
+            ..self
+        }
+    }
+
+    fn used(self, ago: i64) -> Past {
+        Past {
+            used: Some(ago),
+            ..self
+        }
+    }
+}
+
+/// Moves the items' times into the past, in one transaction. (The library has no call
+/// for that, rightly: only a demo rewrites history.)
+fn set_pasts(cache: &Cache, pasts: &[(i64, Past)]) -> Result<()> {
+    let now = crate::registry::now_ms();
+    cache.registry().write(|db| {
+        let mut st = db
+            .conn
+            .prepare(
+                "UPDATE items SET created = ?2, updated = ?3, accessed = ?4,
+                     access_count = CASE WHEN ?4 IS NULL THEN 0 ELSE 1 END,
+                     lease_expires = CASE WHEN lease_expires IS NULL THEN NULL ELSE ?3 END
+                 WHERE id = ?1",
+            )
+            .map_err(db.err("giving the demo a past"))?;
+        for (id, past) in pasts {
+            let used = past.used.map(|ago| now - ago);
+            st.execute(rusqlite::params![
+                id,
+                now - past.made,
+                now - past.changed,
+                used
+            ])
+            .map_err(db.err("giving the demo a past"))?;
+        }
+        Ok(())
+    })
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -377,5 +473,47 @@ mod tests {
         for ext in ["zip", "tar.gz", "tar.xz", "tar.zst", "tar.bz2", "csv.gz"] {
             assert!(items.iter().any(|i| i.uri.ends_with(ext)), "no .{ext} item");
         }
+    }
+
+    /// The demo's past is what its gc plans show: the everyday collection takes the
+    /// trash, the failure and the dead writer (all older than a day) and the orphan
+    /// (older than the grace hour); max-age takes what was long unused, but not the pin.
+    #[test]
+    fn the_demo_has_a_past_that_gc_acts_on() {
+        use crate::gc::{self, GcPolicy, Reason};
+        let dir = tempfile::tempdir().unwrap();
+        let report = build(dir.path()).unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let everyday = gc::plan(&cache, &GcPolicy::default(), Utc::now()).unwrap();
+        let mut reasons: Vec<Reason> = everyday.items.iter().map(|i| i.reason).collect();
+        reasons.sort_by_key(|r| r.to_string());
+        assert_eq!(
+            reasons,
+            [Reason::Failed, Reason::StaleWrite, Reason::Trash],
+            "{:?}",
+            everyday.items
+        );
+        let orphans: Vec<_> = everyday.files.iter().map(|f| f.sha256.clone()).collect();
+        assert_eq!(orphans, [Some(report.orphan)]);
+
+        let unused = GcPolicy {
+            max_age: Some(Duration::from_secs(30 * 86_400)),
+            ..GcPolicy::none()
+        };
+        let plan = gc::plan(&cache, &unused, Utc::now()).unwrap();
+        let mut names: Vec<&str> = plan.items.iter().map(|i| i.uri.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "file:///home/ana/notes/README.md",
+                "https://data.example.org/weather/daily.csv",
+                "https://releases.example.org/toolkit-1.4.tar.bz2",
+                "https://releases.example.org/toolkit-1.4.tar.xz",
+                "https://releases.example.org/toolkit-1.4.tar.zst",
+                "https://releases.example.org/toolkit-1.4.zip",
+            ],
+            "made over 30 days ago and not used since; the pinned cities.csv stays"
+        );
     }
 }

@@ -19,32 +19,35 @@ fn choose_plan_apply_and_report() {
     let mut h = Harness::demo((80, 24));
     h.keys("gc");
     assert!(matches!(stage(&h), Stage::Choose));
-    // Orphans of any age (the demo's orphan is brand new).
-    h.keys("jjjjj<space>");
     render_check("gc_choose_80x24", &h);
+    // The everyday policies, as they stand.
     h.keys("<enter>");
     let Stage::Plan(plan) = stage(&h) else {
         panic!("no plan: {:?}", stage(&h));
     };
-    assert_eq!(plan.items.len(), 1, "the trashed item");
-    assert_eq!(plan.items[0].id, 14);
+    let mut ids: Vec<i64> = plan.items.iter().map(|i| i.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [13, 14, 18], "the failure, the trash, the dead writer");
     assert!(
         plan.files.iter().any(|f| f.sha256.is_some()),
         "the orphan blob"
     );
+    render_check("gc_plan_80x24", &h);
     // Nothing changed yet.
     assert_eq!(h.cache().get(14).unwrap().status, Status::Trash);
     h.keys("y");
     let Stage::Report(report) = stage(&h) else {
         panic!("no report: {:?}", stage(&h));
     };
-    assert_eq!(report.items_removed, 1);
+    render_check("gc_report_80x24", &h);
+    assert_eq!(report.items_removed, 3);
     assert!(
-        report.blobs_deleted >= 2,
-        "the trashed item's blob and the orphan"
+        report.blobs_deleted >= 3,
+        "the blobs of the trashed and the failed item, and the orphan"
     );
     assert!(h.cache().get(14).is_err(), "purged");
-    assert_eq!(h.app.counts.unwrap().trash.n, 0);
+    let counts = h.app.counts.unwrap();
+    assert_eq!((counts.trash.n, counts.failed.n), (0, 0));
     h.keys("<esc>");
     assert!(h.app.popup.is_none());
 }

@@ -9,10 +9,24 @@ use super::Theme;
 use crate::tui::gc::{CHOICES, GcDialog, Stage};
 use crate::tui::text;
 use crate::tui::update::items_word;
+use cachet::units::count_of;
 
 pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
-    let w = area.width.saturating_sub(4).clamp(20, 76).min(area.width);
-    let h = area.height.saturating_sub(2).clamp(6, 22).min(area.height);
+    // A plan is a list with a reason and a sentence per line: it takes the room there is.
+    let (widest, tallest) = match dialog.stage {
+        Stage::Plan(_) => (112, 40),
+        _ => (76, 22),
+    };
+    let w = area
+        .width
+        .saturating_sub(4)
+        .clamp(20, widest)
+        .min(area.width);
+    let h = area
+        .height
+        .saturating_sub(2)
+        .clamp(6, tallest)
+        .min(area.height);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -89,8 +103,9 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
             let mut out = vec![
                 Line::from(format!("{} removed", items_word(r.items_removed as usize))),
                 Line::from(format!(
-                    "{} blobs and {} temp files deleted",
-                    r.blobs_deleted, r.temp_files_deleted
+                    "{} and {} deleted",
+                    count_of(r.blobs_deleted, "blob", "blobs"),
+                    count_of(r.temp_files_deleted, "temp file", "temp files")
                 )),
                 Line::from(format!("{} freed", text::size(r.bytes_freed))),
             ];
@@ -193,10 +208,15 @@ fn draw_plan(
         .map(|at| match at.checked_sub(plan.items.len()) {
             None => {
                 let item = &plan.items[at];
+                // Columns: the reason padded so that the details line up after it.
                 Line::from(vec![
-                    Span::raw(format!("#{:<6} ", item.id)),
-                    Span::raw(text::tail(&item.uri, 30)),
-                    Span::styled(format!("  {} {}", item.reason, item.detail), theme.dim()),
+                    Span::raw(format!(
+                        "#{:<6} {:<24}  ",
+                        item.id,
+                        text::tail(&item.uri, 24)
+                    )),
+                    Span::raw(format!("{:<12} ", item.reason.to_string())),
+                    Span::styled(item.detail.to_string(), theme.dim()),
                 ])
             }
             Some(f) => {
@@ -209,9 +229,11 @@ fn draw_plan(
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
                 };
+                // In the items' columns: no id, the file's name, why, its size.
                 Line::from(vec![
-                    Span::raw(format!("{} ", text::size(file.size))),
-                    Span::styled(format!("{} {name}", file.reason), theme.dim()),
+                    Span::raw(format!("{:<7} {:<24}  ", "", text::tail(&name, 24))),
+                    Span::raw(format!("{:<12} ", file.reason.to_string())),
+                    Span::styled(text::size(file.size), theme.dim()),
                 ])
             }
         })
@@ -222,9 +244,9 @@ fn draw_plan(
 /// What the plan frees, in all and per reason.
 fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(format!(
-        "{} and {} files: frees {} on disk, {} stay shared.",
+        "{} and {}: frees {} on disk, {} stays shared.",
         items_word(plan.items.len()),
-        plan.files.len(),
+        count_of(plan.files.len() as u64, "file", "files"),
         text::size(plan.exclusive_bytes()),
         text::size(plan.shared_bytes())
     ))];
@@ -249,7 +271,7 @@ fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Lin
             )
         } else {
             let what = if t.files > 0 {
-                format!("{} files", t.files)
+                count_of(t.files, "file", "files")
             } else {
                 items_word(t.items as usize)
             };
