@@ -531,3 +531,85 @@ fn keys_and_digests_edited_by_hand_are_shown_not_a_panic() {
     assert_eq!(verified.status.code(), Some(1), "{verified:?}");
     assert!(String::from_utf8_lossy(&verified.stdout).starts_with("é  items [1]"));
 }
+
+/// A stored file name is the item's data, from whoever stored it: `get` without `-o`
+/// writes its last part in the current directory, never over a file there, and never
+/// elsewhere through `..` or an absolute path; with `-o` the user chose, so it replaces.
+#[test]
+fn get_writes_only_a_plain_name_in_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    let victim = dir.path().join("victim.txt");
+    fs::write(&victim, "keep me").unwrap();
+    let work = dir.path().join("a/b");
+    fs::create_dir_all(&work).unwrap();
+    let victim_name = victim.to_str().unwrap();
+    put(
+        &root,
+        &["s3://b/abs", "-", "--filename", victim_name],
+        "abs",
+    );
+    put(
+        &root,
+        &["s3://b/up", "-", "--filename", "../../up.txt"],
+        "up",
+    );
+    put(
+        &root,
+        &["s3://b/esc", "-", "--filename", "\x1b]0;x\x07"],
+        "esc",
+    );
+    let get = |args: &[&str]| {
+        cachet(&root)
+            .current_dir(&work)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    for (id, name, content) in [("1", "victim.txt", "abs"), ("2", "up.txt", "up")] {
+        let done = get(&["get", id]);
+        assert!(done.status.success(), "{done:?}");
+        assert_eq!(fs::read_to_string(work.join(name)).unwrap(), content);
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!dir.path().join("up.txt").exists());
+    // A name with control characters gives way to the key, and nothing raw is printed.
+    let done = get(&["get", "3"]);
+    assert!(done.status.success(), "{done:?}");
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        !said.contains('\x1b') && said.contains("-v1 (3 B)"),
+        "{said}"
+    );
+    assert_eq!(fs::read_dir(&work).unwrap().count(), 3);
+
+    // Again: the file is there now, and stays as it is.
+    fs::write(work.join("up.txt"), "mine").unwrap();
+    let again = get(&["get", "2"]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("up.txt exists") && err.contains("-o"), "{err}");
+    assert_eq!(fs::read_to_string(work.join("up.txt")).unwrap(), "mine");
+    assert!(get(&["get", "2", "-o", "up.txt"]).status.success());
+    assert_eq!(fs::read_to_string(work.join("up.txt")).unwrap(), "up");
+}
+
+/// Table cells are padded by hand: `format!` widths stop at 65,535 characters.
+#[test]
+fn a_cell_longer_than_any_format_width_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("s3://b/{}", "x".repeat(70_000));
+    put(dir.path(), &[&uri, "-"], "long");
+    let done = cachet(dir.path())
+        .args(["ls", "--columns", "uri,id"])
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{:?}", done.status);
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        text.lines().nth(1).unwrap().ends_with("x  1"),
+        "{}",
+        &text[..80]
+    );
+}

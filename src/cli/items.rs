@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use cachet::attr::{AttrValue, Attrs};
 use cachet::key::abbrev;
+use cachet::preview::escape_controls;
 use cachet::{Item, NewItem};
 use chrono::Utc;
 use clap::Args;
@@ -63,7 +64,8 @@ pub struct ItemArg {
 pub struct GetArgs {
     #[command(flatten)]
     pub item: ItemArg,
-    /// Where to write the content (default: the item's file name in the current directory).
+    /// Where to write the content, replacing a file there (default: the item's file name
+    /// in the current directory, which must not exist yet).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -100,14 +102,8 @@ pub fn put(g: &Global, a: PutArgs) -> Result<()> {
 pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     let cache = g.open()?;
     let item = cache.resolve(&a.item.item, true)?;
-    let dest = match a.output {
-        Some(p) => p,
-        None => PathBuf::from(
-            item.filename
-                .clone()
-                .unwrap_or_else(|| format!("{}-v{}", abbrev(&item.key, 12), item.version)),
-        ),
-    };
+    let chosen = a.output.is_some();
+    let dest = a.output.unwrap_or_else(|| default_output(&item));
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -116,8 +112,19 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
     let size = cache.copy_content(&item, &mut tmp)?;
-    tmp.persist(&dest)
-        .with_context(|| format!("writing {}", dest.display()))?;
+    let shown = escape_controls(&dest.to_string_lossy()).into_owned();
+    if chosen {
+        tmp.persist(&dest)
+            .with_context(|| format!("writing {shown}"))?;
+    } else {
+        // A name the item chose replaces nothing: only one the user gave may.
+        match tmp.persist_noclobber(&dest) {
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                bail!("{shown} exists: name the file to write with -o")
+            }
+            other => other.with_context(|| format!("writing {shown}"))?,
+        };
+    }
     cache.record_access(item.id)?;
     if g.json {
         json_line(
@@ -125,9 +132,30 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
             &serde_json::json!({"id": item.id, "path": dest, "size": size}),
         )?;
     } else {
-        println!("{} ({})", dest.display(), human_size(size));
+        println!("{shown} ({})", human_size(size));
     }
     Ok(())
+}
+
+/// Where `get` writes without `-o`: in the current directory, under the last part of the
+/// item's file name; a name that is no plain file name (`..`, empty, with control
+/// characters) gives way to the key and version. The file name is the item's data, from
+/// whoever stored it: it must not lead anywhere else.
+fn default_output(item: &Item) -> PathBuf {
+    let plain =
+        |name: &&str| !matches!(*name, "" | "." | "..") && !name.chars().any(|c| c.is_control());
+    let name = (item.filename.as_deref())
+        .and_then(|name| name.rsplit(['/', '\\']).next())
+        .filter(plain);
+    PathBuf::from(match name {
+        Some(name) => name.to_owned(),
+        None => {
+            let key: String = (abbrev(&item.key, 12).chars())
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            format!("{key}-v{}", item.version)
+        }
+    })
 }
 
 pub fn path(g: &Global, a: ItemArg) -> Result<()> {

@@ -79,10 +79,11 @@ pub fn print_table(
         let mut text = String::new();
         let last = cells.len().saturating_sub(1);
         for (i, cell) in cells.into_iter().enumerate() {
-            if i == last {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            text.push_str(cell);
+            if i != last {
+                // By hand: `format!`'s width stops at 65,535 and a cell may be longer.
+                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                text.extend(std::iter::repeat_n(' ', pad));
             }
         }
         if let Some(width) = width {
