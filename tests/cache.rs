@@ -309,7 +309,7 @@ fn put_returns_the_item_as_stored() {
 
 #[test]
 fn best_or_new_and_access() {
-    let (_d, cache) = cache();
+    let (dir, cache) = cache();
     let BestOrNew::New(mut w) = cache.best_or_new(&new("b")).unwrap() else {
         panic!("empty cache has no best");
     };
@@ -324,6 +324,13 @@ fn best_or_new_and_access() {
     let item = cache.get(made.id).unwrap();
     assert_eq!(item.access_count, 2);
     assert!(item.accessed.is_some());
+    // At the top the count stays there: one more would make SQLite store a float.
+    rusqlite::Connection::open(dir.path().join("cache/registry.sqlite"))
+        .unwrap()
+        .execute("UPDATE items SET access_count = 9223372036854775807", [])
+        .unwrap();
+    cache.record_access(made.id).unwrap();
+    assert_eq!(cache.get(made.id).unwrap().access_count, i64::MAX as u64);
 }
 
 #[test]

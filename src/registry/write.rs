@@ -405,7 +405,11 @@ impl Db<'_> {
     pub fn record_access(&self, id: i64, now_ms: i64) -> Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE items SET accessed = ?2, access_count = access_count + 1 WHERE id = ?1",
+                // The count stops at the top: past it SQLite would store a float, which
+                // no read of the item accepts.
+                "UPDATE items SET accessed = ?2,
+                     access_count = access_count + (access_count < 9223372036854775807)
+                 WHERE id = ?1",
             )
             .and_then(|mut st| st.execute(params![id, now_ms]))
             .map_err(self.err("recording an access"))?;
