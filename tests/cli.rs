@@ -613,3 +613,34 @@ fn a_cell_longer_than_any_format_width_is_listed() {
         &text[..80]
     );
 }
+
+/// A blank reference (an empty shell variable) is no filter that matches everything: it
+/// is refused before anything changes. An item named twice is changed once.
+#[test]
+fn blank_references_are_refused_and_repeated_ones_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    put(root, &["s3://b/two", "-"], "two");
+    for command in ["trash", "purge", "restore", "fail", "pin"] {
+        let done = cachet(root).args([command, "1", " "]).output().unwrap();
+        assert_eq!(done.status.code(), Some(2), "{command}: {done:?}");
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(err.contains("cannot be blank"), "{command}: {err}");
+    }
+    let listed = cachet(root).args(["ls", "--json"]).output().unwrap();
+    let items = json_lines(&listed.stdout);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["status"] == "READY" && i["pinned"] == false)
+    );
+
+    let key = items[0]["key"].as_str().unwrap();
+    let done = cachet(root)
+        .args(["trash", "1", "1", &key[..8]])
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(String::from_utf8_lossy(&done.stdout).lines().count(), 1);
+}

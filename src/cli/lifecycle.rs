@@ -1,5 +1,6 @@
 //! Commands that change items: attr set/rm, trash, restore, purge, fail.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 use anyhow::{Result, bail};
@@ -31,7 +32,7 @@ pub enum AttrCommand {
 #[derive(Args, Debug)]
 pub struct ItemsArg {
     /// Item ids, key prefixes, KEY@VERSION, or a filter (`status:failed 'size>1GB'`).
-    #[arg(required = true)]
+    #[arg(required = true, value_parser = non_blank)]
     pub items: Vec<String>,
 }
 
@@ -76,24 +77,35 @@ pub fn attr(g: &Global, a: AttrCommand) -> Result<()> {
     print_item_line(g, &item)
 }
 
+/// clap value parser for item references: a blank one (an empty shell variable, say)
+/// would otherwise be an empty filter, which matches every item.
+fn non_blank(arg: &str) -> Result<String, String> {
+    if arg.trim().is_empty() {
+        return Err("an item reference or filter cannot be blank".into());
+    }
+    Ok(arg.to_owned())
+}
+
 /// Resolves every reference first, so a typo in the third one changes nothing. Words that
 /// look like a filter (`status:failed`, `project=x`, …) are joined into one filter whose
 /// matches are added.
 pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
     let (filters, items): (Vec<&String>, Vec<&String>) =
         refs.iter().partition(|w| query::looks_like_filter(w));
-    let mut ids: Vec<i64> = items
-        .iter()
-        .map(|r| Ok(cache.resolve(r, false)?.id))
-        .collect::<Result<_>>()?;
+    // Each item once, however often named (`trash 3 3`, an id and its key, a match).
+    let mut ids: Vec<i64> = Vec::new();
+    let mut seen = HashSet::new();
+    for r in items {
+        let id = cache.resolve(r, false)?.id;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
     if !filters.is_empty() {
         let words: Vec<String> = filters.into_iter().cloned().collect();
         let f = query::build_filter(&words, None, false)?;
-        for id in query::matching_ids(cache, &f)? {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
+        let matches = query::matching_ids(cache, &f)?;
+        ids.extend(matches.into_iter().filter(|id| seen.insert(*id)));
     }
     Ok(ids)
 }
@@ -103,6 +115,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
     let mut ids = resolve_all(&cache, &a.items.items)?;
     if a.all_versions {
         let mut all = Vec::new();
+        let mut seen = HashSet::new();
         for id in &ids {
             let key = cache.get(*id)?.key;
             for v in cache.versions(&key)? {
@@ -113,7 +126,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
                     Change::Trash => !in_trash,
                     Change::Restore | Change::Purge => in_trash,
                 };
-                if wanted && !all.contains(&v.id) {
+                if wanted && seen.insert(v.id) {
                     all.push(v.id);
                 }
             }
