@@ -798,3 +798,64 @@ fn searches_follow_every_write() {
     assert_eq!(search("uri~//many/"), 256);
     assert_eq!(search("alpha-one"), 0);
 }
+
+/// Runs `sql` on the registry of the cache in `dir`, as a hand edit would.
+fn edit_registry(dir: &tempfile::TempDir, sql: &str) {
+    rusqlite::Connection::open(dir.path().join("cache/registry.sqlite"))
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
+/// A digest written in capitals (by hand, or by another tool) names the same blob: gc
+/// counts it as held, and purging another holder keeps it. A value that is no digest at
+/// all names no blob: purging its item, or collecting it, still completes.
+#[test]
+fn digests_in_capitals_hold_their_blob_and_odd_ones_name_none() {
+    let (dir, cache) = setup();
+    let held = put(&cache, "held", "held by capitals");
+    let linked = put(&cache, "linked", "linked in capitals");
+    let m = manifest_linking(&cache, "m", "x", &linked);
+    let twin = put(&cache, "twin", "held by capitals");
+    let odd = put(&cache, "odd", "its digest is garbled");
+    edit_registry(
+        &dir,
+        &format!(
+            "UPDATE items SET sha256 = upper(sha256) WHERE id = {};
+             UPDATE links SET sha256 = upper(sha256) WHERE item_id = {};
+             UPDATE items SET sha256 = 'abc' WHERE id = {};
+             DELETE FROM items WHERE id = {};",
+            held.id, m.id, odd.id, linked.id
+        ),
+    );
+    let blob = |item: &cachet::Item| cache.blobs().path(item.sha256.as_ref().unwrap()).unwrap();
+    let plan = orphans_plan(&cache);
+    let orphans: Vec<_> = plan.files.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(
+        orphans,
+        [blob(&odd)],
+        "only the garbled one's blob is unheld"
+    );
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert!(blob(&held).exists() && blob(&linked).exists());
+
+    // Purging the twin (same content, in lower case) keeps the blob the capitals hold.
+    cache.trash(twin.id).unwrap();
+    let (_, freed) = cache.purge(twin.id).unwrap();
+    assert!(!freed && blob(&held).exists());
+    // The garbled one: purged, and collected, without an error.
+    cache.trash(odd.id).unwrap();
+    cache.purge(odd.id).unwrap();
+    cache.trash(held.id).unwrap();
+    cache.trash(m.id).unwrap();
+    let sha = linked.sha256.as_ref().unwrap().to_uppercase();
+    edit_registry(
+        &dir,
+        &format!(
+            "UPDATE links SET sha256 = 'abc' WHERE item_id = {} AND sha256 = '{sha}'",
+            m.id
+        ),
+    );
+    let collected = gc::apply(&cache, &plan_trash(&cache, Utc::now()), &mut |_| {}, None);
+    assert_eq!(collected.unwrap().items_removed, 2);
+}

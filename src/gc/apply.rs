@@ -114,7 +114,10 @@ pub fn apply(
                 if db.blob_referenced(sha)? {
                     continue;
                 }
-                let path = cache.blobs().path(sha)?;
+                // A value that is no digest (a registry edited by hand) names no blob.
+                let Ok(path) = cache.blobs().path(sha) else {
+                    continue;
+                };
                 let Ok(meta) = fs::symlink_metadata(&path) else {
                     continue;
                 };

@@ -172,9 +172,11 @@ impl Db<'_> {
     /// or through a manifest's links.
     pub fn blob_referenced(&self, sha256: &str) -> Result<bool> {
         self.conn
+            // A digest in capitals (edited by hand, or written by another tool) names
+            // the same blob: its holder counts too.
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items WHERE sha256 = ?1)
-                     OR EXISTS (SELECT 1 FROM links WHERE sha256 = ?1)",
+                "SELECT EXISTS (SELECT 1 FROM items WHERE sha256 IN (?1, upper(?1)))
+                     OR EXISTS (SELECT 1 FROM links WHERE sha256 IN (?1, upper(?1)))",
             )
             .and_then(|mut st| st.query_row([sha256], |r| r.get(0)))
             .map_err(self.err("checking blob references"))

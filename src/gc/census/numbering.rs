@@ -232,6 +232,17 @@ impl Numbering {
             counted,
             other,
         } = self;
+        // A digest in capitals (edited by hand, or written by another tool) names the same
+        // blob as in lower case: counted as that digest, the blob is no orphan, nor freed
+        // while something still holds it.
+        let mut rest = Vec::new();
+        for (name, owner, size) in other {
+            match decode_digest(name.to_ascii_lowercase().as_bytes()) {
+                Some(digest) => hex.push(digest[0], (digest, owner, size)),
+                None => rest.push((name, owner, size)),
+            }
+        }
+        let other = rest;
         hex.sort();
         // At most one digest per reference: room for them all, so that the lists never
         // move as they grow.
