@@ -57,6 +57,10 @@ pub enum Error {
         to: crate::Status,
     },
 
+    /// Only an item in the trash can be restored.
+    #[error("item {id} is not in the trash (it is {status})")]
+    NotInTrash { id: i64, status: crate::Status },
+
     /// Content on disk does not hash to what the registry says.
     #[error("{path}: content hashes to {actual}, expected {expected}")]
     Integrity {

@@ -189,12 +189,24 @@ fn reserve_then_write() {
 
 #[test]
 fn forbidden_transitions_are_errors_and_change_nothing() {
-    let (_d, cache) = cache();
+    let (dir, cache) = cache();
     let item = cache.put_bytes(&new("t"), b"x").unwrap();
-    assert!(matches!(
-        cache.restore(item.id),
-        Err(Error::InvalidTransition { .. })
-    ));
+    let refused = cache.restore(item.id).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::NotInTrash {
+                status: Status::Ready,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .ends_with("is not in the trash (it is READY)")
+    );
     assert!(
         cache.purge(item.id).is_err(),
         "only TRASH items can be purged"
@@ -219,6 +231,14 @@ fn forbidden_transitions_are_errors_and_change_nothing() {
     let failed = cache.fail(item.id, "corrupt").unwrap();
     cache.trash(failed.id).unwrap();
     assert_eq!(cache.restore(failed.id).unwrap().status, Status::Failed);
+    // Trashed "from the trash" (by hand): it comes out, as one whose past is unknown.
+    let other = cache.put_bytes(&new("t2"), b"y").unwrap();
+    cache.trash(other.id).unwrap();
+    rusqlite::Connection::open(dir.path().join("cache/registry.sqlite"))
+        .unwrap()
+        .execute("UPDATE items SET trashed_from = 'TRASH'", [])
+        .unwrap();
+    assert_eq!(cache.restore(other.id).unwrap().status, Status::Failed);
 }
 
 #[test]
@@ -357,6 +377,9 @@ fn resolve_by_id_prefix_and_version() {
         Err(Error::NotFound { .. })
     ));
     assert!(cache.resolve(&format!("{}@x", &a.key[..8]), false).is_err());
+    // No key before '@' is no reference, not a prefix of every key.
+    let err = cache.resolve("@1", false).unwrap_err().to_string();
+    assert!(err.contains("must come before '@'"), "{err}");
 }
 
 #[test]

@@ -55,6 +55,13 @@ impl Cache {
                     "the version after '@' must be a number",
                 )
             })?;
+            // (An empty prefix would be every key.)
+            if key.is_empty() {
+                return Err(Error::invalid(
+                    format!("item '{reference}'"),
+                    "a key, or its first hex digits, must come before '@'",
+                ));
+            }
             let key = self.unique_key(key)?;
             return self.get_version(&key, version);
         }

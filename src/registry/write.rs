@@ -337,15 +337,10 @@ impl Db<'_> {
     pub fn restore(&self, id: i64, now_ms: i64) -> Result<Status> {
         let item = self.item(id)?;
         let back = match (item.status, item.trashed_from) {
-            (Status::Trash, Some(back)) => back,
-            (Status::Trash, None) => Status::Failed,
-            (from, _) => {
-                return Err(Error::InvalidTransition {
-                    id,
-                    from,
-                    to: Status::Ready,
-                });
-            }
+            (Status::Trash, Some(back)) if back != Status::Trash => back,
+            // Where it came from is unknown (or, edited by hand, the trash itself).
+            (Status::Trash, _) => Status::Failed,
+            (status, _) => return Err(Error::NotInTrash { id, status }),
         };
         // A writer that was trashed mid-write has lost its lease; it comes back as FAILED.
         let back = if back == Status::Write {
