@@ -644,3 +644,41 @@ fn blank_references_are_refused_and_repeated_ones_count_once() {
     assert!(done.status.success(), "{done:?}");
     assert_eq!(String::from_utf8_lossy(&done.stdout).lines().count(), 1);
 }
+
+/// A row the registry cannot give as an item (edited by hand) is named in the error: the
+/// item and the column, in one line.
+#[test]
+fn an_unreadable_row_is_named_by_item_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    put(root, &["s3://b/two", "-"], "two");
+    let registry = rusqlite::Connection::open(root.join("registry.sqlite")).unwrap();
+    for (edit, said) in [
+        ("params = '[1'", "item 2, column params: "),
+        (
+            "access_count = 1.5",
+            "item 2, column access_count: a value of type Real",
+        ),
+        (
+            "uri = CAST(X'ff' AS TEXT)",
+            "item 2, column uri: not UTF-8 text",
+        ),
+    ] {
+        registry
+            .execute_batch(&format!(
+                "UPDATE items SET params = '{{}}', access_count = 0, uri = 's3://b/two';
+                 UPDATE items SET {edit} WHERE id = 2;"
+            ))
+            .unwrap();
+        for args in [&["ls"][..], &["show", "2"]] {
+            let done = cachet(root).args(args).output().unwrap();
+            assert_eq!(done.status.code(), Some(1), "{edit}: {done:?}");
+            let err = String::from_utf8_lossy(&done.stderr);
+            assert!(
+                err.contains(said) && err.lines().count() == 1,
+                "{edit}: {err}"
+            );
+        }
+    }
+}

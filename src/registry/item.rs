@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
+use rusqlite::types::FromSql;
 use serde_json::{Map, Value as Json};
 
 use crate::attr::{Attrs, format_datetime};
@@ -141,20 +142,20 @@ pub const ITEM_COLUMNS: &str = "id, key, version, uri, params, status, trashed_f
      lease_host, lease_expires, pinned";
 
 impl Item {
-    /// Reads a row selected with [`ITEM_COLUMNS`]; attributes are loaded separately.
+    /// Reads a row selected with [`ITEM_COLUMNS`]; attributes are loaded separately. A
+    /// value it cannot take (a registry edited by hand) is an error naming the item and
+    /// the column.
     pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
-        let status = parse_status(row, 5)?;
-        let trashed_from = match row.get::<_, Option<String>>(6)? {
-            Some(s) => Some(s.parse().map_err(|e| bad_column(6, e))?),
+        let id: i64 = row.get(0)?;
+        let col = Columns { row, id };
+        let status = col.parsed::<Status>(5)?;
+        let trashed_from = match col.get::<Option<String>>(6)? {
+            Some(s) => Some(s.parse().map_err(|e| col.bad(6, &e))?),
             None => None,
         };
-        let params_text: String = row.get(4)?;
-        let params = serde_json::from_str(&params_text).map_err(|e| bad_column(4, e))?;
-        let lease = match (
-            row.get::<_, Option<i64>>(16)?,
-            row.get::<_, Option<String>>(17)?,
-            row.get::<_, Option<i64>>(18)?,
-        ) {
+        let params_text: String = col.get(4)?;
+        let params = serde_json::from_str(&params_text).map_err(|e| col.bad(4, &e))?;
+        let lease = match (col.get(16)?, col.get::<Option<String>>(17)?, col.get(18)?) {
             (Some(pid), Some(host), Some(expires)) => Some(Lease {
                 pid,
                 host,
@@ -163,24 +164,24 @@ impl Item {
             _ => None,
         };
         Ok(Item {
-            id: row.get(0)?,
-            key: row.get(1)?,
-            version: row.get(2)?,
-            uri: row.get(3)?,
+            id,
+            key: col.get(1)?,
+            version: col.get(2)?,
+            uri: col.get(3)?,
             params,
             status,
             trashed_from,
-            note: row.get(7)?,
-            label: row.get(8)?,
-            filename: row.get(9)?,
-            size: row.get::<_, Option<i64>>(10)?.map(|s| s.max(0) as u64),
-            sha256: row.get(11)?,
-            created: time(row.get(12)?),
-            updated: time(row.get(13)?),
-            accessed: row.get::<_, Option<i64>>(14)?.map(time),
-            access_count: row.get::<_, i64>(15)?.max(0) as u64,
+            note: col.get(7)?,
+            label: col.get(8)?,
+            filename: col.get(9)?,
+            size: col.get::<Option<i64>>(10)?.map(|s| s.max(0) as u64),
+            sha256: col.get(11)?,
+            created: time(col.get(12)?),
+            updated: time(col.get(13)?),
+            accessed: col.get::<Option<i64>>(14)?.map(time),
+            access_count: col.get::<i64>(15)?.max(0) as u64,
             lease,
-            pinned: row.get::<_, i64>(19)? != 0,
+            pinned: col.get::<i64>(19)? != 0,
             attrs: Attrs::new(),
         })
     }
@@ -282,13 +283,42 @@ impl Item {
     }
 }
 
-fn parse_status(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
-    let s: String = row.get(idx)?;
-    s.parse().map_err(|e| bad_column(idx, e))
+/// The columns of one item's row, read so that a failure names the item and column.
+struct Columns<'r, 's> {
+    row: &'r Row<'s>,
+    id: i64,
 }
 
-fn bad_column(idx: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+impl Columns<'_, '_> {
+    fn get<T: FromSql>(&self, idx: usize) -> rusqlite::Result<T> {
+        self.row.get(idx).map_err(|e| match e {
+            rusqlite::Error::InvalidColumnType(_, _, t) => {
+                self.bad(idx, &format!("a value of type {t} is not one it takes"))
+            }
+            rusqlite::Error::IntegralValueOutOfRange(..) => self.bad(idx, &"out of range"),
+            rusqlite::Error::Utf8Error(..) => self.bad(idx, &"not UTF-8 text"),
+            rusqlite::Error::FromSqlConversionFailure(_, _, e) => self.bad(idx, &e),
+            e => e,
+        })
+    }
+
+    fn parsed<T: std::str::FromStr<Err: std::fmt::Display>>(
+        &self,
+        idx: usize,
+    ) -> rusqlite::Result<T> {
+        let text: String = self.get(idx)?;
+        text.parse().map_err(|e| self.bad(idx, &e))
+    }
+
+    /// The error for a value of column `idx` that the item cannot take.
+    fn bad(&self, idx: usize, problem: &dyn std::fmt::Display) -> rusqlite::Error {
+        let column = ITEM_COLUMNS.split(", ").nth(idx).unwrap_or("?").trim();
+        // rusqlite has no error for a row the application cannot use; this variant shows
+        // just the message it carries.
+        rusqlite::Error::ToSqlConversionFailure(
+            format!("item {}, column {column}: {problem}", self.id).into(),
+        )
+    }
 }
 
 /// Registry milliseconds to a UTC time (out-of-range values clamp to the epoch).
