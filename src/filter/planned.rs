@@ -174,7 +174,7 @@ impl TextRows {
         if let Some(query) = &self.fts {
             out.push("SELECT rowid AS id FROM item_text WHERE item_text MATCH ")
                 .param(SqlVal::Text(query.clone()))
-                .push(" AND rowid <= (SELECT upto FROM item_text_state) UNION ALL ");
+                .push(" AND rowid <= coalesce((SELECT upto FROM item_text_state), 0) UNION ALL ");
         }
         out.push(crate::registry::text::NOT_INDEXED)
             .push(") t CROSS JOIN items i ON i.id = t.id");

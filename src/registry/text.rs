@@ -22,14 +22,16 @@ pub const CATCH_UP_AT: i64 = 256;
 
 /// The ids of the items the index does not cover yet (above the mark): a search takes
 /// them all as candidates.
-pub const NOT_INDEXED: &str = "SELECT id FROM items WHERE id > (SELECT upto FROM item_text_state)";
+pub const NOT_INDEXED: &str =
+    "SELECT id FROM items WHERE id > coalesce((SELECT upto FROM item_text_state), 0)";
 
 /// [`catch_up`] when enough waits to be worth it; a cheap check otherwise.
 pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
     let due: bool = conn
         .prepare_cached(
-            "SELECT (SELECT coalesce(max(id), 0) FROM items)
-                        - (SELECT upto FROM item_text_state) >= ?1
+            // Due, too, when the mark is missing (see `catch_up`).
+            "SELECT coalesce((SELECT coalesce(max(id), 0) FROM items)
+                                 - (SELECT upto FROM item_text_state) >= ?1, 1)
                  OR EXISTS (SELECT 1 FROM item_text_removed LIMIT 1 OFFSET ?1 - 1)",
         )?
         .query_row([CATCH_UP_AT], |r| r.get(0))?;
@@ -40,13 +42,23 @@ pub fn catch_up_if_due(conn: &Connection) -> rusqlite::Result<()> {
 /// of those above the mark, indexes the items above it, and raises it. Cheap when nothing
 /// waits. Call it inside a write transaction.
 pub fn catch_up(conn: &Connection) -> rusqlite::Result<()> {
-    let (removed, upto, newest): (bool, i64, i64) = conn
+    let (removed, upto, newest): (bool, Option<i64>, i64) = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM item_text_removed),
                     (SELECT upto FROM item_text_state),
                     (SELECT coalesce(max(id), 0) FROM items)",
         )?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    // No mark (its row deleted by hand): nothing counts as indexed, and the mark is made
+    // again for what follows. (Readers take a missing mark as 0 too.)
+    let upto: i64 = match upto {
+        Some(upto) => upto,
+        None => {
+            conn.prepare_cached("INSERT INTO item_text_state (upto) VALUES (0)")?
+                .execute([])?;
+            0
+        }
+    };
     if removed {
         conn.prepare_cached(
             "DELETE FROM item_text WHERE rowid IN (SELECT id FROM item_text_removed)",
@@ -121,7 +133,8 @@ mod tests {
         assert_eq!(n(&conn, "fourth"), 0);
         let (waiting, indexed): (i64, i64) = conn
             .query_row(
-                "SELECT (SELECT count(*) FROM items WHERE id > (SELECT upto FROM item_text_state))
+                "SELECT (SELECT count(*) FROM items
+                         WHERE id > coalesce((SELECT upto FROM item_text_state), 0))
                         + (SELECT count(*) FROM item_text_removed),
                         (SELECT count(*) FROM item_text WHERE item_text MATCH '\"s3:\"')",
                 [],
@@ -136,5 +149,26 @@ mod tests {
         assert_eq!(n(&conn, "queued"), 1);
         assert_eq!(n(&conn, "item1"), 1);
         assert_eq!(n(&conn, "\"s3://\""), 3);
+    }
+
+    /// The mark's row deleted by hand: nothing counts as indexed (every item is found
+    /// without the index), and the next catch-up makes the mark again.
+    #[test]
+    fn a_missing_mark_is_made_again() {
+        let (_d, conn) = registry(&[item(1), item(2), item(3)]);
+        conn.execute_batch("BEGIN; DELETE FROM item_text_state; COMMIT")
+            .unwrap();
+        assert_eq!(n(&conn, "item2"), 1);
+        assert_eq!(n(&conn, "\"s3://\""), 3);
+        conn.execute_batch("BEGIN").unwrap();
+        catch_up_if_due(&conn).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        let marks: Vec<i64> = (conn.prepare("SELECT upto FROM item_text_state").unwrap())
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(marks, [3]);
+        assert_eq!(n(&conn, "item2"), 1);
     }
 }
