@@ -682,3 +682,35 @@ fn an_unreadable_row_is_named_by_item_and_column() {
         }
     }
 }
+
+/// What a purge says of the content: freed, still used by another item, or none at all.
+#[test]
+fn purge_says_what_became_of_the_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "same");
+    put(root, &["s3://b/two", "-"], "same");
+    put(root, &["s3://b/three", "-"], "other");
+    cachet(root).args(["trash", "1", "3"]).assert().success();
+    rusqlite::Connection::open(root.join("registry.sqlite"))
+        .unwrap()
+        .execute_batch(
+            "UPDATE items SET status = 'TRASH', trashed_from = 'UNINITIALIZED', sha256 = NULL,
+                              size = NULL WHERE id = 3",
+        )
+        .unwrap();
+    let purged = cachet(root).args(["purge", "1", "3"]).output().unwrap();
+    let said = String::from_utf8_lossy(&purged.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines[0].ends_with("purged (content still used by another item)"),
+        "{said}"
+    );
+    assert!(lines[1].ends_with("purged (it had no content)"), "{said}");
+    cachet(root).args(["trash", "2"]).assert().success();
+    cachet(root)
+        .args(["purge", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("purged, freed 4 B"));
+}

@@ -154,9 +154,13 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
                     let verb = match what {
                         Change::Trash => "trashed".to_string(),
                         Change::Restore => format!("restored to {}", item.status),
-                        Change::Purge => match (freed, item.size) {
-                            (Some(true), Some(size)) => {
+                        Change::Purge => match (freed, item.size, item.sha256.as_deref()) {
+                            (Some(true), Some(size), _) => {
                                 format!("purged, freed {}", human_size(size))
+                            }
+                            (_, _, None) => "purged (it had no content)".to_string(),
+                            (_, _, Some(sha)) if !cachet::key::is_sha256_hex(sha) => {
+                                "purged (its digest names no blob)".to_string()
                             }
                             _ => "purged (content still used by another item)".to_string(),
                         },
