@@ -23,7 +23,10 @@ pub fn one_line(err: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
-    out
+    // Errors quote what they were given (arguments, names from the registry): that must
+    // never drive the terminal. Lines stay lines: a filter's error puts a caret under it.
+    let lines: Vec<_> = out.split('\n').map(escape_controls).collect();
+    lines.join("\n")
 }
 
 /// Writes one JSON value as a line.
@@ -203,5 +206,11 @@ mod tests {
     fn one_line_skips_repeated_causes() {
         let err = anyhow::anyhow!("disk full").context("writing x");
         assert_eq!(one_line(&err), "writing x: disk full");
+    }
+
+    #[test]
+    fn errors_quote_control_characters_escaped_and_keep_their_lines() {
+        let err = anyhow::anyhow!("not found: item '\x1b]0;x\x07'\n  here\n  ^");
+        assert_eq!(one_line(&err), "not found: item '^[]0;x^G'\n  here\n  ^");
     }
 }
