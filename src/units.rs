@@ -4,37 +4,58 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// A byte count: `123`, `1.5GB`, `10k`, `2MiB`. `kB/MB/GB/TB` are powers of 1000,
-/// `KiB/MiB/GiB/TiB` and the bare `K/M/G/T` powers of 1024.
+/// A byte count: `123`, `1.5GB`, `10k`, `2MiB`. `kB/MB/GB/TB/PB/EB` are powers of 1000,
+/// `KiB/MiB/GiB/TiB/PiB/EiB` and the bare `K/M/G/T/P/E` powers of 1024. At most 9 EB.
 pub fn parse_size(raw: &str) -> Option<u64> {
+    let bytes = size_as_written(raw)?.round();
+    (bytes < MAX_SIZE).then_some(bytes as u64)
+}
+
+/// The largest size [`parse_size`] takes, and then some (registries hold sizes as i64).
+const MAX_SIZE: f64 = 9.0e18;
+
+/// The bytes `raw` says, however many.
+fn size_as_written(raw: &str) -> Option<f64> {
     let raw = raw.trim();
     let split = raw
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(raw.len());
     let (num, unit) = raw.split_at(split);
     let n: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "k" | "kib" => 1024.0,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+    let (base, power): (f64, i32) = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => (1.0, 0),
+        "kb" => (1e3, 1),
+        "mb" => (1e3, 2),
+        "gb" => (1e3, 3),
+        "tb" => (1e3, 4),
+        "pb" => (1e3, 5),
+        "eb" => (1e3, 6),
+        "k" | "kib" => (1024.0, 1),
+        "m" | "mib" => (1024.0, 2),
+        "g" | "gib" => (1024.0, 3),
+        "t" | "tib" => (1024.0, 4),
+        "p" | "pib" => (1024.0, 5),
+        "e" | "eib" => (1024.0, 6),
         _ => return None,
     };
-    let bytes = (n * mult).round();
-    (bytes.is_finite() && (0.0..9.0e18).contains(&bytes)).then_some(bytes as u64)
+    let bytes = n * base.powi(power);
+    (bytes.is_finite() && bytes >= 0.0).then_some(bytes)
 }
 
 /// A duration: `90s`, `30m`, `12h`, `7d`, `2w`, `1y` (365 days).
 pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let (n, secs) = duration_as_written(raw)?;
+    n.parse::<u64>()
+        .ok()?
+        .checked_mul(secs)
+        .map(Duration::from_secs)
+}
+
+/// The digits of a duration and its unit in seconds, if it is written as one.
+fn duration_as_written(raw: &str) -> Option<(&str, u64)> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit())?;
     let (num, unit) = raw.split_at(split);
-    let n: u64 = num.parse().ok()?;
     let secs: u64 = match unit {
         "s" | "sec" => 1,
         "m" | "min" => 60,
@@ -44,10 +65,9 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
         "y" => 365 * 86_400,
         _ => return None,
     };
-    n.checked_mul(secs).map(Duration::from_secs)
+    (!num.is_empty()).then_some((num, secs))
 }
 
-/// `1.5 MiB`-style sizes, for people.
 /// `1 item`, `3 items`: a count with its noun, plural when it is not one.
 pub fn count_of(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
@@ -57,6 +77,7 @@ pub fn count_of(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// `1.5 MiB`-style sizes, for people.
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
@@ -90,20 +111,22 @@ pub fn format_age(
 /// [`parse_size`] with an error naming `what`.
 pub fn size(what: &str, raw: &str) -> Result<u64> {
     parse_size(raw).ok_or_else(|| {
-        Error::invalid(
-            what,
-            format!("'{raw}' is not a size like 512, 10MB or 2GiB"),
-        )
+        let problem = match size_as_written(raw) {
+            Some(_) => format!("'{raw}' is too large: at most 9EB"),
+            None => format!("'{raw}' is not a size like 512, 10MB or 2GiB"),
+        };
+        Error::invalid(what, problem)
     })
 }
 
 /// [`parse_duration`] with an error naming `what`.
 pub fn duration(what: &str, raw: &str) -> Result<Duration> {
     parse_duration(raw).ok_or_else(|| {
-        Error::invalid(
-            what,
-            format!("'{raw}' is not a duration like 30m, 12h, 7d or 2w"),
-        )
+        let problem = match duration_as_written(raw) {
+            Some(_) => format!("'{raw}' is too long: count in a larger unit, or fewer of them"),
+            None => format!("'{raw}' is not a duration like 30m, 12h, 7d or 2w"),
+        };
+        Error::invalid(what, problem)
     })
 }
 
@@ -127,6 +150,13 @@ mod tests {
         assert_eq!(parse_size("lots"), None);
         assert_eq!(parse_size("-1"), None);
         assert_eq!(parse_size("1e30"), None);
+        // Up to exbibytes: what sizes are shown in can be read back.
+        assert_eq!(parse_size("1.5 PiB"), Some(3 << 49));
+        assert_eq!(parse_size("2EB"), Some(2_000_000_000_000_000_000));
+        let too_large = size("--max-size", "15EiB").unwrap_err().to_string();
+        assert!(too_large.contains("too large"), "{too_large}");
+        let not_one = size("--max-size", "15XB").unwrap_err().to_string();
+        assert!(not_one.contains("not a size"), "{not_one}");
     }
 
     #[test]
@@ -145,6 +175,8 @@ mod tests {
         assert_eq!(parse_duration("7"), None);
         assert_eq!(parse_duration("d"), None);
         assert_eq!(parse_duration("99999999999999999999d"), None);
+        let too_long = duration("--grace", "9223372036854775807m").unwrap_err();
+        assert!(too_long.to_string().contains("too long"), "{too_long}");
         assert!(
             duration("--max-age", "soon")
                 .unwrap_err()
