@@ -321,7 +321,13 @@ impl Columns<'_, '_> {
     }
 }
 
-/// Registry milliseconds to a UTC time (out-of-range values clamp to the epoch).
+/// Registry milliseconds to a UTC time. Values past what a time can hold clamp to the
+/// nearest end, as the registry's own comparisons order them: a lease that ends "never"
+/// is no expired one.
 pub fn time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    DateTime::from_timestamp_millis(ms).unwrap_or(if ms < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }
