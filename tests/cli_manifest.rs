@@ -100,7 +100,7 @@ fn create_show_ls_cat_verify_append_compact_trash() {
         .args(["manifest", "trash", &v3])
         .assert()
         .success()
-        .stdout(predicate::str::contains("trashed 1 items"));
+        .stdout(predicate::str::contains("trashed 1 item ("));
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn verify_fails_on_altered_shards_and_show_reports_bad_lines() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("shards/shard-00001.tar"))
-        .stderr(predicate::str::contains("1 problems"));
+        .stderr(predicate::str::contains("1 problem\n"));
 
     // A raw JSONL put as an item: the bad line is reported with its number, the good ones
     // are still shown.

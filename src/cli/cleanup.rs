@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::Global;
 use super::items::print_item_line;
 use super::lifecycle::ItemsArg;
-use super::output::{self, human_size, json_line};
+use super::output::{self, count_of, human_size, json_line};
 
 #[derive(Args, Debug)]
 pub struct GcArgs {
@@ -298,16 +298,19 @@ pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
             );
         }
         println!(
-            "{} blobs ({}) verified, {} bad, {} items marked FAILED, {} skipped as recently verified",
-            report.blobs,
+            "{} ({}) verified, {} bad, {} marked FAILED, {} skipped as recently verified",
+            count_of(report.blobs, "blob", "blobs"),
             human_size(report.bytes),
             report.bad.len(),
-            report.marked_failed,
+            count_of(report.marked_failed, "item", "items"),
             report.skipped_recent
         );
     }
     if !report.bad.is_empty() {
-        bail!("{} blobs are missing or altered", report.bad.len());
+        bail!(
+            "{} missing or altered",
+            count_of(report.bad.len() as u64, "blob is", "blobs are")
+        );
     }
     Ok(())
 }
@@ -357,8 +360,8 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
     )?;
     writeln!(
         out,
-        "total: {} items, {} ({} on disk after deduplication)",
-        totals.items,
+        "total: {}, {} ({} on disk after deduplication)",
+        count_of(totals.items, "item", "items"),
         human_size(totals.logical_bytes),
         human_size(totals.stored_bytes)
     )?;

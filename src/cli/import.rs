@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::Global;
-use super::output::json_line;
+use super::output::{count_of, json_line};
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
@@ -84,7 +84,7 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
             &serde_json::json!({"imported": ids.len()}),
         )?;
     } else {
-        println!("imported {} items", ids.len());
+        println!("imported {}", count_of(ids.len() as u64, "item", "items"));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 
 use super::Global;
 use super::items::{ParamArgs, print_item_line};
-use super::output::{human_size, json_line};
+use super::output::{count_of, human_size, json_line};
 
 #[derive(Subcommand, Debug)]
 pub enum ManifestCommand {
@@ -161,8 +161,8 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
                 json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
             } else {
                 println!(
-                    "trashed {} items ({}){}",
-                    report.items,
+                    "trashed {} ({}){}",
+                    count_of(report.items, "item", "items"),
                     human_size(report.bytes),
                     if report.already_trashed > 0 {
                         format!(", {} already in the trash", report.already_trashed)
@@ -305,11 +305,11 @@ fn create(g: &Global, cache: &Cache, a: CreateArgs) -> Result<()> {
     } else {
         print_item_line(g, &built.item)?;
         println!(
-            "{} entries, {} files{}, {}",
-            built.entries,
-            built.files,
+            "{}, {}{}, {}",
+            count_of(built.entries, "entry", "entries"),
+            count_of(built.files, "file", "files"),
             if built.shards > 0 {
-                format!(" in {} shards", built.shards)
+                format!(" in {}", count_of(built.shards, "shard", "shards"))
             } else {
                 String::new()
             },
@@ -437,18 +437,18 @@ fn verify(g: &Global, cache: &Cache, a: VerifyArgs) -> Result<()> {
             );
         }
         println!(
-            "{} entries, {} blobs ({}) checked, {} problems",
-            report.entries,
-            report.blobs,
+            "{}, {} ({}) checked, {}",
+            count_of(report.entries, "entry", "entries"),
+            count_of(report.blobs, "blob", "blobs"),
             human_size(report.bytes),
-            report.problems.len()
+            count_of(report.problems.len() as u64, "problem", "problems")
         );
     }
     if !report.is_ok() {
         bail!(
-            "manifest {} has {} problems",
+            "manifest {} has {}",
             item.reference(),
-            report.problems.len()
+            count_of(report.problems.len() as u64, "problem", "problems")
         );
     }
     Ok(())

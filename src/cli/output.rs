@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use cachet::Item;
 use cachet::attr::format_datetime;
 use cachet::preview::escape_controls;
-pub use cachet::units::{format_age as age, format_size as human_size};
+pub use cachet::units::{count_of, format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
