@@ -153,6 +153,18 @@ pub fn is_sha256_hex(s: &str) -> bool {
     decode_digest(s.as_bytes()).is_some()
 }
 
+/// The blob a registry value names: a digest as cachet writes it, or all in capitals (as
+/// some tools write them, or a hand edit), given back in lower case; `None` for anything
+/// else, which names no blob. Whatever deletes blobs holds to this one rule, and SQL
+/// matches it with `sha256 IN (?1, upper(?1))`.
+pub fn blob_digest(value: &str) -> Option<String> {
+    if is_sha256_hex(value) {
+        return Some(value.to_owned());
+    }
+    let lower = value.to_ascii_lowercase();
+    (value.to_ascii_uppercase() == value && is_sha256_hex(&lower)).then_some(lower)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -818,14 +818,16 @@ fn digests_in_capitals_hold_their_blob_and_odd_ones_name_none() {
     let m = manifest_linking(&cache, "m", "x", &linked);
     let twin = put(&cache, "twin", "held by capitals");
     let odd = put(&cache, "odd", "its digest is garbled");
+    let solo = put(&cache, "solo", "linked only, in capitals");
+    let m2 = manifest_linking(&cache, "m2", "y", &solo);
     edit_registry(
         &dir,
         &format!(
             "UPDATE items SET sha256 = upper(sha256) WHERE id = {};
-             UPDATE links SET sha256 = upper(sha256) WHERE item_id = {};
+             UPDATE links SET sha256 = upper(sha256) WHERE item_id IN ({}, {});
              UPDATE items SET sha256 = 'abc' WHERE id = {};
-             DELETE FROM items WHERE id = {};",
-            held.id, m.id, odd.id, linked.id
+             DELETE FROM items WHERE id IN ({}, {});",
+            held.id, m.id, m2.id, odd.id, linked.id, solo.id
         ),
     );
     let blob = |item: &cachet::Item| cache.blobs().path(item.sha256.as_ref().unwrap()).unwrap();
@@ -837,7 +839,7 @@ fn digests_in_capitals_hold_their_blob_and_odd_ones_name_none() {
         "only the garbled one's blob is unheld"
     );
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
-    assert!(blob(&held).exists() && blob(&linked).exists());
+    assert!(blob(&held).exists() && blob(&linked).exists() && blob(&solo).exists());
 
     // Purging the twin (same content, in lower case) keeps the blob the capitals hold.
     cache.trash(twin.id).unwrap();
@@ -848,6 +850,7 @@ fn digests_in_capitals_hold_their_blob_and_odd_ones_name_none() {
     cache.purge(odd.id).unwrap();
     cache.trash(held.id).unwrap();
     cache.trash(m.id).unwrap();
+    cache.trash(m2.id).unwrap();
     let sha = linked.sha256.as_ref().unwrap().to_uppercase();
     edit_registry(
         &dir,
@@ -857,5 +860,47 @@ fn digests_in_capitals_hold_their_blob_and_odd_ones_name_none() {
         ),
     );
     let collected = gc::apply(&cache, &plan_trash(&cache, Utc::now()), &mut |_| {}, None);
-    assert_eq!(collected.unwrap().items_removed, 2);
+    assert_eq!(collected.unwrap().items_removed, 3);
+    assert!(
+        !blob(&held).exists(),
+        "its last holder, in capitals, freed it"
+    );
+    // The other manifest's link in capitals was freed with it; the one garbled to 'abc'
+    // named no blob, so the blob it linked is left to the orphans policy.
+    let left: Vec<_> = orphans_plan(&cache)
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(left, [blob(&linked)]);
+}
+
+/// Purge reads digests by the rule gc plans by: the last holder in capitals frees its
+/// blob; one in mixed case names none, so the plan says its twin's blob goes and it does.
+#[test]
+fn purge_and_gc_agree_on_which_spellings_hold_a_blob() {
+    let (dir, cache) = setup();
+    let capitals = put(&cache, "capitals", "spelt in capitals");
+    let twin = put(&cache, "twin", "spelt in mixed case");
+    let mixed = put(&cache, "mixed", "spelt in mixed case");
+    let sha = mixed.sha256.clone().unwrap();
+    let mixed_case = format!("{}{}", &sha[..32], sha[32..].to_uppercase());
+    edit_registry(
+        &dir,
+        &format!(
+            "UPDATE items SET sha256 = upper(sha256) WHERE id = {};
+             UPDATE items SET sha256 = '{mixed_case}' WHERE id = {};",
+            capitals.id, mixed.id
+        ),
+    );
+    let blob = |item: &cachet::Item| cache.blobs().path(item.sha256.as_ref().unwrap()).unwrap();
+    cache.trash(capitals.id).unwrap();
+    let (_, freed) = cache.purge(capitals.id).unwrap();
+    assert!(freed && !blob(&capitals).exists());
+
+    cache.trash(twin.id).unwrap();
+    let plan = plan_trash(&cache, Utc::now());
+    assert!(plan.items[0].exclusive, "the plan frees the twin's blob");
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert!(!blob(&twin).exists(), "and apply does");
 }

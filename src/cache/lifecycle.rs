@@ -2,7 +2,7 @@
 
 use super::Cache;
 use crate::error::{Error, Result};
-use crate::key::is_sha256_hex;
+use crate::key::blob_digest;
 use crate::registry::{Item, now_ms};
 use crate::status::Status;
 
@@ -66,22 +66,23 @@ impl Cache {
         })?;
         let own = item.sha256.iter().cloned();
         let released = self.release_blobs(own.chain(links.into_iter().map(|l| l.sha256)))?;
-        let freed = item.sha256.as_ref().is_some_and(|s| released.contains(s));
+        let freed =
+            (item.sha256.as_deref().and_then(blob_digest)).is_some_and(|s| released.contains(&s));
         Ok((item, freed))
     }
 
     /// Deletes each blob no item references any more, and returns those deleted. The check
     /// and the delete happen under the write lock, and writers adopt blobs under the same
     /// lock, so a blob that a writer is about to reference is never removed from under it.
-    /// A value that is no digest (a registry edited by hand) names no blob: it is passed
-    /// over, as the row that held it is gone already.
+    /// Values are read as [`blob_digest`] reads them: one that names no blob (a registry
+    /// edited by hand) is passed over, as the row that held it is gone already.
     pub fn release_blobs(
         &self,
         shas: impl IntoIterator<Item = String>,
     ) -> Result<std::collections::HashSet<String>> {
         self.registry.write(|db| {
             let mut deleted = std::collections::HashSet::new();
-            for sha in shas.into_iter().filter(|sha| is_sha256_hex(sha)) {
+            for sha in shas.into_iter().filter_map(|sha| blob_digest(&sha)) {
                 if !deleted.contains(&sha) && !db.blob_referenced(&sha)? {
                     self.blobs.remove(&sha)?;
                     deleted.insert(sha);

@@ -159,7 +159,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
                                 format!("purged, freed {}", human_size(size))
                             }
                             (_, _, None) => "purged (it had no content)".to_string(),
-                            (_, _, Some(sha)) if !cachet::key::is_sha256_hex(sha) => {
+                            (_, _, Some(sha)) if cachet::key::blob_digest(sha).is_none() => {
                                 "purged (its digest names no blob)".to_string()
                             }
                             _ => "purged (content still used by another item)".to_string(),

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::{GcPlan, PlannedItem, Reason, old_enough};
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
+use crate::key::blob_digest;
 use crate::registry::Db;
 use crate::status::Status;
 
@@ -76,7 +77,9 @@ pub fn apply(
                     }),
                     None => {
                         release.extend(item.sha256.map(|d| d.to_string()));
-                        release.extend(db.links_of(item.id)?.into_iter().map(|l| l.sha256));
+                        // Only values that name a blob (see `blob_digest`).
+                        let links = db.links_of(item.id)?.into_iter();
+                        release.extend(links.filter_map(|l| blob_digest(&l.sha256)));
                         db.conn
                             .prepare_cached("DELETE FROM items WHERE id = ?1")
                             .and_then(|mut st| st.execute([item.id]))
@@ -114,10 +117,7 @@ pub fn apply(
                 if db.blob_referenced(sha)? {
                     continue;
                 }
-                // A value that is no digest (a registry edited by hand) names no blob.
-                let Ok(path) = cache.blobs().path(sha) else {
-                    continue;
-                };
+                let path = cache.blobs().path(sha)?;
                 let Ok(meta) = fs::symlink_metadata(&path) else {
                     continue;
                 };

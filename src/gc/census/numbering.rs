@@ -10,7 +10,7 @@ use rusqlite::types::{FromSqlError, ValueRef};
 
 use super::{Census, NO_SHA, ShaId, ShaRefs};
 use crate::error::{Error, Result};
-use crate::key::decode_digest;
+use crate::key::{blob_digest, decode_digest};
 
 impl Census {
     /// Gives the next digest number to a new distinct value.
@@ -233,11 +233,11 @@ impl Numbering {
             other,
         } = self;
         // A digest in capitals (edited by hand, or written by another tool) names the same
-        // blob as in lower case: counted as that digest, the blob is no orphan, nor freed
-        // while something still holds it.
+        // blob as in lower case (see `blob_digest`): counted as that digest, the blob is
+        // no orphan, nor freed while something still holds it.
         let mut rest = Vec::new();
         for (name, owner, size) in other {
-            match decode_digest(name.to_ascii_lowercase().as_bytes()) {
+            match blob_digest(&name).and_then(|d| decode_digest(d.as_bytes())) {
                 Some(digest) => hex.push(digest[0], (digest, owner, size)),
                 None => rest.push((name, owner, size)),
             }
