@@ -559,6 +559,8 @@ fn get_writes_only_a_plain_name_in_the_current_directory() {
         &["s3://b/esc", "-", "--filename", "\x1b]0;x\x07"],
         "esc",
     );
+    put(&root, &["s3://b/dir", "-", "--filename", "dir/"], "dir");
+    put(&root, &["s3://b/blank", "-", "--filename", "  "], "blank");
     let get = |args: &[&str]| {
         cachet(&root)
             .current_dir(&work)
@@ -582,7 +584,13 @@ fn get_writes_only_a_plain_name_in_the_current_directory() {
         !said.contains('\x1b') && said.contains("-v1 (3 B)"),
         "{said}"
     );
-    assert_eq!(fs::read_dir(&work).unwrap().count(), 3);
+    // As do a name ending in a separator and a blank one.
+    for id in ["4", "5"] {
+        let done = get(&["get", id]);
+        let said = String::from_utf8_lossy(&done.stdout);
+        assert!(done.status.success() && said.contains("-v1 ("), "{done:?}");
+    }
+    assert_eq!(fs::read_dir(&work).unwrap().count(), 5);
 
     // Again: the file is there now, and stays as it is.
     fs::write(work.join("up.txt"), "mine").unwrap();

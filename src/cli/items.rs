@@ -1,7 +1,7 @@
 //! Commands that add, find and read items: put, get, path, cat, ls, show, best.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cachet::attr::{AttrValue, Attrs};
@@ -118,11 +118,16 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
             .with_context(|| format!("writing {shown}"))?;
     } else {
         // A name the item chose replaces nothing: only one the user gave may.
+        let exists = || anyhow::anyhow!("{shown} exists: name the file to write with -o");
         match tmp.persist_noclobber(&dest) {
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-                bail!("{shown} exists: name the file to write with -o")
+            Ok(_) => {}
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
+            // A file system that can neither rename without replacing nor link (vfat, some
+            // FUSE mounts): look first, then rename.
+            Err(_) if dest.exists() => return Err(exists()),
+            Err(e) => {
+                (e.file.persist(&dest)).with_context(|| format!("writing {shown}"))?;
             }
-            other => other.with_context(|| format!("writing {shown}"))?,
         };
     }
     cache.record_access(item.id)?;
@@ -142,8 +147,17 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
 /// characters) gives way to the key and version. The file name is the item's data, from
 /// whoever stored it: it must not lead anywhere else.
 fn default_output(item: &Item) -> PathBuf {
-    let plain =
-        |name: &&str| !matches!(*name, "" | "." | "..") && !name.chars().any(|c| c.is_control());
+    // One ordinary component, nothing a file system reads as more (`..`; on Windows a
+    // drive's `C:`, a stream's `name:x`), no blank or control characters.
+    let plain = |name: &&str| {
+        let mut parts = Path::new(name).components();
+        matches!(parts.next(), Some(Component::Normal(_)))
+            && parts.next().is_none()
+            && !name.trim().is_empty()
+            && !name
+                .chars()
+                .any(|c| c.is_control() || (cfg!(windows) && c == ':'))
+    };
     let name = (item.filename.as_deref())
         .and_then(|name| name.rsplit(['/', '\\']).next())
         .filter(plain);
