@@ -8,10 +8,10 @@ use crate::error::{Error, Result};
 /// `KiB/MiB/GiB/TiB/PiB/EiB` and the bare `K/M/G/T/P/E` powers of 1024. At most 9 EB.
 pub fn parse_size(raw: &str) -> Option<u64> {
     let bytes = size_as_written(raw)?.round();
-    (bytes < MAX_SIZE).then_some(bytes as u64)
+    (bytes <= MAX_SIZE).then_some(bytes as u64)
 }
 
-/// The largest size [`parse_size`] takes, and then some (registries hold sizes as i64).
+/// The largest size [`parse_size`] takes (registries hold sizes as i64, up to 9.2EB).
 const MAX_SIZE: f64 = 9.0e18;
 
 /// The bytes `raw` says, however many.
@@ -153,6 +153,7 @@ mod tests {
         // Up to exbibytes: what sizes are shown in can be read back.
         assert_eq!(parse_size("1.5 PiB"), Some(3 << 49));
         assert_eq!(parse_size("2EB"), Some(2_000_000_000_000_000_000));
+        assert_eq!(parse_size("9EB"), Some(9_000_000_000_000_000_000));
         let too_large = size("--max-size", "15EiB").unwrap_err().to_string();
         assert!(too_large.contains("too large"), "{too_large}");
         let not_one = size("--max-size", "15XB").unwrap_err().to_string();

@@ -24,7 +24,7 @@ use crate::status::Status;
 
 /// How long ago `ms` was, in whole seconds.
 fn ago(ms: i64, now: DateTime<Utc>) -> u64 {
-    ((now.timestamp_millis() - ms).max(0) / 1000) as u64
+    (now.timestamp_millis().saturating_sub(ms).max(0) / 1000) as u64
 }
 
 fn cutoff(now: DateTime<Utc>, d: std::time::Duration) -> i64 {
