@@ -904,3 +904,27 @@ fn purge_and_gc_agree_on_which_spellings_hold_a_blob() {
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert!(!blob(&twin).exists(), "and apply does");
 }
+
+/// Times at the ends of the range (edited by hand) are ages like any other: no overflow.
+#[test]
+fn times_at_the_ends_of_the_range_plan_without_overflow() {
+    let (dir, cache) = setup();
+    let old = put(&cache, "old", "old");
+    let new = put(&cache, "new", "new");
+    cache.trash(old.id).unwrap();
+    cache.trash(new.id).unwrap();
+    edit_registry(
+        &dir,
+        &format!(
+            "UPDATE items SET updated = -9223372036854775808 WHERE id = {};
+             UPDATE items SET updated = 9223372036854775807 WHERE id = {};",
+            old.id, new.id
+        ),
+    );
+    let plan = plan_trash(&cache, Utc::now());
+    assert_eq!(
+        ids(&plan),
+        [old.id],
+        "one trashed at the end of time is not old"
+    );
+}
