@@ -127,6 +127,16 @@ impl AttrValue {
         if let Ok(i) = raw.parse::<i64>() {
             return Ok(AttrValue::Int(i));
         }
+        // A whole number past an int's range would quietly become a float.
+        let digits = raw.strip_prefix(['+', '-']).unwrap_or(raw);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(
+                format!("attribute '{name}'"),
+                format!(
+                    "{raw} does not fit a 64-bit signed integer (for a float: {name}:float={raw})"
+                ),
+            ));
+        }
         if looks_numeric(raw)
             && let Ok(f) = raw.parse::<f64>()
         {
@@ -392,6 +402,10 @@ mod tests {
         assert_eq!(infer("alpha"), AttrValue::Text("alpha".into()));
         assert_eq!(infer("1.2.3"), AttrValue::Text("1.2.3".into()));
         assert_eq!(infer("e"), AttrValue::Text("e".into()));
+        let too_big = AttrValue::infer("n", "99999999999999999999").unwrap_err();
+        assert!(too_big.to_string().contains("n:float="), "{too_big}");
+        let forced = AttrValue::parse_as("n", AttrType::Float, "99999999999999999999");
+        assert_eq!(forced.unwrap(), AttrValue::Float(1e20));
         match infer("2026-01-01T00:00:00Z") {
             AttrValue::Datetime(dt) => assert_eq!(dt.timestamp(), 1_767_225_600),
             other => panic!("{other:?}"),
