@@ -79,7 +79,9 @@ pub fn count_of(n: u64, one: &str, many: &str) -> String {
 
 /// `1.5 MiB`-style sizes, for people.
 pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    // Up to EiB, which a u64 holds 16 of; from 1000 of a unit on, no decimal: every size
+    // fits in 9 characters (the browser's column).
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit + 1 < UNITS.len() {
@@ -88,6 +90,8 @@ pub fn format_size(bytes: u64) -> String {
     }
     if unit == 0 {
         format!("{bytes} B")
+    } else if value >= 999.95 {
+        format!("{value:.0} {}", UNITS[unit])
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
@@ -166,6 +170,18 @@ mod tests {
         assert_eq!(format_size(1023), "1023 B");
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(5 << 30), "5.0 GiB");
+        assert_eq!(format_size(i64::MAX as u64), "8.0 EiB");
+        assert_eq!(format_size(1020 << 10), "1020 KiB");
+        assert_eq!(format_size(1023 * 1024 + 1000), "1024 KiB");
+        assert_eq!(format_size(999 * 1024 + 1000), "1000 KiB");
+        // The widest of each unit fits the browser's column.
+        for power in 0..6 {
+            for n in [999.94, 999.96, 1023.99] {
+                let shown = format_size((n * 1024f64.powi(power)) as u64);
+                assert!(shown.chars().count() <= 9, "{shown}");
+            }
+        }
+        assert_eq!(format_size(u64::MAX), "16.0 EiB");
     }
 
     #[test]
