@@ -151,3 +151,24 @@ fn truncated_content_shows_what_it_can_and_fails() {
         .code(1)
         .stderr(predicate::str::contains("cut.txt.gz"));
 }
+
+/// A preview is a look, not a use: it leaves the access count (what max-age goes by)
+/// alone, as the browser's preview does; `cat` reads the content and counts.
+#[test]
+fn a_preview_is_no_access_and_cat_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let id = put(&root, dir.path(), "t.csv", b"a,b\n1,2\n");
+    let reads = || {
+        let out = cachet(&root)
+            .args(["show", &id, "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["access_count"].as_u64().unwrap()
+    };
+    cachet(&root).args(["preview", &id]).assert().success();
+    assert_eq!(reads(), 0);
+    cachet(&root).args(["cat", &id]).assert().success();
+    assert_eq!(reads(), 1);
+}

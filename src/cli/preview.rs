@@ -46,7 +46,7 @@ fn open_item(g: &Global, reference: &str) -> Result<(Cache, Item, std::path::Pat
 }
 
 pub fn preview(g: &Global, a: PreviewArgs) -> Result<()> {
-    let (cache, item, path) = open_item(g, &a.item)?;
+    let (_cache, item, path) = open_item(g, &a.item)?;
     let hint = item.file_name().to_string();
     let opts = PreviewOpts {
         max_entries: a.lines,
@@ -58,7 +58,8 @@ pub fn preview(g: &Global, a: PreviewArgs) -> Result<()> {
         Some(m) => preview::member(&path, Some(&hint), m, &opts)?,
         None => preview::open(&path, Some(&hint), &opts)?,
     };
-    cache.record_access(item.id)?;
+    // A look is no use: it counts as an access neither here nor in the browser, so
+    // checking an old item before a gc does not keep it from max-age. (`cat` and `get` do.)
     let mut out = io::stdout().lock();
     if g.json {
         json_line(&mut out, &serde_json::to_value(&shown)?)?;
