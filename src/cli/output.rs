@@ -145,7 +145,11 @@ pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) 
     field(
         "accessed",
         match item.accessed {
-            Some(t) => format!("{} ({} reads)", format_datetime(&t), item.access_count),
+            Some(t) => format!(
+                "{} ({})",
+                format_datetime(&t),
+                count_of(item.access_count, "read", "reads")
+            ),
             None => "never".to_string(),
         },
     )?;

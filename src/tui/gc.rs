@@ -8,7 +8,9 @@ use std::time::Duration;
 use cachet::gc::{GcPlan, GcPolicy, GcReport};
 
 use super::app::{App, Popup};
+use super::text;
 use super::update::{Action, Effect};
+use cachet::units::count_of;
 
 /// One choosable policy and its settings, the first being "off".
 pub struct Choice {
@@ -184,6 +186,9 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         return;
     };
     let mut changed = false;
+    // What the status line says once the dialog is gone: the outcome, not the last words
+    // before it opened.
+    let mut outcome_line = None;
     match (action, &dialog.stage) {
         (Action::GcPlanned(Ok(plan)), Stage::Planning) => {
             dialog.stage = Stage::Plan(plan);
@@ -194,6 +199,16 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             dialog.stage = Stage::Applying { done, total }
         }
         (Action::GcApplied(outcome), Stage::Applying { .. }) => {
+            outcome_line = Some(match &outcome {
+                Ok(r) => Ok(format!(
+                    "gc: removed {}, {}, {}; freed {}",
+                    count_of(r.items_removed, "item", "items"),
+                    count_of(r.blobs_deleted, "blob", "blobs"),
+                    count_of(r.temp_files_deleted, "temp file", "temp files"),
+                    text::size(r.bytes_freed)
+                )),
+                Err(e) => Err(format!("gc failed: {e}")),
+            });
             dialog.stage = match outcome {
                 Ok(report) => Stage::Report(report),
                 Err(e) => Stage::Failed(e),
@@ -201,6 +216,11 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             changed = true;
         }
         _ => {}
+    }
+    match outcome_line {
+        Some(Ok(line)) => app.say(line),
+        Some(Err(line)) => app.warn(line),
+        None => {}
     }
     if changed {
         fx.push(super::update::count(app, false));

@@ -146,10 +146,18 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("o", "refs"),
             ("esc", "back"),
         ],
-        (None, Focus::Detail) if app.view == PaneView::Preview => &[
+        // `enter` opens a member only where there are members to open.
+        (None, Focus::Detail) if app.view == PaneView::Preview && app.preview.members() > 0 => &[
             ("?", "help"),
             ("j/k", "move"),
             ("enter", "open member"),
+            ("v", "detail"),
+            ("esc", "back"),
+            ("q", "quit"),
+        ],
+        (None, Focus::Detail) if app.view == PaneView::Preview => &[
+            ("?", "help"),
+            ("j/k", "scroll"),
             ("v", "detail"),
             ("esc", "back"),
             ("q", "quit"),

@@ -49,7 +49,8 @@ impl PreviewPane {
         self.want.is_some() && self.shown.is_none()
     }
 
-    fn members(&self) -> usize {
+    /// Members in the listing shown (0 for content that is no archive).
+    pub fn members(&self) -> usize {
         match &self.shown {
             Some(Ok(Preview {
                 body: Body::Members { members, .. },

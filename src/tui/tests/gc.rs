@@ -41,6 +41,11 @@ fn choose_plan_apply_and_report() {
     };
     render_check("gc_report_80x24", &h);
     assert_eq!(report.items_removed, 3);
+    let said = h.app.message.as_ref().map(|m| m.text.as_str());
+    assert!(
+        said.is_some_and(|t| t.starts_with("gc: removed 3 items, 3 blobs")),
+        "the status line tells the outcome: {said:?}"
+    );
     assert!(
         report.blobs_deleted >= 3,
         "the blobs of the trashed and the failed item, and the orphan"

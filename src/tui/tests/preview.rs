@@ -43,6 +43,11 @@ fn csv_shows_as_columns_and_follows_the_selection() {
     h.keys("k<enter>G");
     let screen = super::render::screen(&h);
     assert!(screen.contains("2026-01-24"), "last row shown:\n{screen}");
+    // The footer offers no member to open in content that has none.
+    assert!(
+        screen.contains("j/k scroll") && !screen.contains("open member"),
+        "{screen}"
+    );
     assert!(
         screen.contains("2026-01-01"),
         "a screenful, not one row:\n{screen}"

@@ -171,7 +171,11 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
     match item.accessed {
         Some(t) => out.push(field(
             "accessed",
-            format!("{}, {} reads", when(t), item.access_count),
+            format!(
+                "{}, {}",
+                when(t),
+                cachet::units::count_of(item.access_count, "read", "reads")
+            ),
             theme,
         )),
         None => out.push(field("accessed", "never".into(), theme)),
