@@ -148,6 +148,10 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     h.keys("G<enter>");
     let shown = h.app.detail.shown.clone().expect("jumped");
     assert!(shown.uri.ends_with("labels-extra.csv"), "{}", shown.uri);
+    // The pane names it: its keys act on it, not on the row still selected.
+    let screen = super::render::screen(&h);
+    let title = format!("Detail: item {} (v1)", shown.id);
+    assert!(screen.contains(&title), "{screen}");
     assert_eq!(h.app.view, PaneView::Detail);
     assert_eq!(h.app.detail.key.as_deref(), Some(shown.key.as_str()));
     assert_eq!(
