@@ -181,7 +181,13 @@ fn demo(a: DemoArgs) -> Result<()> {
         );
         return Ok(());
     }
-    crate::tui::run(&dir)
+    crate::tui::run(&dir)?;
+    // Back on the shell: how to come back (the CLI works on it too).
+    eprintln!(
+        "cachet: browse it again with: cachet --root {}",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// Opens the terminal browser on the selected cache; without a terminal, prints help.

@@ -134,7 +134,7 @@ pub fn build(root: &Path) -> Result<DemoReport> {
         b"PAR1 partial",
         Past::made(3 * DAY + HOUR).changed(3 * DAY),
     )?;
-    cache.fail(failed, "upstream returned 503 after 12 MiB")?;
+    cache.fail(failed, "upstream returned 503 mid-download")?;
     let trashed = put(
         NewItem::new("https://data.example.org/weather/old-format.csv")
             .filename("old-format.csv")

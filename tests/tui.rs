@@ -228,6 +228,8 @@ fn demo_builds_a_cache_and_opens_it() {
     tui.wait_for("\"threads\": 4");
     tui.press("q");
     tui.wait_exit();
+    // Back on the shell, it says how to come back.
+    tui.wait_for("browse it again with: cachet --root");
     let cache = Cache::open(&demo).expect("open the demo");
     let stale = cache
         .get_many(
