@@ -25,7 +25,7 @@ pub use build::{
 pub use entry::{
     DESCRIPTOR_CONTENT_TYPE, Entry, FileEntry, INTERNAL_MANIFEST, RefEntry, ShardEntry, check_key,
 };
-pub use read::{Entries, Located, ReadOpts, short};
+pub use read::{Entries, Head, Heads, Located, ReadOpts, short};
 pub use shard::ShardOpts;
 pub use typed::{Loaders, ManifestType};
 pub use verify::{Problem, VerifyReport, verify};

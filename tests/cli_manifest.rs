@@ -45,6 +45,13 @@ fn create_show_ls_cat_verify_append_compact_trash() {
     let shown = stdout(cachet(&root).args(["manifest", "show", &id]));
     assert!(shown.contains("(dataset v1)"), "{shown}");
     assert_eq!(shown.matches("shard ").count(), 3, "{shown}");
+    // Expanded, each shard's line stays, as the head of its members, one level out.
+    let expanded = stdout(cachet(&root).args(["manifest", "show", &id, "--expand"]));
+    let lines: Vec<&str> = expanded.lines().skip(1).collect();
+    let heads = lines.iter().filter(|l| l.starts_with("shard ")).count();
+    let members = lines.iter().filter(|l| l.starts_with("  file ")).count();
+    assert_eq!((heads, members, lines.len()), (3, 25, 28), "{expanded}");
+    assert!(lines[0].starts_with("shard ") && lines[0].ends_with("(expanded)"));
     let val = stdout(cachet(&root).args(["manifest", "ls", &id, "--prefix", "val/"]));
     assert_eq!(val.lines().count(), 5, "{val}");
     cachet(&root)

@@ -346,9 +346,15 @@ fn show(g: &Global, cache: &Cache, a: ShowArgs) -> Result<()> {
         )?;
     }
     let mut errors = 0;
+    let mut heads = manifest::Heads::default();
     for located in walk(cache, &item, opts)? {
         match located {
-            Ok(l) => print_entry(g, &mut out, &l)?,
+            Ok(l) => {
+                if let Some(head) = heads.before(&l).filter(|_| !g.json) {
+                    print_head(&mut out, &head)?;
+                }
+                print_entry(g, &mut out, &l)?
+            }
             Err(e) => {
                 out.flush()?;
                 errors += 1;
@@ -387,6 +393,22 @@ fn print_entry(g: &Global, out: &mut impl Write, l: &Located) -> io::Result<()> 
         sha,
         size,
         cachet::preview::escape_controls(l.entry.key())
+    )
+}
+
+/// The line above an expanded shard's members, or a followed ref's entries.
+fn print_head(out: &mut impl Write, head: &manifest::Head) -> io::Result<()> {
+    let what = match &head.key {
+        Some(key) => format!("{}  (expanded)", cachet::preview::escape_controls(key)),
+        None => "(followed)".to_string(),
+    };
+    writeln!(
+        out,
+        "{}{:<12} {:<12} {:>10}  {what}",
+        "  ".repeat(head.depth),
+        head.kind,
+        manifest::short(&head.sha256),
+        ""
     )
 }
 

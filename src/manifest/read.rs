@@ -44,10 +44,65 @@ pub struct Located {
     pub source: String,
     /// 1-based line number in that manifest.
     pub line: u64,
-    /// 0 for the root manifest, +1 per ref followed.
+    /// 0 for the root manifest, +1 per ref followed or shard expanded.
     pub depth: usize,
     /// For an entry from a shard's internal manifest: the shard's archive key.
     pub shard: Option<String>,
+}
+
+/// A line to show above entries a walk reached inside something, where that thing's own
+/// entry stood: an expanded shard (`kind` "shard", `key` its archive key) or a followed
+/// ref (`kind` "manifest_ref", no key: the walk yields the manifest's entries, not the
+/// ref's). Without it, a listing shows them as if they were the entries above them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub kind: &'static str,
+    pub key: Option<String>,
+    /// The shard archive's, or the followed manifest's, digest.
+    pub sha256: String,
+    pub depth: usize,
+}
+
+/// Tells, entry by entry of a walk, where a [`Head`] goes.
+#[derive(Debug, Default)]
+pub struct Heads {
+    shard: Option<(String, String)>,
+    followed: Option<String>,
+}
+
+impl Heads {
+    /// The head `next` needs above it, if it is the first of its shard or followed ref.
+    pub fn before(&mut self, next: &Located) -> Option<Head> {
+        let depth = next.depth.saturating_sub(1);
+        if let Some(key) = &next.shard {
+            let here = (key.clone(), next.source.clone());
+            if self.shard.as_ref() == Some(&here) {
+                return None;
+            }
+            self.shard = Some(here);
+            return Some(Head {
+                kind: "shard",
+                key: Some(key.clone()),
+                sha256: next.source.clone(),
+                depth,
+            });
+        }
+        self.shard = None;
+        if next.depth == 0 {
+            self.followed = None;
+            return None;
+        }
+        if self.followed.as_ref() == Some(&next.source) {
+            return None;
+        }
+        self.followed = Some(next.source.clone());
+        Some(Head {
+            kind: "manifest_ref",
+            key: None,
+            sha256: next.source.clone(),
+            depth,
+        })
+    }
 }
 
 enum Frame {

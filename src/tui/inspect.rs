@@ -27,7 +27,10 @@ pub struct EntryRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestView {
     pub manifest_type: String,
+    /// The entries, with a row above each expanded shard's and followed ref's.
     pub rows: Vec<EntryRow>,
+    /// Entries read (the rows, but for those heads).
+    pub entries: usize,
     /// More entries followed than [`MAX_ENTRIES`].
     pub truncated: bool,
     /// Lines that could not be read, with where.

@@ -354,22 +354,38 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
     let mut view = ManifestView {
         manifest_type: info.manifest_type,
         rows: Vec::new(),
+        entries: 0,
         truncated: false,
         errors: Vec::new(),
     };
+    // Rows above a shard's members and a followed ref's entries, where their own rows
+    // stood (with the archive's or manifest's digest, so `enter` finds an item holding it).
+    let mut heads = cachet::manifest::Heads::default();
     for entry in entries {
-        if view.rows.len() >= MAX_ENTRIES {
+        if view.entries >= MAX_ENTRIES {
             view.truncated = true;
             break;
         }
         match entry {
-            Ok(located) => view.rows.push(EntryRow {
-                depth: located.depth + usize::from(located.shard.is_some()),
-                kind: located.entry.kind().to_string(),
-                key: located.entry.key().to_string(),
-                size: located.entry.size(),
-                sha256: located.entry.sha256().map(str::to_string),
-            }),
+            Ok(located) => {
+                if let Some(head) = heads.before(&located) {
+                    view.rows.push(EntryRow {
+                        depth: head.depth,
+                        kind: head.kind.to_string(),
+                        key: head.key.unwrap_or_else(|| "(followed)".to_string()),
+                        size: None,
+                        sha256: Some(head.sha256),
+                    });
+                }
+                view.entries += 1;
+                view.rows.push(EntryRow {
+                    depth: located.depth,
+                    kind: located.entry.kind().to_string(),
+                    key: located.entry.key().to_string(),
+                    size: located.entry.size(),
+                    sha256: located.entry.sha256().map(str::to_string),
+                });
+            }
             Err(e) => view.errors.push(e.to_string()),
         }
     }

@@ -142,8 +142,10 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     assert_eq!(h.app.focus, Focus::Detail);
     let rows = |h: &Harness| h.app.inspect.shown.clone().unwrap().unwrap().rows;
     let kinds: Vec<String> = rows(&h).iter().map(|r| r.kind.clone()).collect();
-    assert_eq!(kinds, ["shard", "shard", "shard", "file"]);
-    assert_eq!(rows(&h)[3].depth, 1, "reached through the ref");
+    // The ref's entries under a row for the ref they were reached through.
+    assert_eq!(kinds, ["shard", "shard", "shard", "manifest_ref", "file"]);
+    assert_eq!(rows(&h)[3].depth, 0);
+    assert_eq!(rows(&h)[4].depth, 1, "reached through the ref");
     // That file is also an item of its own: enter on it shows that item and its versions.
     h.keys("G<enter>");
     let shown = h.app.detail.shown.clone().expect("jumped");
@@ -168,12 +170,27 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
     h.keys("<esc>");
     select(&mut h, 20);
     h.keys("m");
-    assert_eq!(rows(&h).len(), 4);
+    assert_eq!(rows(&h).len(), 5);
     h.keys("x");
+    let expanded = rows(&h);
     assert_eq!(
-        rows(&h).len(),
-        12,
-        "ten clips, labels, and the appended file"
+        expanded.len(),
+        16,
+        "ten clips, labels and the appended file, under three shards and the ref"
+    );
+    // Each shard's members under its row.
+    let heads: Vec<(usize, &str)> = (expanded.iter().enumerate())
+        .filter(|(_, r)| r.depth == 0)
+        .map(|(at, r)| (at, r.key.as_str()))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            (0, "shards/shard-00001.tar.gz"),
+            (5, "shards/shard-00002.tar.gz"),
+            (10, "shards/shard-00003.tar.gz"),
+            (14, "(followed)")
+        ]
     );
     super::render_check("manifest_80x24", &h);
     h.keys("xo");

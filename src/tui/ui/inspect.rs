@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         Some(Ok(v)) => format!(
             " Manifest ({}): {} entries{}{} ",
             v.manifest_type,
-            v.rows.len(),
+            v.entries,
             if p.follow_refs { ", refs followed" } else { "" },
             if p.expand_shards {
                 ", shards expanded"
@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let mut notes: Vec<Line> = Vec::new();
     if view.truncated {
         notes.push(Line::styled(
-            format!("truncated: the first {} entries", view.rows.len()),
+            format!("truncated: the first {} entries", view.entries),
             theme.marked(),
         ));
     }
