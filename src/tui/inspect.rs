@@ -139,7 +139,14 @@ pub fn toggle(app: &mut App) {
 
 /// Keys while the inspector has the focus; `false` when the key is not its.
 pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) -> bool {
-    if app.focus != Focus::Detail || app.view != PaneView::Manifest {
+    if app.view != PaneView::Manifest {
+        return false;
+    }
+    // `x` and `o` reach an inspector in sight from the list too (a wide screen shows it
+    // beside the list, which keeps the keys after `m`): they mean nothing else there.
+    let toggle = matches!(action, Action::ToggleShards | Action::ToggleRefs);
+    let in_sight = || crate::tui::ui::screen(app).pane.is_some();
+    if app.focus != Focus::Detail && !(toggle && in_sight()) {
         return false;
     }
     let n = match &app.inspect.shown {

@@ -228,3 +228,37 @@ fn an_empty_tab_shows_no_manifest_or_preview_of_an_item_left_behind() {
     h.keys("v");
     assert!(h.app.preview.shown.is_none() && h.app.preview.want.is_none());
 }
+
+/// On a wide screen the inspector stands beside the list, which keeps the keys after
+/// `m`: `x` and `o` still reach the inspector.
+#[test]
+fn shards_and_refs_toggle_from_the_list_beside_the_inspector() {
+    let mut h = Harness::demo((120, 30));
+    select(&mut h, 20);
+    h.keys("m");
+    assert_eq!((h.app.view, h.app.focus), (PaneView::Manifest, Focus::List));
+    h.keys("x");
+    assert!(h.app.inspect.expand_shards);
+    let rows = h.app.inspect.shown.clone().unwrap().unwrap().rows;
+    assert_eq!(rows.len(), 16, "expanded");
+    h.keys("o");
+    assert!(!h.app.inspect.follow_refs);
+    // The list kept the keys: j still moves it.
+    h.keys("j");
+    assert_eq!(h.app.list.selected().map(|i| i.id), Some(21));
+}
+
+/// A pane's title too long for its border is cut with a mark, its start kept.
+#[test]
+fn a_long_pane_title_is_cut_with_a_mark() {
+    let mut h = Harness::demo((50, 20));
+    select(&mut h, 8);
+    h.keys("v");
+    h.keys("jj<enter>");
+    let screen = super::render::screen(&h);
+    let top = screen
+        .lines()
+        .find(|l| l.contains("Preview: toolkit-1.4.zip"))
+        .unwrap_or_else(|| panic!("no preview title:\n{screen}"));
+    assert!(top.contains("…┐"), "{top}");
+}

@@ -148,7 +148,7 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
                 theme.marked()
             };
             let line = Line::from(vec![
-                Span::raw(format!("{:<name_w$} ", head(c.name, name_w))),
+                Span::raw(format!("{:<name_w$} ", text::head(c.name, name_w))),
                 Span::styled(format!("[{value}]"), style),
             ]);
             if i == dialog.cursor {
@@ -278,15 +278,5 @@ fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Lin
             format!("{reason}: {what}, frees {}", text::size(t.exclusive_bytes))
         }));
     }
-    out
-}
-
-/// The start of `s` in at most `width` characters, `…` marking the cut.
-fn head(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
     out
 }
