@@ -262,3 +262,17 @@ fn a_long_pane_title_is_cut_with_a_mark() {
         .unwrap_or_else(|| panic!("no preview title:\n{screen}"));
     assert!(top.contains("…┐"), "{top}");
 }
+
+/// A text line wider than the pane is cut at its edge with a mark.
+#[test]
+fn a_line_wider_than_the_pane_is_cut_with_a_mark() {
+    let mut h = Harness::demo((120, 30));
+    select(&mut h, 6);
+    h.keys("v");
+    let screen = super::render::screen(&h);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("The weather data comes"))
+        .unwrap_or_else(|| panic!("no README line:\n{screen}"));
+    assert!(line.contains("…│"), "{line}");
+}

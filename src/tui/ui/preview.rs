@@ -182,6 +182,12 @@ fn content_lines(
             .skip(scroll)
             .take(height)
             .map(|(i, l)| {
+                // Wider than the pane: cut at its edge with a mark (the pane would cut it
+                // without one), which also stands for the preview's own cut.
+                let room = usize::from(width);
+                if l.chars().count() > room {
+                    return Line::from(text::head(l, room));
+                }
                 let mut spans = vec![Span::raw(l.clone())];
                 if cut.contains(&i) {
                     spans.push(Span::styled(" …(cut)", theme.marked()));
