@@ -36,10 +36,7 @@ pub const LIST_HELP: &[HelpLine] = &[
     ("D", "purge trashed items for good (confirm)"),
     ("p", "pin / unpin"),
     ("y / Y", "copy content path / key (OSC 52)"),
-    (
-        "s / S",
-        "sort by the next column (attributes too) / reverse",
-    ),
+    ("s / S", "sort by the next column on screen / reverse"),
     ("c", "choose attribute columns"),
     ("m", "pane shows the manifest inspector"),
     ("r", "refresh now (changes also show by themselves)"),

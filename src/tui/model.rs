@@ -1,7 +1,7 @@
 //! Small plain-data types shared by the state, the worker and the drawing code.
 
 use cachet::Status;
-use cachet::filter::{self, Col, Filter, Scope, SortKey, SortSpec};
+use cachet::filter::{self, Col, Filter, SortKey, SortSpec};
 
 /// The status tabs above the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,29 +70,17 @@ pub fn sort_up(spec: &SortSpec) -> bool {
     spec.desc == by_age
 }
 
-/// The built-in columns `s` steps through, then the attribute columns shown.
-const BUILT_IN: [Col; 6] = [
-    Col::Id,
-    Col::Uri,
-    Col::Version,
-    Col::Status,
-    Col::Size,
-    Col::Created,
-];
-
-/// The order after `spec` for `s`: the next column, ascending in its own terms.
-pub fn next_sort(spec: &SortSpec, columns: &[String]) -> SortSpec {
-    let mut keys: Vec<SortKey> = BUILT_IN.iter().map(|c| SortKey::Col(*c)).collect();
-    keys.extend(
-        columns
-            .iter()
-            .map(|n| SortKey::Attr(Scope::Attr, n.clone())),
-    );
-    let i = keys
-        .iter()
+/// The order after `spec` for `s`: the next of `shown` (what the columns on screen sort
+/// by, left to right; from the first when the order is by none of them), ascending in
+/// its own terms. A column the screen is too narrow for is no stop: its order would show
+/// no mark.
+pub fn next_sort(spec: &SortSpec, shown: &[SortKey]) -> SortSpec {
+    let i = (shown.iter())
         .position(|k| *k == spec.key)
         .map_or(0, |i| i + 1);
-    let key = keys[i % keys.len()].clone();
+    let Some(key) = (!shown.is_empty()).then(|| shown[i % shown.len()].clone()) else {
+        return spec.clone();
+    };
     let desc = key == SortKey::Col(Col::Created);
     SortSpec { key, desc }
 }

@@ -10,7 +10,7 @@ mod gc;
 #[path = "ui/inspect.rs"]
 mod inspect;
 #[path = "ui/list.rs"]
-mod list;
+pub mod list;
 #[path = "ui/popup.rs"]
 mod popup;
 #[path = "ui/preview.rs"]

@@ -244,7 +244,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::SortNext | A::SortReverse => {
             let mut q = app.list.query.clone();
             if matches!(action, A::SortNext) {
-                q.sort = next_sort(&q.sort, &app.columns);
+                q.sort = next_sort(&q.sort, &ui::list::sort_keys(app));
             } else {
                 q.sort.desc = !q.sort.desc;
             }

@@ -153,6 +153,26 @@ fn sort_cycles_columns_and_reverses() {
     assert_eq!(h.app.list.selected().map(|i| i.id), Some(13));
 }
 
+/// `s` stops only at columns on screen: at 60 columns the ID column is gone, so the
+/// order by id goes on to the first column shown, and the cycle never comes back to it.
+#[test]
+fn sort_steps_through_the_columns_on_screen() {
+    let mut h = Harness::sample((60, 24));
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        h.keys("s");
+        seen.push(h.app.list.query.sort.key.clone());
+    }
+    let cols = |c: &[Col]| c.iter().map(|c| SortKey::Col(*c)).collect::<Vec<_>>();
+    let round = cols(&[Col::Uri, Col::Version, Col::Status, Col::Size, Col::Created]);
+    assert_eq!(seen[..5], round[..], "left to right");
+    assert_eq!(
+        seen[5],
+        SortKey::Col(Col::Uri),
+        "and round again, past no id"
+    );
+}
+
 #[test]
 fn trash_asks_first_then_restore_brings_it_back() {
     let mut h = Harness::sample((80, 24));

@@ -91,6 +91,14 @@ impl Col {
     }
 }
 
+/// What the columns on screen sort by, left to right: the orders `s` steps through.
+pub fn sort_keys(app: &App) -> Vec<SortKey> {
+    let width = super::screen(app).list.width;
+    (columns(app, width).into_iter())
+        .filter_map(|c| c.sort(app))
+        .collect()
+}
+
 /// The columns that fit `width`, most important kept: chosen attributes go after the
 /// name, as many as leave the name 16 columns.
 fn columns(app: &App, width: u16) -> Vec<Col> {
