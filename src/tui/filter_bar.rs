@@ -346,10 +346,8 @@ pub fn cell_term(item: &Item, key: &SortKey, now: chrono::DateTime<chrono::Utc>)
             };
             format!("status:{s}")
         }
-        SortKey::Col(Col::Uri) => match &item.label {
-            Some(label) => format!("label={}", quote(label)),
-            None => format!("uri={}", quote(&item.uri)),
-        },
+        // Sorted by URI, the name column shows URIs (not labels): the term is the URI.
+        SortKey::Col(Col::Uri) => format!("uri={}", quote(&item.uri)),
         SortKey::Col(Col::Version) => format!("version={}", item.version),
         SortKey::Col(Col::Size) => match item.size {
             Some(n) => format!("size={n}"),

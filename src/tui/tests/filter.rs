@@ -208,7 +208,8 @@ fn f_terms_for_each_kind_of_column() {
     let stale = cache.get(15).expect("the dead writer");
     assert_eq!(
         cell_term(&stale, &SortKey::Col(Col::Uri), now).as_deref(),
-        Some("label=\"model (dead writer)\"")
+        Some("uri=https://example.org/big/model.bin"),
+        "sorted by URI the column shows the URI, not the label"
     );
     assert_eq!(
         cell_term(&stale, &SortKey::Col(Col::Id), now).as_deref(),
