@@ -132,13 +132,7 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     if g.json {
         json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
     } else {
-        println!(
-            "removed {}, {}, {}; freed {}",
-            units::count_of(report.items_removed, "item", "items"),
-            units::count_of(report.blobs_deleted, "blob", "blobs"),
-            units::count_of(report.temp_files_deleted, "temp file", "temp files"),
-            human_size(report.bytes_freed)
-        );
+        println!("{report}");
         for s in &report.skipped {
             let what = match (s.id, &s.path) {
                 (Some(id), _) => format!("item {id}"),

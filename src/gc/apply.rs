@@ -18,6 +18,7 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::key::blob_digest;
 use crate::registry::Db;
 use crate::status::Status;
+use crate::units::{count_of, format_size};
 
 /// Rows deleted per transaction: short enough that writers elsewhere never wait long.
 const BATCH: usize = 500;
@@ -47,6 +48,20 @@ pub struct GcReport {
     pub skipped: Vec<Skipped>,
     /// The cancel flag was raised; what is done is done, the rest untouched.
     pub cancelled: bool,
+}
+
+impl std::fmt::Display for GcReport {
+    /// What went, in one line: "removed 3 items, 3 blobs, 0 temp files; freed 93 B".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "removed {}, {}, {}; freed {}",
+            count_of(self.items_removed, "item", "items"),
+            count_of(self.blobs_deleted, "blob", "blobs"),
+            count_of(self.temp_files_deleted, "temp file", "temp files"),
+            format_size(self.bytes_freed)
+        )
+    }
 }
 
 /// Applies `plan`. `progress` is called after each batch; `cancel` is checked between

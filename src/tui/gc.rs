@@ -8,9 +8,7 @@ use std::time::Duration;
 use cachet::gc::{GcPlan, GcPolicy, GcReport};
 
 use super::app::{App, Popup};
-use super::text;
 use super::update::{Action, Effect};
-use cachet::units::count_of;
 
 /// One choosable policy and its settings, the first being "off".
 pub struct Choice {
@@ -200,13 +198,7 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         (Action::GcApplied(outcome), Stage::Applying { .. }) => {
             outcome_line = Some(match &outcome {
-                Ok(r) => Ok(format!(
-                    "gc: removed {}, {}, {}; freed {}",
-                    count_of(r.items_removed, "item", "items"),
-                    count_of(r.blobs_deleted, "blob", "blobs"),
-                    count_of(r.temp_files_deleted, "temp file", "temp files"),
-                    text::size(r.bytes_freed)
-                )),
+                Ok(report) => Ok(format!("gc: {report}")),
                 Err(e) => Err(format!("gc failed: {e}")),
             });
             dialog.stage = match outcome {
