@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use cachet::Item;
 use cachet::attr::format_datetime;
-use cachet::preview::escape_controls;
+use cachet::preview::{cut, escape_controls};
 pub use cachet::units::{count_of, format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
@@ -101,16 +101,6 @@ pub fn print_table(
     Ok(())
 }
 
-/// Cuts `text` to `width` characters, marking the cut with `…`.
-pub fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
-    s.push('…');
-    s
-}
-
 /// The detail view of `cachet show`.
 pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) -> io::Result<()> {
     let now = Utc::now();
@@ -199,12 +189,6 @@ pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_marks_the_cut() {
-        assert_eq!(cut("abcdef", 4), "abc…");
-        assert_eq!(cut("abc", 4), "abc");
-    }
 
     #[test]
     fn one_line_skips_repeated_causes() {

@@ -243,6 +243,17 @@ pub(crate) fn clean_cut(s: &str, max: usize) -> (String, bool) {
     }
 }
 
+/// The start of `text` in at most `width` characters, `…` marking the cut: text fitted to
+/// a column or a line, in the CLI and the browser alike.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
 /// Control characters as caret notation (`ESC` → `^[`), so previewed data can never
 /// drive the terminal it is printed on. Tabs are kept.
 pub fn escape_controls(s: &str) -> Cow<'_, str> {
@@ -349,6 +360,12 @@ fn reindent(text: &str, max_lines: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_marks_the_cut() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
 
     fn opts() -> PreviewOpts {
         PreviewOpts::default()

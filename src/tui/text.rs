@@ -15,16 +15,6 @@ pub fn status(item: &Item, now: DateTime<Utc>) -> &'static str {
     }
 }
 
-/// The start of `s` in at most `width` characters, `…` marking the cut.
-pub fn head(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// The end of `s` in at most `width` characters, `…` marking the cut: the end of a
 /// URI (its file name) says more than its scheme and host.
 pub fn tail(s: &str, width: usize) -> String {

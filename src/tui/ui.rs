@@ -261,7 +261,7 @@ pub fn tab_at(app: &App, x: u16) -> Option<Tab> {
 /// focus; returns the area inside it.
 fn side_pane(frame: &mut Frame, area: Rect, title: String, focused: bool, theme: Theme) -> Rect {
     // Between the corners, and marked where cut: what the pane is comes first.
-    let title = text::head(&title, usize::from(area.width.saturating_sub(2)));
+    let title = cachet::preview::cut(&title, usize::from(area.width.saturating_sub(2)));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused { theme.key() } else { theme.dim() })

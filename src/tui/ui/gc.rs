@@ -148,7 +148,10 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
                 theme.marked()
             };
             let line = Line::from(vec![
-                Span::raw(format!("{:<name_w$} ", text::head(c.name, name_w))),
+                Span::raw(format!(
+                    "{:<name_w$} ",
+                    cachet::preview::cut(c.name, name_w)
+                )),
                 Span::styled(format!("[{value}]"), style),
             ]);
             if i == dialog.cursor {

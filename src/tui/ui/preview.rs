@@ -186,7 +186,7 @@ fn content_lines(
                 // without one), which also stands for the preview's own cut.
                 let room = usize::from(width);
                 if l.chars().count() > room {
-                    return Line::from(text::head(l, room));
+                    return Line::from(cachet::preview::cut(l, room));
                 }
                 let mut spans = vec![Span::raw(l.clone())];
                 if cut.contains(&i) {
