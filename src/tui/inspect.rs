@@ -145,8 +145,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
     // `x` and `o` reach an inspector in sight from the list too (a wide screen shows it
     // beside the list, which keeps the keys after `m`): they mean nothing else there.
     let toggle = matches!(action, Action::ToggleShards | Action::ToggleRefs);
-    let in_sight = || crate::tui::ui::screen(app).pane.is_some();
-    if app.focus != Focus::Detail && !(toggle && in_sight()) {
+    if app.focus != Focus::Detail && !(toggle && super::update::pane_visible(app)) {
         return false;
     }
     let n = match &app.inspect.shown {

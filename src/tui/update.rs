@@ -484,7 +484,7 @@ fn to_detail(app: &mut App) {
 }
 
 /// Whether the screen shows the right-hand pane now.
-fn pane_visible(app: &App) -> bool {
+pub fn pane_visible(app: &App) -> bool {
     ui::screen(app).pane.is_some()
 }
 
