@@ -158,17 +158,30 @@ pub fn is_sha256_hex(s: &str) -> bool {
 /// else, which names no blob. Whatever deletes blobs holds to this one rule, and SQL
 /// matches it with `sha256 IN (?1, upper(?1))`.
 pub fn blob_digest(value: &str) -> Option<String> {
-    if is_sha256_hex(value) {
-        return Some(value.to_owned());
+    if value.bytes().any(|b| b.is_ascii_lowercase()) {
+        // Lower case throughout, or mixed (which names nothing).
+        return is_sha256_hex(value).then(|| value.to_owned());
     }
     let lower = value.to_ascii_lowercase();
-    (value.to_ascii_uppercase() == value && is_sha256_hex(&lower)).then_some(lower)
+    is_sha256_hex(&lower).then_some(lower)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_blob_is_named_in_lower_case_or_all_in_capitals() {
+        let lower = sha256_hex(b"x");
+        let upper = lower.to_uppercase();
+        let mixed = format!("{}{}", &lower[..32], &upper[32..]);
+        assert_eq!(blob_digest(&lower).as_deref(), Some(lower.as_str()));
+        assert_eq!(blob_digest(&upper).as_deref(), Some(lower.as_str()));
+        assert_eq!(blob_digest(&mixed), None);
+        assert_eq!(blob_digest(&"0".repeat(64)), Some("0".repeat(64)));
+        assert_eq!(blob_digest("abc"), None);
+    }
 
     #[test]
     fn an_abbreviation_is_cut_at_a_character() {

@@ -75,11 +75,11 @@ impl Heads {
     pub fn before(&mut self, next: &Located) -> Option<Head> {
         let depth = next.depth.saturating_sub(1);
         if let Some(key) = &next.shard {
-            let here = (key.clone(), next.source.clone());
-            if self.shard.as_ref() == Some(&here) {
+            let same = (self.shard.as_ref()).is_some_and(|(k, s)| k == key && *s == next.source);
+            if same {
                 return None;
             }
-            self.shard = Some(here);
+            self.shard = Some((key.clone(), next.source.clone()));
             return Some(Head {
                 kind: "shard",
                 key: Some(key.clone()),
