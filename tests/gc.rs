@@ -28,6 +28,14 @@ fn policy() -> GcPolicy {
     }
 }
 
+/// Runs `sql` on the registry of the cache in `dir`, as a hand edit would.
+fn edit_registry(dir: &tempfile::TempDir, sql: &str) {
+    rusqlite::Connection::open(dir.path().join("cache/registry.sqlite"))
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
 /// A dataset manifest `uri` whose one entry `key` links `item`'s content.
 fn manifest_linking(cache: &Cache, uri: &str, key: &str, item: &cachet::Item) -> cachet::Item {
     let entry = Entry::File(FileEntry {
@@ -607,13 +615,12 @@ fn keep_last_over_many_keys(odd_keys: bool) {
         }
     }
     if odd_keys {
-        let conn = rusqlite::Connection::open(dir.path().join("cache/registry.sqlite")).unwrap();
-        conn.execute_batch(
+        edit_registry(
+            &dir,
             "UPDATE items SET key = upper(key) WHERE id % 3 = 0 AND uri <> 'key-7';
              UPDATE items SET key = 'k-' || key WHERE uri = 'key-5';
              UPDATE items SET key = 'a' WHERE uri = 'key-11';",
-        )
-        .unwrap();
+        );
     }
     let keep = 2;
     let plan = gc::plan(
@@ -797,14 +804,6 @@ fn searches_follow_every_write() {
     );
     assert_eq!(search("uri~//many/"), 256);
     assert_eq!(search("alpha-one"), 0);
-}
-
-/// Runs `sql` on the registry of the cache in `dir`, as a hand edit would.
-fn edit_registry(dir: &tempfile::TempDir, sql: &str) {
-    rusqlite::Connection::open(dir.path().join("cache/registry.sqlite"))
-        .unwrap()
-        .execute_batch(sql)
-        .unwrap();
 }
 
 /// A digest written in capitals (by hand, or by another tool) names the same blob: gc

@@ -255,11 +255,7 @@ fn a_long_pane_title_is_cut_with_a_mark() {
     select(&mut h, 8);
     h.keys("v");
     h.keys("jj<enter>");
-    let screen = super::render::screen(&h);
-    let top = screen
-        .lines()
-        .find(|l| l.contains("Preview: toolkit-1.4.zip"))
-        .unwrap_or_else(|| panic!("no preview title:\n{screen}"));
+    let top = super::render::line_with(&h, "Preview: toolkit-1.4.zip");
     assert!(top.contains("…┐"), "{top}");
 }
 
@@ -269,10 +265,6 @@ fn a_line_wider_than_the_pane_is_cut_with_a_mark() {
     let mut h = Harness::demo((120, 30));
     select(&mut h, 6);
     h.keys("v");
-    let screen = super::render::screen(&h);
-    let line = screen
-        .lines()
-        .find(|l| l.contains("The weather data comes"))
-        .unwrap_or_else(|| panic!("no README line:\n{screen}"));
+    let line = super::render::line_with(&h, "The weather data comes");
     assert!(line.contains("…│"), "{line}");
 }

@@ -14,6 +14,14 @@ pub fn screen(h: &Harness) -> String {
     terminal.backend().to_string()
 }
 
+/// The screen's line that shows `text`.
+pub fn line_with(h: &Harness, text: &str) -> String {
+    let screen = screen(h);
+    let line = screen.lines().find(|l| l.contains(text));
+    line.unwrap_or_else(|| panic!("no line shows {text:?}:\n{screen}"))
+        .to_string()
+}
+
 pub fn check(name: &str, h: &Harness) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "YYYY-MM-DD hh:mm:ss");
