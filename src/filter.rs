@@ -164,6 +164,19 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// The page of a listing that holds an item (see [`page_holding`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holding {
+    /// How many rows come before the item: its page is `position / limit`.
+    pub position: u64,
+    /// The page's ids in order, the item's among them.
+    pub ids: Vec<i64>,
+    /// Where the page starts (the cursor of the row before it); none for the first page.
+    pub start: Option<Cursor>,
+    /// Where the next page starts, when the listing goes on.
+    pub next: Option<Cursor>,
+}
+
 /// A count that stopped at a cap: `n` items, or at least `n` when not `exact`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Count {
@@ -243,6 +256,18 @@ pub fn pages(conn: &Connection, q: &Query, n: usize, now: DateTime<Utc>) -> Resu
 /// the same as flipping `q.sort.desc`, which keeps rows without a value last.
 pub fn page_before(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
     sort::page(conn, q, now, true)
+}
+
+/// The page of `q`'s listing that holds item `id`, the listing cut into pages of
+/// `q.limit` rows from its start, and where the item stands in it: to show an item again
+/// in place after the order changed. `None` when the listing does not hold the item.
+pub fn page_holding(
+    conn: &Connection,
+    q: &Query,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Holding>> {
+    sort::page_holding(conn, q, id, now)
 }
 
 /// The exact number of items matching `filter`.

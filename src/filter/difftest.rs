@@ -410,6 +410,31 @@ proptest! {
                 prop_assert_eq!(page_before(&conn, &q, now()).unwrap().ids, before);
             }
 
+            // The page holding each item, as paging from the start cuts them; its cursors
+            // lead to that page and the next.
+            q.after = None;
+            for it in &items {
+                let held = page_holding(&conn, &q, it.id, now()).unwrap();
+                let Some(at) = want.iter().position(|id| *id == it.id) else {
+                    prop_assert_eq!(held, None, "item {} is not listed by {}", it.id, text);
+                    continue;
+                };
+                let held = held.unwrap();
+                let first = at / limit * limit;
+                let end = (first + limit).min(want.len());
+                prop_assert_eq!(held.position, at as u64);
+                prop_assert_eq!(&held.ids, &want[first..end].to_vec(), "page holding {} of {} by {}", it.id, text, sort);
+                prop_assert_eq!(held.start.is_some(), first > 0);
+                let from_start = Query { after: held.start.clone(), ..q.clone() };
+                prop_assert_eq!(page(&conn, &from_start, now()).unwrap().ids, held.ids.clone());
+                prop_assert_eq!(held.next.is_some(), end < want.len());
+                if let Some(next) = held.next {
+                    let following = Query { after: Some(next), ..q.clone() };
+                    let want_next = want[end..(end + limit).min(want.len())].to_vec();
+                    prop_assert_eq!(page(&conn, &following, now()).unwrap().ids, want_next);
+                }
+            }
+
             for exact in [None, Some(cap)] {
                 let sc = count_by_status(&conn, &filter, now(), exact).unwrap();
                 for tab in [Tab::All, Tab::Stale].into_iter().chain(Status::ALL.map(Tab::Status)) {

@@ -17,7 +17,7 @@ use super::plan::{Goal, Planned, Planner, SortAttr};
 use super::sql::Sql;
 use super::typecheck::{Catalogue, db_err};
 use super::value::SqlVal;
-use super::{Page, Query, prepare, read};
+use super::{Holding, Page, Query, prepare, read};
 use crate::attr::{AttrType, validate_name};
 use crate::error::{Error, Result};
 
@@ -254,6 +254,82 @@ pub(crate) fn pages(
     })
 }
 
+/// The page of `q`'s listing that holds item `id`, the listing cut into pages of
+/// `q.limit` rows from its start (`q.after` is not used). The rows before the item are
+/// counted, not read: the page of a row far down a long listing costs a count and two
+/// short reads. See [`super::page_holding`].
+pub(crate) fn page_holding(
+    conn: &Connection,
+    q: &Query,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Holding>> {
+    let sort_text = q.sort.to_string();
+    let page_len = q.limit.max(1);
+    read(conn, |conn| {
+        let c = prepare(conn, &q.filter, now)?;
+        let c = Planner::new(conn).plan(&c, Goal::List(&q.sort))?;
+        let sort_types = match &q.sort.key {
+            SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
+            SortKey::Col(_) => Vec::new(),
+        };
+        let cursor_at = |(id, val): (i64, Option<SqlVal>)| Cursor {
+            sort: sort_text.clone(),
+            val,
+            id,
+        };
+        let from_start = Bound {
+            after: None,
+            back: false,
+        };
+        let mut found = Vec::new();
+        for mut read in reads(&c, &q.sort, &sort_types, from_start, Some(id)) {
+            read.param(SqlVal::Int(1));
+            fetch(conn, &read, &mut found)?;
+            if !found.is_empty() {
+                break;
+            }
+        }
+        let Some(item) = found.pop().map(cursor_at) else {
+            return Ok(None);
+        };
+        let (back, forward) = (
+            Bound {
+                after: Some(&item),
+                back: true,
+            },
+            Bound {
+                after: Some(&item),
+                back: false,
+            },
+        );
+        let position = count_rows(conn, &c, &q.sort, &sort_types, back)?;
+        let in_page = usize::try_from(position % page_len as u64).unwrap_or(0);
+        // The page's rows before the item, and the row before the page: its cursor is
+        // where the page starts.
+        let mut before = rows(conn, &c, &q.sort, &sort_types, back, in_page + 1)?;
+        let start = (before.len() > in_page)
+            .then(|| before.pop().map(cursor_at))
+            .flatten();
+        // The rest of the page, and one row more to know whether the listing goes on.
+        let after_len = page_len - in_page - 1;
+        let mut after = rows(conn, &c, &q.sort, &sort_types, forward, after_len + 1)?;
+        let more = after.len() > after_len;
+        after.truncate(after_len);
+        let next = more.then(|| after.last().cloned().map_or(item.clone(), cursor_at));
+        let ids = (before.iter().rev().map(|(id, _)| *id))
+            .chain([item.id])
+            .chain(after.iter().map(|(id, _)| *id))
+            .collect();
+        Ok(Some(Holding {
+            position,
+            ids,
+            start,
+            next,
+        }))
+    })
+}
+
 /// Where a read starts: after the cursor's row, or before it when going `back`; from
 /// the start (or, going back, the end) without one.
 #[derive(Clone, Copy)]
@@ -273,6 +349,54 @@ fn rows(
     bound: Bound<'_>,
     limit: usize,
 ) -> Result<Vec<(i64, Option<SqlVal>)>> {
+    let mut out = Vec::new();
+    for mut q in reads(c, spec, sort_types, bound, None) {
+        if out.len() >= limit {
+            break;
+        }
+        q.param(SqlVal::Int(
+            i64::try_from(limit - out.len()).unwrap_or(i64::MAX),
+        ));
+        fetch(conn, &q, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// How many rows matching `c` there are from `bound` on, in the order of `spec`.
+fn count_rows(
+    conn: &Connection,
+    c: &Planned,
+    spec: &SortSpec,
+    sort_types: &[AttrType],
+    bound: Bound<'_>,
+) -> Result<u64> {
+    let mut n = 0;
+    for mut q in reads(c, spec, sort_types, bound, None) {
+        // No limit: every row from the bound on is counted.
+        q.param(SqlVal::Int(-1));
+        let q = Sql {
+            text: format!("SELECT count(*) FROM ({})", q.text),
+            params: q.params,
+        };
+        super::sql::log(&q);
+        let err = db_err(conn, "counting items");
+        let mut stmt = conn.prepare_cached(&q.text).map_err(&err)?;
+        let counted: i64 = stmt.query_row(q.params(), |r| r.get(0)).map_err(&err)?;
+        n += counted.max(0) as u64;
+    }
+    Ok(n)
+}
+
+/// The queries that read the rows matching `c` in the order of `spec` from `bound`, in
+/// turn (rows with a sort value, rows without: reversed when reading back), each still
+/// missing the value of its final `LIMIT`. With `only`, just that item's row.
+fn reads(
+    c: &Planned,
+    spec: &SortSpec,
+    sort_types: &[AttrType],
+    bound: Bound<'_>,
+    only: Option<i64>,
+) -> Vec<Sql> {
     // Reading back walks the same total order in reverse: nulls (by id) first, then
     // values, each in the opposite direction.
     let rev = spec.desc != bound.back;
@@ -282,33 +406,25 @@ fn rows(
     let at_null = bound.after.filter(|a| a.val.is_none());
     let mut out = Vec::new();
     if c.is_false() {
-        return Ok(out);
+        return out;
     }
     for nulls in [bound.back, !bound.back] {
-        if out.len() >= limit {
-            break;
-        }
         let q = if nulls {
             // No null comes before a row with a value.
             if bound.back && at_value.is_some() {
                 continue;
             }
-            null_rows(c, spec, at_null, cmp, dir)
+            null_rows(c, spec, at_null, (cmp, dir), only)
         } else {
             // No value comes after a row without one.
             if !bound.back && at_null.is_some() {
                 continue;
             }
-            value_rows(c, spec, sort_types, at_value, cmp, dir)
+            value_rows(c, spec, sort_types, at_value, (cmp, dir), only)
         };
-        if let Some(mut q) = q {
-            q.param(SqlVal::Int(
-                i64::try_from(limit - out.len()).unwrap_or(i64::MAX),
-            ));
-            fetch(conn, &q, &mut out)?;
-        }
+        out.extend(q);
     }
-    Ok(out)
+    out
 }
 
 /// Rows that have a sort value, in value order, past `at` (up to a `LIMIT` param).
@@ -317,8 +433,8 @@ fn value_rows(
     spec: &SortSpec,
     sort_types: &[AttrType],
     at: Option<&Cursor>,
-    cmp: &str,
-    dir: &str,
+    (cmp, dir): (&str, &str),
+    only: Option<i64>,
 ) -> Option<Sql> {
     // Sorted after the lead's rows are found: `+` keeps SQLite from walking the sort
     // index instead.
@@ -332,6 +448,9 @@ fn value_rows(
             c.write_from(None, &mut q);
             if col.nullable() {
                 q.push(" AND ").push(&e).push(" IS NOT NULL");
+            }
+            if let Some(id) = only {
+                q.push(" AND i.id = ").param(SqlVal::Int(id));
             }
             if let Some(a) = at {
                 keyset(&mut q, &e, "i.id", cmp, a);
@@ -350,6 +469,9 @@ fn value_rows(
                 types: sort_types,
             };
             c.write_from(Some(sort), &mut q);
+            if let Some(id) = only {
+                q.push(" AND s.item_id = ").param(SqlVal::Int(id));
+            }
             if let Some(a) = at {
                 keyset(&mut q, "s.value", "s.item_id", cmp, a);
             }
@@ -364,8 +486,8 @@ fn null_rows(
     c: &Planned,
     spec: &SortSpec,
     at: Option<&Cursor>,
-    cmp: &str,
-    dir: &str,
+    (cmp, dir): (&str, &str),
+    only: Option<i64>,
 ) -> Option<Sql> {
     let plus = if c.lead.is_some() { "+" } else { "" };
     let id = c.id_order();
@@ -389,6 +511,12 @@ fn null_rows(
                 .param(SqlVal::Text(name.clone()))
                 .push(")");
         }
+    }
+    if let Some(only) = only {
+        q.push(" AND ")
+            .push(id)
+            .push(" = ")
+            .param(SqlVal::Int(only));
     }
     if let Some(a) = at {
         q.push(" AND ")

@@ -36,6 +36,9 @@ pub enum Fetch {
     Backward { next: Cursor },
     /// The list's last page, `rows` long, read from the end (`G` on a million rows).
     Tail { rows: usize },
+    /// The page holding item `id`, wherever it is (the first page if the list does not
+    /// hold it): the selection stays on its item when the order or the tab changes.
+    Holding { id: i64 },
 }
 
 /// A page the worker read.
@@ -75,6 +78,8 @@ pub struct List {
     pub height: usize,
     /// An item to select again when it shows up after a reload.
     sticky: Option<i64>,
+    /// An item to find in a list shown anew, and the screen row to show it on.
+    holding: Option<(i64, usize)>,
 }
 
 impl List {
@@ -92,6 +97,7 @@ impl List {
             offset: 0,
             height: 10,
             sticky: None,
+            holding: None,
         }
     }
 
@@ -150,6 +156,16 @@ impl List {
         self.sel = 0;
         self.offset = 0;
         self.sticky = None;
+        self.holding = None;
+    }
+
+    /// Shows something else, as [`List::reset`], but keeps the selected item selected,
+    /// on the same screen row, if the new list holds it.
+    pub fn reset_holding(&mut self, query: ListQuery) {
+        let held = (self.selected()).map(|item| (item.id, self.sel.saturating_sub(self.offset)));
+        self.reset(query);
+        self.holding = held;
+        self.sticky = held.map(|(id, _)| id);
     }
 
     /// Reads the same list again (the registry changed), keeping the selection on the
@@ -221,6 +237,20 @@ impl List {
     /// Requests for the pages the view needs that are neither loaded nor asked for yet:
     /// the visible rows, and one page ahead of the selection.
     pub fn wanted(&mut self) -> Vec<PageRequest> {
+        if let Some((id, _)) = self.holding
+            && self.pages.is_empty()
+            && self.pending.is_empty()
+        {
+            // Nothing else is asked for until the item's page is in (it is asked as page
+            // 0, but may be any).
+            self.pending.insert(0);
+            return vec![PageRequest {
+                generation: self.generation,
+                query: self.query.clone(),
+                page: 0,
+                fetch: Fetch::Holding { id },
+            }];
+        }
         if !self.counted && self.pages.is_empty() && self.pending.is_empty() {
             // Not counted yet: the first page need not wait for the count.
             self.pending.insert(0);
@@ -316,8 +346,15 @@ impl List {
             self.sel = data.page * PAGE + i;
             self.sticky = None;
         }
+        // Found where it now stands (or not at all): shown on the row it was on.
+        let row = self.holding.take().map(|(_, row)| row);
         self.pages.insert(data.page, data.items);
         self.sel = self.sel.min(self.len().saturating_sub(1));
+        if let Some(row) = row {
+            self.offset = self
+                .sel
+                .saturating_sub(row.min(self.height.saturating_sub(1)));
+        }
         self.scroll_into_view();
         let here = self.sel / PAGE;
         let view = self.offset / PAGE;

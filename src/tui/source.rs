@@ -9,7 +9,7 @@
 //! backwards ([`filter::page_before`]), never walked to.
 
 use anyhow::Result;
-use cachet::filter::{self, Count, Cursor, Filter, Notice, Query, StatusCounts};
+use cachet::filter::{self, Count, Cursor, Filter, Holding, Notice, Query, StatusCounts};
 use cachet::{Cache, Item};
 use chrono::{DateTime, Utc};
 
@@ -112,6 +112,19 @@ impl Source {
         ids.reverse();
         ids.push(next.id());
         Ok((ids, start))
+    }
+
+    /// The page of `page_len` rows (pages cut from the start) holding item `id`, if the
+    /// list holds it.
+    pub fn holding(
+        &self,
+        query: &ListQuery,
+        id: i64,
+        page_len: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Holding>> {
+        let q = Self::query(query, None, page_len);
+        Ok(filter::page_holding(self.conn(), &q, id, now)?)
     }
 
     /// The last `rows` rows, and the cursor where they start. Ids in order.

@@ -417,9 +417,10 @@ fn set_tab(app: &mut App, tab: Tab, fx: &mut Vec<Effect>) {
     requery(app, q, fx);
 }
 
-/// Lists something else (another tab or order: the counts stay what they are).
+/// Lists something else (another tab or order: the counts stay what they are), with the
+/// selection on the same item if the new list holds it.
 pub fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
-    app.list.reset(q);
+    app.list.reset_holding(q);
     app.detail = Default::default();
     match app.counts {
         Some(counts) => app.list.set_total(counts.get(app.tab().filter_tab())),

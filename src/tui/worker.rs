@@ -273,6 +273,24 @@ fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
             let (ids, start) = source.tail(&req.query, *rows, now)?;
             return read_back(source, &req, &ids, start, true);
         }
+        Fetch::Holding { id } => match source.holding(&req.query, *id, PAGE, now)? {
+            Some(held) => {
+                let page = usize::try_from(held.position).unwrap_or(usize::MAX) / PAGE;
+                let cursors = [(page, held.start), (page + 1, held.next.clone())];
+                return Ok(PageData {
+                    generation: req.generation,
+                    asked: req.page,
+                    page,
+                    items: source.items(&held.ids)?,
+                    cursors: (cursors.into_iter())
+                        .filter_map(|(page, c)| Some((page, c?)))
+                        .collect(),
+                    last: held.next.is_none(),
+                });
+            }
+            // Not in this list: its start.
+            None => (0, None),
+        },
     };
     let mut cursors = Vec::new();
     let mut after = after;

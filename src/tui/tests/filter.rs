@@ -47,9 +47,11 @@ fn typing_a_filter_asks_the_worker_and_narrows_the_list() {
     h.keys("<enter>");
     assert!(!h.app.filter.editing);
     assert_eq!(h.filter_text(), "rows>=1000");
-    // Tabs and sorts keep the filter.
+    // Tabs and sorts keep the filter, and the selection on its item.
     h.keys("2S");
     assert_eq!(h.app.list.len(), 3);
+    assert_eq!(h.selected_uri(), "https://example.org/data/part-10.csv");
+    h.keys("gg");
     assert_eq!(h.selected_uri(), "https://example.org/data/part-12.csv");
 }
 

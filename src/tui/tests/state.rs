@@ -142,15 +142,69 @@ fn sort_cycles_columns_and_reverses() {
     let mut h = Harness::sample((80, 24));
     h.keys("s");
     assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Uri));
+    h.keys("gg");
     assert_eq!(h.selected_uri(), "https://example.org/big/model.bin");
     h.keys("S");
     assert!(h.app.list.query.sort.desc);
+    h.keys("gg");
     assert_eq!(h.selected_uri(), "s3://bucket/copy-of-02.csv");
     h.keys("sss");
     assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Size));
-    h.keys("S");
+    h.keys("Sgg");
     // Largest first: part-01 v2 has the most bytes.
     assert_eq!(h.app.list.selected().map(|i| i.id), Some(13));
+}
+
+/// Another order or tab keeps the selection on its item, on the same screen row, however
+/// far down the list it is (its page is found without reading the rows before it); a
+/// list without the item starts at the top.
+#[test]
+fn the_selection_stays_on_its_item_across_orders_and_tabs() {
+    let (dir, cache) = big_cache(5000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("G");
+    for _ in 0..80 {
+        h.keys("<pgup>");
+    }
+    h.keys("jjj");
+    let (sel, row, uri) = (
+        h.app.list.sel,
+        h.app.list.sel - h.app.list.offset,
+        h.selected_uri(),
+    );
+    assert!((1000..4000).contains(&sel) && row > 0, "{sel} {row}");
+    assert_eq!(uri, format!("file:///data/{sel:06}"));
+
+    // By name, descending: the same item, mirrored, on the same row.
+    h.keys("sS");
+    assert_eq!(h.selected_uri(), uri);
+    assert_eq!(h.app.list.sel, 4999 - sel);
+    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    for i in h.app.list.offset..h.app.list.offset + h.app.list.height {
+        let want = format!("file:///data/{:06}", 4999 - i);
+        assert_eq!(h.app.list.row(i).map(|r| r.uri.clone()), Some(want));
+    }
+    // Moving on from there reads the neighbouring pages.
+    for _ in 0..15 {
+        h.keys("<pgdn>");
+    }
+    let moved = h.app.list.sel;
+    assert_eq!(
+        h.selected_uri(),
+        format!("file:///data/{:06}", 4999 - moved)
+    );
+    h.keys("2");
+    assert_eq!(
+        h.selected_uri(),
+        format!("file:///data/{:06}", 4999 - moved)
+    );
+
+    // The trash holds none of them; back in All, the list starts at the top.
+    h.keys("5");
+    assert!(h.app.list.is_empty());
+    h.keys("1");
+    assert_eq!((h.app.list.sel, h.app.list.offset), (0, 0));
+    assert_eq!(h.selected_uri(), "file:///data/004999");
 }
 
 /// `s` stops only at columns on screen: at 60 columns the ID column is gone, so the
@@ -224,7 +278,7 @@ fn marks_apply_to_many_and_purge_counts_shared_bytes() {
     h.keys("y");
     assert!(h.cache().get(2).is_err(), "purged");
     // Purging a READY item is refused before any popup.
-    h.keys("1D");
+    h.keys("1ggD");
     assert!(h.app.popup.is_none());
     assert!(h.app.message.as_ref().unwrap().error);
     assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
