@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, IoResultExt, Result};
-use crate::key::{hex, is_sha256_hex};
+use crate::key::{blob_digest, hex};
 use crate::registry::write::Content;
 
 /// Directory name of the blob layout; a future layout gets a new name beside it.
@@ -127,17 +127,16 @@ impl BlobStore {
 
     /// Where the blob `sha256` lives (whether or not it exists).
     pub fn path(&self, sha256: &str) -> Result<PathBuf> {
-        if !is_sha256_hex(sha256) {
+        // Read by the one rule of which values name a blob (capitals too, as gc and purge
+        // count them): a blob a registry row names in capitals is read and verified, not
+        // refused, nor marked FAILED by `verify`.
+        let Some(sha) = blob_digest(sha256) else {
             return Err(Error::invalid(
                 format!("digest '{sha256}'"),
-                "expected 64 lower-case hex digits",
+                "expected 64 hex digits, in lower case (or all in capitals)",
             ));
-        }
-        Ok(self
-            .dir
-            .join(&sha256[0..2])
-            .join(&sha256[2..4])
-            .join(&sha256[4..]))
+        };
+        Ok(self.dir.join(&sha[0..2]).join(&sha[2..4]).join(&sha[4..]))
     }
 
     /// Starts writing new content into `tmp/`.
@@ -378,7 +377,7 @@ impl<R: Read> HashingReader<R> {
     /// After reading to the end: an error unless the content hashed to `expected`.
     pub fn check(self, expected: &str, path: &Path) -> Result<u64> {
         let actual = hex(&self.hasher.finalize());
-        if actual == expected {
+        if blob_digest(expected).is_some_and(|expected| expected == actual) {
             Ok(self.size)
         } else {
             Err(Error::Integrity {

@@ -874,6 +874,45 @@ fn digests_in_capitals_hold_their_blob_and_odd_ones_name_none() {
     assert_eq!(left, [blob(&linked)]);
 }
 
+/// What gc and purge count as a blob's name, reading and verifying read too: an item
+/// whose digest is in capitals is read and verified (it was refused, and `verify` marked
+/// it FAILED: the first step to gc deleting a good item); its blob altered is still caught.
+#[test]
+fn digests_in_capitals_are_read_and_verified() {
+    let (dir, cache) = setup();
+    let item = put(&cache, "caps", "read by capitals");
+    let other = put(&cache, "other", "altered below");
+    edit_registry(
+        &dir,
+        &format!(
+            "UPDATE items SET sha256 = upper(sha256) WHERE id IN ({}, {})",
+            item.id, other.id
+        ),
+    );
+    let item = cache.get(item.id).unwrap();
+    let mut read = Vec::new();
+    cache.copy_content(&item, &mut read).unwrap();
+    assert_eq!(read, b"read by capitals");
+
+    let path = cache.blobs().path(other.sha256.as_ref().unwrap()).unwrap();
+    let mut perms = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&path, perms).unwrap();
+    fs::write(&path, "altered abov").unwrap();
+    let report = cachet::verify::verify_all(
+        &cache,
+        &cachet::verify::VerifyOpts::default(),
+        &|_| {},
+        None,
+    )
+    .unwrap();
+    let bad: Vec<_> = report.bad.iter().flat_map(|b| b.items.clone()).collect();
+    assert_eq!(bad, [other.id], "{:?}", report.bad);
+    assert_eq!(cache.get(item.id).unwrap().status, cachet::Status::Ready);
+    assert_eq!(cache.get(other.id).unwrap().status, cachet::Status::Failed);
+}
+
 /// Purge reads digests by the rule gc plans by: the last holder in capitals frees its
 /// blob; one in mixed case names none, so the plan says its twin's blob goes and it does.
 #[test]
