@@ -210,12 +210,7 @@ pub(crate) fn pages(
     }
     let limit = q.limit.max(1);
     read(conn, |conn| {
-        let c = prepare(conn, &q.filter, now)?;
-        let c = Planner::new(conn).plan(&c, Goal::List(&q.sort))?;
-        let sort_types = match &q.sort.key {
-            SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
-            SortKey::Col(_) => Vec::new(),
-        };
+        let (c, sort_types) = planned_listing(conn, q, now)?;
         let mut out = Vec::with_capacity(n.min(64));
         let mut after = q.after.clone();
         while out.len() < n {
@@ -254,6 +249,22 @@ pub(crate) fn pages(
     })
 }
 
+/// `q`'s filter planned for listing in its order, and the catalogue types of an attribute
+/// sort key.
+fn planned_listing(
+    conn: &Connection,
+    q: &Query,
+    now: DateTime<Utc>,
+) -> Result<(Planned, Vec<AttrType>)> {
+    let c = prepare(conn, &q.filter, now)?;
+    let c = Planner::new(conn).plan(&c, Goal::List(&q.sort))?;
+    let sort_types = match &q.sort.key {
+        SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
+        SortKey::Col(_) => Vec::new(),
+    };
+    Ok((c, sort_types))
+}
+
 /// The page of `q`'s listing that holds item `id`, the listing cut into pages of
 /// `q.limit` rows from its start (`q.after` is not used). The rows before the item are
 /// counted, not read: the page of a row far down a long listing costs a count and two
@@ -267,12 +278,7 @@ pub(crate) fn page_holding(
     let sort_text = q.sort.to_string();
     let page_len = q.limit.max(1);
     read(conn, |conn| {
-        let c = prepare(conn, &q.filter, now)?;
-        let c = Planner::new(conn).plan(&c, Goal::List(&q.sort))?;
-        let sort_types = match &q.sort.key {
-            SortKey::Attr(scope, name) => Catalogue::new(conn).types(*scope, name)?,
-            SortKey::Col(_) => Vec::new(),
-        };
+        let (c, sort_types) = planned_listing(conn, q, now)?;
         let cursor_at = |(id, val): (i64, Option<SqlVal>)| Cursor {
             sort: sort_text.clone(),
             val,
