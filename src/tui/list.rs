@@ -172,7 +172,9 @@ impl List {
     /// same item when it is still there.
     pub fn reload(&mut self) {
         self.generation += 1;
-        self.sticky = self.selected().map(|i| i.id);
+        // The selection's page may not be in yet (another order's page of it, on its
+        // way): the item it is to land on stays the one to land on.
+        self.sticky = self.selected().map(|i| i.id).or(self.sticky);
         self.end = None;
         self.pages.clear();
         self.pending.clear();

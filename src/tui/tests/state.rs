@@ -207,6 +207,23 @@ fn the_selection_stays_on_its_item_across_orders_and_tabs() {
     assert_eq!(h.selected_uri(), "file:///data/004999");
 }
 
+/// A refresh (the registry changed elsewhere) while the page of the selected item in its
+/// new order is on its way still lands on the item.
+#[test]
+fn a_refresh_while_the_new_order_loads_keeps_the_selection() {
+    let (dir, cache) = big_cache(1000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    for _ in 0..30 {
+        h.keys("<pgdn>");
+    }
+    let uri = h.selected_uri();
+    let in_flight = update(&mut h.app, Action::SortReverse);
+    h.act(Action::Changed);
+    h.run(in_flight);
+    assert_eq!(h.selected_uri(), uri);
+    assert!(h.app.list.query.sort.desc);
+}
+
 /// `s` stops only at columns on screen: at 60 columns the ID column is gone, so the
 /// order by id goes on to the first column shown, and the cycle never comes back to it.
 #[test]
