@@ -722,3 +722,57 @@ fn purge_says_what_became_of_the_content() {
         .success()
         .stdout(predicate::str::contains("purged, freed 4 B"));
 }
+
+/// A reader that goes away (`cachet verify | head -1`, a pager quit early) ends each
+/// command quietly: no panic (`verify`, `path`, `import` and gc's report panicked, exit
+/// 101, gc after it had applied its plan). A plan that could not be shown is not applied.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let item = put(root, &["s3://b/pipe"], "content");
+    let id = item["id"].to_string();
+    let out_dir = tempfile::tempdir().unwrap();
+    let runs: [&[&str]; 6] = [
+        &["verify"],
+        &["path", &id],
+        &["gc", "--yes"],
+        &["import", "-"],
+        &["pin", &id],
+        &["du"],
+    ];
+    for args in runs {
+        if args[0] == "gc" {
+            let again = put(root, &["s3://b/pipe-2"], "other");
+            cachet(root)
+                .args(["trash", &again["id"].to_string()])
+                .assert()
+                .success();
+        }
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
+            .args(args)
+            .env("CACHET_ROOT", root)
+            .current_dir(out_dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reading end closes before the command writes a thing.
+        drop(child.stdout.take());
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            let _ = writeln!(stdin, r#"{{"uri": "s3://b/imported", "text": "x"}}"#);
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    let left = cachet(root)
+        .args(["count", "status:trash"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "1");
+}

@@ -120,7 +120,7 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
         return Ok(());
     }
     if !a.yes && io::stdin().is_terminal() && !confirm("Apply this plan?")? {
-        println!("nothing changed");
+        output::say(format_args!("nothing changed"))?;
         return Ok(());
     }
     let bar = ProgressBar::new((plan.items.len() + plan.files.len()) as u64).with_style(
@@ -132,14 +132,14 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     if g.json {
         json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
     } else {
-        println!("{report}");
+        output::say(format_args!("{report}"))?;
         for s in &report.skipped {
             let what = match (s.id, &s.path) {
                 (Some(id), _) => format!("item {id}"),
                 (None, Some(p)) => p.display().to_string(),
                 _ => "-".into(),
             };
-            println!("skipped {what}: {}", s.why);
+            output::say(format_args!("skipped {what}: {}", s.why))?;
         }
     }
     Ok(())
@@ -284,21 +284,21 @@ pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
         json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
     } else {
         for bad in &report.bad {
-            println!(
+            output::say(format_args!(
                 "{}  items {:?}  {}",
                 abbrev(&bad.sha256, 12),
                 bad.items,
                 bad.problem
-            );
+            ))?;
         }
-        println!(
+        output::say(format_args!(
             "{} ({}) verified, {} bad, {} marked FAILED, {} skipped as recently verified",
             count_of(report.blobs, "blob", "blobs"),
             human_size(report.bytes),
             report.bad.len(),
             count_of(report.marked_failed, "item", "items"),
             report.skipped_recent
-        );
+        ))?;
     }
     if !report.bad.is_empty() {
         bail!(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::Global;
-use super::output::{count_of, json_line};
+use super::output::{self, count_of, json_line};
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
@@ -84,7 +84,10 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
             &serde_json::json!({"imported": ids.len()}),
         )?;
     } else {
-        println!("imported {}", count_of(ids.len() as u64, "item", "items"));
+        output::say(format_args!(
+            "imported {}",
+            count_of(ids.len() as u64, "item", "items")
+        ))?;
     }
     Ok(())
 }

@@ -137,7 +137,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
             &serde_json::json!({"id": item.id, "path": dest, "size": size}),
         )?;
     } else {
-        println!("{shown} ({})", human_size(size));
+        output::say(format_args!("{shown} ({})", human_size(size)))?;
     }
     Ok(())
 }
@@ -183,7 +183,7 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
             &serde_json::json!({"id": item.id, "path": path}),
         )?;
     } else {
-        println!("{}", path.display());
+        output::say(format_args!("{}", path.display()))?;
     }
     Ok(())
 }

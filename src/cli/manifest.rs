@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 
 use super::Global;
 use super::items::{ParamArgs, print_item_line};
-use super::output::{count_of, human_size, json_line};
+use super::output::{self, count_of, human_size, json_line};
 
 #[derive(Subcommand, Debug)]
 pub enum ManifestCommand {
@@ -160,7 +160,7 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
             if g.json {
                 json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
             } else {
-                println!(
+                output::say(format_args!(
                     "trashed {} ({}){}",
                     count_of(report.items, "item", "items"),
                     human_size(report.bytes),
@@ -169,7 +169,7 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
                     } else {
                         String::new()
                     }
-                );
+                ))?;
             }
             Ok(())
         }
@@ -304,7 +304,7 @@ fn create(g: &Global, cache: &Cache, a: CreateArgs) -> Result<()> {
         json_line(&mut io::stdout(), &v)?;
     } else {
         print_item_line(g, &built.item)?;
-        println!(
+        output::say(format_args!(
             "{}, {}{}, {}",
             count_of(built.entries, "entry", "entries"),
             count_of(built.files, "file", "files"),
@@ -314,7 +314,7 @@ fn create(g: &Global, cache: &Cache, a: CreateArgs) -> Result<()> {
                 String::new()
             },
             human_size(built.bytes)
-        );
+        ))?;
     }
     Ok(())
 }
@@ -451,20 +451,20 @@ fn verify(g: &Global, cache: &Cache, a: VerifyArgs) -> Result<()> {
         json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
     } else {
         for p in &report.problems {
-            println!(
+            output::say(format_args!(
                 "{}  {}  {}",
                 if p.key.is_empty() { "-" } else { &p.key },
                 p.sha256.as_deref().map(manifest::short).unwrap_or("-"),
                 p.message
-            );
+            ))?;
         }
-        println!(
+        output::say(format_args!(
             "{}, {} ({}) checked, {}",
             count_of(report.entries, "entry", "entries"),
             count_of(report.blobs, "blob", "blobs"),
             human_size(report.bytes),
             count_of(report.problems.len() as u64, "problem", "problems")
-        );
+        ))?;
     }
     if !report.is_ok() {
         bail!(

@@ -11,6 +11,12 @@ use serde_json::Value as Json;
 
 /// An error and its causes on one line, outermost first, without repeating a cause that
 /// the outer message already quotes.
+/// Prints one line on stdout. A closed pipe (`cachet gc --yes | head -1`) is an error,
+/// which `main` ends on quietly, where `println!` panics.
+pub fn say(line: std::fmt::Arguments<'_>) -> io::Result<()> {
+    writeln!(io::stdout().lock(), "{line}")
+}
+
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
