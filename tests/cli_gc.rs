@@ -1,6 +1,7 @@
 //! `cachet gc`, `pin` and `du` end to end: a dry run shows the plan and changes nothing,
 //! the run deletes what the plan said, and bad policy values are refused.
 
+use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -120,4 +121,19 @@ fn pinned_items_are_kept_and_bad_values_are_refused() {
         .args(["gc", "--keep-last", "x"])
         .assert()
         .code(2);
+    // Keeping no version is a slip, not a policy: it would take every READY item.
+    cachet(root)
+        .args(["gc", "--keep-last", "0", "--yes"])
+        .assert()
+        .code(2);
+    let before = ids(root);
+    let config = root.join("keep-none.toml");
+    fs::write(&config, "[gc]\nkeep_last = 0\n").unwrap();
+    cachet(root)
+        .args(["gc", "--yes"])
+        .env("CACHET_CONFIG", &config)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("keep-last 0"));
+    assert_eq!(ids(root), before, "nothing was collected");
 }

@@ -32,8 +32,8 @@ pub struct GcArgs {
     /// Remove stale writes and failed items older than AGE (default 1d).
     #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "1d")]
     pub stale: Option<String>,
-    /// Keep only the newest N READY versions of each key.
-    #[arg(long, value_name = "N")]
+    /// Keep only the newest N READY versions of each key (1 or more).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_last: Option<u32>,
     /// Remove READY items not accessed for this long.
     #[arg(long, value_name = "AGE")]

@@ -60,6 +60,13 @@ impl Picks {
 
 /// Plans a collection under `policy` as of `now`. Reads only; nothing changes.
 pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPlan> {
+    if policy.keep_last == Some(0) {
+        // Surely a slip (for "no limit", leave it out): it would take every READY item.
+        return Err(Error::invalid(
+            "keep-last 0",
+            "would collect every READY version of every key; keep 1 or more",
+        ));
+    }
     // One snapshot: every query sees the same registry, on this connection and on those
     // that share the census's read out among the cores. Dropping it ends the reads.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
