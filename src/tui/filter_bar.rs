@@ -45,6 +45,8 @@ impl FilterError {
 pub struct FilterRequest {
     pub seq: u64,
     pub query: ListQuery,
+    /// The item to keep selected, and its screen row, if the new list holds it.
+    pub hold: Option<(i64, usize)>,
 }
 
 /// A checked filter and its first page.
@@ -52,7 +54,9 @@ pub struct FilterRequest {
 pub struct Filtered {
     pub query: ListQuery,
     pub notices: Vec<Notice>,
+    /// The page holding the item to keep selected, or else the first.
     pub page: PageData,
+    pub hold: Option<(i64, usize)>,
 }
 
 /// The bar's state. The filter in force is the list's (`app.list.query.filter`).
@@ -154,7 +158,7 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
             app.filter.input = Input::new(before.clone());
             app.filter.error = None;
             close(app);
-            apply_text(app, &before, fx);
+            apply_text(app, &before, Hold::Selection, fx);
         }
         Action::Quit => app.quit = true,
         _ => {}
@@ -171,23 +175,33 @@ fn close(app: &mut App) {
 /// The text changed: parse it; a good filter goes to the worker, a bad one shows where.
 fn edited(app: &mut App, fx: &mut Vec<Effect>) {
     let text = app.filter.input.value().to_string();
-    apply_text(app, &text, fx);
+    apply_text(app, &text, Hold::Top, fx);
+}
+
+/// Where the selection goes in the list a new filter gives.
+#[derive(Clone, Copy, PartialEq)]
+enum Hold {
+    /// To the first row: the best match of what is being typed.
+    Top,
+    /// It stays on its item if the new list holds it: after `f` (the row matches what it
+    /// adds), or a filter cleared or given up (to see the item found among the others).
+    Selection,
 }
 
 /// Asks for `text` as the filter, unless it is already in force or does not parse.
-fn apply_text(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
+fn apply_text(app: &mut App, text: &str, hold: Hold, fx: &mut Vec<Effect>) {
     match Filter::parse(text.trim_end()) {
         Err(e) => app.filter.error = Some(FilterError::of(e)),
         Ok(filter) => {
             app.filter.error = None;
-            request(app, filter, fx);
+            request(app, filter, hold, fx);
         }
     }
 }
 
 /// Sends `filter` to the worker (also when it is the one in force: a request still
 /// on its way may be for another).
-fn request(app: &mut App, filter: Filter, fx: &mut Vec<Effect>) {
+fn request(app: &mut App, filter: Filter, hold: Hold, fx: &mut Vec<Effect>) {
     app.filter.seq += 1;
     let query = ListQuery {
         filter,
@@ -196,6 +210,7 @@ fn request(app: &mut App, filter: Filter, fx: &mut Vec<Effect>) {
     fx.push(Effect::Filter(FilterRequest {
         seq: app.filter.seq,
         query,
+        hold: (hold == Hold::Selection).then(|| app.list.held()).flatten(),
     }));
 }
 
@@ -216,14 +231,19 @@ pub fn loaded(
             if (&f.query.tab, &f.query.sort) != (&app.list.query.tab, &app.list.query.sort) {
                 // Another tab or order was chosen while this was on its way: that one is
                 // listed, so ask again for this filter in it.
-                return request(app, f.query.filter, fx);
+                let hold = if f.hold.is_some() {
+                    Hold::Selection
+                } else {
+                    Hold::Top
+                };
+                return request(app, f.query.filter, hold, fx);
             }
             if f.query.filter == app.list.query.filter {
                 // The filter in force already (the bar left unedited, or edited back):
                 // the list, its selection and counts stay as they are.
                 return;
             }
-            app.list.reset(f.query);
+            app.list.reset_to(f.query, f.hold);
             let mut page = f.page;
             page.generation = app.list.generation;
             app.list.loaded(page);
@@ -266,7 +286,7 @@ fn recall(app: &mut App, older: bool, fx: &mut Vec<Effect>) {
         None => typed,
     };
     bar.input = Input::new(text.clone());
-    apply_text(app, &text, fx);
+    apply_text(app, &text, Hold::Top, fx);
 }
 
 /// Keeps `text` as the newest history entry.
@@ -290,7 +310,7 @@ pub fn clear(app: &mut App, fx: &mut Vec<Effect>) -> bool {
     app.filter.input = Input::default();
     app.filter.error = None;
     app.filter.notices.clear();
-    request(app, Filter::all(), fx);
+    request(app, Filter::all(), Hold::Selection, fx);
     app.say("filter cleared");
     true
 }
@@ -318,7 +338,7 @@ pub fn add_cell(app: &mut App, fx: &mut Vec<Effect>) {
             remember(app, &text);
             app.filter.input = Input::new(text.clone());
             app.say(format!("filter: {text}"));
-            request(app, filter, fx);
+            request(app, filter, Hold::Selection, fx);
         }
         Err(e) => app.warn(format!("f: {e}")),
     }

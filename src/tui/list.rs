@@ -162,10 +162,21 @@ impl List {
     /// Shows something else, as [`List::reset`], but keeps the selected item selected,
     /// on the same screen row, if the new list holds it.
     pub fn reset_holding(&mut self, query: ListQuery) {
-        let held = (self.selected()).map(|item| (item.id, self.sel.saturating_sub(self.offset)));
+        let held = self.held();
+        self.reset_to(query, held);
+    }
+
+    /// Shows something else, as [`List::reset`], with the selection to land on `held`
+    /// (an item and its screen row, from [`List::held`]) if the new list holds it.
+    pub fn reset_to(&mut self, query: ListQuery, held: Option<(i64, usize)>) {
         self.reset(query);
         self.holding = held;
         self.sticky = held.map(|(id, _)| id);
+    }
+
+    /// The selected item and the screen row it is on.
+    pub fn held(&self) -> Option<(i64, usize)> {
+        (self.selected()).map(|item| (item.id, self.sel.saturating_sub(self.offset)))
     }
 
     /// Reads the same list again (the registry changed), keeping the selection on the

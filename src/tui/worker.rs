@@ -226,9 +226,12 @@ fn filter_job(source: &Source, req: FilterRequest) -> Result<Filtered, FilterErr
             generation: req.seq,
             query: req.query.clone(),
             page: 0,
-            fetch: Fetch::Forward {
-                from: 0,
-                after: None,
+            fetch: match req.hold {
+                Some((id, _)) => Fetch::Holding { id },
+                None => Fetch::Forward {
+                    from: 0,
+                    after: None,
+                },
             },
         },
     )
@@ -240,6 +243,7 @@ fn filter_job(source: &Source, req: FilterRequest) -> Result<Filtered, FilterErr
         query: req.query,
         notices,
         page,
+        hold: req.hold,
     })
 }
 

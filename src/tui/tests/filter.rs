@@ -305,3 +305,34 @@ fn a_filter_bar_left_as_it_was_keeps_the_selection() {
     h.keys("<enter>");
     assert_eq!(h.app.list.selected().map(|i| i.id), Some(3));
 }
+
+/// Typing a filter shows its best matches from the top; a filter cleared, or a term added
+/// with `f` (which the row matches), keeps the selection on its item, on its screen row.
+#[test]
+fn a_cleared_or_added_to_filter_keeps_the_selection() {
+    let (dir, cache) = big_cache(1000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("/");
+    h.type_text("uri~data/00");
+    h.keys("<enter>");
+    for _ in 0..25 {
+        h.keys("<pgdn>");
+    }
+    h.keys("k");
+    let (uri, row) = (h.selected_uri(), h.app.list.sel - h.app.list.offset);
+    assert!(h.app.list.sel > 300, "{}", h.app.list.sel);
+
+    h.keys("<esc>");
+    assert_eq!(h.filter_text(), "");
+    assert_eq!(h.selected_uri(), uri, "cleared");
+    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    h.keys("f");
+    assert_eq!(h.filter_text(), "status:ready");
+    assert_eq!(h.selected_uri(), uri, "a term added");
+    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+
+    // Typing: the first match.
+    h.keys("/");
+    h.type_text(" uri~data/0009");
+    assert_eq!(h.selected_uri(), "file:///data/000900");
+}
