@@ -109,6 +109,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this refuses one item (it is not there, or not in a status for the change)
+    /// rather than says the registry itself failed.
+    pub fn is_about_an_item(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound { .. } | Error::InvalidTransition { .. } | Error::NotInTrash { .. }
+        )
+    }
+
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidInput {

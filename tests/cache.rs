@@ -241,6 +241,42 @@ fn forbidden_transitions_are_errors_and_change_nothing() {
     assert_eq!(cache.restore(other.id).unwrap().status, Status::Failed);
 }
 
+/// Trash and restore of many items: one transaction, each item's own refusal its outcome
+/// in the order given, the others changed all the same.
+#[test]
+fn many_items_are_trashed_and_restored_at_once_each_with_its_outcome() {
+    let (_d, cache) = cache();
+    let a = put_uri(&cache, "s3://b/a");
+    let b = put_uri(&cache, "s3://b/b");
+    let trashed = put_uri(&cache, "s3://b/t");
+    cache.trash(trashed.id).unwrap();
+    let out = cache.trash_many(&[a.id, 999, trashed.id, b.id]).unwrap();
+    let statuses: Vec<_> = out.iter().map(|o| o.as_ref().map(|i| i.status)).collect();
+    assert!(matches!(statuses[0], Ok(Status::Trash)));
+    assert!(
+        matches!(out[1], Err(Error::NotFound { .. })),
+        "{:?}",
+        out[1]
+    );
+    assert!(
+        matches!(out[2], Err(Error::InvalidTransition { .. })),
+        "{:?}",
+        out[2]
+    );
+    assert!(matches!(statuses[3], Ok(Status::Trash)));
+    assert_eq!(cache.get(b.id).unwrap().status, Status::Trash);
+
+    let back = cache.restore_many(&[b.id, b.id, a.id]).unwrap();
+    assert_eq!(back[0].as_ref().unwrap().status, Status::Ready);
+    assert!(
+        matches!(back[1], Err(Error::NotInTrash { .. })),
+        "{:?}",
+        back[1]
+    );
+    assert_eq!(cache.get(a.id).unwrap().status, Status::Ready);
+    assert_eq!(cache.get(trashed.id).unwrap().status, Status::Trash);
+}
+
 #[test]
 fn blobs_are_deduplicated_and_purged_only_when_unreferenced() {
     let (_d, cache) = cache();

@@ -519,7 +519,7 @@ fn keys_and_digests_edited_by_hand_are_shown_not_a_panic() {
         (&["restore", "1"], "aééééééééééé@1  restored"),
         (&["get", "2", "-o", out], "(3 B)"),
         (&["get", "2"], "k-v1 (3 B)"),
-        (&["gc", "--dry-run", "--keep-last", "0"], "k@1 "),
+        (&["gc", "--dry-run", "--max-size", "0"], "k@1 "),
     ] {
         let done = cachet(root).current_dir(root).args(args).output().unwrap();
         let text = String::from_utf8_lossy(&done.stdout);

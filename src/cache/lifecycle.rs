@@ -3,7 +3,7 @@
 use super::Cache;
 use crate::error::{Error, Result};
 use crate::key::blob_digest;
-use crate::registry::{Item, now_ms};
+use crate::registry::{Db, Item, now_ms};
 use crate::status::Status;
 
 impl Cache {
@@ -41,6 +41,38 @@ impl Cache {
     pub fn restore(&self, id: i64) -> Result<Item> {
         self.registry.write(|db| db.restore(id, now_ms()))?;
         self.get(id)
+    }
+
+    /// Moves many items to TRASH in one transaction: a filter's thousands of matches
+    /// take one commit, not one each. Each item's own refusal (not found, in the trash
+    /// already) is its outcome, in the order given, and leaves the others be; a failure
+    /// of the registry itself changes none of them.
+    pub fn trash_many(&self, ids: &[i64]) -> Result<Vec<Result<Item>>> {
+        self.change_many(ids, |db, id, now| {
+            db.transition(id, Status::Trash, None, now)
+        })
+    }
+
+    /// Brings many items back from TRASH in one transaction, as [`Cache::trash_many`].
+    pub fn restore_many(&self, ids: &[i64]) -> Result<Vec<Result<Item>>> {
+        self.change_many(ids, |db, id, now| db.restore(id, now).map(|_| ()))
+    }
+
+    fn change_many(
+        &self,
+        ids: &[i64],
+        change: impl Fn(&Db<'_>, i64, i64) -> Result<()>,
+    ) -> Result<Vec<Result<Item>>> {
+        let now = now_ms();
+        self.registry.write(|db| {
+            (ids.iter())
+                .map(|&id| match change(&db, id, now) {
+                    Ok(()) => db.item(id).map(Ok),
+                    Err(e) if e.is_about_an_item() => Ok(Err(e)),
+                    Err(e) => Err(e),
+                })
+                .collect()
+        })
     }
 
     /// Marks item `id` FAILED with `reason`.

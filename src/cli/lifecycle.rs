@@ -133,14 +133,19 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
         }
         ids = all;
     }
+    // Trash and restore take one transaction for them all (a filter may match many);
+    // purge deletes files as it goes, so goes one by one.
+    type Outcome = cachet::Result<(cachet::Item, Option<bool>)>;
+    let outcomes: Box<dyn Iterator<Item = Outcome>> = match what {
+        Change::Trash => Box::new(cache.trash_many(&ids)?.into_iter().map(without_blob)),
+        Change::Restore => Box::new(cache.restore_many(&ids)?.into_iter().map(without_blob)),
+        Change::Purge => Box::new(
+            (ids.into_iter()).map(|id| cache.purge(id).map(|(item, freed)| (item, Some(freed)))),
+        ),
+    };
     let mut out = io::stdout().lock();
     let mut failures = 0;
-    for id in ids {
-        let outcome = match what {
-            Change::Trash => cache.trash(id).map(|item| (item, None)),
-            Change::Restore => cache.restore(id).map(|item| (item, None)),
-            Change::Purge => cache.purge(id).map(|(item, freed)| (item, Some(freed))),
-        };
+    for outcome in outcomes {
         match outcome {
             Ok((item, freed)) => {
                 if g.json {
@@ -184,6 +189,13 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
         bail!("{failures} of the items could not be changed");
     }
     Ok(())
+}
+
+/// The outcome of a change that deletes no blob.
+fn without_blob(
+    outcome: cachet::Result<cachet::Item>,
+) -> cachet::Result<(cachet::Item, Option<bool>)> {
+    outcome.map(|item| (item, None))
 }
 
 pub fn fail(g: &Global, a: FailArgs) -> Result<()> {

@@ -76,26 +76,36 @@ fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
 }
 
 pub fn apply(cache: &Cache, plan: &Plan) -> Action {
-    let mut items = Vec::new();
     let mut errors = Vec::new();
     let mut freed = 0;
-    for &id in &plan.ids {
-        let result = match plan.op {
-            Op::Trash => cache.trash(id),
-            Op::Restore => cache.restore(id),
-            Op::Pin => cache.pin(id, true),
-            Op::Unpin => cache.pin(id, false),
-            Op::Purge => cache.purge(id).map(|(item, blob_deleted)| {
-                if blob_deleted {
-                    freed += item.size.unwrap_or(0);
+    let one_by_one = |change: &mut dyn FnMut(i64) -> cachet::Result<cachet::Item>| {
+        (plan.ids.iter()).map(|&id| change(id)).collect::<Vec<_>>()
+    };
+    // Trash and restore change every marked item in one transaction.
+    let outcomes = match plan.op {
+        Op::Trash => cache.trash_many(&plan.ids),
+        Op::Restore => cache.restore_many(&plan.ids),
+        Op::Pin => Ok(one_by_one(&mut |id| cache.pin(id, true))),
+        Op::Unpin => Ok(one_by_one(&mut |id| cache.pin(id, false))),
+        Op::Purge => Ok(one_by_one(&mut |id| {
+            let (item, blob_deleted) = cache.purge(id)?;
+            if blob_deleted {
+                freed += item.size.unwrap_or(0);
+            }
+            Ok(item)
+        })),
+    };
+    let mut items = Vec::new();
+    match outcomes {
+        Ok(outcomes) => {
+            for (id, outcome) in plan.ids.iter().zip(outcomes) {
+                match outcome {
+                    Ok(item) => items.push(item),
+                    Err(e) => errors.push(format!("item {id}: {e}")),
                 }
-                item
-            }),
-        };
-        match result {
-            Ok(item) => items.push(item),
-            Err(e) => errors.push(format!("item {id}: {e}")),
+            }
         }
+        Err(e) => errors.push(e.to_string()),
     }
     Action::Applied {
         op: plan.op,
