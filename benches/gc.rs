@@ -229,7 +229,7 @@ fn apply_trash(cache: &Cache, trash: &GcPolicy) {
 fn write_plan(out: &mut String, name: &str, plan: &GcPlan, root: &Path) {
     let _ = writeln!(
         out,
-        "== {name}: {} items, {} files, usage before {}",
+        "== {name}: {} items, {} files, usage before {:?}",
         plan.items.len(),
         plan.files.len(),
         plan.usage_before

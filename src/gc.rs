@@ -327,8 +327,9 @@ pub struct GcPlan {
     pub items: Vec<PlannedItem>,
     pub files: Vec<PlannedFile>,
     pub totals: Vec<(Reason, ReasonTotal)>,
-    /// Bytes the cache holds now (distinct blobs).
-    pub usage_before: u64,
+    /// Bytes the cache holds now (distinct blobs), when the plan measured them: max-size
+    /// does (from every item's size); the other policies read fewer items.
+    pub usage_before: Option<u64>,
 }
 
 impl GcPlan {

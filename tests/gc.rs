@@ -251,7 +251,7 @@ fn max_size_evicts_least_recently_used_until_under_the_cap() {
         Utc::now(),
     )
     .unwrap();
-    assert_eq!(plan.usage_before, total);
+    assert_eq!(plan.usage_before, Some(total));
     // Least recently used first: items 2, 3, 4 (each ~100 bytes) bring it under the cap.
     assert_eq!(ids(&plan), [items[2].id, items[3].id, items[4].id]);
     assert!(
@@ -427,16 +427,33 @@ fn collected_manifests_release_their_linked_blobs() {
     let m = manifest::create_from_dir(&cache, &NewItem::new("ds"), &src, &Default::default())
         .unwrap()
         .item;
+    // A part appended: the new version links it by a ref, which records no size.
+    let more = put(&cache, "more", "three");
+    let entry = Entry::File(FileEntry {
+        key: "f3".into(),
+        sha256: more.sha256.clone(),
+        size_bytes: more.size,
+        ..FileEntry::default()
+    });
+    let m2 = manifest::append(&cache, &m, vec![Ok(entry)]).unwrap().item;
     cache.trash(m.id).unwrap();
+    cache.trash(m2.id).unwrap();
     let plan = plan_trash(&cache, Utc::now());
     let unlinked = plan
         .files
         .iter()
         .filter(|f| f.reason == Reason::Unlinked)
         .count();
-    assert_eq!(unlinked, 3, "two files and the descriptor");
+    assert_eq!(unlinked, 4, "two files, the descriptor and the part");
+    // Each at its file's size, also the part, whose link records none.
+    for f in &plan.files {
+        assert_eq!(f.size, fs::metadata(&f.path).unwrap().len(), "{f:?}");
+    }
     let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
-    assert_eq!(report.blobs_deleted, 4);
+    assert_eq!(
+        report.blobs_deleted, 6,
+        "the manifests', their files', the part"
+    );
     assert_eq!(report.bytes_freed, plan.exclusive_bytes());
 }
 

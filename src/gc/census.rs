@@ -66,7 +66,6 @@ impl ItemRow {
 pub(super) struct LinkRow {
     pub item_id: i64,
     pub sha: ShaId,
-    pub size: Option<i64>,
     /// Whether the manifest is pinned.
     pinned: bool,
 }
@@ -256,7 +255,6 @@ impl Census {
             census.links.push(LinkRow {
                 item_id,
                 sha: NO_SHA,
-                size,
                 pinned: r.get::<_, i64>(3).map_err(&fail)? != 0,
             });
         }

@@ -111,7 +111,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     })
 }
 
-type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, u64);
+type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, Option<u64>);
 
 /// The census a plan under `policy` needs: with only trash, stale writes or failures,
 /// only items in those statuses are read in full.
@@ -202,15 +202,16 @@ fn plan_items(
             picks.add(row, Reason::MaxAge, detail);
         }
     }
-    let mut usage_before = 0;
+    let mut usage_before = None;
     if let Some(cap) = policy.max_size {
         // The blobs the other policies free already count towards the cap.
         let mut refs = Refs::new(&census);
         for pick in &picks.picks {
             refs.plan(&items[pick.row]);
         }
-        usage_before = census.usage();
-        let mut usage_now = usage_before.saturating_sub(refs.freed_so_far());
+        let usage = census.usage();
+        usage_before = Some(usage);
+        let mut usage_now = usage.saturating_sub(refs.freed_so_far());
         // Ranks count every item in LRU order, those other policies already planned too.
         for (rank, &(last, _, row)) in (1u64..).zip(&lru) {
             if usage_now <= cap {
@@ -288,14 +289,18 @@ fn plan_items(
                 continue;
             }
             let sha = census.sha_name(link.sha);
-            if let Ok(path) = cache.blobs().path(&sha)
-                && path.is_file()
+            let Ok(path) = cache.blobs().path(&sha) else {
+                continue;
+            };
+            // The file's own size: a link may record none (a shard's archive).
+            if let Some(meta) = metadata_if_present(&path)?
+                && meta.is_file()
             {
                 freed[link.sha as usize] = true;
                 files.push(PlannedFile {
                     path,
                     sha256: Some(sha),
-                    size: link.size.map_or(0, |s| s.max(0) as u64),
+                    size: meta.len(),
                     reason: Reason::Unlinked,
                 });
             }
