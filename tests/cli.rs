@@ -193,6 +193,18 @@ fn attr_trash_restore_purge_fail() {
         .output()
         .unwrap();
     assert_eq!(json_lines(&trash.stdout).len(), 1);
+    // What is in the trash can be looked at before it is purged.
+    cachet(root)
+        .args(["cat", &id])
+        .assert()
+        .success()
+        .stdout("x");
+    cachet(root)
+        .args(["preview", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("x"));
+    cachet(root).args(["path", &id]).assert().success();
     cachet(root)
         .args(["restore", &id])
         .assert()

@@ -15,7 +15,8 @@ impl Cache {
         self.registry.write(|db| db.record_access(id, now_ms()))
     }
 
-    /// The blob path of a READY item, checked to exist with the registered size.
+    /// The blob path of a READY item (or one in the trash that was), checked to exist
+    /// with the registered size.
     pub fn content_path(&self, item: &Item) -> Result<PathBuf> {
         let (sha, size) = ready_content(item)?;
         let path = self.blobs.path(sha)?;
@@ -53,9 +54,17 @@ impl Cache {
     }
 }
 
+/// The digest and size of an item whose content can be read: a READY one, or one in the
+/// trash that was READY (its blob stays until it is purged, so it can be looked at
+/// before).
 fn ready_content(item: &Item) -> Result<(&str, u64)> {
-    match (&item.sha256, item.size, item.status) {
-        (Some(sha), Some(size), Status::Ready) => Ok((sha, size)),
+    let readable = match item.status {
+        Status::Ready => true,
+        Status::Trash => item.trashed_from == Some(Status::Ready),
+        _ => false,
+    };
+    match (&item.sha256, item.size) {
+        (Some(sha), Some(size)) if readable => Ok((sha, size)),
         _ => Err(Error::invalid(
             format!("item {} ({})", item.id, item.reference()),
             format!("is {}, it has no readable content", item.status),
