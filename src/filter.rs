@@ -239,6 +239,29 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
     unknown_name(&cat, *scope, name, "the list is in id order").map(Some)
 }
 
+/// A note when a listing's column `name` is neither one of `builtins` nor an attribute
+/// any item has (a typo, most likely): its column would stay empty.
+pub fn check_column(conn: &Connection, name: &str, builtins: &[&str]) -> Result<Option<String>> {
+    if builtins.contains(&name) {
+        return Ok(None);
+    }
+    let attr = name.strip_prefix("attr.").unwrap_or(name);
+    let mut cat = Catalogue::new(conn);
+    if !cat.types(Scope::Attr, attr)?.is_empty() {
+        return Ok(None);
+    }
+    let names = cat.names(Scope::Attr)?;
+    let known = builtins
+        .iter()
+        .copied()
+        .chain(names.iter().map(String::as_str));
+    let mut message = format!("no column or attribute is named '{name}', so its column is empty");
+    if let Some(k) = typecheck::closest(known, name) {
+        message.push_str(&format!("; did you mean '{k}'?"));
+    }
+    Ok(Some(message))
+}
+
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.
 pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
     sort::page(conn, q, now, false)

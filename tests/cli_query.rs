@@ -96,7 +96,20 @@ fn ls_filters_sorts_and_pages() {
         .success()
         .stdout(predicate::str::starts_with(
             "ID  BATCH  PROJECT\n1   1      p1\n4   4",
-        ));
+        ))
+        .stderr("");
+    // A column nothing has is listed empty, and said so (a typo, most likely).
+    cachet(root)
+        .args(["ls", "--columns", "id,sze,batchh,help", "--limit", "1"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no column or attribute is named 'sze', so its column is empty; did you mean 'size'?",
+        ))
+        .stderr(predicate::str::contains(
+            "'batchh', so its column is empty; did you mean 'batch'?",
+        ))
+        .stderr(predicate::str::contains("'help', so its column is empty\n"));
     // NAME is the label, else the URI: what the browser shows too.
     put(root, &["s3://b/labelled.csv", "--label", "Run two"]);
     cachet(root)

@@ -125,6 +125,11 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     } else {
         a.columns.clone()
     };
+    for column in &columns {
+        if let Some(note) = filter::check_column(conn, column, COLUMNS)? {
+            eprintln!("cachet: note: {note}");
+        }
+    }
     let mut rows = Vec::new();
     let mut q = Query {
         filter: f,
@@ -168,6 +173,12 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// The columns `cell` knows by name; any other is an attribute's.
+const COLUMNS: &[&str] = &[
+    "id", "key", "version", "ver", "status", "size", "age", "created", "accessed", "name", "uri",
+    "label", "filename", "sha256",
+];
 
 fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
     let time = |t: chrono::DateTime<Utc>| age(t, now);

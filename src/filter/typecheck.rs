@@ -404,15 +404,21 @@ fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<Strin
         return Ok(Some(format!("{}.{name}", other.prefix())));
     }
     let known = cat.names(scope)?;
-    Ok(known
-        .iter()
+    Ok(
+        closest(known.iter().map(String::as_str), name).map(|k| match scope {
+            Scope::Attr => k.to_string(),
+            Scope::Param => format!("param.{k}"),
+        }),
+    )
+}
+
+/// Of `known`, the name nearest to `name` when one is near enough to be a typo of it.
+pub(crate) fn closest<'a>(known: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    known
         .map(|k| (edit_distance(&k.to_lowercase(), &name.to_lowercase()), k))
         .filter(|(d, k)| *d <= 2.max(k.chars().count() / 3))
         .min()
-        .map(|(_, k)| match scope {
-            Scope::Attr => k.clone(),
-            Scope::Param => format!("param.{k}"),
-        }))
+        .map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
