@@ -613,6 +613,12 @@ fn get_writes_only_a_plain_name_in_the_current_directory() {
     assert_eq!(fs::read_to_string(work.join("up.txt")).unwrap(), "mine");
     assert!(get(&["get", "2", "-o", "up.txt"]).status.success());
     assert_eq!(fs::read_to_string(work.join("up.txt")).unwrap(), "up");
+    // -o a directory: into it, under the item's own name, which replaces nothing there.
+    fs::create_dir(work.join("into")).unwrap();
+    assert!(get(&["get", "2", "-o", "into"]).status.success());
+    assert_eq!(fs::read_to_string(work.join("into/up.txt")).unwrap(), "up");
+    let twice = get(&["get", "2", "-o", "into/"]);
+    assert_eq!(twice.status.code(), Some(1), "{twice:?}");
 }
 
 /// Table cells are padded by hand: `format!` widths stop at 65,535 characters.

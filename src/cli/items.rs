@@ -64,8 +64,9 @@ pub struct ItemArg {
 pub struct GetArgs {
     #[command(flatten)]
     pub item: ItemArg,
-    /// Where to write the content, replacing a file there (default: the item's file name
-    /// in the current directory, which must not exist yet).
+    /// Where to write the content, replacing a file there; a directory takes it under the
+    /// item's file name (default: that name in the current directory), which must not
+    /// exist yet.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -102,8 +103,13 @@ pub fn put(g: &Global, a: PutArgs) -> Result<()> {
 pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     let cache = g.open()?;
     let item = cache.resolve(&a.item.item, true)?;
-    let chosen = a.output.is_some();
-    let dest = a.output.unwrap_or_else(|| default_output(&item));
+    // Into a directory given with -o, as without it: under the item's own name, which
+    // replaces nothing (only a file name the user gives may).
+    let (dest, chosen) = match a.output {
+        Some(dir) if dir.is_dir() => (dir.join(default_output(&item)), false),
+        Some(file) => (file, true),
+        None => (default_output(&item), false),
+    };
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
