@@ -219,6 +219,13 @@ fn count_and_count_by_status() {
         (stale["count"].as_i64(), stale["within"].as_str()),
         (Some(1), Some("WRITE"))
     );
+    // `--status` takes it as the filter and the browser's tab do.
+    assert_eq!(ids(root, &["--status", "stale"]), [3]);
+    cachet(root)
+        .args(["ls", "--status", "stall"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("or stale"));
 }
 
 #[test]

@@ -16,9 +16,10 @@ use super::{Global, parse_status};
 pub struct LsArgs {
     /// A filter, e.g. `status:ready project=alpha 'batch>=2'` (words are joined).
     pub filter: Vec<String>,
-    /// Only items in this status (same as `status:S` in the filter).
-    #[arg(long, value_parser = parse_status)]
-    pub status: Option<Status>,
+    /// Only items in this status, or `stale` for writes whose writer is gone (the same as
+    /// `status:S` in the filter).
+    #[arg(long, value_parser = status_word)]
+    pub status: Option<String>,
     /// Only the newest version of each key (same as `version=latest`).
     #[arg(long)]
     pub latest: bool,
@@ -53,11 +54,21 @@ pub struct CountArgs {
 }
 
 /// Parses the words of a filter plus the shorthand options into one filter.
-pub fn build_filter(words: &[String], status: Option<Status>, latest: bool) -> Result<Filter> {
+/// A `--status` value: a status, or `stale`, in lower case as the filter writes them.
+fn status_word(arg: &str) -> Result<String, String> {
+    let word = arg.to_ascii_lowercase();
+    if word == "stale" {
+        return Ok(word);
+    }
+    parse_status(arg).map_err(|e| format!("{e}, or stale"))?;
+    Ok(word)
+}
+
+pub fn build_filter(words: &[String], status: Option<&str>, latest: bool) -> Result<Filter> {
     let mut text = words.join(" ");
     let mut extra = Vec::new();
     if let Some(s) = status {
-        extra.push(format!("status:{}", s.as_str().to_ascii_lowercase()));
+        extra.push(format!("status:{s}"));
     }
     if latest {
         extra.push("version=latest".to_string());
@@ -107,7 +118,7 @@ pub fn looks_like_filter(word: &str) -> bool {
 
 pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     let cache = g.open()?;
-    let f = build_filter(&a.filter, a.status, a.latest)?;
+    let f = build_filter(&a.filter, a.status.as_deref(), a.latest)?;
     print_notices(&cache, &f)?;
     let sort: SortSpec = a.sort.parse()?;
     if let Some(note) = filter::check_sort(cache.registry().db().conn, &sort)? {
