@@ -109,6 +109,16 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("cachet: error: {}", output::one_line(&err));
+            // A filter that does not parse, or asks what the registry cannot answer
+            // (a value of no type its attribute has), is a wrong argument: usage.
+            if err.chain().any(|e| {
+                matches!(
+                    e.downcast_ref::<cachet::Error>(),
+                    Some(cachet::Error::Filter { .. })
+                )
+            }) {
+                return ExitCode::from(2);
+            }
             ExitCode::FAILURE
         }
     }

@@ -348,6 +348,15 @@ fn usage_errors_exit_2_and_errors_exit_1() {
     // Nothing was registered by any of the failures.
     let ls = cachet(root).args(["ls", "--json"]).output().unwrap();
     assert!(ls.stdout.is_empty());
+    // A filter that does not parse is a wrong argument too.
+    put(root, &["u"], "x");
+    for filter in ["status:readi", "size>1XB", "(batch=1"] {
+        cachet(root)
+            .args(["ls", filter])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("^"));
+    }
 }
 
 #[test]

@@ -127,7 +127,7 @@ fn filter_errors_point_at_the_position() {
     cachet(root)
         .args(["ls", "batch>=x"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(
             predicate::str::contains("batch is int, got 'x'")
                 .and(predicate::str::contains("         ^")),
@@ -155,7 +155,7 @@ fn filter_errors_point_at_the_position() {
     cachet(root)
         .args(["ls", "(status:ready"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("^"));
 }
 
