@@ -243,6 +243,22 @@ fn filters_select_items_for_trash_restore_and_pin() {
         .assert()
         .success();
     assert_eq!(ids(root, &["status:trash"]), [12]);
-    cachet(root).args(["pin", "project=p2"]).assert().success();
+    cachet(root)
+        .args(["pin", "project=p2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("@1  pinned\n"));
     assert_eq!(ids(root, &["pinned"]), [2, 5, 8, 11]);
+    cachet(root)
+        .args(["unpin", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::ends_with("@1  unpinned\n"));
+    // A filter that matches nothing changes nothing, and says so.
+    cachet(root)
+        .args(["trash", "project=none"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("no item matches 'project=none'"));
 }

@@ -238,7 +238,14 @@ pub fn pin(g: &Global, a: ItemsArg, pinned: bool) -> Result<()> {
     let cache = g.open()?;
     let ids = super::lifecycle::resolve_all(&cache, &a.items)?;
     for id in ids {
-        print_item_line(g, &cache.pin(id, pinned)?)?;
+        let item = cache.pin(id, pinned)?;
+        if g.json {
+            print_item_line(g, &item)?;
+        } else {
+            let done = if pinned { "pinned" } else { "unpinned" };
+            let key = cachet::key::abbrev(&item.key, 12);
+            output::say(format_args!("{}  {key}@{}  {done}", item.id, item.version))?;
+        }
     }
     Ok(())
 }

@@ -105,6 +105,10 @@ pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
         let words: Vec<String> = filters.into_iter().cloned().collect();
         let f = query::build_filter(&words, None, false)?;
         let matches = query::matching_ids(cache, &f)?;
+        if matches.is_empty() {
+            // Not an error (there is nothing to change), but not silence either.
+            eprintln!("cachet: no item matches '{}'", f.as_str());
+        }
         ids.extend(matches.into_iter().filter(|id| seen.insert(*id)));
     }
     Ok(ids)
