@@ -344,7 +344,14 @@ fn usage_errors_exit_2_and_errors_exit_1() {
         .args(["cat", "424242"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("not found: item '424242'"));
+        .stderr(predicate::str::contains(
+            "not found: item '424242': no item has that id, nor a key starting with it",
+        ));
+    cachet(root)
+        .args(["show", "999"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("item '999': no item has that id"));
     // Nothing was registered by any of the failures.
     let ls = cachet(root).args(["ls", "--json"]).output().unwrap();
     assert!(ls.stdout.is_empty());

@@ -107,6 +107,13 @@ impl Cache {
                         .ok_or_else(|| Error::not_found(format!("item '{reference}'"))),
                 }
             }
+            // A well-formed reference that names nothing: say what was looked for.
+            (None, 0) if looks_like_key => Err(Error::not_found(format!(
+                "item '{reference}': no item has that id, nor a key starting with it"
+            ))),
+            (None, 0) if reference.trim_start_matches('#').parse::<i64>().is_ok() => Err(
+                Error::not_found(format!("item '{reference}': no item has that id")),
+            ),
             (None, 0) => Err(Error::not_found(format!(
                 "item '{reference}' (give an id, a key prefix of 4+ hex digits, or KEY@VERSION)"
             ))),
