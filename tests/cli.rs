@@ -308,6 +308,24 @@ fn import_ndjson_in_one_transaction() {
         .stderr(predicate::str::contains(
             "bad.ndjson:1: give exactly one of",
         ));
+    // The file's line, the line's column; a missing file named with its line.
+    fs::write(&bad, "{\"uri\": \"u3\", \"text\": \"a\"}\n{uri}\n").unwrap();
+    cachet(&root)
+        .args(["import", bad.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::ends_with(
+            "bad.ndjson:2: column 2: key must be a string\n",
+        ));
+    fs::write(&bad, "{\"uri\": \"u3\", \"path\": \"no-such-file\"}\n").unwrap();
+    cachet(&root)
+        .args(["import", bad.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("bad.ndjson:1: ")
+                .and(predicate::str::contains("no-such-file: No such file")),
+        );
 }
 
 #[test]

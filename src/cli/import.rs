@@ -93,7 +93,14 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
 }
 
 fn parse_line(text: &str, base: &Path) -> Result<IngestItem, String> {
-    let line: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let line: Line = serde_json::from_str(text).map_err(|e| {
+        // The line number is the file's (given before this); serde's counts from the
+        // line itself, so only its column is said.
+        let message = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        let what = message.strip_suffix(&at).unwrap_or(&message);
+        format!("column {}: {what}", e.column())
+    })?;
     if !matches!(line.params, Json::Object(_) | Json::Null) {
         return Err("\"params\" must be an object".into());
     }
@@ -112,6 +119,10 @@ fn parse_line(text: &str, base: &Path) -> Result<IngestItem, String> {
             } else {
                 base.join(&path)
             };
+            // Checked here too, so that a missing file is named with its line.
+            if let Err(e) = std::fs::metadata(&full) {
+                return Err(format!("{}: {e}", full.display()));
+            }
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             (IngestContent::File(full), line.filename.or(name))
         }
