@@ -383,7 +383,7 @@ impl<R: Read> HashingReader<R> {
             Err(Error::Integrity {
                 path: path.to_path_buf(),
                 expected: expected.to_string(),
-                actual,
+                actual: format!("it hashes to {actual}"),
             })
         }
     }

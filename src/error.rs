@@ -61,8 +61,9 @@ pub enum Error {
     #[error("item {id} is not in the trash (it is {status})")]
     NotInTrash { id: i64, status: crate::Status },
 
-    /// Content on disk does not hash to what the registry says.
-    #[error("{path}: content hashes to {actual}, expected {expected}")]
+    /// Content on disk is not what the registry says: `actual` says how (it hashes to
+    /// another digest, it has another size).
+    #[error("{path}: content altered: {actual}, expected {expected}")]
     Integrity {
         path: PathBuf,
         expected: String,

@@ -177,7 +177,7 @@ impl<'a> HashingWriter<'a> {
             Err(Error::Integrity {
                 path: key.into(),
                 expected: expected.to_string(),
-                actual,
+                actual: format!("it hashes to {actual}"),
             })
         }
     }

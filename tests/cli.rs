@@ -457,11 +457,19 @@ fn altered_blob_fails_cat_and_get() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&blob, "0riginal").unwrap();
+    cachet(&root).args(["cat", "1"]).assert().code(1).stderr(
+        predicate::str::contains("content altered: it hashes to ")
+            .and(predicate::str::contains(format!(", expected {sha}"))),
+    );
+    fs::write(&blob, "longer than the original").unwrap();
     cachet(&root)
         .args(["cat", "1"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("expected ").and(predicate::str::contains(sha)));
+        .stderr(predicate::str::contains(format!(
+            "content altered: it holds 24 bytes, expected 8 bytes ({sha})"
+        )));
+    fs::write(&blob, "0riginal").unwrap();
     let dest = dir.path().join("out");
     cachet(&root)
         .args(["get", "1", "-o", dest.to_str().unwrap()])

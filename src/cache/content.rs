@@ -33,8 +33,8 @@ impl Cache {
         if meta.len() != size {
             return Err(Error::Integrity {
                 path,
-                expected: format!("{sha} ({size} bytes)"),
-                actual: format!("a file of {} bytes", meta.len()),
+                expected: format!("{size} bytes ({sha})"),
+                actual: format!("it holds {} bytes", meta.len()),
             });
         }
         Ok(path)
