@@ -229,6 +229,7 @@ struct Ago(u64);
 impl fmt::Display for Ago {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
+            s if s < 60 => write!(f, "{s}s"),
             s if s < 3600 => write!(f, "{}m", s / 60),
             s if s < 86_400 => write!(f, "{}h", s / 3600),
             s => write!(f, "{}d", s / 86_400),
@@ -346,5 +347,17 @@ impl GcPlan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty() && self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ago;
+
+    /// Ages read in the largest whole unit; under a minute in seconds (it said `0m`).
+    #[test]
+    fn ages_read_in_whole_units() {
+        let shown = [0, 59, 60, 3599, 3600, 86_399, 86_400, 864_000].map(|s| Ago(s).to_string());
+        assert_eq!(shown, ["0s", "59s", "1m", "59m", "1h", "23h", "1d", "10d"]);
     }
 }

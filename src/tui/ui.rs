@@ -321,7 +321,9 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     if app.list.is_empty() {
         right.push_str("0/0");
     } else {
-        right.push_str(&format!("{}/{}", app.list.sel + 1, app.list.len()));
+        // A count still capped is a lower bound, as on the tabs.
+        let more = if app.list.exact() { "" } else { "+" };
+        right.push_str(&format!("{}/{}{more}", app.list.sel + 1, app.list.len()));
     }
     let right_w = right.chars().count() as u16;
     let [l, r] =

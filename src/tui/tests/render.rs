@@ -96,3 +96,35 @@ fn empty_tab_and_sorted_header() {
     h.act(crate::tui::update::Action::Resize(40, 12));
     check("write_tab_40x12", &h);
 }
+
+/// While the counts stop at their cap, the footer's row count is a lower bound, marked as
+/// the tabs mark theirs.
+#[test]
+fn a_capped_count_is_shown_as_a_lower_bound() {
+    let (dir, cache) = super::big_cache(1200);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    let filter = h.app.list.query.filter.clone();
+    let counts = h.source.counts(&filter, false, chrono::Utc::now()).unwrap();
+    let action = crate::tui::update::Action::Counted {
+        filter: filter.as_str().to_string(),
+        counts,
+    };
+    // The exact count it asks for next is not run.
+    let _ = crate::tui::update::update(&mut h.app, action);
+    assert!(line_with(&h, "A1000+").contains("R1000+"));
+    assert!(
+        line_with(&h, "id↑")
+            .trim_end_matches(['"', ' '])
+            .ends_with("1/1000+"),
+        "{}",
+        screen(&h)
+    );
+    h.act(crate::tui::update::Action::Refresh);
+    assert!(
+        line_with(&h, "id↑")
+            .trim_end_matches(['"', ' '])
+            .ends_with("1/1200"),
+        "{}",
+        screen(&h)
+    );
+}
