@@ -65,7 +65,7 @@ impl Col {
             Col::Version => Constraint::Length(4),
             Col::Status => Constraint::Length(7),
             Col::Size => Constraint::Length(9),
-            Col::Age => Constraint::Length(4),
+            Col::Age => Constraint::Length(5),
             Col::Attr(_) => Constraint::Length(10),
         }
     }
