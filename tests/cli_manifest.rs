@@ -43,7 +43,7 @@ fn create_show_ls_cat_verify_append_compact_trash() {
     let id = created["id"].to_string();
 
     let shown = stdout(cachet(&root).args(["manifest", "show", &id]));
-    assert!(shown.contains("(dataset v1)"), "{shown}");
+    assert!(shown.contains("(dataset, schema 1)"), "{shown}");
     assert_eq!(shown.matches("shard ").count(), 3, "{shown}");
     // Expanded, each shard's line stays, as the head of its members, one level out.
     let expanded = stdout(cachet(&root).args(["manifest", "show", &id, "--expand"]));

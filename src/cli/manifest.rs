@@ -339,7 +339,7 @@ fn show(g: &Global, cache: &Cache, a: ShowArgs) -> Result<()> {
     if !g.json {
         writeln!(
             out,
-            "manifest {} ({} v{})",
+            "manifest {} ({}, schema {})",
             item.reference(),
             descriptor.manifest_type,
             descriptor.schema_version

@@ -137,10 +137,11 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::Planned(plan) => {
             app.busy = None;
             if plan.ids.is_empty() {
-                let why = plan
-                    .skipped
-                    .first()
-                    .map(|(_, why)| why.clone())
+                let why = (plan.skipped.first())
+                    .map(|(id, why)| match plan.skipped.len() {
+                        1 => format!("item {id} {why}"),
+                        n => format!("{n} items: item {id} {why}, …"),
+                    })
                     .unwrap_or_else(|| "nothing selected".into());
                 app.warn(format!("{}: nothing to do ({why})", plan.op.verb()));
             } else if matches!(plan.op, Op::Pin | Op::Unpin) {

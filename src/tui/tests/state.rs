@@ -262,6 +262,15 @@ fn trash_asks_first_then_restore_brings_it_back() {
     assert_eq!(h.cache().get(1).unwrap().status, Status::Trash);
     assert_eq!(h.app.counts.unwrap().trash.n, 2);
     assert!(h.said().contains("trashed 1 item"));
+    // Again: nothing to do, and which item says why.
+    h.keys("d");
+    assert!(h.app.popup.is_none());
+    assert!(
+        h.said()
+            .ends_with("nothing to do (item 1 is already in the trash)"),
+        "{}",
+        h.said()
+    );
     h.keys("5");
     assert_eq!(h.app.list.len(), 2);
     h.keys("u");
