@@ -262,6 +262,16 @@ pub fn check_column(conn: &Connection, name: &str, builtins: &[&str]) -> Result<
     Ok(Some(message))
 }
 
+/// A note when no item has an attribute named `name`: `then` says what follows from it
+/// (`every item falls in one group`), and the note what may have been meant.
+pub fn check_attr(conn: &Connection, name: &str, then: &str) -> Result<Option<String>> {
+    let mut cat = Catalogue::new(conn);
+    if !cat.types(Scope::Attr, name)?.is_empty() {
+        return Ok(None);
+    }
+    unknown_name(&cat, Scope::Attr, name, then).map(Some)
+}
+
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.
 pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
     sort::page(conn, q, now, false)

@@ -137,3 +137,36 @@ fn pinned_items_are_kept_and_bad_values_are_refused() {
         .stderr(predicate::str::contains("keep-last 0"));
     assert_eq!(ids(root), before, "nothing was collected");
 }
+
+/// `du` groups by status, key or an attribute; an attribute no item has puts every item
+/// in one group, and says so (with the name meant).
+#[test]
+fn du_groups_and_names_an_attribute_nothing_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    setup(root);
+    cachet(root)
+        .args(["attr", "set", "1", "project=alpha"])
+        .assert()
+        .success();
+    cachet(root)
+        .args(["du", "--by", "attr:project"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("alpha"))
+        .stderr("");
+    cachet(root)
+        .args(["du", "--by", "attr:projct"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no attribute is named 'projct', so every item falls in one group; did you mean 'project'?",
+        ));
+    cachet(root)
+        .args(["du", "--by", "owner"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--by takes status, key or attr:NAME",
+        ));
+}

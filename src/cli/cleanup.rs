@@ -339,6 +339,13 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
         },
     };
     let cache = g.open()?;
+    if let UsageBy::Attr(name) = &by {
+        let conn = cache.registry().db().conn;
+        if let Some(note) = cachet::filter::check_attr(conn, name, "every item falls in one group")?
+        {
+            eprintln!("cachet: note: {note}");
+        }
+    }
     let totals = cache.usage_totals()?;
     let rows = cache.usage(&by, a.limit)?;
     let mut out = io::stdout().lock();
