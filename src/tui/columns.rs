@@ -5,6 +5,7 @@ use cachet::filter::{SortKey, SortSpec};
 
 use super::app::{App, Popup};
 use super::model::ListQuery;
+use super::ui;
 use super::update::{Action, Effect, requery};
 
 /// The column picker: every attribute name the registry knows, and which are shown.
@@ -51,6 +52,12 @@ pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action, fx: &mut Vec
                 .map(|((name, _), _)| name.clone())
                 .collect();
             app.popup = None;
+            let shown = ui::list::attr_columns_shown(app);
+            if shown < app.columns.len() {
+                // Left out from the right: say so rather than let them vanish.
+                let left_out = app.columns[shown..].join(", ");
+                app.say(format!("no room for {left_out} at this width"));
+            }
             // Sorted by a column no longer shown: back to the registry's order, rather
             // than an order nothing on screen explains.
             if let SortKey::Attr(_, name) = &app.list.query.sort.key

@@ -99,6 +99,14 @@ pub fn sort_keys(app: &App) -> Vec<SortKey> {
         .collect()
 }
 
+/// How many of the chosen attribute columns fit on screen (the others are left out).
+pub fn attr_columns_shown(app: &App) -> usize {
+    let width = super::screen(app).list.width;
+    (columns(app, width).iter())
+        .filter(|c| matches!(c, Col::Attr(_)))
+        .count()
+}
+
 /// The columns that fit `width`, most important kept: chosen attributes go after the
 /// name, as many as leave the name 16 columns.
 fn columns(app: &App, width: u16) -> Vec<Col> {
