@@ -68,7 +68,14 @@ fn create_show_ls_cat_verify_append_compact_trash() {
         .args(["manifest", "verify", &id, "--deep"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("0 problems"));
+        .stdout(predicate::str::contains(
+            " and 25 shard members checked, 0 problems",
+        ));
+    cachet(&root)
+        .args(["manifest", "verify", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("shard").not());
 
     let extra = dir.path().join("extra.txt");
     fs::write(&extra, "late addition\n").unwrap();

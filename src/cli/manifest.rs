@@ -458,8 +458,11 @@ fn verify(g: &Global, cache: &Cache, a: VerifyArgs) -> Result<()> {
                 p.message
             ))?;
         }
+        let members = (report.members)
+            .map(|n| format!(" and {}", count_of(n, "shard member", "shard members")))
+            .unwrap_or_default();
         output::say(format_args!(
-            "{}, {} ({}) checked, {}",
+            "{}, {} ({}){members} checked, {}",
             count_of(report.entries, "entry", "entries"),
             count_of(report.blobs, "blob", "blobs"),
             human_size(report.bytes),

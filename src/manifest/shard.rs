@@ -228,9 +228,11 @@ pub fn copy_member(path: &Path, member_path: &str, out: &mut dyn Write) -> Resul
 }
 
 /// Compares a shard's members with its internal manifest: every listed member present with
-/// its size and digest, nothing unlisted. Returns one message per disagreement.
-pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<Vec<String>> {
+/// its size and digest, nothing unlisted. Returns the number of members read and one
+/// message per disagreement.
+pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<(u64, Vec<String>)> {
     let mut problems = Vec::new();
+    let mut read = 0;
     let mut expected: HashMap<String, FileEntry> = HashMap::new();
     for item in read_internal_manifest(path, shard)? {
         match item {
@@ -260,6 +262,7 @@ pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<Vec<String>> {
         if name == shard.internal_manifest_path {
             continue;
         }
+        read += 1;
         let Some(want) = expected.remove(&name) else {
             problems.push(format!("member '{name}' is not in the internal manifest"));
             continue;
@@ -284,7 +287,7 @@ pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<Vec<String>> {
         ));
     }
     problems.sort();
-    Ok(problems)
+    Ok((read, problems))
 }
 
 /// Hashes a file: (size, sha256).

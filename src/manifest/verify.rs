@@ -27,6 +27,8 @@ pub struct VerifyReport {
     pub blobs: u64,
     /// Bytes rehashed.
     pub bytes: u64,
+    /// Shard members read and compared with their shard's internal manifest (`deep`).
+    pub members: Option<u64>,
     pub problems: Vec<Problem>,
 }
 
@@ -41,7 +43,10 @@ impl VerifyReport {
 /// unreadable refs are reported, not fatal: the walk goes on.
 pub fn verify(cache: &Cache, manifest: &Item, deep: bool) -> Result<VerifyReport> {
     let root = manifest_sha(manifest)?;
-    let mut report = VerifyReport::default();
+    let mut report = VerifyReport {
+        members: deep.then_some(0),
+        ..VerifyReport::default()
+    };
     if let Err(e) = cache.blobs().verify(root) {
         report
             .problems
@@ -89,13 +94,16 @@ pub fn verify(cache: &Cache, manifest: &Item, deep: bool) -> Result<VerifyReport
         if let (Entry::Shard(s), true) = (entry, deep) {
             let path = cache.blobs().path(sha)?;
             match shard::check_members(&path, s) {
-                Ok(found) => report
-                    .problems
-                    .extend(found.into_iter().map(|message| Problem {
-                        key: s.archive_key.clone(),
-                        sha256: Some(sha.to_string()),
-                        message,
-                    })),
+                Ok((read, found)) => {
+                    *report.members.get_or_insert(0) += read;
+                    report
+                        .problems
+                        .extend(found.into_iter().map(|message| Problem {
+                            key: s.archive_key.clone(),
+                            sha256: Some(sha.to_string()),
+                            message,
+                        }));
+                }
                 Err(e) => report.problems.push(problem(&s.archive_key, Some(sha), &e)),
             }
         }
