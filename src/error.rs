@@ -50,7 +50,11 @@ pub enum Error {
     },
 
     /// A status change that the lifecycle forbids.
-    #[error("item {id}: cannot go from {from} to {to}")]
+    #[error("item {id}: {}", match (from, to) {
+        (crate::Status::Trash, crate::Status::Trash) => "is in the trash already".to_string(),
+        (from, to) if from == to => format!("is {to} already"),
+        (from, to) => format!("cannot go from {from} to {to}"),
+    })]
     InvalidTransition {
         id: i64,
         from: crate::Status,

@@ -242,6 +242,13 @@ fn attr_trash_restore_purge_fail() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("cannot go from TRASH to FAILED"));
+    cachet(root)
+        .args(["trash", &other_id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "item {other_id}: is in the trash already"
+        )));
     // A typo among several references changes none of them.
     let third = put(root, &["w"], "z");
     cachet(root)

@@ -64,6 +64,7 @@ pub struct CreateArgs {
     pub uri: Option<String>,
     #[command(flatten)]
     pub params: ParamArgs,
+    /// A human name for the manifest item (shown instead of its URI).
     #[arg(long)]
     pub label: Option<String>,
 }
