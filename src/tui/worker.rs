@@ -365,7 +365,12 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
         .db()
         .manifest_info(req.id)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("item {} is not a manifest (m shows manifests)", req.id))?;
+        .ok_or_else(|| {
+            format!(
+                "item {} is not a manifest (m goes back to its detail)",
+                req.id
+            )
+        })?;
     let sha = cachet::manifest::manifest_sha(&item).map_err(|e| e.to_string())?;
     let opts = cachet::manifest::ReadOpts {
         resolve_refs: req.follow_refs,
