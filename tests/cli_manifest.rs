@@ -103,6 +103,13 @@ fn create_show_ls_cat_verify_append_compact_trash() {
         .stdout("late addition\n");
     let raw = stdout(cachet(&root).args(["manifest", "show", &v2, "--no-resolve"]));
     assert!(raw.contains("manifest_ref"), "{raw}");
+    // Followed, the ref's line names it above the entries it leads to.
+    let followed = stdout(cachet(&root).args(["manifest", "show", &v2]));
+    let head = followed
+        .lines()
+        .position(|l| l.ends_with("parts/part-00001.jsonl  (followed)"));
+    let entry = followed.lines().position(|l| l.ends_with("late/extra.txt"));
+    assert!(head.is_some() && head.map(|h| h + 1) == entry, "{followed}");
     let compacted = stdout(cachet(&root).args(["manifest", "compact", &v2, "--json"]));
     let compacted: serde_json::Value = serde_json::from_str(compacted.trim()).unwrap();
     let v3 = compacted["id"].to_string();

@@ -399,9 +399,14 @@ fn print_entry(g: &Global, out: &mut impl Write, l: &Located) -> io::Result<()> 
 
 /// The line above an expanded shard's members, or a followed ref's entries.
 fn print_head(out: &mut impl Write, head: &manifest::Head) -> io::Result<()> {
+    let done = if head.kind == "shard" {
+        "(expanded)"
+    } else {
+        "(followed)"
+    };
     let what = match &head.key {
-        Some(key) => format!("{}  (expanded)", cachet::preview::escape_controls(key)),
-        None => "(followed)".to_string(),
+        Some(key) => format!("{}  {done}", cachet::preview::escape_controls(key)),
+        None => done.to_string(),
     };
     writeln!(
         out,

@@ -48,12 +48,14 @@ pub struct Located {
     pub depth: usize,
     /// For an entry from a shard's internal manifest: the shard's archive key.
     pub shard: Option<String>,
+    /// For an entry of a manifest reached through a ref: that ref's key.
+    pub via_ref: Option<String>,
 }
 
 /// A line to show above entries a walk reached inside something, where that thing's own
 /// entry stood: an expanded shard (`kind` "shard", `key` its archive key) or a followed
-/// ref (`kind` "manifest_ref", no key: the walk yields the manifest's entries, not the
-/// ref's). Without it, a listing shows them as if they were the entries above them.
+/// ref (`kind` "manifest_ref", `key` the ref's). Without it, a listing shows them as if
+/// they were the entries above them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub kind: &'static str,
@@ -98,7 +100,7 @@ impl Heads {
         self.followed = Some(next.source.clone());
         Some(Head {
             kind: "manifest_ref",
-            key: None,
+            key: next.via_ref.clone(),
             sha256: next.source.clone(),
             depth,
         })
@@ -112,6 +114,8 @@ enum Frame {
         lines: Lines<BufReader<File>>,
         line: u64,
         depth: usize,
+        /// The key of the ref followed to this manifest (none for the root).
+        via: Option<String>,
     },
     Shard {
         archive_key: String,
@@ -136,11 +140,11 @@ impl<'c> Entries<'c> {
             opts,
             stack: Vec::new(),
         };
-        entries.push_manifest(sha256, 0)?;
+        entries.push_manifest(sha256, 0, None)?;
         Ok(entries)
     }
 
-    fn push_manifest(&mut self, sha: &str, depth: usize) -> Result<()> {
+    fn push_manifest(&mut self, sha: &str, depth: usize, via: Option<String>) -> Result<()> {
         let path = self.cache.blobs().path(sha)?;
         let file = self.cache.blobs().open(sha)?;
         self.stack.push(Frame::Lines {
@@ -149,6 +153,7 @@ impl<'c> Entries<'c> {
             lines: BufReader::new(file).lines(),
             line: 0,
             depth,
+            via,
         });
         Ok(())
     }
@@ -191,7 +196,7 @@ impl<'c> Entries<'c> {
                         r.key, self.opts.max_depth
                     ))));
                 }
-                match self.push_manifest(&sha, depth) {
+                match self.push_manifest(&sha, depth, Some(r.key.clone())) {
                     Ok(()) => None,
                     Err(e) => Some(Err(bad(format!("manifest_ref '{}': {e}", r.key)))),
                 }
@@ -238,6 +243,7 @@ impl Iterator for Entries<'_> {
                     lines,
                     line,
                     depth,
+                    via,
                 } => match lines.next() {
                     None => {
                         self.stack.pop();
@@ -260,6 +266,7 @@ impl Iterator for Entries<'_> {
                                 line: *line,
                                 depth: *depth,
                                 shard: None,
+                                via_ref: via.clone(),
                             },
                             Err(message) => {
                                 return Some(Err(Error::BadLine {
@@ -288,6 +295,7 @@ impl Iterator for Entries<'_> {
                         line,
                         depth: *depth,
                         shard: Some(archive_key.clone()),
+                        via_ref: None,
                     },
                 },
             };

@@ -189,7 +189,7 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
             (0, "shards/shard-00001.tar.gz"),
             (5, "shards/shard-00002.tar.gz"),
             (10, "shards/shard-00003.tar.gz"),
-            (14, "(followed)")
+            (14, "parts/part-00001.jsonl (followed)")
         ]
     );
     super::render_check("manifest_80x24", &h);
