@@ -122,6 +122,23 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("↑/↓", "recent"),
             ("^u", "clear"),
         ],
+        // The inspector beside the list takes its keys from there too.
+        (None, Focus::List)
+            if app.view == PaneView::Manifest && super::update::pane_visible(app) =>
+        {
+            &[
+                ("?", "help"),
+                ("/", "filter"),
+                ("enter", "entries"),
+                ("x", "shards"),
+                ("o", "refs"),
+                ("m", "detail"),
+                ("space", "mark"),
+                ("d", "trash"),
+                ("s", "sort"),
+                ("q", "quit"),
+            ]
+        }
         (None, Focus::List) => &[
             ("?", "help"),
             ("/", "filter"),

@@ -237,6 +237,9 @@ fn shards_and_refs_toggle_from_the_list_beside_the_inspector() {
     select(&mut h, 20);
     h.keys("m");
     assert_eq!((h.app.view, h.app.focus), (PaneView::Manifest, Focus::List));
+    // The footer says so.
+    let footer = super::render::line_with(&h, "? help");
+    assert!(footer.contains("x shards  o refs"), "{footer}");
     h.keys("x");
     assert!(h.app.inspect.expand_shards);
     let rows = h.app.inspect.shown.clone().unwrap().unwrap().rows;
