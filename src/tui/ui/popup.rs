@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
                 })
                 .collect(),
         ),
-        Popup::Help => (" Keys (esc closes) ".to_string(), help(app, theme)),
+        Popup::Help => (" Keys (esc closes) ".to_string(), help(app, theme, None)),
         Popup::Confirm(plan) => (format!(" {}? ", plan.op.verb()), confirm(plan, theme)),
     };
     let want_w = lines.iter().map(Line::width).max().unwrap_or(10) as u16 + 4;
@@ -47,6 +47,10 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
         .max(floor)
         .min(area.width.saturating_sub(2).max(1))
         .min(area.width);
+    // Help wraps each description under itself, clear of the keys' column.
+    if matches!(popup, Popup::Help) {
+        lines = help(app, theme, Some(w.saturating_sub(2)));
+    }
     // Lines wrap: count the rows they take at this width.
     let rows = Paragraph::new(lines.clone())
         .wrap(Wrap { trim: false })
@@ -87,21 +91,53 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
     );
 }
 
-fn help(app: &App, theme: Theme) -> Vec<Line<'static>> {
+/// The help's lines: keys in a column, each description beside its key; within `width`,
+/// a description too long goes on under itself.
+fn help(app: &App, theme: Theme, width: Option<u16>) -> Vec<Line<'static>> {
     let keys = keymap::help(app);
     let kw = keys
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(4);
-    keys.iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:<kw$}  "), theme.key()),
-                Span::raw(*what),
-            ])
-        })
-        .collect()
+    // Too narrow for a column of descriptions: let them wrap as they will.
+    let room = width
+        .map(|w| usize::from(w).saturating_sub(kw + 2))
+        .filter(|room| *room >= 12);
+    let mut lines = Vec::new();
+    for (k, what) in keys {
+        let parts = match room {
+            Some(room) => wrap_words(what, room),
+            None => vec![what.to_string()],
+        };
+        for (i, part) in parts.into_iter().enumerate() {
+            let key = if i == 0 { *k } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<kw$}  "), theme.key()),
+                Span::raw(part),
+            ]));
+        }
+    }
+    lines
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer
+/// than the width stands alone on its line).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().map_or(0, |l| l.chars().count());
+        if line > 0 && line + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        if let Some(last) = lines.last_mut() {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
 }
 
 /// The keys of a confirmation, on its bottom border so that no lack of room hides them.
