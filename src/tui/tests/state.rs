@@ -343,7 +343,11 @@ fn detail_pane_lists_versions_and_jumps_to_them() {
     assert_eq!(h.app.detail.versions.len(), 2);
     assert_eq!(h.app.detail.sel, 0);
     h.keys("j<enter>");
-    assert_eq!(h.app.detail_item().map(|i| i.version), Some(2));
+    let shown = h.app.detail_item().cloned().unwrap();
+    assert_eq!(shown.version, 2);
+    // Named as any item the pane shows instead of the row's: by id and version.
+    let title = format!("Detail: item {} (v2)", shown.id);
+    assert!(super::render::line_with(&h, &title).contains(&title));
     h.keys("<esc>");
     assert_eq!(h.app.focus, Focus::List);
     assert_eq!(h.app.detail_item().map(|i| i.id), Some(1));

@@ -17,12 +17,9 @@ use crate::tui::text;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let focused = app.focus == Focus::Detail;
     let title = match (&app.detail.shown, app.detail_item()) {
-        // Another version of the selected row's key.
-        (Some(v), _) if app.list.selected().is_some_and(|s| s.key == v.key) => {
-            format!(" Detail: version {} ", v.version)
-        }
-        // An item reached from elsewhere (a manifest's entry): named, since the pane's
-        // keys act on it and not on the row the list still has selected.
+        // Another version of the row's key, or an item reached from elsewhere (a
+        // manifest's entry): named, since the pane's keys act on it and not on the row
+        // the list still has selected.
         (Some(v), _) => format!(" Detail: item {} (v{}) ", v.id, v.version),
         (None, Some(item)) => format!(" Detail: item {} ", item.id),
         (None, None) => " Detail ".to_string(),
