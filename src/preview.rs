@@ -43,7 +43,7 @@ use walk::{list_tar, list_zip, tar_member, zip_member};
 
 /// What a preview shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "body", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Body {
     /// An archive's members, in stored order. `total` is the member count the archive
     /// declares, when it declares one (zip does; tar is only known by reading it all).

@@ -1056,7 +1056,7 @@ fn preview_serialises_for_json_output() {
     let p = open(&d.put("a.tar.gz", &gz(&sample_tar())));
     let v = serde_json::to_value(&p).unwrap();
     assert_eq!(v["format"], serde_json::json!(["gzip", "tar"]));
-    assert_eq!(v["body"]["body"], "members");
+    assert_eq!(v["body"]["kind"], "members");
     assert_eq!(v["body"]["members"][0]["kind"], "file");
     assert_eq!(v["truncated"], serde_json::Value::Null);
     let o = PreviewOpts {
