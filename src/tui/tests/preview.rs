@@ -271,3 +271,15 @@ fn a_line_wider_than_the_pane_is_cut_with_a_mark() {
     let line = super::render::line_with(&h, "The weather data comes");
     assert!(line.contains("…│"), "{line}");
 }
+
+/// A table (CSV, JSON lines) wider than the pane is cut at its edge with a mark, as a long
+/// text line is: the manifest's columns ran into the border (`shar│`).
+#[test]
+fn a_table_wider_than_the_pane_is_cut_with_a_mark() {
+    let mut h = Harness::demo((120, 30));
+    select(&mut h, 19);
+    h.keys("v");
+    let row = super::render::line_with(&h, "_manifest.json");
+    let pane = row.split('│').skip(1).collect::<Vec<_>>().join("│");
+    assert!(pane.trim_end_matches(['"', ' ']).ends_with("…│"), "{row}");
+}

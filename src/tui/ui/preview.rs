@@ -237,7 +237,7 @@ fn content_lines(
             rows,
             cut_cells,
             ..
-        } => table_lines(header, rows, *cut_cells, scroll, height, theme),
+        } => table_lines(header, rows, *cut_cells, (scroll, height, width), theme),
     }
 }
 
@@ -246,8 +246,7 @@ fn table_lines(
     header: &[String],
     rows: &[Vec<String>],
     cut_cells: usize,
-    scroll: usize,
-    height: usize,
+    (scroll, height, width): (usize, usize, u16),
     theme: Theme,
 ) -> Vec<Line<'static>> {
     let shown: Vec<&Vec<String>> = rows
@@ -270,7 +269,7 @@ fn table_lines(
         })
         .collect();
     let fmt_row = |cells: &[String]| -> String {
-        (0..cols)
+        let line = (0..cols)
             .map(|c| {
                 let cell = cells.get(c).map(String::as_str).unwrap_or("");
                 let cell = if cell.chars().count() > widths[c] {
@@ -282,7 +281,9 @@ fn table_lines(
                 format!("{cell:<w$}", w = widths[c])
             })
             .collect::<Vec<_>>()
-            .join(" │ ")
+            .join(" │ ");
+        // Columns past the pane's edge: cut there with a mark, as long text lines are.
+        cachet::preview::cut(&line, usize::from(width))
     };
     let mut out = vec![Line::styled(fmt_row(header), theme.header())];
     out.extend(shown.iter().map(|r| Line::from(fmt_row(r))));
