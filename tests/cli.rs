@@ -163,7 +163,15 @@ fn put_ls_show_cat_get_path() {
         ])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("no READY version"));
+        .stderr(predicate::str::contains(
+            "no READY version of https://example.org/data.csv with params {\"release\":\"3\"} \
+             (it has READY items with other params: give them with --param)",
+        ));
+    cachet(&root)
+        .args(["best", "https://example.org/other.csv"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::ends_with("with params {}\n"));
 }
 
 #[test]

@@ -30,6 +30,11 @@ impl Cache {
         self.db().best(&item_key(uri, params))
     }
 
+    /// How many distinct param sets `uri` has READY items under.
+    pub fn ready_param_sets(&self, uri: &str) -> Result<u64> {
+        self.db().ready_param_sets(uri)
+    }
+
     /// The best READY version of `new`'s key, or a writer for a new version.
     pub fn best_or_new(&self, new: &NewItem) -> Result<BestOrNew<'_>> {
         match self.best(&new.uri, &new.params)? {

@@ -222,11 +222,21 @@ pub fn best(g: &Global, a: BestArgs) -> Result<()> {
     let params = a.params.to_json();
     match cache.best(&a.uri, &params)? {
         Some(item) => print_item_line(g, &item),
-        None => bail!(
-            "no READY version of {} with params {}",
-            a.uri,
-            cachet::key::canonical_json(&params)
-        ),
+        None => {
+            // The URI with other params (a --param forgotten, or one too many).
+            let others = match cache.ready_param_sets(&a.uri)? {
+                0 => String::new(),
+                1 => " (it has READY items with other params: give them with --param)".into(),
+                n => format!(
+                    " (it has READY items under {n} other sets of params: give one with --param)"
+                ),
+            };
+            bail!(
+                "no READY version of {} with params {}{others}",
+                escape_controls(&a.uri),
+                cachet::key::canonical_json(&params)
+            )
+        }
     }
 }
 

@@ -120,6 +120,18 @@ impl Db<'_> {
         id.map(|id| self.item(id)).transpose()
     }
 
+    /// How many distinct param sets `uri` has READY items under (when `best` of some
+    /// params finds none, whether others would).
+    pub fn ready_param_sets(&self, uri: &str) -> Result<u64> {
+        self.conn
+            .prepare_cached(
+                "SELECT count(DISTINCT key) FROM items WHERE uri = ?1 AND status = 'READY'",
+            )
+            .and_then(|mut st| st.query_row([uri], |r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+            .map_err(self.err("counting the params of a URI"))
+    }
+
     /// The newest version of `key` in any status.
     pub fn latest(&self, key: &str) -> Result<Option<Item>> {
         let id: Option<i64> = self
