@@ -47,6 +47,7 @@ use sql::{Sql, attr_rows};
 use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify, unknown_name};
 use value::SqlVal;
 
+use crate::attr::AttrType;
 use crate::error::{Error, Result};
 use crate::status::Status;
 
@@ -260,6 +261,22 @@ pub fn check_column(conn: &Connection, name: &str, builtins: &[&str]) -> Result<
         message.push_str(&format!("; did you mean '{k}'?"));
     }
     Ok(Some(message))
+}
+
+/// The attribute names some item holds, each with the types its values have (a name
+/// left by items since purged, or attributes since removed, is not among them).
+pub fn attribute_names(conn: &Connection) -> Result<Vec<(String, Vec<AttrType>)>> {
+    let mut out: Vec<(String, Vec<AttrType>)> = Vec::new();
+    for (name, code) in Catalogue::new(conn).held(Scope::Attr)? {
+        let Some(kind) = AttrType::from_code(code) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some((last, types)) if *last == name => types.push(kind),
+            _ => out.push((name, vec![kind])),
+        }
+    }
+    Ok(out)
 }
 
 /// A note when no item has an attribute named `name`: `then` says what follows from it

@@ -157,6 +157,24 @@ fn filter_errors_point_at_the_position() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("^"));
+    // A name no item holds any more is suggested no more.
+    put(root, &["s3://b/tagged.csv", "--attr", "reviewer=ana"]);
+    cachet(root)
+        .args(["ls", "reviewr=ana"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("did you mean 'reviewer'"));
+    let tagged = ids(root, &["reviewer=ana"]);
+    cachet(root)
+        .args(["attr", "rm", &tagged[0].to_string(), "reviewer"])
+        .assert()
+        .success();
+    cachet(root)
+        .args(["ls", "reviewr=ana"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no attribute is named 'reviewr'"))
+        .stderr(predicate::str::contains("did you mean").not());
 }
 
 #[test]

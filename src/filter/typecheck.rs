@@ -110,16 +110,30 @@ impl<'c> Catalogue<'c> {
 
     /// Every name in `scope`.
     pub(crate) fn names(&self, scope: Scope) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT name FROM attr_names WHERE scope = ?1")
-            .map_err(db_err(self.conn, "reading the attribute catalogue"))?;
-        let names = stmt
-            .query_map([scope.code()], |r| r.get::<_, String>(0))
-            .map_err(db_err(self.conn, "reading the attribute catalogue"))?
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(db_err(self.conn, "reading the attribute catalogue"))?;
+        let mut names: Vec<String> = self.held(scope)?.into_iter().map(|(n, _)| n).collect();
+        names.dedup();
         Ok(names)
+    }
+
+    /// The names and types of `scope` some item still holds, by name then type. (The
+    /// catalogue keeps every name ever written: one whose last holder went is left out
+    /// here, so that nothing offers or suggests it.)
+    pub(crate) fn held(&self, scope: Scope) -> Result<Vec<(String, i64)>> {
+        // The table's name is ours, not input.
+        let sql = format!(
+            "SELECT n.name, n.type FROM attr_names n WHERE n.scope = ?1 AND EXISTS \
+             (SELECT 1 FROM {} a WHERE a.name = n.name AND a.type = n.type) \
+             ORDER BY n.name, n.type",
+            scope.table()
+        );
+        let err = || db_err(self.conn, "reading the attribute catalogue");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(err())?;
+        let held = stmt
+            .query_map([scope.code()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err())?
+            .collect::<rusqlite::Result<Vec<(String, i64)>>>()
+            .map_err(err())?;
+        Ok(held)
     }
 }
 

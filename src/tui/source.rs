@@ -142,29 +142,16 @@ impl Source {
         Ok((ids, start))
     }
 
-    /// Attribute names and their types, from the registry's catalogue, by name.
+    /// The attribute names some item holds, by name, with their types (`int|text` for a
+    /// name with values of several types).
     pub fn attr_names(&self) -> Result<Vec<(String, String)>> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached("SELECT name, type FROM attr_names WHERE scope = 0 ORDER BY name, type")
-            .map_err(|e| anyhow::anyhow!("reading attribute names: {e}"))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| anyhow::anyhow!("reading attribute names: {e}"))?;
-        let mut out: Vec<(String, String)> = Vec::new();
-        for (name, code) in rows {
-            let kind = cachet::AttrType::from_code(code).map_or("?", |t| t.as_str());
-            match out.last_mut() {
-                // One name with values of several types: list the types together.
-                Some((last, types)) if *last == name => {
-                    types.push('|');
-                    types.push_str(kind);
-                }
-                _ => out.push((name, kind.to_string())),
-            }
-        }
-        Ok(out)
+        let names = filter::attribute_names(self.conn())?;
+        Ok((names.into_iter())
+            .map(|(name, types)| {
+                let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+                (name, types.join("|"))
+            })
+            .collect())
     }
 
     /// The items with these ids, in order.

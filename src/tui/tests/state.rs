@@ -451,6 +451,21 @@ fn attribute_columns_are_picked_from_the_catalogue() {
     h.keys("c<space>j<space><enter>");
     assert_eq!(h.app.columns, ["rows", "source"]);
     assert_eq!(h.said(), "no room for source at this width");
+    // A name whose last holder lost it is offered no more.
+    let holders: Vec<i64> = (0..h.app.list.len())
+        .filter_map(|i| h.app.list.row(i))
+        .filter(|r| r.attrs.contains_key("rows"))
+        .map(|r| r.id)
+        .collect();
+    for id in holders {
+        h.cache().remove_attrs(id, &["rows".to_string()]).unwrap();
+    }
+    h.keys("c");
+    let Some(Popup::Columns(picker)) = &h.app.popup else {
+        panic!("no picker: {:?}", h.app.popup);
+    };
+    let names: Vec<&str> = picker.names.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["source"]);
 }
 
 #[test]
