@@ -251,11 +251,18 @@ fn filters_select_items_for_trash_restore_and_pin() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     fill(root);
-    cachet(root)
+    let trashed = cachet(root)
         .args(["trash", "project=p0", "batch>3"])
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    assert!(trashed.status.success());
     assert_eq!(ids(root, &["status:trash"]), [6, 9, 12]);
+    // One line each, the ids padded so that the columns line up.
+    let starts: Vec<String> = String::from_utf8_lossy(&trashed.stdout)
+        .lines()
+        .map(|l| l[..4].to_string())
+        .collect();
+    assert_eq!(starts, ["6   ", "9   ", "12  "]);
     cachet(root)
         .args(["restore", "status:trash", "batch<10"])
         .assert()

@@ -137,6 +137,8 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
         }
         ids = all;
     }
+    // Ids padded to the widest, so that the lines' columns line up.
+    let id_width = ids.iter().map(|id| id.to_string().len()).max().unwrap_or(1);
     // Trash and restore take one transaction for them all (a filter may match many);
     // purge deletes files as it goes, so goes one by one.
     type Outcome = cachet::Result<(cachet::Item, Option<bool>)>;
@@ -176,7 +178,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
                     };
                     writeln!(
                         out,
-                        "{}  {}@{}  {verb}",
+                        "{:<id_width$}  {}@{}  {verb}",
                         item.id,
                         cachet::key::abbrev(&item.key, 12),
                         item.version
