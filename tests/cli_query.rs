@@ -98,6 +98,17 @@ fn ls_filters_sorts_and_pages() {
             "ID  BATCH  PROJECT\n1   1      p1\n4   4",
         ))
         .stderr("");
+    // Times as times; AGE says how long ago.
+    cachet(root)
+        .args(["ls", "--columns", "id,age,created,accessed", "--limit", "1"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::is_match(
+                r"^ID  AGE +CREATED +ACCESSED\n1 +\d+[smhd] +\d{4}-\d\d-\d\d \d\d:\d\d +-\n$",
+            )
+            .unwrap(),
+        );
     // A column nothing has is listed empty, and said so (a typo, most likely).
     cachet(root)
         .args(["ls", "--columns", "id,sze,batchh,help", "--limit", "1"])

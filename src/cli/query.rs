@@ -38,8 +38,8 @@ pub struct LsArgs {
     /// Continue after this cursor (printed by a previous `--limit` run).
     #[arg(long, value_name = "CURSOR")]
     pub after: Option<String>,
-    /// Table columns: id, key, version, status, size, age, created, accessed, name, uri,
-    /// label, filename, sha256, or attribute names.
+    /// Table columns: id, key, version, status, size, age (since created), created and
+    /// accessed (times, UTC), name, uri, label, filename, sha256, or attribute names.
     #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
     pub columns: Vec<String>,
 }
@@ -185,6 +185,11 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     Ok(())
 }
 
+/// A time in a table cell: to the minute, in UTC.
+fn stamp(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// The columns `cell` knows by name; any other is an attribute's.
 const COLUMNS: &[&str] = &[
     "id", "key", "version", "ver", "status", "size", "age", "created", "accessed", "name", "uri",
@@ -199,8 +204,10 @@ fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
         "version" | "ver" => item.version.to_string(),
         "status" => status_text(item, now),
         "size" => item.size.map(human_size).unwrap_or_default(),
-        "age" | "created" => time(item.created),
-        "accessed" => item.accessed.map(time).unwrap_or_else(|| "-".into()),
+        "age" => time(item.created),
+        // The times themselves (AGE is how long ago the first was), to the minute, UTC.
+        "created" => stamp(item.created),
+        "accessed" => item.accessed.map(stamp).unwrap_or_else(|| "-".into()),
         "name" => item.display_name().to_string(),
         "uri" => item.uri.clone(),
         "label" => item.label.clone().unwrap_or_default(),
