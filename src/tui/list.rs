@@ -174,9 +174,12 @@ impl List {
         self.sticky = held.map(|(id, _)| id);
     }
 
-    /// The selected item and the screen row it is on.
+    /// The selected item and the screen row it is on; while its page in a new order is
+    /// on its way, the item being looked for.
     pub fn held(&self) -> Option<(i64, usize)> {
-        (self.selected()).map(|item| (item.id, self.sel.saturating_sub(self.offset)))
+        (self.selected())
+            .map(|item| (item.id, self.sel.saturating_sub(self.offset)))
+            .or(self.holding)
     }
 
     /// Reads the same list again (the registry changed), keeping the selection on the
@@ -359,8 +362,12 @@ impl List {
             self.sel = data.page * PAGE + i;
             self.sticky = None;
         }
-        // Found where it now stands (or not at all): shown on the row it was on.
+        // Found where it now stands (or not at all): shown on the row it was on. Not
+        // found, it is looked for no more (it would pull the selection to it later).
         let row = self.holding.take().map(|(_, row)| row);
+        if row.is_some() {
+            self.sticky = None;
+        }
         self.pages.insert(data.page, data.items);
         self.sel = self.sel.min(self.len().saturating_sub(1));
         if let Some(row) = row {

@@ -222,6 +222,16 @@ fn a_refresh_while_the_new_order_loads_keeps_the_selection() {
     h.run(in_flight);
     assert_eq!(h.selected_uri(), uri);
     assert!(h.app.list.query.sort.desc);
+
+    // Two changes before the first one's page is in: the second looks for the same item.
+    let mut fx = update(&mut h.app, Action::SortReverse);
+    fx.extend(update(&mut h.app, Action::SortReverse));
+    h.run(fx);
+    assert_eq!(h.selected_uri(), uri);
+    let mut fx = update(&mut h.app, Action::SetTab(Tab::Ready));
+    fx.extend(update(&mut h.app, Action::SetTab(Tab::All)));
+    h.run(fx);
+    assert_eq!(h.selected_uri(), uri);
 }
 
 /// `s` stops only at columns on screen: at 60 columns the ID column is gone, so the
