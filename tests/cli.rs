@@ -850,4 +850,21 @@ fn a_closed_pipe_ends_a_command_quietly() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "1");
+
+    // What verify found decides its exit, read or not.
+    let path = cachet(root).args(["path", &id]).output().unwrap();
+    let blob = std::path::PathBuf::from(String::from_utf8_lossy(&path.stdout).trim());
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&blob, "altered").unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
+        .arg("verify")
+        .env("CACHET_ROOT", root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

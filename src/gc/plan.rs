@@ -292,8 +292,9 @@ fn plan_items(
             let Ok(path) = cache.blobs().path(&sha) else {
                 continue;
             };
-            // The file's own size: a link may record none (a shard's archive).
-            if let Some(meta) = metadata_if_present(&path)?
+            // The file's own size: a link may record none (a part a ref links). One that
+            // cannot be looked at is left out, to be planned another time.
+            if let Ok(meta) = fs::metadata(&path)
                 && meta.is_file()
             {
                 freed[link.sha as usize] = true;

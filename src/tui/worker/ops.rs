@@ -53,7 +53,10 @@ fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
     let mut seen = HashSet::new();
     let mut total = 0;
     for item in items {
-        let (Some(sha), Some(size)) = (&item.sha256, item.size) else {
+        // By the rule purge frees blobs by: in capitals too; a value that names no blob
+        // frees nothing.
+        let sha = item.sha256.as_deref().and_then(cachet::key::blob_digest);
+        let (Some(sha), Some(size)) = (sha, item.size) else {
             continue;
         };
         if !seen.insert(sha.clone()) {
@@ -61,10 +64,11 @@ fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
         }
         let holders: Vec<i64> = conn
             .prepare_cached(
-                "SELECT id FROM items WHERE sha256 = ?1 UNION SELECT item_id FROM links WHERE sha256 = ?1",
+                "SELECT id FROM items WHERE sha256 IN (?1, upper(?1)) \
+                 UNION SELECT item_id FROM links WHERE sha256 IN (?1, upper(?1))",
             )
             .and_then(|mut st| {
-                st.query_map([sha], |r| r.get(0))?
+                st.query_map([&sha], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()
             })
             .context("counting blob references")?;
