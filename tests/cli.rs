@@ -851,6 +851,23 @@ fn a_closed_pipe_ends_a_command_quietly() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "1");
 
+    // Pinning many: every item changed, though the lines stop at the first.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
+        .args(["pin", "uri~s3://b/"])
+        .env("CACHET_ROOT", root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+    let count = |filter: &str| {
+        let out = cachet(root).args(["count", filter]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(count("pinned"), count("uri~s3://b/"));
+    assert_ne!(count("pinned"), "1");
+
     // What verify found decides its exit, read or not.
     let path = cachet(root).args(["path", &id]).output().unwrap();
     let blob = std::path::PathBuf::from(String::from_utf8_lossy(&path.stdout).trim());

@@ -237,8 +237,12 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
 pub fn pin(g: &Global, a: ItemsArg, pinned: bool) -> Result<()> {
     let cache = g.open()?;
     let ids = super::lifecycle::resolve_all(&cache, &a.items)?;
-    for id in ids {
-        let item = cache.pin(id, pinned)?;
+    // Every item changed before a line is printed: a reader gone (a closed pipe) stops
+    // the lines, not the change half-way.
+    let items = (ids.into_iter())
+        .map(|id| cache.pin(id, pinned))
+        .collect::<cachet::Result<Vec<_>>>()?;
+    for item in items {
         if g.json {
             print_item_line(g, &item)?;
         } else {
