@@ -80,6 +80,9 @@ pub struct List {
     sticky: Option<i64>,
     /// An item to find in a list shown anew, and the screen row to show it on.
     holding: Option<(i64, usize)>,
+    /// Digits of the longest id read so far (never fewer: the column does not narrow as
+    /// the list scrolls).
+    id_digits: u16,
 }
 
 impl List {
@@ -98,6 +101,7 @@ impl List {
             height: 10,
             sticky: None,
             holding: None,
+            id_digits: 2,
         }
     }
 
@@ -117,6 +121,12 @@ impl List {
             (None, false) if read == 0 => 0,
             (None, false) => read + 1,
         }
+    }
+
+    /// The width of the ID column: the longest id read so far, and room for the header's
+    /// sort mark (`ID▲`).
+    pub fn id_width(&self) -> u16 {
+        self.id_digits.max(3)
     }
 
     /// Whether the length is known exactly (not a capped count).
@@ -368,6 +378,9 @@ impl List {
         if row.is_some() {
             self.sticky = None;
         }
+        let longest = (data.items.iter()).map(|it| it.id.to_string().len()).max();
+        let digits = longest.map_or(0, |n| u16::try_from(n).unwrap_or(u16::MAX));
+        self.id_digits = self.id_digits.max(digits);
         self.pages.insert(data.page, data.items);
         self.sel = self.sel.min(self.len().saturating_sub(1));
         if let Some(row) = row {

@@ -128,3 +128,24 @@ fn a_capped_count_is_shown_as_a_lower_bound() {
         screen(&h)
     );
 }
+
+/// The ID column is as wide as the longest id read so far (the name gets the rest), and
+/// does not narrow again as the list scrolls back.
+#[test]
+fn the_id_column_fits_the_ids() {
+    let (dir, cache) = super::big_cache(12_000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    assert!(line_with(&h, "ID▲").contains("ID▲ NAME"), "{}", screen(&h));
+    h.keys("G");
+    assert!(
+        line_with(&h, "12000 file").starts_with("\"   12000 file:///"),
+        "{}",
+        screen(&h)
+    );
+    h.keys("gg");
+    assert!(
+        line_with(&h, "ID▲").contains("ID▲   NAME"),
+        "{}",
+        screen(&h)
+    );
+}

@@ -57,10 +57,10 @@ impl Col {
         }
     }
 
-    fn width(self) -> Constraint {
+    fn width(self, app: &App) -> Constraint {
         match self {
             Col::Mark => Constraint::Length(2),
-            Col::Id => Constraint::Length(7),
+            Col::Id => Constraint::Length(app.list.id_width()),
             Col::Name => Constraint::Min(10),
             Col::Version => Constraint::Length(4),
             Col::Status => Constraint::Length(7),
@@ -118,7 +118,7 @@ fn columns(app: &App, width: u16) -> Vec<Col> {
     } else {
         vec![Mark, Name, Status, Size]
     };
-    let fixed = fixed_width(&cols);
+    let fixed = fixed_width(app, &cols);
     let room = usize::from(width.saturating_sub(fixed + 16) / 11);
     let attrs = (0..app.columns.len().min(room)).map(Attr);
     let at = cols.iter().position(|c| *c == Name).map_or(1, |p| p + 1);
@@ -127,9 +127,9 @@ fn columns(app: &App, width: u16) -> Vec<Col> {
 }
 
 /// The width the fixed-width columns take, with a space after each.
-fn fixed_width(cols: &[Col]) -> u16 {
+fn fixed_width(app: &App, cols: &[Col]) -> u16 {
     cols.iter()
-        .map(|c| match c.width() {
+        .map(|c| match c.width(app) {
             Constraint::Length(n) => n + 1,
             _ => 1,
         })
@@ -156,7 +156,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             Some(_) if !list.query.filter.as_str().is_empty() => "nothing matches the filter",
             Some(_) => "no items here",
         };
-        let table = Table::new(Vec::<Row>::new(), cols.iter().map(|c| c.width())).header(header);
+        let table = Table::new(Vec::<Row>::new(), cols.iter().map(|c| c.width(app))).header(header);
         frame.render_widget(table, area);
         if area.height > 2 {
             let msg = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(2), 1);
@@ -165,7 +165,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         return;
     }
     let end = (list.offset + height).min(list.len());
-    let fixed = fixed_width(cols);
+    let fixed = fixed_width(app, cols);
     let name_w = usize::from(area.width.saturating_sub(fixed).max(10));
     let rows: Vec<Row> = (list.offset..end)
         .map(|i| {
@@ -186,7 +186,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             }
         })
         .collect();
-    let table = Table::new(rows, cols.iter().map(|c| c.width()))
+    let table = Table::new(rows, cols.iter().map(|c| c.width(app)))
         .header(header)
         .column_spacing(1);
     frame.render_widget(table, area);
