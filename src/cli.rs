@@ -73,7 +73,7 @@ pub enum Command {
     /// Bring items back from the trash.
     Restore(lifecycle::ChangeArgs),
     /// Delete trashed items for good (and blobs nothing else uses).
-    Purge(lifecycle::ChangeArgs),
+    Purge(lifecycle::PurgeArgs),
     /// Mark items FAILED.
     Fail(lifecycle::FailArgs),
     /// Collect garbage by policy: show the plan, then apply it.
@@ -141,9 +141,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => items::show(g, a),
         Command::Best(a) => items::best(g, a),
         Command::Attr(a) => lifecycle::attr(g, a),
-        Command::Trash(a) => lifecycle::change(g, a, lifecycle::Change::Trash),
-        Command::Restore(a) => lifecycle::change(g, a, lifecycle::Change::Restore),
-        Command::Purge(a) => lifecycle::change(g, a, lifecycle::Change::Purge),
+        Command::Trash(a) => lifecycle::change(g, a, lifecycle::Change::Trash, false),
+        Command::Restore(a) => lifecycle::change(g, a, lifecycle::Change::Restore, false),
+        Command::Purge(a) => lifecycle::purge(g, a),
         Command::Fail(a) => lifecycle::fail(g, a),
         Command::Manifest(a) => manifest::run(g, a),
         Command::Gc(a) => cleanup::gc(g, a),

@@ -302,3 +302,24 @@ fn a_typed_filter_narrows_the_list_and_changes_nothing() {
     tui.wait_exit();
     assert_eq!(contents(&cache), before);
 }
+
+/// `purge` on a terminal asks first, as `gc` does: purged is gone for good. A no changes
+/// nothing; yes purges. (Elsewhere, and with `--yes`, it does not ask.)
+#[test]
+fn purge_on_a_terminal_asks_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = small_cache(dir.path());
+    cache.trash(1).expect("trash");
+    cache.trash(2).expect("trash");
+    let mut cli = Tui::start(dir.path(), &["purge", "status:trash"], 100, 10);
+    cli.wait_for("Purge 2 items for good");
+    cli.press("n\r");
+    cli.wait_for("nothing changed");
+    cli.wait_exit();
+    assert_eq!(cache.get(1).expect("item").status, Status::Trash);
+    let mut cli = Tui::start(dir.path(), &["purge", "1", "2"], 100, 10);
+    cli.wait_for("[y/N]");
+    cli.press("y\r");
+    cli.wait_exit();
+    assert!(cache.get(1).is_err() && cache.get(2).is_err(), "purged");
+}

@@ -145,7 +145,7 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     Ok(())
 }
 
-fn confirm(question: &str) -> Result<bool> {
+pub(super) fn confirm(question: &str) -> Result<bool> {
     eprint!("{question} [y/N] ");
     io::stderr().flush()?;
     let mut answer = String::new();

@@ -1,7 +1,7 @@
 //! Commands that change items: attr set/rm, trash, restore, purge, fail.
 
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use anyhow::{Result, bail};
 use cachet::Cache;
@@ -9,7 +9,7 @@ use cachet::attr::AttrValue;
 use clap::{Args, Subcommand};
 
 use super::items::print_item_line;
-use super::output::{human_size, json_line};
+use super::output::{self, count_of, human_size, json_line};
 use super::query;
 use super::{Global, parse_assignment};
 
@@ -43,6 +43,15 @@ pub struct ChangeArgs {
     /// Apply to every version of each item's key.
     #[arg(long)]
     pub all_versions: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Purge without asking first (on a terminal it asks; elsewhere it never does).
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -114,7 +123,13 @@ pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
+pub fn purge(g: &Global, a: PurgeArgs) -> Result<()> {
+    change(g, a.change, Change::Purge, !a.yes)
+}
+
+/// Trashes, restores or purges the items `a` names; with `ask`, on a terminal, only once
+/// the user says yes.
+pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> {
     let cache = g.open()?;
     let mut ids = resolve_all(&cache, &a.items.items)?;
     if a.all_versions {
@@ -136,6 +151,16 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change) -> Result<()> {
             }
         }
         ids = all;
+    }
+    if ask && !ids.is_empty() && io::stdin().is_terminal() {
+        let question = format!(
+            "Purge {} for good (content no other item uses is deleted)?",
+            count_of(ids.len() as u64, "item", "items")
+        );
+        if !super::cleanup::confirm(&question)? {
+            output::say(format_args!("nothing changed"))?;
+            return Ok(());
+        }
     }
     // Ids padded to the widest, so that the lines' columns line up.
     let id_width = ids.iter().map(|id| id.to_string().len()).max().unwrap_or(1);
