@@ -729,7 +729,7 @@ fn blank_references_are_refused_and_repeated_ones_count_once() {
 }
 
 /// A row the registry cannot give as an item (edited by hand) is named in the error: the
-/// item and the column, in one line.
+/// item and the column, in one line; a listing still lists the other rows.
 #[test]
 fn an_unreadable_row_is_named_by_item_and_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -754,15 +754,24 @@ fn an_unreadable_row_is_named_by_item_and_column() {
                  UPDATE items SET {edit} WHERE id = 2;"
             ))
             .unwrap();
-        for args in [&["ls"][..], &["show", "2"]] {
-            let done = cachet(root).args(args).output().unwrap();
-            assert_eq!(done.status.code(), Some(1), "{edit}: {done:?}");
-            let err = String::from_utf8_lossy(&done.stderr);
-            assert!(
-                err.contains(said) && err.lines().count() == 1,
-                "{edit}: {err}"
-            );
-        }
+        let done = cachet(root).args(["show", "2"]).output().unwrap();
+        assert_eq!(done.status.code(), Some(1), "{edit}: {done:?}");
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            err.contains(said) && err.lines().count() == 1,
+            "{edit}: {err}"
+        );
+        // A listing names it and still lists the others, then fails.
+        let done = cachet(root)
+            .args(["ls", "--columns", "id,uri"])
+            .output()
+            .unwrap();
+        assert_eq!(done.status.code(), Some(1), "{edit}: {done:?}");
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(err.contains(said), "{edit}: {err}");
+        assert!(err.ends_with("1 item could not be read\n"), "{edit}: {err}");
+        let listed = String::from_utf8_lossy(&done.stdout);
+        assert_eq!(listed, "ID  URI\n1   s3://b/two\n", "{edit}");
     }
 }
 

@@ -25,6 +25,12 @@ impl Cache {
         self.db().items(ids)
     }
 
+    /// The items with these ids, in the order given, each read on its own: a row that
+    /// cannot be read is its own error, and the others are still read.
+    pub fn get_each(&self, ids: &[i64]) -> Result<Vec<Result<Item>>> {
+        self.db().items_each(ids)
+    }
+
     /// The highest READY version of `uri` with `params`.
     pub fn best(&self, uri: &str, params: &serde_json::Value) -> Result<Option<Item>> {
         self.db().best(&item_key(uri, params))

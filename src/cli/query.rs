@@ -9,7 +9,7 @@ use cachet::{Cache, Item, Status};
 use chrono::Utc;
 use clap::Args;
 
-use super::output::{self, age, human_size, json_line, status_text};
+use super::output::{self, age, count_of, human_size, json_line, status_text};
 use super::{Global, parse_status};
 
 #[derive(Args, Debug)]
@@ -148,14 +148,23 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
         limit: limit.min(1000),
         after,
     };
-    let mut shown = 0;
+    let (mut shown, mut unreadable) = (0, 0);
     let now = Utc::now();
     let mut more = None;
     while shown < limit {
         q.limit = (limit - shown).min(1000);
         let page = filter::page(conn, &q, now)?;
-        for item in cache.get_many(&page.ids)? {
+        for item in cache.get_each(&page.ids)? {
             shown += 1;
+            // One row that cannot be read (edited by hand) does not hide the others.
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    unreadable += 1;
+                    eprintln!("cachet: error: {}", output::one_line(&e.into()));
+                    continue;
+                }
+            };
             if g.json {
                 json_line(&mut out, &item.to_json())?;
             } else {
@@ -181,6 +190,12 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     out.flush()?;
     if let (Some(cursor), Some(_)) = (more, a.limit) {
         eprintln!("cachet: more items: --after {cursor}");
+    }
+    if unreadable > 0 {
+        bail!(
+            "{} could not be read",
+            count_of(unreadable, "item", "items")
+        );
     }
     Ok(())
 }

@@ -36,21 +36,38 @@ impl Db<'_> {
 
     /// The items with these ids, in the order given (ids that do not exist are skipped).
     pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
+        self.items_each(ids)?.into_iter().collect()
+    }
+
+    /// The items with these ids, in the order given (those that exist), each read on
+    /// its own: a row that cannot be read (edited by hand) is its own error, naming it,
+    /// and the others are still read.
+    pub fn items_each(&self, ids: &[i64]) -> Result<Vec<Result<Item>>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})");
             let mut st = self.conn.prepare(&sql).map_err(self.err("reading items"))?;
+            // The id (the first column, an integer key) on its own: the row's other
+            // columns may not read.
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, rusqlite::Result<Item>)> {
+                let id: i64 = r.get(0)?;
+                Ok((id, Item::from_row(r)))
+            };
             let rows = st
-                .query_map(params_from_iter(chunk), Item::from_row)
+                .query_map(params_from_iter(chunk), read)
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(self.err("reading items"))?;
             let mut attrs = self.attrs_of_many(chunk)?;
-            let mut by_id: HashMap<i64, Item> = rows.into_iter().map(|i| (i.id, i)).collect();
+            let mut by_id: HashMap<i64, rusqlite::Result<Item>> = rows.into_iter().collect();
             for id in chunk {
-                if let Some(mut item) = by_id.remove(id) {
-                    item.attrs = attrs.remove(id).unwrap_or_default();
-                    out.push(item);
+                match by_id.remove(id) {
+                    Some(Ok(mut item)) => {
+                        item.attrs = attrs.remove(id).unwrap_or_default();
+                        out.push(Ok(item));
+                    }
+                    Some(Err(e)) => out.push(Err(self.err("reading items")(e))),
+                    None => {}
                 }
             }
         }
