@@ -13,7 +13,9 @@
 //! as parameterised SQL.
 
 mod ast;
+mod holding;
 mod lex;
+mod names;
 mod parse;
 mod plan;
 mod planned;
@@ -39,15 +41,15 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 pub use ast::{Col, Scope};
+pub use names::{attribute_names, check_attr, check_column, check_sort};
 pub use sort::{Cursor, SortKey, SortSpec};
 
 use ast::{Node, StatusSel, Term};
 use plan::{Goal, Planner};
 use sql::{Sql, attr_rows};
-use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify, unknown_name};
+use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify};
 use value::SqlVal;
 
-use crate::attr::AttrType;
 use crate::error::{Error, Result};
 use crate::status::Status;
 
@@ -227,68 +229,6 @@ pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
     hints(&r.cat, &filter.text, &r.unknown)
 }
 
-/// A note when `sort` is by an attribute or param that no item has: every item then
-/// sorts as one without a value, in id order, which is rarely what was meant.
-pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> {
-    let SortKey::Attr(scope, name) = &sort.key else {
-        return Ok(None);
-    };
-    let mut cat = Catalogue::new(conn);
-    if !cat.types(*scope, name)?.is_empty() {
-        return Ok(None);
-    }
-    unknown_name(&cat, *scope, name, "the list is in id order").map(Some)
-}
-
-/// A note when a listing's column `name` is neither one of `builtins` nor an attribute
-/// any item has (a typo, most likely): its column would stay empty.
-pub fn check_column(conn: &Connection, name: &str, builtins: &[&str]) -> Result<Option<String>> {
-    if builtins.contains(&name) {
-        return Ok(None);
-    }
-    let attr = name.strip_prefix("attr.").unwrap_or(name);
-    let mut cat = Catalogue::new(conn);
-    if !cat.types(Scope::Attr, attr)?.is_empty() {
-        return Ok(None);
-    }
-    let names = cat.names(Scope::Attr)?;
-    let known = builtins
-        .iter()
-        .copied()
-        .chain(names.iter().map(String::as_str));
-    let mut message = format!("no column or attribute is named '{name}', so its column is empty");
-    if let Some(k) = typecheck::closest(known, name) {
-        message.push_str(&format!("; did you mean '{k}'?"));
-    }
-    Ok(Some(message))
-}
-
-/// The attribute names some item holds, each with the types its values have (a name
-/// left by items since purged, or attributes since removed, is not among them).
-pub fn attribute_names(conn: &Connection) -> Result<Vec<(String, Vec<AttrType>)>> {
-    let mut out: Vec<(String, Vec<AttrType>)> = Vec::new();
-    for (name, code) in Catalogue::new(conn).held(Scope::Attr)? {
-        let Some(kind) = AttrType::from_code(code) else {
-            continue;
-        };
-        match out.last_mut() {
-            Some((last, types)) if *last == name => types.push(kind),
-            _ => out.push((name, vec![kind])),
-        }
-    }
-    Ok(out)
-}
-
-/// A note when no item has an attribute named `name`: `then` says what follows from it
-/// (`every item falls in one group`), and the note what may have been meant.
-pub fn check_attr(conn: &Connection, name: &str, then: &str) -> Result<Option<String>> {
-    let mut cat = Catalogue::new(conn);
-    if !cat.types(Scope::Attr, name)?.is_empty() {
-        return Ok(None);
-    }
-    unknown_name(&cat, Scope::Attr, name, then).map(Some)
-}
-
 /// One page of item ids matching `q.filter`, in `q.sort` order, after `q.after`.
 pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page> {
     sort::page(conn, q, now, false)
@@ -317,7 +257,7 @@ pub fn page_holding(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Holding>> {
-    sort::page_holding(conn, q, id, now)
+    holding::page_holding(conn, q, id, now)
 }
 
 /// The exact number of items matching `filter`.
