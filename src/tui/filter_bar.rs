@@ -67,6 +67,8 @@ pub struct FilterBar {
     pub input: Input,
     /// The filter in force when the bar opened: `esc` goes back to it.
     before: String,
+    /// The item selected when the bar opened, and its screen row: `esc` goes back to it.
+    held_before: Option<(i64, usize)>,
     /// What is wrong with the text in the bar.
     pub error: Option<FilterError>,
     /// Names in the filter that match nothing, with suggestions.
@@ -101,10 +103,12 @@ impl FilterBar {
 /// `/`: opens the bar on the filter in force.
 pub fn open(app: &mut App) {
     let text = app.list.query.filter.as_str().to_string();
+    let held = app.list.held();
     let bar = &mut app.filter;
     bar.editing = true;
     bar.input = Input::new(text.clone());
     bar.before = text;
+    bar.held_before = held;
     bar.recall = None;
     // With one line at the bottom a message would hide the bar's keys.
     app.message = None;
@@ -158,7 +162,7 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
             app.filter.input = Input::new(before.clone());
             app.filter.error = None;
             close(app);
-            apply_text(app, &before, Hold::Selection, fx);
+            apply_text(app, &before, Hold::Before, fx);
         }
         Action::Quit => app.quit = true,
         _ => {}
@@ -184,8 +188,10 @@ enum Hold {
     /// To the first row: the best match of what is being typed.
     Top,
     /// It stays on its item if the new list holds it: after `f` (the row matches what it
-    /// adds), or a filter cleared or given up (to see the item found among the others).
+    /// adds), or a filter cleared (to see the item found among the others).
     Selection,
+    /// Back to the item selected when the bar opened: an edit given up.
+    Before,
 }
 
 /// Asks for `text` as the filter, unless it is already in force or does not parse.
@@ -210,7 +216,11 @@ fn request(app: &mut App, filter: Filter, hold: Hold, fx: &mut Vec<Effect>) {
     fx.push(Effect::Filter(FilterRequest {
         seq: app.filter.seq,
         query,
-        hold: (hold == Hold::Selection).then(|| app.list.held()).flatten(),
+        hold: match hold {
+            Hold::Top => None,
+            Hold::Selection => app.list.held(),
+            Hold::Before => app.filter.held_before.or_else(|| app.list.held()),
+        },
     }));
 }
 

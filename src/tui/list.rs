@@ -80,6 +80,12 @@ pub struct List {
     sticky: Option<i64>,
     /// An item to find in a list shown anew, and the screen row to show it on.
     holding: Option<(i64, usize)>,
+    /// Moves made while that item's page was on its way, to make from it once it lands.
+    held_moves: isize,
+    /// The screen row the selection was put back on, kept there when the row count
+    /// comes in (a count taken as short before it came would have pulled it down), until
+    /// the selection moves.
+    keep_row: Option<usize>,
     /// Digits of the longest id read so far (never fewer: the column does not narrow as
     /// the list scrolls).
     id_digits: u16,
@@ -101,6 +107,8 @@ impl List {
             height: 10,
             sticky: None,
             holding: None,
+            held_moves: 0,
+            keep_row: None,
             id_digits: 2,
         }
     }
@@ -167,6 +175,8 @@ impl List {
         self.offset = 0;
         self.sticky = None;
         self.holding = None;
+        self.held_moves = 0;
+        self.keep_row = None;
     }
 
     /// Shows something else, as [`List::reset`], but keeps the selected item selected,
@@ -206,13 +216,22 @@ impl List {
 
     /// Moves the selection to row `i` (clamped) and scrolls it into view.
     pub fn select(&mut self, i: usize) {
+        // A row chosen outright: no item is looked for any more.
         self.sticky = None;
+        self.holding = None;
+        self.held_moves = 0;
+        self.keep_row = None;
         self.sel = i.min(self.len().saturating_sub(1));
         self.scroll_into_view();
     }
 
-    /// Moves the selection by `delta` rows.
+    /// Moves the selection by `delta` rows. While the selected item's page in a new
+    /// order is on its way, the move is made from the item once it is found.
     pub fn step(&mut self, delta: isize) {
+        if self.holding.is_some() && self.selected().is_none() {
+            self.held_moves = self.held_moves.saturating_add(delta);
+            return;
+        }
         let target = if delta < 0 {
             self.sel.saturating_sub(delta.unsigned_abs())
         } else {
@@ -223,6 +242,7 @@ impl List {
 
     /// Scrolls the view by `delta` rows, dragging the selection along when it leaves.
     pub fn scroll(&mut self, delta: isize) {
+        self.keep_row = None;
         let max_offset = self.len().saturating_sub(self.height.max(1));
         self.offset = if delta < 0 {
             self.offset.saturating_sub(delta.unsigned_abs())
@@ -243,8 +263,18 @@ impl List {
     pub fn set_total(&mut self, total: Count) {
         self.total = total;
         self.counted = true;
-        if self.end.is_none() {
+        // A capped count is a lower bound: it says nothing against a selection past it
+        // (deep in a long list, whose page may be on its way after a reload).
+        if self.end.is_none() && total.exact {
             self.sel = self.sel.min(self.len().saturating_sub(1));
+        }
+        if let Some(row) = self.keep_row {
+            self.offset = self
+                .sel
+                .saturating_sub(row.min(self.height.saturating_sub(1)));
+        }
+        // Nor, while the selection's page is not in, does it say where the view goes.
+        if total.exact || self.selected().is_some() {
             self.scroll_into_view();
         }
     }
@@ -384,9 +414,20 @@ impl List {
         self.pages.insert(data.page, data.items);
         self.sel = self.sel.min(self.len().saturating_sub(1));
         if let Some(row) = row {
+            let moves = std::mem::take(&mut self.held_moves);
+            self.sel = self
+                .sel
+                .saturating_add_signed(moves)
+                .min(self.len().saturating_sub(1));
+            let row = if moves == 0 {
+                row
+            } else {
+                (row as isize + moves).max(0) as usize
+            };
             self.offset = self
                 .sel
                 .saturating_sub(row.min(self.height.saturating_sub(1)));
+            self.keep_row = Some(self.sel - self.offset);
         }
         self.scroll_into_view();
         let here = self.sel / PAGE;

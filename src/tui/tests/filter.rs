@@ -335,4 +335,29 @@ fn a_cleared_or_added_to_filter_keeps_the_selection() {
     h.keys("/");
     h.type_text(" uri~data/0009");
     assert_eq!(h.selected_uri(), "file:///data/000900");
+    // Given up: back to the item selected before the edit.
+    h.keys("<esc>");
+    assert_eq!(h.filter_text(), "status:ready");
+    assert_eq!(h.selected_uri(), uri, "given up");
+    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+
+    // Near the end of its page (where a count not in yet made the list look shorter),
+    // cleared: still on its row.
+    h.keys("<esc>");
+    h.keys("/");
+    h.type_text("uri~data/00");
+    h.keys("<enter>");
+    let target = 2 * crate::tui::list::PAGE - 5;
+    while h.app.list.sel < target {
+        h.keys("<pgdn>");
+    }
+    h.keys("k");
+    let (uri, row) = (h.selected_uri(), h.app.list.sel - h.app.list.offset);
+    h.keys("<esc>");
+    assert_eq!(h.selected_uri(), uri);
+    assert_eq!(
+        h.app.list.sel - h.app.list.offset,
+        row,
+        "cleared near a page's end"
+    );
 }

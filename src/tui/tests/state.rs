@@ -234,6 +234,51 @@ fn a_refresh_while_the_new_order_loads_keeps_the_selection() {
     assert_eq!(h.selected_uri(), uri);
 }
 
+/// Moves made while the new order's page of the selected item is on its way are made
+/// from that item once it lands (they were lost, and the selection landed near the top).
+#[test]
+fn moves_while_the_new_order_loads_are_made_from_the_item() {
+    let (dir, cache) = big_cache(1000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    for _ in 0..30 {
+        h.keys("<pgdn>");
+    }
+    let (sel, row) = (h.app.list.sel, h.app.list.sel - h.app.list.offset);
+    // By name (the same order as by id here), then two rows down before it is in.
+    let mut fx = update(&mut h.app, Action::SortNext);
+    fx.extend(update(&mut h.app, Action::Down));
+    fx.extend(update(&mut h.app, Action::Down));
+    h.run(fx);
+    assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Uri));
+    assert_eq!(h.selected_uri(), format!("file:///data/{:06}", sel + 2));
+    assert_eq!(
+        h.app.list.sel - h.app.list.offset,
+        (row + 2).min(h.app.list.height - 1)
+    );
+}
+
+/// A change made elsewhere, deep in a long list, keeps the selection on its screen row
+/// (a capped count, come before the page, pulled the view to put it on the last row).
+#[test]
+fn a_refresh_deep_in_a_long_list_keeps_the_row() {
+    let (dir, cache) = big_cache(3000);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    h.keys("G");
+    for _ in 0..20 {
+        h.keys("<pgup>");
+    }
+    h.keys("jjj");
+    let (uri, row) = (h.selected_uri(), h.app.list.sel - h.app.list.offset);
+    assert!(
+        h.app.list.sel > 1500 && row < 10,
+        "{} {row}",
+        h.app.list.sel
+    );
+    h.act(Action::Changed);
+    assert_eq!(h.selected_uri(), uri);
+    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+}
+
 /// `s` stops only at columns on screen: at 60 columns the ID column is gone, so the
 /// order by id goes on to the first column shown, and the cycle never comes back to it.
 #[test]
