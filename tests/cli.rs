@@ -676,6 +676,25 @@ fn get_writes_only_a_plain_name_in_the_current_directory() {
     assert_eq!(fs::read_to_string(work.join("into/up.txt")).unwrap(), "up");
     let twice = get(&["get", "2", "-o", "into/"]);
     assert_eq!(twice.status.code(), Some(1), "{twice:?}");
+    // Made as any new file is (the umask decides), not private as temporary files are.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    fs::write(work.join("probe"), "").unwrap();
+    assert_eq!(mode(&work.join("into/up.txt")), mode(&work.join("probe")));
+    // A directory that is not there is named; `-o -` is stdout.
+    for missing in ["nowhere/", "nowhere/x.txt"] {
+        let done = get(&["get", "2", "-o", missing]);
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            err.contains("nowhere: no such directory")
+                || err.contains("nowhere/: no such directory"),
+            "{err}"
+        );
+        assert!(!err.contains(".tmp"), "{err}");
+    }
+    let out = get(&["get", "2", "-o", "-"]);
+    assert_eq!(out.stdout, b"up");
+    assert!(!work.join("-").exists());
 }
 
 /// Table cells are padded by hand: `format!` widths stop at 65,535 characters.

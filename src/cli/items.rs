@@ -66,7 +66,7 @@ pub struct GetArgs {
     pub item: ItemArg,
     /// Where to write the content, replacing a file there; a directory takes it under the
     /// item's file name (default: that name in the current directory), which must not
-    /// exist yet.
+    /// exist yet; `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -106,7 +106,18 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     // Into a directory given with -o, as without it: under the item's own name, which
     // replaces nothing (only a file name the user gives may).
     let (dest, chosen) = match a.output {
+        // `-o -`: the content on stdout, as `cat` gives it.
+        Some(out) if out.as_os_str() == "-" => {
+            cache.copy_content(&item, &mut io::stdout().lock())?;
+            return Ok(cache.record_access(item.id)?);
+        }
         Some(dir) if dir.is_dir() => (dir.join(default_output(&item)), false),
+        Some(dir) if dir.to_string_lossy().ends_with(std::path::is_separator) => {
+            bail!(
+                "{}: no such directory",
+                escape_controls(&dir.to_string_lossy())
+            )
+        }
         Some(file) => (file, true),
         None => (default_output(&item), false),
     };
@@ -114,8 +125,22 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    // Write beside the destination and rename, so a failed check leaves nothing behind.
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+    if !dir.is_dir() {
+        bail!(
+            "{}: no such directory",
+            escape_controls(&dir.to_string_lossy())
+        );
+    }
+    // Write beside the destination and rename, so a failed check leaves nothing behind;
+    // made as any new file is (the umask decides), not private as temporary files are.
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder
+        .tempfile_in(&dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
     let size = cache.copy_content(&item, &mut tmp)?;
     let shown = escape_controls(&dest.to_string_lossy()).into_owned();
