@@ -165,7 +165,7 @@ fn put_ls_show_cat_get_path() {
         .code(1)
         .stderr(predicate::str::contains(
             "no READY version of https://example.org/data.csv with params {\"release\":\"3\"} \
-             (it has READY items with other params: give them with --param)",
+             (it has READY items with params {\"release\":3}: give them with --param)",
         ));
     cachet(&root)
         .args(["best", "https://example.org/other.csv"])

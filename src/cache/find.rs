@@ -36,9 +36,9 @@ impl Cache {
         self.db().best(&item_key(uri, params))
     }
 
-    /// How many distinct param sets `uri` has READY items under.
-    pub fn ready_param_sets(&self, uri: &str) -> Result<u64> {
-        self.db().ready_param_sets(uri)
+    /// Up to `limit` of the param sets `uri` has READY items under, as stored.
+    pub fn ready_params(&self, uri: &str, limit: usize) -> Result<Vec<String>> {
+        self.db().ready_params(uri, limit)
     }
 
     /// The best READY version of `new`'s key, or a writer for a new version.

@@ -249,12 +249,14 @@ pub fn best(g: &Global, a: BestArgs) -> Result<()> {
         Some(item) => print_item_line(g, &item),
         None => {
             // The URI with other params (a --param forgotten, or one too many).
-            let others = match cache.ready_param_sets(&a.uri)? {
-                0 => String::new(),
-                1 => " (it has READY items with other params: give them with --param)".into(),
-                n => format!(
-                    " (it has READY items under {n} other sets of params: give one with --param)"
-                ),
+            let mut others = cache.ready_params(&a.uri, 4)?;
+            let more = if others.len() > 3 { ", …" } else { "" };
+            others.truncate(3);
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                let shown = escape_controls(&others.join(", ")).into_owned();
+                format!(" (it has READY items with params {shown}{more}: give them with --param)")
             };
             bail!(
                 "no READY version of {} with params {}{others}",

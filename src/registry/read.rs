@@ -137,16 +137,20 @@ impl Db<'_> {
         id.map(|id| self.item(id)).transpose()
     }
 
-    /// How many distinct param sets `uri` has READY items under (when `best` of some
-    /// params finds none, whether others would).
-    pub fn ready_param_sets(&self, uri: &str) -> Result<u64> {
+    /// Up to `limit` of the param sets `uri` has READY items under, as stored (when
+    /// `best` of some params finds none, which others would).
+    pub fn ready_params(&self, uri: &str, limit: usize) -> Result<Vec<String>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.conn
             .prepare_cached(
-                "SELECT count(DISTINCT key) FROM items WHERE uri = ?1 AND status = 'READY'",
+                "SELECT DISTINCT params FROM items WHERE uri = ?1 AND status = 'READY' \
+                 ORDER BY params LIMIT ?2",
             )
-            .and_then(|mut st| st.query_row([uri], |r| r.get::<_, i64>(0)))
-            .map(|n| n.max(0) as u64)
-            .map_err(self.err("counting the params of a URI"))
+            .and_then(|mut st| {
+                st.query_map(params![uri, limit], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(self.err("reading the params of a URI"))
     }
 
     /// The newest version of `key` in any status.
