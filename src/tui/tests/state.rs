@@ -507,7 +507,7 @@ fn attribute_columns_are_picked_from_the_catalogue() {
     assert!(h.app.columns.is_empty());
     assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Id));
     // Narrower, the second one chosen has no room: said, not silently left out.
-    h.act(Action::Resize(70, 24));
+    h.act(Action::Resize(60, 24));
     h.keys("c<space>j<space><enter>");
     assert_eq!(h.app.columns, ["rows", "source"]);
     assert_eq!(h.said(), "no room for source at this width");

@@ -66,7 +66,7 @@ impl Col {
             Col::Status => Constraint::Length(7),
             Col::Size => Constraint::Length(9),
             Col::Age => Constraint::Length(5),
-            Col::Attr(_) => Constraint::Length(10),
+            Col::Attr(i) => Constraint::Length(attr_width(app, i)),
         }
     }
 
@@ -119,11 +119,38 @@ fn columns(app: &App, width: u16) -> Vec<Col> {
         vec![Mark, Name, Status, Size]
     };
     let fixed = fixed_width(app, &cols);
-    let room = usize::from(width.saturating_sub(fixed + 16) / 11);
-    let attrs = (0..app.columns.len().min(room)).map(Attr);
+    // As many as fit, each as wide as it needs, leaving the name 16 columns.
+    let mut room = width.saturating_sub(fixed + 16);
+    let mut fit = 0;
+    for i in 0..app.columns.len() {
+        let w = attr_width(app, i) + 1;
+        if w > room {
+            break;
+        }
+        room -= w;
+        fit += 1;
+    }
+    let attrs = (0..fit).map(Attr);
     let at = cols.iter().position(|c| *c == Name).map_or(1, |p| p + 1);
     cols.splice(at..at, attrs);
     cols
+}
+
+/// The width of attribute column `i`: its name (and the sort mark) or its widest value on
+/// screen, whichever is wider, within 4 to 24.
+fn attr_width(app: &App, i: usize) -> u16 {
+    let Some(name) = app.columns.get(i) else {
+        return 10;
+    };
+    let list = &app.list;
+    let widest = (list.offset..list.offset + list.height)
+        .filter_map(|r| list.row(r))
+        .filter_map(|item| item.attrs.get(name))
+        .map(|v| v.to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    let w = widest.max(name.chars().count() + 1).clamp(4, 24);
+    u16::try_from(w).unwrap_or(24)
 }
 
 /// The width the fixed-width columns take, with a space after each.
