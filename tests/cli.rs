@@ -315,32 +315,30 @@ fn import_ndjson_in_one_transaction() {
     let ls = cachet(&root).args(["ls", "--json"]).output().unwrap();
     assert_eq!(json_lines(&ls.stdout).len(), 2);
 
-    fs::write(&bad, "{\"uri\": \"u3\"}\nnot json\n").unwrap();
-    cachet(&root)
-        .args(["import", bad.to_str().unwrap()])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "bad.ndjson:1: give exactly one of",
-        ));
-    // The file's line, the line's column; a missing file named with its line.
-    fs::write(&bad, "{\"uri\": \"u3\", \"text\": \"a\"}\n{uri}\n").unwrap();
-    cachet(&root)
-        .args(["import", bad.to_str().unwrap()])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::ends_with(
-            "bad.ndjson:2: column 2: key must be a string\n",
-        ));
-    fs::write(&bad, "{\"uri\": \"u3\", \"path\": \"no-such-file\"}\n").unwrap();
-    cachet(&root)
-        .args(["import", bad.to_str().unwrap()])
-        .assert()
-        .code(1)
-        .stderr(
-            predicate::str::contains("bad.ndjson:1: ")
-                .and(predicate::str::contains("no-such-file: No such file")),
-        );
+    // Each error names the file's line (and the line's column); a missing file, its line.
+    for (lines, said) in [
+        (
+            "{\"uri\": \"u3\"}\nnot json\n",
+            &["bad.ndjson:1: give exactly one of"][..],
+        ),
+        (
+            "{\"uri\": \"u3\", \"text\": \"a\"}\n{uri}\n",
+            &["bad.ndjson:2: column 2: key must be a string\n"],
+        ),
+        (
+            "{\"uri\": \"u3\", \"path\": \"no-such-file\"}\n",
+            &["bad.ndjson:1: ", "no-such-file: No such file"],
+        ),
+    ] {
+        fs::write(&bad, lines).unwrap();
+        let done = cachet(&root)
+            .args(["import", bad.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(done.status.code(), Some(1), "{lines}");
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(said.iter().all(|s| err.contains(s)), "{lines}: {err}");
+    }
 }
 
 #[test]
@@ -826,6 +824,27 @@ fn purge_says_what_became_of_the_content() {
         .stdout(predicate::str::contains("purged, freed 4 B"));
 }
 
+/// Runs `cachet ARGS` in `cwd` with its output's reader gone before it writes a thing
+/// (and an import line on stdin).
+fn unread(root: &Path, cwd: &Path, args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
+        .args(args)
+        .env("CACHET_ROOT", root)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = writeln!(stdin, r#"{{"uri": "s3://b/imported", "text": "x"}}"#);
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A reader that goes away (`cachet verify | head -1`, a pager quit early) ends each
 /// command quietly: no panic (`verify`, `path`, `import` and gc's report panicked, exit
 /// 101, gc after it had applied its plan). A plan that could not be shown is not applied.
@@ -852,23 +871,7 @@ fn a_closed_pipe_ends_a_command_quietly() {
                 .assert()
                 .success();
         }
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
-            .args(args)
-            .env("CACHET_ROOT", root)
-            .current_dir(out_dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The reading end closes before the command writes a thing.
-        drop(child.stdout.take());
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            let _ = writeln!(stdin, r#"{{"uri": "s3://b/imported", "text": "x"}}"#);
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = unread(root, out_dir.path(), args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
@@ -880,15 +883,8 @@ fn a_closed_pipe_ends_a_command_quietly() {
     assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "1");
 
     // Pinning many: every item changed, though the lines stop at the first.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
-        .args(["pin", "uri~s3://b/"])
-        .env("CACHET_ROOT", root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+    let pinned = unread(root, out_dir.path(), &["pin", "uri~s3://b/"]);
+    assert_eq!(pinned.status.code(), Some(0));
     let count = |filter: &str| {
         let out = cachet(root).args(["count", filter]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -902,14 +898,6 @@ fn a_closed_pipe_ends_a_command_quietly() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&blob, "altered").unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
-        .arg("verify")
-        .env("CACHET_ROOT", root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = unread(root, out_dir.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
