@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::archive::{Member, MemberKind};
-use super::content::{Content, HexRow, escape_controls};
+use super::content::{Content, HexRow, cut, escape_controls};
 use super::{Body, Preview};
 
 /// Widest a table column grows before its cells are cut with `…`.
@@ -163,8 +163,7 @@ fn table_lines(header: &[String], rows: &[Vec<String>], out: &mut String) {
                 line.push_str("  ");
             }
             if n > *w {
-                line.extend(cell.chars().take(w.saturating_sub(1)));
-                line.push('…');
+                line.push_str(&cut(&cell, *w));
             } else {
                 line.push_str(&cell);
                 if i + 1 < widths.len() {

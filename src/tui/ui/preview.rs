@@ -271,13 +271,7 @@ fn table_lines(
     let fmt_row = |cells: &[String]| -> String {
         let line = (0..cols)
             .map(|c| {
-                let cell = cells.get(c).map(String::as_str).unwrap_or("");
-                let cell = if cell.chars().count() > widths[c] {
-                    let cut: String = cell.chars().take(widths[c].saturating_sub(1)).collect();
-                    format!("{cut}…")
-                } else {
-                    cell.to_string()
-                };
+                let cell = cachet::preview::cut(cells.get(c).map_or("", String::as_str), widths[c]);
                 format!("{cell:<w$}", w = widths[c])
             })
             .collect::<Vec<_>>()
