@@ -16,11 +16,22 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
     let SortKey::Attr(scope, name) = &sort.key else {
         return Ok(None);
     };
+    note_unknown(conn, *scope, name, "the list is in id order")
+}
+
+/// A note when no item has an attribute named `name`: `then` says what follows from it
+/// (`every item falls in one group`), and the note what may have been meant.
+pub fn check_attr(conn: &Connection, name: &str, then: &str) -> Result<Option<String>> {
+    note_unknown(conn, Scope::Attr, name, then)
+}
+
+/// The note for `name` of `scope` when the catalogue has no type for it.
+fn note_unknown(conn: &Connection, scope: Scope, name: &str, then: &str) -> Result<Option<String>> {
     let mut cat = Catalogue::new(conn);
-    if !cat.types(*scope, name)?.is_empty() {
+    if !cat.types(scope, name)?.is_empty() {
         return Ok(None);
     }
-    unknown_name(&cat, *scope, name, "the list is in id order").map(Some)
+    unknown_name(&cat, scope, name, then).map(Some)
 }
 
 /// A note when a listing's column `name` is neither one of `builtins` nor an attribute
@@ -60,14 +71,4 @@ pub fn attribute_names(conn: &Connection) -> Result<Vec<(String, Vec<AttrType>)>
         }
     }
     Ok(out)
-}
-
-/// A note when no item has an attribute named `name`: `then` says what follows from it
-/// (`every item falls in one group`), and the note what may have been meant.
-pub fn check_attr(conn: &Connection, name: &str, then: &str) -> Result<Option<String>> {
-    let mut cat = Catalogue::new(conn);
-    if !cat.types(Scope::Attr, name)?.is_empty() {
-        return Ok(None);
-    }
-    unknown_name(&cat, Scope::Attr, name, then).map(Some)
 }
