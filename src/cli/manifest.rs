@@ -404,17 +404,14 @@ fn print_head(out: &mut impl Write, head: &manifest::Head) -> io::Result<()> {
     } else {
         "(followed)"
     };
-    let what = match &head.key {
-        Some(key) => format!("{}  {done}", cachet::preview::escape_controls(key)),
-        None => done.to_string(),
-    };
     writeln!(
         out,
-        "{}{:<12} {:<12} {:>10}  {what}",
+        "{}{:<12} {:<12} {:>10}  {}  {done}",
         "  ".repeat(head.depth),
         head.kind,
         manifest::short(&head.sha256),
-        ""
+        "",
+        cachet::preview::escape_controls(&head.key)
     )
 }
 

@@ -59,7 +59,7 @@ pub struct Located {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub kind: &'static str,
-    pub key: Option<String>,
+    pub key: String,
     /// The shard archive's, or the followed manifest's, digest.
     pub sha256: String,
     pub depth: usize,
@@ -84,7 +84,7 @@ impl Heads {
             self.shard = Some((key.clone(), next.source.clone()));
             return Some(Head {
                 kind: "shard",
-                key: Some(key.clone()),
+                key: key.clone(),
                 sha256: next.source.clone(),
                 depth,
             });
@@ -98,9 +98,10 @@ impl Heads {
             return None;
         }
         self.followed = Some(next.source.clone());
+        // Entries below the root and outside a shard come through a ref, which names it.
         Some(Head {
             kind: "manifest_ref",
-            key: next.via_ref.clone(),
+            key: next.via_ref.clone().unwrap_or_default(),
             sha256: next.source.clone(),
             depth,
         })

@@ -291,10 +291,9 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
                     view.rows.push(EntryRow {
                         depth: head.depth,
                         kind: head.kind.to_string(),
-                        key: match (head.kind, head.key) {
-                            ("manifest_ref", Some(key)) => format!("{key} (followed)"),
-                            (_, Some(key)) => key,
-                            (_, None) => "(followed)".to_string(),
+                        key: match head.kind {
+                            "manifest_ref" => format!("{} (followed)", head.key),
+                            _ => head.key,
                         },
                         size: None,
                         sha256: Some(head.sha256),
