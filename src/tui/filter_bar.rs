@@ -162,7 +162,9 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
             app.filter.input = Input::new(before.clone());
             app.filter.error = None;
             close(app);
-            apply_text(app, &before, Hold::Before, fx);
+            // Given up: back to the item selected when the bar opened.
+            let hold = app.filter.held_before.or_else(|| app.list.held());
+            apply_text(app, &before, hold, fx);
         }
         Action::Quit => app.quit = true,
         _ => {}
@@ -179,23 +181,12 @@ fn close(app: &mut App) {
 /// The text changed: parse it; a good filter goes to the worker, a bad one shows where.
 fn edited(app: &mut App, fx: &mut Vec<Effect>) {
     let text = app.filter.input.value().to_string();
-    apply_text(app, &text, Hold::Top, fx);
+    apply_text(app, &text, None, fx);
 }
 
-/// Where the selection goes in the list a new filter gives.
-#[derive(Clone, Copy, PartialEq)]
-enum Hold {
-    /// To the first row: the best match of what is being typed.
-    Top,
-    /// It stays on its item if the new list holds it: after `f` (the row matches what it
-    /// adds), or a filter cleared (to see the item found among the others).
-    Selection,
-    /// Back to the item selected when the bar opened: an edit given up.
-    Before,
-}
-
-/// Asks for `text` as the filter, unless it is already in force or does not parse.
-fn apply_text(app: &mut App, text: &str, hold: Hold, fx: &mut Vec<Effect>) {
+/// Asks for `text` as the filter, unless it is already in force or does not parse; the
+/// list to land on `hold` if it holds it (none while typing: the best matches come first).
+fn apply_text(app: &mut App, text: &str, hold: Option<(i64, usize)>, fx: &mut Vec<Effect>) {
     match Filter::parse(text.trim_end()) {
         Err(e) => app.filter.error = Some(FilterError::of(e)),
         Ok(filter) => {
@@ -206,8 +197,8 @@ fn apply_text(app: &mut App, text: &str, hold: Hold, fx: &mut Vec<Effect>) {
 }
 
 /// Sends `filter` to the worker (also when it is the one in force: a request still
-/// on its way may be for another).
-fn request(app: &mut App, filter: Filter, hold: Hold, fx: &mut Vec<Effect>) {
+/// on its way may be for another), the list to land on `hold` if it holds it.
+fn request(app: &mut App, filter: Filter, hold: Option<(i64, usize)>, fx: &mut Vec<Effect>) {
     app.filter.seq += 1;
     let query = ListQuery {
         filter,
@@ -216,11 +207,7 @@ fn request(app: &mut App, filter: Filter, hold: Hold, fx: &mut Vec<Effect>) {
     fx.push(Effect::Filter(FilterRequest {
         seq: app.filter.seq,
         query,
-        hold: match hold {
-            Hold::Top => None,
-            Hold::Selection => app.list.held(),
-            Hold::Before => app.filter.held_before.or_else(|| app.list.held()),
-        },
+        hold,
     }));
 }
 
@@ -241,11 +228,7 @@ pub fn loaded(
             if (&f.query.tab, &f.query.sort) != (&app.list.query.tab, &app.list.query.sort) {
                 // Another tab or order was chosen while this was on its way: that one is
                 // listed, so ask again for this filter in it.
-                let hold = if f.hold.is_some() {
-                    Hold::Selection
-                } else {
-                    Hold::Top
-                };
+                let hold = f.hold.and_then(|_| app.list.held());
                 return request(app, f.query.filter, hold, fx);
             }
             if f.query.filter == app.list.query.filter {
@@ -296,7 +279,7 @@ fn recall(app: &mut App, older: bool, fx: &mut Vec<Effect>) {
         None => typed,
     };
     bar.input = Input::new(text.clone());
-    apply_text(app, &text, Hold::Top, fx);
+    apply_text(app, &text, None, fx);
 }
 
 /// Keeps `text` as the newest history entry.
@@ -320,7 +303,7 @@ pub fn clear(app: &mut App, fx: &mut Vec<Effect>) -> bool {
     app.filter.input = Input::default();
     app.filter.error = None;
     app.filter.notices.clear();
-    request(app, Filter::all(), Hold::Selection, fx);
+    request(app, Filter::all(), app.list.held(), fx);
     app.say("filter cleared");
     true
 }
@@ -348,7 +331,7 @@ pub fn add_cell(app: &mut App, fx: &mut Vec<Effect>) {
             remember(app, &text);
             app.filter.input = Input::new(text.clone());
             app.say(format!("filter: {text}"));
-            request(app, filter, Hold::Selection, fx);
+            request(app, filter, app.list.held(), fx);
         }
         Err(e) => app.warn(format!("f: {e}")),
     }
