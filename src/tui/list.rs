@@ -419,11 +419,7 @@ impl List {
                 .sel
                 .saturating_add_signed(moves)
                 .min(self.len().saturating_sub(1));
-            let row = if moves == 0 {
-                row
-            } else {
-                (row as isize + moves).max(0) as usize
-            };
+            let row = row.saturating_add_signed(moves);
             self.offset = self
                 .sel
                 .saturating_sub(row.min(self.height.saturating_sub(1)));
