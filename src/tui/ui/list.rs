@@ -24,13 +24,13 @@ enum Col {
     Status,
     Size,
     Age,
-    /// The attribute `app.columns[i]`.
-    Attr(usize),
+    /// The attribute `app.columns[i]`, and its width (measured once per layout).
+    Attr(usize, u16),
 }
 
 impl Col {
     fn title(self, app: &App) -> String {
-        if let Col::Attr(i) = self {
+        if let Col::Attr(i, _) = self {
             return app
                 .columns
                 .get(i)
@@ -53,7 +53,7 @@ impl Col {
             Col::Status => "STATUS",
             Col::Size => "SIZE",
             Col::Age => "AGE",
-            Col::Attr(_) => "",
+            Col::Attr(..) => "",
         }
     }
 
@@ -66,7 +66,7 @@ impl Col {
             Col::Status => Constraint::Length(7),
             Col::Size => Constraint::Length(9),
             Col::Age => Constraint::Length(5),
-            Col::Attr(i) => Constraint::Length(attr_width(app, i)),
+            Col::Attr(_, w) => Constraint::Length(w),
         }
     }
 
@@ -80,7 +80,7 @@ impl Col {
             Col::Status => Column::Status,
             Col::Size => Column::Size,
             Col::Age => Column::Created,
-            Col::Attr(i) => {
+            Col::Attr(i, _) => {
                 return app
                     .columns
                     .get(i)
@@ -103,7 +103,7 @@ pub fn sort_keys(app: &App) -> Vec<SortKey> {
 pub fn attr_columns_shown(app: &App) -> usize {
     let width = super::screen(app).list.width;
     (columns(app, width).iter())
-        .filter(|c| matches!(c, Col::Attr(_)))
+        .filter(|c| matches!(c, Col::Attr(..)))
         .count()
 }
 
@@ -121,16 +121,15 @@ fn columns(app: &App, width: u16) -> Vec<Col> {
     let fixed = fixed_width(app, &cols);
     // As many as fit, each as wide as it needs, leaving the name 16 columns.
     let mut room = width.saturating_sub(fixed + 16);
-    let mut fit = 0;
+    let mut attrs = Vec::new();
     for i in 0..app.columns.len() {
-        let w = attr_width(app, i) + 1;
-        if w > room {
+        let w = attr_width(app, i);
+        if w + 1 > room {
             break;
         }
-        room -= w;
-        fit += 1;
+        room -= w + 1;
+        attrs.push(Attr(i, w));
     }
-    let attrs = (0..fit).map(Attr);
     let at = cols.iter().position(|c| *c == Name).map_or(1, |p| p + 1);
     cols.splice(at..at, attrs);
     cols
@@ -253,7 +252,7 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
             Line::from(item.size.map(text::size).unwrap_or_else(|| "-".into())).right_aligned(),
         ),
         Col::Age => Cell::from(text::age(item.created, app.now)),
-        Col::Attr(i) => Cell::from(
+        Col::Attr(i, _) => Cell::from(
             app.columns
                 .get(*i)
                 .and_then(|name| item.attrs.get(name))
