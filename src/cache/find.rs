@@ -76,13 +76,12 @@ impl Cache {
             let key = self.unique_key(key)?;
             return self.get_version(&key, version);
         }
-        let by_id = match reference
-            .strip_prefix('#')
-            .unwrap_or(reference)
+        let as_id = (reference.strip_prefix('#').unwrap_or(reference))
             .parse::<i64>()
-        {
-            Ok(id) => self.db().item_opt(id)?,
-            Err(_) => None,
+            .ok();
+        let by_id = match as_id {
+            Some(id) => self.db().item_opt(id)?,
+            None => None,
         };
         let looks_like_key =
             reference.len() >= 4 && reference.bytes().all(|b| b.is_ascii_hexdigit());
@@ -122,9 +121,9 @@ impl Cache {
             (None, 0) if looks_like_key => Err(Error::not_found(format!(
                 "item '{reference}': no item has that id, nor a key starting with it"
             ))),
-            (None, 0) if reference.trim_start_matches('#').parse::<i64>().is_ok() => Err(
-                Error::not_found(format!("item '{reference}': no item has that id")),
-            ),
+            (None, 0) if as_id.is_some() => Err(Error::not_found(format!(
+                "item '{reference}': no item has that id"
+            ))),
             (None, 0) => Err(Error::not_found(format!(
                 "item '{reference}' (give an id, a key prefix of 4+ hex digits, or KEY@VERSION)"
             ))),

@@ -111,12 +111,9 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
             cache.copy_content(&item, &mut io::stdout().lock())?;
             return Ok(cache.record_access(item.id)?);
         }
-        Some(dir) if dir.is_dir() => (dir.join(default_output(&item)), false),
-        Some(dir) if dir.to_string_lossy().ends_with(std::path::is_separator) => {
-            bail!(
-                "{}: no such directory",
-                escape_controls(&dir.to_string_lossy())
-            )
+        // A directory, or a name ending in a separator (one, whether it exists or not).
+        Some(dir) if dir.is_dir() || dir.to_string_lossy().ends_with(std::path::is_separator) => {
+            (dir.join(default_output(&item)), false)
         }
         Some(file) => (file, true),
         None => (default_output(&item), false),
