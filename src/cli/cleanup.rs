@@ -14,7 +14,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Global;
-use super::items::print_item_line;
 use super::lifecycle::ItemsArg;
 use super::output::{self, count_of, human_size, json_line};
 
@@ -242,13 +241,14 @@ pub fn pin(g: &Global, a: ItemsArg, pinned: bool) -> Result<()> {
     let items = (ids.into_iter())
         .map(|id| cache.pin(id, pinned))
         .collect::<cachet::Result<Vec<_>>>()?;
+    let id_width = output::id_width(items.iter().map(|i| i.id));
+    let mut out = io::stdout().lock();
     for item in items {
         if g.json {
-            print_item_line(g, &item)?;
+            json_line(&mut out, &item.to_json())?;
         } else {
             let done = if pinned { "pinned" } else { "unpinned" };
-            let key = cachet::key::abbrev(&item.key, 12);
-            output::say(format_args!("{}  {key}@{}  {done}", item.id, item.version))?;
+            output::changed_line(&mut out, &item, id_width, done)?;
         }
     }
     Ok(())

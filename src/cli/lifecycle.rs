@@ -1,7 +1,7 @@
 //! Commands that change items: attr set/rm, trash, restore, purge, fail.
 
 use std::collections::HashSet;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 
 use anyhow::{Result, bail};
 use cachet::Cache;
@@ -163,7 +163,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
         }
     }
     // Ids padded to the widest, so that the lines' columns line up.
-    let id_width = ids.iter().map(|id| id.to_string().len()).max().unwrap_or(1);
+    let id_width = output::id_width(ids.iter().copied());
     // Trash and restore take one transaction for them all (a filter may match many);
     // purge deletes files as it goes, so goes one by one.
     type Outcome = cachet::Result<(cachet::Item, Option<bool>)>;
@@ -201,13 +201,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
                             _ => "purged (content still used by another item)".to_string(),
                         },
                     };
-                    writeln!(
-                        out,
-                        "{:<id_width$}  {}@{}  {verb}",
-                        item.id,
-                        cachet::key::abbrev(&item.key, 12),
-                        item.version
-                    )?;
+                    output::changed_line(&mut out, &item, id_width, &verb)?;
                 }
             }
             Err(e) => {

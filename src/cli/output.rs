@@ -11,6 +11,30 @@ use serde_json::Value as Json;
 
 /// An error and its causes on one line, outermost first, without repeating a cause that
 /// the outer message already quotes.
+/// One item's line after a change (`12  3f9a1c2b7d4e@2  trashed`), the id padded to
+/// `id_width` so that the lines of many line up.
+pub fn changed_line(
+    out: &mut impl Write,
+    item: &Item,
+    id_width: usize,
+    what: &str,
+) -> io::Result<()> {
+    let key = cachet::key::abbrev(&item.key, 12);
+    writeln!(
+        out,
+        "{:<id_width$}  {key}@{}  {what}",
+        item.id, item.version
+    )
+}
+
+/// The width of the widest of these ids.
+pub fn id_width(ids: impl IntoIterator<Item = i64>) -> usize {
+    ids.into_iter()
+        .map(|id| id.to_string().len())
+        .max()
+        .unwrap_or(1)
+}
+
 /// Prints one line on stdout. A closed pipe (`cachet gc --yes | head -1`) is an error,
 /// which `main` ends on quietly, where `println!` panics.
 pub fn say(line: std::fmt::Arguments<'_>) -> io::Result<()> {
