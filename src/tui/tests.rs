@@ -131,6 +131,17 @@ impl Harness {
         Harness::new(dir, cache, size)
     }
 
+    /// A browser over `big_cache(n)`.
+    pub fn big(n: usize, size: (u16, u16)) -> Harness {
+        let (dir, cache) = big_cache(n);
+        Harness::new(dir, cache, size)
+    }
+
+    /// The screen row of the selection, from the top of the list.
+    pub fn screen_row(&self) -> usize {
+        self.app.list.sel - self.app.list.offset
+    }
+
     pub fn sample(size: (u16, u16)) -> Harness {
         let (dir, cache) = sample_cache();
         Harness::new(dir, cache, size)

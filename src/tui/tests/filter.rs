@@ -4,7 +4,7 @@ use cachet::filter::{Col, SortKey};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use tui_input::InputRequest;
 
-use super::{Harness, big_cache, render_check};
+use super::{Harness, render_check};
 use crate::tui::filter_bar::cell_term;
 use crate::tui::keymap;
 use crate::tui::model::Tab;
@@ -222,8 +222,7 @@ fn f_terms_for_each_kind_of_column() {
 
 #[test]
 fn a_filtered_window_pages_and_reads_its_end_backwards() {
-    let (dir, cache) = big_cache(1500);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(1500, (80, 24));
     h.keys("/");
     // Every item but those ending in 7: 1350 rows, past the count cap.
     h.type_text("!uri~*7");
@@ -310,8 +309,7 @@ fn a_filter_bar_left_as_it_was_keeps_the_selection() {
 /// with `f` (which the row matches), keeps the selection on its item, on its screen row.
 #[test]
 fn a_cleared_or_added_to_filter_keeps_the_selection() {
-    let (dir, cache) = big_cache(1000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(1000, (80, 24));
     h.keys("/");
     h.type_text("uri~data/00");
     h.keys("<enter>");
@@ -319,17 +317,17 @@ fn a_cleared_or_added_to_filter_keeps_the_selection() {
         h.keys("<pgdn>");
     }
     h.keys("k");
-    let (uri, row) = (h.selected_uri(), h.app.list.sel - h.app.list.offset);
+    let (uri, row) = (h.selected_uri(), h.screen_row());
     assert!(h.app.list.sel > 300, "{}", h.app.list.sel);
 
     h.keys("<esc>");
     assert_eq!(h.filter_text(), "");
     assert_eq!(h.selected_uri(), uri, "cleared");
-    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    assert_eq!(h.screen_row(), row);
     h.keys("f");
     assert_eq!(h.filter_text(), "status:ready");
     assert_eq!(h.selected_uri(), uri, "a term added");
-    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    assert_eq!(h.screen_row(), row);
 
     // Typing: the first match.
     h.keys("/");
@@ -339,7 +337,7 @@ fn a_cleared_or_added_to_filter_keeps_the_selection() {
     h.keys("<esc>");
     assert_eq!(h.filter_text(), "status:ready");
     assert_eq!(h.selected_uri(), uri, "given up");
-    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    assert_eq!(h.screen_row(), row);
 
     // Near the end of its page (where a count not in yet made the list look shorter),
     // cleared: still on its row.
@@ -352,12 +350,8 @@ fn a_cleared_or_added_to_filter_keeps_the_selection() {
         h.keys("<pgdn>");
     }
     h.keys("k");
-    let (uri, row) = (h.selected_uri(), h.app.list.sel - h.app.list.offset);
+    let (uri, row) = (h.selected_uri(), h.screen_row());
     h.keys("<esc>");
     assert_eq!(h.selected_uri(), uri);
-    assert_eq!(
-        h.app.list.sel - h.app.list.offset,
-        row,
-        "cleared near a page's end"
-    );
+    assert_eq!(h.screen_row(), row, "cleared near a page's end");
 }

@@ -101,8 +101,7 @@ fn empty_tab_and_sorted_header() {
 /// the tabs mark theirs.
 #[test]
 fn a_capped_count_is_shown_as_a_lower_bound() {
-    let (dir, cache) = super::big_cache(1200);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(1200, (80, 24));
     let filter = h.app.list.query.filter.clone();
     let counts = h.source.counts(&filter, false, chrono::Utc::now()).unwrap();
     let action = crate::tui::update::Action::Counted {
@@ -133,8 +132,7 @@ fn a_capped_count_is_shown_as_a_lower_bound() {
 /// does not narrow again as the list scrolls back.
 #[test]
 fn the_id_column_fits_the_ids() {
-    let (dir, cache) = super::big_cache(12_000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(12_000, (80, 24));
     assert!(line_with(&h, "ID▲").contains("ID▲ NAME"), "{}", screen(&h));
     h.keys("G");
     assert!(

@@ -3,7 +3,7 @@
 use cachet::Status;
 use cachet::filter::{Col, SortKey};
 
-use super::{Harness, big_cache};
+use super::Harness;
 use crate::tui::app::{Focus, Op, Popup};
 use crate::tui::list::PAGE;
 use crate::tui::model::Tab;
@@ -64,8 +64,7 @@ fn tabs_switch_by_number_and_tab_key_and_list_only_their_items() {
 
 #[test]
 fn a_large_list_is_a_window_paged_on_demand() {
-    let (dir, cache) = big_cache(5000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(5000, (80, 24));
     assert_eq!(h.app.list.len(), 5000);
     h.keys("G");
     assert_eq!(h.app.list.sel, 4999);
@@ -102,8 +101,7 @@ fn a_large_list_is_a_window_paged_on_demand() {
 
 #[test]
 fn the_end_of_a_sorted_list_is_read_from_the_end() {
-    let (dir, cache) = big_cache(1000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(1000, (80, 24));
     h.keys("sSG");
     assert_eq!(h.app.list.sel, 999);
     assert_eq!(h.selected_uri(), "file:///data/000000");
@@ -160,18 +158,13 @@ fn sort_cycles_columns_and_reverses() {
 /// list without the item starts at the top.
 #[test]
 fn the_selection_stays_on_its_item_across_orders_and_tabs() {
-    let (dir, cache) = big_cache(5000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(5000, (80, 24));
     h.keys("G");
     for _ in 0..80 {
         h.keys("<pgup>");
     }
     h.keys("jjj");
-    let (sel, row, uri) = (
-        h.app.list.sel,
-        h.app.list.sel - h.app.list.offset,
-        h.selected_uri(),
-    );
+    let (sel, row, uri) = (h.app.list.sel, h.screen_row(), h.selected_uri());
     assert!((1000..4000).contains(&sel) && row > 0, "{sel} {row}");
     assert_eq!(uri, format!("file:///data/{sel:06}"));
 
@@ -179,7 +172,7 @@ fn the_selection_stays_on_its_item_across_orders_and_tabs() {
     h.keys("sS");
     assert_eq!(h.selected_uri(), uri);
     assert_eq!(h.app.list.sel, 4999 - sel);
-    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    assert_eq!(h.screen_row(), row);
     for i in h.app.list.offset..h.app.list.offset + h.app.list.height {
         let want = format!("file:///data/{:06}", 4999 - i);
         assert_eq!(h.app.list.row(i).map(|r| r.uri.clone()), Some(want));
@@ -211,8 +204,7 @@ fn the_selection_stays_on_its_item_across_orders_and_tabs() {
 /// new order is on its way still lands on the item.
 #[test]
 fn a_refresh_while_the_new_order_loads_keeps_the_selection() {
-    let (dir, cache) = big_cache(1000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(1000, (80, 24));
     for _ in 0..30 {
         h.keys("<pgdn>");
     }
@@ -238,12 +230,11 @@ fn a_refresh_while_the_new_order_loads_keeps_the_selection() {
 /// from that item once it lands (they were lost, and the selection landed near the top).
 #[test]
 fn moves_while_the_new_order_loads_are_made_from_the_item() {
-    let (dir, cache) = big_cache(1000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(1000, (80, 24));
     for _ in 0..30 {
         h.keys("<pgdn>");
     }
-    let (sel, row) = (h.app.list.sel, h.app.list.sel - h.app.list.offset);
+    let (sel, row) = (h.app.list.sel, h.screen_row());
     // By name (the same order as by id here), then two rows down before it is in.
     let mut fx = update(&mut h.app, Action::SortNext);
     fx.extend(update(&mut h.app, Action::Down));
@@ -251,24 +242,20 @@ fn moves_while_the_new_order_loads_are_made_from_the_item() {
     h.run(fx);
     assert_eq!(h.app.list.query.sort.key, SortKey::Col(Col::Uri));
     assert_eq!(h.selected_uri(), format!("file:///data/{:06}", sel + 2));
-    assert_eq!(
-        h.app.list.sel - h.app.list.offset,
-        (row + 2).min(h.app.list.height - 1)
-    );
+    assert_eq!(h.screen_row(), (row + 2).min(h.app.list.height - 1));
 }
 
 /// A change made elsewhere, deep in a long list, keeps the selection on its screen row
 /// (a capped count, come before the page, pulled the view to put it on the last row).
 #[test]
 fn a_refresh_deep_in_a_long_list_keeps_the_row() {
-    let (dir, cache) = big_cache(3000);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(3000, (80, 24));
     h.keys("G");
     for _ in 0..20 {
         h.keys("<pgup>");
     }
     h.keys("jjj");
-    let (uri, row) = (h.selected_uri(), h.app.list.sel - h.app.list.offset);
+    let (uri, row) = (h.selected_uri(), h.screen_row());
     assert!(
         h.app.list.sel > 1500 && row < 10,
         "{} {row}",
@@ -276,7 +263,7 @@ fn a_refresh_deep_in_a_long_list_keeps_the_row() {
     );
     h.act(Action::Changed);
     assert_eq!(h.selected_uri(), uri);
-    assert_eq!(h.app.list.sel - h.app.list.offset, row);
+    assert_eq!(h.screen_row(), row);
 }
 
 /// `s` stops only at columns on screen: at 60 columns the ID column is gone, so the
@@ -472,8 +459,7 @@ fn mouse_clicks_select_rows_and_tabs() {
 
 #[test]
 fn resizing_keeps_the_selection_visible() {
-    let (dir, cache) = big_cache(300);
-    let mut h = Harness::new(dir, cache, (80, 24));
+    let mut h = Harness::big(300, (80, 24));
     h.keys("G");
     h.act(Action::Resize(40, 12));
     let l = &h.app.list;
