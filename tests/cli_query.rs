@@ -298,3 +298,39 @@ fn filters_select_items_for_trash_restore_and_pin() {
         .stdout("")
         .stderr(predicate::str::contains("no item matches 'project=none'"));
 }
+
+#[test]
+fn a_table_of_many_pages_lines_up_from_its_first_page_to_its_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root).unwrap();
+    // Ids of one to four digits: the first page (1000 rows) is all under 1000.
+    let ndjson: String = (1..=1200)
+        .map(|i| format!("{{\"uri\": \"s3://b/f{i}\", \"text\": \"c\"}}\n"))
+        .collect();
+    let file = root.join("items.ndjson");
+    std::fs::write(&file, ndjson).unwrap();
+    cachet(root)
+        .args(["import", file.to_str().unwrap()])
+        .assert()
+        .success();
+    // The only stale WRITE, the widest status, on the second page.
+    rusqlite::Connection::open(root.join("registry.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE items SET status = 'WRITE', lease_expires = 1 WHERE id = 1100",
+            [],
+        )
+        .unwrap();
+    let out = cachet(root).arg("ls").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1201, "{text}");
+    assert!(lines[1100].contains("WRITE(stale)"), "{}", lines[1100]);
+    // Every row's name starts where the header's NAME does.
+    let at = lines[0].find("NAME").unwrap();
+    for line in &lines[1..] {
+        assert_eq!(line.find("s3://"), Some(at), "{line}\n{}", lines[0]);
+    }
+}

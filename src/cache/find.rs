@@ -20,6 +20,11 @@ impl Cache {
             .ok_or_else(|| Error::not_found(format!("{key}@{version}")))
     }
 
+    /// The highest id an item has (0 when there is none).
+    pub fn last_id(&self) -> Result<i64> {
+        self.db().last_id()
+    }
+
     /// The items with these ids, in the order given.
     pub fn get_many(&self, ids: &[i64]) -> Result<Vec<Item>> {
         self.db().items(ids)

@@ -9,8 +9,6 @@ pub use cachet::units::{count_of, format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
-/// An error and its causes on one line, outermost first, without repeating a cause that
-/// the outer message already quotes.
 /// One item's line after a change (`12  3f9a1c2b7d4e@2  trashed`), the id padded to
 /// `id_width` so that the lines of many line up.
 pub fn changed_line(
@@ -41,6 +39,8 @@ pub fn say(line: std::fmt::Arguments<'_>) -> io::Result<()> {
     writeln!(io::stdout().lock(), "{line}")
 }
 
+/// An error and its causes on one line, outermost first, without repeating a cause that
+/// the outer message already quotes.
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
@@ -65,10 +65,13 @@ pub fn json_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// A stale WRITE's status in lists.
+pub const STALE_WRITE: &str = "WRITE(stale)";
+
 /// The status as shown in lists: a stale WRITE says so.
 pub fn status_text(item: &Item, now: DateTime<Utc>) -> String {
     if item.is_stale(now) {
-        "WRITE(stale)".to_string()
+        STALE_WRITE.to_string()
     } else {
         item.status.to_string()
     }
@@ -93,42 +96,80 @@ pub fn print_table(
     rows: &[Vec<String>],
     width: Option<usize>,
 ) -> io::Result<()> {
-    // Cells are data (labels, URIs): never let them drive the terminal.
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|c| escape_controls(c).replace('\t', " "))
-                .collect()
-        })
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    Table::new(header, width).print(out, rows)
+}
+
+/// A plain text table printed a block of rows at a time, as they are read (`ls` of a
+/// million items starts at once, and `ls | head` does not wait for the rest): columns
+/// are padded to their widest cell so far, and never narrow. A later block with a wider
+/// cell moves its column along from there on; [`Table::at_least`] gives a column the
+/// width it will need when that is known ahead.
+pub struct Table {
+    header: Vec<String>,
+    widths: Vec<usize>,
+    /// The terminal's width, the last column being cut to fit.
+    width: Option<usize>,
+    started: bool,
+}
+
+impl Table {
+    pub fn new(header: &[&str], width: Option<usize>) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            widths: header.iter().map(|h| h.chars().count()).collect(),
+            width,
+            started: false,
         }
     }
-    let mut line = |cells: Vec<&str>| -> io::Result<()> {
+
+    /// Makes column `at` at least `width` wide.
+    pub fn at_least(&mut self, at: usize, width: usize) {
+        if let Some(w) = self.widths.get_mut(at) {
+            *w = (*w).max(width);
+        }
+    }
+
+    /// Prints `rows`, after the header if it is the first block.
+    pub fn print(&mut self, out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
+        // Cells are data (labels, URIs): never let them drive the terminal.
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|c| escape_controls(c).replace('\t', " "))
+                    .collect()
+            })
+            .collect();
+        for row in &rows {
+            for (w, cell) in self.widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        if !std::mem::replace(&mut self.started, true) {
+            self.line(out, &self.header)?;
+        }
+        for row in &rows {
+            self.line(out, row)?;
+        }
+        Ok(())
+    }
+
+    fn line(&self, out: &mut impl Write, cells: &[String]) -> io::Result<()> {
         let mut text = String::new();
         let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.into_iter().enumerate() {
+        for (i, (cell, width)) in cells.iter().zip(&self.widths).enumerate() {
             text.push_str(cell);
             if i != last {
                 // By hand: `format!`'s width stops at 65,535 and a cell may be longer.
-                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                let pad = width.saturating_sub(cell.chars().count()) + 2;
                 text.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        if let Some(width) = width {
+        if let Some(width) = self.width {
             text = cut(&text, width);
         }
         writeln!(out, "{}", text.trim_end())
-    };
-    line(header.to_vec())?;
-    for row in &rows {
-        line(row.iter().map(String::as_str).collect())?;
     }
-    Ok(())
 }
 
 /// The detail view of `cachet show`.

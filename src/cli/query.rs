@@ -141,6 +141,9 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
             eprintln!("cachet: note: {note}");
         }
     }
+    let header: Vec<String> = columns.iter().map(|c| c.to_ascii_uppercase()).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = output::Table::new(&header, output::terminal_width());
     let mut rows = Vec::new();
     let mut q = Query {
         filter: f,
@@ -151,6 +154,7 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     let (mut shown, mut unreadable) = (0, 0);
     let now = Utc::now();
     let mut more = None;
+    let mut first_page = true;
     while shown < limit {
         q.limit = (limit - shown).min(1000);
         let page = filter::page(conn, &q, now)?;
@@ -171,6 +175,22 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
                 rows.push(columns.iter().map(|c| cell(&item, c, now)).collect());
             }
         }
+        if !g.json {
+            if first_page && page.next.is_some() {
+                // More pages to come, printed as they are read: the columns whose width
+                // is known ahead get it now, so that later pages line up.
+                for (at, column) in columns.iter().enumerate() {
+                    match column.as_str() {
+                        "id" => table.at_least(at, cache.last_id()?.to_string().len()),
+                        "status" => table.at_least(at, output::STALE_WRITE.len()),
+                        _ => {}
+                    }
+                }
+            }
+            table.print(&mut out, &rows)?;
+            rows.clear();
+        }
+        first_page = false;
         match page.next {
             Some(next) if !page.ids.is_empty() => {
                 more = Some(next.clone());
@@ -183,9 +203,8 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
         }
     }
     if !g.json {
-        let header: Vec<String> = columns.iter().map(|c| c.to_ascii_uppercase()).collect();
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        output::print_table(&mut out, &header, &rows, output::terminal_width())?;
+        // The header, when there were no rows.
+        table.print(&mut out, &[])?;
     }
     out.flush()?;
     if let (Some(cursor), Some(_)) = (more, a.limit) {

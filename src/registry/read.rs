@@ -34,6 +34,14 @@ impl Db<'_> {
         }
     }
 
+    /// The highest id an item has (0 when there is none): one step down the table's tree.
+    pub fn last_id(&self) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM items")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(self.err("reading the last item id"))
+    }
+
     /// The items with these ids, in the order given (ids that do not exist are skipped).
     pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
         self.items_each(ids)?.into_iter().collect()
