@@ -30,9 +30,9 @@ impl Cache {
         self.db().items(ids)
     }
 
-    /// The items with these ids, in the order given, each read on its own: a row that
-    /// cannot be read is its own error, and the others are still read.
-    pub fn get_each(&self, ids: &[i64]) -> Result<Vec<Result<Item>>> {
+    /// The items with these ids, in the order given, each read on its own, with its id:
+    /// a row that cannot be read is its own error, and the others are still read.
+    pub fn get_each(&self, ids: &[i64]) -> Result<Vec<(i64, Result<Item>)>> {
         self.db().items_each(ids)
     }
 

@@ -158,7 +158,7 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     while shown < limit {
         q.limit = (limit - shown).min(1000);
         let page = filter::page(conn, &q, now)?;
-        for item in cache.get_each(&page.ids)? {
+        for (_, item) in cache.get_each(&page.ids)? {
             shown += 1;
             // One row that cannot be read (edited by hand) does not hide the others.
             let item = match item {

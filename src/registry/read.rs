@@ -44,13 +44,16 @@ impl Db<'_> {
 
     /// The items with these ids, in the order given (ids that do not exist are skipped).
     pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
-        self.items_each(ids)?.into_iter().collect()
+        self.items_each(ids)?
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect()
     }
 
     /// The items with these ids, in the order given (those that exist), each read on
-    /// its own: a row that cannot be read (edited by hand) is its own error, naming it,
-    /// and the others are still read.
-    pub fn items_each(&self, ids: &[i64]) -> Result<Vec<Result<Item>>> {
+    /// its own, with its id: a row that cannot be read (edited by hand) is its own error,
+    /// naming it, and the others are still read.
+    pub fn items_each(&self, ids: &[i64]) -> Result<Vec<(i64, Result<Item>)>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
@@ -72,9 +75,9 @@ impl Db<'_> {
                 match by_id.remove(id) {
                     Some(Ok(mut item)) => {
                         item.attrs = attrs.remove(id).unwrap_or_default();
-                        out.push(Ok(item));
+                        out.push((*id, Ok(item)));
                     }
-                    Some(Err(e)) => out.push(Err(self.err("reading items")(e))),
+                    Some(Err(e)) => out.push((*id, Err(self.err("reading items")(e)))),
                     None => {}
                 }
             }

@@ -6,7 +6,7 @@
 //! forward from the nearest known one (ids only, many pages per query), so `G` on a
 //! million rows never loads a million items. Pages far from the selection are dropped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cachet::Item;
 use cachet::filter::{Count, Cursor};
@@ -51,11 +51,17 @@ pub struct PageData {
     /// sooner.
     pub page: usize,
     pub items: Vec<Item>,
+    /// The rows among `items` that could not be read (edited by hand), each standing in
+    /// for its item with only its id: why, by id.
+    pub unreadable: Unreadable,
     /// Page starts discovered on the way: `(page, cursor)`.
     pub cursors: Vec<(usize, Cursor)>,
     /// Whether the list ends within this page.
     pub last: bool,
 }
+
+/// Rows that could not be read: each one's id, and why.
+pub type Unreadable = Vec<(i64, String)>;
 
 #[derive(Debug, Clone)]
 pub struct List {
@@ -89,6 +95,8 @@ pub struct List {
     /// Digits of the longest id read so far (never fewer: the column does not narrow as
     /// the list scrolls).
     id_digits: u16,
+    /// Why each row read so far that could not be read could not, by id.
+    unreadable: HashMap<i64, String>,
 }
 
 impl List {
@@ -110,6 +118,7 @@ impl List {
             held_moves: 0,
             keep_row: None,
             id_digits: 2,
+            unreadable: HashMap::new(),
         }
     }
 
@@ -152,6 +161,11 @@ impl List {
 
     pub fn selected(&self) -> Option<&Item> {
         self.row(self.sel)
+    }
+
+    /// Why the row of item `id` could not be read, if it could not.
+    pub fn unreadable(&self, id: i64) -> Option<&str> {
+        self.unreadable.get(&id).map(String::as_str)
     }
 
     /// Item `id`, if a loaded page holds it.
@@ -411,6 +425,10 @@ impl List {
         let longest = (data.items.iter()).map(|it| it.id.to_string().len()).max();
         let digits = longest.map_or(0, |n| u16::try_from(n).unwrap_or(u16::MAX));
         self.id_digits = self.id_digits.max(digits);
+        for item in &data.items {
+            self.unreadable.remove(&item.id);
+        }
+        self.unreadable.extend(data.unreadable);
         self.pages.insert(data.page, data.items);
         self.sel = self.sel.min(self.len().saturating_sub(1));
         if let Some(row) = row {

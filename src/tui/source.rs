@@ -13,6 +13,7 @@ use cachet::filter::{self, Count, Cursor, Filter, Holding, Notice, Query, Status
 use cachet::{Cache, Item};
 use chrono::{DateTime, Utc};
 
+use super::list::Unreadable;
 use super::model::ListQuery;
 
 /// Tab counts stop here while a filter is being typed ("1000+"); exact ones follow.
@@ -154,9 +155,45 @@ impl Source {
             .collect())
     }
 
-    /// The items with these ids, in order.
-    pub fn items(&self, ids: &[i64]) -> Result<Vec<Item>> {
-        Ok(self.cache.get_many(ids)?)
+    /// The items with these ids, in order, and why those whose rows cannot be read (a
+    /// registry edited by hand) cannot: each of those is in the list all the same, as an
+    /// item with its id and nothing else, so that one row does not hide the others.
+    pub fn items(&self, ids: &[i64]) -> Result<(Vec<Item>, Unreadable)> {
+        let mut unreadable = Vec::new();
+        let items = (self.cache.get_each(ids)?.into_iter())
+            .map(|(id, item)| {
+                item.unwrap_or_else(|e| {
+                    unreadable.push((id, e.to_string()));
+                    stand_in(id)
+                })
+            })
+            .collect();
+        Ok((items, unreadable))
+    }
+}
+
+/// What stands in the list for an item whose row cannot be read.
+fn stand_in(id: i64) -> Item {
+    Item {
+        id,
+        key: String::new(),
+        version: 0,
+        uri: String::new(),
+        params: serde_json::Value::Null,
+        status: cachet::Status::Uninitialized,
+        trashed_from: None,
+        note: None,
+        label: None,
+        filename: None,
+        size: None,
+        sha256: None,
+        created: DateTime::UNIX_EPOCH,
+        updated: DateTime::UNIX_EPOCH,
+        accessed: None,
+        access_count: 0,
+        lease: None,
+        pinned: false,
+        attrs: Default::default(),
     }
 }
 

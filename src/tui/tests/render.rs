@@ -147,3 +147,28 @@ fn the_id_column_fits_the_ids() {
         screen(&h)
     );
 }
+
+#[test]
+fn a_row_that_cannot_be_read_is_shown_as_such_among_the_others() {
+    let (dir, cache) = super::sample_cache();
+    // Edited by hand: a status no build knows (past the table's check).
+    let conn = rusqlite::Connection::open(dir.path().join("registry.sqlite")).unwrap();
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = 1;
+         UPDATE items SET status = 'BOGUS' WHERE id = 3;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut h = Harness::new(dir, cache, (80, 24));
+    assert!(h.app.message.is_none(), "{}", h.said());
+    assert_eq!(h.app.list.len(), 15, "every row is listed");
+    h.keys("jj");
+    check("unreadable_row", &h);
+    // Its detail says why.
+    h.keys("<enter>");
+    line_with(&h, "item 3: its row cannot be read");
+    line_with(&h, "column status: status 'BOGUS'");
+    // The others are as ever.
+    h.keys("<esc>j");
+    assert!(h.selected_uri().ends_with("part-04.csv"));
+}

@@ -32,6 +32,23 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         );
         return;
     };
+    if let Some(why) = app.list.unreadable(item.id) {
+        let lines = vec![
+            Line::styled(
+                format!("item {}: its row cannot be read", item.id),
+                theme.error(),
+            ),
+            Line::raw(""),
+            Line::raw(why.to_string()),
+            Line::raw(""),
+            Line::styled(
+                "Nothing can be done to it until that column holds a value cachet knows.",
+                theme.dim(),
+            ),
+        ];
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        return;
+    }
     let (lines, versions_at) = lines(app, item, theme);
     let scroll = scroll(app, &lines, versions_at, inner);
     frame.render_widget(

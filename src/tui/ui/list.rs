@@ -224,6 +224,9 @@ fn by_uri(app: &App) -> bool {
 }
 
 fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: Theme) -> Row<'a> {
+    if let Some(why) = app.list.unreadable(item.id) {
+        return unreadable_row(item.id, why, cols, name_w, theme);
+    }
     let marked = app.marks.contains_key(&item.id);
     let cells = cols.iter().map(|c| match c {
         Col::Mark => {
@@ -259,6 +262,22 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
         ),
+    });
+    Row::new(cells.collect::<Vec<_>>())
+}
+
+/// The row of an item whose row in the registry cannot be read: its id, and why.
+fn unreadable_row<'a>(id: i64, why: &str, cols: &[Col], name_w: usize, theme: Theme) -> Row<'a> {
+    let cells = cols.iter().map(|c| match c {
+        Col::Id => Cell::from(id.to_string()),
+        // The column and what is wrong with it, from the error's "item N, column C: …".
+        Col::Name => {
+            let what = why.find("column ").map_or(why, |at| &why[at..]);
+            let text = cachet::preview::cut(&format!("unreadable {what}"), name_w);
+            Cell::from(Span::styled(text, theme.error()))
+        }
+        Col::Status => Cell::from(Span::styled("?", theme.error())),
+        _ => Cell::from(""),
     });
     Row::new(cells.collect::<Vec<_>>())
 }

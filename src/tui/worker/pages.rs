@@ -48,11 +48,13 @@ fn read_back(
     start: Option<Cursor>,
     last: bool,
 ) -> Result<PageData> {
+    let (items, unreadable) = source.items(ids)?;
     Ok(PageData {
         generation: req.generation,
         asked: req.page,
         page: req.page,
-        items: source.items(ids)?,
+        items,
+        unreadable,
         cursors: start.map(|c| (req.page, c)).into_iter().collect(),
         last,
     })
@@ -72,13 +74,15 @@ pub(super) fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
         }
         Fetch::Holding { id } => match source.holding(&req.query, *id, PAGE, now)? {
             Some(held) => {
+                let (items, unreadable) = source.items(&held.ids)?;
                 let page = usize::try_from(held.position).unwrap_or(usize::MAX) / PAGE;
                 let cursors = [(page, held.start), (page + 1, held.next.clone())];
                 return Ok(PageData {
                     generation: req.generation,
                     asked: req.page,
                     page,
-                    items: source.items(&held.ids)?,
+                    items,
+                    unreadable,
                     cursors: (cursors.into_iter())
                         .filter_map(|(page, c)| Some((page, c?)))
                         .collect(),
@@ -106,11 +110,13 @@ pub(super) fn load_page(source: &Source, req: PageRequest) -> Result<PageData> {
     if let Some(next) = &ids.next {
         cursors.push((page + 1, next.clone()));
     }
+    let (items, unreadable) = source.items(&ids.ids)?;
     Ok(PageData {
         generation: req.generation,
         asked: req.page,
         page,
-        items: source.items(&ids.ids)?,
+        items,
+        unreadable,
         cursors,
         last: ids.next.is_none(),
     })
