@@ -313,4 +313,5 @@ mod ingest;
 mod lifecycle;
 mod usage;
 
+pub use lifecycle::PurgeFrees;
 pub use usage::{UsageBy, UsageRow, UsageTotals};

@@ -452,8 +452,35 @@ fn trash_by_manifest_with_linked_items() {
         .map(|id| cache.get(id).unwrap())
         .find(|i| i.sha256.as_deref() == Some(a_sha.as_str()))
         .unwrap();
+    // What a purge would free: content no other item holds or links.
+    let frees = |items: &[&cachet::Item]| {
+        let items: Vec<_> = items.iter().map(|i| (*i).clone()).collect();
+        let f = cache.purge_frees(&items).unwrap();
+        (f.content, f.linked)
+    };
+    let m_size = m.size.unwrap();
+    // Besides the files, the manifest links its descriptor, which nothing else does.
+    let b_sha = cachet::key::sha256_hex(b"beta");
+    let links = cache.registry().db().links_of(m.id).unwrap();
+    let descriptor: u64 = (links.iter())
+        .filter(|l| l.sha256 != a_sha && l.sha256 != b_sha)
+        .map(|l| l.size.unwrap())
+        .sum();
+    assert!(descriptor > 0);
+    assert_eq!(frees(&[&a_item]), (0, 0), "the manifest links it");
+    assert_eq!(
+        frees(&[&m]),
+        (m_size, descriptor),
+        "its items hold the files"
+    );
+    assert_eq!(frees(&[&m, &a_item]), (m_size + 6, descriptor));
     cache.purge(a_item.id).unwrap();
     assert!(cache.blobs().exists(&a_sha), "the manifest still links it");
+    assert_eq!(
+        frees(&[&m]),
+        (m_size, descriptor + 6),
+        "only the manifest links it now"
+    );
     cache.purge(m.id).unwrap();
     assert!(!cache.blobs().exists(&a_sha), "released with the manifest");
 }

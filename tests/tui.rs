@@ -312,7 +312,7 @@ fn purge_on_a_terminal_asks_first() {
     cache.trash(1).expect("trash");
     cache.trash(2).expect("trash");
     let mut cli = Tui::start(dir.path(), &["purge", "status:trash"], 100, 10);
-    cli.wait_for("Purge 2 items for good");
+    cli.wait_for("Purge 2 items for good? It frees 16 B on disk");
     cli.press("n\r");
     cli.wait_for("nothing changed");
     cli.wait_exit();

@@ -1,10 +1,21 @@
 //! Changing items: attributes, trash, restore, fail, pin, purge and releasing blobs.
 
+use std::collections::HashSet;
+
 use super::Cache;
 use crate::error::{Error, Result};
 use crate::key::blob_digest;
 use crate::registry::{Db, Item, now_ms};
 use crate::status::Status;
+
+/// What a purge would free: see [`Cache::purge_frees`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeFrees {
+    /// Bytes of the items' own content.
+    pub content: u64,
+    /// Bytes of other blobs their manifests link.
+    pub linked: u64,
+}
 
 impl Cache {
     /// Sets attributes of item `id`.
@@ -103,17 +114,48 @@ impl Cache {
         Ok((item, freed))
     }
 
+    /// What purging `items` would free: each blob one of them holds or links, and that
+    /// nothing else does, once (by the rule [`Cache::release_blobs`] deletes by). Reads
+    /// only.
+    pub fn purge_frees(&self, items: &[Item]) -> Result<PurgeFrees> {
+        let db = self.db();
+        let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
+        let mut seen = HashSet::new();
+        let mut frees = PurgeFrees::default();
+        let mut only_theirs = |sha: &str| -> Result<bool> {
+            // A value that names no blob frees nothing.
+            let Some(sha) = blob_digest(sha) else {
+                return Ok(false);
+            };
+            Ok(seen.insert(sha.clone())
+                && db.blob_holders(&sha)?.iter().all(|id| chosen.contains(id)))
+        };
+        for item in items {
+            if let Some(sha) = &item.sha256
+                && only_theirs(sha)?
+            {
+                frees.content += item.size.unwrap_or(0);
+            }
+        }
+        // Then what manifests among them link (a blob that is also content counted once).
+        for item in items {
+            for link in db.links_of(item.id)? {
+                if only_theirs(&link.sha256)? {
+                    frees.linked += link.size.unwrap_or(0);
+                }
+            }
+        }
+        Ok(frees)
+    }
+
     /// Deletes each blob no item references any more, and returns those deleted. The check
     /// and the delete happen under the write lock, and writers adopt blobs under the same
     /// lock, so a blob that a writer is about to reference is never removed from under it.
     /// Values are read as [`blob_digest`] reads them: one that names no blob (a registry
     /// edited by hand) is passed over, as the row that held it is gone already.
-    pub fn release_blobs(
-        &self,
-        shas: impl IntoIterator<Item = String>,
-    ) -> Result<std::collections::HashSet<String>> {
+    pub fn release_blobs(&self, shas: impl IntoIterator<Item = String>) -> Result<HashSet<String>> {
         self.registry.write(|db| {
-            let mut deleted = std::collections::HashSet::new();
+            let mut deleted = HashSet::new();
             for sha in shas.into_iter().filter_map(|sha| blob_digest(&sha)) {
                 if !deleted.contains(&sha) && !db.blob_referenced(&sha)? {
                     self.blobs.remove(&sha)?;

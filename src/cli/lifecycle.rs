@@ -153,9 +153,11 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
         ids = all;
     }
     if ask && !ids.is_empty() && io::stdin().is_terminal() {
+        let frees = cache.purge_frees(&cache.get_many(&ids)?)?;
         let question = format!(
-            "Purge {} for good (content no other item uses is deleted)?",
-            count_of(ids.len() as u64, "item", "items")
+            "Purge {} for good? It frees {} on disk (content no other item uses).",
+            count_of(ids.len() as u64, "item", "items"),
+            human_size(frees.content + frees.linked)
         );
         if !super::cleanup::confirm(&question)? {
             output::say(format_args!("nothing changed"))?;

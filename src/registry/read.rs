@@ -226,6 +226,21 @@ impl Db<'_> {
             .map_err(self.err("checking blob references"))
     }
 
+    /// The items that point at the blob `sha256`, as their content or through their
+    /// links (in capitals too, as [`Db::blob_referenced`] counts them).
+    pub fn blob_holders(&self, sha256: &str) -> Result<Vec<i64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id FROM items WHERE sha256 IN (?1, upper(?1))
+                 UNION SELECT item_id FROM links WHERE sha256 IN (?1, upper(?1))",
+            )
+            .and_then(|mut st| {
+                st.query_map([sha256], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("finding what holds a blob"))
+    }
+
     /// The blobs manifest item `id` links to (directly or through its refs).
     pub fn links_of(&self, id: i64) -> Result<Vec<Link>> {
         self.conn

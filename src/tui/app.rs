@@ -65,8 +65,8 @@ pub struct Plan {
     pub skipped: Vec<(i64, String)>,
     /// Content size of the items it applies to.
     pub bytes: u64,
-    /// For a purge: bytes of blobs no other item references (freed on disk).
-    pub exclusive: u64,
+    /// For a purge: what it frees on disk (blobs no other item references).
+    pub frees: cachet::cache::PurgeFrees,
     /// Pinned items among them.
     pub pinned: usize,
 }

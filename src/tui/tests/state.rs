@@ -347,7 +347,7 @@ fn marks_apply_to_many_and_purge_counts_shared_bytes() {
     let Some(Popup::Confirm(plan)) = h.app.popup.clone() else {
         panic!("no confirm popup");
     };
-    assert_eq!((plan.op, plan.bytes, plan.exclusive), (Op::Purge, 8, 0));
+    assert_eq!((plan.op, plan.bytes, plan.frees.content), (Op::Purge, 8, 0));
     h.keys("y");
     assert!(h.cache().get(2).is_err(), "purged");
     // Purging a READY item is refused before any popup.

@@ -183,11 +183,11 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
         Op::Purge => {
             out.push(Line::from(format!(
                 "Frees {} on disk (blobs no other item uses);",
-                text::size(plan.exclusive)
+                text::size(plan.frees.content + plan.frees.linked)
             )));
             out.push(Line::from(format!(
                 "{} stay, shared with other items.",
-                text::size(plan.bytes.saturating_sub(plan.exclusive))
+                text::size(plan.bytes.saturating_sub(plan.frees.content))
             )));
             out.push(Line::from(Span::styled(
                 "This cannot be undone.",

@@ -1,8 +1,6 @@
 //! The worker's changes to the cache: plans for what an action would do, the action
 //! itself, and what `y`/`Y` copy.
 
-use std::collections::HashSet;
-
 use anyhow::{Context, Result};
 use cachet::{Cache, Status};
 
@@ -17,7 +15,7 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         ids: Vec::new(),
         skipped: Vec::new(),
         bytes: 0,
-        exclusive: 0,
+        frees: Default::default(),
         pinned: 0,
     };
     let mut chosen = Vec::new();
@@ -40,43 +38,11 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         }
     }
     if op == Op::Purge {
-        plan.exclusive = exclusive_bytes(cache, &chosen)?;
+        plan.frees = cache
+            .purge_frees(&chosen)
+            .context("counting what the purge frees")?;
     }
     Ok(plan)
-}
-
-/// Bytes of the blobs that only these items reference: no other item holds them as
-/// content and no manifest outside the set links to them.
-fn exclusive_bytes(cache: &Cache, items: &[cachet::Item]) -> Result<u64> {
-    let conn = &cache.registry().db().conn;
-    let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    for item in items {
-        // By the rule purge frees blobs by: in capitals too; a value that names no blob
-        // frees nothing.
-        let sha = item.sha256.as_deref().and_then(cachet::key::blob_digest);
-        let (Some(sha), Some(size)) = (sha, item.size) else {
-            continue;
-        };
-        if !seen.insert(sha.clone()) {
-            continue;
-        }
-        let holders: Vec<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM items WHERE sha256 IN (?1, upper(?1)) \
-                 UNION SELECT item_id FROM links WHERE sha256 IN (?1, upper(?1))",
-            )
-            .and_then(|mut st| {
-                st.query_map([&sha], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .context("counting blob references")?;
-        if holders.iter().all(|id| chosen.contains(id)) {
-            total += size;
-        }
-    }
-    Ok(total)
 }
 
 pub fn apply(cache: &Cache, plan: &Plan) -> Action {
