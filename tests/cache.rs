@@ -419,6 +419,38 @@ fn resolve_by_id_prefix_and_version() {
 }
 
 #[test]
+fn resolve_by_uri_when_it_has_one_key() {
+    let (_d, cache) = cache();
+    let uri = "https://user@example.org/data.csv";
+    let v1 = cache.put_bytes(&new(uri), b"1").unwrap();
+    let v2 = cache.put_bytes(&new(uri), b"2").unwrap();
+    // The URI's only key (whatever its params): its newest version; with prefer_ready,
+    // the newest READY one.
+    assert_eq!(cache.resolve(uri, false).unwrap().id, v2.id);
+    let w = cache.create(&new(uri)).unwrap();
+    assert_eq!(cache.resolve(uri, true).unwrap().id, v2.id);
+    assert_eq!(cache.resolve(uri, false).unwrap().id, w.item().id);
+    drop(w);
+    // The `@` in it is not KEY@VERSION; a key's is.
+    let at = format!("{}@1", &v1.key[..8]);
+    assert_eq!(cache.resolve(&at, false).unwrap().id, v1.id);
+    // Under two sets of params, the URI names neither.
+    cache
+        .put_bytes(&NewItem::new(uri).params(json!({"release": 4})), b"3")
+        .unwrap();
+    match cache.resolve(uri, true).unwrap_err() {
+        Error::Ambiguous { candidates, .. } => {
+            assert_eq!(candidates.len(), 2, "{candidates:?}");
+            assert!(candidates[0].contains(r#"(params {"release":3})"#));
+        }
+        other => panic!("{other}"),
+    }
+    let err = cache.resolve("s3://bucket/none", true).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+    assert!(err.to_string().contains("no item has that URI"), "{err}");
+}
+
+#[test]
 fn ambiguous_prefix_lists_candidates() {
     let (_d, cache) = cache();
     // Find two URIs whose keys share their first 4 hex digits (keys are deterministic).

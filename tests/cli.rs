@@ -901,3 +901,39 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let out = unread(root, out_dir.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+/// An item is also named by its URI (when its items have one set of params), in the
+/// commands that take one item and in those that take many; `uri=…` stays a filter.
+#[test]
+fn a_uri_names_its_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    put(root.as_path(), &["s3://bucket/model.bin", "-"], "v1");
+    let v2 = put(root.as_path(), &["s3://bucket/model.bin", "-"], "v2");
+    cachet(&root)
+        .args(["cat", "s3://bucket/model.bin"])
+        .assert()
+        .success()
+        .stdout("v2");
+    cachet(&root)
+        .args(["trash", "s3://bucket/model.bin"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("@2  trashed"));
+    let id = v2["id"].as_i64().unwrap();
+    cachet(&root)
+        .args(["show", "s3://bucket/model.bin", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("\"id\":{id}")));
+    cachet(&root)
+        .args(["restore", "uri=s3://bucket/model.bin", "status:trash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("restored to READY"));
+    cachet(&root)
+        .args(["cat", "s3://bucket/other.bin"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no item has that URI"));
+}

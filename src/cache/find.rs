@@ -60,11 +60,17 @@ impl Cache {
     }
 
     /// Finds an item by a user's reference: an id (`42`), a key or key prefix (the newest
-    /// version; with `prefer_ready`, the newest READY one if there is one), or
-    /// `KEY@VERSION`.
+    /// version; with `prefer_ready`, the newest READY one if there is one), `KEY@VERSION`,
+    /// or else a URI, when its items have one key (one set of params): that key's newest
+    /// version, as for a key.
     pub fn resolve(&self, reference: &str, prefer_ready: bool) -> Result<Item> {
         let reference = reference.trim();
-        if let Some((key, version)) = reference.split_once('@') {
+        // `KEY@VERSION` where what comes before the `@` could be a key; an `@` elsewhere
+        // is part of a URI (`https://user@host/file`).
+        let key_at = reference
+            .split_once('@')
+            .filter(|(key, _)| key.bytes().all(|b| b.is_ascii_hexdigit()));
+        if let Some((key, version)) = key_at {
             let version: i64 = version.parse().map_err(|_| {
                 Error::invalid(
                     format!("item '{reference}'"),
@@ -96,6 +102,10 @@ impl Cache {
         } else {
             Vec::new()
         };
+        // Neither an id nor a key: a URI.
+        if as_id.is_none() && !looks_like_key && !reference.is_empty() {
+            return self.resolve_uri(reference, prefer_ready);
+        }
         match (by_id, keys.len()) {
             (Some(item), 0) => Ok(item),
             (Some(item), _) => Err(Error::Ambiguous {
@@ -107,21 +117,7 @@ impl Cache {
                     )
                     .collect(),
             }),
-            (None, 1) => {
-                let key = &keys[0];
-                let best = if prefer_ready {
-                    self.db().best(key)?
-                } else {
-                    None
-                };
-                match best {
-                    Some(item) => Ok(item),
-                    None => self
-                        .db()
-                        .latest(key)?
-                        .ok_or_else(|| Error::not_found(format!("item '{reference}'"))),
-                }
-            }
+            (None, 1) => self.newest_of(&keys[0], reference, prefer_ready),
             // A well-formed reference that names nothing: say what was looked for.
             (None, 0) if looks_like_key => Err(Error::not_found(format!(
                 "item '{reference}': no item has that id, nor a key starting with it"
@@ -130,7 +126,8 @@ impl Cache {
                 "item '{reference}': no item has that id"
             ))),
             (None, 0) => Err(Error::not_found(format!(
-                "item '{reference}' (give an id, a key prefix of 4+ hex digits, or KEY@VERSION)"
+                "item '{reference}' (give an id, a key prefix of 4+ hex digits, KEY@VERSION \
+                 or a URI)"
             ))),
             (None, _) => Err(Error::Ambiguous {
                 prefix: reference.to_string(),
@@ -139,6 +136,50 @@ impl Cache {
                     .map(|k| crate::key::abbrev(k, 12).to_string())
                     .collect(),
             }),
+        }
+    }
+
+    /// The newest version of `key` (with `prefer_ready`, the newest READY one if there is
+    /// one), which `reference` named.
+    fn newest_of(&self, key: &str, reference: &str, prefer_ready: bool) -> Result<Item> {
+        let best = if prefer_ready {
+            self.db().best(key)?
+        } else {
+            None
+        };
+        match best {
+            Some(item) => Ok(item),
+            None => self
+                .db()
+                .latest(key)?
+                .ok_or_else(|| Error::not_found(format!("item '{reference}'"))),
+        }
+    }
+
+    /// The item a URI names: the newest version of its only key. A URI with items under
+    /// several sets of params names none of them.
+    fn resolve_uri(&self, uri: &str, prefer_ready: bool) -> Result<Item> {
+        let keys = self.db().keys_of_uri(uri, 4)?;
+        match keys.as_slice() {
+            [(key, _)] => self.newest_of(key, uri, prefer_ready),
+            [] => Err(Error::not_found(format!(
+                "item '{uri}': no item has that URI (an item is named by its id, a key prefix \
+                 of 4+ hex digits, KEY@VERSION, or its URI)"
+            ))),
+            many => {
+                let mut candidates: Vec<String> = (many.iter().take(3))
+                    .map(|(key, params)| {
+                        format!("{} (params {params})", crate::key::abbrev(key, 12))
+                    })
+                    .collect();
+                if many.len() > 3 {
+                    candidates.push("…".into());
+                }
+                Err(Error::Ambiguous {
+                    prefix: uri.to_string(),
+                    candidates,
+                })
+            }
         }
     }
 

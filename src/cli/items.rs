@@ -56,7 +56,7 @@ impl ParamArgs {
 
 #[derive(Args, Debug)]
 pub struct ItemArg {
-    /// An item id, a key prefix (4+ hex digits), or KEY@VERSION.
+    /// An item id, a key prefix (4+ hex digits), KEY@VERSION, or a URI (of one key).
     pub item: String,
 }
 

@@ -31,7 +31,7 @@ pub enum AttrCommand {
 
 #[derive(Args, Debug)]
 pub struct ItemsArg {
-    /// Item ids, key prefixes, KEY@VERSION, or a filter (`status:failed 'size>1GB'`).
+    /// Item ids, key prefixes, KEY@VERSION, URIs, or a filter (`status:failed 'size>1GB'`).
     #[arg(required = true, value_parser = non_blank)]
     pub items: Vec<String>,
 }

@@ -12,7 +12,7 @@ use super::output::json_line;
 
 #[derive(Args, Debug)]
 pub struct PreviewArgs {
-    /// An item id, a key prefix, or KEY@VERSION.
+    /// An item id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// A member of an archive item.
     #[arg(long, value_name = "PATH")]
@@ -27,7 +27,7 @@ pub struct PreviewArgs {
 
 #[derive(Args, Debug)]
 pub struct CatArgs {
-    /// An item id, a key prefix, or KEY@VERSION.
+    /// An item id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// Write this member of an archive item (decompressed).
     #[arg(long, value_name = "PATH", conflicts_with = "raw")]

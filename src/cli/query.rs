@@ -111,9 +111,14 @@ pub fn matching_ids(cache: &Cache, f: &Filter) -> Result<Vec<i64>> {
     }
 }
 
-/// Whether a command-line word is a filter rather than an item reference.
+/// Whether a command-line word is a filter rather than an item reference (which a URI
+/// such as `s3://bucket/model.bin` is, though it has a `:`).
 pub fn looks_like_filter(word: &str) -> bool {
-    word == "pinned" || word.contains([':', '=', '<', '>', '~', '!', '|', '(', ' '])
+    let uri = word.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && (scheme.chars()).all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    }) && !word.contains(' ');
+    !uri && (word == "pinned" || word.contains([':', '=', '<', '>', '~', '!', '|', '(', ' ']))
 }
 
 pub fn ls(g: &Global, a: LsArgs) -> Result<()> {

@@ -164,6 +164,21 @@ impl Db<'_> {
             .map_err(self.err("reading the params of a URI"))
     }
 
+    /// Up to `limit` of the keys `uri` has items under, with their params as stored, by
+    /// params.
+    pub fn keys_of_uri(&self, uri: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(
+                "SELECT DISTINCT key, params FROM items WHERE uri = ?1 ORDER BY params LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![uri, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(self.err("reading the keys of a URI"))
+    }
+
     /// The newest version of `key` in any status.
     pub fn latest(&self, key: &str) -> Result<Option<Item>> {
         let id: Option<i64> = self
