@@ -115,6 +115,27 @@ impl BlobStore {
         fs::create_dir_all(&self.tmp).at(&self.tmp)
     }
 
+    /// Whether any file is stored in the fan-out directories (stops at the first).
+    pub fn holds_any(&self) -> Result<bool> {
+        let entries = |dir: &Path| -> Result<Vec<PathBuf>> {
+            match fs::read_dir(dir) {
+                Ok(entries) => (entries.map(|e| e.map(|e| e.path())))
+                    .collect::<io::Result<_>>()
+                    .at(dir),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(e).at(dir),
+            }
+        };
+        for ab in entries(&self.dir)? {
+            for cd in entries(&ab)? {
+                if !cd.is_dir() || !entries(&cd)?.is_empty() {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// The directory holding all blobs.
     pub fn dir(&self) -> &Path {
         &self.dir

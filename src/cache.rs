@@ -108,7 +108,22 @@ impl Cache {
         if !tag.exists() {
             fs::write(&tag, CACHEDIR_TAG).at(&tag)?;
         }
-        let registry = Registry::open(&root.join(REGISTRY_FILE))?;
+        let file = root.join(REGISTRY_FILE);
+        // A new registry beside stored blobs would make every one of them an orphan for
+        // gc: the registry went (deleted, or truncated to nothing), it is not a new cache.
+        let empty = match fs::metadata(&file) {
+            Ok(meta) => meta.len() == 0,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
+        if empty && blobs.holds_any()? {
+            return Err(Error::invalid(
+                format!("registry {}", file.display()),
+                "is missing or empty, yet the blob store holds content: a new registry \
+                 would leave all of it unlisted, for gc to collect. Restore the registry \
+                 (from a backup), or move the blobs-v1 directory away to start afresh",
+            ));
+        }
+        let registry = Registry::open(&file)?;
         Ok(Cache {
             root,
             registry,

@@ -646,3 +646,43 @@ fn usage_totals_count_each_blob_once() {
         (0, 0, 0)
     );
 }
+
+/// A registry gone (deleted, or truncated to nothing) beside stored blobs is not a new
+/// cache: a new registry would make every blob an orphan for gc.
+#[test]
+fn a_lost_registry_beside_blobs_is_refused_not_started_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let item = Cache::open(&root)
+        .unwrap()
+        .put_bytes(&new("u"), b"kept")
+        .unwrap();
+    let registry = root.join("registry.sqlite");
+    let blob = Cache::open(&root)
+        .unwrap()
+        .blobs()
+        .path(item.sha256.as_deref().unwrap())
+        .unwrap();
+    for lose in ["truncate", "delete"] {
+        for side in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(root.join(format!("registry.sqlite{side}")));
+        }
+        match lose {
+            "truncate" => std::fs::write(&registry, b"").unwrap(),
+            _ => std::fs::remove_file(&registry).unwrap(),
+        }
+        let err = Cache::open(&root).err().expect("refused");
+        assert!(
+            err.to_string().contains("is missing or empty"),
+            "{lose}: {err}"
+        );
+        assert!(blob.is_file(), "{lose}: the blob is kept");
+        assert!(
+            registry.metadata().map_or(true, |m| m.len() == 0),
+            "{lose}: no new registry"
+        );
+    }
+    // Without blobs, a new cache starts there.
+    std::fs::remove_dir_all(root.join("blobs-v1")).unwrap();
+    Cache::open(&root).unwrap();
+}
