@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("cachet: error: {}", output::one_line(&err));
+            output::tell(format_args!("cachet: error: {}", output::one_line(&err)));
             // A filter that does not parse, or asks what the registry cannot answer
             // (a value of no type its attribute has), is a wrong argument: usage.
             if err.chain().any(|e| {
@@ -174,29 +174,32 @@ fn demo(a: DemoArgs) -> Result<()> {
     if empty {
         let report = cachet::demo::build(&dir)
             .with_context(|| format!("building the demo cache in {}", dir.display()))?;
-        eprintln!(
+        output::tell(format_args!(
             "cachet: built a demo cache of {} items ({} manifests) in {}",
             report.items,
             report.manifests,
             dir.display()
-        );
+        ));
     } else {
-        eprintln!("cachet: opening the demo cache in {}", dir.display());
+        output::tell(format_args!(
+            "cachet: opening the demo cache in {}",
+            dir.display()
+        ));
     }
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprintln!(
+        output::tell(format_args!(
             "cachet: no terminal; browse it with: cachet --root {}",
             dir.display()
-        );
+        ));
         return Ok(());
     }
     crate::tui::run(&dir)?;
     // Back on the shell: how to come back (the CLI works on it too).
-    eprintln!(
+    output::tell(format_args!(
         "cachet: browse it again with: cachet --root {}",
         dir.display()
-    );
+    ));
     Ok(())
 }
 

@@ -937,3 +937,28 @@ fn a_uri_names_its_item() {
         .code(1)
         .stderr(predicate::str::contains("no item has that URI"));
 }
+
+/// Errors and notes that cannot be written (stderr full or closed) are dropped: the exit
+/// code still tells (it was 101, a panic in `eprintln!`).
+#[test]
+fn an_unwritable_stderr_is_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    put(&root, &["s3://b/x"], "x");
+    let runs: [(&[&str], i32); 3] = [
+        (&["show", "999"], 1),
+        (&["ls", "size>("], 2),
+        // A note on stderr, then the listing.
+        (&["ls", "nosuchattr=1"], 0),
+    ];
+    for (args, code) in runs {
+        let full = fs::File::create("/dev/full").unwrap();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
+            .args(args)
+            .env("CACHET_ROOT", &root)
+            .stderr(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}

@@ -145,8 +145,11 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
 }
 
 pub(super) fn confirm(question: &str) -> Result<bool> {
-    eprint!("{question} [y/N] ");
-    io::stderr().flush()?;
+    // Not asked, not done: a question that cannot be shown is an error.
+    let mut stderr = io::stderr().lock();
+    write!(stderr, "{question} [y/N] ")?;
+    stderr.flush()?;
+    drop(stderr);
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
@@ -352,7 +355,7 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
         let conn = cache.registry().db().conn;
         if let Some(note) = cachet::filter::check_attr(conn, name, "every item falls in one group")?
         {
-            eprintln!("cachet: note: {note}");
+            output::tell(format_args!("cachet: note: {note}"));
         }
     }
     let totals = cache.usage_totals()?;

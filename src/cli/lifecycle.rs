@@ -116,7 +116,7 @@ pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
         let matches = query::matching_ids(cache, &f)?;
         if matches.is_empty() {
             // Not an error (there is nothing to change), but not silence either.
-            eprintln!("cachet: no item matches '{}'", f.as_str());
+            output::tell(format_args!("cachet: no item matches '{}'", f.as_str()));
         }
         ids.extend(matches.into_iter().filter(|id| seen.insert(*id)));
     }
@@ -208,7 +208,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
             }
             Err(e) => {
                 failures += 1;
-                eprintln!("cachet: error: {e}");
+                output::tell(format_args!("cachet: error: {e}"));
             }
         }
     }

@@ -223,7 +223,10 @@ fn entries_from(cache: &Cache, source: &Source) -> Result<Vec<cachet::Result<Ent
 
 fn report_skipped(skipped: &[PathBuf]) {
     for path in skipped {
-        eprintln!("cachet: skipped {} (not a regular file)", path.display());
+        output::tell(format_args!(
+            "cachet: skipped {} (not a regular file)",
+            path.display()
+        ));
     }
 }
 
@@ -359,7 +362,7 @@ fn show(g: &Global, cache: &Cache, a: ShowArgs) -> Result<()> {
             Err(e) => {
                 out.flush()?;
                 errors += 1;
-                eprintln!("cachet: error: {e}");
+                output::tell(format_args!("cachet: error: {e}"));
             }
         }
     }
@@ -436,7 +439,7 @@ fn ls(g: &Global, cache: &Cache, a: LsArgs) -> Result<()> {
             Ok(_) => {}
             Err(e) => {
                 errors += 1;
-                eprintln!("cachet: error: {e}");
+                output::tell(format_args!("cachet: error: {e}"));
             }
         }
     }

@@ -33,6 +33,12 @@ pub fn id_width(ids: impl IntoIterator<Item = i64>) -> usize {
         .unwrap_or(1)
 }
 
+/// Writes one line on stderr (errors, notes). One that cannot be written (stderr closed
+/// or full) is dropped, where `eprintln!` would panic.
+pub fn tell(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
 /// Prints one line on stdout. A closed pipe (`cachet gc --yes | head -1`) is an error,
 /// which `main` ends on quietly, where `println!` panics.
 pub fn say(line: std::fmt::Arguments<'_>) -> io::Result<()> {

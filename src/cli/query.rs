@@ -86,7 +86,7 @@ pub fn build_filter(words: &[String], status: Option<&str>, latest: bool) -> Res
 /// Tells about names in the filter that match nothing (with a suggestion).
 fn print_notices(cache: &Cache, f: &Filter) -> Result<()> {
     for n in filter::check(cache.registry().db().conn, f)? {
-        eprintln!("cachet: note: {}", n.message);
+        output::tell(format_args!("cachet: note: {}", n.message));
     }
     Ok(())
 }
@@ -127,7 +127,7 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     print_notices(&cache, &f)?;
     let sort: SortSpec = a.sort.parse()?;
     if let Some(note) = filter::check_sort(cache.registry().db().conn, &sort)? {
-        eprintln!("cachet: note: {note}");
+        output::tell(format_args!("cachet: note: {note}"));
     }
     let after = a.after.as_deref().map(str::parse::<Cursor>).transpose()?;
     let conn = cache.registry().db().conn;
@@ -143,7 +143,7 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     };
     for column in &columns {
         if let Some(note) = filter::check_column(conn, column, COLUMNS)? {
-            eprintln!("cachet: note: {note}");
+            output::tell(format_args!("cachet: note: {note}"));
         }
     }
     let header: Vec<String> = columns.iter().map(|c| c.to_ascii_uppercase()).collect();
@@ -170,7 +170,10 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
                 Ok(item) => item,
                 Err(e) => {
                     unreadable += 1;
-                    eprintln!("cachet: error: {}", output::one_line(&e.into()));
+                    output::tell(format_args!(
+                        "cachet: error: {}",
+                        output::one_line(&e.into())
+                    ));
                     continue;
                 }
             };
@@ -213,7 +216,7 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     }
     out.flush()?;
     if let (Some(cursor), Some(_)) = (more, a.limit) {
-        eprintln!("cachet: more items: --after {cursor}");
+        output::tell(format_args!("cachet: more items: --after {cursor}"));
     }
     if unreadable > 0 {
         bail!(
