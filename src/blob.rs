@@ -278,15 +278,14 @@ impl BlobStore {
     /// Opens the blob `sha256` for reading.
     pub fn open(&self, sha256: &str) -> Result<File> {
         let path = self.path(sha256)?;
-        File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::MissingBlob {
-                sha256: sha256.to_string(),
-                path: path.clone(),
-            },
-            _ => Error::Io {
-                path: path.clone(),
-                source: e,
-            },
+        open_stored(&path).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                Error::MissingBlob {
+                    sha256: sha256.to_string(),
+                    path: path.clone(),
+                }
+            }
+            e => e,
         })
     }
 
@@ -312,6 +311,34 @@ impl BlobStore {
             Err(e) => Err(e).at(&path),
         }
     }
+}
+
+/// Opens a stored file (a blob) for reading: a regular file only. Anything else in its
+/// place is an altered blob, and a FIFO would block its reader until a writer came.
+pub fn open_stored(path: &Path) -> Result<File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true);
+    // Opening a FIFO to read waits for a writer, unless non-blocking (which changes
+    // nothing for a regular file).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
+    let file = opts.open(path).at(path)?;
+    let kind = file.metadata().at(path)?.file_type();
+    if !kind.is_file() {
+        return Err(Error::Integrity {
+            path: path.to_path_buf(),
+            expected: "a regular file".into(),
+            actual: format!(
+                "it is {}",
+                if kind.is_dir() {
+                    "a directory"
+                } else {
+                    "not a regular file (a FIFO, socket or device)"
+                }
+            ),
+        });
+    }
+    Ok(file)
 }
 
 /// Makes the fan-out directory `dir` (and its parent, when missing); one already there is

@@ -95,7 +95,7 @@ impl<'a> Item<'a> {
     }
 
     fn open(&self) -> Result<File> {
-        File::open(self.path).at(self.path)
+        crate::blob::open_stored(self.path)
     }
 
     /// An [`Error::Archive`] naming the item (when its name is not the file's) and member.

@@ -962,3 +962,37 @@ fn an_unwritable_stderr_is_no_panic() {
         assert_eq!(out.status.code(), Some(code), "{args:?}");
     }
 }
+
+/// A blob replaced by a FIFO is an altered blob: `verify`, `cat` and `preview` say so
+/// (verify waited for a writer forever).
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_a_blob_is_reported_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c");
+    let item = put(&root, &["s3://b/empty"], "");
+    let path = cachet::Cache::open(&root)
+        .unwrap()
+        .blobs()
+        .path(item["sha256"].as_str().unwrap())
+        .unwrap();
+    fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let id = item["id"].to_string();
+    for args in [&["cat", &id][..], &["preview", &id], &["verify"]] {
+        let out = cachet(&root)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        // verify names each bad blob on stdout, the others fail with it.
+        let said = [out.stdout, out.stderr].concat();
+        let said = String::from_utf8_lossy(&said);
+        assert!(said.contains("not a regular file"), "{args:?}: {said}");
+    }
+}

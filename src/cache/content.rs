@@ -1,11 +1,11 @@
 //! Reading an item's content: its blob path, checked; its bytes, verified on the way.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use super::Cache;
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{Error, Result};
 use crate::registry::{Item, now_ms};
 use crate::status::Status;
 
@@ -45,7 +45,7 @@ impl Cache {
     pub fn copy_content(&self, item: &Item, out: &mut dyn Write) -> Result<u64> {
         let path = self.content_path(item)?;
         let (sha, _) = ready_content(item)?;
-        let mut reader = crate::blob::HashingReader::new(File::open(&path).at(&path)?);
+        let mut reader = crate::blob::HashingReader::new(crate::blob::open_stored(&path)?);
         io::copy(&mut reader, out).map_err(|e| Error::Io {
             path: path.clone(),
             source: e,

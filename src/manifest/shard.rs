@@ -147,7 +147,7 @@ fn append<W: Write>(
 
 /// A reader over the decompressed tar stream of a shard archive.
 fn open_tar(path: &Path) -> Result<tar::Archive<Box<dyn Read>>> {
-    let mut file = BufReader::new(File::open(path).at(path)?);
+    let mut file = BufReader::new(crate::blob::open_stored(path)?);
     let head = file.fill_buf().at(path)?;
     let reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(GzDecoder::new(file))
