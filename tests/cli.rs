@@ -790,6 +790,29 @@ fn an_unreadable_row_is_named_by_item_and_column() {
         let listed = String::from_utf8_lossy(&done.stdout);
         assert_eq!(listed, "ID  URI\n1   s3://b/two\n", "{edit}");
     }
+    // An attribute holding what its type cannot: the same, naming the attribute.
+    registry
+        .execute_batch("UPDATE items SET params = '{}', access_count = 0, uri = 's3://b/two'")
+        .unwrap();
+    cachet(root)
+        .args(["attr", "set", "2", "n=3"])
+        .assert()
+        .success();
+    registry
+        .execute("UPDATE attrs SET value = 'abc' WHERE item_id = 2", [])
+        .unwrap();
+    let said = "attribute 'n' of item 2: is of type int, but holds the text 'abc'";
+    cachet(root)
+        .args(["show", "2"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(said));
+    cachet(root)
+        .args(["ls", "--columns", "id,uri"])
+        .assert()
+        .code(1)
+        .stdout("ID  URI\n1   s3://b/two\n")
+        .stderr(predicate::str::contains(said));
 }
 
 /// What a purge says of the content: freed, still used by another item, or none at all.

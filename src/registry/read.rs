@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Statement, params, params_from_iter};
 
 use super::Db;
@@ -73,10 +74,13 @@ impl Db<'_> {
             let mut by_id: HashMap<i64, rusqlite::Result<Item>> = rows.into_iter().collect();
             for id in chunk {
                 match by_id.remove(id) {
-                    Some(Ok(mut item)) => {
-                        item.attrs = attrs.remove(id).unwrap_or_default();
-                        out.push((*id, Ok(item)));
-                    }
+                    Some(Ok(mut item)) => match attrs.remove(id).unwrap_or(Ok(Attrs::new())) {
+                        Ok(read) => {
+                            item.attrs = read;
+                            out.push((*id, Ok(item)));
+                        }
+                        Err(e) => out.push((*id, Err(e))),
+                    },
                     Some(Err(e)) => out.push((*id, Err(self.err("reading items")(e)))),
                     None => {}
                 }
@@ -87,10 +91,12 @@ impl Db<'_> {
 
     /// The attributes of one item.
     pub fn attrs_of(&self, id: i64) -> Result<Attrs> {
-        Ok(self.attrs_of_many(&[id])?.remove(&id).unwrap_or_default())
+        (self.attrs_of_many(&[id])?.remove(&id)).unwrap_or(Ok(Attrs::new()))
     }
 
-    fn attrs_of_many(&self, ids: &[i64]) -> Result<HashMap<i64, Attrs>> {
+    /// The attributes of each of `ids` that has any, or why one of them cannot be read
+    /// (the item's error: the others are still read).
+    fn attrs_of_many(&self, ids: &[i64]) -> Result<HashMap<i64, Result<Attrs>>> {
         let marks = vec!["?"; ids.len()].join(",");
         let sql =
             format!("SELECT item_id, name, type, value FROM attrs WHERE item_id IN ({marks})");
@@ -107,32 +113,55 @@ impl Db<'_> {
     }
 
     /// Runs `st`, which selects `item_id, name, type, value` of the attributes of `ids`.
-    fn read_attrs(&self, st: &mut Statement<'_>, ids: &[i64]) -> Result<HashMap<i64, Attrs>> {
+    fn read_attrs(
+        &self,
+        st: &mut Statement<'_>,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Result<Attrs>>> {
         let mut rows = st
             .query(params_from_iter(ids))
             .map_err(self.err("reading attributes"))?;
-        let mut out: HashMap<i64, Attrs> = HashMap::new();
+        let mut out: HashMap<i64, Result<Attrs>> = HashMap::new();
         while let Some(row) = rows.next().map_err(self.err("reading attributes"))? {
             let id: i64 = row.get(0).map_err(self.err("reading attributes"))?;
-            let name: String = row.get(1).map_err(self.err("reading attributes"))?;
-            let code: i64 = row.get(2).map_err(self.err("reading attributes"))?;
-            let kind = AttrType::from_code(code).ok_or_else(|| {
-                Error::invalid(
-                    format!("attribute '{name}' of item {id}"),
-                    format!("unknown type code {code} (written by a newer cachet?)"),
-                )
-            })?;
-            let value = row
-                .get_ref(3)
-                .map_err(self.err("reading attributes"))
-                .and_then(|v| {
-                    AttrValue::from_stored(kind, v).map_err(|e| {
-                        Error::invalid(format!("attribute '{name}' of item {id}"), e.to_string())
-                    })
-                })?;
-            out.entry(id).or_default().insert(name, value);
+            let attr = self.read_attr(id, row);
+            let attrs = out.entry(id).or_insert_with(|| Ok(Attrs::new()));
+            // The first that cannot be read is the item's error.
+            match (attrs, attr) {
+                (Ok(attrs), Ok((name, value))) => {
+                    attrs.insert(name, value);
+                }
+                (attrs @ Ok(_), Err(e)) => *attrs = Err(e),
+                (Err(_), _) => {}
+            }
         }
         Ok(out)
+    }
+
+    /// One attribute of item `id`: its name and value. One edited by hand may be of no
+    /// type this build knows, or hold a value its type cannot.
+    fn read_attr(&self, id: i64, row: &rusqlite::Row<'_>) -> Result<(String, AttrValue)> {
+        let name: String = row.get(1).map_err(self.err("reading attributes"))?;
+        let code: i64 = row.get(2).map_err(self.err("reading attributes"))?;
+        let what = || format!("attribute '{name}' of item {id}");
+        let kind = AttrType::from_code(code).ok_or_else(|| {
+            Error::invalid(
+                what(),
+                format!("unknown type code {code} (written by a newer cachet?)"),
+            )
+        })?;
+        let stored = row.get_ref(3).map_err(self.err("reading attributes"))?;
+        let value = AttrValue::from_stored(kind, stored).map_err(|_| {
+            let held = match stored {
+                ValueRef::Null => "nothing (NULL)".to_string(),
+                ValueRef::Integer(i) => format!("the integer {i}"),
+                ValueRef::Real(x) => format!("the number {x}"),
+                ValueRef::Text(t) => format!("the text '{}'", String::from_utf8_lossy(t)),
+                ValueRef::Blob(b) => format!("{} bytes of binary data", b.len()),
+            };
+            Error::invalid(what(), format!("is of type {kind}, but holds {held}"))
+        })?;
+        Ok((name, value))
     }
 
     /// The highest READY version of `key`.
