@@ -119,17 +119,16 @@ pub fn copy_entry(cache: &Cache, manifest: &Item, key: &str, out: &mut dyn Write
         if f.key != key {
             continue;
         }
-        return match &located.shard {
-            Some(_) => {
-                let archive = cache.blobs().path(&located.source)?;
-                let member = f.member_path.as_deref().unwrap_or(&f.key);
-                let mut checked = HashingWriter::new(out);
-                let n = shard::copy_member(&archive, member, &mut checked)?;
-                if let Some(sha) = &f.sha256 {
-                    checked.check(sha, key)?;
-                }
-                Ok(n)
-            }
+        // A member of a shard: expanded now, or by `compact --expand-shards` before.
+        let in_archive = match &located.shard {
+            Some(_) => Some((
+                located.source.as_str(),
+                f.member_path.as_deref().unwrap_or(key),
+            )),
+            None => f.in_archive(),
+        };
+        return match in_archive {
+            Some((archive, member)) => copy_member(cache, archive, member, f, out),
             None => {
                 let sha = f.sha256.as_deref().ok_or_else(|| {
                     Error::invalid(
@@ -152,6 +151,24 @@ pub fn copy_entry(cache: &Cache, manifest: &Item, key: &str, out: &mut dyn Write
         "entry '{key}' in manifest {}",
         manifest.reference()
     )))
+}
+
+/// Copies `member` of the shard archive `archive` (a digest) into `out`, checking it
+/// against `f`'s digest when it has one.
+pub(crate) fn copy_member(
+    cache: &Cache,
+    archive: &str,
+    member: &str,
+    f: &FileEntry,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    let path = cache.blobs().path(archive)?;
+    let mut checked = HashingWriter::new(out);
+    let n = shard::copy_member(&path, member, &mut checked)?;
+    if let Some(sha) = &f.sha256 {
+        checked.check(sha, &f.key)?;
+    }
+    Ok(n)
 }
 
 struct HashingWriter<'a> {

@@ -219,7 +219,44 @@ fn compact_can_expand_shards_and_keeps_links_to_archives() {
             .count() as u64,
         built.shards
     );
-    let _ = files;
+    // Its files read out of the archives that hold them, and verify there.
+    for (key, data) in &files {
+        assert_eq!(&content(&cache, &flat, key), data, "{key}");
+    }
+    for deep in [false, true] {
+        let report = manifest::verify(&cache, &flat, deep).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(
+            report.blobs,
+            built.shards + 1,
+            "the archives and the descriptor"
+        );
+        assert_eq!(report.members, deep.then_some(files.len() as u64));
+    }
+    // An altered member is found by a deep verify (in its archive), and by reading it.
+    let (key, _) = &files[0];
+    let Entry::File(f) = entries.iter().find(|e| e.key() == key).unwrap() else {
+        panic!("a file");
+    };
+    let (archive, _) = f.in_archive().unwrap();
+    let path = cache.blobs().path(archive).unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let data = &files[0].1;
+    let at = bytes.windows(data.len()).position(|w| w == data).unwrap();
+    bytes[at] ^= 1;
+    let mut perms = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&path, perms).unwrap();
+    fs::write(&path, bytes).unwrap();
+    let report = manifest::verify(&cache, &flat, true).unwrap();
+    assert!(
+        report.problems.iter().any(|p| &p.key == key),
+        "{:?}",
+        report.problems
+    );
+    let mut out = Vec::new();
+    assert!(manifest::copy_entry(&cache, &flat, key, &mut out).is_err());
 }
 
 #[test]

@@ -87,6 +87,15 @@ fn default_internal_manifest() -> String {
     INTERNAL_MANIFEST.into()
 }
 
+impl FileEntry {
+    /// For an entry `compact --expand-shards` made of a shard's member: the digest of the
+    /// archive that holds it and its path there (its content is no blob of its own).
+    pub fn in_archive(&self) -> Option<(&str, &str)> {
+        let archive = self.extra.get("archive_sha256")?.as_str()?;
+        Some((archive, self.member_path.as_deref().unwrap_or(&self.key)))
+    }
+}
+
 impl Entry {
     /// Parses one line; the message says what is wrong (the caller adds where).
     pub fn parse(line: &str) -> Result<Entry, String> {
