@@ -464,6 +464,13 @@ fn applied(
     for item in &items {
         app.list.update_item(item);
         app.marks.remove(&item.id);
+        // The version the detail pane shows, and its list of versions, as they are now
+        // (a second `p` on it decided by the old one pinned it again).
+        let detail = &mut app.detail;
+        let shown = detail.shown.iter_mut().chain(detail.versions.iter_mut());
+        for stale in shown.filter(|v| v.id == item.id) {
+            *stale = item.clone();
+        }
     }
     let mut text = format!("{} {}", op.done(), items_word(items.len()));
     if op == Op::Purge {

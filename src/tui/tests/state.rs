@@ -367,6 +367,25 @@ fn pin_toggles_without_a_popup() {
     assert!(!h.cache().get(1).unwrap().pinned);
 }
 
+/// `p` on a version the detail pane shows (not the row's) pins it, and again unpins it.
+#[test]
+fn pin_toggles_the_version_the_detail_pane_shows() {
+    let mut h = Harness::sample((120, 30));
+    // part-01 v2 (item 13), then its v1 (item 1) in the pane.
+    h.keys("G");
+    while h.app.list.selected().map(|i| i.id) != Some(13) {
+        h.keys("k");
+    }
+    h.keys("<enter>k<enter>");
+    assert_eq!(h.app.detail.shown.as_ref().map(|i| i.id), Some(1));
+    h.keys("p");
+    assert!(h.cache().get(1).unwrap().pinned, "{}", h.said());
+    assert!(!h.cache().get(13).unwrap().pinned);
+    h.keys("p");
+    assert!(!h.cache().get(1).unwrap().pinned, "{}", h.said());
+    assert!(h.said().contains("unpinned 1 item"), "{}", h.said());
+}
+
 #[test]
 fn copy_sends_the_content_path_or_the_key() {
     let mut h = Harness::sample((80, 24));
