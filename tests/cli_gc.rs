@@ -162,11 +162,12 @@ fn du_groups_and_names_an_attribute_nothing_has() {
         .stderr(predicate::str::contains(
             "no attribute is named 'projct', so every item falls in one group; did you mean 'project'?",
         ));
+    // A usage error, as any argument that does not parse.
     cachet(root)
         .args(["du", "--by", "owner"])
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains(
-            "--by takes status, key or attr:NAME",
+            "invalid value 'owner' for '--by <WHAT>': takes status, key or attr:NAME",
         ));
 }

@@ -330,26 +330,29 @@ pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct DuArgs {
-    /// Group by `status`, `key` or `attr NAME` (e.g. --by attr:project).
-    #[arg(long, default_value = "status")]
-    pub by: String,
+    /// Group by `status`, `key` or an attribute's values: `attr:NAME` (e.g. --by
+    /// attr:project).
+    #[arg(long, value_name = "WHAT", default_value = "status", value_parser = usage_by)]
+    pub by: UsageBy,
     /// At most this many groups.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
 }
 
-pub fn du(g: &Global, a: DuArgs) -> Result<()> {
-    let by = match a.by.as_str() {
-        "status" => UsageBy::Status,
-        "key" => UsageBy::Key,
-        other => match other
-            .strip_prefix("attr:")
-            .or_else(|| other.strip_prefix("attr="))
-        {
-            Some(name) if !name.is_empty() => UsageBy::Attr(name.to_string()),
-            _ => bail!("--by takes status, key or attr:NAME, got '{other}'"),
+/// clap value parser for `du --by`.
+fn usage_by(arg: &str) -> Result<UsageBy, String> {
+    match arg {
+        "status" => Ok(UsageBy::Status),
+        "key" => Ok(UsageBy::Key),
+        other => match (other.strip_prefix("attr:")).or_else(|| other.strip_prefix("attr=")) {
+            Some(name) if !name.is_empty() => Ok(UsageBy::Attr(name.to_string())),
+            _ => Err("takes status, key or attr:NAME".into()),
         },
-    };
+    }
+}
+
+pub fn du(g: &Global, a: DuArgs) -> Result<()> {
+    let by = a.by;
     let cache = g.open()?;
     if let UsageBy::Attr(name) = &by {
         let conn = cache.registry().db().conn;

@@ -73,6 +73,7 @@ pub struct GetArgs {
 
 #[derive(Args, Debug)]
 pub struct BestArgs {
+    /// The URI, as it was put.
     pub uri: String,
     #[command(flatten)]
     pub params: ParamArgs,

@@ -17,13 +17,18 @@ use super::{Global, parse_assignment};
 pub enum AttrCommand {
     /// Set attributes: name=value or name:type=value.
     Set {
+        /// An item id, a key prefix, KEY@VERSION, or a URI (of one key).
         item: String,
+        /// `name=value` (typed: `n=3` int, `x=0.5` float, `ok=true` bool,
+        /// `when=2026-01-01T00:00:00Z` datetime, else text) or `name:type=value`.
         #[arg(required = true, value_parser = parse_assignment)]
         attrs: Vec<(String, AttrValue)>,
     },
     /// Remove attributes by name.
     Rm {
+        /// An item id, a key prefix, KEY@VERSION, or a URI (of one key).
         item: String,
+        /// The attributes' names.
         #[arg(required = true)]
         names: Vec<String>,
     },

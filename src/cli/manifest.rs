@@ -71,6 +71,7 @@ pub struct CreateArgs {
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// Expand shards into their members.
     #[arg(long)]
@@ -82,6 +83,7 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// Only keys starting with this.
     #[arg(long, default_value = "")]
@@ -90,6 +92,7 @@ pub struct LsArgs {
 
 #[derive(Args, Debug)]
 pub struct CatArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// The entry's key.
     pub key: String,
@@ -97,6 +100,7 @@ pub struct CatArgs {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// Also check every shard's members against its internal manifest.
     #[arg(long)]
@@ -105,6 +109,7 @@ pub struct VerifyArgs {
 
 #[derive(Args, Debug)]
 pub struct AppendArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     #[command(flatten)]
     pub source: Source,
@@ -112,6 +117,7 @@ pub struct AppendArgs {
 
 #[derive(Args, Debug)]
 pub struct CompactArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// Replace shards by their members (which keep linking to the archive).
     #[arg(long)]
@@ -120,6 +126,7 @@ pub struct CompactArgs {
 
 #[derive(Args, Debug)]
 pub struct TrashArgs {
+    /// The manifest item: an id, a key prefix, KEY@VERSION, or a URI (of one key).
     pub item: String,
     /// Also trash the items whose content the manifest links to.
     #[arg(long)]

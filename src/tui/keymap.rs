@@ -44,7 +44,7 @@ pub const LIST_HELP: &[HelpLine] = &[
         "gc",
         "garbage collection: choose policies, read the plan, apply",
     ),
-    ("esc", "clear marks, then the filter"),
+    ("esc h", "clear marks, then the filter"),
     ("? / q", "this help / quit"),
     ("mouse", "wheel scrolls, click selects a row or a tab"),
 ];
