@@ -158,7 +158,7 @@ impl Col {
     ];
 
     /// The name users type; also the SQL column.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Col::Id => "id",
             Col::Key => "key",

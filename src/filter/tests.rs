@@ -269,6 +269,20 @@ fn values_are_checked_against_the_catalogue() {
         notes[0]
     );
     assert!(!notes[1].message.contains("did you mean"), "{:?}", notes[1]);
+    // A built-in name misspelt is taken for an attribute: the note names the built-in.
+    // A name a letter long is no typo of another such.
+    let meant = |filter: &str| {
+        let notes = check(&conn, &Filter::parse(filter).unwrap()).unwrap();
+        let message = &notes.first().expect("a note").message;
+        message
+            .split_once("did you mean '")
+            .map(|(_, rest)| rest.trim_end_matches("'?").to_string())
+    };
+    assert_eq!(meant("staus:ready").as_deref(), Some("status"));
+    assert_eq!(meant("siz>1KB").as_deref(), Some("size"));
+    assert_eq!(meant("hsa:batch").as_deref(), Some("has"));
+    assert_eq!(meant("projet=x").as_deref(), Some("project"));
+    assert_eq!(meant("q=1"), None);
 }
 
 #[test]

@@ -406,9 +406,21 @@ pub(crate) fn unknown_name(
     Ok(message)
 }
 
+/// The names a filter knows besides attributes and params: the columns and `has`.
+const BUILTIN_NAMES: [&str; Col::ALL.len() + 1] = {
+    let mut names = ["has"; Col::ALL.len() + 1];
+    let mut i = 0;
+    while i < Col::ALL.len() {
+        names[i] = Col::ALL[i].name();
+        i += 1;
+    }
+    names
+};
+
 /// What `name`, unknown in `scope`, likely meant: the same name in the other scope
 /// (`param.epoch`, `attr.rows`), else the catalogued name of `scope` nearest to it when
-/// one is near enough to be a typo of it.
+/// one is near enough to be a typo of it (for an attribute, a built-in name too: `staus`
+/// is `status` misspelt, not an attribute).
 fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<String>> {
     let other = match scope {
         Scope::Attr => Scope::Param,
@@ -418,19 +430,27 @@ fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<Strin
         return Ok(Some(format!("{}.{name}", other.prefix())));
     }
     let known = cat.names(scope)?;
-    Ok(
-        closest(known.iter().map(String::as_str), name).map(|k| match scope {
-            Scope::Attr => k.to_string(),
-            Scope::Param => format!("param.{k}"),
-        }),
-    )
+    let builtins = match scope {
+        Scope::Attr => &BUILTIN_NAMES[..],
+        Scope::Param => &[],
+    };
+    let names = known
+        .iter()
+        .map(String::as_str)
+        .chain(builtins.iter().copied());
+    Ok(closest(names, name).map(|k| match scope {
+        Scope::Attr => k.to_string(),
+        Scope::Param => format!("param.{k}"),
+    }))
 }
 
 /// Of `known`, the name nearest to `name` when one is near enough to be a typo of it.
 pub(crate) fn closest<'a>(known: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
     known
         .map(|k| (edit_distance(&k.to_lowercase(), &name.to_lowercase()), k))
-        .filter(|(d, k)| *d <= 2.max(k.chars().count() / 3))
+        // Up to a third of its letters (at least two), and not all of them: `u` is no
+        // typo of `b`.
+        .filter(|(d, k)| *d <= 2.max(k.chars().count() / 3) && *d < k.chars().count())
         .min()
         .map(|(_, k)| k)
 }
