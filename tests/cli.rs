@@ -454,6 +454,29 @@ fn newer_registry_gives_one_line_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("schema version 999"), "{err}");
+    // A version edited to one cachet never wrote, or to an older one than the schema
+    // is: one line too (an older one was migrated again, failing on the tables there
+    // with the SQL of the step), and the registry as it was.
+    for (version, said) in [
+        (-1, "its schema version is -1: not as cachet left it"),
+        (0, "it has no schema version, yet"),
+        (
+            3,
+            "its schema version says 3, but the schema is not that version's",
+        ),
+    ] {
+        let conn = rusqlite::Connection::open(&reg).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {version};"))
+            .unwrap();
+        let out = cachet(root).arg("ls").assert().code(1).get_output().clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{version}: {err}");
+        assert!(err.contains(said), "{version}: {err}");
+        let now: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(now, version);
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use super::sql_error;
 use crate::error::{Error, Result};
@@ -309,6 +309,25 @@ pub fn check(conn: &Connection, path: &Path) -> Result<i64> {
             });
         }
     }
+    // A version cachet never writes, or none on a registry with tables (each migration
+    // sets it in the transaction that makes them): edited by hand or by another program.
+    let foreign = |what: String| Error::ForeignRegistry {
+        path: path.to_path_buf(),
+        reason: format!("{what}: not as cachet left it (edited by hand?)"),
+    };
+    if version < 0 {
+        return Err(foreign(format!("its schema version is {version}")));
+    }
+    if version == 0 && app_id == APPLICATION_ID {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(not_a_db)?;
+        if tables > 0 {
+            return Err(foreign(format!(
+                "it has no schema version, yet {tables} schema objects"
+            )));
+        }
+    }
     if version > SCHEMA_VERSION {
         return Err(Error::RegistryTooNew {
             path: path.to_path_buf(),
@@ -331,8 +350,27 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         .map_err(sql("starting the migration"))?;
     let current = check(&tx, path)?;
     for (from, step) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
-        tx.execute_batch(step)
-            .map_err(sql("migrating the schema"))?;
+        tx.execute_batch(step).map_err(|e| {
+            // A step that does not fit the schema found (a table there already): the
+            // version was not the schema's. Said in a line, without the step's SQL.
+            let msg = match &e {
+                rusqlite::Error::SqlInputError { msg, .. } => Some(msg.clone()),
+                rusqlite::Error::SqliteFailure(f, msg) if f.code == ErrorCode::Unknown => {
+                    msg.clone()
+                }
+                _ => None,
+            };
+            match msg {
+                Some(msg) => Error::ForeignRegistry {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "its schema version says {from}, but the schema is not that \
+                         version's ({msg}): not as cachet left it (edited by hand?)"
+                    ),
+                },
+                None => sql("migrating the schema")(e),
+            }
+        })?;
         tx.execute_batch(&format!(
             "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
             from + 1
