@@ -97,13 +97,17 @@ impl Cache {
         fs::create_dir_all(&root).at(&root)?;
         let blobs = BlobStore::new(&root);
         blobs.create_dirs()?;
-        // Fail early and clearly on a read-only root, before SQLite reports it obliquely.
-        tempfile::tempfile_in(blobs.tmp_dir()).map_err(|e| {
-            Error::invalid(
-                format!("cache root {}", root.display()),
-                format!("is not writable: {e}"),
-            )
-        })?;
+        // Fail early and clearly on a read-only root, before SQLite reports it obliquely
+        // ("attempt to write a readonly database": it makes its journal beside the
+        // registry) or a put fails at staging its content.
+        for dir in [root.as_path(), blobs.tmp_dir()] {
+            tempfile::tempfile_in(dir).map_err(|e| {
+                Error::invalid(
+                    format!("cache root {}", root.display()),
+                    format!("is not writable ({}): {e}", dir.display()),
+                )
+            })?;
+        }
         let tag = root.join("CACHEDIR.TAG");
         if !tag.exists() {
             fs::write(&tag, CACHEDIR_TAG).at(&tag)?;

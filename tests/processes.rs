@@ -180,6 +180,70 @@ fn a_read_only_root_is_refused_clearly_and_left_unchanged() {
     assert_eq!(std::fs::read(root.join("registry.sqlite")).unwrap(), before);
 }
 
+/// A root whose directory alone is read-only is refused by name too (SQLite said "attempt
+/// to write a readonly database"); a read-only registry file still gives content, with a
+/// note that the access was not recorded (it failed after the content went out).
+#[test]
+fn a_read_only_root_directory_or_registry_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ro");
+    let out = Command::new(bin())
+        .args(["put", "u", "-", "--json"])
+        .env("CACHET_ROOT", &root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let chmod = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    chmod(dir.path(), 0o755);
+    // Root ignores permissions: the cache goes to an unprivileged user, who runs it.
+    let as_user = || {
+        if running_as_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin());
+            c
+        } else {
+            Command::new(bin())
+        }
+    };
+    if running_as_root() {
+        fn chown_all(path: &Path) {
+            std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+            if path.is_dir() {
+                for entry in std::fs::read_dir(path).unwrap() {
+                    chown_all(&entry.unwrap().path());
+                }
+            }
+        }
+        chown_all(&root);
+    }
+    chmod(&root, 0o555);
+    let out = as_user()
+        .arg("ls")
+        .env("CACHET_ROOT", &root)
+        .output()
+        .unwrap();
+    chmod(&root, 0o755);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not writable"), "{err}");
+
+    chmod(&root.join("registry.sqlite"), 0o444);
+    let out = as_user()
+        .args(["cat", "1"])
+        .env("CACHET_ROOT", &root)
+        .output()
+        .unwrap();
+    chmod(&root.join("registry.sqlite"), 0o644);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("the access was not recorded"), "{err}");
+}
+
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .map(|s| {

@@ -110,7 +110,8 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
         // `-o -`: the content on stdout, as `cat` gives it.
         Some(out) if out.as_os_str() == "-" => {
             cache.copy_content(&item, &mut io::stdout().lock())?;
-            return Ok(cache.record_access(item.id)?);
+            output::record_access(&cache, item.id);
+            return Ok(());
         }
         // A directory, or a name ending in a separator (one, whether it exists or not).
         Some(dir) if dir.is_dir() || dir.to_string_lossy().ends_with(std::path::is_separator) => {
@@ -159,7 +160,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
             }
         };
     }
-    cache.record_access(item.id)?;
+    output::record_access(&cache, item.id);
     if g.json {
         json_line(
             &mut io::stdout(),
@@ -205,7 +206,7 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
     let cache = g.open()?;
     let item = cache.resolve(&a.item, true)?;
     let path = cache.content_path(&item)?;
-    cache.record_access(item.id)?;
+    output::record_access(&cache, item.id);
     if g.json {
         json_line(
             &mut io::stdout(),

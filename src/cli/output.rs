@@ -39,6 +39,17 @@ pub fn tell(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
+/// Records that item `id` was read. Reading is done by then: a registry that cannot take
+/// the record (read-only) gets a note, not a failure after the content went out.
+pub fn record_access(cache: &cachet::Cache, id: i64) {
+    if let Err(e) = cache.record_access(id) {
+        tell(format_args!(
+            "cachet: note: the access was not recorded: {}",
+            one_line(&e.into())
+        ));
+    }
+}
+
 /// Prints one line on stdout. A closed pipe (`cachet gc --yes | head -1`) is an error,
 /// which `main` ends on quietly, where `println!` panics.
 pub fn say(line: std::fmt::Arguments<'_>) -> io::Result<()> {

@@ -8,7 +8,7 @@ use cachet::{Cache, Item};
 use clap::Args;
 
 use super::Global;
-use super::output::json_line;
+use super::output::{self, json_line};
 
 #[derive(Args, Debug)]
 pub struct PreviewArgs {
@@ -94,6 +94,6 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
         preview::copy_out(&path, Some(&hint), a.member.as_deref(), &mut out, None)?;
     }
     out.flush()?;
-    cache.record_access(item.id)?;
+    output::record_access(&cache, item.id);
     Ok(())
 }
