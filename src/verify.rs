@@ -77,11 +77,18 @@ pub fn verify_all(
             .map_err(db.err("listing items to verify"))?;
         let mut rows = st.query([]).map_err(db.err("listing items to verify"))?;
         while let Some(row) = rows.next().map_err(db.err("listing items to verify"))? {
-            let read =
-                |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, i64, Option<i64>)> {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                };
-            let (id, sha, size, verified) = read(row).map_err(db.err("listing items to verify"))?;
+            let id: i64 = row.get(0).map_err(db.err("listing items to verify"))?;
+            // The size only counts towards the progress: none is no reason to stop.
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+                let size: Option<i64> = row.get(2)?;
+                Ok((row.get::<_, String>(1)?, size.unwrap_or(0), row.get(3)?))
+            };
+            let (sha, size, verified): (String, i64, Option<i64>) = read(row).map_err(|e| {
+                Error::invalid(
+                    format!("item {id}"),
+                    format!("cannot be read to verify: {e}"),
+                )
+            })?;
             if let (Some(cut), Some(v)) = (cutoff, verified)
                 && v >= cut
             {

@@ -1042,3 +1042,37 @@ fn a_fifo_in_place_of_a_blob_is_reported_not_waited_on() {
         assert!(said.contains("not a regular file"), "{args:?}: {said}");
     }
 }
+
+/// A row edited by hand: verify goes on without a size (it only counts towards the
+/// progress), gc names the item it cannot plan for (it named a column only).
+#[test]
+fn verify_and_gc_name_or_pass_a_row_edited_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    put(root, &["s3://b/two", "-"], "two");
+    let registry = rusqlite::Connection::open(root.join("registry.sqlite")).unwrap();
+    // Past the table's checks, as an edit by hand may be.
+    registry
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = 1;
+             UPDATE items SET size = NULL WHERE id = 1;",
+        )
+        .unwrap();
+    cachet(root)
+        .arg("verify")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 blobs"));
+    registry
+        .execute(
+            "UPDATE items SET status = 'WRITE', lease_expires = 'soon' WHERE id = 2",
+            [],
+        )
+        .unwrap();
+    cachet(root)
+        .args(["gc", "--dry-run"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("item 2: cannot be read"));
+}

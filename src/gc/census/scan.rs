@@ -55,7 +55,13 @@ impl Part {
         let mut st = conn.prepare(sql).map_err(fail)?;
         let mut rows = st.query(rusqlite::params_from_iter(range)).map_err(fail)?;
         while let Some(r) = rows.next().map_err(fail)? {
-            part.take(r, all, fail)?;
+            // Planning stops at a row it cannot read (edited by hand): it cannot say what
+            // that item holds. The error names it.
+            part.take(r, all, fail)
+                .map_err(|e| match r.get::<_, i64>(0) {
+                    Ok(id) => Error::invalid(format!("item {id}"), format!("cannot be read: {e}")),
+                    Err(_) => e,
+                })?;
         }
         Ok(part)
     }
