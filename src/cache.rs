@@ -94,6 +94,12 @@ impl Cache {
     /// Opens (creating if needed) the cache at `root`.
     pub fn open_with(root: impl AsRef<Path>, opts: CacheOpts) -> Result<Cache> {
         let root = root.as_ref().to_path_buf();
+        if fs::metadata(&root).is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::invalid(
+                format!("cache root {}", root.display()),
+                "is a file, not a directory",
+            ));
+        }
         fs::create_dir_all(&root).at(&root)?;
         let blobs = BlobStore::new(&root);
         blobs.create_dirs()?;

@@ -223,6 +223,12 @@ impl StatusCounts {
 
 /// Type-checks `filter` against the registry: the error a bad value would give, or the
 /// notices (names that match nothing).
+/// Whether a filter reads `name` as one of its own (a column such as `size`, or `has`)
+/// rather than an attribute's: an attribute of that name is filtered as `attr.NAME`.
+pub fn is_builtin_name(name: &str) -> bool {
+    Col::from_name(name).is_some() || name.eq_ignore_ascii_case("has")
+}
+
 pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
     let mut r = resolver(conn, filter, Utc::now());
     r.resolve(&filter.node)?;

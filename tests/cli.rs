@@ -751,6 +751,11 @@ fn blank_references_are_refused_and_repeated_ones_count_once() {
         let err = String::from_utf8_lossy(&done.stderr);
         assert!(err.contains("cannot be blank"), "{command}: {err}");
     }
+    // Where one item is taken, too.
+    for command in ["show", "cat", "get", "path", "preview"] {
+        let done = cachet(root).args([command, ""]).output().unwrap();
+        assert_eq!(done.status.code(), Some(2), "{command}: {done:?}");
+    }
     let listed = cachet(root).args(["ls", "--json"]).output().unwrap();
     let items = json_lines(&listed.stdout);
     assert!(
@@ -1075,4 +1080,40 @@ fn verify_and_gc_name_or_pass_a_row_edited_by_hand() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("item 2: cannot be read"));
+}
+
+/// A root that is a file is said to be one (it was "File exists (os error 17)").
+#[test]
+fn a_root_that_is_a_file_is_said_to_be_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    fs::write(&file, "x").unwrap();
+    cachet(&file)
+        .args(["put", "u", "-"])
+        .write_stdin("x")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is a file, not a directory"));
+    assert_eq!(fs::read(&file).unwrap(), b"x");
+}
+
+/// An attribute named as a filter's own field is set, with a note on how to filter it.
+#[test]
+fn an_attribute_named_as_a_field_is_set_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    cachet(root)
+        .args(["attr", "set", "1", "size=9", "rows=3"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "filter this attribute as attr.size",
+        ))
+        .stderr(predicate::str::contains("rows").not());
+    cachet(root)
+        .args(["count", "attr.size=9"])
+        .assert()
+        .success()
+        .stdout("1\n");
 }

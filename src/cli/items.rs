@@ -57,6 +57,7 @@ impl ParamArgs {
 #[derive(Args, Debug)]
 pub struct ItemArg {
     /// An item id, a key prefix (4+ hex digits), KEY@VERSION, or a URI (of one key).
+    #[arg(value_parser = super::lifecycle::non_blank)]
     pub item: String,
 }
 

@@ -80,6 +80,14 @@ pub fn attr(g: &Global, a: AttrCommand) -> Result<()> {
     let cache = g.open()?;
     let item = match a {
         AttrCommand::Set { item, attrs } => {
+            for (name, _) in &attrs {
+                if cachet::filter::is_builtin_name(name) {
+                    output::tell(format_args!(
+                        "cachet: note: a filter reads '{name}' as its own field: filter this \
+                         attribute as attr.{name}"
+                    ));
+                }
+            }
             let item = cache.resolve(&item, false)?;
             cache.set_attrs(item.id, &attrs.into_iter().collect())?
         }
@@ -93,7 +101,7 @@ pub fn attr(g: &Global, a: AttrCommand) -> Result<()> {
 
 /// clap value parser for item references: a blank one (an empty shell variable, say)
 /// would otherwise be an empty filter, which matches every item.
-fn non_blank(arg: &str) -> Result<String, String> {
+pub(super) fn non_blank(arg: &str) -> Result<String, String> {
     if arg.trim().is_empty() {
         return Err("an item reference or filter cannot be blank".into());
     }

@@ -13,6 +13,7 @@ use super::output::{self, json_line};
 #[derive(Args, Debug)]
 pub struct PreviewArgs {
     /// An item id, a key prefix, KEY@VERSION, or a URI (of one key).
+    #[arg(value_parser = super::lifecycle::non_blank)]
     pub item: String,
     /// A member of an archive item.
     #[arg(long, value_name = "PATH")]
@@ -28,6 +29,7 @@ pub struct PreviewArgs {
 #[derive(Args, Debug)]
 pub struct CatArgs {
     /// An item id, a key prefix, KEY@VERSION, or a URI (of one key).
+    #[arg(value_parser = super::lifecycle::non_blank)]
     pub item: String,
     /// Write this member of an archive item (decompressed).
     #[arg(long, value_name = "PATH", conflicts_with = "raw")]
