@@ -1117,3 +1117,24 @@ fn an_attribute_named_as_a_field_is_set_with_a_note() {
         .success()
         .stdout("1\n");
 }
+
+/// Sizes edited by hand up to the largest integer: `du` still adds them up (SQLite's
+/// integer `sum` failed with an overflow).
+#[test]
+fn du_adds_up_sizes_past_what_an_integer_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    put(root, &["s3://b/two", "-"], "two");
+    rusqlite::Connection::open(root.join("registry.sqlite"))
+        .unwrap()
+        .execute("UPDATE items SET size = 9223372036854775807", [])
+        .unwrap();
+    for by in ["status", "key"] {
+        cachet(root)
+            .args(["du", "--by", by])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("EiB"));
+    }
+}

@@ -96,33 +96,38 @@ impl Cache {
             UsageBy::Status => db
                 .conn
                 .prepare(
-                    "SELECT status, count(*), coalesce(sum(size), 0) FROM items
+                    "SELECT status, count(*), total(size) FROM items
                      GROUP BY status ORDER BY 3 DESC LIMIT ?1",
                 )
                 .and_then(|mut st| {
-                    st.query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
-                        .collect::<rusqlite::Result<Vec<(String, i64, i64)>>>()
+                    st.query_map([limit], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<(String, i64, f64)>>>()
                 }),
             UsageBy::Key => db
                 .conn
                 .prepare(
-                    "SELECT substr(key, 1, 12) || '  ' || min(uri), count(*), coalesce(sum(size), 0)
+                    "SELECT substr(key, 1, 12) || '  ' || min(uri), count(*), total(size)
                      FROM items GROUP BY key ORDER BY 3 DESC LIMIT ?1",
                 )
                 .and_then(|mut st| {
-                    st.query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
-                        .collect::<rusqlite::Result<Vec<(String, i64, i64)>>>()
+                    st.query_map([limit], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<(String, i64, f64)>>>()
                 }),
             UsageBy::Attr(name) => db
                 .conn
                 .prepare(
-                    "SELECT attrs.type, attrs.value, count(*), coalesce(sum(items.size), 0)
+                    "SELECT attrs.type, attrs.value, count(*), total(items.size)
                      FROM items LEFT JOIN attrs ON attrs.item_id = items.id AND attrs.name = ?1
                      GROUP BY attrs.type, attrs.value ORDER BY 4 DESC LIMIT ?2",
                 )
                 .and_then(|mut st| {
                     st.query_map(params![name, limit], |r| {
-                        let group = match r.get::<_, Option<i64>>(0)?.and_then(AttrType::from_code) {
+                        let group = match r.get::<_, Option<i64>>(0)?.and_then(AttrType::from_code)
+                        {
                             Some(kind) => AttrValue::from_stored(kind, r.get_ref(1)?)
                                 .map(|v| v.to_string())
                                 .unwrap_or_else(|_| "?".into()),
@@ -130,7 +135,7 @@ impl Cache {
                         };
                         Ok((group, r.get(2)?, r.get(3)?))
                     })?
-                    .collect::<rusqlite::Result<Vec<(String, i64, i64)>>>()
+                    .collect::<rusqlite::Result<Vec<(String, i64, f64)>>>()
                 }),
         }
         .map_err(db.err("grouping usage"))?;
@@ -139,7 +144,9 @@ impl Cache {
             .map(|(group, items, bytes)| UsageRow {
                 group,
                 items: items.max(0) as u64,
-                bytes: bytes.max(0) as u64,
+                // Summed as floats (`total`): an integer `sum` past i64 (sizes edited by
+                // hand) is an error in SQLite. `as` saturates.
+                bytes: bytes.max(0.0) as u64,
             })
             .collect())
     }
