@@ -62,6 +62,9 @@ fn directory_round_trip_loose_files() {
     .unwrap();
     assert_eq!(built.files, 21);
     assert_eq!(built.entries, 21);
+    // verify counts the entries as create does (it checks the descriptor too).
+    let report = manifest::verify(&cache, &built.item, false).unwrap();
+    assert_eq!((report.entries, report.blobs), (21, 22));
     assert_eq!(built.item.status, Status::Ready);
     assert_eq!(built.item, cache.get(built.item.id).unwrap(), "as stored");
     let d = Descriptor::read(&cache, built.item.sha256.as_deref().unwrap()).unwrap();

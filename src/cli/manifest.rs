@@ -393,7 +393,7 @@ fn print_entry(g: &Global, out: &mut impl Write, l: &Located) -> io::Result<()> 
     let size = l.entry.size().map(human_size).unwrap_or_default();
     let sha = l.entry.sha256().map(manifest::short).unwrap_or("-");
     let extra = match &l.entry {
-        Entry::Shard(s) => format!("  ({} files)", s.count),
+        Entry::Shard(s) => format!("  ({})", count_of(s.count, "file", "files")),
         Entry::Unknown { .. } => "  (unknown kind, kept)".to_string(),
         _ => String::new(),
     };
