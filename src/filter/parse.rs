@@ -92,6 +92,22 @@ impl Parser<'_> {
         error_at(self.input, span.start, message)
     }
 
+    /// The LIKE pattern of a search for `text` (a word, a quoted string, a `~` value),
+    /// which SQLite takes up to 50,000 bytes long.
+    fn search(&self, text: &str, span: Span) -> Result<String> {
+        const LONGEST: usize = 10_000;
+        if text.len() > LONGEST {
+            return Err(self.err(
+                span,
+                format!(
+                    "a search of {} bytes is too long (at most {LONGEST})",
+                    text.len()
+                ),
+            ));
+        }
+        Ok(like_pattern(text))
+    }
+
     /// Whether the next token is the keyword `kw` (a word not followed by an operator, so
     /// that an attribute called `or` can still be compared).
     fn at_keyword(&self, kw: &str) -> bool {
@@ -171,7 +187,7 @@ impl Parser<'_> {
                     ))
                 }
             }
-            Tok::Str(s) => Ok(Node::Term(Term::Search(like_pattern(&s)))),
+            Tok::Str(s) => Ok(Node::Term(Term::Search(self.search(&s, span)?))),
             Tok::Word(w) => {
                 if let Some(Tok::Op(op)) = self.peek().cloned() {
                     let op_span = self.span();
@@ -184,7 +200,7 @@ impl Parser<'_> {
                         val: ColVal::Int(1),
                     }))
                 } else {
-                    Ok(Node::Term(Term::Search(like_pattern(&w))))
+                    Ok(Node::Term(Term::Search(self.search(&w, span)?)))
                 }
             }
             other => Err(self.err(
@@ -358,7 +374,7 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            let val = ColVal::Like(like_pattern(text));
+            let val = ColVal::Like(self.search(text, raw.span)?);
             return Ok(Term::Col { col, op, val });
         }
         let val = match col.kind() {

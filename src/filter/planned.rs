@@ -4,7 +4,7 @@
 use super::ast::{Col, Scope};
 use super::lex::Op;
 use super::sort::{SortKey, SortSpec};
-use super::sql::{Sql, attr_rows, cond, expr, item_free, types_sql};
+use super::sql::{Sql, attr_rows, cond, expr, item_free, join_balanced, types_sql};
 use super::typecheck::{AttrCond, Cond, Test};
 use super::value::SqlVal;
 use crate::attr::AttrType;
@@ -116,18 +116,7 @@ impl Planned {
             },
         }
         out.push(" WHERE ");
-        let mut n = 0;
-        let mut and = |out: &mut Sql| {
-            if n > 0 {
-                out.push(" AND ");
-            }
-            n += 1;
-        };
-        if let Some(part) = first {
-            and(out);
-            out.push(&part.text);
-            out.params.extend(part.params);
-        }
+        let mut parts: Vec<Sql> = first.into_iter().collect();
         // Over the sort attribute's rows alone, conditions name its item id (they ask
         // only about attributes); else the item's, the hidden ones behind `+`.
         let attrs_only = self.lead.is_none() && sort.is_some() && !self.needs_items();
@@ -135,12 +124,14 @@ impl Planned {
         let open = self.open.iter().map(|c| (c, "i."));
         let hidden = (self.hidden.iter()).map(|c| (c, if attrs_only { "i." } else { "+i." }));
         for (c, col) in open.chain(hidden) {
-            and(out);
-            expr(c, col, id, out);
+            let mut part = Sql::default();
+            expr(c, col, id, &mut part);
+            parts.push(part);
         }
-        if n == 0 {
+        if parts.is_empty() {
             out.push("1");
         }
+        join_balanced(parts, " AND ", out);
     }
 }
 

@@ -136,14 +136,42 @@ fn list(v: &[Cond], sep: &str, empty: &str, col: &str, id: &str, out: &mut Sql) 
         out.push(empty);
         return;
     }
-    out.push("(");
-    for (n, c) in v.iter().enumerate() {
-        if n > 0 {
-            out.push(sep);
+    let parts: Vec<Sql> = (v.iter())
+        .map(|c| {
+            let mut part = Sql::default();
+            expr(c, col, id, &mut part);
+            part
+        })
+        .collect();
+    join_balanced(parts, sep, out);
+}
+
+/// `(a sep b sep …)` as a balanced tree of parentheses, the parts in order: SQLite parses
+/// a chain of N operators N deep and refuses one past 1000 (`id=1 | id=2 | …`, made by a
+/// script); balanced, it is log2(N) deep.
+pub(crate) fn join_balanced(parts: Vec<Sql>, sep: &str, out: &mut Sql) {
+    fn join(parts: &mut [Option<Sql>], sep: &str, out: &mut Sql) {
+        out.push("(");
+        match parts {
+            [one] => {
+                if let Some(part) = one.take() {
+                    out.push(&part.text);
+                    out.params.extend(part.params);
+                }
+            }
+            _ => {
+                let (left, right) = parts.split_at_mut(parts.len() / 2);
+                join(left, sep, out);
+                out.push(sep);
+                join(right, sep, out);
+            }
         }
-        expr(c, col, id, out);
+        out.push(")");
     }
-    out.push(")");
+    let mut parts: Vec<Option<Sql>> = parts.into_iter().map(Some).collect();
+    if !parts.is_empty() {
+        join(&mut parts, sep, out);
+    }
 }
 
 /// `attrs` rows matching `a`, without the item: `name = ? AND type … AND value …` on
@@ -155,10 +183,16 @@ pub(crate) fn attr_rows(a: &AttrCond, alias: &str, out: &mut Sql) {
     if !a.tests.is_empty() {
         out.push(" AND ").push(alias).push(".type");
         types_sql(&a.types, out);
-        for t in &a.tests {
-            out.push(" AND ");
-            test(&format!("{alias}.value"), t, out);
-        }
+        let value = format!("{alias}.value");
+        let tests: Vec<Sql> = (a.tests.iter())
+            .map(|t| {
+                let mut part = Sql::default();
+                test(&value, t, &mut part);
+                part
+            })
+            .collect();
+        out.push(" AND ");
+        join_balanced(tests, " AND ", out);
     }
 }
 

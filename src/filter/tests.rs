@@ -363,3 +363,29 @@ fn sort_specs_parse() {
     assert_eq!(s.to_string(), "param.release");
     assert!("bad name".parse::<SortSpec>().is_err());
 }
+
+/// Filters a script writes, of thousands of terms: SQLite refuses an expression more than
+/// 1000 deep, as a chain of `OR`s or `AND`s was.
+#[test]
+fn thousands_of_terms_are_answered() {
+    let (_d, conn) = typed_registry();
+    let or: Vec<String> = (1..=3000).map(|i| format!("id={i}")).collect();
+    assert_eq!(ids(&conn, &or.join(" | ")), [1, 2]);
+    let and: Vec<String> = (0..1500).map(|i| format!("id>{}", i % 2)).collect();
+    assert_eq!(ids(&conn, &and.join(" ")), [2]);
+    let attr: Vec<String> = (0..1500).map(|i| format!("batch>{}", i % 3)).collect();
+    assert_eq!(ids(&conn, &attr.join(" ")), [1, 2]);
+    let now = Utc::now();
+    let f = Filter::parse(&or.join(" | ")).unwrap();
+    assert_eq!(count(&conn, &f, now).unwrap(), 2);
+    // A search too long for SQLite's patterns is a filter error, where the word is.
+    for input in ["x".repeat(60_000), format!("a uri~{}", "y".repeat(60_000))] {
+        match Filter::parse(&input) {
+            Err(crate::Error::Filter { pos, message, .. }) => {
+                assert!(message.contains("too long"), "{message}");
+                assert_eq!(pos, input.find(['x', 'y']).unwrap());
+            }
+            other => panic!("{:?}", other.map(|f| f.as_str().len())),
+        }
+    }
+}
