@@ -75,7 +75,7 @@ impl Rng {
 
 fn build(path: &std::path::Path, n: i64) -> Connection {
     let mut conn = open(path);
-    cachet::registry::schema::migrate(&mut conn, path).unwrap();
+    cachet::registry::schema::migrate(&mut conn, path, &|| Ok(())).unwrap();
     let now_ms = now().timestamp_millis();
     let day = 86_400_000i64;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);

@@ -115,20 +115,27 @@ impl BlobStore {
         fs::create_dir_all(&self.tmp).at(&self.tmp)
     }
 
-    /// Whether any file is stored in the fan-out directories (stops at the first).
+    /// Whether anything is stored in the fan-out directories `ab/cd/`, where blobs are
+    /// (stops at the first). Files elsewhere are no blobs: a `.DS_Store` is not content.
     pub fn holds_any(&self) -> Result<bool> {
-        let entries = |dir: &Path| -> Result<Vec<PathBuf>> {
-            match fs::read_dir(dir) {
-                Ok(entries) => (entries.map(|e| e.map(|e| e.path())))
-                    .collect::<io::Result<_>>()
-                    .at(dir),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-                Err(e) => Err(e).at(dir),
+        let dirs_in = |dir: &Path| -> Result<Vec<PathBuf>> {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e).at(dir),
+            };
+            let mut dirs = Vec::new();
+            for entry in entries {
+                let path = entry.at(dir)?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                }
             }
+            Ok(dirs)
         };
-        for ab in entries(&self.dir)? {
-            for cd in entries(&ab)? {
-                if !cd.is_dir() || !entries(&cd)?.is_empty() {
+        for ab in dirs_in(&self.dir)? {
+            for cd in dirs_in(&ab)? {
+                if fs::read_dir(&cd).at(&cd)?.next().is_some() {
                     return Ok(true);
                 }
             }

@@ -120,20 +120,21 @@ impl Cache {
         }
         let file = root.join(REGISTRY_FILE);
         // A new registry beside stored blobs would make every one of them an orphan for
-        // gc: the registry went (deleted, or truncated to nothing), it is not a new cache.
-        let empty = match fs::metadata(&file) {
-            Ok(meta) => meta.len() == 0,
-            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        // gc: the registry went (deleted, truncated, its write-ahead log lost), it is not
+        // a new cache. Asked under the lock that makes a registry, which blobs are stored
+        // under too: a cache another process is starting meanwhile is no such case.
+        let may_start = || {
+            if blobs.holds_any()? {
+                return Err(Error::invalid(
+                    format!("registry {}", file.display()),
+                    "is missing or empty, yet the blob store holds content: a new registry \
+                     would leave all of it unlisted, for gc to collect. Restore the registry \
+                     (from a backup), or move the blobs-v1 directory away to start afresh",
+                ));
+            }
+            Ok(())
         };
-        if empty && blobs.holds_any()? {
-            return Err(Error::invalid(
-                format!("registry {}", file.display()),
-                "is missing or empty, yet the blob store holds content: a new registry \
-                 would leave all of it unlisted, for gc to collect. Restore the registry \
-                 (from a backup), or move the blobs-v1 directory away to start afresh",
-            ));
-        }
-        let registry = Registry::open(&file)?;
+        let registry = Registry::open_new_if(&file, &may_start)?;
         Ok(Cache {
             root,
             registry,

@@ -39,6 +39,13 @@ impl Registry {
     /// Opens (creating if needed) the registry at `path` and migrates it to the current
     /// schema. A foreign, corrupt or newer registry is refused and left untouched.
     pub fn open(path: &Path) -> Result<Registry> {
+        Registry::open_new_if(path, &|| Ok(()))
+    }
+
+    /// Opens the registry at `path` as [`Registry::open`] does; one that holds no schema
+    /// yet (a new file, or one that lost its write-ahead log) is made a new registry only
+    /// if `may_start` allows, asked under the lock that makes it.
+    pub fn open_new_if(path: &Path, may_start: &dyn Fn() -> Result<()>) -> Result<Registry> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).at(dir)?;
         }
@@ -76,7 +83,7 @@ impl Registry {
                 format!("cannot use write-ahead logging (journal mode stays {mode})"),
             ));
         }
-        schema::migrate(&mut conn, path)?;
+        schema::migrate(&mut conn, path, may_start)?;
         Ok(Registry {
             conn,
             path: path.to_path_buf(),

@@ -663,13 +663,22 @@ fn a_lost_registry_beside_blobs_is_refused_not_started_afresh() {
         .blobs()
         .path(item.sha256.as_deref().unwrap())
         .unwrap();
-    for lose in ["truncate", "delete"] {
+    for lose in ["truncate", "delete", "lose the log"] {
         for side in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(root.join(format!("registry.sqlite{side}")));
         }
         match lose {
             "truncate" => std::fs::write(&registry, b"").unwrap(),
-            _ => std::fs::remove_file(&registry).unwrap(),
+            "delete" => std::fs::remove_file(&registry).unwrap(),
+            // What is left of a registry whose write-ahead log went before a checkpoint:
+            // a database file with no schema in it.
+            _ => {
+                std::fs::remove_file(&registry).unwrap();
+                rusqlite::Connection::open(&registry)
+                    .unwrap()
+                    .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                    .unwrap();
+            }
         }
         let err = Cache::open(&root).err().expect("refused");
         assert!(
@@ -677,12 +686,16 @@ fn a_lost_registry_beside_blobs_is_refused_not_started_afresh() {
             "{lose}: {err}"
         );
         assert!(blob.is_file(), "{lose}: the blob is kept");
-        assert!(
-            registry.metadata().map_or(true, |m| m.len() == 0),
-            "{lose}: no new registry"
-        );
+        let tables: i64 = rusqlite::Connection::open(&registry)
+            .unwrap()
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0, "{lose}: no new registry");
     }
-    // Without blobs, a new cache starts there.
+    // Without blobs (a stray file is none), a new cache starts there.
     std::fs::remove_dir_all(root.join("blobs-v1")).unwrap();
+    std::fs::create_dir_all(root.join("blobs-v1/sha256/ab")).unwrap();
+    std::fs::write(root.join("blobs-v1/sha256/.DS_Store"), b"x").unwrap();
+    std::fs::write(root.join("blobs-v1/sha256/ab/.DS_Store"), b"x").unwrap();
     Cache::open(&root).unwrap();
 }

@@ -23,7 +23,7 @@ pub(crate) fn registry(items: &[MemItem]) -> (TempDir, Connection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.sqlite");
     let mut conn = Connection::open(&path).unwrap();
-    migrate(&mut conn, &path).unwrap();
+    migrate(&mut conn, &path, &|| Ok(())).unwrap();
     insert(&mut conn, items);
     (dir, conn)
 }

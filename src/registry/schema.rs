@@ -338,8 +338,13 @@ pub fn check(conn: &Connection, path: &Path) -> Result<i64> {
     Ok(version)
 }
 
-/// Brings a checked registry up to [`SCHEMA_VERSION`], one transaction for all steps.
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+/// Brings a checked registry up to [`SCHEMA_VERSION`], one transaction for all steps. One
+/// without a schema is made new only if `may_start` allows, asked in that transaction.
+pub fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    may_start: &dyn Fn() -> Result<()>,
+) -> Result<()> {
     if check(conn, path)? == SCHEMA_VERSION {
         return Ok(());
     }
@@ -349,6 +354,9 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql("starting the migration"))?;
     let current = check(&tx, path)?;
+    if current == 0 {
+        may_start()?;
+    }
     for (from, step) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
         tx.execute_batch(step).map_err(|e| {
             // A step that does not fit the schema found (a table there already): the
@@ -360,6 +368,10 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
                 }
                 _ => None,
             };
+            // Only what says the schema is not the version's (anything else, a step of
+            // this build that is wrong included, is reported as it is).
+            let mismatch = ["already exists", "duplicate column", "no such"];
+            let msg = msg.filter(|m| mismatch.iter().any(|w| m.contains(w)));
             match msg {
                 Some(msg) => Error::ForeignRegistry {
                     path: path.to_path_buf(),
@@ -412,7 +424,7 @@ mod tests {
     /// Migrates the registry `conn` in `dir` to the current schema.
     fn migrate_in(dir: &tempfile::TempDir, conn: &mut Connection) {
         let path = dir.path().join("registry.sqlite");
-        migrate(conn, &path).unwrap();
+        migrate(conn, &path, &|| Ok(())).unwrap();
         assert_eq!(check(conn, &path).unwrap(), SCHEMA_VERSION);
     }
 
