@@ -699,3 +699,25 @@ fn a_lost_registry_beside_blobs_is_refused_not_started_afresh() {
     std::fs::write(root.join("blobs-v1/sha256/ab/.DS_Store"), b"x").unwrap();
     Cache::open(&root).unwrap();
 }
+
+/// What a purge would free counts only the items in the trash (a purge refuses the
+/// others), and a blob one of those others holds stays.
+#[test]
+fn purge_frees_counts_only_trashed_items() {
+    let (_d, cache) = cache();
+    let ready = cache.put_bytes(&new("a"), b"same").unwrap();
+    let trashed = cache.put_bytes(&new("b"), b"same").unwrap();
+    let trashed = cache.trash(trashed.id).unwrap();
+    let frees = |items: &[&cachet::Item]| {
+        let items: Vec<_> = items.iter().map(|i| (*i).clone()).collect();
+        cache.purge_frees(&items).unwrap().content
+    };
+    assert_eq!(
+        frees(&[&ready, &trashed]),
+        0,
+        "the READY one keeps the blob"
+    );
+    assert_eq!(frees(&[&trashed]), 0);
+    let ready = cache.trash(ready.id).unwrap();
+    assert_eq!(frees(&[&ready, &trashed]), 4);
+}

@@ -114,11 +114,14 @@ impl Cache {
         Ok((item, freed))
     }
 
-    /// What purging `items` would free: each blob one of them holds or links, and that
-    /// nothing else does, once (by the rule [`Cache::release_blobs`] deletes by). Reads
-    /// only.
+    /// What purging `items` would free: each blob one of those in the trash (the others
+    /// a purge refuses) holds or links, and that nothing else does, once (by the rule
+    /// [`Cache::release_blobs`] deletes by). Reads only.
     pub fn purge_frees(&self, items: &[Item]) -> Result<PurgeFrees> {
         let db = self.db();
+        let items: Vec<&Item> = (items.iter())
+            .filter(|i| i.status == Status::Trash)
+            .collect();
         let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
         let mut seen = HashSet::new();
         let mut frees = PurgeFrees::default();
@@ -130,7 +133,7 @@ impl Cache {
             Ok(seen.insert(sha.clone())
                 && db.blob_holders(&sha)?.iter().all(|id| chosen.contains(id)))
         };
-        for item in items {
+        for item in &items {
             if let Some(sha) = &item.sha256
                 && only_theirs(sha)?
             {
@@ -138,7 +141,7 @@ impl Cache {
             }
         }
         // Then what manifests among them link (a blob that is also content counted once).
-        for item in items {
+        for item in &items {
             for link in db.links_of(item.id)? {
                 if only_theirs(&link.sha256)? {
                     frees.linked += link.size.unwrap_or(0);
