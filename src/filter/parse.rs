@@ -12,7 +12,7 @@
 
 use super::ast::{Col, ColKind, ColVal, Node, Raw, Scope, StatusSel, Term};
 use super::lex::{Op, Span, Tok, Token, error_at, lex};
-use super::value::{TimeVal, like_pattern, parse_bool, parse_size, parse_time};
+use super::value::{TimeVal, search_pattern, parse_bool, parse_size, parse_time};
 use crate::attr::validate_name;
 use crate::error::{Error, Result};
 use crate::status::Status;
@@ -92,20 +92,9 @@ impl Parser<'_> {
         error_at(self.input, span.start, message)
     }
 
-    /// The LIKE pattern of a search for `text` (a word, a quoted string, a `~` value),
-    /// which SQLite takes up to 50,000 bytes long.
+    /// The LIKE pattern of a search for `text`, or an error where it is.
     fn search(&self, text: &str, span: Span) -> Result<String> {
-        const LONGEST: usize = 10_000;
-        if text.len() > LONGEST {
-            return Err(self.err(
-                span,
-                format!(
-                    "a search of {} bytes is too long (at most {LONGEST})",
-                    text.len()
-                ),
-            ));
-        }
-        Ok(like_pattern(text))
+        search_pattern(text).map_err(|m| self.err(span, m))
     }
 
     /// Whether the next token is the keyword `kw` (a word not followed by an operator, so

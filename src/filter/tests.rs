@@ -378,7 +378,30 @@ fn thousands_of_terms_are_answered() {
     let now = Utc::now();
     let f = Filter::parse(&or.join(" | ")).unwrap();
     assert_eq!(count(&conn, &f, now).unwrap(), 2);
-    // A search too long for SQLite's patterns is a filter error, where the word is.
+    // Terms of every shape, their values bound in order: each but the last matches
+    // nothing, so a value bound to another's place would show.
+    let mixed: Vec<String> = (0..400)
+        .flat_map(|i| {
+            [
+                format!("uri~nothing-{i}"),
+                format!("batch={}", 1000 + i),
+                format!("project=none-{i}"),
+                format!("score>{}", 10 + i),
+            ]
+        })
+        .chain(["id=2".to_string()])
+        .collect();
+    assert_eq!(ids(&conn, &mixed.join(" | ")), [2]);
+    // A search too long for SQLite's patterns is a filter error, where the word is
+    // (an attribute's when its filter is checked).
+    let long = format!("project~{}", "z".repeat(60_000));
+    match check(&conn, &Filter::parse(&long).unwrap()) {
+        Err(crate::Error::Filter { pos, message, .. }) => {
+            assert!(message.contains("too long"), "{message}");
+            assert_eq!(pos, "project~".len());
+        }
+        other => panic!("{:?}", other.map(|n| n.len())),
+    }
     for input in ["x".repeat(60_000), format!("a uri~{}", "y".repeat(60_000))] {
         match Filter::parse(&input) {
             Err(crate::Error::Filter { pos, message, .. }) => {

@@ -11,7 +11,7 @@ use super::ast::{Col, ColVal, Node, Raw, Scope, StatusSel, Term};
 use super::lex::{Op, char_pos, error_at};
 use super::parse::{AGE_NEEDS_ORDER, TIME_EXPECTED};
 use super::value::{
-    DAY_MICROS, SqlVal, TimeVal, like_pattern, parse_bool, parse_number, parse_time,
+    DAY_MICROS, SqlVal, TimeVal, search_pattern, parse_bool, parse_number, parse_time,
 };
 use crate::attr::AttrType;
 use crate::error::{Error, Result};
@@ -260,7 +260,7 @@ impl Resolver<'_, '_> {
                     ),
                 ));
             }
-            let p = like_pattern(text);
+            let p = search_pattern(text).map_err(|m| self.error(raw, m))?;
             let test = if op == Op::Match {
                 Test::Like(p)
             } else {

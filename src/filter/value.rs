@@ -85,6 +85,21 @@ fn parse_age(raw: &str) -> Option<i64> {
     i64::try_from(d.as_micros()).ok()
 }
 
+/// The longest text a search takes (SQLite refuses LIKE patterns past 50,000 bytes).
+const LONGEST_SEARCH: usize = 10_000;
+
+/// [`like_pattern`] of a search the user typed (a word, a quoted string, a `~` value), or
+/// why there is none.
+pub(crate) fn search_pattern(raw: &str) -> std::result::Result<String, String> {
+    if raw.len() > LONGEST_SEARCH {
+        return Err(format!(
+            "a search of {} bytes is too long (at most {LONGEST_SEARCH})",
+            raw.len()
+        ));
+    }
+    Ok(like_pattern(raw))
+}
+
 /// The SQL LIKE pattern (escape `\`) for a `~` value: a glob anchored at both ends when
 /// it has `*` or `?`, otherwise a substring. LIKE ignores ASCII case.
 pub(crate) fn like_pattern(raw: &str) -> String {
