@@ -43,6 +43,7 @@ use rusqlite::Connection;
 pub use ast::{Col, Scope};
 pub use names::{attribute_names, check_attr, check_column, check_sort};
 pub use sort::{Cursor, SortKey, SortSpec};
+pub use typecheck::is_builtin_name;
 
 use ast::{Node, StatusSel, Term};
 use plan::{Goal, Planner};
@@ -223,12 +224,6 @@ impl StatusCounts {
 
 /// Type-checks `filter` against the registry: the error a bad value would give, or the
 /// notices (names that match nothing).
-/// Whether a filter reads `name` as one of its own (a column such as `size`, or `has`)
-/// rather than an attribute's: an attribute of that name is filtered as `attr.NAME`.
-pub fn is_builtin_name(name: &str) -> bool {
-    Col::from_name(name).is_some() || name.eq_ignore_ascii_case("has")
-}
-
 pub fn check(conn: &Connection, filter: &Filter) -> Result<Vec<Notice>> {
     let mut r = resolver(conn, filter, Utc::now());
     r.resolve(&filter.node)?;

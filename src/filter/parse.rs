@@ -12,7 +12,7 @@
 
 use super::ast::{Col, ColKind, ColVal, Node, Raw, Scope, StatusSel, Term};
 use super::lex::{Op, Span, Tok, Token, error_at, lex};
-use super::value::{TimeVal, search_pattern, parse_bool, parse_size, parse_time};
+use super::value::{TimeVal, parse_bool, parse_size, parse_time, search_pattern};
 use crate::attr::validate_name;
 use crate::error::{Error, Result};
 use crate::status::Status;

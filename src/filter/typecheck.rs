@@ -11,7 +11,7 @@ use super::ast::{Col, ColVal, Node, Raw, Scope, StatusSel, Term};
 use super::lex::{Op, char_pos, error_at};
 use super::parse::{AGE_NEEDS_ORDER, TIME_EXPECTED};
 use super::value::{
-    DAY_MICROS, SqlVal, TimeVal, search_pattern, parse_bool, parse_number, parse_time,
+    DAY_MICROS, SqlVal, TimeVal, parse_bool, parse_number, parse_time, search_pattern,
 };
 use crate::attr::AttrType;
 use crate::error::{Error, Result};
@@ -416,6 +416,13 @@ const BUILTIN_NAMES: [&str; Col::ALL.len() + 1] = {
     }
     names
 };
+
+/// Whether a filter reads `name` as one of its own (a column such as `size`, an alias of
+/// one such as `digest`, or `has`) rather than an attribute's: an attribute of that name
+/// is filtered as `attr.NAME`.
+pub fn is_builtin_name(name: &str) -> bool {
+    Col::from_name(name).is_some() || BUILTIN_NAMES.contains(&name.to_ascii_lowercase().as_str())
+}
 
 /// What `name`, unknown in `scope`, likely meant: the same name in the other scope
 /// (`param.epoch`, `attr.rows`), else the catalogued name of `scope` nearest to it when
