@@ -448,6 +448,15 @@ fn resolve_by_uri_when_it_has_one_key() {
     let err = cache.resolve("s3://bucket/none", true).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));
     assert!(err.to_string().contains("no item has that URI"), "{err}");
+    // URIs that look like an id, a key or KEY@VERSION, when nothing is named so.
+    for uri in ["2024", "cafe", "face@2x.png"] {
+        let item = cache.put_bytes(&NewItem::new(uri), uri.as_bytes()).unwrap();
+        assert_eq!(cache.resolve(uri, true).unwrap().id, item.id, "{uri}");
+    }
+    // An id still comes first, and a KEY@VERSION naming nothing says so.
+    assert_eq!(cache.resolve("1", true).unwrap().id, v1.id);
+    let err = cache.resolve("abcd@x", true).unwrap_err().to_string();
+    assert!(err.contains("must be a number"), "{err}");
 }
 
 #[test]

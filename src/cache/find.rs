@@ -65,6 +65,24 @@ impl Cache {
     /// version, as for a key.
     pub fn resolve(&self, reference: &str, prefer_ready: bool) -> Result<Item> {
         let reference = reference.trim();
+        match self.resolve_named(reference, prefer_ready) {
+            Ok(Some(item)) => Ok(item),
+            Ok(None) => self.resolve_uri(reference, prefer_ready),
+            // A URI may look like an id, a key or KEY@VERSION (`2024`, `face@2x.png`):
+            // one that names nothing so is looked up as a URI before the error stands.
+            Err(e @ (Error::NotFound { .. } | Error::InvalidInput { .. })) => {
+                match self.uri_item(reference, prefer_ready)? {
+                    Some(item) => Ok(item),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The item `reference` names as an id, a key or key prefix, or `KEY@VERSION`; `None`
+    /// when it is none of these forms.
+    fn resolve_named(&self, reference: &str, prefer_ready: bool) -> Result<Option<Item>> {
         // `KEY@VERSION` where what comes before the `@` could be a key; an `@` elsewhere
         // is part of a URI (`https://user@host/file`).
         let key_at = reference
@@ -85,7 +103,7 @@ impl Cache {
                 ));
             }
             let key = self.unique_key(key)?;
-            return self.get_version(&key, version);
+            return self.get_version(&key, version).map(Some);
         }
         let as_id = (reference.strip_prefix('#').unwrap_or(reference))
             .parse::<i64>()
@@ -104,10 +122,10 @@ impl Cache {
         };
         // Neither an id nor a key: a URI.
         if as_id.is_none() && !looks_like_key && !reference.is_empty() {
-            return self.resolve_uri(reference, prefer_ready);
+            return Ok(None);
         }
         match (by_id, keys.len()) {
-            (Some(item), 0) => Ok(item),
+            (Some(item), 0) => Ok(Some(item)),
             (Some(item), _) => Err(Error::Ambiguous {
                 prefix: reference.to_string(),
                 candidates: std::iter::once(format!("item {}", item.id))
@@ -117,7 +135,7 @@ impl Cache {
                     )
                     .collect(),
             }),
-            (None, 1) => self.newest_of(&keys[0], reference, prefer_ready),
+            (None, 1) => self.newest_of(&keys[0], reference, prefer_ready).map(Some),
             // A well-formed reference that names nothing: say what was looked for.
             (None, 0) if looks_like_key => Err(Error::not_found(format!(
                 "item '{reference}': no item has that id, nor a key starting with it"
@@ -156,16 +174,23 @@ impl Cache {
         }
     }
 
-    /// The item a URI names: the newest version of its only key. A URI with items under
-    /// several sets of params names none of them.
+    /// The item a URI names, as [`Cache::uri_item`], or an error saying there is none.
     fn resolve_uri(&self, uri: &str, prefer_ready: bool) -> Result<Item> {
-        let keys = self.db().keys_of_uri(uri, 4)?;
-        match keys.as_slice() {
-            [(key, _)] => self.newest_of(key, uri, prefer_ready),
-            [] => Err(Error::not_found(format!(
+        self.uri_item(uri, prefer_ready)?.ok_or_else(|| {
+            Error::not_found(format!(
                 "item '{uri}': no item has that URI (an item is named by its id, a key prefix \
                  of 4+ hex digits, KEY@VERSION, or its URI)"
-            ))),
+            ))
+        })
+    }
+
+    /// The item a URI names: the newest version of its only key (`None` when it has
+    /// none). A URI with items under several sets of params names none of them.
+    fn uri_item(&self, uri: &str, prefer_ready: bool) -> Result<Option<Item>> {
+        let keys = self.db().keys_of_uri(uri, 4)?;
+        match keys.as_slice() {
+            [(key, _)] => self.newest_of(key, uri, prefer_ready).map(Some),
+            [] => Ok(None),
             many => {
                 let mut candidates: Vec<String> = (many.iter().take(3))
                     .map(|(key, params)| {
