@@ -304,9 +304,16 @@ fn a_table_of_many_pages_lines_up_from_its_first_page_to_its_last() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root).unwrap();
-    // Ids of one to four digits: the first page (1000 rows) is all under 1000.
+    // The first page (1000 rows) all of 1-byte items; larger ones after it.
     let ndjson: String = (1..=1200)
-        .map(|i| format!("{{\"uri\": \"s3://b/f{i}\", \"text\": \"c\"}}\n"))
+        .map(|i| {
+            let text = if i > 1000 {
+                "c".repeat(i * 10)
+            } else {
+                "c".into()
+            };
+            format!("{{\"uri\": \"s3://b/f{i}\", \"text\": \"{text}\"}}\n")
+        })
         .collect();
     let file = root.join("items.ndjson");
     std::fs::write(&file, ndjson).unwrap();
@@ -314,12 +321,14 @@ fn a_table_of_many_pages_lines_up_from_its_first_page_to_its_last() {
         .args(["import", file.to_str().unwrap()])
         .assert()
         .success();
-    // The only stale WRITE, the widest status, on the second page.
+    // After the first page: the widest id, and the widest statuses.
     rusqlite::Connection::open(root.join("registry.sqlite"))
         .unwrap()
-        .execute(
-            "UPDATE items SET status = 'WRITE', lease_expires = 1 WHERE id = 1100",
-            [],
+        .execute_batch(
+            "UPDATE items SET id = 1000000 WHERE id = 1200;
+             UPDATE items SET status = 'WRITE', lease_expires = 1 WHERE id = 1100;
+             UPDATE items SET status = 'UNINITIALIZED', sha256 = NULL, size = NULL
+              WHERE id = 1101;",
         )
         .unwrap();
     let out = cachet(root).arg("ls").output().unwrap();
@@ -328,6 +337,8 @@ fn a_table_of_many_pages_lines_up_from_its_first_page_to_its_last() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1201, "{text}");
     assert!(lines[1100].contains("WRITE(stale)"), "{}", lines[1100]);
+    assert!(lines[1101].contains("UNINITIALIZED"), "{}", lines[1101]);
+    assert!(lines[1200].starts_with("1000000 "), "{}", lines[1200]);
     // Every row's name starts where the header's NAME does.
     let at = lines[0].find("NAME").unwrap();
     for line in &lines[1..] {

@@ -186,13 +186,23 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
         if !g.json {
             if first_page && page.next.is_some() {
                 // More pages to come, printed as they are read: the columns whose width
-                // is known ahead get it now, so that later pages line up.
+                // is bounded get it now, so that later pages line up (an id's and a
+                // version's digits by the highest id, which no version exceeds).
+                let digits = cache.last_id()?.to_string().len();
+                let status = (Status::ALL.iter().map(|s| s.as_str().len()))
+                    .chain([output::STALE_WRITE.len()])
+                    .max()
+                    .unwrap_or(0);
                 for (at, column) in columns.iter().enumerate() {
-                    match column.as_str() {
-                        "id" => table.at_least(at, cache.last_id()?.to_string().len()),
-                        "status" => table.at_least(at, output::STALE_WRITE.len()),
-                        _ => {}
-                    }
+                    let width = match column.as_str() {
+                        "id" | "version" | "ver" => digits,
+                        "status" => status,
+                        // `999.9 KiB` has no more than 9; ages under a year no more than 4.
+                        "size" => 9,
+                        "age" => 4,
+                        _ => 0,
+                    };
+                    table.at_least(at, width);
                 }
             }
             table.print(&mut out, &rows)?;
