@@ -123,6 +123,16 @@ impl Error {
         )
     }
 
+    /// Whether the registry refused a write because it is read-only (its file, or the
+    /// medium it is on).
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Error::Sqlite { source, .. }
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
+        )
+    }
+
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidInput {

@@ -111,7 +111,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
         // `-o -`: the content on stdout, as `cat` gives it.
         Some(out) if out.as_os_str() == "-" => {
             cache.copy_content(&item, &mut io::stdout().lock())?;
-            output::record_access(&cache, item.id);
+            output::record_access(&cache, item.id)?;
             return Ok(());
         }
         // A directory, or a name ending in a separator (one, whether it exists or not).
@@ -161,7 +161,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
             }
         };
     }
-    output::record_access(&cache, item.id);
+    output::record_access(&cache, item.id)?;
     if g.json {
         json_line(
             &mut io::stdout(),
@@ -207,7 +207,7 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
     let cache = g.open()?;
     let item = cache.resolve(&a.item, true)?;
     let path = cache.content_path(&item)?;
-    output::record_access(&cache, item.id);
+    output::record_access(&cache, item.id)?;
     if g.json {
         json_line(
             &mut io::stdout(),

@@ -39,14 +39,19 @@ pub fn tell(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
-/// Records that item `id` was read. Reading is done by then: a registry that cannot take
-/// the record (read-only) gets a note, not a failure after the content went out.
-pub fn record_access(cache: &cachet::Cache, id: i64) {
-    if let Err(e) = cache.record_access(id) {
-        tell(format_args!(
-            "cachet: note: the access was not recorded: {}",
-            one_line(&e.into())
-        ));
+/// Records that item `id` was read. Reading is done by then: a read-only registry that
+/// cannot take the record gets a note, not a failure after the content went out; any
+/// other failure is one.
+pub fn record_access(cache: &cachet::Cache, id: i64) -> cachet::Result<()> {
+    match cache.record_access(id) {
+        Err(e) if e.is_read_only() => {
+            tell(format_args!(
+                "cachet: note: the access was not recorded: {}",
+                one_line(&e.into())
+            ));
+            Ok(())
+        }
+        done => done,
     }
 }
 

@@ -96,6 +96,6 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
         preview::copy_out(&path, Some(&hint), a.member.as_deref(), &mut out, None)?;
     }
     out.flush()?;
-    output::record_access(&cache, item.id);
+    output::record_access(&cache, item.id)?;
     Ok(())
 }

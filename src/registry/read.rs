@@ -141,9 +141,16 @@ impl Db<'_> {
     /// One attribute of item `id`: its name and value. One edited by hand may be of no
     /// type this build knows, or hold a value its type cannot.
     fn read_attr(&self, id: i64, row: &rusqlite::Row<'_>) -> Result<(String, AttrValue)> {
-        let name: String = row.get(1).map_err(self.err("reading attributes"))?;
-        let code: i64 = row.get(2).map_err(self.err("reading attributes"))?;
+        let name: String = row.get(1).map_err(|e| {
+            Error::invalid(
+                format!("an attribute of item {id}"),
+                format!("its name: {e}"),
+            )
+        })?;
         let what = || format!("attribute '{name}' of item {id}");
+        let code: i64 = row
+            .get(2)
+            .map_err(|e| Error::invalid(what(), format!("its type: {e}")))?;
         let kind = AttrType::from_code(code).ok_or_else(|| {
             Error::invalid(
                 what(),
