@@ -166,7 +166,11 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
         ids = all;
     }
     if ask && !ids.is_empty() && io::stdin().is_terminal() {
-        let frees = cache.purge_frees(&cache.get_many(&ids)?)?;
+        // Those that can be read (the others are refused one by one below).
+        let items: Vec<_> = (cache.get_each(&ids)?.into_iter())
+            .filter_map(|(_, item)| item.ok())
+            .collect();
+        let frees = cache.purge_frees(&items)?;
         let question = format!(
             "Purge {} for good? It frees {} on disk (content no other item uses).",
             count_of(ids.len() as u64, "item", "items"),

@@ -171,4 +171,20 @@ fn a_row_that_cannot_be_read_is_shown_as_such_among_the_others() {
     // The others are as ever.
     h.keys("<esc>j");
     assert!(h.selected_uri().ends_with("part-04.csv"));
+    // Marked with another, it is left out of an action, which goes on with the other.
+    h.keys("gg");
+    for id in [2, 3] {
+        while h.app.list.selected().map(|i| i.id) != Some(id) {
+            h.keys("j");
+        }
+        h.keys("<space>");
+    }
+    assert_eq!(h.app.targets(), vec![2, 3]);
+    h.keys("dy");
+    assert_eq!(
+        h.cache().get(2).unwrap().status,
+        cachet::Status::Trash,
+        "{}",
+        h.said()
+    );
 }

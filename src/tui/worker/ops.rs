@@ -9,7 +9,7 @@ use crate::tui::update::Action;
 
 /// Works out what `op` on `ids` would do, without doing it.
 pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
-    let items = cache.get_many(ids).context("reading the items")?;
+    let items = cache.get_each(ids).context("reading the items")?;
     let mut plan = Plan {
         op,
         ids: Vec::new(),
@@ -19,7 +19,15 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         pinned: 0,
     };
     let mut chosen = Vec::new();
-    for item in items {
+    for (id, item) in items {
+        // A row that cannot be read (edited by hand) is left out, with why.
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                plan.skipped.push((id, format!("cannot be read: {e}")));
+                continue;
+            }
+        };
         let why = match (op, item.status) {
             (Op::Trash, Status::Trash) => Some("is already in the trash"),
             (Op::Restore | Op::Purge, s) if s != Status::Trash => Some("is not in the trash"),
