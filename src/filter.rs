@@ -21,6 +21,7 @@ mod plan;
 mod planned;
 mod sort;
 mod sql;
+mod suggest;
 mod text;
 mod typecheck;
 mod value;
@@ -43,12 +44,13 @@ use rusqlite::Connection;
 pub use ast::{Col, Scope};
 pub use names::{attribute_names, check_attr, check_column, check_sort};
 pub use sort::{Cursor, SortKey, SortSpec};
-pub use typecheck::is_builtin_name;
+pub use suggest::is_builtin_name;
 
 use ast::{Node, StatusSel, Term};
 use plan::{Goal, Planner};
 use sql::{Sql, attr_rows};
-use typecheck::{Catalogue, Cond, Resolver, db_err, hints, simplify};
+use suggest::hints;
+use typecheck::{Catalogue, Cond, Resolver, db_err, simplify};
 use value::SqlVal;
 
 use crate::error::{Error, Result};

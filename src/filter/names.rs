@@ -6,7 +6,8 @@ use rusqlite::Connection;
 
 use super::ast::Scope;
 use super::sort::{SortKey, SortSpec};
-use super::typecheck::{Catalogue, closest, unknown_name};
+use super::suggest::{closest, unknown_name};
+use super::typecheck::Catalogue;
 use crate::attr::AttrType;
 use crate::error::Result;
 
