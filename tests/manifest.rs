@@ -498,6 +498,7 @@ fn trash_by_manifest_with_linked_items() {
         let f = cache.purge_frees(&items).unwrap();
         (f.content, f.linked)
     };
+    let m = cache.get(m.id).unwrap(); // as it is now: in the trash
     let m_size = m.size.unwrap();
     // Besides the files, the manifest links its descriptor, which nothing else does.
     let b_sha = cachet::key::sha256_hex(b"beta");
