@@ -210,14 +210,16 @@ fn demo_builds_a_cache_and_opens_it() {
     let mut tui = Tui::start(dir.path(), &["demo", &demo.to_string_lossy()], 100, 30);
     tui.wait_all(&["6 Stale 1", "4 Failed 1", "toolkit-1.4.tar.zst"]);
     tui.press("6");
-    tui.wait_for("checkpoint 6 (dead)");
-    // The preview pane on the zip: its members, then one member's text.
+    // The Stale tab's one row (the All tab shows that item too: its position tells).
+    tui.wait_all(&["checkpoint 6 (dead)", " 1/1"]);
+    // Back on All, the selection stays on that item, row 18; from there to the zip.
     tui.press("1");
-    tui.wait_for("1/21");
-    for _ in 0..7 {
-        tui.press("j");
+    tui.wait_for("18/21");
+    for _ in 0..10 {
+        tui.press("k");
     }
-    tui.wait_for("8/21");
+    tui.wait_for(" 8/21");
+    // The preview pane on the zip: its members, then one member's text.
     tui.press("v");
     tui.wait_all(&[
         "Preview: toolkit-1.4.zip [zip]",
