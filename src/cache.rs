@@ -101,23 +101,19 @@ impl Cache {
             ));
         }
         fs::create_dir_all(&root).at(&root)?;
-        let blobs = BlobStore::new(&root);
-        blobs.create_dirs()?;
         // Fail early and clearly on a read-only root, before SQLite reports it obliquely
         // ("attempt to write a readonly database": it makes its journal beside the
         // registry) or a put fails at staging its content.
-        for dir in [root.as_path(), blobs.tmp_dir()] {
-            tempfile::tempfile_in(dir).map_err(|e| {
+        let writable = |dir: &Path| {
+            tempfile::tempfile_in(dir).map(drop).map_err(|e| {
                 Error::invalid(
                     format!("cache root {}", root.display()),
                     format!("is not writable ({}): {e}", dir.display()),
                 )
-            })?;
-        }
-        let tag = root.join("CACHEDIR.TAG");
-        if !tag.exists() {
-            fs::write(&tag, CACHEDIR_TAG).at(&tag)?;
-        }
+            })
+        };
+        writable(&root)?;
+        let blobs = BlobStore::new(&root);
         let file = root.join(REGISTRY_FILE);
         // A new registry beside stored blobs would make every one of them an orphan for
         // gc: the registry went (deleted, truncated, its write-ahead log lost), it is not
@@ -134,7 +130,15 @@ impl Cache {
             }
             Ok(())
         };
+        // The registry first: a file that is none (another program's, or not SQLite) is
+        // refused before anything of a cache is made beside it.
         let registry = Registry::open_new_if(&file, &may_start)?;
+        blobs.create_dirs()?;
+        writable(blobs.tmp_dir())?;
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            fs::write(&tag, CACHEDIR_TAG).at(&tag)?;
+        }
         Ok(Cache {
             root,
             registry,

@@ -61,7 +61,7 @@ pub enum Command {
     Ls(query::LsArgs),
     /// Count items matching a filter (--by status for one count per status).
     Count(query::CountArgs),
-    /// Show everything about one item.
+    /// Show everything about one item (a key names its newest version, in any status).
     Show(items::ItemArg),
     /// The best (highest READY) version of URI with params.
     Best(items::BestArgs),

@@ -591,6 +591,11 @@ fn foreign_and_corrupt_registries_are_refused_untouched() {
     assert!(matches!(err, Error::ForeignRegistry { .. }), "{err}");
     assert!(err.to_string().contains("registry.sqlite"));
     assert_eq!(registry_bytes(dir.path()), before);
+    // Nothing of a cache was made beside it.
+    let names: Vec<String> = (fs::read_dir(dir.path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["registry.sqlite"]);
 }
 
 #[test]
