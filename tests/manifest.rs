@@ -360,6 +360,28 @@ fn missing_refs_diamonds_and_deep_chains() {
     let results: Vec<_> = Entries::open(&cache, &sha, shallow).unwrap().collect();
     let err = results[0].as_ref().unwrap_err().to_string();
     assert!(err.contains("deeper than 3"), "{err}");
+    // Diamonds on diamonds, thirty levels: 2^30 paths to the leaf. The walk stops once a
+    // manifest is followed to more often than allowed (it ran for minutes).
+    let mut sha = d.sha256.clone().unwrap();
+    for i in 0..30 {
+        let text = format!(
+            "{{\"kind\":\"manifest_ref\",\"key\":\"a{i}\",\"sha256\":\"{sha}\"}}\n\
+             {{\"kind\":\"manifest_ref\",\"key\":\"b{i}\",\"sha256\":\"{sha}\"}}\n"
+        );
+        sha = cache
+            .put_bytes(&NewItem::new(format!("stack{i}")), text.as_bytes())
+            .unwrap()
+            .sha256
+            .unwrap();
+    }
+    let results: Vec<_> = Entries::open(&cache, &sha, ReadOpts::default())
+        .unwrap()
+        .collect();
+    let (errors, found): (Vec<_>, Vec<_>) = results.iter().partition(|r| r.is_err());
+    assert_eq!(errors.len(), 1);
+    let err = errors[0].as_ref().unwrap_err().to_string();
+    assert!(err.contains("followed more than 1000 times"), "{err}");
+    assert!(found.len() <= 2 * 1000, "{}", found.len());
 }
 
 #[test]

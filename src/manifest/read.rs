@@ -3,6 +3,7 @@
 //! demand through their internal manifests. A malformed line is an error carrying its line
 //! number, and iteration goes on with the next line.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Lines};
 use std::path::PathBuf;
@@ -23,6 +24,11 @@ pub struct ReadOpts {
     pub max_depth: usize,
     /// Yield the descriptor line too (compaction and appends skip it).
     pub include_descriptor: bool,
+    /// How often the walk may follow a ref to any one manifest. Refs to a part from two
+    /// places list it twice; diamonds stacked on diamonds double that at each level (thirty
+    /// levels of tiny manifests would list half a billion entries): past this, the walk
+    /// stops with an error.
+    pub max_follows: u32,
 }
 
 impl Default for ReadOpts {
@@ -32,6 +38,7 @@ impl Default for ReadOpts {
             expand_shards: false,
             max_depth: 32,
             include_descriptor: false,
+            max_follows: 1000,
         }
     }
 }
@@ -131,6 +138,8 @@ pub struct Entries<'c> {
     cache: &'c Cache,
     opts: ReadOpts,
     stack: Vec<Frame>,
+    /// How often each manifest (by digest) was followed to.
+    followed: HashMap<String, u32>,
 }
 
 impl<'c> Entries<'c> {
@@ -140,6 +149,7 @@ impl<'c> Entries<'c> {
             cache,
             opts,
             stack: Vec::new(),
+            followed: HashMap::new(),
         };
         entries.push_manifest(sha256, 0, None)?;
         Ok(entries)
@@ -195,6 +205,19 @@ impl<'c> Entries<'c> {
                     return Some(Err(bad(format!(
                         "manifest_ref '{}' nests deeper than {} levels",
                         r.key, self.opts.max_depth
+                    ))));
+                }
+                let follows = self.followed.entry(sha.clone()).or_insert(0);
+                *follows += 1;
+                if *follows > self.opts.max_follows {
+                    // The rest would be more of the same: the walk ends here.
+                    self.stack.clear();
+                    return Some(Err(bad(format!(
+                        "manifest_ref '{}' ({}) is followed more than {} times in this walk: \
+                         refs to manifests that refer to it twice multiply; stopped",
+                        r.key,
+                        short(&sha),
+                        self.opts.max_follows
                     ))));
                 }
                 match self.push_manifest(&sha, depth, Some(r.key.clone())) {
