@@ -122,7 +122,7 @@ impl Cache {
         let items: Vec<&Item> = (items.iter())
             .filter(|i| i.status == Status::Trash)
             .collect();
-        let chosen: HashSet<i64> = items.iter().map(|i| i.id).collect();
+        let chosen: Vec<i64> = items.iter().map(|i| i.id).collect();
         let mut seen = HashSet::new();
         let mut frees = PurgeFrees::default();
         let mut only_theirs = |sha: &str| -> Result<bool> {
@@ -130,8 +130,7 @@ impl Cache {
             let Some(sha) = blob_digest(sha) else {
                 return Ok(false);
             };
-            Ok(seen.insert(sha.clone())
-                && db.blob_holders(&sha)?.iter().all(|id| chosen.contains(id)))
+            Ok(seen.insert(sha.clone()) && !db.blob_held_besides(&sha, &chosen)?)
         };
         for item in &items {
             if let Some(sha) = &item.sha256

@@ -277,18 +277,19 @@ impl Db<'_> {
             .map_err(self.err("checking blob references"))
     }
 
-    /// The items that point at the blob `sha256`, as their content or through their
-    /// links (in capitals too, as [`Db::blob_referenced`] counts them).
-    pub fn blob_holders(&self, sha256: &str) -> Result<Vec<i64>> {
+    /// Whether an item other than `ids` points at the blob `sha256`, as its content or
+    /// through its links (in capitals too, as [`Db::blob_referenced`] counts them). Stops
+    /// at the first: an empty blob may have a hundred thousand holders.
+    pub fn blob_held_besides(&self, sha256: &str, ids: &[i64]) -> Result<bool> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
         self.conn
             .prepare_cached(
-                "SELECT id FROM items WHERE sha256 IN (?1, upper(?1))
-                 UNION SELECT item_id FROM links WHERE sha256 IN (?1, upper(?1))",
+                "SELECT EXISTS (SELECT 1 FROM items WHERE sha256 IN (?1, upper(?1))
+                                 AND id NOT IN (SELECT value FROM json_each(?2)))
+                     OR EXISTS (SELECT 1 FROM links WHERE sha256 IN (?1, upper(?1))
+                                 AND item_id NOT IN (SELECT value FROM json_each(?2)))",
             )
-            .and_then(|mut st| {
-                st.query_map([sha256], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
+            .and_then(|mut st| st.query_row(params![sha256, ids], |r| r.get(0)))
             .map_err(self.err("finding what holds a blob"))
     }
 
