@@ -155,7 +155,7 @@ pub fn copy_entry(cache: &Cache, manifest: &Item, key: &str, out: &mut dyn Write
 
 /// Copies `member` of the shard archive `archive` (a digest) into `out`, checking it
 /// against `f`'s digest when it has one.
-pub(crate) fn copy_member(
+fn copy_member(
     cache: &Cache,
     archive: &str,
     member: &str,

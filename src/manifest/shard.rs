@@ -232,7 +232,6 @@ pub fn copy_member(path: &Path, member_path: &str, out: &mut dyn Write) -> Resul
 /// message per disagreement.
 pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<(u64, Vec<String>)> {
     let mut problems = Vec::new();
-    let mut read = 0;
     let mut expected: HashMap<String, FileEntry> = HashMap::new();
     for item in read_internal_manifest(path, shard)? {
         match item {
@@ -255,31 +254,16 @@ pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<(u64, Vec<String
             expected.len()
         ));
     }
-    let mut archive = open_tar(path)?;
-    for member in archive.entries().map_err(|e| archive_error(path, e))? {
-        let member = member.map_err(|e| archive_error(path, e))?;
-        let name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
-        if name == shard.internal_manifest_path {
-            continue;
-        }
-        read += 1;
-        let Some(want) = expected.remove(&name) else {
-            problems.push(format!("member '{name}' is not in the internal manifest"));
-            continue;
-        };
-        let mut reader = HashingReader::new(member);
-        let size = io::copy(&mut reader, &mut io::sink()).map_err(|e| archive_error(path, e))?;
-        if want.size_bytes.is_some_and(|s| s != size) {
-            problems.push(format!(
-                "member '{name}' has {size} bytes, the internal manifest says {}",
-                want.size_bytes.unwrap_or_default()
-            ));
-        }
-        if let Some(sha) = &want.sha256
-            && let Err(e) = reader.check(sha, Path::new(&name))
-        {
-            problems.push(e.to_string());
-        }
+    let mut found = Vec::new();
+    let (compared, unlisted) = check_listed(
+        path,
+        &mut expected,
+        &shard.internal_manifest_path,
+        &mut found,
+    )?;
+    problems.extend(found.into_iter().map(|(_, message)| message));
+    for name in &unlisted {
+        problems.push(format!("member '{name}' is not in the internal manifest"));
     }
     for missing in expected.keys() {
         problems.push(format!(
@@ -287,7 +271,48 @@ pub fn check_members(path: &Path, shard: &ShardEntry) -> Result<(u64, Vec<String
         ));
     }
     problems.sort();
-    Ok((read, problems))
+    Ok((compared + unlisted.len() as u64, problems))
+}
+
+/// Reads a shard archive once, checking each member `expected` lists (by its path in the
+/// archive) against its size and digest; `expected` is left with those it did not find.
+/// Returns the members compared, and the names of those it does not list (`skip`, the
+/// internal manifest, aside). A disagreement is the member's name and a message naming it.
+pub fn check_listed(
+    path: &Path,
+    expected: &mut HashMap<String, FileEntry>,
+    skip: &str,
+    problems: &mut Vec<(String, String)>,
+) -> Result<(u64, Vec<String>)> {
+    let (mut compared, mut unlisted) = (0, Vec::new());
+    let mut archive = open_tar(path)?;
+    for member in archive.entries().map_err(|e| archive_error(path, e))? {
+        let member = member.map_err(|e| archive_error(path, e))?;
+        let name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
+        if name == skip {
+            continue;
+        }
+        let Some(want) = expected.remove(&name) else {
+            unlisted.push(name);
+            continue;
+        };
+        compared += 1;
+        let mut reader = HashingReader::new(member);
+        let size = io::copy(&mut reader, &mut io::sink()).map_err(|e| archive_error(path, e))?;
+        if want.size_bytes.is_some_and(|s| s != size) {
+            let message = format!(
+                "member '{name}' has {size} bytes, the internal manifest says {}",
+                want.size_bytes.unwrap_or_default()
+            );
+            problems.push((name.clone(), message));
+        }
+        if let Some(sha) = &want.sha256
+            && let Err(e) = reader.check(sha, Path::new(&name))
+        {
+            problems.push((name, e.to_string()));
+        }
+    }
+    Ok((compared, unlisted))
 }
 
 /// Hashes a file: (size, sha256).

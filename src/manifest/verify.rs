@@ -1,9 +1,9 @@
 //! Verification: every blob a manifest links to exists and hashes to its digest; with
 //! `deep`, every shard's members agree with its internal manifest.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::entry::Entry;
+use super::entry::{Entry, FileEntry};
 use super::read::{Entries, ReadOpts};
 use super::{manifest_sha, shard};
 use crate::cache::Cache;
@@ -54,6 +54,9 @@ pub fn verify(cache: &Cache, manifest: &Item, deep: bool) -> Result<VerifyReport
         return Ok(report);
     }
     let mut checked = HashSet::new();
+    // With `deep`: shard members `compact --expand-shards` flattened, by archive, then by
+    // their path in it.
+    let mut flattened: BTreeMap<String, HashMap<String, FileEntry>> = BTreeMap::new();
     let opts = ReadOpts {
         include_descriptor: true,
         ..ReadOpts::default()
@@ -86,13 +89,9 @@ pub fn verify(cache: &Cache, manifest: &Item, deep: bool) -> Result<VerifyReport
                 }
             }
             if deep {
-                *report.members.get_or_insert(0) += 1;
-                if let Err(e) = super::copy_member(cache, archive, member, f, &mut std::io::sink())
-                {
-                    report
-                        .problems
-                        .push(problem(&f.key, f.sha256.as_deref(), &e));
-                }
+                // Compared after the walk, each archive read once for all its members.
+                let members = flattened.entry(archive.to_string()).or_default();
+                members.insert(member.to_string(), f.clone());
             }
             continue;
         }
@@ -136,6 +135,9 @@ pub fn verify(cache: &Cache, manifest: &Item, deep: bool) -> Result<VerifyReport
             }
         }
     }
+    for (archive, mut members) in flattened {
+        check_flattened(cache, &archive, &mut members, &mut report);
+    }
     Ok(report)
 }
 
@@ -144,5 +146,49 @@ fn problem(key: &str, sha: Option<&str>, e: &Error) -> Problem {
         key: key.to_string(),
         sha256: sha.map(str::to_string),
         message: e.to_string(),
+    }
+}
+
+/// Compares the members of shard archive `archive` that a flattened manifest lists with
+/// their entries, reading the archive once.
+fn check_flattened(
+    cache: &Cache,
+    archive: &str,
+    members: &mut HashMap<String, FileEntry>,
+    report: &mut VerifyReport,
+) {
+    // Each member's entry, to name its problems by (the check takes them out of `members`).
+    let entries: HashMap<String, (String, Option<String>)> = (members.iter())
+        .map(|(member, f)| (member.clone(), (f.key.clone(), f.sha256.clone())))
+        .collect();
+    let entry_problem = |member: &str, message: String| {
+        let (key, sha256) = entries.get(member).cloned().unwrap_or_default();
+        Problem {
+            key,
+            sha256,
+            message,
+        }
+    };
+    let mut found = Vec::new();
+    let checked = cache
+        .blobs()
+        .path(archive)
+        .and_then(|path| shard::check_listed(&path, members, "", &mut found));
+    match checked {
+        Ok((compared, _)) => {
+            *report.members.get_or_insert(0) += compared;
+            (report.problems).extend(
+                found
+                    .into_iter()
+                    .map(|(m, message)| entry_problem(&m, message)),
+            );
+            for member in members.keys() {
+                let message = format!("member '{member}' is not in its shard archive");
+                report.problems.push(entry_problem(member, message));
+            }
+        }
+        Err(e) => report
+            .problems
+            .push(problem(super::short(archive), Some(archive), &e)),
     }
 }
