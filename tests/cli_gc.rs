@@ -89,6 +89,16 @@ fn a_dry_run_shows_the_plan_and_the_run_does_it() {
         .collect();
     assert_eq!(planned, [3, 4]);
 
+    // Without --yes and without a terminal to ask on (as here), the plan is shown and
+    // nothing goes: a script has to say yes.
+    cachet(root)
+        .args(["gc", "--trash", "--stale=0s"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("gc plan: 2 items"))
+        .stderr(predicate::str::contains("pass --yes to apply it"));
+    assert_eq!(ids(root), [1, 2, 3, 4], "nothing collected");
+
     cachet(root)
         .args(["gc", "--trash", "--stale=0s", "--yes"])
         .assert()

@@ -22,7 +22,8 @@ pub struct GcArgs {
     /// Show the plan and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Apply without asking (asking happens only on a terminal).
+    /// Apply without asking. Without it, gc asks on a terminal, and elsewhere shows the
+    /// plan and stops with an error.
     #[arg(short, long)]
     pub yes: bool,
     /// Purge the trash: all, or items trashed longer ago than AGE.
@@ -118,9 +119,18 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     if a.dry_run || plan.is_empty() {
         return Ok(());
     }
-    if !a.yes && io::stdin().is_terminal() && !confirm("Apply this plan?")? {
-        output::say(format_args!("nothing changed"))?;
-        return Ok(());
+    if !a.yes {
+        // The plan is cachet's choice, not the user's: it goes only once they said yes.
+        if !io::stdin().is_terminal() {
+            bail!(
+                "the plan was not applied: there is no terminal to ask on; \
+                 pass --yes to apply it (as a scheduled job would)"
+            );
+        }
+        if !confirm("Apply this plan?")? {
+            output::say(format_args!("nothing changed"))?;
+            return Ok(());
+        }
     }
     let bar = ProgressBar::new((plan.items.len() + plan.files.len()) as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} collecting")
