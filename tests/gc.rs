@@ -606,15 +606,17 @@ fn keep_last_orders_keys_that_are_not_digests_as_text() {
     keep_last_over_many_keys(true);
 }
 
-/// Keep-last 2 over 40 keys of 1 to 6 versions, worked out item by item to compare.
+/// Keep-last 2 over 300 keys of 1 to 6 versions, worked out item by item to compare.
 /// With `odd_keys`, some keys are rewritten to text that is no digest (upper case, a
 /// prefix, a short one), as a registry edited by hand might hold.
 fn keep_last_over_many_keys(odd_keys: bool) {
     let (dir, cache) = setup();
-    // Key k has k % 6 + 1 versions; some versions trashed, failed or pinned.
+    // Key k has k % 6 + 1 versions; some versions trashed, failed or pinned. The versions
+    // are written a round at a time, each round to every key: so the versions of one key
+    // lie among other keys', in the registry and in any list read in its order.
     let mut all = Vec::new();
-    for k in 0..40 {
-        for v in 0..(k % 6 + 1) {
+    for v in 0..6 {
+        for k in (0..300).filter(|k| v < k % 6 + 1) {
             let item = put(&cache, &format!("key-{k}"), &format!("{k}/{v}"));
             match (k + v) % 7 {
                 0 => {
