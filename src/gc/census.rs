@@ -111,8 +111,8 @@ pub(super) struct Census {
     /// The other values, numbered after the digests.
     other_names: Vec<String>,
     rows: RowIndex,
-    /// When asked for: every READY item's [`Version`], by its key's first byte. Gathered
-    /// while the rows are read.
+    /// When asked for: every READY item's [`Version`], by its key's first byte, each
+    /// bucket sorted. Gathered while the rows are read.
     pub versions: Option<ByFirstByte<Version>>,
 }
 
@@ -260,7 +260,12 @@ impl Census {
         }
         drop(rows);
         drop(st);
-        numbering.number(&mut census)?;
+        // Keep-last's versions are sorted beside the numbering: neither needs the other.
+        let mut gathered = census.versions.take();
+        let sort = || gathered.as_mut().map(ByFirstByte::sort);
+        let (numbered, _) = rayon::join(|| numbering.number(&mut census), sort);
+        numbered?;
+        census.versions = gathered;
         let mut start = 0;
         while start < census.links.len() {
             let id = census.links[start].item_id;

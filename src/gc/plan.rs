@@ -320,9 +320,8 @@ fn keep_last(
     keep: u32,
     picks: &mut Picks,
 ) {
-    if let Some(mut versions) = versions.filter(|_| census.keys_are_digests()) {
-        // A key's versions share its bucket: the buckets are ranked one by one.
-        versions.sort();
+    if let Some(versions) = versions.filter(|_| census.keys_are_digests()) {
+        // A key's versions share its bucket (sorted): the buckets are ranked one by one.
         for bucket in versions.buckets() {
             pick_old_versions(census, bucket, keep, picks);
         }

@@ -216,26 +216,40 @@ impl Census {
         let text = self.text.len();
         // Past the last row (and checked) is enough: rows only grow from here.
         Owner::check(rows + part.items.len())?;
-        numbering.append(part.refs, |owner| match owner {
-            Owner::Item(row) => Owner::Item(row + rows as u32),
-            Owner::Row(row) => Owner::Row(row + rows as u32),
-            other => other,
-        });
-        if let (Some(mine), Some(theirs)) = (&mut self.versions, part.versions) {
-            mine.append(theirs, |(key, version, row)| (key, version, row + rows));
-        }
-        self.odd_keys.extend(
-            part.odd_keys
-                .into_iter()
-                .map(|(row, key)| (row + rows, key)),
-        );
+        let Part {
+            items,
+            text: part_text,
+            odd_keys,
+            notes,
+            refs,
+            versions,
+        } = part;
+        // Three copies of tens of megabytes each at a million items, on different lists:
+        // side by side, where one after the other made them a tenth of a plan's time.
+        let copy_refs = || {
+            numbering.append(refs, |owner| match owner {
+                Owner::Item(row) => Owner::Item(row + rows as u32),
+                Owner::Row(row) => Owner::Row(row + rows as u32),
+                other => other,
+            })
+        };
+        let copy_versions = || {
+            if let (Some(mine), Some(theirs)) = (&mut self.versions, versions) {
+                mine.append(theirs, |(key, version, row)| (key, version, row + rows));
+            }
+        };
+        let copy_rows = || {
+            self.text.push_str(&part_text);
+            self.items.extend(items.into_iter().map(|mut r| {
+                r.uri_at += text;
+                r
+            }));
+        };
+        rayon::join(copy_refs, || rayon::join(copy_versions, copy_rows));
+        self.odd_keys
+            .extend(odd_keys.into_iter().map(|(row, key)| (row + rows, key)));
         self.notes
-            .extend(part.notes.into_iter().map(|(row, note)| (row + rows, note)));
-        self.text.push_str(&part.text);
-        self.items.extend(part.items.into_iter().map(|mut r| {
-            r.uri_at += text;
-            r
-        }));
+            .extend(notes.into_iter().map(|(row, note)| (row + rows, note)));
         Ok(())
     }
 }
