@@ -61,23 +61,33 @@ impl Descriptor {
         };
         match entry {
             Entry::File(f) if entry_is_descriptor(&f) => {
+                let schema_version = readable_schema(&f, sha256)?;
                 let meta = f.meta.unwrap_or_default();
-                let schema_version = meta["schema_version"].as_u64().unwrap_or(0);
-                if schema_version > u64::from(SCHEMA_VERSION) {
-                    return Err(Error::Unsupported {
-                        what: format!(
-                            "manifest {} has schema version {schema_version}; this cachet reads up to {SCHEMA_VERSION}",
-                            short(sha256)
-                        ),
-                    });
-                }
                 Ok(Descriptor {
                     manifest_type: meta["type"].as_str().unwrap_or("generic").to_string(),
-                    schema_version: schema_version as u32,
+                    schema_version,
                 })
             }
             _ => Ok(generic),
         }
+    }
+}
+
+/// The schema version the descriptor entry `f` of manifest `sha256` gives (0 if none), if
+/// this build reads it: a newer manifest may mean by its lines what this build cannot
+/// know, so it is refused rather than read in part.
+pub(crate) fn readable_schema(f: &FileEntry, sha256: &str) -> Result<u32> {
+    let version = (f.meta.as_ref())
+        .and_then(|meta| meta["schema_version"].as_u64())
+        .unwrap_or(0);
+    match u32::try_from(version) {
+        Ok(version) if version <= SCHEMA_VERSION => Ok(version),
+        _ => Err(Error::Unsupported {
+            what: format!(
+                "manifest {} has schema version {version}; this cachet reads up to {SCHEMA_VERSION}",
+                short(sha256)
+            ),
+        }),
     }
 }
 

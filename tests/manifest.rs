@@ -301,6 +301,48 @@ fn malformed_lines_are_reported_with_numbers_and_good_lines_still_come() {
     assert_eq!(d.manifest_type, "generic");
 }
 
+/// A manifest written by a newer cachet (a descriptor of a higher schema version) is
+/// refused wherever it is read: as the root, and as a part a root refers to.
+#[test]
+fn manifests_of_a_newer_schema_are_refused_as_root_and_as_part() {
+    let (_d, cache) = setup();
+    let a = cachet::key::sha256_hex(b"x");
+    let newer = format!(
+        "{{\"kind\":\"file\",\"key\":\"_manifest.json\",\"content_type\":\"{}\",\
+         \"meta\":{{\"type\":\"generic\",\"schema_version\":99}}}}\n\
+         {{\"kind\":\"file\",\"key\":\"f\",\"sha256\":\"{a}\"}}\n",
+        manifest::DESCRIPTOR_CONTENT_TYPE
+    );
+    let part = cache
+        .put_bytes(&NewItem::new("newer-part"), newer.as_bytes())
+        .unwrap();
+    let part_sha = part.sha256.as_deref().unwrap();
+    let root_text =
+        format!("{{\"kind\":\"manifest_ref\",\"key\":\"p\",\"sha256\":\"{part_sha}\"}}\n");
+    let root = cache
+        .put_bytes(&NewItem::new("older-root"), root_text.as_bytes())
+        .unwrap();
+    let refused = |sha: &str| {
+        let results: Vec<_> = Entries::open(&cache, sha, ReadOpts::default())
+            .unwrap()
+            .collect();
+        let e = results
+            .iter()
+            .find_map(|r| r.as_ref().err())
+            .expect("an error");
+        assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+        assert!(e.to_string().contains("schema version 99"), "{e}");
+        assert!(
+            results.iter().all(|r| r.as_ref().is_err()),
+            "not one entry of it is read"
+        );
+    };
+    refused(part_sha);
+    refused(root.sha256.as_deref().unwrap());
+    let e = Descriptor::read(&cache, part_sha).unwrap_err();
+    assert!(e.to_string().contains("reads up to 1"), "{e}");
+}
+
 #[test]
 fn missing_refs_diamonds_and_deep_chains() {
     let (_d, cache) = setup();

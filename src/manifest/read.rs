@@ -323,8 +323,18 @@ impl Iterator for Entries<'_> {
                     },
                 },
             };
-            if located.entry.is_descriptor() && !self.opts.include_descriptor {
-                continue;
+            if let Entry::File(f) = &located.entry
+                && located.entry.is_descriptor()
+            {
+                // A part or a shard written by a newer cachet is refused, as a root is, and
+                // nothing more of it is read: its lines may mean what this build cannot know.
+                if let Err(e) = super::readable_schema(f, &located.source) {
+                    self.stack.pop();
+                    return Some(Err(e));
+                }
+                if !self.opts.include_descriptor {
+                    continue;
+                }
             }
             if let Some(out) = self.descend(located) {
                 return Some(out);
