@@ -1,6 +1,9 @@
 //! Values as the browser shows them: sizes, ages, names, statuses.
 
+use std::borrow::Cow;
+
 use cachet::Item;
+use cachet::preview::escape_controls;
 pub use cachet::units::{format_age as age, format_size as size};
 use chrono::{DateTime, Utc};
 
@@ -15,9 +18,20 @@ pub fn status(item: &Item, now: DateTime<Utc>) -> &'static str {
     }
 }
 
+/// `s` as the browser shows it: control characters (tabs too) in caret notation (`ESC` →
+/// `^[`). The terminal would not show them, yet they would count in a column's width and
+/// push the columns after them out of line; and a name should look as different as it is.
+pub fn shown(s: &str) -> Cow<'_, str> {
+    match escape_controls(s) {
+        Cow::Borrowed(s) if !s.contains('\t') => Cow::Borrowed(s),
+        escaped => Cow::Owned(escaped.replace('\t', "^I")),
+    }
+}
+
 /// The end of `s` in at most `width` characters, `…` marking the cut: the end of a
-/// URI (its file name) says more than its scheme and host.
+/// URI (its file name) says more than its scheme and host. Shown as by [`shown`].
 pub fn tail(s: &str, width: usize) -> String {
+    let s = shown(s);
     let n = s.chars().count();
     if n <= width {
         return s.to_string();

@@ -283,3 +283,41 @@ fn a_table_wider_than_the_pane_is_cut_with_a_mark() {
     let pane = row.split('│').skip(1).collect::<Vec<_>>().join("│");
     assert!(pane.trim_end_matches(['"', ' ']).ends_with("…│"), "{row}");
 }
+
+/// Names holding control characters (an archive member's, an item's URI) are shown in
+/// caret notation: the terminal would not show ESC or a tab, yet they counted in the
+/// column's width and pushed the member's size out of line.
+#[test]
+fn control_characters_in_names_are_shown_and_keep_columns_in_line() {
+    let (dir, cache) = super::sample_cache();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, body) in [("plain.txt", "abc"), ("odd\u{1b}[31m\tname.txt", "defg")] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        // The name byte for byte, as any tool may have written it.
+        let bytes = name.as_bytes();
+        header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+        header.set_cksum();
+        tar.append(&header, body.as_bytes()).unwrap();
+    }
+    let archive = tar.into_inner().unwrap();
+    let item = cache
+        .put_bytes(
+            &cachet::NewItem::new("s3://b/odd\u{1b}]0;title\u{7}.tar"),
+            &archive,
+        )
+        .unwrap();
+    let mut h = super::Harness::new(dir, cache, (120, 30));
+    select(&mut h, item.id);
+    h.keys("v");
+    let odd = super::render::line_with(&h, "odd^[[31m^Iname.txt");
+    let plain = super::render::line_with(&h, "plain.txt");
+    let size_end = |line: &str, size: &str| line.find(size).map(|at| line[..at].chars().count());
+    assert_eq!(
+        size_end(&odd, "4 B"),
+        size_end(&plain, "3 B"),
+        "sizes in one column:\n{odd}\n{plain}"
+    );
+    super::render::line_with(&h, "odd^[]0;title^G.tar");
+}

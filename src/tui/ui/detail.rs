@@ -96,7 +96,7 @@ pub fn max_scroll(app: &App) -> usize {
 fn field<'a>(name: &'a str, value: String, theme: Theme) -> Line<'a> {
     Line::from(vec![
         Span::styled(format!("{name:<9}"), theme.dim()),
-        Span::raw(value),
+        Span::raw(text::shown(&value).into_owned()),
     ])
 }
 
@@ -105,7 +105,7 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
     let now = app.now;
     let status = text::status(item, now);
     let mut out = vec![Line::from(Span::styled(
-        item.display_name().to_string(),
+        text::shown(item.display_name()).into_owned(),
         theme.header(),
     ))];
     out.push(Line::from(vec![

@@ -259,7 +259,7 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
             app.columns
                 .get(*i)
                 .and_then(|name| item.attrs.get(name))
-                .map(|v| v.to_string())
+                .map(|v| text::shown(&v.to_string()).into_owned())
                 .unwrap_or_default(),
         ),
     });

@@ -18,8 +18,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let title = match (&p.shown, &p.want) {
         (Some(Ok(preview)), _) => {
             let what = match &preview.member {
-                Some(m) => format!("{} › {}", preview.name, m.path),
-                None => preview.name.clone(),
+                Some(m) => format!("{} › {}", text::shown(&preview.name), text::shown(&m.path)),
+                None => text::shown(&preview.name).into_owned(),
             };
             format!(" Preview: {what} [{}] ", preview.format)
         }
