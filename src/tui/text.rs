@@ -44,6 +44,24 @@ pub fn tail(s: &str, width: usize) -> String {
     out
 }
 
+/// `s` in at most `width` characters, cut in the middle with `…` when longer: a message
+/// naming a path keeps what it says and the path's end (the file's name).
+pub fn middle(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let head = (width - 1) / 2;
+    let tail = width - 1 - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 /// A time as `2026-01-02 03:04:05` UTC.
 pub fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -59,5 +77,11 @@ mod tests {
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(tail("https://x/a.csv", 6), "…a.csv");
         assert_eq!(tail("abc", 3), "abc");
+        assert_eq!(
+            middle("copied path: /a/b/c/file.bin", 20),
+            "copied pa…c/file.bin"
+        );
+        assert_eq!(middle("abc", 3), "abc");
+        assert_eq!(middle("abcd", 1), "…");
     }
 }

@@ -292,17 +292,6 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
-    let mut left: Vec<Span> = Vec::new();
-    if let Some(busy) = &app.busy {
-        left.push(Span::styled(format!("⟳ {busy} "), theme.key()));
-    }
-    if app.view == PaneView::Preview && app.preview.loading() {
-        left.push(Span::styled("⟳ preview… ", theme.key()));
-    }
-    if let Some(m) = &app.message {
-        let style = if m.error { theme.error() } else { Style::new() };
-        left.push(Span::styled(m.text.clone(), style));
-    }
     let mut right = String::new();
     if !app.marks.is_empty() {
         let bytes: u64 = app.marks.values().sum();
@@ -328,6 +317,19 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let right_w = right.chars().count() as u16;
     let [l, r] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_w + 1)]).areas(area);
+    let mut left: Vec<Span> = Vec::new();
+    if let Some(busy) = &app.busy {
+        left.push(Span::styled(format!("⟳ {busy} "), theme.key()));
+    }
+    if app.view == PaneView::Preview && app.preview.loading() {
+        left.push(Span::styled("⟳ preview… ", theme.key()));
+    }
+    if let Some(m) = &app.message {
+        let style = if m.error { theme.error() } else { Style::new() };
+        let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
+        let room = usize::from(l.width).saturating_sub(used);
+        left.push(Span::styled(text::middle(&m.text, room), style));
+    }
     frame.render_widget(Paragraph::new(Line::from(left)), l);
     frame.render_widget(
         Paragraph::new(Span::styled(right, theme.dim())).right_aligned(),
@@ -343,7 +345,8 @@ fn draw_keys(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         && let Some(m) = &app.message
     {
         let style = if m.error { theme.error() } else { Style::new() };
-        frame.render_widget(Paragraph::new(Span::styled(m.text.clone(), style)), area);
+        let text = text::middle(&m.text, usize::from(area.width));
+        frame.render_widget(Paragraph::new(Span::styled(text, style)), area);
         return;
     }
     if app.pending_key == Some('g') {

@@ -392,6 +392,10 @@ fn copy_sends_the_content_path_or_the_key() {
     h.keys("y");
     let path = h.clipboard.last().expect("copied").clone();
     assert!(path.contains("blobs-v1"), "{path}");
+    // The path is longer than the line: the line keeps its end, the blob's name.
+    let name = &path[path.len() - 12..];
+    let line = super::render::line_with(&h, "copied path");
+    assert!(line.contains(name), "{line}");
     h.keys("Y");
     assert_eq!(h.clipboard.last(), Some(&h.cache().get(1).unwrap().key));
     // A failed item has no content: an error, nothing copied.
