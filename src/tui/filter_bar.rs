@@ -241,6 +241,9 @@ pub fn loaded(
             page.generation = app.list.generation;
             app.list.loaded(page);
             app.detail = Default::default();
+            // The tabs count for the filter before this one: `…` until they are counted
+            // again, rather than numbers of another list beside this one's rows.
+            app.counts = None;
             fx.push(Effect::Count {
                 filter: app.list.query.filter.clone(),
                 exact: false,

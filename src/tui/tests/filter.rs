@@ -355,3 +355,29 @@ fn a_cleared_or_added_to_filter_keeps_the_selection() {
     assert_eq!(h.selected_uri(), uri);
     assert_eq!(h.screen_row(), row, "cleared near a page's end");
 }
+
+/// A new filter's rows come before its counts: until they do, the tabs say `…`, not the
+/// counts of the filter before (on a million items those stayed for seconds beside a list
+/// that said nothing matched).
+#[test]
+fn tabs_count_nothing_of_the_filter_before() {
+    let mut h = Harness::sample((120, 24));
+    assert_eq!(h.app.counts.expect("counted").all.n, 15);
+    h.keys("/");
+    let fx = update(&mut h.app, Action::Edit(InputRequest::InsertChar('r')));
+    let Some(Effect::Filter(req)) = fx.into_iter().next() else {
+        panic!("no filter request");
+    };
+    let filtered = crate::tui::worker::run(&h.source, Effect::Filter(req));
+    // The rows are in; the count asked for is not done yet.
+    let counting = update(&mut h.app, filtered);
+    assert!(
+        counting.iter().any(|e| matches!(e, Effect::Count { .. })),
+        "{counting:?}"
+    );
+    assert_eq!(h.app.list.query.filter.as_str(), "r");
+    assert!(h.app.counts.is_none(), "counts of the filter before");
+    super::render::line_with(&h, "1 All …");
+    h.run(counting);
+    assert!(h.app.counts.expect("counted").all.n < 15);
+}
