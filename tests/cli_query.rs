@@ -148,9 +148,17 @@ fn filter_errors_point_at_the_position() {
         .assert()
         .success()
         .stderr(predicate::str::contains("did you mean 'project'"));
-    // A sort by a name no item has is in id order, and says so.
+    // A sort by a name no item has is in id order (descending for `-`), and says so.
     cachet(root)
         .args(["ls", "--sort", "-scre"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no attribute is named 'scre', so the list is in descending id order; \
+             did you mean 'score'?",
+        ));
+    cachet(root)
+        .args(["ls", "--sort", "scre"])
         .assert()
         .success()
         .stderr(predicate::str::contains(

@@ -17,7 +17,12 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
     let SortKey::Attr(scope, name) = &sort.key else {
         return Ok(None);
     };
-    note_unknown(conn, *scope, name, "the list is in id order")
+    let order = if sort.desc {
+        "the list is in descending id order"
+    } else {
+        "the list is in id order"
+    };
+    note_unknown(conn, *scope, name, order)
 }
 
 /// A note when no item has an attribute named `name`: `then` says what follows from it
