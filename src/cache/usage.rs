@@ -34,7 +34,8 @@ pub struct UsageTotals {
     pub items: u64,
     /// Sum of item sizes.
     pub logical_bytes: u64,
-    /// Distinct blobs of items: what deduplication leaves on disk.
+    /// Distinct blobs of items, and those manifests link that no item holds: what
+    /// deduplication leaves on disk.
     pub stored_bytes: u64,
 }
 
@@ -74,18 +75,51 @@ impl Cache {
                 }
             }
         }
+        drop(rows);
         digests.sort_unstable();
+        let linked_only = self.linked_only_bytes(&digests)?;
         let stored = digests
             .chunk_by(|a, b| a.0 == b.0)
             .map(|blob| blob.iter().map(|(_, size)| *size).max().flatten())
             .chain(others.into_values())
             .map(|size| size.unwrap_or(0))
-            .fold(0i64, i64::saturating_add);
+            .fold(linked_only, i64::saturating_add);
         Ok(UsageTotals {
             items,
             logical_bytes: logical.max(0) as u64,
             stored_bytes: stored.max(0) as u64,
         })
+    }
+
+    /// Bytes of the blobs manifests link that no item holds (`held`: the items' digests,
+    /// sorted), such as a dataset's files and shard archives: each once, at the largest
+    /// size a link records, or its file's size when none does.
+    fn linked_only_bytes(&self, held: &[([u8; 32], Option<i64>)]) -> Result<i64> {
+        let db = self.db();
+        let fail = db.err("measuring usage");
+        let mut st = db
+            .conn
+            .prepare("SELECT sha256, max(size) FROM links GROUP BY sha256")
+            .map_err(&fail)?;
+        let mut rows = st.query([]).map_err(&fail)?;
+        let mut total = 0i64;
+        while let Some(r) = rows.next().map_err(&fail)? {
+            let sha: String = r.get(0).map_err(&fail)?;
+            let Some(digest) = decode_digest(sha.as_bytes()) else {
+                continue; // names no blob
+            };
+            if held.binary_search_by(|(d, _)| d.cmp(&digest)).is_ok() {
+                continue;
+            }
+            let size = match r.get::<_, Option<i64>>(1).map_err(&fail)? {
+                Some(size) => size,
+                None => (self.blobs.path(&sha).ok())
+                    .and_then(|path| std::fs::metadata(path).ok())
+                    .map_or(0, |meta| i64::try_from(meta.len()).unwrap_or(i64::MAX)),
+            };
+            total = total.saturating_add(size);
+        }
+        Ok(total)
     }
 
     /// Usage grouped `by`, largest first, at most `limit` groups.
