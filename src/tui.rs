@@ -68,9 +68,19 @@ pub fn run(root: &Path) -> Result<()> {
     let (tx, rx) = mpsc::channel::<Msg>();
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
     let counter = worker::spawn_counter(root.to_path_buf(), tx.clone());
-    let previews = worker::spawn_preview(root.to_path_buf(), tx.clone());
-    worker::watch(root, tx.clone())?;
+    let (previews, previewer) = worker::spawn_preview(root.to_path_buf(), tx.clone());
+    let (watching, watcher) = worker::watch(root, tx.clone())?;
     spawn_input(tx.clone());
+    let mut workers = Workers {
+        queries: worker,
+        counts: counter,
+        previews,
+        cancel: None,
+        root: root.to_path_buf(),
+        out: tx.clone(),
+        threads: vec![previewer, watcher],
+        watching,
+    };
 
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture).context("enabling the mouse")?;
@@ -82,14 +92,6 @@ pub fn run(root: &Path) -> Result<()> {
             (size.width, size.height),
         );
         app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let mut workers = Workers {
-            queries: worker,
-            counts: counter,
-            previews,
-            cancel: None,
-            root: root.to_path_buf(),
-            out: tx.clone(),
-        };
         workers.dispatch(update::start(&mut app));
         loop {
             terminal
@@ -112,6 +114,7 @@ pub fn run(root: &Path) -> Result<()> {
     })();
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
+    workers.close();
     outcome
 }
 
@@ -127,9 +130,36 @@ struct Workers {
     /// For jobs that get a thread of their own (gc).
     root: std::path::PathBuf,
     out: Sender<Msg>,
+    /// Threads to wait for on closing, besides the queues' own.
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Dropped, it stops the watch on the registry.
+    watching: Sender<()>,
 }
 
 impl Workers {
+    /// Stops what runs and waits for every thread that holds a connection to the registry
+    /// to end, so that the last to close removes SQLite's `-wal` and `-shm` files (they
+    /// stayed behind when the process ended with the connections open). A gc being
+    /// applied is not waited for: quitting ends it, and a gc can be run again.
+    fn close(self) {
+        if let Some(flag) = &self.cancel {
+            flag.store(true, Ordering::Relaxed);
+        }
+        let Workers {
+            queries,
+            counts,
+            previews,
+            threads,
+            watching,
+            ..
+        } = self;
+        drop((previews, watching));
+        let queues = [queries.close(), counts.close()];
+        for thread in queues.into_iter().flatten().chain(threads) {
+            let _ = thread.join();
+        }
+    }
+
     fn dispatch(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {

@@ -325,3 +325,26 @@ fn purge_on_a_terminal_asks_first() {
     cli.wait_exit();
     assert!(cache.get(1).is_err() && cache.get(2).is_err(), "purged");
 }
+
+/// Quitting closes every connection the browser opened, so the last one removes SQLite's
+/// `-wal` and `-shm` files (they stayed behind: the process ended with its workers'
+/// connections open).
+#[test]
+fn quitting_leaves_no_write_ahead_log_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(small_cache(dir.path()));
+    let wal = dir.path().join("registry.sqlite-wal");
+    assert!(!wal.exists(), "closed: no log");
+    let mut tui = Tui::start(dir.path(), &[], 100, 20);
+    tui.wait_all(&["part-1.csv", "1 All 5"]);
+    // A filter, counts and a preview: every worker has its connection open.
+    tui.press("/rows>=4\r");
+    tui.wait_all(&["1 All 2", "1/2"]);
+    tui.press("v");
+    tui.wait_for("Preview");
+    assert!(wal.exists(), "open: a log");
+    tui.press("q");
+    tui.wait_exit();
+    assert!(!wal.exists(), "the log stayed behind");
+    assert!(!dir.path().join("registry.sqlite-shm").exists());
+}

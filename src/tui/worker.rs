@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -39,6 +40,8 @@ pub struct Queue<T> {
     running: Running<T>,
     /// Whether an effect just sent makes the running job, tagged `T`, pointless.
     supersedes: fn(&Effect, &T) -> bool,
+    /// The worker, to be waited for when the browser closes (so its connection closes).
+    thread: Option<JoinHandle<()>>,
 }
 
 impl<T> Queue<T> {
@@ -47,6 +50,12 @@ impl<T> Queue<T> {
         self.running.stop_if(|job| (self.supersedes)(&effect, job));
         self.tx.send(effect).is_ok()
     }
+
+    /// Stops the running job, and lets the worker end once it has (its queue closes).
+    pub fn close(self) -> Option<JoinHandle<()>> {
+        self.running.stop_if(|_| true);
+        self.thread
+    }
 }
 
 /// Starts the worker on the cache at `root`; a filter sent stops an older one.
@@ -54,7 +63,7 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
     let (tx, rx) = std::sync::mpsc::channel();
     let filters = Running::default();
     let running = filters.clone();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let source = match Cache::open(&root) {
             Ok(cache) => Source::new(cache),
             Err(e) => {
@@ -72,6 +81,7 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
         tx,
         running: filters,
         supersedes: |effect, &seq| matches!(effect, Effect::Filter(r) if r.seq > seq),
+        thread: Some(thread),
     }
 }
 
@@ -321,7 +331,7 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
     let (tx, rx) = std::sync::mpsc::channel::<Effect>();
     let counting = Running::default();
     let running = counting.clone();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let source = match Cache::open(&root) {
             Ok(cache) => Source::new(cache),
             Err(e) => {
@@ -352,6 +362,7 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
         tx,
         running: counting,
         supersedes: |effect, filter| matches!(effect, Effect::Count { filter: new, .. } if new.as_str() != filter),
+        thread: Some(thread),
     }
 }
 
@@ -360,9 +371,9 @@ pub type PreviewJob = (PreviewRequest, Arc<AtomicBool>);
 
 /// Starts the preview thread: only the newest waiting job runs, and a running one stops
 /// when its flag is raised (the runtime raises it when the next job comes).
-pub fn spawn_preview(root: PathBuf, out: Sender<Msg>) -> Sender<PreviewJob> {
+pub fn spawn_preview(root: PathBuf, out: Sender<Msg>) -> (Sender<PreviewJob>, JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel::<PreviewJob>();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let cache = match Cache::open(&root) {
             Ok(cache) => cache,
             Err(e) => {
@@ -382,7 +393,7 @@ pub fn spawn_preview(root: PathBuf, out: Sender<Msg>) -> Sender<PreviewJob> {
             }
         }
     });
-    tx
+    (tx, thread)
 }
 
 /// Previews an item, or a member of its archive.
@@ -414,15 +425,17 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
 }
 
 /// Watches the registry for changes made by anyone (another process, or our worker) and
-/// sends [`Action::Changed`]; sends the time now and then so ages and leases move on.
-pub fn watch(root: &Path, out: Sender<Msg>) -> Result<()> {
+/// sends [`Action::Changed`]; sends the time now and then so ages and leases move on. It
+/// stops when the sender it returns is dropped.
+pub fn watch(root: &Path, out: Sender<Msg>) -> Result<(Sender<()>, JoinHandle<()>)> {
     let path = root.join(cachet::cache::REGISTRY_FILE);
     let conn = rusqlite::Connection::open_with_flags(
         &path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("opening {} to watch it", path.display()))?;
-    std::thread::spawn(move || {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
         let version = |c: &rusqlite::Connection| {
             c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
                 .ok()
@@ -430,7 +443,10 @@ pub fn watch(root: &Path, out: Sender<Msg>) -> Result<()> {
         let mut last = version(&conn);
         let mut ticks = 0u32;
         loop {
-            std::thread::sleep(Duration::from_millis(250));
+            match stopped.recv_timeout(Duration::from_millis(250)) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
             ticks += 1;
             let now = version(&conn);
             let msg = if now != last {
@@ -448,5 +464,5 @@ pub fn watch(root: &Path, out: Sender<Msg>) -> Result<()> {
             }
         }
     });
-    Ok(())
+    Ok((stop, thread))
 }
