@@ -44,6 +44,8 @@ pub enum Action {
     SortNext,
     SortReverse,
     ToggleMark,
+    /// A setting one step back (`←` in the gc dialog; `space` and `→` step on).
+    StepBack,
     /// Asks the worker for a plan, then a confirmation (`d`, `u`, `D`).
     Ask(Op),
     TogglePin,

@@ -67,6 +67,8 @@ pub struct GcDialog {
     /// How many entries the last frame had room for, so that scrolling stops with the
     /// last entry at the bottom.
     pub room: Cell<usize>,
+    /// The dialog's keys shown in its place (`?`), over whatever stage it is at.
+    pub help: bool,
 }
 
 impl GcDialog {
@@ -78,6 +80,7 @@ impl GcDialog {
             cursor: 0,
             scroll: 0,
             room: Cell::new(1),
+            help: false,
         }
     }
 
@@ -123,6 +126,10 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             app.quit = true;
             return;
         }
+        (_, Action::Help) => dialog.help = !dialog.help,
+        // The keys shown: any key that would go back closes them, the dialog stays.
+        (_, Action::Back | Action::Cancel) if dialog.help => dialog.help = false,
+        (_, _) if dialog.help => {}
         (Stage::Choose, Action::Down) => dialog.cursor = (dialog.cursor + 1) % CHOICES.len(),
         (Stage::Choose, Action::Up) => {
             dialog.cursor = (dialog.cursor + CHOICES.len() - 1) % CHOICES.len()
@@ -130,6 +137,10 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
         (Stage::Choose, Action::ToggleMark | Action::Enter) => {
             let n = CHOICES[dialog.cursor].options.len();
             dialog.chosen[dialog.cursor] = (dialog.chosen[dialog.cursor] + 1) % n;
+        }
+        (Stage::Choose, Action::StepBack) => {
+            let n = CHOICES[dialog.cursor].options.len();
+            dialog.chosen[dialog.cursor] = (dialog.chosen[dialog.cursor] + n - 1) % n;
         }
         (Stage::Choose, Action::Confirm) => {
             fx.push(Effect::PlanGc(Box::new(dialog.policy())));

@@ -197,10 +197,11 @@ pub const COLUMNS_HELP: &[HelpLine] = &[
 
 pub const GC_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "choose a policy"),
-    ("space ←/→", "change its setting"),
+    ("space →/←", "change its setting (← steps back)"),
     ("enter", "make the plan (nothing is deleted yet)"),
     ("j/k PgDn/PgUp g/G", "scroll the plan (space: a page down)"),
     ("y", "apply the plan shown"),
+    ("?", "these keys"),
     ("esc", "back / close"),
 ];
 
@@ -210,7 +211,9 @@ fn gc_key(dialog: &GcDialog, code: KeyCode) -> Option<Action> {
     Some(match code {
         KeyCode::Char('j') | KeyCode::Down if choosing => Action::Down,
         KeyCode::Char('k') | KeyCode::Up if choosing => Action::Up,
-        KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right if choosing => Action::ToggleMark,
+        KeyCode::Char(' ') | KeyCode::Right if choosing => Action::ToggleMark,
+        KeyCode::Left if choosing => Action::StepBack,
+        KeyCode::Char('?') => Action::Help,
         KeyCode::Enter | KeyCode::Char('p') if choosing => Action::Confirm,
         KeyCode::Char('y') if planned => Action::Confirm,
         KeyCode::Char('j') | KeyCode::Down if planned => Action::Down,

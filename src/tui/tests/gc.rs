@@ -148,3 +148,30 @@ fn the_whole_plan_can_be_reached_on_the_smallest_screen() {
         screen(&h)
     );
 }
+
+/// `←` steps a setting back, `→` and `space` on; `?` shows the dialog's keys in its
+/// place, and `esc` goes back to the dialog as it was (it used to do nothing).
+#[test]
+fn settings_step_both_ways_and_question_mark_shows_the_keys() {
+    let mut h = Harness::demo((80, 24));
+    h.keys("gc");
+    let chosen = |h: &Harness| match &h.app.popup {
+        Some(Popup::Gc(d)) => d.chosen[0],
+        other => panic!("no gc dialog: {other:?}"),
+    };
+    assert_eq!(chosen(&h), 1, "the trash: all of it");
+    h.keys("<left>");
+    assert_eq!(chosen(&h), 0, "off");
+    h.keys("<left>");
+    assert_eq!(chosen(&h), 2, "round to the last");
+    h.keys("<right>");
+    assert_eq!(chosen(&h), 0);
+    h.keys(" ");
+    assert_eq!(chosen(&h), 1);
+    h.keys("?");
+    assert!(screen(&h).contains("make the plan (nothing is deleted yet)"));
+    h.keys("<esc>");
+    assert!(matches!(stage(&h), Stage::Choose), "the dialog stays");
+    assert!(!screen(&h).contains("make the plan (nothing is deleted yet)"));
+    assert_eq!(chosen(&h), 1, "settings as they were");
+}

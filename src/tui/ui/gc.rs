@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
 
 use super::Theme;
 use crate::tui::gc::{CHOICES, GcDialog, Stage};
+use crate::tui::keymap;
 use crate::tui::text;
 use crate::tui::update::items_word;
 use cachet::units::count_of;
@@ -55,6 +56,26 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
         }
         Line::from(spans)
     };
+    if dialog.help {
+        let [body, foot] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+        let kw = keymap::GC_HELP
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(4);
+        let lines: Vec<Line> = (keymap::GC_HELP.iter())
+            .map(|(k, what)| {
+                Line::from(vec![
+                    Span::styled(format!("{k:<kw$}  "), theme.key()),
+                    Span::raw(*what),
+                ])
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        frame.render_widget(Paragraph::new(keys(&[("esc ?", "back")])), foot);
+        return;
+    }
     let (lines, footer) = match &dialog.stage {
         Stage::Choose => (
             choose(dialog, inner.width, theme),
