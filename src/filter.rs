@@ -42,7 +42,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 pub use ast::{Col, Scope};
-pub use names::{attribute_names, check_attr, check_column, check_sort};
+pub use names::{attribute_names, check_attr, check_attr_types, check_column, check_sort};
 pub use sort::{Cursor, SortKey, SortSpec};
 pub use suggest::is_builtin_name;
 

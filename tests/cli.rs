@@ -1138,3 +1138,35 @@ fn du_adds_up_sizes_past_what_an_integer_holds() {
             .stdout(predicate::str::contains("EiB"));
     }
 }
+
+/// A value of another type than its attribute has on other items is stored, with a note
+/// that it is compared as its own type. An int where floats are is a number all the same:
+/// no note.
+#[test]
+fn put_notes_an_attribute_of_another_type_than_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["u://a", "-", "--attr", "score=0.5"], "a");
+    let note = "attribute 'score' is float on other items, and 'high' is text: filters and \
+                sorts compare it as text, apart from them (score:float=VALUE gives the type)";
+    cachet(root)
+        .args(["put", "u://b", "-", "--attr", "score=high"])
+        .write_stdin("b")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(note));
+    cachet(root)
+        .args(["put", "u://c", "-", "--attr", "score=3"])
+        .write_stdin("c")
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    cachet(root)
+        .args(["attr", "set", "3", "score=true"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "attribute 'score' is int or float or text on other items, and 'true' is bool: \
+             filters and sorts compare it as bool, apart from them (score:TYPE=VALUE",
+        ));
+}

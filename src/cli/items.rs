@@ -89,6 +89,8 @@ pub fn put(g: &Global, a: PutArgs) -> Result<()> {
         label: a.label,
         filename: a.filename,
     };
+    // Asked before the put, which catalogues the attributes' types.
+    let notes = cachet::filter::check_attr_types(cache.registry().db().conn, &new.attrs)?;
     let item = match a.file.as_deref() {
         Some(path) if path.as_os_str() != "-" => cache.put_file(&new, path)?,
         _ => {
@@ -99,7 +101,11 @@ pub fn put(g: &Global, a: PutArgs) -> Result<()> {
             cache.put(&new, stdin.lock())?
         }
     };
-    print_item_line(g, &item)
+    print_item_line(g, &item)?;
+    for note in notes {
+        output::tell(format_args!("cachet: note: {note}"));
+    }
+    Ok(())
 }
 
 pub fn get(g: &Global, a: GetArgs) -> Result<()> {

@@ -89,7 +89,14 @@ pub fn attr(g: &Global, a: AttrCommand) -> Result<()> {
                 }
             }
             let item = cache.resolve(&item, false)?;
-            cache.set_attrs(item.id, &attrs.into_iter().collect())?
+            let attrs = attrs.into_iter().collect();
+            // Asked before they are set, which catalogues their types.
+            let notes = cachet::filter::check_attr_types(cache.registry().db().conn, &attrs)?;
+            let item = cache.set_attrs(item.id, &attrs)?;
+            for note in notes {
+                output::tell(format_args!("cachet: note: {note}"));
+            }
+            item
         }
         AttrCommand::Rm { item, names } => {
             let item = cache.resolve(&item, false)?;

@@ -8,7 +8,7 @@ use super::ast::Scope;
 use super::sort::{SortKey, SortSpec};
 use super::suggest::{closest, unknown_name};
 use super::typecheck::Catalogue;
-use crate::attr::AttrType;
+use crate::attr::{AttrType, Attrs};
 use crate::error::Result;
 
 /// A note when `sort` is by an attribute or param that no item has: every item then
@@ -23,6 +23,40 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
         "the list is in id order"
     };
     note_unknown(conn, *scope, name, order)
+}
+
+/// Notes for the attributes in `attrs` whose type is not one the catalogue knows for
+/// their name (`score` is a float on other items, and this one says `high`): stored as
+/// given, such a value is compared as its own type, apart from the others' (`score>0.5`
+/// compares text as text), which is rarely what was meant. (An int where floats are, or the other way round, is a number all the
+/// same: no note.) Ask before the attributes are written, as they are catalogued then.
+pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>> {
+    let number = |t: AttrType| matches!(t, AttrType::Int | AttrType::Float);
+    let mut cat = Catalogue::new(conn);
+    let mut notes = Vec::new();
+    for (name, value) in attrs {
+        let kind = value.kind();
+        let known = cat.types(Scope::Attr, name)?;
+        if known.is_empty()
+            || known
+                .iter()
+                .any(|&t| t == kind || (number(t) && number(kind)))
+        {
+            continue;
+        }
+        let hint = match known.as_slice() {
+            [one] => one.to_string(),
+            _ => "TYPE".to_string(),
+        };
+        let known: Vec<String> = known.iter().map(AttrType::to_string).collect();
+        let known = known.join(" or ");
+        notes.push(format!(
+            "attribute '{name}' is {known} on other items, and '{value}' is {kind}: filters \
+             and sorts compare it as {kind}, apart from them ({name}:{hint}=VALUE gives the \
+             type)"
+        ));
+    }
+    Ok(notes)
 }
 
 /// A note when no item has an attribute named `name`: `then` says what follows from it
