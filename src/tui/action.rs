@@ -13,7 +13,7 @@ use super::app::{Op, Plan};
 use super::filter_bar::{FilterError, FilterRequest, Filtered};
 use super::inspect::{ManifestRequest, ManifestView};
 use super::list::{PageData, PageRequest};
-use super::model::Tab;
+use super::model::{ListQuery, Tab};
 use super::preview::PreviewRequest;
 
 /// Something that happened.
@@ -44,6 +44,13 @@ pub enum Action {
     SortNext,
     SortReverse,
     ToggleMark,
+    /// Marks every row of the list (`a`), as the worker finds them.
+    MarkAll,
+    /// Every row of the list `query` was, with its size; or why they are not marked.
+    MarkedAll {
+        query: ListQuery,
+        result: Result<Vec<(i64, u64)>, String>,
+    },
     /// A setting one step back (`←` in the gc dialog; `space` and `→` step on).
     StepBack,
     /// Asks the worker for a plan, then a confirmation (`d`, `u`, `D`).
@@ -178,6 +185,8 @@ pub enum Effect {
         sha: String,
     },
     PlanGc(Box<GcPolicy>),
+    /// Every row of a list, to be marked.
+    MarkAll(ListQuery),
     /// Apply a plan in the background, reporting progress.
     ApplyGc(Box<GcPlan>),
 }

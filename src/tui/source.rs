@@ -155,6 +155,44 @@ impl Source {
             .collect())
     }
 
+    /// Every row of the list `query` shows, in id order, with its size (0 for none): at
+    /// most `cap`, else `Err` with how many there are at least (one more than `cap`).
+    pub fn rows_and_sizes(
+        &self,
+        query: &ListQuery,
+        cap: usize,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Vec<(i64, u64)>, usize>> {
+        let by_id = ListQuery {
+            sort: Default::default(),
+            ..query.clone()
+        };
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.page(&by_id, after.as_ref(), 5000, now)?;
+            ids.extend(&page.ids);
+            if ids.len() > cap {
+                return Ok(Err(ids.len()));
+            }
+            match page.next {
+                Some(next) if !page.ids.is_empty() => after = Some(next),
+                _ => break,
+            }
+        }
+        let mut size = self
+            .conn()
+            .prepare_cached("SELECT coalesce(size, 0) FROM items WHERE id = ?1")?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            // Gone since it was listed: not marked.
+            if let Ok(bytes) = size.query_row([id], |r| r.get::<_, i64>(0)) {
+                rows.push((id, u64::try_from(bytes).unwrap_or(0)));
+            }
+        }
+        Ok(Ok(rows))
+    }
+
     /// The items with these ids, in order, and why those whose rows cannot be read (a
     /// registry edited by hand) cannot: each of those is in the list all the same, as an
     /// item with its id and nothing else, so that one row does not hide the others.

@@ -268,6 +268,23 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 app.list.step(1);
             }
         }
+        A::MarkAll => {
+            app.busy = Some("marking the list…".into());
+            fx.push(Effect::MarkAll(app.list.query.clone()));
+        }
+        A::MarkedAll { query, result } => {
+            app.busy = None;
+            match result {
+                // Marks for a list no longer shown would act on what is not on screen.
+                Ok(_) if query != app.list.query => app.warn("the list changed: nothing marked"),
+                Ok(rows) => {
+                    let n = rows.len();
+                    app.marks.extend(rows);
+                    app.say(format!("marked {} (all of the list)", items_word(n)));
+                }
+                Err(e) => app.warn(e),
+            }
+        }
         A::Ask(op) => ask(app, op, fx),
         A::TogglePin => {
             // Unpin when every target is pinned (as far as the loaded rows tell), else

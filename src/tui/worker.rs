@@ -150,6 +150,10 @@ fn thin(batch: Vec<Effect>) -> Vec<Effect> {
     out
 }
 
+/// The most rows `a` marks at once: marks are held, counted and sized in the browser, and
+/// acted on in one confirmation.
+pub const MARK_ALL_CAP: usize = 100_000;
+
 /// Runs one effect; every failure becomes an action the user sees.
 pub fn run(source: &Source, effect: Effect) -> Action {
     match effect {
@@ -210,6 +214,17 @@ pub fn run(source: &Source, effect: Effect) -> Action {
                 },
                 Err(e) => Action::JobFailed(format!("looking up blob {sha}: {e}")),
             }
+        }
+        Effect::MarkAll(query) => {
+            let result = match source.rows_and_sizes(&query, MARK_ALL_CAP, Utc::now()) {
+                Ok(Ok(rows)) => Ok(rows),
+                Ok(Err(_)) => Err(format!(
+                    "the list holds more than {MARK_ALL_CAP} rows, too many to mark here: \
+                     narrow the filter, or give it to the CLI (cachet trash FILTER)"
+                )),
+                Err(e) => Err(format!("marking the list: {e:#}")),
+            };
+            Action::MarkedAll { query, result }
         }
         Effect::LoadColumns => match source.attr_names() {
             Ok(names) => Action::ColumnsLoaded(names),

@@ -634,3 +634,36 @@ fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
         "8 rows inside the border at 40x12, less one"
     );
 }
+
+/// `a` marks every row of the list (the tab's, under the filter), not only those loaded,
+/// with their sizes; a list longer than the cap is not marked, and says so.
+#[test]
+fn a_marks_every_row_of_the_list() {
+    let mut h = Harness::big(700, (80, 24));
+    h.keys("2");
+    let ready = h.app.list.len();
+    assert!(ready > PAGE, "more rows than one page: {ready}");
+    h.keys("a");
+    assert_eq!(h.app.marks.len(), ready, "{}", h.said());
+    assert!(
+        h.said().contains(&format!("marked {ready} items")),
+        "{}",
+        h.said()
+    );
+    let ids: Vec<i64> = h.app.marks.keys().copied().collect();
+    let items = h.cache().get_many(&ids).unwrap();
+    assert!(items.iter().all(|i| i.status == Status::Ready));
+    let bytes: u64 = items.iter().map(|i| i.size.unwrap_or(0)).sum();
+    assert_eq!(h.app.marks.values().sum::<u64>(), bytes);
+    // The trash takes them all, after asking.
+    h.keys("d");
+    let Some(Popup::Confirm(plan)) = &h.app.popup else {
+        panic!("no confirmation: {}", h.said());
+    };
+    assert_eq!(plan.ids.len(), ready);
+    // Past the cap: nothing marked.
+    let query = h.app.list.query.clone();
+    let now = chrono::Utc::now();
+    let capped = h.source.rows_and_sizes(&query, ready - 1, now).unwrap();
+    assert_eq!(capped, Err(ready));
+}
