@@ -219,8 +219,8 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             let result = match source.rows_and_sizes(&query, MARK_ALL_CAP, Utc::now()) {
                 Ok(Ok(rows)) => Ok(rows),
                 Ok(Err(_)) => Err(format!(
-                    "the list holds more than {MARK_ALL_CAP} rows, too many to mark here: \
-                     narrow the filter, or give it to the CLI (cachet trash FILTER)"
+                    "over {MARK_ALL_CAP} rows, not marked: narrow the filter, or use the CLI \
+                     (cachet trash FILTER)"
                 )),
                 Err(e) => Err(format!("marking the list: {e:#}")),
             };
