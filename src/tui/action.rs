@@ -103,6 +103,8 @@ pub enum Action {
     /// The item holding a blob an entry links (none when only manifests link it).
     Jumped {
         sha: String,
+        /// The entry's key.
+        name: String,
         item: Option<Box<Item>>,
     },
     ColumnsLoaded(Vec<(String, String)>),
@@ -183,6 +185,8 @@ pub enum Effect {
     /// The item that holds a blob.
     FindBlob {
         sha: String,
+        /// The entry's key, to preview the blob by when no item holds it.
+        name: String,
     },
     PlanGc(Box<GcPolicy>),
     /// Every row of a list, to be marked.

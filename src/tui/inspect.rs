@@ -6,7 +6,7 @@
 use cachet::Item;
 
 use super::app::{App, Focus};
-use super::preview::PaneView;
+use super::preview::{self, LinkedBlob, PaneView};
 use super::update::{Action, Effect};
 
 /// At most this many entries are read for the pane; more is said, not hidden.
@@ -21,6 +21,8 @@ pub struct EntryRow {
     pub key: String,
     pub size: Option<u64>,
     pub sha256: Option<String>,
+    /// For a file in an expanded shard: the shard archive's digest and key.
+    pub in_shard: Option<(String, String)>,
 }
 
 /// What the worker read.
@@ -75,6 +77,9 @@ pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let Some(id) = app.detail_item().map(|i| i.id) else {
+        if app.list.reloading() {
+            return;
+        }
         // Nothing selected (an empty tab): nothing shown, rather than the last item's.
         app.inspect.want = None;
         app.inspect.shown = None;
@@ -109,7 +114,12 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<ManifestView, String>) {
 }
 
 /// The item holding an entry's blob arrived: the detail pane shows it.
-pub fn jumped(app: &mut App, sha: String, item: Option<Item>) {
+/// What the key of a followed ref's row ends with.
+pub const FOLLOWED: &str = " (followed)";
+
+/// The item found holding a blob an entry links: shown in the detail pane. When none
+/// holds it (a dataset's file, a shard archive), the blob itself is previewed.
+pub fn jumped(app: &mut App, sha: String, name: String, item: Option<Item>, fx: &mut Vec<Effect>) {
     match item {
         Some(item) => {
             app.say(format!(
@@ -120,10 +130,13 @@ pub fn jumped(app: &mut App, sha: String, item: Option<Item>) {
             app.detail.shown = Some(item);
             app.view = PaneView::Detail;
         }
-        None => app.warn(format!(
-            "no item holds blob {} (it is linked by manifests only)",
-            cachet::key::abbrev(&sha, 12)
-        )),
+        None => match app.inspect.want.as_ref().map(|w| w.id) {
+            Some(id) => preview::show_linked(app, id, LinkedBlob { sha256: sha, name }, None, fx),
+            None => app.warn(format!(
+                "no item holds blob {} (it is linked by manifests only)",
+                cachet::key::abbrev(&sha, 12)
+            )),
+        },
     }
 }
 
@@ -172,13 +185,37 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
             }
         }
         Action::Enter => {
-            let sha = match &app.inspect.shown {
-                Some(Ok(v)) => v.rows.get(app.inspect.sel).and_then(|r| r.sha256.clone()),
+            let row = match &app.inspect.shown {
+                Some(Ok(v)) => v.rows.get(app.inspect.sel).cloned(),
                 _ => None,
             };
-            match sha {
-                Some(sha) => fx.push(Effect::FindBlob { sha }),
-                None => app.warn("this entry links no blob"),
+            let manifest = app.inspect.want.as_ref().map(|w| w.id);
+            match (row, manifest) {
+                // A file in a shard: previewed inside the archive.
+                (
+                    Some(
+                        r @ EntryRow {
+                            in_shard: Some(_), ..
+                        },
+                    ),
+                    Some(id),
+                ) => {
+                    let (sha256, name) = r.in_shard.unwrap_or_default();
+                    let blob = LinkedBlob { sha256, name };
+                    preview::show_linked(app, id, blob, Some(r.key), fx);
+                }
+                (
+                    Some(EntryRow {
+                        sha256: Some(sha),
+                        key,
+                        ..
+                    }),
+                    _,
+                ) => fx.push(Effect::FindBlob {
+                    sha,
+                    name: key.trim_end_matches(FOLLOWED).to_string(),
+                }),
+                _ => app.warn("this entry links no blob"),
             }
         }
         _ => return false,

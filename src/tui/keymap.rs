@@ -73,7 +73,10 @@ pub const PREVIEW_HELP: &[HelpLine] = &[
 
 pub const MANIFEST_HELP: &[HelpLine] = &[
     ("j/k ↓/↑ PgDn/PgUp", "select an entry"),
-    ("enter", "jump to the item holding the entry's blob"),
+    (
+        "enter",
+        "the item holding the entry's blob, else a preview of it",
+    ),
     ("x", "expand shards into their files / collapse"),
     ("o", "follow manifest refs / show them as lines"),
     ("esc h", "back to the list"),

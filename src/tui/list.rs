@@ -155,6 +155,12 @@ impl List {
         self.len() == 0
     }
 
+    /// Read again and no row in yet (after a change, say): its selection is to come back,
+    /// so what the panes show of it stays meanwhile.
+    pub fn reloading(&self) -> bool {
+        self.pages.is_empty() && self.end.is_none() && self.sticky.is_some()
+    }
+
     pub fn row(&self, i: usize) -> Option<&Item> {
         self.pages.get(&(i / PAGE))?.get(i % PAGE)
     }

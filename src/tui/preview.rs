@@ -25,8 +25,19 @@ pub enum PaneView {
 pub struct PreviewRequest {
     pub seq: u64,
     pub id: i64,
-    /// A member of the item's archive, or the item itself.
+    /// A member of the item's archive (or of `blob`), or the item (or `blob`) itself.
     pub member: Option<String>,
+    /// A blob a manifest of item `id` links, shown instead of the item's content.
+    pub blob: Option<LinkedBlob>,
+}
+
+/// A blob a manifest links and no item holds (a dataset's file, a shard archive), to be
+/// previewed from the manifest inspector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedBlob {
+    pub sha256: String,
+    /// The entry's key: shown, and a hint of the format.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,6 +78,9 @@ pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let Some(id) = app.detail_item().map(|i| i.id) else {
+        if app.list.reloading() {
+            return;
+        }
         // Nothing selected (an empty tab): nothing shown, rather than the last item's.
         app.preview.want = None;
         app.preview.shown = None;
@@ -75,10 +89,30 @@ pub fn follow(app: &mut App, visible: bool, fx: &mut Vec<Effect>) {
     if app.preview.want.as_ref().is_some_and(|w| w.id == id) {
         return;
     }
-    request(app, id, None, fx);
+    request(app, id, None, None, fx);
 }
 
-fn request(app: &mut App, id: i64, member: Option<String>, fx: &mut Vec<Effect>) {
+/// Shows in the preview pane the blob a manifest of item `id` links (`member`: a file in
+/// it, when it is an archive), from the inspector.
+pub fn show_linked(
+    app: &mut App,
+    id: i64,
+    blob: LinkedBlob,
+    member: Option<String>,
+    fx: &mut Vec<Effect>,
+) {
+    app.view = PaneView::Preview;
+    app.focus = Focus::Detail;
+    request(app, id, member, Some(blob), fx);
+}
+
+fn request(
+    app: &mut App,
+    id: i64,
+    member: Option<String>,
+    blob: Option<LinkedBlob>,
+    fx: &mut Vec<Effect>,
+) {
     let p = &mut app.preview;
     p.seq += 1;
     if member.is_none() {
@@ -91,6 +125,7 @@ fn request(app: &mut App, id: i64, member: Option<String>, fx: &mut Vec<Effect>)
         seq: p.seq,
         id,
         member,
+        blob,
     };
     p.want = Some(req.clone());
     fx.push(Effect::LoadPreview(req));
@@ -175,11 +210,11 @@ fn open_member(app: &mut App, fx: &mut Vec<Effect>) {
         app.warn(format!("{} is not a file", m.path));
         return;
     }
-    let (Some(id), path) = (app.preview.want.as_ref().map(|w| w.id), m.path.clone()) else {
+    let Some(want) = app.preview.want.clone() else {
         return;
     };
     let sel = app.preview.sel;
-    request(app, id, Some(path), fx);
+    request(app, want.id, Some(m.path.clone()), want.blob, fx);
     app.preview.listing = Some(listing);
     app.preview.sel = sel;
 }

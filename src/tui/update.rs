@@ -178,7 +178,9 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::ManifestLoaded { seq, result } => {
             return inspect::loaded(app, seq, result.map(|v| *v));
         }
-        A::Jumped { sha, item } => return inspect::jumped(app, sha, item.map(|i| *i)),
+        A::Jumped { sha, name, item } => {
+            return inspect::jumped(app, sha, name, item.map(|i| *i), fx);
+        }
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
             app.now = now;

@@ -196,7 +196,7 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             seq: req.seq,
             result: read_manifest(source.cache(), &req).map(Box::new),
         },
-        Effect::FindBlob { sha } => {
+        Effect::FindBlob { sha, name } => {
             let found = source
                 .cache()
                 .registry()
@@ -211,6 +211,7 @@ pub fn run(source: &Source, effect: Effect) -> Action {
                 Ok(id) => Action::Jumped {
                     item: id.and_then(|id| source.cache().get(id).ok()).map(Box::new),
                     sha,
+                    name,
                 },
                 Err(e) => Action::JobFailed(format!("looking up blob {sha}: {e}")),
             }
@@ -317,11 +318,12 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
                         depth: head.depth,
                         kind: head.kind.to_string(),
                         key: match head.kind {
-                            "manifest_ref" => format!("{} (followed)", head.key),
+                            "manifest_ref" => format!("{}{}", head.key, super::inspect::FOLLOWED),
                             _ => head.key,
                         },
                         size: None,
                         sha256: Some(head.sha256),
+                        in_shard: None,
                     });
                 }
                 view.entries += 1;
@@ -331,6 +333,7 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
                     key: located.entry.key().to_string(),
                     size: located.entry.size(),
                     sha256: located.entry.sha256().map(str::to_string),
+                    in_shard: (located.shard.clone()).map(|key| (located.source.clone(), key)),
                 });
             }
             Err(e) => view.errors.push(e.to_string()),
@@ -420,19 +423,31 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
         cancel,
         ..Default::default()
     };
-    let result = cache
-        .get(req.id)
-        .and_then(|item| {
+    let open = |path: &std::path::Path, name: &str| match &req.member {
+        None => cachet::preview::open(path, Some(name), &opts),
+        Some(m) => cachet::preview::member(path, Some(name), m, &opts),
+    };
+    let result = match &req.blob {
+        Some(blob) => (cache.blobs().path(&blob.sha256))
+            .and_then(|path| {
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(cachet::Error::invalid(
+                        format!("blob {}", cachet::key::abbrev(&blob.sha256, 12)),
+                        format!("is missing from the store ({})", path.display()),
+                    ))
+                }
+            })
+            .and_then(|path| open(&path, &blob.name)),
+        None => cache.get(req.id).and_then(|item| {
             let path = cache.content_path(&item)?;
             // The file name, or the URI's last segment: shown, and a format hint.
-            let name = item.file_name();
-            match &req.member {
-                None => cachet::preview::open(&path, Some(name), &opts),
-                Some(m) => cachet::preview::member(&path, Some(name), m, &opts),
-            }
-        })
-        .map(Box::new)
-        .map_err(|e| e.to_string());
+            open(&path, item.file_name())
+        }),
+    }
+    .map(Box::new)
+    .map_err(|e| e.to_string());
     Action::PreviewLoaded {
         seq: req.seq,
         result,

@@ -198,9 +198,16 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
         rows(&h).last().map(|r| r.kind.as_str()),
         Some("manifest_ref")
     );
-    // Entries link blobs no item holds: enter says so.
+    // A blob no item holds is previewed: here the ref's part, a manifest of its own.
     h.keys("<enter>");
-    assert!(h.said().contains("no item holds"));
+    assert_eq!(h.app.view, PaneView::Preview);
+    let shard = h.app.preview.shown.clone().unwrap().unwrap();
+    assert_eq!(shard.name, "shards/shard-00001.tar.gz");
+    assert!(
+        matches!(shard.body, Body::Members { .. }),
+        "{:?}",
+        shard.body
+    );
     // A plain item is not a manifest.
     h.keys("<esc>");
     select(&mut h, 1);
@@ -320,4 +327,47 @@ fn control_characters_in_names_are_shown_and_keep_columns_in_line() {
         "sizes in one column:\n{odd}\n{plain}"
     );
     super::render::line_with(&h, "odd^[]0;title^G.tar");
+}
+
+/// Files a manifest links that no item holds are previewed from the inspector: a loose
+/// one, and one inside a shard archive (only the archive is in the store).
+#[test]
+fn the_inspector_previews_files_only_a_manifest_links() {
+    let mut h = Harness::demo((80, 24));
+    select(&mut h, 20);
+    h.keys("mx");
+    let rows = h.app.inspect.shown.clone().unwrap().unwrap().rows;
+    let at = rows
+        .iter()
+        .position(|r| r.in_shard.is_some())
+        .expect("a file in a shard");
+    let member = rows[at].key.clone();
+    for _ in 0..at {
+        h.keys("j");
+    }
+    // A change elsewhere reads the list again; the inspector keeps its place.
+    h.act(Action::Changed);
+    assert_eq!(h.app.inspect.sel, at);
+    h.keys("<enter>");
+    assert_eq!(h.app.view, PaneView::Preview);
+    let shown = h.app.preview.shown.clone().unwrap().unwrap();
+    assert_eq!(
+        shown.member.as_ref().map(|m| m.path.as_str()),
+        Some(member.as_str())
+    );
+    let Body::Content { content } = &shown.body else {
+        panic!("no content: {:?}", shown.body);
+    };
+    assert!(!matches!(content, Content::Hex { .. }), "{content:?}");
+    // The pane says what it shows: the archive and the file in it.
+    let title = super::render::line_with(&h, "Preview:");
+    assert!(title.contains(&member), "{title}");
+    // The list's selection is the manifest still: the preview stays on the file through a
+    // change (the list is read again).
+    h.act(Action::Changed);
+    let again = h.app.preview.shown.clone().unwrap().unwrap();
+    assert_eq!(
+        again.member.as_ref().map(|m| m.path.as_str()),
+        Some(member.as_str())
+    );
 }
