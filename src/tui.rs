@@ -22,6 +22,8 @@ pub mod inspect;
 pub mod keymap;
 #[path = "tui/list.rs"]
 pub mod list;
+#[path = "tui/marks.rs"]
+pub mod marks;
 #[path = "tui/model.rs"]
 pub mod model;
 #[path = "tui/preview.rs"]

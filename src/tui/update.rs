@@ -1,7 +1,6 @@
 //! [`update`]: the one place the state changes. Actions come from keys, the mouse, the
 //! workers and the clock; what needs I/O goes out as [`Effect`]s.
 
-use cachet::Item;
 use ratatui::layout::Position;
 
 use super::app::{App, Focus, Op, Popup};
@@ -9,6 +8,7 @@ use super::columns;
 use super::filter_bar;
 use super::gc;
 use super::inspect;
+use super::marks;
 use super::model::{ListQuery, Tab, next_sort, sort_title, sort_up};
 use super::preview::{self, PaneView};
 use super::source::all_exact;
@@ -157,7 +157,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             items,
             errors,
             freed,
-        } => return applied(app, op, items, errors, freed, fx),
+        } => return marks::applied(app, op, items, errors, freed, fx),
         A::Copied { text, what } => {
             app.say(format!("copied {what}: {text}"));
             fx.push(Effect::Clipboard(text));
@@ -261,33 +261,10 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         A::OpenFilter => filter_bar::open(app),
         A::FilterCell => filter_bar::add_cell(app, fx),
-        A::ToggleMark => {
-            if let Some(item) = app.list.selected() {
-                let (id, size) = (item.id, item.size.unwrap_or(0));
-                if app.marks.remove(&id).is_none() {
-                    app.marks.insert(id, size);
-                }
-                app.list.step(1);
-            }
-        }
-        A::MarkAll => {
-            app.busy = Some("marking the list…".into());
-            fx.push(Effect::MarkAll(app.list.query.clone()));
-        }
-        A::MarkedAll { query, result } => {
-            app.busy = None;
-            match result {
-                // Marks for a list no longer shown would act on what is not on screen.
-                Ok(_) if query != app.list.query => app.warn("the list changed: nothing marked"),
-                Ok(rows) => {
-                    let n = rows.len();
-                    app.marks.extend(rows);
-                    app.say(format!("marked {} (all of the list)", items_word(n)));
-                }
-                Err(e) => app.warn(e),
-            }
-        }
-        A::Ask(op) => ask(app, op, fx),
+        A::ToggleMark => marks::toggle(app),
+        A::MarkAll => marks::mark_all(app, fx),
+        A::MarkedAll { query, result } => marks::marked_all(app, query, result),
+        A::Ask(op) => marks::ask(app, op, fx),
         A::TogglePin => {
             // Unpin when every target is pinned (as far as the loaded rows tell), else
             // pin; the plan skips the items already so.
@@ -299,7 +276,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                         .or_else(|| app.list.find(*id))
                         .is_some_and(|i| i.pinned)
                 });
-            ask(app, if all_pinned { Op::Unpin } else { Op::Pin }, fx);
+            marks::ask(app, if all_pinned { Op::Unpin } else { Op::Pin }, fx);
         }
         A::Copy { key } => match app.detail_item() {
             Some(item) => fx.push(Effect::CopyOf { id: item.id, key }),
@@ -449,57 +426,12 @@ pub fn requery(app: &mut App, q: ListQuery, fx: &mut Vec<Effect>) {
 }
 
 /// Reads counts and the visible rows again.
-fn refresh(app: &mut App, fx: &mut Vec<Effect>) {
+pub(super) fn refresh(app: &mut App, fx: &mut Vec<Effect>) {
     app.list.reload();
     if let Some(key) = app.detail.key.clone() {
         fx.push(Effect::LoadVersions { key });
     }
     fx.push(count(app, false));
-}
-
-fn ask(app: &mut App, op: Op, fx: &mut Vec<Effect>) {
-    let ids = app.targets();
-    if ids.is_empty() {
-        app.warn(if app.list.is_empty() {
-            "nothing selected"
-        } else {
-            "the row is still loading"
-        });
-        return;
-    }
-    app.busy = Some(format!("checking {}…", items_word(ids.len())));
-    fx.push(Effect::Plan { op, ids });
-}
-
-fn applied(
-    app: &mut App,
-    op: Op,
-    items: Vec<Item>,
-    errors: Vec<String>,
-    freed: u64,
-    fx: &mut Vec<Effect>,
-) {
-    app.busy = None;
-    for item in &items {
-        app.list.update_item(item);
-        app.marks.remove(&item.id);
-        // The version the detail pane shows, and its list of versions, as they are now
-        // (a second `p` on it decided by the old one pinned it again).
-        let detail = &mut app.detail;
-        let shown = detail.shown.iter_mut().chain(detail.versions.iter_mut());
-        for stale in shown.filter(|v| v.id == item.id) {
-            *stale = item.clone();
-        }
-    }
-    let mut text = format!("{} {}", op.done(), items_word(items.len()));
-    if op == Op::Purge {
-        text.push_str(&format!(", freed {}", super::text::size(freed)));
-    }
-    match errors.first() {
-        Some(first) => app.warn(format!("{text}; {} failed: {first}", errors.len())),
-        None => app.say(text),
-    }
-    refresh(app, fx);
 }
 
 /// The pane back on the detail (a preview or inspection is left as its toggle leaves it).
