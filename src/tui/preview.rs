@@ -182,6 +182,13 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         }
         Action::Bottom => mv(p, isize::MAX / 2),
         Action::Enter => open_member(app, fx),
+        // A blob opened from the manifest inspector: back to the inspector, as it was.
+        Action::Back
+            if app.preview.listing.is_none()
+                && app.preview.want.as_ref().is_some_and(|w| w.blob.is_some()) =>
+        {
+            app.view = PaneView::Manifest;
+        }
         Action::Back if app.preview.listing.is_some() => {
             let p = &mut app.preview;
             let listing = p.listing.take();

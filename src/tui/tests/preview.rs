@@ -370,4 +370,9 @@ fn the_inspector_previews_files_only_a_manifest_links() {
         again.member.as_ref().map(|m| m.path.as_str()),
         Some(member.as_str())
     );
+    // esc goes back to the inspector, on the entry it came from.
+    h.keys("<esc>");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    assert_eq!(h.app.focus, Focus::Detail);
+    assert_eq!(h.app.inspect.sel, at);
 }
