@@ -44,6 +44,12 @@ pub fn tail(s: &str, width: usize) -> String {
     out
 }
 
+/// The start of `s` in at most `width` characters, `…` marking the cut: a label says most
+/// at its start. Shown as by [`shown`].
+pub fn head(s: &str, width: usize) -> String {
+    cachet::preview::cut(&shown(s), width)
+}
+
 /// `s` in at most `width` characters, cut in the middle with `…` when longer: a message
 /// naming a path keeps what it says and the path's end (the file's name).
 pub fn middle(s: &str, width: usize) -> String {
@@ -82,6 +88,7 @@ mod tests {
             "copied pa…c/file.bin"
         );
         assert_eq!(middle("abc", 3), "abc");
+        assert_eq!(head("resnet50 weights (epoch 90)", 10), "resnet50 …");
         assert_eq!(middle("abcd", 1), "…");
     }
 }

@@ -355,7 +355,7 @@ fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) 
         }
         (Popup::Confirm(plan), Action::Cancel | Action::Back) => {
             app.popup = None;
-            app.say(format!("{} cancelled", plan.op.verb()));
+            app.say(format!("{} cancelled", plan.op.verb().to_lowercase()));
         }
         (Popup::Help, Action::Back | Action::Cancel | Action::Help) => app.popup = None,
         (Popup::Help, Action::Enter | Action::Confirm) => app.popup = None,

@@ -376,3 +376,18 @@ fn the_inspector_previews_files_only_a_manifest_links() {
     assert_eq!(h.app.focus, Focus::Detail);
     assert_eq!(h.app.inspect.sel, at);
 }
+
+/// A label cut to its column keeps its start (a URI keeps its end, its file name).
+#[test]
+fn labels_are_cut_at_their_end_and_uris_at_their_start() {
+    let h = Harness::demo((52, 24));
+    let screen = super::render::screen(&h);
+    let label = screen
+        .lines()
+        .find(|l| l.contains("resnet"))
+        .expect("the labelled row");
+    assert!(label.contains("resnet50 weig"), "{label}");
+    assert!(!label.contains("…net50"), "{label}");
+    let uri = super::render::line_with(&h, "/weather/daily.csv");
+    assert!(uri.contains('…'), "cut at its start: {uri}");
+}

@@ -238,13 +238,13 @@ fn item_row<'a>(app: &App, item: &'a Item, cols: &[Col], name_w: usize, theme: T
         Col::Id => Cell::from(item.id.to_string()),
         Col::Name => {
             let style = if marked { theme.marked() } else { Style::new() };
-            // Sorted by URI, the column shows what it is sorted by, not labels.
-            let name = if by_uri(app) {
-                &item.uri
-            } else {
-                item.display_name()
+            // Sorted by URI, the column shows what it is sorted by, not labels. A URI's end
+            // (its file name) says most, a label's start.
+            let name = match &item.label {
+                Some(label) if !by_uri(app) => text::head(label, name_w),
+                _ => text::tail(&item.uri, name_w),
             };
-            Cell::from(Line::styled(text::tail(name, name_w), style))
+            Cell::from(Line::styled(name, style))
         }
         Col::Version => Cell::from(item.version.to_string()),
         Col::Status => {

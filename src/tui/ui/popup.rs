@@ -179,6 +179,9 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
     })];
     match plan.op {
         Op::Trash => out.push(Line::from("Nothing is deleted yet: u restores, D purges.")),
+        Op::Restore if plan.ids.len() == 1 => {
+            out.push(Line::from("It goes back to the status it had."))
+        }
         Op::Restore => out.push(Line::from("Each goes back to the status it had.")),
         Op::Purge => {
             out.push(Line::from(format!(
