@@ -177,7 +177,12 @@ pub(crate) fn build(
             json(text, truncated, opts).or_else(|| table::jsonl(text, truncated, opts))
         }
         "jsonl" | "ndjson" => table::jsonl(text, truncated, opts),
-        "csv" => Some(table::delimited(text, ',', truncated, opts)),
+        "csv" => Some(table::delimited(
+            text,
+            table::csv_delimiter(text, truncated),
+            truncated,
+            opts,
+        )),
         "tsv" | "tab" => Some(table::delimited(text, '\t', truncated, opts)),
         _ if starts_json => table::jsonl(text, truncated, opts)
             .filter(|_| text.trim_end().contains('\n'))

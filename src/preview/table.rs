@@ -75,6 +75,21 @@ fn drop_partial(mut recs: Vec<Vec<String>>, text: &str, truncated: bool) -> Vec<
     recs
 }
 
+/// The delimiter of a `.csv` file: the comma, unless its first records split into one
+/// width of two or more columns only at another (`;`, as spreadsheets write CSV where the
+/// comma is the decimal mark; a tab; `|`).
+pub(crate) fn csv_delimiter(text: &str, truncated: bool) -> char {
+    let consistent = |delim: char| {
+        let sample = drop_partial(records(text, delim, SNIFF_RECORDS), text, truncated);
+        let width = sample.first().map_or(0, Vec::len);
+        width >= 2 && sample.iter().all(|r| r.len() == width)
+    };
+    [',', ';', '\t', '|']
+        .into_iter()
+        .find(|&d| consistent(d))
+        .unwrap_or(',')
+}
+
 /// A table from delimited text; the first record is the header.
 pub(crate) fn delimited(
     text: &str,
@@ -229,6 +244,13 @@ mod tests {
     fn csv_quoting() {
         let recs = records("a,\"b,c\",\"d\"\"e\"\n1,\"x\ny\",3\r\n", ',', 10);
         assert_eq!(recs, vec![vec!["a", "b,c", "d\"e"], vec!["1", "x\ny", "3"]]);
+    }
+
+    #[test]
+    fn csv_files_may_be_split_by_semicolons() {
+        assert_eq!(csv_delimiter("a;b;c\n1,5;2;3\n4;5,5;6\n", false), ';');
+        assert_eq!(csv_delimiter("a,b\n1;2,3\n", false), ',');
+        assert_eq!(csv_delimiter("one column\nonly\n", false), ',');
     }
 
     #[test]
