@@ -44,6 +44,16 @@ fn create_show_ls_cat_verify_append_compact_trash() {
 
     let shown = stdout(cachet(&root).args(["manifest", "show", &id]));
     assert!(shown.contains("(dataset, schema 1)"), "{shown}");
+    // `show` says the item is a manifest, and where to look inside.
+    let item = stdout(cachet(&root).args(["show", &id]));
+    assert!(
+        item.contains("manifest     dataset, 3 entries linking"),
+        "{item}"
+    );
+    assert!(
+        item.contains(&format!("(cachet manifest show {id})")),
+        "{item}"
+    );
     assert_eq!(shown.matches("shard ").count(), 3, "{shown}");
     // Expanded, each shard's line stays, as the head of its members, one level out.
     let expanded = stdout(cachet(&root).args(["manifest", "show", &id, "--expand"]));

@@ -240,10 +240,22 @@ pub fn show(g: &Global, a: ItemArg) -> Result<()> {
                     .map(|v| serde_json::json!({"id": v.id, "version": v.version, "status": v.status}))
                     .collect(),
             );
+            if let Some(info) = cache.registry().db().manifest_info(item.id)? {
+                m.insert(
+                    "manifest".into(),
+                    serde_json::json!({
+                        "type": info.manifest_type,
+                        "schema_version": info.schema_version,
+                        "entries": info.entries,
+                        "bytes": info.bytes,
+                    }),
+                );
+            }
         }
         json_line(&mut out, &value)?;
     } else {
-        output::print_item_details(&mut out, &item, &versions)?;
+        let manifest = cache.registry().db().manifest_info(item.id)?;
+        output::print_item_details(&mut out, &item, &versions, manifest.as_ref())?;
     }
     Ok(())
 }

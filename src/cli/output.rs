@@ -195,7 +195,12 @@ impl Table {
 }
 
 /// The detail view of `cachet show`.
-pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) -> io::Result<()> {
+pub fn print_item_details(
+    out: &mut impl Write,
+    item: &Item,
+    versions: &[Item],
+    manifest: Option<&cachet::registry::ManifestInfo>,
+) -> io::Result<()> {
     let now = Utc::now();
     let mut field =
         |name: &str, value: String| writeln!(out, "{name:<13}{}", escape_controls(&value));
@@ -238,6 +243,18 @@ pub fn print_item_details(out: &mut impl Write, item: &Item, versions: &[Item]) 
     )?;
     if item.pinned {
         field("pinned", "yes".to_string())?;
+    }
+    if let Some(m) = manifest {
+        field(
+            "manifest",
+            format!(
+                "{}, {} linking {} (cachet manifest show {})",
+                m.manifest_type,
+                count_of(m.entries, "entry", "entries"),
+                human_size(m.bytes),
+                item.id
+            ),
+        )?;
     }
     if let Some(lease) = &item.lease {
         field(

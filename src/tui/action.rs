@@ -132,6 +132,8 @@ pub enum Action {
     VersionsLoaded {
         key: String,
         items: Vec<Item>,
+        /// What each version that is a manifest is, by id.
+        manifests: Vec<(i64, cachet::registry::ManifestInfo)>,
     },
     Planned(Plan),
     Applied {

@@ -93,6 +93,8 @@ pub struct Detail {
     /// The key whose versions are loaded (or being loaded).
     pub key: Option<String>,
     pub versions: Vec<Item>,
+    /// The versions that are manifests, by id, with what they are.
+    pub manifests: Vec<(i64, cachet::registry::ManifestInfo)>,
     /// A version the user jumped to; `None` shows the list's selection.
     pub shown: Option<Item>,
     /// The selected row among the versions.

@@ -123,8 +123,13 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             }
             return;
         }
-        A::VersionsLoaded { key, items } => {
+        A::VersionsLoaded {
+            key,
+            items,
+            manifests,
+        } => {
             if app.detail.key.as_deref() == Some(key.as_str()) {
+                app.detail.manifests = manifests;
                 let current = app.detail_item().map(|i| i.id);
                 app.detail.sel = items
                     .iter()

@@ -179,7 +179,18 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             }
         }
         Effect::LoadVersions { key } => match source.cache().versions(&key) {
-            Ok(items) => Action::VersionsLoaded { key, items },
+            Ok(items) => {
+                let db = source.cache().registry().db();
+                // A version whose manifest row cannot be read is shown without it.
+                let manifests = (items.iter())
+                    .filter_map(|i| db.manifest_info(i.id).ok().flatten().map(|m| (i.id, m)))
+                    .collect();
+                Action::VersionsLoaded {
+                    key,
+                    items,
+                    manifests,
+                }
+            }
             Err(e) => Action::JobFailed(format!("listing versions: {e}")),
         },
         Effect::Plan { op, ids } => match ops::plan(source.cache(), op, &ids) {

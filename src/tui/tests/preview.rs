@@ -391,3 +391,14 @@ fn labels_are_cut_at_their_end_and_uris_at_their_start() {
     let uri = super::render::line_with(&h, "/weather/daily.csv");
     assert!(uri.contains('…'), "cut at its start: {uri}");
 }
+
+/// The detail pane says when an item is a manifest, and how to look inside.
+#[test]
+fn the_detail_of_a_manifest_says_so() {
+    let mut h = Harness::demo((120, 40));
+    select(&mut h, 20);
+    let line = super::render::line_with(&h, "manifest ");
+    assert!(line.contains("dataset, 4 entries (m inspects)"), "{line}");
+    select(&mut h, 1);
+    assert!(!super::render::screen(&h).contains("(m inspects)"));
+}

@@ -118,6 +118,10 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
         }),
         Span::raw(if item.pinned { "  pinned" } else { "" }),
     ]));
+    // Why it failed (or any note), where the status is.
+    if let Some(note) = &item.note {
+        out.push(field("note", note.clone(), theme));
+    }
     out.push(field("id", item.id.to_string(), theme));
     out.push(field(
         "key",
@@ -141,6 +145,11 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
             theme,
         )),
         None => out.push(field("size", "-".into(), theme)),
+    }
+    if let Some((_, m)) = app.detail.manifests.iter().find(|(id, _)| *id == item.id) {
+        let entries = cachet::units::count_of(m.entries, "entry", "entries");
+        let what = format!("{}, {entries} (m inspects)", m.manifest_type);
+        out.push(field("manifest", what, theme));
     }
     let versions = &app.detail.versions;
     out.push(Line::from(Span::styled(
@@ -219,9 +228,6 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
     }
     if let Some(from) = item.trashed_from {
         out.push(field("trashed", format!("from {from}"), theme));
-    }
-    if let Some(note) = &item.note {
-        out.push(field("note", note.clone(), theme));
     }
     (out, versions_at)
 }
