@@ -1170,3 +1170,27 @@ fn put_notes_an_attribute_of_another_type_than_elsewhere() {
              filters and sorts compare it as bool, apart from them (score:TYPE=VALUE",
         ));
 }
+
+/// A version that is not there says which versions of the key are: one purged reads
+/// differently from a typo.
+#[test]
+fn a_missing_version_names_the_versions_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let v1 = put(root, &["u://x", "-"], "one");
+    put(root, &["u://x", "-"], "two");
+    let key = v1["key"].as_str().unwrap().to_string();
+    let id = v1["id"].to_string();
+    cachet(root).args(["trash", &id]).assert().success();
+    cachet(root)
+        .args(["purge", &id, "--yes"])
+        .assert()
+        .success();
+    cachet(root)
+        .args(["get", &format!("{}@1", &key[..10]), "-o", "-"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "not found: {key}@1 (the key has version 2 only)"
+        )));
+}

@@ -15,9 +15,23 @@ impl Cache {
 
     /// Version `version` of `key`.
     pub fn get_version(&self, key: &str, version: i64) -> Result<Item> {
-        self.db()
-            .version(key, version)?
-            .ok_or_else(|| Error::not_found(format!("{key}@{version}")))
+        if let Some(item) = self.db().version(key, version)? {
+            return Ok(item);
+        }
+        // Which versions there are: a version gone (purged, collected) reads differently
+        // from a typo.
+        let there: Vec<String> = (self.versions(key)?.iter())
+            .map(|v| v.version.to_string())
+            .collect();
+        let what = match there.as_slice() {
+            [] => format!("{key}@{version}"),
+            [one] => format!("{key}@{version} (the key has version {one} only)"),
+            _ => format!(
+                "{key}@{version} (the key has versions {})",
+                there.join(", ")
+            ),
+        };
+        Err(Error::not_found(what))
     }
 
     /// The highest id an item has (0 when there is none).
