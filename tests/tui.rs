@@ -185,7 +185,7 @@ fn changes_by_another_process_show_without_a_key() {
     tui.wait_for("FAILED");
     // Help, then quit with ctrl-c from inside it.
     tui.press("?");
-    tui.wait_for("Keys (esc closes)");
+    tui.wait_for("esc closes)");
     tui.press("\x03");
     tui.wait_exit();
 }
