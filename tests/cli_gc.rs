@@ -172,6 +172,13 @@ fn du_groups_and_names_an_attribute_nothing_has() {
         .stderr(predicate::str::contains(
             "no attribute is named 'projct', so every item falls in one group; did you mean 'project'?",
         ));
+    // Only an attribute can be meant: no built-in name (`note`) is suggested.
+    cachet(root)
+        .args(["du", "--by", "attr:nope"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no attribute is named 'nope'"))
+        .stderr(predicate::str::contains("did you mean").not());
     // A usage error, as any argument that does not parse.
     cachet(root)
         .args(["du", "--by", "owner"])

@@ -22,7 +22,8 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
     } else {
         "the list is in id order"
     };
-    note_unknown(conn, *scope, name, order)
+    // A built-in column sorts too: `sise` may be `size`.
+    note_unknown(conn, *scope, name, order, true)
 }
 
 /// Notes for the attributes in `attrs` whose type is not one the catalogue knows for
@@ -62,16 +63,23 @@ pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>>
 /// A note when no item has an attribute named `name`: `then` says what follows from it
 /// (`every item falls in one group`), and the note what may have been meant.
 pub fn check_attr(conn: &Connection, name: &str, then: &str) -> Result<Option<String>> {
-    note_unknown(conn, Scope::Attr, name, then)
+    // Only an attribute can be meant here.
+    note_unknown(conn, Scope::Attr, name, then, false)
 }
 
 /// The note for `name` of `scope` when the catalogue has no type for it.
-fn note_unknown(conn: &Connection, scope: Scope, name: &str, then: &str) -> Result<Option<String>> {
+fn note_unknown(
+    conn: &Connection,
+    scope: Scope,
+    name: &str,
+    then: &str,
+    builtins: bool,
+) -> Result<Option<String>> {
     let mut cat = Catalogue::new(conn);
     if !cat.types(scope, name)?.is_empty() {
         return Ok(None);
     }
-    unknown_name(&cat, scope, name, then).map(Some)
+    unknown_name(&cat, scope, name, then, builtins).map(Some)
 }
 
 /// A note when a listing's column `name` is neither one of `builtins` nor an attribute

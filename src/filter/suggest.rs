@@ -17,22 +17,24 @@ pub(crate) fn hints(
     for (scope, name, at) in unknown {
         out.push(Notice {
             pos: char_pos(input, *at),
-            message: unknown_name(cat, *scope, name, "it matches nothing")?,
+            message: unknown_name(cat, *scope, name, "it matches nothing", true)?,
         });
     }
     Ok(out)
 }
 
 /// "no attribute is named 'x', so `then`", with what `name` likely meant when there is
-/// such a name.
+/// such a name; with `builtins`, a built-in name may be that (where one could stand
+/// instead: a filter, a sort).
 pub(crate) fn unknown_name(
     cat: &Catalogue<'_>,
     scope: Scope,
     name: &str,
     then: &str,
+    builtins: bool,
 ) -> Result<String> {
     let mut message = format!("no {} is named '{name}', so {then}", scope.noun());
-    if let Some(k) = nearest(cat, scope, name)? {
+    if let Some(k) = nearest(cat, scope, name, builtins)? {
         message.push_str(&format!("; did you mean '{k}'?"));
     }
     Ok(message)
@@ -58,9 +60,14 @@ pub fn is_builtin_name(name: &str) -> bool {
 
 /// What `name`, unknown in `scope`, likely meant: the same name in the other scope
 /// (`param.epoch`, `attr.rows`), else the catalogued name of `scope` nearest to it when
-/// one is near enough to be a typo of it (for an attribute, a built-in name too: `staus`
-/// is `status` misspelt, not an attribute).
-fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<String>> {
+/// one is near enough to be a typo of it (for an attribute, with `builtins`, a built-in
+/// name too: `staus` is `status` misspelt, not an attribute).
+fn nearest(
+    cat: &Catalogue<'_>,
+    scope: Scope,
+    name: &str,
+    builtins: bool,
+) -> Result<Option<String>> {
     let other = match scope {
         Scope::Attr => Scope::Param,
         Scope::Param => Scope::Attr,
@@ -70,8 +77,8 @@ fn nearest(cat: &Catalogue<'_>, scope: Scope, name: &str) -> Result<Option<Strin
     }
     let known = cat.names(scope)?;
     let builtins = match scope {
-        Scope::Attr => &BUILTIN_NAMES[..],
-        Scope::Param => &[],
+        Scope::Attr if builtins => &BUILTIN_NAMES[..],
+        _ => &[],
     };
     let names = known
         .iter()
