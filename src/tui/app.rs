@@ -137,6 +137,8 @@ pub struct App {
     pub preview: PreviewPane,
     pub inspect: InspectPane,
     pub popup: Option<Popup>,
+    /// The gc dialog's settings when it was last closed: it opens with them again.
+    pub gc_chosen: Option<[usize; 6]>,
     /// First line of the help overlay shown (it scrolls when the screen is small).
     pub help_scroll: usize,
     pub message: Option<Message>,
@@ -171,6 +173,7 @@ impl App {
             preview: PreviewPane::default(),
             inspect: InspectPane::default(),
             popup: None,
+            gc_chosen: None,
             help_scroll: 0,
             message: None,
             busy: None,

@@ -110,9 +110,13 @@ impl Default for GcDialog {
     }
 }
 
-/// `gc`: opens the dialog.
+/// `gc`: opens the dialog, with the settings it had when it was last closed.
 pub fn open(app: &mut App) {
-    app.popup = Some(Popup::Gc(Box::default()));
+    let mut dialog = Box::<GcDialog>::default();
+    if let Some(chosen) = app.gc_chosen {
+        dialog.chosen = chosen;
+    }
+    app.popup = Some(Popup::Gc(dialog));
 }
 
 /// Keys while the dialog is open.
@@ -181,6 +185,7 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             dialog.stage = Stage::Choose
         }
         (Stage::Choose | Stage::Report(_), Action::Back | Action::Cancel | Action::Confirm) => {
+            app.gc_chosen = Some(dialog.chosen);
             app.popup = None;
             return;
         }

@@ -174,4 +174,9 @@ fn settings_step_both_ways_and_question_mark_shows_the_keys() {
     assert!(matches!(stage(&h), Stage::Choose), "the dialog stays");
     assert!(!screen(&h).contains("make the plan (nothing is deleted yet)"));
     assert_eq!(chosen(&h), 1, "settings as they were");
+    // Closed and opened again, it keeps its settings.
+    h.keys("<left><esc>");
+    assert!(h.app.popup.is_none());
+    h.keys("gc");
+    assert_eq!(chosen(&h), 0, "as it was left");
 }
