@@ -218,7 +218,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     draw_keys(frame, app, areas.keys, theme);
     if let Some(p) = &app.popup {
-        popup::draw(frame, app, p, area, theme);
+        // Above the status and key lines, which stay in sight (the gc dialog's bottom
+        // border ran across the status line).
+        let bottom = areas.status.map_or(areas.keys.y, |s| s.y.min(areas.keys.y));
+        let above = Rect {
+            height: bottom.saturating_sub(area.y),
+            ..area
+        };
+        // A terminal too small for both: the whole screen, as before.
+        let room = if above.height >= 8 { above } else { area };
+        popup::draw(frame, app, p, room, theme);
     }
 }
 
