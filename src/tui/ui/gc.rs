@@ -83,6 +83,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
                 ("j/k", "move"),
                 ("space", "change"),
                 ("enter", "plan"),
+                ("?", "keys"),
                 ("esc", "close"),
             ]),
         ),
