@@ -51,6 +51,8 @@ pub enum Action {
         query: ListQuery,
         result: Result<Vec<(i64, u64)>, String>,
     },
+    /// Types a value for a setting (`e` in the gc dialog).
+    EditSetting,
     /// A setting one step back (`←` in the gc dialog; `space` and `→` step on).
     StepBack,
     /// Asks the worker for a plan, then a confirmation (`d`, `u`, `D`).

@@ -138,7 +138,7 @@ pub struct App {
     pub inspect: InspectPane,
     pub popup: Option<Popup>,
     /// The gc dialog's settings when it was last closed: it opens with them again.
-    pub gc_chosen: Option<[usize; 6]>,
+    pub gc_chosen: Option<([usize; 6], [Option<String>; 6])>,
     /// First line of the help overlay shown (it scrolls when the screen is small).
     pub help_scroll: usize,
     pub message: Option<Message>,

@@ -69,6 +69,39 @@ pub struct GcDialog {
     pub room: Cell<usize>,
     /// The dialog's keys shown in its place (`?`), over whatever stage it is at.
     pub help: bool,
+    /// A value typed for a setting (`e`: `50GB`, `14d`, `2`), in place of its choices.
+    pub typed: [Option<String>; 6],
+    /// The setting being typed, and why the last value given was refused.
+    pub editing: Option<(tui_input::Input, Option<String>)>,
+}
+
+/// What a value typed for setting `row` gives: `None` for `off`, else its value, or why it
+/// is none ("'x' is not a size like 512, 10MB or 2GiB").
+enum Typed {
+    Off,
+    Duration(Duration),
+    Count(u32),
+    Size(u64),
+}
+
+fn parse_typed(row: usize, text: &str) -> Result<Typed, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Typed::Off);
+    }
+    let name = CHOICES.get(row).map_or("setting", |c| c.name);
+    match row {
+        2 => match text.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(Typed::Count(n)),
+            _ => Err(format!("'{text}' is no count of 1 or more (or off)")),
+        },
+        4 => cachet::units::size(name, text)
+            .map(Typed::Size)
+            .map_err(|e| e.to_string()),
+        _ => cachet::units::duration(name, text)
+            .map(Typed::Duration)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 impl GcDialog {
@@ -81,11 +114,50 @@ impl GcDialog {
             scroll: 0,
             room: Cell::new(1),
             help: false,
+            typed: Default::default(),
+            editing: None,
         }
     }
 
-    /// The policy the choices make.
+    /// The policy the choices make (a typed value in place of its row's choice).
     pub fn policy(&self) -> GcPolicy {
+        let mut policy = self.chosen_policy();
+        for (row, text) in self.typed.iter().enumerate() {
+            let Some(typed) = text.as_deref().and_then(|t| parse_typed(row, t).ok()) else {
+                continue;
+            };
+            let duration = match typed {
+                Typed::Duration(d) => Some(d),
+                _ => None,
+            };
+            match (row, typed) {
+                (0, _) => policy.trash = duration,
+                (1, _) => policy.stale = duration,
+                (2, Typed::Count(n)) => policy.keep_last = Some(n),
+                (2, _) => policy.keep_last = None,
+                (3, _) => policy.max_age = duration,
+                (4, Typed::Size(n)) => policy.max_size = Some(n),
+                (4, _) => policy.max_size = None,
+                (_, Typed::Off) => policy.orphans = false,
+                (_, _) => {
+                    policy.orphans = true;
+                    policy.grace = duration.unwrap_or(policy.grace);
+                }
+            }
+        }
+        policy
+    }
+
+    /// What the row being typed shows: the typed value, or the choice.
+    pub fn shown(&self, row: usize) -> &str {
+        match &self.typed[row] {
+            Some(text) => text,
+            None => CHOICES[row].options[self.chosen[row].min(CHOICES[row].options.len() - 1)],
+        }
+    }
+
+    /// The policy of the choices alone.
+    fn chosen_policy(&self) -> GcPolicy {
         let c = self.chosen;
         let days = |n: u64| Duration::from_secs(n * DAY);
         GcPolicy {
@@ -113,8 +185,9 @@ impl Default for GcDialog {
 /// `gc`: opens the dialog, with the settings it had when it was last closed.
 pub fn open(app: &mut App) {
     let mut dialog = Box::<GcDialog>::default();
-    if let Some(chosen) = app.gc_chosen {
-        dialog.chosen = chosen;
+    if let Some((chosen, typed)) = &app.gc_chosen {
+        dialog.chosen = *chosen;
+        dialog.typed = typed.clone();
     }
     app.popup = Some(Popup::Gc(dialog));
 }
@@ -130,6 +203,43 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             app.quit = true;
             return;
         }
+        (Stage::Choose, Action::Edit(request)) if dialog.editing.is_some() => {
+            if let Some((input, error)) = &mut dialog.editing {
+                input.handle(request);
+                *error = None;
+            }
+        }
+        (Stage::Choose, Action::Confirm) if dialog.editing.is_some() => {
+            if let Some((input, error)) = &mut dialog.editing {
+                let text = input.value().trim().to_string();
+                match parse_typed(dialog.cursor, &text) {
+                    Ok(Typed::Off) => {
+                        dialog.typed[dialog.cursor] = None;
+                        dialog.chosen[dialog.cursor] = 0;
+                        dialog.editing = None;
+                    }
+                    Ok(_) => {
+                        dialog.typed[dialog.cursor] = Some(text);
+                        dialog.editing = None;
+                    }
+                    Err(why) => *error = Some(why),
+                }
+            }
+        }
+        (Stage::Choose, Action::Back | Action::Cancel) if dialog.editing.is_some() => {
+            dialog.editing = None;
+        }
+        (_, _) if dialog.editing.is_some() => {}
+        (Stage::Choose, Action::EditSetting) => {
+            let value = dialog.shown(dialog.cursor).to_string();
+            // A choice's words are no value to edit: start from what it means.
+            let start = if dialog.typed[dialog.cursor].is_some() {
+                value
+            } else {
+                String::new()
+            };
+            dialog.editing = Some((tui_input::Input::new(start), None));
+        }
         (_, Action::Help) => dialog.help = !dialog.help,
         // The keys shown: any key that would go back closes them, the dialog stays.
         (_, Action::Back | Action::Cancel) if dialog.help => dialog.help = false,
@@ -141,10 +251,12 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
         (Stage::Choose, Action::ToggleMark | Action::Enter) => {
             let n = CHOICES[dialog.cursor].options.len();
             dialog.chosen[dialog.cursor] = (dialog.chosen[dialog.cursor] + 1) % n;
+            dialog.typed[dialog.cursor] = None;
         }
         (Stage::Choose, Action::StepBack) => {
             let n = CHOICES[dialog.cursor].options.len();
             dialog.chosen[dialog.cursor] = (dialog.chosen[dialog.cursor] + n - 1) % n;
+            dialog.typed[dialog.cursor] = None;
         }
         (Stage::Choose, Action::Confirm) => {
             fx.push(Effect::PlanGc(Box::new(dialog.policy())));
@@ -185,7 +297,7 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             dialog.stage = Stage::Choose
         }
         (Stage::Choose | Stage::Report(_), Action::Back | Action::Cancel | Action::Confirm) => {
-            app.gc_chosen = Some(dialog.chosen);
+            app.gc_chosen = Some((dialog.chosen, dialog.typed.clone()));
             app.popup = None;
             return;
         }

@@ -202,6 +202,7 @@ pub const COLUMNS_HELP: &[HelpLine] = &[
 pub const GC_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "choose a policy"),
     ("space →/←", "change its setting (← steps back)"),
+    ("e", "type its value: 50GB, 14d, 2, off (enter takes it)"),
     ("enter", "make the plan (nothing is deleted yet)"),
     ("j/k PgDn/PgUp g/G", "scroll the plan (space: a page down)"),
     ("y", "apply the plan shown"),
@@ -211,12 +212,27 @@ pub const GC_HELP: &[HelpLine] = &[
 
 fn gc_key(dialog: &GcDialog, code: KeyCode) -> Option<Action> {
     let choosing = matches!(dialog.stage, Stage::Choose);
+    if choosing && dialog.editing.is_some() {
+        return Some(match code {
+            KeyCode::Enter => Action::Confirm,
+            KeyCode::Esc => Action::Back,
+            KeyCode::Char(c) => Action::Edit(InputRequest::InsertChar(c)),
+            KeyCode::Backspace => Action::Edit(InputRequest::DeletePrevChar),
+            KeyCode::Delete => Action::Edit(InputRequest::DeleteNextChar),
+            KeyCode::Left => Action::Edit(InputRequest::GoToPrevChar),
+            KeyCode::Right => Action::Edit(InputRequest::GoToNextChar),
+            KeyCode::Home => Action::Edit(InputRequest::GoToStart),
+            KeyCode::End => Action::Edit(InputRequest::GoToEnd),
+            _ => return None,
+        });
+    }
     let planned = matches!(dialog.stage, Stage::Plan(_));
     Some(match code {
         KeyCode::Char('j') | KeyCode::Down if choosing => Action::Down,
         KeyCode::Char('k') | KeyCode::Up if choosing => Action::Up,
         KeyCode::Char(' ') | KeyCode::Right if choosing => Action::ToggleMark,
         KeyCode::Left if choosing => Action::StepBack,
+        KeyCode::Char('e') if choosing => Action::EditSetting,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Enter | KeyCode::Char('p') if choosing => Action::Confirm,
         KeyCode::Char('y') if planned => Action::Confirm,

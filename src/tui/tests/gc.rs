@@ -180,3 +180,74 @@ fn settings_step_both_ways_and_question_mark_shows_the_keys() {
     h.keys("gc");
     assert_eq!(chosen(&h), 0, "as it was left");
 }
+
+/// `e` types a setting's value (any size or age, not only the choices): a bad one is
+/// refused where it is typed, `off` turns the setting off, and the plan follows.
+#[test]
+fn settings_can_be_typed() {
+    let mut h = Harness::demo((80, 24));
+    h.keys("gc");
+    let dialog = |h: &Harness| match &h.app.popup {
+        Some(Popup::Gc(d)) => d.clone(),
+        other => panic!("no gc dialog: {other:?}"),
+    };
+    // Shrink the cache to: a size of one's own.
+    h.keys("jjjj");
+    h.keys("e");
+    assert!(dialog(&h).editing.is_some());
+    for c in "lots".chars() {
+        h.keys(&c.to_string());
+    }
+    h.keys("<enter>");
+    assert!(
+        screen(&h).contains("'lots' is not a size"),
+        "{}",
+        screen(&h)
+    );
+    assert!(dialog(&h).editing.is_some(), "still typing");
+    for _ in 0.."lots".len() {
+        h.keys("<backspace>");
+    }
+    for c in "3KiB".chars() {
+        h.keys(&c.to_string());
+    }
+    h.keys("<enter>");
+    let d = dialog(&h);
+    assert!(d.editing.is_none());
+    assert_eq!(d.typed[4].as_deref(), Some("3KiB"));
+    assert_eq!(d.policy().max_size, Some(3 * 1024));
+    assert!(screen(&h).contains("[3KiB]"), "{}", screen(&h));
+    // Keep the newest versions: 2 per key, typed; then off again.
+    h.keys("kke2<enter>");
+    assert_eq!(dialog(&h).policy().keep_last, Some(2));
+    // Typed again, the value stands in the field to be edited.
+    h.keys("e");
+    assert_eq!(
+        dialog(&h)
+            .editing
+            .map(|(input, _)| input.value().to_string()),
+        Some("2".into())
+    );
+    h.keys("<backspace>");
+    for c in "off".chars() {
+        h.keys(&c.to_string());
+    }
+    h.keys("<enter>");
+    assert_eq!(dialog(&h).policy().keep_last, None);
+    assert_eq!(dialog(&h).chosen[2], 0);
+    // esc leaves a value being typed as it was.
+    h.keys("e9<esc>");
+    assert_eq!(dialog(&h).policy().keep_last, None);
+    assert!(matches!(stage(&h), Stage::Choose), "the dialog stays");
+    // The plan is made with the typed cap: it evicts down to 3 KiB.
+    h.keys("<enter>");
+    let Stage::Plan(plan) = stage(&h) else {
+        panic!("no plan: {:?}", stage(&h));
+    };
+    assert_eq!(plan.policy.max_size, Some(3 * 1024));
+    assert!(
+        plan.items
+            .iter()
+            .any(|i| i.reason == cachet::gc::Reason::MaxSize)
+    );
+}

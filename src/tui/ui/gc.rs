@@ -83,6 +83,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
                 ("j/k", "move"),
                 ("space", "change"),
                 ("enter", "plan"),
+                ("e", "type"),
                 ("?", "keys"),
                 ("esc", "close"),
             ]),
@@ -163,8 +164,23 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let value = c.options[dialog.chosen[i]];
-            let style = if dialog.chosen[i] == 0 {
+            let editing = dialog.editing.as_ref().filter(|_| i == dialog.cursor);
+            let value = match editing {
+                // The text as typed, the cursor a bar in it.
+                Some((input, _)) => {
+                    let mut text = input.value().to_string();
+                    let at = text
+                        .char_indices()
+                        .nth(input.visual_cursor())
+                        .map_or(text.len(), |(at, _)| at);
+                    text.insert(at, '▏');
+                    text
+                }
+                None => text::shown(dialog.shown(i)).into_owned(),
+            };
+            let style = if editing.is_some() {
+                theme.key()
+            } else if dialog.chosen[i] == 0 && dialog.typed[i].is_none() {
                 theme.dim()
             } else {
                 theme.marked()
@@ -184,10 +200,17 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
         })
         .collect();
     out.push(Line::from(""));
-    out.push(Line::from(Span::styled(
-        "Pinned items, and what pinned manifests link to, are never collected.",
-        theme.dim(),
-    )));
+    match &dialog.editing {
+        Some((_, Some(why))) => out.push(Line::from(Span::styled(why.clone(), theme.error()))),
+        Some((_, None)) => out.push(Line::from(Span::styled(
+            "type a value (50GB, 14d, 2) or off; enter takes it, esc leaves it",
+            theme.dim(),
+        ))),
+        None => out.push(Line::from(Span::styled(
+            "Pinned items, and what pinned manifests link to, are never collected.",
+            theme.dim(),
+        ))),
+    }
     out
 }
 
