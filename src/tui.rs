@@ -94,6 +94,18 @@ pub fn run(root: &Path) -> Result<()> {
             (size.width, size.height),
         );
         app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        // The gc dialog starts from the configured policy, as `cachet gc` does.
+        let configured = cachet::config::path()
+            .map(|path| cachet::config::load(&path).and_then(|c| c.gc.policy()))
+            .transpose();
+        match configured {
+            Ok(Some(policy)) => {
+                let dialog = gc::GcDialog::from_policy(&policy);
+                app.gc_chosen = Some((dialog.chosen, dialog.typed));
+            }
+            Ok(None) => {}
+            Err(e) => app.warn(format!("config: {e} (gc starts from the built-in policy)")),
+        }
         workers.dispatch(update::start(&mut app));
         loop {
             terminal

@@ -40,6 +40,8 @@ impl Tui {
         }
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        // The tests' own configuration (none, unless a test writes it), never the user's.
+        cmd.env("CACHET_CONFIG", root.join("test-config.toml"));
         let child = pty.slave.spawn_command(cmd).expect("spawn cachet");
         // Only the child keeps the slave open, so its exit ends our reads.
         drop(pty.slave);
@@ -347,4 +349,32 @@ fn quitting_leaves_no_write_ahead_log_behind() {
     tui.wait_exit();
     assert!(!wal.exists(), "the log stayed behind");
     assert!(!dir.path().join("registry.sqlite-shm").exists());
+}
+
+/// The gc dialog starts from the configured policy, as `cachet gc` does: a setting none of
+/// its choices means comes in typed.
+#[test]
+fn the_gc_dialog_starts_from_the_configuration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(small_cache(dir.path()));
+    std::fs::write(
+        dir.path().join("test-config.toml"),
+        "[gc]\nkeep_last = 3\nmax_size = \"50GiB\"\norphans = false\n",
+    )
+    .expect("config");
+    let mut tui = Tui::start(dir.path(), &[], 100, 24);
+    tui.wait_for("part-1.csv");
+    tui.press("gc");
+    tui.wait_all(&["[3 per key]", "[50GiB]"]);
+    let orphans = tui.text();
+    let line = orphans
+        .lines()
+        .find(|l| l.contains("orphan blobs"))
+        .expect("the orphans row");
+    assert!(line.contains("[off]"), "{line}");
+    tui.press("\x1b");
+    // The rows the dialog stood over: it is gone, and q is a key of its own, not alt-q.
+    tui.wait_for("part-3.csv");
+    tui.press("q");
+    tui.wait_exit();
 }

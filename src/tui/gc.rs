@@ -84,6 +84,48 @@ enum Typed {
     Size(u64),
 }
 
+/// Setting `row` of `policy` as it would be typed (`off`, `14d`, `50GiB`, `2`).
+fn setting(policy: &GcPolicy, row: usize) -> String {
+    let age = |d: Option<Duration>| d.map_or("off".to_string(), written_duration);
+    match row {
+        0 => age(policy.trash),
+        1 => age(policy.stale),
+        2 => policy.keep_last.map_or("off".into(), |n| n.to_string()),
+        3 => age(policy.max_age),
+        4 => policy.max_size.map_or("off".into(), written_size),
+        _ if policy.orphans => written_duration(policy.grace),
+        _ => "off".into(),
+    }
+}
+
+/// A duration in the largest unit that counts it whole (`90s`, `2h`, `14d`).
+fn written_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let unit = [(7 * 86_400, "w"), (86_400, "d"), (3600, "h"), (60, "m")]
+        .into_iter()
+        .find(|&(n, _)| secs > 0 && secs.is_multiple_of(n));
+    match unit {
+        Some((n, name)) => format!("{}{name}", secs / n),
+        None => format!("{secs}s"),
+    }
+}
+
+/// A size in the largest binary unit that counts it whole (`50GiB`, `1536KiB`, `100`).
+fn written_size(bytes: u64) -> String {
+    let unit = [
+        (1u64 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ]
+    .into_iter()
+    .find(|&(n, _)| bytes > 0 && bytes.is_multiple_of(n));
+    match unit {
+        Some((n, name)) => format!("{}{name}", bytes / n),
+        None => bytes.to_string(),
+    }
+}
+
 fn parse_typed(row: usize, text: &str) -> Result<Typed, String> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("off") {
@@ -146,6 +188,27 @@ impl GcDialog {
             }
         }
         policy
+    }
+
+    /// The dialog set to `policy` (the configured one): each setting on the choice that
+    /// means the same, else typed.
+    pub fn from_policy(policy: &GcPolicy) -> GcDialog {
+        let mut dialog = GcDialog::new();
+        for (row, choice) in CHOICES.iter().enumerate() {
+            let same = |d: &GcDialog| setting(&d.chosen_policy(), row) == setting(policy, row);
+            let preset = (0..choice.options.len()).find(|&k| {
+                dialog.chosen[row] = k;
+                same(&dialog)
+            });
+            match preset {
+                Some(k) => dialog.chosen[row] = k,
+                None => {
+                    dialog.chosen[row] = 0;
+                    dialog.typed[row] = Some(setting(policy, row));
+                }
+            }
+        }
+        dialog
     }
 
     /// What the row being typed shows: the typed value, or the choice.
@@ -345,5 +408,57 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     if changed {
         fx.push(super::update::count(app, false));
         app.list.reload();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cachet::gc::GcPolicy;
+
+    use super::GcDialog;
+
+    /// A configured policy comes into the dialog as it is: on the choices where they mean
+    /// the same, typed where none does.
+    #[test]
+    fn the_dialog_takes_a_configured_policy_as_it_is() {
+        let day = Duration::from_secs(86_400);
+        let policies = [
+            GcPolicy::default(),
+            GcPolicy::none(),
+            GcPolicy {
+                trash: Some(day * 3),
+                stale: Some(Duration::from_secs(90)),
+                keep_last: Some(4),
+                max_age: Some(day * 14),
+                max_size: Some(50 << 30),
+                orphans: true,
+                grace: Duration::from_secs(1800),
+            },
+            GcPolicy {
+                max_size: Some(1_000_000),
+                orphans: false,
+                ..GcPolicy::default()
+            },
+        ];
+        for policy in policies {
+            let dialog = GcDialog::from_policy(&policy);
+            let mut expected = policy.clone();
+            if !expected.orphans {
+                // Without orphans, the grace says nothing.
+                expected.grace = dialog.policy().grace;
+            }
+            assert_eq!(dialog.policy(), expected, "{dialog:?}");
+        }
+        let typed = GcDialog::from_policy(&GcPolicy {
+            max_size: Some(50 << 30),
+            max_age: Some(Duration::from_secs(86_400 * 14)),
+            ..GcPolicy::default()
+        });
+        assert_eq!(typed.typed[4].as_deref(), Some("50GiB"));
+        assert_eq!(typed.typed[3].as_deref(), Some("2w"));
+        assert_eq!(typed.typed[0], None, "the choice 'all of it'");
+        assert_eq!(typed.chosen[0], 1);
     }
 }
