@@ -119,7 +119,8 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
         (Some(Popup::Columns(_)), _) => {
             &[("space", "show/hide"), ("enter", "apply"), ("esc", "close")]
         }
-        (Some(_), _) => &[("esc", "close"), ("q", "quit")],
+        // In the help and the gc dialog, q closes them, as esc does: ctrl-c quits.
+        (Some(_), _) => &[("esc q", "close"), ("^c", "quit")],
         _ if app.filter.editing => &[
             ("enter", "keep"),
             ("esc", "cancel"),
