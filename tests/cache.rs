@@ -732,6 +732,8 @@ fn purge_frees_counts_only_trashed_items() {
         "the READY one keeps the blob"
     );
     assert_eq!(frees(&[&trashed]), 0);
+    // Listed twice, it is still one holder: the READY one keeps the blob.
+    assert_eq!(frees(&[&trashed, &trashed]), 0);
     let ready = cache.trash(ready.id).unwrap();
     assert_eq!(frees(&[&ready, &trashed]), 4);
 }

@@ -277,19 +277,20 @@ impl Db<'_> {
             .map_err(self.err("checking blob references"))
     }
 
-    /// Whether an item other than `ids` points at the blob `sha256`, as its content or
-    /// through its links (in capitals too, as [`Db::blob_referenced`] counts them). Stops
-    /// at the first: an empty blob may have a hundred thousand holders.
-    pub fn blob_held_besides(&self, sha256: &str, ids: &[i64]) -> Result<bool> {
-        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    /// Whether more than `n` rows hold the blob `sha256`: items whose content it is, and
+    /// manifests' links to it (in capitals too, as [`Db::blob_referenced`] counts them).
+    /// Stops at the row past `n`: an empty blob may have a hundred thousand holders.
+    pub fn blob_held_by_more_than(&self, sha256: &str, n: u64) -> Result<bool> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
         self.conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items WHERE sha256 IN (?1, upper(?1))
-                                 AND id NOT IN (SELECT value FROM json_each(?2)))
-                     OR EXISTS (SELECT 1 FROM links WHERE sha256 IN (?1, upper(?1))
-                                 AND item_id NOT IN (SELECT value FROM json_each(?2)))",
+                "SELECT count(*) > ?2 FROM (
+                     SELECT 1 FROM items WHERE sha256 IN (?1, upper(?1))
+                     UNION ALL
+                     SELECT 1 FROM links WHERE sha256 IN (?1, upper(?1))
+                     LIMIT ?2 + 1)",
             )
-            .and_then(|mut st| st.query_row(params![sha256, ids], |r| r.get(0)))
+            .and_then(|mut st| st.query_row(params![sha256, n], |r| r.get(0)))
             .map_err(self.err("finding what holds a blob"))
     }
 
