@@ -80,7 +80,8 @@ pub fn run(root: &Path) -> Result<()> {
         cancel: None,
         root: root.to_path_buf(),
         out: tx.clone(),
-        threads: vec![previewer, watcher],
+        previewer,
+        watcher,
         watching,
     };
 
@@ -144,17 +145,19 @@ struct Workers {
     /// For jobs that get a thread of their own (gc).
     root: std::path::PathBuf,
     out: Sender<Msg>,
-    /// Threads to wait for on closing, besides the queues' own.
-    threads: Vec<std::thread::JoinHandle<()>>,
-    /// Dropped, it stops the watch on the registry.
+    /// The preview thread, and the watch on the registry (which `watching`, dropped,
+    /// stops): to wait for on closing, besides the queues' threads.
+    previewer: std::thread::JoinHandle<()>,
+    watcher: std::thread::JoinHandle<()>,
     watching: Sender<()>,
 }
 
 impl Workers {
-    /// Stops what runs and waits for every thread that holds a connection to the registry
-    /// to end, so that the last to close removes SQLite's `-wal` and `-shm` files (they
-    /// stayed behind when the process ended with the connections open). A gc being
-    /// applied is not waited for: quitting ends it, and a gc can be run again.
+    /// Stops what runs, drops what waits, and waits for every thread that holds a
+    /// connection to the registry to end, so that the last to close removes SQLite's
+    /// `-wal` and `-shm` files (they stayed behind when the process ended with the
+    /// connections open). The watch goes first: a read-only connection closing last
+    /// would leave them. (The browser does not quit while a gc is being applied.)
     fn close(self) {
         if let Some(flag) = &self.cancel {
             flag.store(true, Ordering::Relaxed);
@@ -163,13 +166,16 @@ impl Workers {
             queries,
             counts,
             previews,
-            threads,
+            previewer,
+            watcher,
             watching,
             ..
         } = self;
-        drop((previews, watching));
+        drop(watching);
+        let _ = watcher.join();
+        drop(previews);
         let queues = [queries.close(), counts.close()];
-        for thread in queues.into_iter().flatten().chain(threads) {
+        for thread in queues.into_iter().flatten().chain([previewer]) {
             let _ = thread.join();
         }
     }

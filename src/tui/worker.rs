@@ -16,7 +16,7 @@ mod running;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,6 +42,8 @@ pub struct Queue<T> {
     supersedes: fn(&Effect, &T) -> bool,
     /// The worker, to be waited for when the browser closes (so its connection closes).
     thread: Option<JoinHandle<()>>,
+    /// Raised when the browser closes: the worker runs nothing more of what it was sent.
+    closing: Arc<AtomicBool>,
 }
 
 impl<T> Queue<T> {
@@ -51,8 +53,10 @@ impl<T> Queue<T> {
         self.tx.send(effect).is_ok()
     }
 
-    /// Stops the running job, and lets the worker end once it has (its queue closes).
+    /// Stops the running job and drops what waits, and lets the worker end once it has
+    /// (its queue closes).
     pub fn close(self) -> Option<JoinHandle<()>> {
+        self.closing.store(true, Ordering::Relaxed);
         self.running.stop_if(|_| true);
         self.thread
     }
@@ -63,6 +67,8 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
     let (tx, rx) = std::sync::mpsc::channel();
     let filters = Running::default();
     let running = filters.clone();
+    let closing = Arc::new(AtomicBool::new(false));
+    let stop = closing.clone();
     let thread = std::thread::spawn(move || {
         let source = match Cache::open(&root) {
             Ok(cache) => Source::new(cache),
@@ -75,20 +81,27 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
             }
         };
         running.attach(source.cache().registry().db().conn.get_interrupt_handle());
-        serve(&source, &rx, &out, &running);
+        serve(&source, &rx, &out, &running, &stop);
     });
     Queue {
         tx,
         running: filters,
         supersedes: |effect, &seq| matches!(effect, Effect::Filter(r) if r.seq > seq),
         thread: Some(thread),
+        closing,
     }
 }
 
 /// Filters typed faster than this apart wait this long for the next keystroke.
 const DEBOUNCE: Duration = Duration::from_millis(25);
 
-fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>, filters: &Running<u64>) {
+fn serve(
+    source: &Source,
+    rx: &Receiver<Effect>,
+    out: &Sender<Msg>,
+    filters: &Running<u64>,
+    closing: &AtomicBool,
+) {
     let mut last_filter: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -107,6 +120,9 @@ fn serve(source: &Source, rx: &Receiver<Effect>, out: &Sender<Msg>, filters: &Ru
             last_filter = Some(Instant::now());
         }
         for effect in thin(batch) {
+            if closing.load(Ordering::Relaxed) {
+                return;
+            }
             let action = match &effect {
                 Effect::Filter(req) => filters.run(req.seq, || run(source, effect)),
                 _ => Some(run(source, effect)),
@@ -360,6 +376,8 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
     let (tx, rx) = std::sync::mpsc::channel::<Effect>();
     let counting = Running::default();
     let running = counting.clone();
+    let closing = Arc::new(AtomicBool::new(false));
+    let stop = closing.clone();
     let thread = std::thread::spawn(move || {
         let source = match Cache::open(&root) {
             Ok(cache) => Source::new(cache),
@@ -375,6 +393,9 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
             let Some(effect) = std::iter::once(first).chain(rx.try_iter()).last() else {
                 continue;
             };
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
             let tag = match &effect {
                 Effect::Count { filter, .. } => filter.as_str().to_string(),
                 _ => String::new(),
@@ -392,6 +413,7 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
         running: counting,
         supersedes: |effect, filter| matches!(effect, Effect::Count { filter: new, .. } if new.as_str() != filter),
         thread: Some(thread),
+        closing,
     }
 }
 
