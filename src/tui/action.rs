@@ -107,6 +107,8 @@ pub enum Action {
         sha: String,
         /// The entry's key.
         name: String,
+        /// The inspector's request the entry was in (see [`Effect::FindBlob`]).
+        seq: u64,
         item: Option<Box<Item>>,
     },
     ColumnsLoaded(Vec<(String, String)>),
@@ -191,6 +193,8 @@ pub enum Effect {
         sha: String,
         /// The entry's key, to preview the blob by when no item holds it.
         name: String,
+        /// The inspector's request it was found in: an answer for another is dropped.
+        seq: u64,
     },
     PlanGc(Box<GcPolicy>),
     /// Every row of a list, to be marked.

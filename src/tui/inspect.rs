@@ -113,13 +113,22 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<ManifestView, String>) {
     }
 }
 
-/// The item holding an entry's blob arrived: the detail pane shows it.
 /// What the key of a followed ref's row ends with.
 pub const FOLLOWED: &str = " (followed)";
 
 /// The item found holding a blob an entry links: shown in the detail pane. When none
-/// holds it (a dataset's file, a shard archive), the blob itself is previewed.
-pub fn jumped(app: &mut App, sha: String, name: String, item: Option<Item>, fx: &mut Vec<Effect>) {
+/// holds it (a dataset's file, a shard archive), the blob itself is previewed. An answer
+/// for entries no longer shown (another manifest, or the inspector left) is dropped.
+pub fn jumped(
+    app: &mut App,
+    (sha, name, seq): (String, String, u64),
+    item: Option<Item>,
+    fx: &mut Vec<Effect>,
+) {
+    let current = app.inspect.want.as_ref().is_some_and(|w| w.seq == seq);
+    if !current || app.view != PaneView::Manifest {
+        return;
+    }
     match item {
         Some(item) => {
             app.say(format!(
@@ -214,6 +223,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
                 ) => fx.push(Effect::FindBlob {
                     sha,
                     name: key.trim_end_matches(FOLLOWED).to_string(),
+                    seq: app.inspect.seq,
                 }),
                 _ => app.warn("this entry links no blob"),
             }

@@ -103,6 +103,9 @@ pub fn show_linked(
 ) {
     app.view = PaneView::Preview;
     app.focus = Focus::Detail;
+    // Nothing of an archive listed before: `esc` goes back to the inspector from here.
+    app.preview.listing = None;
+    app.preview.sel = 0;
     request(app, id, member, Some(blob), fx);
 }
 
@@ -188,6 +191,11 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
                 && app.preview.want.as_ref().is_some_and(|w| w.blob.is_some()) =>
         {
             app.view = PaneView::Manifest;
+            // The blob is done with: the next `v` previews the item, as after `v` back.
+            app.preview = PreviewPane {
+                seq: app.preview.seq,
+                ..PreviewPane::default()
+            };
         }
         Action::Back if app.preview.listing.is_some() => {
             let p = &mut app.preview;

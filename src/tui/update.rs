@@ -183,8 +183,13 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::ManifestLoaded { seq, result } => {
             return inspect::loaded(app, seq, result.map(|v| *v));
         }
-        A::Jumped { sha, name, item } => {
-            return inspect::jumped(app, sha, name, item.map(|i| *i), fx);
+        A::Jumped {
+            sha,
+            name,
+            seq,
+            item,
+        } => {
+            return inspect::jumped(app, (sha, name, seq), item.map(|i| *i), fx);
         }
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {

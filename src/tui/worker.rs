@@ -223,7 +223,7 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             seq: req.seq,
             result: read_manifest(source.cache(), &req).map(Box::new),
         },
-        Effect::FindBlob { sha, name } => {
+        Effect::FindBlob { sha, name, seq } => {
             let found = source
                 .cache()
                 .registry()
@@ -239,6 +239,7 @@ pub fn run(source: &Source, effect: Effect) -> Action {
                     item: id.and_then(|id| source.cache().get(id).ok()).map(Box::new),
                     sha,
                     name,
+                    seq,
                 },
                 Err(e) => Action::JobFailed(format!("looking up blob {sha}: {e}")),
             }

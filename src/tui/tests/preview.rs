@@ -375,6 +375,11 @@ fn the_inspector_previews_files_only_a_manifest_links() {
     assert_eq!(h.app.view, PaneView::Manifest);
     assert_eq!(h.app.focus, Focus::Detail);
     assert_eq!(h.app.inspect.sel, at);
+    // v then previews the manifest item itself, not the blob seen last.
+    h.keys("v");
+    assert_eq!(h.app.view, PaneView::Preview);
+    let own = h.app.preview.want.clone().expect("a preview");
+    assert_eq!((own.id, own.blob, own.member), (20, None, None));
 }
 
 /// A label cut to its column keeps its start (a URI keeps its end, its file name).
@@ -401,4 +406,69 @@ fn the_detail_of_a_manifest_says_so() {
     assert!(line.contains("dataset, 4 entries (m inspects)"), "{line}");
     select(&mut h, 1);
     assert!(!super::render::screen(&h).contains("(m inspects)"));
+}
+
+/// A file in a shard opened from the inspector after a member of another archive was
+/// open: `esc` goes back to the inspector, not to that other archive's listing.
+#[test]
+fn a_shard_file_opened_after_a_listing_goes_back_to_the_inspector() {
+    let mut h = Harness::demo((80, 24));
+    select(&mut h, 20);
+    h.keys("mx");
+    // The first shard's archive, as a listing; a member of it opened.
+    h.keys("<enter>");
+    assert!(h.app.preview.members() > 0, "a listing");
+    h.keys("<enter>");
+    assert!(h.app.preview.listing.is_some(), "a member open");
+    // Back to the inspector with m, and a file of the second shard opened from there.
+    h.keys("m");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    let rows = h.app.inspect.shown.clone().unwrap().unwrap().rows;
+    let at = (rows.iter())
+        .position(|r| {
+            r.in_shard
+                .as_ref()
+                .is_some_and(|(_, key)| key.contains("00002"))
+        })
+        .expect("a file of the second shard");
+    h.keys("gg");
+    for _ in 0..at {
+        h.keys("j");
+    }
+    h.keys("<enter>");
+    assert!(
+        h.app.preview.listing.is_none(),
+        "no listing of the first archive"
+    );
+    h.keys("<esc>");
+    assert_eq!(h.app.view, PaneView::Manifest);
+}
+
+/// Where an entry's blob is (`enter` in the inspector) comes back later: an answer for an
+/// inspector left, or for another manifest's entries, is dropped.
+#[test]
+fn a_late_answer_for_an_entry_is_dropped() {
+    let mut h = Harness::demo((80, 24));
+    select(&mut h, 20);
+    h.keys("m");
+    let seq = h.app.inspect.seq;
+    let answer = |seq| Action::Jumped {
+        sha: "ab".repeat(32),
+        name: "x.txt".into(),
+        seq,
+        item: None,
+    };
+    // Left for the detail before it came.
+    h.keys("m");
+    assert_eq!(h.app.view, PaneView::Detail);
+    h.act(answer(seq));
+    assert_eq!(h.app.view, PaneView::Detail);
+    // Back in an inspector read again since: the old answer is not for it.
+    h.keys("m");
+    assert!(h.app.inspect.seq > seq);
+    h.act(answer(seq));
+    assert_eq!(h.app.view, PaneView::Manifest);
+    // Its own answer opens the blob.
+    h.act(answer(h.app.inspect.seq));
+    assert_eq!(h.app.view, PaneView::Preview);
 }
