@@ -737,3 +737,21 @@ fn purge_frees_counts_only_trashed_items() {
     let ready = cache.trash(ready.id).unwrap();
     assert_eq!(frees(&[&ready, &trashed]), 4);
 }
+
+/// A version not there names the key's versions, in few words when there are many.
+#[test]
+fn a_missing_version_names_the_versions_in_few_words() {
+    let (_d, cache) = cache();
+    let mut key = String::new();
+    for i in 0..10 {
+        key = cache
+            .put_bytes(&new("many"), format!("{i}").as_bytes())
+            .unwrap()
+            .key;
+    }
+    let err = cache.get_version(&key, 99).unwrap_err().to_string();
+    assert!(err.contains("(the key has 10 versions, 1 to 10)"), "{err}");
+    let one = cache.put_bytes(&new("one"), b"x").unwrap();
+    let err = cache.get_version(&one.key, 2).unwrap_err().to_string();
+    assert!(err.contains("(the key has version 1 only)"), "{err}");
+}

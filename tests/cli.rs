@@ -1147,8 +1147,8 @@ fn put_notes_an_attribute_of_another_type_than_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     put(root, &["u://a", "-", "--attr", "score=0.5"], "a");
-    let note = "attribute 'score' is float on other items, and 'high' is text: filters and \
-                sorts compare it as text, apart from them (score:float=VALUE gives the type)";
+    let note = "attribute 'score' has been float so far, and 'high' is text: filters and \
+                sorts compare it as text, apart from the others (score:float=VALUE gives the type)";
     cachet(root)
         .args(["put", "u://b", "-", "--attr", "score=high"])
         .write_stdin("b")
@@ -1166,8 +1166,8 @@ fn put_notes_an_attribute_of_another_type_than_elsewhere() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "attribute 'score' is int or float or text on other items, and 'true' is bool: \
-             filters and sorts compare it as bool, apart from them (score:TYPE=VALUE",
+            "attribute 'score' has been int or float or text so far, and 'true' is bool: \
+             filters and sorts compare it as bool, apart from the others (score:TYPE=VALUE",
         ));
 }
 

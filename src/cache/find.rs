@@ -19,19 +19,24 @@ impl Cache {
             return Ok(item);
         }
         // Which versions there are: a version gone (purged, collected) reads differently
-        // from a typo.
-        let there: Vec<String> = (self.versions(key)?.iter())
-            .map(|v| v.version.to_string())
-            .collect();
-        let what = match there.as_slice() {
-            [] => format!("{key}@{version}"),
-            [one] => format!("{key}@{version} (the key has version {one} only)"),
-            _ => format!(
-                "{key}@{version} (the key has versions {})",
-                there.join(", ")
+        // from a typo. Only the numbers, a few of them; the plain answer if even those
+        // cannot be read.
+        let there = self.db().version_numbers(key).unwrap_or_default();
+        let listed = match there.as_slice() {
+            [] => String::new(),
+            [one] => format!(" (the key has version {one} only)"),
+            few if few.len() <= 8 => {
+                let few: Vec<String> = few.iter().map(i64::to_string).collect();
+                format!(" (the key has versions {})", few.join(", "))
+            }
+            many => format!(
+                " (the key has {} versions, {} to {})",
+                many.len(),
+                many[0],
+                many[many.len() - 1]
             ),
         };
-        Err(Error::not_found(what))
+        Err(Error::not_found(format!("{key}@{version}{listed}")))
     }
 
     /// The highest id an item has (0 when there is none).

@@ -52,9 +52,9 @@ pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>>
         let known: Vec<String> = known.iter().map(AttrType::to_string).collect();
         let known = known.join(" or ");
         notes.push(format!(
-            "attribute '{name}' is {known} on other items, and '{value}' is {kind}: filters \
-             and sorts compare it as {kind}, apart from them ({name}:{hint}=VALUE gives the \
-             type)"
+            "attribute '{name}' has been {known} so far, and '{value}' is {kind}: filters \
+             and sorts compare it as {kind}, apart from the others ({name}:{hint}=VALUE \
+             gives the type)"
         ));
     }
     Ok(notes)

@@ -277,6 +277,17 @@ impl Db<'_> {
             .map_err(self.err("checking blob references"))
     }
 
+    /// The version numbers `key` has, ascending.
+    pub fn version_numbers(&self, key: &str) -> Result<Vec<i64>> {
+        self.conn
+            .prepare_cached("SELECT version FROM items WHERE key = ?1 ORDER BY version")
+            .and_then(|mut st| {
+                st.query_map([key], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(self.err("listing versions"))
+    }
+
     /// Whether more than `n` rows hold the blob `sha256`: items whose content it is, and
     /// manifests' links to it (in capitals too, as [`Db::blob_referenced`] counts them).
     /// Stops at the row past `n`: an empty blob may have a hundred thousand holders.

@@ -75,8 +75,7 @@ pub struct GcDialog {
     pub editing: Option<(tui_input::Input, Option<String>)>,
 }
 
-/// What a value typed for setting `row` gives: `None` for `off`, else its value, or why it
-/// is none ("'x' is not a size like 512, 10MB or 2GiB").
+/// What a value typed for a setting means: `off`, or a value of the setting's kind.
 enum Typed {
     Off,
     Duration(Duration),
@@ -110,13 +109,18 @@ fn written_duration(d: Duration) -> String {
     }
 }
 
-/// A size in the largest binary unit that counts it whole (`50GiB`, `1536KiB`, `100`).
+/// A size in the largest unit that counts it whole, binary first (`50GiB`, `50GB`,
+/// `1536KiB`, `100`).
 fn written_size(bytes: u64) -> String {
     let unit = [
         (1u64 << 40, "TiB"),
         (1 << 30, "GiB"),
+        (1_000_000_000_000, "TB"),
+        (1_000_000_000, "GB"),
         (1 << 20, "MiB"),
+        (1_000_000, "MB"),
         (1 << 10, "KiB"),
+        (1000, "KB"),
     ]
     .into_iter()
     .find(|&(n, _)| bytes > 0 && bytes.is_multiple_of(n));
@@ -126,6 +130,8 @@ fn written_size(bytes: u64) -> String {
     }
 }
 
+/// The value typed for setting `row`, or why it is none ("'x' is not a size like 512,
+/// 10MB or 2GiB").
 fn parse_typed(row: usize, text: &str) -> Result<Typed, String> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("off") {
@@ -293,20 +299,21 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             dialog.editing = None;
         }
         (_, _) if dialog.editing.is_some() => {}
-        (Stage::Choose, Action::EditSetting) => {
-            let value = dialog.shown(dialog.cursor).to_string();
-            // A choice's words are no value to edit: start from what it means.
-            let start = if dialog.typed[dialog.cursor].is_some() {
-                value
-            } else {
-                String::new()
-            };
-            dialog.editing = Some((tui_input::Input::new(start), None));
-        }
         (_, Action::Help) => dialog.help = !dialog.help,
         // The keys shown: any key that would go back closes them, the dialog stays.
         (_, Action::Back | Action::Cancel) if dialog.help => dialog.help = false,
         (_, _) if dialog.help => {}
+        (Stage::Choose, Action::EditSetting) => {
+            let row = dialog.cursor;
+            // A choice's words are no value to edit: what it means is (`older than 7d`
+            // is `7d`); off is an empty field.
+            let start = match &dialog.typed[row] {
+                Some(text) => text.clone(),
+                None if dialog.chosen[row] == 0 => String::new(),
+                None => setting(&dialog.chosen_policy(), row),
+            };
+            dialog.editing = Some((tui_input::Input::new(start), None));
+        }
         (Stage::Choose, Action::Down) => dialog.cursor = (dialog.cursor + 1) % CHOICES.len(),
         (Stage::Choose, Action::Up) => {
             dialog.cursor = (dialog.cursor + CHOICES.len() - 1) % CHOICES.len()
@@ -322,8 +329,24 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             dialog.typed[dialog.cursor] = None;
         }
         (Stage::Choose, Action::Confirm) => {
-            fx.push(Effect::PlanGc(Box::new(dialog.policy())));
-            dialog.stage = Stage::Planning;
+            // A typed value that does not hold (a configured `keep_last = 0`) is shown
+            // where it is, with why, rather than planned without.
+            let bad = (dialog.typed.iter().enumerate()).find_map(|(row, text)| {
+                let text = text.as_deref()?;
+                parse_typed(row, text)
+                    .err()
+                    .map(|why| (row, text.to_string(), why))
+            });
+            match bad {
+                Some((row, text, why)) => {
+                    dialog.cursor = row;
+                    dialog.editing = Some((tui_input::Input::new(text), Some(why)));
+                }
+                None => {
+                    fx.push(Effect::PlanGc(Box::new(dialog.policy())));
+                    dialog.stage = Stage::Planning;
+                }
+            }
         }
         (
             Stage::Plan(plan),
@@ -441,6 +464,10 @@ mod tests {
                 orphans: false,
                 ..GcPolicy::default()
             },
+            GcPolicy {
+                max_size: Some(50_000_000_000),
+                ..GcPolicy::default()
+            },
         ];
         for policy in policies {
             let dialog = GcDialog::from_policy(&policy);
@@ -460,5 +487,41 @@ mod tests {
         assert_eq!(typed.typed[3].as_deref(), Some("2w"));
         assert_eq!(typed.typed[0], None, "the choice 'all of it'");
         assert_eq!(typed.chosen[0], 1);
+        let decimal = GcDialog::from_policy(&GcPolicy {
+            max_size: Some(50_000_000_000),
+            ..GcPolicy::default()
+        });
+        assert_eq!(decimal.typed[4].as_deref(), Some("50GB"));
+    }
+
+    /// A configured value the dialog cannot plan with (keep none) stops the plan at it,
+    /// with why: planned without it, the plan would do what nobody asked.
+    #[test]
+    fn a_bad_configured_value_is_shown_not_skipped() {
+        let mut app = crate::tui::app::App::new("/cache", chrono::Utc::now(), (80, 24));
+        let dialog = GcDialog::from_policy(&GcPolicy {
+            keep_last: Some(0),
+            ..GcPolicy::default()
+        });
+        let mut fx = Vec::new();
+        super::key(
+            &mut app,
+            Box::new(dialog),
+            crate::tui::update::Action::Confirm,
+            &mut fx,
+        );
+        assert!(fx.is_empty(), "nothing planned: {fx:?}");
+        let Some(crate::tui::app::Popup::Gc(dialog)) = &app.popup else {
+            panic!("no dialog");
+        };
+        assert_eq!(dialog.cursor, 2);
+        let (input, why) = dialog.editing.as_ref().expect("the value, to mend");
+        assert_eq!(input.value(), "0");
+        assert!(
+            why.as_deref()
+                .unwrap_or("")
+                .contains("no count of 1 or more"),
+            "{why:?}"
+        );
     }
 }

@@ -119,6 +119,9 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
         (Some(Popup::Columns(_)), _) => {
             &[("space", "show/hide"), ("enter", "apply"), ("esc", "close")]
         }
+        (Some(Popup::Gc(d)), _) if d.editing.is_some() => {
+            &[("enter", "take it"), ("esc", "leave it"), ("^u", "clear")]
+        }
         // In the help and the gc dialog, q closes them, as esc does: ctrl-c quits.
         (Some(_), _) => &[("esc q", "close"), ("^c", "quit")],
         _ if app.filter.editing => &[
@@ -211,9 +214,19 @@ pub const GC_HELP: &[HelpLine] = &[
     ("esc", "back / close"),
 ];
 
-fn gc_key(dialog: &GcDialog, code: KeyCode) -> Option<Action> {
+fn gc_key(dialog: &GcDialog, key: &KeyEvent) -> Option<Action> {
+    let code = key.code;
     let choosing = matches!(dialog.stage, Stage::Choose);
     if choosing && dialog.editing.is_some() {
+        // As in the filter bar: ^u clears the field, ^w deletes a word; other
+        // control keys type nothing.
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            return match code {
+                KeyCode::Char('u') => Some(Action::Edit(InputRequest::DeleteLine)),
+                KeyCode::Char('w') => Some(Action::Edit(InputRequest::DeletePrevWord)),
+                _ => None,
+            };
+        }
         return Some(match code {
             KeyCode::Enter => Action::Confirm,
             KeyCode::Esc => Action::Back,
@@ -282,7 +295,7 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         return Some(Action::Quit);
     }
     if let Some(Popup::Gc(dialog)) = &app.popup {
-        return gc_key(dialog, key.code);
+        return gc_key(dialog, key);
     }
     if let Some(Popup::Columns(_)) = &app.popup {
         return Some(match key.code {

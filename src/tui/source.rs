@@ -155,14 +155,14 @@ impl Source {
             .collect())
     }
 
-    /// Every row of the list `query` shows, in id order, with its size (0 for none): at
-    /// most `cap`, else `Err` with how many there are at least (one more than `cap`).
+    /// Every row of the list `query` shows, in id order, with its size (0 for none); `None`
+    /// when there are more than `cap`.
     pub fn rows_and_sizes(
         &self,
         query: &ListQuery,
         cap: usize,
         now: DateTime<Utc>,
-    ) -> Result<std::result::Result<Vec<(i64, u64)>, usize>> {
+    ) -> Result<Option<Vec<(i64, u64)>>> {
         let by_id = ListQuery {
             sort: Default::default(),
             ..query.clone()
@@ -173,7 +173,7 @@ impl Source {
             let page = self.page(&by_id, after.as_ref(), 5000, now)?;
             ids.extend(&page.ids);
             if ids.len() > cap {
-                return Ok(Err(ids.len()));
+                return Ok(None);
             }
             match page.next {
                 Some(next) if !page.ids.is_empty() => after = Some(next),
@@ -190,7 +190,7 @@ impl Source {
                 rows.push((id, u64::try_from(bytes).unwrap_or(0)));
             }
         }
-        Ok(Ok(rows))
+        Ok(Some(rows))
     }
 
     /// The items with these ids, in order, and why those whose rows cannot be read (a

@@ -200,7 +200,6 @@ impl Harness {
                     "home" => KeyCode::Home,
                     "left" => KeyCode::Left,
                     "right" => KeyCode::Right,
-                    "backspace" => KeyCode::Backspace,
                     other => panic!("unknown key <{other}>"),
                 };
                 (code, end + 2)

@@ -246,8 +246,8 @@ pub fn run(source: &Source, effect: Effect) -> Action {
         }
         Effect::MarkAll(query) => {
             let result = match source.rows_and_sizes(&query, MARK_ALL_CAP, Utc::now()) {
-                Ok(Ok(rows)) => Ok(rows),
-                Ok(Err(_)) => Err(format!(
+                Ok(Some(rows)) => Ok(rows),
+                Ok(None) => Err(format!(
                     "over {MARK_ALL_CAP} rows, not marked: narrow the filter, or use the CLI \
                      (cachet trash FILTER)"
                 )),

@@ -170,6 +170,12 @@ fn settings_step_both_ways_and_question_mark_shows_the_keys() {
     assert_eq!(chosen(&h), 1);
     h.keys("?");
     assert!(screen(&h).contains("make the plan (nothing is deleted yet)"));
+    // Under the keys, no setting is typed out of sight.
+    h.keys("e");
+    match &h.app.popup {
+        Some(Popup::Gc(d)) => assert!(d.editing.is_none() && d.help),
+        other => panic!("no gc dialog: {other:?}"),
+    }
     h.keys("<esc>");
     assert!(matches!(stage(&h), Stage::Choose), "the dialog stays");
     assert!(!screen(&h).contains("make the plan (nothing is deleted yet)"));
@@ -206,7 +212,7 @@ fn settings_can_be_typed() {
     );
     assert!(dialog(&h).editing.is_some(), "still typing");
     for _ in 0.."lots".len() {
-        h.keys("<backspace>");
+        h.keys("<bs>");
     }
     for c in "3KiB".chars() {
         h.keys(&c.to_string());
@@ -228,7 +234,12 @@ fn settings_can_be_typed() {
             .map(|(input, _)| input.value().to_string()),
         Some("2".into())
     );
-    h.keys("<backspace>");
+    // ^u clears the field, as in the filter bar (it typed a u).
+    h.keys("<c-u>");
+    let field = dialog(&h)
+        .editing
+        .map(|(input, _)| input.value().to_string());
+    assert_eq!(field.as_deref(), Some(""));
     for c in "off".chars() {
         h.keys(&c.to_string());
     }

@@ -183,9 +183,9 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
     )));
     for (name, value) in &item.attrs {
         out.push(Line::from(vec![
-            Span::raw(format!("  {name} ")),
+            Span::raw(format!("  {} ", text::shown(name))),
             Span::styled(format!("{} ", value.kind()), theme.dim()),
-            Span::raw(value.to_string()),
+            Span::raw(text::shown(&value.to_string()).into_owned()),
         ]));
     }
     if let Some(sha) = &item.sha256 {

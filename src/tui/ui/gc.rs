@@ -77,6 +77,10 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
         return;
     }
     let (lines, footer) = match &dialog.stage {
+        Stage::Choose if dialog.editing.is_some() => (
+            choose(dialog, inner.width, theme),
+            keys(&[("enter", "take it"), ("esc", "leave it")]),
+        ),
         Stage::Choose => (
             choose(dialog, inner.width, theme),
             keys(&[
@@ -203,7 +207,7 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
     match &dialog.editing {
         Some((_, Some(why))) => out.push(Line::from(Span::styled(why.clone(), theme.error()))),
         Some((_, None)) => out.push(Line::from(Span::styled(
-            "type a value (50GB, 14d, 2) or off; enter takes it, esc leaves it",
+            "a size (50GB), an age (14d), a count (2), or off",
             theme.dim(),
         ))),
         None => out.push(Line::from(Span::styled(
