@@ -192,6 +192,32 @@ fn verify_fails_on_altered_shards_and_show_reports_bad_lines() {
         .stderr(predicate::str::contains(":2: invalid JSON"));
 }
 
+/// A key twice in a `--from` file names two contents for one path (a reader would only
+/// ever find the first): refused, at the second line, naming the first.
+#[test]
+fn a_key_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let entries = dir.path().join("twice.ndjson");
+    fs::write(
+        &entries,
+        "{\"kind\":\"file\",\"key\":\"x.txt\",\"path\":\"twice.ndjson\"}\n\
+         {\"kind\":\"file\",\"key\":\"y.txt\",\"path\":\"twice.ndjson\"}\n\
+         {\"kind\":\"file\",\"key\":\"x.txt\",\"path\":\"twice.ndjson\"}\n",
+    )
+    .unwrap();
+    cachet(&root)
+        .args(["manifest", "create", "--from", entries.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("twice.ndjson:3:")
+                .and(predicate::str::contains("key 'x.txt' is on line 1 already")),
+        );
+    let ls = stdout(cachet(&root).args(["ls", "--json"]));
+    assert!(ls.is_empty(), "no manifest: {ls}");
+}
+
 #[test]
 fn traversal_keys_are_refused() {
     let dir = tempfile::tempdir().unwrap();

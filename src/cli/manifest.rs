@@ -1,5 +1,6 @@
 //! `cachet manifest …`: create, show, ls, cat, verify, append, compact, trash.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -249,6 +250,9 @@ fn read_entry_lines(file: &Path) -> Result<Vec<cachet::Result<Entry>>> {
         )
     };
     let mut out = Vec::new();
+    // The line each key is on: a key twice names two contents for one path, and a reader
+    // would only ever find the first.
+    let mut keys: HashMap<String, u64> = HashMap::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", file.display()))?;
         if line.trim().is_empty() {
@@ -260,6 +264,13 @@ fn read_entry_lines(file: &Path) -> Result<Vec<cachet::Result<Entry>>> {
             message,
         };
         let mut entry = Entry::parse(&line).map_err(bad)?;
+        let keyed = !matches!(entry, Entry::Unknown { .. });
+        if let Some(first) = keyed
+            .then(|| keys.insert(entry.key().to_string(), i as u64 + 1))
+            .flatten()
+        {
+            return Err(bad(format!("key '{}' is on line {first} already", entry.key())).into());
+        }
         if let Entry::File(f) = &mut entry
             && let Some(serde_json::Value::String(p)) = f.extra.get("path")
         {
