@@ -125,10 +125,13 @@ pub fn jumped(
     item: Option<Item>,
     fx: &mut Vec<Effect>,
 ) {
-    let current = app.inspect.want.as_ref().is_some_and(|w| w.seq == seq);
-    if !current || app.view != PaneView::Manifest {
+    let manifest = (app.inspect.want.as_ref()).filter(|w| w.seq == seq);
+    let Some(id) = manifest
+        .map(|w| w.id)
+        .filter(|_| app.view == PaneView::Manifest)
+    else {
         return;
-    }
+    };
     match item {
         Some(item) => {
             app.say(format!(
@@ -139,13 +142,7 @@ pub fn jumped(
             app.detail.shown = Some(item);
             app.view = PaneView::Detail;
         }
-        None => match app.inspect.want.as_ref().map(|w| w.id) {
-            Some(id) => preview::show_linked(app, id, LinkedBlob { sha256: sha, name }, None, fx),
-            None => app.warn(format!(
-                "no item holds blob {} (it is linked by manifests only)",
-                cachet::key::abbrev(&sha, 12)
-            )),
-        },
+        None => preview::show_linked(app, id, LinkedBlob { sha256: sha, name }, None, fx),
     }
 }
 
@@ -202,17 +199,13 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
             match (row, manifest) {
                 // A file in a shard: previewed inside the archive.
                 (
-                    Some(
-                        r @ EntryRow {
-                            in_shard: Some(_), ..
-                        },
-                    ),
+                    Some(EntryRow {
+                        in_shard: Some((sha256, name)),
+                        key,
+                        ..
+                    }),
                     Some(id),
-                ) => {
-                    let (sha256, name) = r.in_shard.unwrap_or_default();
-                    let blob = LinkedBlob { sha256, name };
-                    preview::show_linked(app, id, blob, Some(r.key), fx);
-                }
+                ) => preview::show_linked(app, id, LinkedBlob { sha256, name }, Some(key), fx),
                 (
                     Some(EntryRow {
                         sha256: Some(sha),

@@ -56,6 +56,14 @@ pub struct PreviewPane {
 }
 
 impl PreviewPane {
+    /// Nothing shown nor wanted; the sequence goes on, so that a late result is dropped.
+    fn clear(&mut self) {
+        *self = PreviewPane {
+            seq: self.seq,
+            ..PreviewPane::default()
+        };
+    }
+
     pub fn loading(&self) -> bool {
         self.want.is_some() && self.shown.is_none()
     }
@@ -149,10 +157,7 @@ pub fn toggle(app: &mut App) {
     };
     if app.view == PaneView::Detail {
         // A later switch back previews the item selected then.
-        app.preview = PreviewPane {
-            seq: app.preview.seq,
-            ..PreviewPane::default()
-        };
+        app.preview.clear();
     }
 }
 
@@ -192,10 +197,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         {
             app.view = PaneView::Manifest;
             // The blob is done with: the next `v` previews the item, as after `v` back.
-            app.preview = PreviewPane {
-                seq: app.preview.seq,
-                ..PreviewPane::default()
-            };
+            app.preview.clear();
         }
         Action::Back if app.preview.listing.is_some() => {
             let p = &mut app.preview;
