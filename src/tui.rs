@@ -175,7 +175,7 @@ impl Workers {
         let _ = watcher.join();
         drop(previews);
         let queues = [queries.close(), counts.close()];
-        for thread in queues.into_iter().flatten().chain([previewer]) {
+        for thread in queues.into_iter().chain([previewer]) {
             let _ = thread.join();
         }
     }

@@ -167,27 +167,28 @@ impl Source {
             sort: Default::default(),
             ..query.clone()
         };
-        let mut ids = Vec::new();
+        // Each page's sizes in one query as it comes (one per id took a query each).
+        let mut sizes = self.conn().prepare_cached(
+            "SELECT id, coalesce(size, 0) FROM items
+             WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )?;
+        let mut rows = Vec::new();
         let mut after = None;
         loop {
             let page = self.page(&by_id, after.as_ref(), 5000, now)?;
-            ids.extend(&page.ids);
-            if ids.len() > cap {
+            if rows.len() + page.ids.len() > cap {
                 return Ok(None);
+            }
+            // An item gone since it was listed is not marked.
+            let ids = serde_json::to_string(&page.ids)?;
+            let read = sizes.query_map([ids], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))?;
+            for row in read {
+                let (id, bytes) = row?;
+                rows.push((id, u64::try_from(bytes).unwrap_or(0)));
             }
             match page.next {
                 Some(next) if !page.ids.is_empty() => after = Some(next),
                 _ => break,
-            }
-        }
-        let mut size = self
-            .conn()
-            .prepare_cached("SELECT coalesce(size, 0) FROM items WHERE id = ?1")?;
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            // Gone since it was listed: not marked.
-            if let Ok(bytes) = size.query_row([id], |r| r.get::<_, i64>(0)) {
-                rows.push((id, u64::try_from(bytes).unwrap_or(0)));
             }
         }
         Ok(Some(rows))

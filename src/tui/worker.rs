@@ -41,7 +41,7 @@ pub struct Queue<T> {
     /// Whether an effect just sent makes the running job, tagged `T`, pointless.
     supersedes: fn(&Effect, &T) -> bool,
     /// The worker, to be waited for when the browser closes (so its connection closes).
-    thread: Option<JoinHandle<()>>,
+    thread: JoinHandle<()>,
     /// Raised when the browser closes: the worker runs nothing more of what it was sent.
     closing: Arc<AtomicBool>,
 }
@@ -55,7 +55,7 @@ impl<T> Queue<T> {
 
     /// Stops the running job and drops what waits, and lets the worker end once it has
     /// (its queue closes).
-    pub fn close(self) -> Option<JoinHandle<()>> {
+    pub fn close(self) -> JoinHandle<()> {
         self.closing.store(true, Ordering::Relaxed);
         self.running.stop_if(|_| true);
         self.thread
@@ -87,7 +87,7 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
         tx,
         running: filters,
         supersedes: |effect, &seq| matches!(effect, Effect::Filter(r) if r.seq > seq),
-        thread: Some(thread),
+        thread,
         closing,
     }
 }
@@ -413,7 +413,7 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
         tx,
         running: counting,
         supersedes: |effect, filter| matches!(effect, Effect::Count { filter: new, .. } if new.as_str() != filter),
-        thread: Some(thread),
+        thread,
         closing,
     }
 }
