@@ -229,6 +229,7 @@ pub fn show(g: &Global, a: ItemArg) -> Result<()> {
     let cache = g.open()?;
     let item = cache.resolve(&a.item, false)?;
     let versions = cache.versions(&item.key)?;
+    let manifest = cache.registry().db().manifest_info(item.id)?;
     let mut out = io::stdout().lock();
     if g.json {
         let mut value = item.to_json();
@@ -240,7 +241,7 @@ pub fn show(g: &Global, a: ItemArg) -> Result<()> {
                     .map(|v| serde_json::json!({"id": v.id, "version": v.version, "status": v.status}))
                     .collect(),
             );
-            if let Some(info) = cache.registry().db().manifest_info(item.id)? {
+            if let Some(info) = &manifest {
                 m.insert(
                     "manifest".into(),
                     serde_json::json!({
@@ -254,7 +255,6 @@ pub fn show(g: &Global, a: ItemArg) -> Result<()> {
         }
         json_line(&mut out, &value)?;
     } else {
-        let manifest = cache.registry().db().manifest_info(item.id)?;
         output::print_item_details(&mut out, &item, &versions, manifest.as_ref())?;
     }
     Ok(())

@@ -27,10 +27,11 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
 }
 
 /// Notes for the attributes in `attrs` whose type is not one the catalogue knows for
-/// their name (`score` is a float on other items, and this one says `high`): stored as
-/// given, such a value is compared as its own type, apart from the others' (`score>0.5`
-/// compares text as text), which is rarely what was meant. (An int where floats are, or the other way round, is a number all the
-/// same: no note.) Ask before the attributes are written, as they are catalogued then.
+/// their name (`score` has been a float, and this one says `high`): stored as given, such
+/// a value is compared as its own type, apart from the others' (`score>0.5` compares text
+/// as text), which is rarely what was meant. An int where floats are, or the other way
+/// round, is a number all the same: no note. Ask before the attributes are written, as
+/// they are catalogued then.
 pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>> {
     let number = |t: AttrType| matches!(t, AttrType::Int | AttrType::Float);
     let mut cat = Catalogue::new(conn);

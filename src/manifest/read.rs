@@ -324,7 +324,7 @@ impl Iterator for Entries<'_> {
                 },
             };
             if let Entry::File(f) = &located.entry
-                && located.entry.is_descriptor()
+                && super::entry_is_descriptor(f)
             {
                 // A part or a shard written by a newer cachet is refused, as a root is, and
                 // nothing more of it is read: its lines may mean what this build cannot know.
