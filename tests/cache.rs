@@ -755,3 +755,24 @@ fn a_missing_version_names_the_versions_in_few_words() {
     let err = cache.get_version(&one.key, 2).unwrap_err().to_string();
     assert!(err.contains("(the key has version 1 only)"), "{err}");
 }
+
+/// A digest written in capitals names the same blob as in lower case (as deletes read
+/// it): usage counts that blob once on disk.
+#[test]
+fn usage_counts_a_blob_named_in_capitals_once() {
+    let (dir, cache) = cache();
+    let a = cache.put_bytes(&new("a"), b"twelve bytes").unwrap();
+    cache.put_bytes(&new("b"), b"twelve bytes").unwrap();
+    drop(cache);
+    rusqlite::Connection::open(dir.path().join("cache/registry.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE items SET sha256 = upper(sha256) WHERE id = ?1",
+            [a.id],
+        )
+        .unwrap();
+    let cache = Cache::open(dir.path().join("cache")).unwrap();
+    let totals = cache.usage_totals().unwrap();
+    assert_eq!(totals.logical_bytes, 24);
+    assert_eq!(totals.stored_bytes, 12, "one blob, spelt two ways");
+}

@@ -1,6 +1,6 @@
 //! Disk usage: totals and breakdowns by status, key or an attribute's values.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 use serde::Serialize;
@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Cache;
 use crate::attr::{AttrType, AttrValue};
 use crate::error::Result;
-use crate::key::decode_digest;
+use crate::key::{blob_digest, decode_digest};
 
 /// How [`Cache::usage`] groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,8 @@ impl Cache {
             else {
                 continue;
             };
-            match decode_digest(sha.as_bytes()) {
+            // Named as deletes name blobs (in capitals too): one blob, counted once.
+            match blob_digest(sha).and_then(|sha| decode_digest(sha.as_bytes())) {
                 Some(digest) => digests.push((digest, size)),
                 None => {
                     let max = others.entry(sha.to_owned()).or_default();
@@ -102,13 +103,18 @@ impl Cache {
             .prepare("SELECT sha256, max(size) FROM links GROUP BY sha256")
             .map_err(&fail)?;
         let mut rows = st.query([]).map_err(&fail)?;
+        let mut linked = HashSet::new();
         let mut total = 0i64;
         while let Some(r) = rows.next().map_err(&fail)? {
-            let sha: String = r.get(0).map_err(&fail)?;
-            let Some(digest) = decode_digest(sha.as_bytes()) else {
+            let raw: String = r.get(0).map_err(&fail)?;
+            let Some(sha) = blob_digest(&raw) else {
                 continue; // names no blob
             };
-            if held.binary_search_by(|(d, _)| d.cmp(&digest)).is_ok() {
+            let Some(digest) = decode_digest(sha.as_bytes()) else {
+                continue;
+            };
+            // Held by an item, or counted already under another spelling.
+            if held.binary_search_by(|(d, _)| d.cmp(&digest)).is_ok() || !linked.insert(digest) {
                 continue;
             }
             let size = match r.get::<_, Option<i64>>(1).map_err(&fail)? {
