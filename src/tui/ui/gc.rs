@@ -59,20 +59,8 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
     if dialog.help {
         let [body, foot] =
             Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-        let kw = keymap::GC_HELP
-            .iter()
-            .map(|(k, _)| k.chars().count())
-            .max()
-            .unwrap_or(4);
-        let lines: Vec<Line> = (keymap::GC_HELP.iter())
-            .map(|(k, what)| {
-                Line::from(vec![
-                    Span::styled(format!("{k:<kw$}  "), theme.key()),
-                    Span::raw(*what),
-                ])
-            })
-            .collect();
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        let lines = super::popup::key_lines(keymap::GC_HELP, theme, Some(body.width));
+        frame.render_widget(Paragraph::new(lines), body);
         frame.render_widget(Paragraph::new(keys(&[("esc ?", "back")])), foot);
         return;
     }

@@ -91,10 +91,18 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
     );
 }
 
-/// The help's lines: keys in a column, each description beside its key; within `width`,
-/// a description too long goes on under itself.
+/// The help's lines for what has the keys now (see [`key_lines`]).
 fn help(app: &App, theme: Theme, width: Option<u16>) -> Vec<Line<'static>> {
-    let keys = keymap::help(app);
+    key_lines(keymap::help(app), theme, width)
+}
+
+/// Keys in a column, each description beside its key; within `width`, a description too
+/// long goes on under itself.
+pub(super) fn key_lines(
+    keys: &[keymap::HelpLine],
+    theme: Theme,
+    width: Option<u16>,
+) -> Vec<Line<'static>> {
     let kw = keys
         .iter()
         .map(|(k, _)| k.chars().count())
