@@ -218,27 +218,12 @@ fn gc_key(dialog: &GcDialog, key: &KeyEvent) -> Option<Action> {
     let code = key.code;
     let choosing = matches!(dialog.stage, Stage::Choose);
     if choosing && dialog.editing.is_some() {
-        // As in the filter bar: ^u clears the field, ^w deletes a word; other
-        // control keys type nothing.
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            return match code {
-                KeyCode::Char('u') => Some(Action::Edit(InputRequest::DeleteLine)),
-                KeyCode::Char('w') => Some(Action::Edit(InputRequest::DeletePrevWord)),
-                _ => None,
-            };
-        }
-        return Some(match code {
-            KeyCode::Enter => Action::Confirm,
-            KeyCode::Esc => Action::Back,
-            KeyCode::Char(c) => Action::Edit(InputRequest::InsertChar(c)),
-            KeyCode::Backspace => Action::Edit(InputRequest::DeletePrevChar),
-            KeyCode::Delete => Action::Edit(InputRequest::DeleteNextChar),
-            KeyCode::Left => Action::Edit(InputRequest::GoToPrevChar),
-            KeyCode::Right => Action::Edit(InputRequest::GoToNextChar),
-            KeyCode::Home => Action::Edit(InputRequest::GoToStart),
-            KeyCode::End => Action::Edit(InputRequest::GoToEnd),
-            _ => return None,
-        });
+        // The filter bar's keys: a value has no terms, so ^w deletes a word.
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        return match field_key(key, ctrl)? {
+            Action::DeleteTerm => Some(Action::Edit(InputRequest::DeletePrevWord)),
+            other => Some(other),
+        };
     }
     let planned = matches!(dialog.stage, Stage::Plan(_));
     Some(match code {
@@ -319,7 +304,7 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         };
     }
     if app.filter.editing {
-        return filter_key(key, ctrl);
+        return field_key(key, ctrl);
     }
     if app.pending_key == Some('g') {
         return Some(match key.code {
@@ -375,8 +360,9 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
     Some(action)
 }
 
-/// Keys in the filter bar: editing, history, keep or cancel.
-fn filter_key(key: &KeyEvent, ctrl: bool) -> Option<Action> {
+/// Keys in a text field (the filter bar, a gc setting typed): editing, history, keep or
+/// cancel.
+fn field_key(key: &KeyEvent, ctrl: bool) -> Option<Action> {
     use InputRequest as R;
     let alt = key.modifiers.contains(KeyModifiers::ALT);
     let edit = match key.code {
