@@ -75,8 +75,13 @@ impl Stamp {
 pub(super) struct Listing {
     /// Remembered leaf directories, ascending.
     dirs: Vec<(DirId, Stamp)>,
-    /// The blobs in them, ascending (so in directory order).
-    digests: Vec<[u8; 32]>,
+    /// By directory in `dirs`: where its blobs are in the digests.
+    blobs: Vec<std::ops::Range<usize>>,
+    /// The file as read; from `digests_at` on, the blobs in the directories, 32 bytes
+    /// each, ascending (so in directory order). Used where it lies, not copied: it is
+    /// tens of megabytes at a million blobs.
+    bytes: Vec<u8>,
+    digests_at: usize,
 }
 
 fn dir_of(digest: &[u8; 32]) -> DirId {
@@ -98,7 +103,7 @@ impl Listing {
         fresh
             .then(|| fs::read(path).ok())
             .flatten()
-            .and_then(|bytes| Listing::decode(&bytes))
+            .and_then(Listing::decode)
             .unwrap_or_default()
     }
 
@@ -108,9 +113,12 @@ impl Listing {
         if self.dirs[at].1 != *stamp {
             return None;
         }
-        let start = self.digests.partition_point(|d| dir_of(d) < dir);
-        let end = self.digests.partition_point(|d| dir_of(d) <= dir);
-        Some(&self.digests[start..end])
+        self.digests().get(self.blobs.get(at)?.clone())
+    }
+
+    fn digests(&self) -> &[[u8; 32]] {
+        let bytes = self.bytes.get(self.digests_at..).unwrap_or_default();
+        bytes.as_chunks().0
     }
 
     /// Whether it remembers exactly `dirs`, with these stamps (then saving again would
@@ -150,7 +158,7 @@ impl Listing {
             });
     }
 
-    fn decode(bytes: &[u8]) -> Option<Listing> {
+    fn decode(bytes: Vec<u8>) -> Option<Listing> {
         let rest = bytes.strip_prefix(MAGIC)?;
         let (counts, rest) = rest.split_at_checked(16)?;
         let count = |b: &[u8]| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok();
@@ -172,16 +180,24 @@ impl Listing {
                 (u16::from_le_bytes([c[0], c[1]]), stamp)
             })
             .collect();
-        let digests: Vec<[u8; 32]> = digest_bytes
-            .chunks_exact(32)
-            .map(|c| c.try_into().unwrap_or_default())
-            .collect();
+        let digests_at = bytes.len() - digest_bytes.len();
+        let digests = digest_bytes.as_chunks::<32>().0;
         // Lookups rely on both orders, and every digest belongs to a remembered directory.
-        let ascending = dirs.windows(2).all(|w| w[0].0 < w[1].0)
-            && digests.windows(2).all(|w| w[0] < w[1])
-            && digests
-                .chunk_by(|a, b| dir_of(a) == dir_of(b))
-                .all(|run| find(&dirs, dir_of(&run[0])).is_some());
-        ascending.then_some(Listing { dirs, digests })
+        if !(dirs.windows(2).all(|w| w[0].0 < w[1].0) && digests.is_sorted_by(|a, b| a < b)) {
+            return None;
+        }
+        let mut blobs = vec![0..0; dirs.len()];
+        let mut start = 0;
+        for run in digests.chunk_by(|a, b| dir_of(a) == dir_of(b)) {
+            let at = find(&dirs, dir_of(&run[0]))?;
+            blobs[at] = start..start + run.len();
+            start += run.len();
+        }
+        Some(Listing {
+            dirs,
+            blobs,
+            bytes,
+            digests_at,
+        })
     }
 }
