@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use rusqlite::Connection;
 
-use super::census::{Census, NO_LINKS, NO_SHA, ShaId};
+use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, ShaId, Version};
 use super::picks::{self, Pick};
 use super::{
     GcPlan, GcPolicy, PlannedFile, PlannedItem, PlannedUri, Reason, ReasonTotal,
     metadata_if_present, old_enough, walk,
 };
+use crate::blob::BlobStore;
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
 use crate::key::hex;
@@ -38,32 +39,40 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut snapshot = cache.registry().snapshot(cores.clamp(1, 4) - 1)?;
     let (db, twins) = snapshot.split();
-    let census = read_census(db, twins, policy)?;
+    let mut census = read_census(db, twins, policy)?;
+    let versions = census.versions.take();
+    let census = &census;
     std::thread::scope(|scope| {
-        let (blobs, tmp) = (cache.blobs().dir(), cache.blobs().tmp_dir());
-        let walk = || walk::blob_digests(blobs, tmp, SystemTime::now());
-        // The walk runs beside the planning, on another thread if one can be had. (Not
-        // beside the registry's read, which has every core busy.)
-        let listing = policy.orphans.then(|| {
+        let store = cache.blobs();
+        let (blobs, tmp) = (store.dir(), store.tmp_dir());
+        let leftovers = || {
+            let on_disk = walk::blob_digests(blobs, tmp, SystemTime::now())?;
+            let mut files = Vec::new();
+            orphan_blobs(store, census, &on_disk, policy, &mut files)?;
+            temp_files(tmp, policy, &mut files)?;
+            Ok::<_, Error>(files)
+        };
+        // Orphans are found beside the planning of items, on another thread if one can
+        // be had. (Not beside the registry's read, which has every core busy.)
+        let finder = policy.orphans.then(|| {
             std::thread::Builder::new()
                 .name("gc blob walk".into())
-                .spawn_scoped(scope, walk)
+                .spawn_scoped(scope, leftovers)
         });
-        let planned = plan_items(cache, census, policy, now);
+        let planned = plan_items(cache, census, versions, policy, now);
         // Joined before anything is returned, an error included.
-        let on_disk = listing.map(|walker| match walker {
-            Ok(walker) => walker.join().unwrap_or_else(|_| {
+        let leftovers = finder.map(|finder| match finder {
+            Ok(finder) => finder.join().unwrap_or_else(|_| {
                 Err(Error::invalid(
                     blobs.display().to_string(),
                     "the blob directory walk failed",
                 ))
             }),
-            Err(_) => walk(),
+            Err(_) => leftovers(),
         });
-        let (census, items, mut files, usage_before) = planned?;
-        if let Some(on_disk) = on_disk {
-            orphan_blobs(cache, &census, &on_disk?, policy, &mut files)?;
-            temp_files(cache.blobs().tmp_dir(), policy, &mut files)?;
+        let (items, mut files, usage_before) = planned?;
+        if let Some(leftovers) = leftovers {
+            files.extend(leftovers?);
         }
         let totals = totals(&items, &files);
         Ok(GcPlan {
@@ -77,7 +86,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     })
 }
 
-type Planned = (Census, Vec<PlannedItem>, Vec<PlannedFile>, Option<u64>);
+type Planned = (Vec<PlannedItem>, Vec<PlannedFile>, Option<u64>);
 
 /// The census a plan under `policy` needs: with only trash, stale writes or failures,
 /// only items in those statuses are read in full.
@@ -99,16 +108,16 @@ fn read_census(db: Db<'_>, twins: &mut [Connection], policy: &GcPolicy) -> Resul
 }
 
 /// Everything but orphans and temp files: the items each policy picks, their accounting,
-/// and the blobs only collected manifests linked. Also returns the census and the usage
-/// measured for max-size.
+/// and the blobs only collected manifests linked; `versions` are the census's, for
+/// keep-last. Also returns the usage measured for max-size.
 fn plan_items(
     cache: &Cache,
-    mut census: Census,
+    census: &Census,
+    versions: Option<ByFirstByte<Version>>,
     policy: &GcPolicy,
     now: DateTime<Utc>,
 ) -> Result<Planned> {
-    let versions = census.versions.take();
-    let (picks, usage_before) = picks::choose(&census, versions, policy, now);
+    let (picks, usage_before) = picks::choose(census, versions, policy, now);
     let items = &census.items;
 
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
@@ -131,7 +140,7 @@ fn plan_items(
             planned_refs[link.sha as usize] += 1;
         }
     }
-    let mut planned = planned_items(&census, &picks.picks, policy, now)?;
+    let mut planned = planned_items(census, &picks.picks, policy, now)?;
 
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
@@ -165,7 +174,7 @@ fn plan_items(
             }
         }
     }
-    Ok((census, planned, files, usage_before))
+    Ok((planned, files, usage_before))
 }
 
 /// How many planned items' URIs share a buffer.
@@ -258,7 +267,7 @@ impl Db<'_> {
 /// only files at the exact blob layout (see [`walk`]), so nothing else is ever taken for a
 /// blob; each unreferenced one is looked at once more (it may have gone meanwhile).
 fn orphan_blobs(
-    cache: &Cache,
+    store: &BlobStore,
     census: &Census,
     on_disk: &[[u8; 32]],
     policy: &GcPolicy,
@@ -273,7 +282,7 @@ fn orphan_blobs(
             continue;
         }
         let sha = hex(digest);
-        let path = cache.blobs().path(&sha)?;
+        let path = store.path(&sha)?;
         let Some(meta) = metadata_if_present(&path)? else {
             continue; // gone since it was listed
         };
