@@ -985,3 +985,53 @@ fn times_at_the_ends_of_the_range_plan_without_overflow() {
         "one trashed at the end of time is not old"
     );
 }
+
+/// A plan's items keep their URIs in buffers shared by a few thousand: each reads as its
+/// own item's, on both sides of every buffer's end, and in the JSON too. The URIs differ
+/// in length, some are empty and some are not ASCII, and the plan is in an order other
+/// than the items' (max-size, least recently used first).
+#[test]
+fn planned_items_carry_their_own_uris_across_shared_buffers() {
+    let (dir, cache) = setup();
+    let uri = |i: u64| match i % 5 {
+        0 => String::new(),
+        1 => format!("s3://bucket/{}/{i}", "deep/".repeat((i % 13) as usize)),
+        2 => format!("file:///données/é{i}"),
+        _ => format!("gs://b/{i}"),
+    };
+    let n = 9000;
+    let items = (0..n).map(|i| {
+        Ok(cachet::IngestItem {
+            item: NewItem::new(uri(i)).params(serde_json::json!({ "i": i })),
+            content: cachet::IngestContent::Bytes(format!("{i}").into_bytes()),
+        })
+    });
+    let ids = cache.ingest(items, &mut |_| {}).unwrap();
+    // Last used in an order of their own.
+    edit_registry(
+        &dir,
+        "UPDATE items SET accessed = 1000000 + (id * 7919) % 9001;",
+    );
+    let plan = gc::plan(
+        &cache,
+        &GcPolicy {
+            max_size: Some(0),
+            ..policy()
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(plan.items.len(), n as usize);
+    let first: Vec<i64> = plan.items.iter().take(3).map(|i| i.id).collect();
+    assert_ne!(first, ids[..3], "planned in an order other than the items'");
+    let uri_of: std::collections::HashMap<i64, String> =
+        ids.iter().zip(0..n).map(|(&id, i)| (id, uri(i))).collect();
+    for item in &plan.items {
+        assert_eq!(item.uri.as_str(), uri_of[&item.id], "item {}", item.id);
+    }
+    let json = serde_json::to_value(&plan).unwrap();
+    for at in [0, 4095, 4096, 8191, 8192, 8999] {
+        let id = plan.items[at].id;
+        assert_eq!(json["items"][at]["uri"], uri_of[&id].as_str(), "at {at}");
+    }
+}
