@@ -33,20 +33,23 @@ pub(super) struct ItemRow {
     pub version: i64,
     /// Its key, as the digest keys are (zero for one that is not: see [`Census::key`]).
     pub key: [u8; 32],
-    /// Where its URI starts in the census text, and its length.
+    /// Where its URI starts in the census text (its length is `uri_len`).
     uri_at: usize,
+    /// Its content's size in bytes (none, or a negative one, counts as 0).
+    pub size: u64,
+    pub updated: i64,
+    /// When it was last used: accessed, or if never (see `accessed`), created.
+    last_use: i64,
+    pub lease_expires: Option<i64>,
     uri_len: u32,
+    pub sha: ShaId,
+    /// Which of the census's manifests it is, if it has links: [`NO_LINKS`] if not.
+    pub links: u32,
     /// `None` for a status this build does not know: no policy matches it.
     pub status: Option<Status>,
     pub pinned: bool,
-    pub size: Option<i64>,
-    pub sha: ShaId,
-    pub updated: i64,
-    pub accessed: Option<i64>,
-    pub created: i64,
-    pub lease_expires: Option<i64>,
-    /// Which of the census's manifests it is, if it has links: [`NO_LINKS`] if not.
-    pub links: u32,
+    /// Whether it was ever accessed (so `last_use` is when).
+    accessed: bool,
 }
 
 /// An item without links.
@@ -58,7 +61,12 @@ pub(super) type Version = ([u8; 32], i64, usize);
 impl ItemRow {
     /// When it was last used: accessed, or if never, created.
     pub fn last_use(&self) -> i64 {
-        self.accessed.unwrap_or(self.created)
+        self.last_use
+    }
+
+    /// When it was last accessed, if ever.
+    pub fn accessed(&self) -> Option<i64> {
+        self.accessed.then_some(self.last_use)
     }
 }
 

@@ -80,7 +80,7 @@ impl Pick {
             },
             Why::Unused => Detail::Unused {
                 ago: ago(r.last_use(), now),
-                accessed: r.accessed.is_some(),
+                accessed: r.accessed().is_some(),
             },
             Why::Lru { rank } => Detail::Lru {
                 rank: rank.into(),
@@ -291,7 +291,7 @@ impl<'a> Refs<'a> {
         let total = self.census.shas[item.sha as usize].total();
         let (planned, size) = &mut self.planned[item.sha as usize];
         if *planned == 0 {
-            *size = item.size.unwrap_or(0).max(0) as u64;
+            *size = item.size;
         }
         *planned += 1;
         if *planned == total { *size } else { 0 }

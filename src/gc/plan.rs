@@ -216,14 +216,14 @@ fn planned_items(
                 version: r.version,
                 uri: PlannedUri::new(&buffers[at / URIS_PER_BUFFER], starts[at], uri.len()),
                 status: r.status.unwrap_or(Status::Failed),
-                size: r.size.unwrap_or(0).max(0) as u64,
+                size: r.size,
                 sha256: census.digest(r.sha),
                 reason: pick.reason(),
                 detail: pick.detail(census, keep, now),
                 // Known once every pick's references are counted.
                 exclusive: false,
                 updated_ms: r.updated,
-                accessed_ms: r.accessed,
+                accessed_ms: r.accessed(),
                 linked: r.sha != NO_SHA && census.shas[r.sha as usize].links > 0,
             }
         })

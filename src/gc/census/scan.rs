@@ -107,6 +107,7 @@ impl Part {
             self.refs.add(sha, owner, size);
         }
         let version = r.get(10).map_err(fail)?;
+        let accessed: Option<i64> = r.get(6).map_err(fail)?;
         if status == Some(Status::Ready)
             && let Some(versions) = &mut self.versions
         {
@@ -125,11 +126,11 @@ impl Part {
             uri_len,
             status,
             pinned: r.get::<_, i64>(2).map_err(fail)? != 0,
-            size,
+            size: size.unwrap_or(0).max(0) as u64,
             sha: NO_SHA,
             updated: r.get(5).map_err(fail)?,
-            accessed: r.get(6).map_err(fail)?,
-            created: r.get(7).map_err(fail)?,
+            last_use: accessed.unwrap_or(r.get(7).map_err(fail)?),
+            accessed: accessed.is_some(),
             lease_expires: r.get(8).map_err(fail)?,
             links: NO_LINKS,
         });
