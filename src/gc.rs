@@ -180,7 +180,8 @@ impl PartialEq<str> for PlannedKey {
 
 /// An item's URI as a plan holds it: a piece of a buffer shared with the URIs planned
 /// beside it (a plan may hold a million, and an allocation each was a fifth of the time
-/// it took to plan). Reads as the text it is, and displays and serialises as it.
+/// it took to plan; a clone shares the buffer too). Reads as the text it is, compares
+/// with text, and displays and serialises as it.
 #[derive(Clone)]
 pub struct PlannedUri {
     buffer: Arc<str>,
@@ -211,6 +212,12 @@ impl Deref for PlannedUri {
 
     fn deref(&self) -> &str {
         self.as_str()
+    }
+}
+
+impl PartialEq<str> for PlannedUri {
+    fn eq(&self, text: &str) -> bool {
+        self.as_str() == text
     }
 }
 

@@ -1027,11 +1027,56 @@ fn planned_items_carry_their_own_uris_across_shared_buffers() {
     let uri_of: std::collections::HashMap<i64, String> =
         ids.iter().zip(0..n).map(|(&id, i)| (id, uri(i))).collect();
     for item in &plan.items {
-        assert_eq!(item.uri.as_str(), uri_of[&item.id], "item {}", item.id);
+        assert_eq!(item.uri, *uri_of[&item.id], "item {}", item.id);
     }
     let json = serde_json::to_value(&plan).unwrap();
     for at in [0, 4095, 4096, 8191, 8192, 8999] {
         let id = plan.items[at].id;
         assert_eq!(json["items"][at]["uri"], uri_of[&id].as_str(), "at {at}");
+    }
+}
+
+/// A blob whose holders record different sizes (by hand edits) is freed at the size usage
+/// counts it at, the largest, whichever holder another policy planned first: so max-size
+/// evicts the same items either way.
+#[test]
+fn max_size_counts_a_freed_shared_blob_at_the_size_usage_gives_it() {
+    for larger_first in [true, false] {
+        let (dir, cache) = setup();
+        let failed = put(&cache, "a", "shared");
+        let trashed = put(&cache, "b", "shared");
+        let ready = put(&cache, "c", "other");
+        assert_eq!(failed.sha256, trashed.sha256);
+        cache.fail(failed.id, "broke").unwrap();
+        cache.trash(trashed.id).unwrap();
+        let (failed_size, trashed_size) = if larger_first { (1000, 1) } else { (1, 1000) };
+        edit_registry(
+            &dir,
+            &format!(
+                "UPDATE items SET size = {failed_size} WHERE id = {};
+                 UPDATE items SET size = {trashed_size} WHERE id = {};
+                 UPDATE items SET size = 500 WHERE id = {};",
+                failed.id, trashed.id, ready.id
+            ),
+        );
+        let plan_under = |cap: u64| {
+            let policy = GcPolicy {
+                trash: Some(Duration::ZERO),
+                stale: Some(Duration::ZERO),
+                max_size: Some(cap),
+                ..policy()
+            };
+            gc::plan(&cache, &policy, later(1)).unwrap()
+        };
+        // 1000 for the shared blob, 500 for the other: freeing the shared one leaves 500.
+        let plan = plan_under(600);
+        assert_eq!(plan.usage_before, Some(1500));
+        assert_eq!(ids(&plan), [failed.id, trashed.id], "{larger_first}");
+        let plan = plan_under(400);
+        assert_eq!(
+            ids(&plan),
+            [failed.id, trashed.id, ready.id],
+            "{larger_first}"
+        );
     }
 }

@@ -232,6 +232,8 @@ impl Census {
         for part in scanned {
             census.append(part?, &mut numbering)?;
         }
+        // Rows are numbered in a u32 from here on (picks, owners, the row index).
+        Owner::check(census.items.len())?;
         census.rows = RowIndex::new(&census.items);
         if only.is_some() {
             // Every item's digest, from the digest index, a range of first digits each.
@@ -355,19 +357,26 @@ impl Census {
     /// Bytes the cache holds: distinct blobs of items plus blobs only manifests link to
     /// (each at the largest size recorded for it).
     pub fn usage(&self) -> u64 {
-        let total: i64 = self
-            .shas
-            .iter()
-            .zip(&self.sha_sizes)
-            .map(|(refs, &(item_max, link_max))| {
-                if refs.items > 0 {
-                    item_max.unwrap_or(0)
-                } else {
-                    link_max.unwrap_or(0)
-                }
-            })
+        let total: i64 = (0..self.shas.len())
+            .map(|sha| self.recorded_size(sha))
             .fold(0i64, i64::saturating_add);
         total.max(0) as u64
+    }
+
+    /// The bytes that freeing blob `sha` takes off [`Census::usage`].
+    pub fn blob_size(&self, sha: ShaId) -> u64 {
+        self.recorded_size(sha as usize).max(0) as u64
+    }
+
+    /// The largest size the items holding blob `sha` record, or if none holds it, the
+    /// links to it (sizes of one content can differ only by hand edits).
+    fn recorded_size(&self, sha: usize) -> i64 {
+        let (item_max, link_max) = self.sha_sizes[sha];
+        if self.shas[sha].items > 0 {
+            item_max.unwrap_or(0)
+        } else {
+            link_max.unwrap_or(0)
+        }
     }
 
     /// The digest numbered `sha`, if it is a proper one.

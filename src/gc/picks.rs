@@ -1,5 +1,5 @@
 //! The policies' choice of items, from a [`Census`]: each picks items by row, and an item
-//! goes for the first policy that picks it. A pick is 8 bytes and a number or two; the
+//! goes for the first policy that picks it. A pick is a row and a number or two; the
 //! sentence that explains it is made from the item's row when the plan is written out.
 
 use chrono::{DateTime, Utc};
@@ -105,7 +105,7 @@ impl Picks {
     fn add(&mut self, pick: Pick) {
         let at = &mut self.at[pick.row as usize];
         if *at == NOT_PICKED {
-            // Fewer picks than rows, which fit in a u32 (see `Owner::check`).
+            // Fewer picks than rows, which fit in a u32 (checked by `Census::read`).
             *at = self.picks.len() as u32;
             self.picks.push(pick);
         }
@@ -249,7 +249,7 @@ fn pick_old_versions<K: PartialEq>(
     picks: &mut Vec<Pick>,
 ) {
     for versions in sorted.chunk_by(|a, b| a.0 == b.0) {
-        // Fewer than rows, which fit in a u32 (see `Owner::check`); so do rows.
+        // Fewer than rows, which fit in a u32 (checked by `Census::read`); so do rows.
         let of = versions.len() as u32;
         // Oldest first: the first of - keep go, unless protected.
         for (rank, &(_, _, row)) in (1..=of).rev().zip(versions) {
@@ -267,19 +267,21 @@ fn pick_old_versions<K: PartialEq>(
     }
 }
 
-/// Reference counts of blobs as items are planned, to know when one is freed.
+/// Reference counts of blobs as items are planned, to know when one is freed. A blob
+/// freed counts at the size usage counts it at ([`Census::blob_size`]), whichever of its
+/// holders is planned first.
 struct Refs<'a> {
     census: &'a Census,
-    /// By blob: referrers planned so far, and the size of the first item planned. (Zeros
-    /// to begin with, so that only the blobs touched are ever written.)
-    planned: Vec<(u32, u64)>,
+    /// By blob: referrers planned so far. (Zeros to begin with, so that only the blobs
+    /// touched are ever written.)
+    planned: Vec<u32>,
 }
 
 impl<'a> Refs<'a> {
     fn new(census: &'a Census) -> Self {
         Refs {
             census,
-            planned: vec![(0, 0); census.shas.len()],
+            planned: vec![0; census.shas.len()],
         }
     }
 
@@ -289,18 +291,20 @@ impl<'a> Refs<'a> {
             return 0;
         }
         let total = self.census.shas[item.sha as usize].total();
-        let (planned, size) = &mut self.planned[item.sha as usize];
-        if *planned == 0 {
-            *size = item.size;
-        }
+        let planned = &mut self.planned[item.sha as usize];
         *planned += 1;
-        if *planned == total { *size } else { 0 }
+        if *planned == total {
+            self.census.blob_size(item.sha)
+        } else {
+            0
+        }
     }
 
     fn freed_so_far(&self) -> u64 {
-        (self.planned.iter().zip(&self.census.shas))
-            .filter(|((planned, _), refs)| *planned > 0 && *planned >= refs.total())
-            .map(|((_, size), _)| size)
+        (0u32..)
+            .zip(self.planned.iter().zip(&self.census.shas))
+            .filter(|(_, (planned, refs))| **planned > 0 && **planned >= refs.total())
+            .map(|(sha, _)| self.census.blob_size(sha))
             .sum()
     }
 }

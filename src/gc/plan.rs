@@ -1,6 +1,6 @@
-//! Building a [`GcPlan`] from one [`Census`] of the registry: every policy is a pass over
-//! it in memory, then an accounting pass says which blobs would really be freed. For
-//! orphans, the blob directory is walked on other threads meanwhile.
+//! Building a [`GcPlan`] from one [`Census`] of the registry: the policies pick items from
+//! it in memory (see [`picks`]), then an accounting pass says which blobs would really be
+//! freed. Orphans are looked for on other threads meanwhile, the blob directory walked.
 
 use std::collections::HashMap;
 use std::fs;
