@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{Error, IoResultExt, OUTPUT, Result};
 use crate::key::{blob_digest, hex};
 use crate::registry::write::Content;
 
@@ -409,6 +409,28 @@ impl Write for Staged {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+
+/// Copies `reader` into `out`, telling the sides apart: a failed read is `read_error`'s
+/// to name (the blob or archive read), a failed write is the output's ([`OUTPUT`]). A
+/// full disk under the output must not read as a fault of the cache's files.
+pub(crate) fn copy_into(
+    reader: &mut dyn Read,
+    out: &mut dyn Write,
+    read_error: impl Fn(io::Error) -> Error,
+) -> Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(e)),
+        };
+        out.write_all(&buf[..n]).at(OUTPUT)?;
+        total += n as u64;
     }
 }
 

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use assert_cmd::Command;
+use assert_cmd::assert::OutputAssertExt;
 use predicates::prelude::*;
 
 fn cachet(root: &Path) -> Command {
@@ -171,4 +172,46 @@ fn a_preview_is_no_access_and_cat_is() {
     assert_eq!(reads(), 0);
     cachet(&root).args(["cat", &id]).assert().success();
     assert_eq!(reads(), 1);
+}
+
+/// A write that fails on the output (a full disk under it: `/dev/full`) is said to be the
+/// output's, with a non-zero exit: never the blob's or the archive's the bytes came
+/// from, which would read as damage in the cache. Plain content, as stored, a member of
+/// an archive, and a manifest's entries, in a shard and as a blob of their own.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_output_is_named_as_the_output_not_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    cachet::demo::build(&root).unwrap();
+    let model = "41daf21292"; // 256 KiB of plain content
+    let archive = "93799aa70c"; // a .tar.gz
+    let dataset = "c088323db4@2";
+    let cases: [&[&str]; 6] = [
+        &["cat", model],
+        &["cat", model, "--raw"],
+        &["cat", archive],
+        &["cat", archive, "--member", "toolkit/bin/tool"],
+        &["manifest", "cat", dataset, "clips/clip-000.txt"],
+        &["manifest", "cat", dataset, "labels-extra.csv"],
+    ];
+    for args in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("cachet"))
+            .env("CACHET_ROOT", &root)
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        output
+            .assert()
+            .code(1)
+            .stderr(predicate::str::starts_with(
+                "cachet: error: <output>: No space left on device",
+            ))
+            .stderr(predicate::str::contains("blobs-v1").not());
+    }
 }

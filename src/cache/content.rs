@@ -46,9 +46,9 @@ impl Cache {
         let path = self.content_path(item)?;
         let (sha, _) = ready_content(item)?;
         let mut reader = crate::blob::HashingReader::new(crate::blob::open_stored(&path)?);
-        io::copy(&mut reader, out).map_err(|e| Error::Io {
+        crate::blob::copy_into(&mut reader, out, |source| Error::Io {
             path: path.clone(),
-            source: e,
+            source,
         })?;
         reader.check(sha, &path)
     }

@@ -148,7 +148,7 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             manifest::copy_entry(&cache, &item, &a.key, &mut out)?;
-            out.flush()?;
+            out.flush().context(cachet::error::OUTPUT)?;
             Ok(())
         }
         ManifestCommand::Verify(a) => verify(g, &cache, a),

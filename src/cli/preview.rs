@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use cachet::preview::{self, Layer, PreviewOpts};
 use cachet::{Cache, Item};
 use clap::Args;
@@ -95,7 +95,7 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
         }
         preview::copy_out(&path, Some(&hint), a.member.as_deref(), &mut out, None)?;
     }
-    out.flush()?;
+    out.flush().context(cachet::error::OUTPUT)?;
     output::record_access(&cache, item.id)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Copying an item's or a member's decompressed bytes out, for `cachet cat`.
 
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -11,7 +11,7 @@ use super::limits::{Metered, Stop};
 use super::tar::{EntryData, TarStream};
 use super::walk::{find_zip_record, not_found};
 use super::{Item, describe, nested_zip, start, tar_hint, whole_stream, zip};
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{Error, IoResultExt, OUTPUT, Result};
 
 /// Writes the item's decompressed content to `out` (every compression layer removed; a
 /// tar comes out as a tar), or with `member`, that member's data as stored in the
@@ -120,7 +120,7 @@ fn pump(
                 return Err(item.err(member, what));
             }
         };
-        out.write_all(&buf[..n]).at(PathBuf::from("<output>"))?;
+        out.write_all(&buf[..n]).at(OUTPUT)?;
         total += n as u64;
     }
 }
