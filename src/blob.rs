@@ -413,12 +413,13 @@ impl Write for Staged {
 }
 
 /// Copies `reader` into `out`, telling the sides apart: a failed read is `read_error`'s
-/// to name (the blob or archive read), a failed write is the output's ([`OUTPUT`]). A
-/// full disk under the output must not read as a fault of the cache's files.
+/// to name (the blob or archive read; it is given the bytes copied until then), a failed
+/// write is the output's ([`OUTPUT`]). A full disk under the output must not read as a
+/// fault of the cache's files.
 pub(crate) fn copy_into(
     reader: &mut dyn Read,
     out: &mut dyn Write,
-    read_error: impl Fn(io::Error) -> Error,
+    read_error: impl Fn(io::Error, u64) -> Error,
 ) -> Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -427,7 +428,7 @@ pub(crate) fn copy_into(
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(e)),
+            Err(e) => return Err(read_error(e, total)),
         };
         out.write_all(&buf[..n]).at(OUTPUT)?;
         total += n as u64;

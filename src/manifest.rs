@@ -148,7 +148,7 @@ pub fn copy_entry(cache: &Cache, manifest: &Item, key: &str, out: &mut dyn Write
                 })?;
                 let path = cache.blobs().path(sha)?;
                 let mut reader = crate::blob::HashingReader::new(cache.blobs().open(sha)?);
-                let n = crate::blob::copy_into(&mut reader, out, |source| Error::Io {
+                let n = crate::blob::copy_into(&mut reader, out, |source, _| Error::Io {
                     path: path.clone(),
                     source,
                 })?;

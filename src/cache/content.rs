@@ -46,7 +46,7 @@ impl Cache {
         let path = self.content_path(item)?;
         let (sha, _) = ready_content(item)?;
         let mut reader = crate::blob::HashingReader::new(crate::blob::open_stored(&path)?);
-        crate::blob::copy_into(&mut reader, out, |source| Error::Io {
+        crate::blob::copy_into(&mut reader, out, |source, _| Error::Io {
             path: path.clone(),
             source,
         })?;

@@ -218,7 +218,7 @@ pub fn copy_member(path: &Path, member_path: &str, out: &mut dyn Write) -> Resul
     for member in archive.entries().map_err(|e| archive_error(path, e))? {
         let mut member = member.map_err(|e| archive_error(path, e))?;
         if member.path_bytes().as_ref() == member_path.as_bytes() {
-            return crate::blob::copy_into(&mut member, out, |e| archive_error(path, e));
+            return crate::blob::copy_into(&mut member, out, |e, _| archive_error(path, e));
         }
     }
     Err(Error::not_found(format!(

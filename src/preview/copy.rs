@@ -1,6 +1,6 @@
 //! Copying an item's or a member's decompressed bytes out, for `cachet cat`.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +11,7 @@ use super::limits::{Metered, Stop};
 use super::tar::{EntryData, TarStream};
 use super::walk::{find_zip_record, not_found};
 use super::{Item, describe, nested_zip, start, tar_hint, whole_stream, zip};
-use crate::error::{Error, IoResultExt, OUTPUT, Result};
+use crate::error::{Error, Result};
 
 /// Writes the item's decompressed content to `out` (every compression layer removed; a
 /// tar comes out as a tar), or with `member`, that member's data as stored in the
@@ -105,22 +105,10 @@ fn pump(
     cancel: Option<Arc<AtomicBool>>,
 ) -> Result<u64> {
     let (mut data, meter) = Metered::new(data, u64::MAX, cancel);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match data.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                if meter.stopped() == Some(Stop::Cancelled) {
-                    return Err(Error::Cancelled);
-                }
-                let what = format!("{} (after {total} bytes)", describe(&e));
-                return Err(item.err(member, what));
-            }
-        };
-        out.write_all(&buf[..n]).at(OUTPUT)?;
-        total += n as u64;
-    }
+    crate::blob::copy_into(&mut data, out, |e, total| {
+        if meter.stopped() == Some(Stop::Cancelled) {
+            return Error::Cancelled;
+        }
+        item.err(member, format!("{} (after {total} bytes)", describe(&e)))
+    })
 }
