@@ -365,7 +365,9 @@ fn the_gc_dialog_starts_from_the_configuration() {
     let mut tui = Tui::start(dir.path(), &[], 100, 24);
     tui.wait_for("part-1.csv");
     tui.press("gc");
-    tui.wait_all(&["[3 per key]", "[50GiB]"]);
+    // The dialog's key line is drawn after its rows (a frame is written top to bottom):
+    // once it shows, so does the orphans row.
+    tui.wait_all(&["[3 per key]", "[50GiB]", "enter plan"]);
     let orphans = tui.text();
     let line = orphans
         .lines()
