@@ -162,11 +162,11 @@ fn caret_message(input: &str, pos: usize, message: &str) -> String {
     )
 }
 
-/// Attaches a path to an `io::Result`, so no I/O error reaches the user without one.
 /// What a failed write to a caller's stream (standard output, a file it opened) names:
 /// none of the cache's files, which the bytes were read from.
 pub const OUTPUT: &str = "<output>";
 
+/// Attaches a path to an `io::Result`, so no I/O error reaches the user without one.
 pub trait IoResultExt<T> {
     /// Converts the error into [`Error::Io`] naming `path`.
     fn at(self, path: impl AsRef<Path>) -> Result<T>;

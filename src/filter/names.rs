@@ -33,7 +33,6 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
 /// round, is a number all the same: no note. Ask before the attributes are written, as
 /// they are catalogued then.
 pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>> {
-    let number = |t: AttrType| matches!(t, AttrType::Int | AttrType::Float);
     let mut cat = Catalogue::new(conn);
     let mut notes = Vec::new();
     for (name, value) in attrs {
@@ -42,7 +41,7 @@ pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>>
         if known.is_empty()
             || known
                 .iter()
-                .any(|&t| t == kind || (number(t) && number(kind)))
+                .any(|&t| t == kind || (t.is_numeric() && kind.is_numeric()))
         {
             continue;
         }
@@ -50,8 +49,7 @@ pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>>
             [one] => one.to_string(),
             _ => "TYPE".to_string(),
         };
-        let known: Vec<String> = known.iter().map(AttrType::to_string).collect();
-        let known = known.join(" or ");
+        let known = super::typecheck::list(&known);
         notes.push(format!(
             "attribute '{name}' has been {known} so far, and '{value}' is {kind}: filters \
              and sorts compare it as {kind}, apart from the others ({name}:{hint}=VALUE \

@@ -353,7 +353,7 @@ fn time_test(op: Op, t: TimeVal, now_us: i64, unit_us: i64) -> Option<Test> {
     })
 }
 
-fn list(types: &[AttrType]) -> String {
+pub(super) fn list(types: &[AttrType]) -> String {
     let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
     names.join(" or ")
 }

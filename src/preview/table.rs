@@ -75,18 +75,21 @@ fn drop_partial(mut recs: Vec<Vec<String>>, text: &str, truncated: bool) -> Vec<
     recs
 }
 
+/// How many of the first records there are (complete ones) when they split at `delim`
+/// into one width of two or more columns; `None` when they do not.
+fn even_records(text: &str, delim: char, truncated: bool) -> Option<usize> {
+    let sample = drop_partial(records(text, delim, SNIFF_RECORDS), text, truncated);
+    let width = sample.first().map_or(0, Vec::len);
+    (width >= 2 && sample.iter().all(|r| r.len() == width)).then_some(sample.len())
+}
+
 /// The delimiter of a `.csv` file: the comma, unless its first records split into one
 /// width of two or more columns only at another (`;`, as spreadsheets write CSV where the
 /// comma is the decimal mark; a tab; `|`).
 pub(crate) fn csv_delimiter(text: &str, truncated: bool) -> char {
-    let consistent = |delim: char| {
-        let sample = drop_partial(records(text, delim, SNIFF_RECORDS), text, truncated);
-        let width = sample.first().map_or(0, Vec::len);
-        width >= 2 && sample.iter().all(|r| r.len() == width)
-    };
     [',', ';', '\t', '|']
         .into_iter()
-        .find(|&d| consistent(d))
+        .find(|&d| even_records(text, d, truncated).is_some())
         .unwrap_or(',')
 }
 
@@ -141,14 +144,10 @@ pub(crate) fn sniff(
     truncated: bool,
     opts: &PreviewOpts,
 ) -> Option<(Content, Option<Limit>)> {
-    for delim in ['\t', ','] {
-        let sample = drop_partial(records(text, delim, SNIFF_RECORDS), text, truncated);
-        let width = sample.first().map_or(0, Vec::len);
-        if sample.len() >= 2 && width >= 2 && sample.iter().all(|r| r.len() == width) {
-            return Some(delimited(text, delim, truncated, opts));
-        }
-    }
-    None
+    ['\t', ',']
+        .into_iter()
+        .find(|&d| even_records(text, d, truncated).is_some_and(|n| n >= 2))
+        .map(|delim| delimited(text, delim, truncated, opts))
 }
 
 /// JSON Lines: every complete non-empty line one JSON value. Objects make a table (keys in
