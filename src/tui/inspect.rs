@@ -154,6 +154,7 @@ pub fn toggle(app: &mut App) {
         PaneView::Manifest
     };
     app.inspect.want = None;
+    super::preview::drop_linked(app);
 }
 
 /// Keys while the inspector has the focus; `false` when the key is not its.

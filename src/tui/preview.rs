@@ -149,6 +149,14 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<Preview, String>) {
     }
 }
 
+/// Leaves a blob opened from the inspector: it is the inspector's, so the next `v`
+/// previews the item (as after `v` back), whichever key left it.
+pub fn drop_linked(app: &mut App) {
+    if app.preview.want.as_ref().is_some_and(|w| w.blob.is_some()) {
+        app.preview.clear();
+    }
+}
+
 /// `v`: switches the pane between detail and preview.
 pub fn toggle(app: &mut App) {
     app.view = match app.view {
@@ -196,8 +204,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
                 && app.preview.want.as_ref().is_some_and(|w| w.blob.is_some()) =>
         {
             app.view = PaneView::Manifest;
-            // The blob is done with: the next `v` previews the item, as after `v` back.
-            app.preview.clear();
+            drop_linked(app);
         }
         Action::Back if app.preview.listing.is_some() => {
             let p = &mut app.preview;

@@ -380,6 +380,18 @@ fn the_inspector_previews_files_only_a_manifest_links() {
     assert_eq!(h.app.view, PaneView::Preview);
     let own = h.app.preview.want.clone().expect("a preview");
     assert_eq!((own.id, own.blob, own.member), (20, None, None));
+    // Left by `m` rather than `esc`, the blob is let go all the same.
+    h.keys("m<enter>");
+    assert!(
+        h.app
+            .preview
+            .want
+            .as_ref()
+            .is_some_and(|w| w.blob.is_some())
+    );
+    h.keys("mv");
+    let own = h.app.preview.want.clone().expect("a preview");
+    assert_eq!((own.id, own.blob, own.member), (20, None, None));
 }
 
 /// A label cut to its column keeps its start (a URI keeps its end, its file name).
