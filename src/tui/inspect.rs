@@ -23,6 +23,8 @@ pub struct EntryRow {
     pub sha256: Option<String>,
     /// For a file in an expanded shard: the shard archive's digest and key.
     pub in_shard: Option<(String, String)>,
+    /// A ref whose part is read (its entries follow, one level deeper): said beside the key.
+    pub followed: bool,
 }
 
 /// What the worker read.
@@ -112,9 +114,6 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<ManifestView, String>) {
         app.inspect.shown = Some(result);
     }
 }
-
-/// What the key of a followed ref's row ends with.
-pub const FOLLOWED: &str = " (followed)";
 
 /// The item found holding a blob an entry links: shown in the detail pane. When none
 /// holds it (a dataset's file, a shard archive), the blob itself is previewed. An answer
@@ -216,7 +215,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
                     _,
                 ) => fx.push(Effect::FindBlob {
                     sha,
-                    name: key.trim_end_matches(FOLLOWED).to_string(),
+                    name: key,
                     seq: app.inspect.seq,
                 }),
                 _ => app.warn("this entry links no blob"),

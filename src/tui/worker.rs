@@ -345,10 +345,8 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
                     view.rows.push(EntryRow {
                         depth: head.depth,
                         kind: head.kind.to_string(),
-                        key: match head.kind {
-                            "manifest_ref" => format!("{}{}", head.key, super::inspect::FOLLOWED),
-                            _ => head.key,
-                        },
+                        followed: head.kind == "manifest_ref",
+                        key: head.key,
                         size: None,
                         sha256: Some(head.sha256),
                         in_shard: None,
@@ -362,6 +360,7 @@ fn read_manifest(cache: &Cache, req: &ManifestRequest) -> Result<ManifestView, S
                     size: located.entry.size(),
                     sha256: located.entry.sha256().map(str::to_string),
                     in_shard: (located.shard.clone()).map(|key| (located.source.clone(), key)),
+                    followed: false,
                 });
             }
             Err(e) => view.errors.push(e.to_string()),

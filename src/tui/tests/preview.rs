@@ -179,20 +179,24 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
         "ten clips, labels and the appended file, under three shards and the ref"
     );
     // Each shard's members under its row.
-    let heads: Vec<(usize, &str)> = (expanded.iter().enumerate())
+    let heads: Vec<(usize, &str, bool)> = (expanded.iter().enumerate())
         .filter(|(_, r)| r.depth == 0)
-        .map(|(at, r)| (at, r.key.as_str()))
+        .map(|(at, r)| (at, r.key.as_str(), r.followed))
         .collect();
     assert_eq!(
         heads,
         [
-            (0, "shards/shard-00001.tar.gz"),
-            (5, "shards/shard-00002.tar.gz"),
-            (10, "shards/shard-00003.tar.gz"),
-            (14, "parts/part-00001.jsonl (followed)")
+            (0, "shards/shard-00001.tar.gz", false),
+            (5, "shards/shard-00002.tar.gz", false),
+            (10, "shards/shard-00003.tar.gz", false),
+            (14, "parts/part-00001.jsonl", true)
         ]
     );
     super::render_check("manifest_80x24", &h);
+    // The followed ref says so beside its key.
+    h.keys("G");
+    super::render::line_with(&h, "↪ parts/part-00001.jsonl (followed)");
+    h.keys("gg");
     h.keys("xo");
     assert_eq!(
         rows(&h).last().map(|r| r.kind.as_str()),

@@ -83,10 +83,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             };
             let name_w = usize::from(body.width).saturating_sub(size_w + 3 + indent.len());
             let size = r.size.map(text::size).unwrap_or_default();
+            let name = if r.followed {
+                format!("{} (followed)", r.key)
+            } else {
+                r.key.clone()
+            };
             let line = Line::from(vec![
                 Span::raw(indent),
                 Span::styled(format!("{kind} "), theme.key()),
-                Span::raw(format!("{:<name_w$}", text::tail(&r.key, name_w))),
+                Span::raw(format!("{:<name_w$}", text::tail(&name, name_w))),
                 Span::styled(format!("{size:>size_w$}"), theme.dim()),
             ]);
             if i == sel && focused {
