@@ -201,9 +201,7 @@ fn settings_can_be_typed() {
     h.keys("jjjj");
     h.keys("e");
     assert!(dialog(&h).editing.is_some());
-    for c in "lots".chars() {
-        h.keys(&c.to_string());
-    }
+    h.keys("lots");
     h.keys("<enter>");
     assert!(
         screen(&h).contains("'lots' is not a size"),
@@ -214,9 +212,7 @@ fn settings_can_be_typed() {
     for _ in 0.."lots".len() {
         h.keys("<bs>");
     }
-    for c in "3KiB".chars() {
-        h.keys(&c.to_string());
-    }
+    h.keys("3KiB");
     h.keys("<enter>");
     let d = dialog(&h);
     assert!(d.editing.is_none());
@@ -240,9 +236,7 @@ fn settings_can_be_typed() {
         .editing
         .map(|(input, _)| input.value().to_string());
     assert_eq!(field.as_deref(), Some(""));
-    for c in "off".chars() {
-        h.keys(&c.to_string());
-    }
+    h.keys("off");
     h.keys("<enter>");
     assert_eq!(dialog(&h).policy().keep_last, None);
     assert_eq!(dialog(&h).chosen[2], 0);
