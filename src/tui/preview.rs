@@ -111,9 +111,6 @@ pub fn show_linked(
 ) {
     app.view = PaneView::Preview;
     app.focus = Focus::Detail;
-    // Nothing of an archive listed before: `esc` goes back to the inspector from here.
-    app.preview.listing = None;
-    app.preview.sel = 0;
     request(app, id, member, Some(blob), fx);
 }
 
@@ -126,10 +123,10 @@ fn request(
 ) {
     let p = &mut app.preview;
     p.seq += 1;
-    if member.is_none() {
-        p.listing = None;
-        p.sel = 0;
-    }
+    // Nothing of an archive listed before (a member opened from a listing puts it back:
+    // see `open_member`), so `esc` from a linked blob goes back to the inspector.
+    p.listing = None;
+    p.sel = 0;
     p.scroll = 0;
     p.shown = None;
     let req = PreviewRequest {
