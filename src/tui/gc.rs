@@ -261,6 +261,37 @@ pub fn open(app: &mut App) {
     app.popup = Some(Popup::Gc(dialog));
 }
 
+/// Keys while a setting's value is typed (only ever while choosing): the field's editing
+/// keys, `enter` to take the value (a bad one stays, with the reason), `esc` to leave it.
+fn typing(dialog: &mut GcDialog, action: Action) {
+    let Some((input, error)) = &mut dialog.editing else {
+        return;
+    };
+    match action {
+        Action::Edit(request) => {
+            input.handle(request);
+            *error = None;
+        }
+        Action::Confirm => {
+            let text = input.value().trim().to_string();
+            match parse_typed(dialog.cursor, &text) {
+                Ok(Typed::Off) => {
+                    dialog.typed[dialog.cursor] = None;
+                    dialog.chosen[dialog.cursor] = 0;
+                    dialog.editing = None;
+                }
+                Ok(_) => {
+                    dialog.typed[dialog.cursor] = Some(text);
+                    dialog.editing = None;
+                }
+                Err(why) => *error = Some(why),
+            }
+        }
+        Action::Back | Action::Cancel => dialog.editing = None,
+        _ => {}
+    }
+}
+
 /// Keys while the dialog is open.
 pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Vec<Effect>) {
     match (&dialog.stage, action) {
@@ -272,33 +303,7 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
             app.quit = true;
             return;
         }
-        (Stage::Choose, Action::Edit(request)) if dialog.editing.is_some() => {
-            if let Some((input, error)) = &mut dialog.editing {
-                input.handle(request);
-                *error = None;
-            }
-        }
-        (Stage::Choose, Action::Confirm) if dialog.editing.is_some() => {
-            if let Some((input, error)) = &mut dialog.editing {
-                let text = input.value().trim().to_string();
-                match parse_typed(dialog.cursor, &text) {
-                    Ok(Typed::Off) => {
-                        dialog.typed[dialog.cursor] = None;
-                        dialog.chosen[dialog.cursor] = 0;
-                        dialog.editing = None;
-                    }
-                    Ok(_) => {
-                        dialog.typed[dialog.cursor] = Some(text);
-                        dialog.editing = None;
-                    }
-                    Err(why) => *error = Some(why),
-                }
-            }
-        }
-        (Stage::Choose, Action::Back | Action::Cancel) if dialog.editing.is_some() => {
-            dialog.editing = None;
-        }
-        (_, _) if dialog.editing.is_some() => {}
+        (_, action) if dialog.editing.is_some() => typing(&mut dialog, action),
         (_, Action::Help) => dialog.help = !dialog.help,
         // The keys shown: any key that would go back closes them, the dialog stays.
         (_, Action::Back | Action::Cancel) if dialog.help => dialog.help = false,
