@@ -1,6 +1,8 @@
 //! Manifests: creation from directories (loose and sharded), reading with refs and shards,
 //! append, compact, verify, trash by manifest, typed loading, and bad input.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 
@@ -129,24 +131,11 @@ fn directory_round_trip_through_shards() {
     assert_eq!(report.blobs as usize, built.shards as usize + 1);
     // The shard archives are on disk though no item holds them: usage counts them, so the
     // stored bytes are the blob files' (the manifest's own, its descriptor's, the shards').
-    let on_disk: u64 = walk_files(&cache.root().join("blobs-v1"))
+    let on_disk: u64 = common::files_under(cache.blobs().dir())
         .iter()
         .map(|p| fs::metadata(p).unwrap().len())
         .sum();
     assert_eq!(cache.usage_totals().unwrap().stored_bytes, on_disk);
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn file_entry(cache: &Cache, key: &str, data: &[u8]) -> Entry {

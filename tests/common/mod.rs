@@ -31,16 +31,21 @@ pub fn wait_all(children: Vec<Child>) {
 
 /// The files under `dir`, at any depth. A directory that cannot be read fails the test
 /// (a wrong path must not count as empty).
-pub fn count_files(dir: &Path) -> usize {
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    entries
-        .map(|e| {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                count_files(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// How many files are under `dir` (see [`files_under`]).
+pub fn count_files(dir: &Path) -> usize {
+    files_under(dir).len()
 }
