@@ -234,7 +234,7 @@ fn write_plan(out: &mut String, name: &str, plan: &GcPlan, root: &Path) {
         plan.files.len(),
         plan.usage_before
     );
-    for i in &plan.items {
+    for i in plan.items.iter() {
         let _ = writeln!(
             out,
             "item {} {:?} {:?} {} v{} {} size={} sha={} exclusive={} linked={} updated={} accessed={:?} | {}",

@@ -504,7 +504,7 @@ mod tests {
             ..GcPolicy::none()
         };
         let plan = gc::plan(&cache, &unused, Utc::now()).unwrap();
-        let mut names: Vec<&str> = plan.items.iter().map(|i| i.uri.as_str()).collect();
+        let mut names: Vec<String> = plan.items.iter().map(|i| i.uri).collect();
         names.sort_unstable();
         assert_eq!(
             names,

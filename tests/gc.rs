@@ -85,7 +85,7 @@ fn trash_policy_all_or_older() {
     cache.trash(a.id).unwrap();
     let all = plan_trash(&cache, Utc::now());
     assert_eq!(ids(&all), [a.id]);
-    assert_eq!(all.items[0].reason, Reason::Trash);
+    assert_eq!(all.items.get(0).unwrap().reason, Reason::Trash);
     let week = GcPolicy {
         trash: Some(Duration::from_secs(7 * 86_400)),
         ..policy()
@@ -165,12 +165,14 @@ fn keep_last_n_per_key() {
     .unwrap();
     assert_eq!(ids(&plan), [v[0].id, v[1].id]);
     assert!(
-        plan.items[0]
+        plan.items
+            .get(0)
+            .unwrap()
             .detail
             .to_string()
             .contains("of 4 READY, keep-last 2"),
         "{}",
-        plan.items[0].detail
+        plan.items.get(0).unwrap().detail
     );
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     let left: Vec<i64> = cache
@@ -196,7 +198,7 @@ fn keep_last_spares_versions_whose_content_a_pinned_manifest_links() {
     let plan = gc::plan(&cache, &keep_one, Utc::now()).unwrap();
     // The oldest is protected, yet still counts in the ranks of the others.
     assert_eq!(ids(&plan), [v[1].id, v[2].id]);
-    let detail = plan.items[0].detail.to_string();
+    let detail = plan.items.get(0).unwrap().detail.to_string();
     assert!(
         detail.starts_with("version 2: 3rd newest of 4 READY"),
         "{detail}"
@@ -255,9 +257,14 @@ fn max_size_evicts_least_recently_used_until_under_the_cap() {
     // Least recently used first: items 2, 3, 4 (each ~100 bytes) bring it under the cap.
     assert_eq!(ids(&plan), [items[2].id, items[3].id, items[4].id]);
     assert!(
-        plan.items[0].detail.to_string().starts_with("LRU rank 1"),
+        plan.items
+            .get(0)
+            .unwrap()
+            .detail
+            .to_string()
+            .starts_with("LRU rank 1"),
         "{}",
-        plan.items[0].detail
+        plan.items.get(0).unwrap().detail
     );
     let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(report.bytes_freed, plan.exclusive_bytes());
@@ -273,7 +280,7 @@ fn shared_blobs_are_counted_as_shared_and_kept() {
     let plan = plan_trash(&cache, Utc::now());
     assert_eq!(plan.exclusive_bytes(), 0);
     assert_eq!(plan.shared_bytes(), 12);
-    assert!(!plan.items[0].exclusive);
+    assert!(!plan.items.get(0).unwrap().exclusive);
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert!(cache.content_path(&cache.get(b.id).unwrap()).is_ok());
 }
@@ -373,7 +380,7 @@ fn apply_leaves_alone_an_item_that_took_a_planned_id() {
     cache.purge(planned.id).unwrap();
     let other = put(&cache, "other", "2");
     cache.trash(other.id).unwrap();
-    let was = &plan.items[0];
+    let was = plan.items.get(0).unwrap();
     cache
         .registry()
         .db()
@@ -957,7 +964,10 @@ fn purge_and_gc_agree_on_which_spellings_hold_a_blob() {
 
     cache.trash(twin.id).unwrap();
     let plan = plan_trash(&cache, Utc::now());
-    assert!(plan.items[0].exclusive, "the plan frees the twin's blob");
+    assert!(
+        plan.items.get(0).unwrap().exclusive,
+        "the plan frees the twin's blob"
+    );
     gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert!(!blob(&twin).exists(), "and apply does");
 }
@@ -986,12 +996,13 @@ fn times_at_the_ends_of_the_range_plan_without_overflow() {
     );
 }
 
-/// A plan's items keep their URIs in buffers shared by a few thousand: each reads as its
-/// own item's, on both sides of every buffer's end, and in the JSON too. The URIs differ
-/// in length, some are empty and some are not ASCII, and the plan is in an order other
-/// than the items' (max-size, least recently used first).
+/// A plan's items are made when asked for, each from its own row: read one by one, in
+/// ranges, from the end, or in the JSON, each is its own item, with its URI. The URIs
+/// differ in length, some are empty and some are not ASCII, and the plan is in an order
+/// other than the items' (max-size, least recently used first). Applied, in batches, it
+/// removes every one.
 #[test]
-fn planned_items_carry_their_own_uris_across_shared_buffers() {
+fn planned_items_are_made_each_from_its_own_row() {
     let (dir, cache) = setup();
     let uri = |i: u64| match i % 5 {
         0 => String::new(),
@@ -1026,14 +1037,30 @@ fn planned_items_carry_their_own_uris_across_shared_buffers() {
     assert_ne!(first, ids[..3], "planned in an order other than the items'");
     let uri_of: std::collections::HashMap<i64, String> =
         ids.iter().zip(0..n).map(|(&id, i)| (id, uri(i))).collect();
-    for item in &plan.items {
+    for item in plan.items.iter() {
         assert_eq!(item.uri, *uri_of[&item.id], "item {}", item.id);
     }
     let json = serde_json::to_value(&plan).unwrap();
-    for at in [0, 4095, 4096, 8191, 8192, 8999] {
-        let id = plan.items[at].id;
-        assert_eq!(json["items"][at]["uri"], uri_of[&id].as_str(), "at {at}");
+    let in_json = json["items"].as_array().unwrap();
+    assert_eq!(in_json.len(), n as usize);
+    for (at, item) in plan.items.iter().enumerate() {
+        assert_eq!(in_json[at]["id"], item.id, "at {at}");
+        assert_eq!(in_json[at]["uri"], uri_of[&item.id].as_str(), "at {at}");
     }
+    let last = plan.items.get(n as usize - 1).unwrap().id;
+    assert_eq!(plan.items.iter().next_back().map(|i| i.id), Some(last));
+    assert!(plan.items.get(n as usize).is_none());
+    let tail: Vec<i64> = plan.items.range(8990..20_000).map(|i| i.id).collect();
+    assert_eq!(
+        (tail.len(), tail.last()),
+        (10, Some(&last)),
+        "cut at the end"
+    );
+    assert_eq!(plan.items.range(20_000..30_000).count(), 0);
+
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.items_removed, n, "{:?}", report.skipped);
+    assert!(cache.get_many(&ids).unwrap().is_empty());
 }
 
 /// A blob whose holders record different sizes (by hand edits) is freed at the size usage

@@ -77,13 +77,14 @@ pub fn apply(
     let mut done = 0u64;
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut release: BTreeSet<String> = BTreeSet::new();
-    for batch in plan.items.chunks(BATCH) {
+    for start in (0..plan.items.len()).step_by(BATCH) {
+        let batch: Vec<PlannedItem> = plan.items.range(start..start + BATCH).collect();
         if cancelled() {
             report.cancelled = true;
             return Ok(report);
         }
         cache.registry().write(|db| {
-            for item in batch {
+            for item in &batch {
                 match recheck(db, item)? {
                     Some(why) => report.skipped.push(Skipped {
                         id: Some(item.id),

@@ -5,18 +5,16 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use rayon::prelude::*;
 use rusqlite::Connection;
 
 use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, ShaId, Version};
 use super::picks::{self, Pick};
 use super::{
-    GcPlan, GcPolicy, PlannedFile, PlannedItem, PlannedUri, Reason, ReasonTotal,
-    metadata_if_present, old_enough, walk,
+    GcPlan, GcPolicy, PlannedFile, PlannedItems, Reason, ReasonTotal, metadata_if_present,
+    old_enough, walk,
 };
 use crate::blob::BlobStore;
 use crate::cache::Cache;
@@ -41,8 +39,8 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     let (db, twins) = snapshot.split();
     let mut census = read_census(db, twins, policy)?;
     let versions = census.versions.take();
-    let census = &census;
-    std::thread::scope(|scope| {
+    let planned = std::thread::scope(|scope| {
+        let census = &census;
         let store = cache.blobs();
         let (blobs, tmp) = (store.dir(), store.tmp_dir());
         let leftovers = || {
@@ -70,23 +68,40 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
             }),
             Err(_) => leftovers(),
         });
-        let (items, mut files, usage_before) = planned?;
+        let mut planned = planned?;
         if let Some(leftovers) = leftovers {
-            files.extend(leftovers?);
+            planned.files.extend(leftovers?);
         }
-        let totals = totals(&items, &files);
-        Ok(GcPlan {
-            created: now,
-            policy: policy.clone(),
-            items,
-            files,
-            totals,
-            usage_before,
-        })
+        Ok::<_, Error>(planned)
+    })?;
+    let totals = totals(&census, &planned);
+    let Planned {
+        picks,
+        exclusive,
+        files,
+        usage_before,
+    } = planned;
+    let keep = policy.keep_last.unwrap_or(0);
+    Ok(GcPlan {
+        created: now,
+        policy: policy.clone(),
+        items: PlannedItems::new(census, picks, exclusive, keep, now),
+        files,
+        totals,
+        usage_before,
     })
 }
 
-type Planned = (Vec<PlannedItem>, Vec<PlannedFile>, Option<u64>);
+/// What the policies chose.
+struct Planned {
+    /// The items, in the order chosen.
+    picks: Vec<Pick>,
+    /// By pick: whether its blob is freed.
+    exclusive: Vec<bool>,
+    files: Vec<PlannedFile>,
+    /// The usage max-size measured.
+    usage_before: Option<u64>,
+}
 
 /// The census a plan under `policy` needs: with only trash, stale writes or failures,
 /// only items in those statuses are read in full.
@@ -107,9 +122,9 @@ fn read_census(db: Db<'_>, twins: &mut [Connection], policy: &GcPolicy) -> Resul
     )
 }
 
-/// Everything but orphans and temp files: the items each policy picks, their accounting,
-/// and the blobs only collected manifests linked; `versions` are the census's, for
-/// keep-last. Also returns the usage measured for max-size.
+/// Everything but orphans and temp files: the items each policy picks, their accounting
+/// (which picks free their blob), and the blobs only collected manifests linked;
+/// `versions` are the census's, for keep-last.
 fn plan_items(
     cache: &Cache,
     census: &Census,
@@ -140,15 +155,14 @@ fn plan_items(
             planned_refs[link.sha as usize] += 1;
         }
     }
-    let mut planned = planned_items(census, &picks.picks, policy, now)?;
 
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
-    for (item, &sha) in planned.iter_mut().zip(&pick_shas) {
-        if sha != NO_SHA {
-            item.exclusive = !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true);
-        }
-    }
+    let exclusive = (pick_shas.iter())
+        .map(|&sha| {
+            sha != NO_SHA && !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true)
+        })
+        .collect();
     let mut files = Vec::new();
     for &links in &pick_links {
         for link in census.links_at(links) {
@@ -174,75 +188,28 @@ fn plan_items(
             }
         }
     }
-    Ok((planned, files, usage_before))
+    Ok(Planned {
+        picks: picks.picks,
+        exclusive,
+        files,
+        usage_before,
+    })
 }
 
-/// How many planned items' URIs share a buffer.
-const URIS_PER_BUFFER: usize = 4096;
-
-/// The planned items, in pick order, on every core: a plan may hold most of a million.
-/// Whether each is exclusive is left to the caller (false).
-fn planned_items(
-    census: &Census,
-    picks: &[Pick],
-    policy: &GcPolicy,
-    now: DateTime<Utc>,
-) -> Result<Vec<PlannedItem>> {
-    // Their URIs go into buffers shared by a few thousand each, where an allocation each
-    // was a fifth of the plan's time; a buffer's offsets are noted by item.
-    let mut starts = vec![0u32; picks.len()];
-    let buffers = (picks.par_chunks(URIS_PER_BUFFER))
-        .zip(starts.par_chunks_mut(URIS_PER_BUFFER))
-        .map(|(picks, starts)| {
-            let mut text = String::new();
-            for (pick, start) in picks.iter().zip(starts) {
-                *start = u32::try_from(text.len())
-                    .map_err(|_| Error::invalid("registry", "URIs too long to plan a gc"))?;
-                text.push_str(census.uri(pick.row as usize));
-            }
-            Ok(Arc::<str>::from(text))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let keep = policy.keep_last.unwrap_or(0);
-    let mut planned = Vec::new();
-    (picks.par_iter().enumerate())
-        .map(|(at, pick)| {
-            let row = pick.row as usize;
-            let r = &census.items[row];
-            let uri = census.uri(row);
-            PlannedItem {
-                id: r.id,
-                key: census.planned_key(row),
-                version: r.version,
-                uri: PlannedUri::new(&buffers[at / URIS_PER_BUFFER], starts[at], uri.len()),
-                status: r.status.unwrap_or(Status::Failed),
-                size: r.size,
-                sha256: census.digest(r.sha),
-                reason: pick.reason(),
-                detail: pick.detail(census, keep, now),
-                // Known once every pick's references are counted.
-                exclusive: false,
-                updated_ms: r.updated,
-                accessed_ms: r.accessed(),
-                linked: r.sha != NO_SHA && census.shas[r.sha as usize].links > 0,
-            }
-        })
-        .collect_into_vec(&mut planned);
-    Ok(planned)
-}
-
-fn totals(items: &[PlannedItem], files: &[PlannedFile]) -> Vec<(Reason, ReasonTotal)> {
+/// Items, files and bytes by reason: `planned`'s from `census`.
+fn totals(census: &Census, planned: &Planned) -> Vec<(Reason, ReasonTotal)> {
     let mut by: HashMap<Reason, ReasonTotal> = HashMap::new();
-    for i in items {
-        let t = by.entry(i.reason).or_default();
+    for (pick, &exclusive) in planned.picks.iter().zip(&planned.exclusive) {
+        let r = &census.items[pick.row as usize];
+        let t = by.entry(pick.reason()).or_default();
         t.items += 1;
-        if i.exclusive {
-            t.exclusive_bytes += i.size;
-        } else if i.sha256.is_some() {
-            t.shared_bytes += i.size;
+        if exclusive {
+            t.exclusive_bytes += r.size;
+        } else if census.digest(r.sha).is_some() {
+            t.shared_bytes += r.size;
         }
     }
-    for f in files {
+    for f in &planned.files {
         let t = by.entry(f.reason).or_default();
         t.files += 1;
         t.exclusive_bytes += f.size;

@@ -97,8 +97,8 @@ fn plan_of_300_trashed(size: (u16, u16)) -> (Harness, Box<cachet::gc::GcPlan>) {
 fn a_long_plan_scrolls_and_formats_only_what_is_shown() {
     let (mut h, plan) = plan_of_300_trashed((80, 24));
     assert_eq!(plan.items.len(), 300);
-    let first = format!("#{:<6} ", plan.items[0].id);
-    let last = format!("#{:<6} ", plan.items[299].id);
+    let first = format!("#{:<6} ", plan.items.get(0).unwrap().id);
+    let last = format!("#{:<6} ", plan.items.get(299).unwrap().id);
     let shown = screen(&h);
     assert!(shown.contains("what goes (1–"), "{shown}");
     assert!(shown.contains(" of 300):"), "{shown}");
@@ -121,7 +121,7 @@ fn a_long_plan_scrolls_and_formats_only_what_is_shown() {
 fn the_whole_plan_can_be_reached_on_the_smallest_screen() {
     // At 40x12 the summary wraps: the entries must still match the rows they get.
     let (mut h, plan) = plan_of_300_trashed((40, 12));
-    let id = |at: usize| format!("#{:<6} ", plan.items[at].id);
+    let id = |at: usize| format!("#{:<6} ", plan.items.get(at).unwrap().id);
     // G before the dialog was ever drawn: it cannot know yet how many entries fit.
     h.keys("G");
     let shown = screen(&h);

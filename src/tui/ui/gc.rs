@@ -245,11 +245,11 @@ fn draw_plan(
         position_row,
     );
     let lines: Vec<Line> = (first..first + shown)
-        .map(|at| match at.checked_sub(plan.items.len()) {
+        .filter_map(|at| match at.checked_sub(plan.items.len()) {
             None => {
-                let item = &plan.items[at];
+                let item = plan.items.get(at)?;
                 // Columns: the reason padded so that the details line up after it.
-                Line::from(vec![
+                Some(Line::from(vec![
                     Span::raw(format!(
                         "#{:<6} {:<24}  ",
                         item.id,
@@ -257,10 +257,10 @@ fn draw_plan(
                     )),
                     Span::raw(format!("{:<12} ", item.reason.to_string())),
                     Span::styled(item.detail.to_string(), theme.dim()),
-                ])
+                ]))
             }
             Some(f) => {
-                let file = &plan.files[f];
+                let file = plan.files.get(f)?;
                 let name = match file.sha256.as_deref() {
                     Some(s) => cachet::key::abbrev(s, 12).to_string(),
                     None => file
@@ -270,11 +270,11 @@ fn draw_plan(
                         .unwrap_or_default(),
                 };
                 // In the items' columns: no id, the file's name, why, its size.
-                Line::from(vec![
+                Some(Line::from(vec![
                     Span::raw(format!("{:<7} {:<24}  ", "", text::tail(&name, 24))),
                     Span::raw(format!("{:<12} ", file.reason.to_string())),
                     Span::styled(text::size(file.size), theme.dim()),
-                ])
+                ]))
             }
         })
         .collect();
