@@ -110,6 +110,17 @@ impl<'a> Digested<'a> {
 /// A digest as read, who references it, and the size recorded with the reference.
 type Ref<T> = (T, Owner, Option<i64>);
 
+/// A value that leads with a digest, and is ordered by it first.
+pub(in crate::gc) trait LeadingDigest: Ord {
+    fn digest(&self) -> &[u8; 32];
+}
+
+impl<A: Ord, B: Ord> LeadingDigest for ([u8; 32], A, B) {
+    fn digest(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// Values that lead with a digest, put in 256 buckets by its first byte as they come (by
 /// the threads that read the rows). Once all are in, only each bucket needs
 /// sorting, on every core, and the buckets in order are the whole, sorted. A bucket fits
@@ -138,10 +149,20 @@ impl<T: Ord + Send> ByFirstByte<T> {
     }
 
     /// Sorts every bucket.
-    pub(in crate::gc) fn sort(&mut self) {
-        self.0
-            .par_iter_mut()
-            .for_each(|bucket| bucket.sort_unstable());
+    pub(in crate::gc) fn sort(&mut self)
+    where
+        T: LeadingDigest,
+    {
+        // By the digest's first eight bytes as a number first, which tells nearly every
+        // two apart, then in full: the same order as `T`'s, where comparing the digests'
+        // bytes each time was a call to `memcmp` per comparison.
+        let lead = |v: &T| {
+            let d = v.digest();
+            u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+        };
+        self.0.par_iter_mut().for_each(|bucket| {
+            bucket.sort_unstable_by(|a, b| lead(a).cmp(&lead(b)).then_with(|| a.cmp(b)))
+        });
     }
 
     /// The buckets, in order of first byte.
