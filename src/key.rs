@@ -107,25 +107,28 @@ pub fn abbrev(text: &str, chars: usize) -> &str {
 
 /// 64 lower-case hex digits as 32 bytes.
 pub fn decode_digest(hex: &[u8]) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    (hex.len() == 64 && decode_hex(hex, &mut out)).then_some(out)
+    let hex: &[u8; 64] = hex.try_into().ok()?;
+    // In fixed-size steps over every digit, the misfits noticed once at the end: the
+    // compiler does many digits at once (registries hold millions of digests, and gc
+    // decodes them all).
+    let values = hex.map(hex_value);
+    let misfit = values.iter().fold(0, |m, v| m | v) & 0xf0;
+    let out = std::array::from_fn(|i| (values[2 * i] << 4) | values[2 * i + 1]);
+    (misfit == 0).then_some(out)
 }
 
-/// The value of each lower-case hex digit, and `NOT_HEX` for every other byte.
-const HEX_VALUES: [u8; 256] = {
-    let mut table = [NOT_HEX; 256];
-    let mut c = 0;
-    while c < 10 {
-        table[b'0' as usize + c] = c as u8;
-        c += 1;
+/// The value of a lower-case hex digit, and `NOT_HEX` for any other byte: with no
+/// branch or table, so that it can be done for many digits at once.
+fn hex_value(c: u8) -> u8 {
+    let (digit, letter) = (c.wrapping_sub(b'0'), c.wrapping_sub(b'a'));
+    if digit < 10 {
+        digit
+    } else if letter < 6 {
+        letter + 10
+    } else {
+        NOT_HEX
     }
-    let mut c = 0;
-    while c < 6 {
-        table[b'a' as usize + c] = 10 + c as u8;
-        c += 1;
-    }
-    table
-};
+}
 
 const NOT_HEX: u8 = 0xff;
 
@@ -134,14 +137,9 @@ pub fn decode_hex(hex: &[u8], out: &mut [u8]) -> bool {
     if hex.len() != out.len() * 2 {
         return false;
     }
-    // Every digit is looked up and the misfits are noticed once at the end: no branch
-    // per digit (registries hold millions of digests, and gc decodes them all).
     let mut misfit = 0u8;
     for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let (hi, lo) = (
-            HEX_VALUES[usize::from(pair[0])],
-            HEX_VALUES[usize::from(pair[1])],
-        );
+        let (hi, lo) = (hex_value(pair[0]), hex_value(pair[1]));
         misfit |= (hi | lo) & 0xf0;
         *byte = (hi << 4) | (lo & 0x0f);
     }
@@ -202,6 +200,10 @@ mod tests {
         assert!(decode_hex(text.as_bytes(), &mut back));
         assert_eq!(back, bytes);
         let digest = sha256_hex(b"x");
+        assert_eq!(
+            decode_digest(digest.as_bytes()).map(|d| hex(&d)),
+            Some(digest.clone())
+        );
         for c in 0..=255u8 {
             let ok = c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
             for at in [0, 31, 63] {
