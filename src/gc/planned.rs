@@ -1,4 +1,4 @@
-//! The items a plan removes. A plan may hold most of a million: they are kept as the
+//! The items a plan removes. A plan may hold most of a million: then they are kept as the
 //! registry's census the policies chose from and the policies' picks, and each
 //! [`PlannedItem`] is made when it is asked for (where making them all was a quarter of
 //! the time a plan took, and more memory than the census they come from).
@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeSeq;
 
@@ -17,11 +18,22 @@ use super::picks::Pick;
 use crate::key::Digest;
 use crate::status::Status;
 
-/// The items a plan removes, in the order the policies chose them, each made on demand
-/// (see the module's note). A clone shares them. Serialises as a list of
-/// [`PlannedItem`]s.
+/// The items a plan removes, in the order the policies chose them. A clone shares them.
+/// Serialises as a list of [`PlannedItem`]s.
 #[derive(Clone)]
-pub struct PlannedItems(Arc<Chosen>);
+pub struct PlannedItems(Arc<Kept>);
+
+enum Kept {
+    /// Many items (a share of the census of at least [`MADE_BELOW`]): each made when
+    /// asked for, from the census the plan keeps.
+    OnDemand(Box<Chosen>),
+    /// Fewer: made at once, so that the plan does not keep the census of every item in
+    /// the registry for a few of them.
+    Made(Vec<PlannedItem>),
+}
+
+/// The share of the census's items below which a plan's items are made at once.
+const MADE_BELOW: usize = 4;
 
 struct Chosen {
     census: Census,
@@ -34,38 +46,11 @@ struct Chosen {
     now: DateTime<Utc>,
 }
 
-impl PlannedItems {
-    /// The items `picks` chose from `census`; `exclusive` says, by pick, whether its blob
-    /// is freed.
-    pub(super) fn new(
-        census: Census,
-        picks: Vec<Pick>,
-        exclusive: Vec<bool>,
-        keep: u32,
-        now: DateTime<Utc>,
-    ) -> PlannedItems {
-        PlannedItems(Arc::new(Chosen {
-            census,
-            picks,
-            exclusive,
-            keep,
-            now,
-        }))
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.picks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.picks.is_empty()
-    }
-
-    /// The item at `at` in the plan's order.
-    pub fn get(&self, at: usize) -> Option<PlannedItem> {
-        let chosen = &*self.0;
-        let pick = chosen.picks.get(at)?;
-        let census = &chosen.census;
+impl Chosen {
+    /// The item picked at `at`.
+    fn make(&self, at: usize) -> Option<PlannedItem> {
+        let pick = self.picks.get(at)?;
+        let census = &self.census;
         let row = pick.row as usize;
         let r = census.items.get(row)?;
         Some(PlannedItem {
@@ -77,13 +62,64 @@ impl PlannedItems {
             size: r.size,
             sha256: census.digest(r.sha),
             reason: pick.reason(),
-            detail: pick.detail(census, chosen.keep, chosen.now),
-            exclusive: chosen.exclusive.get(at).copied().unwrap_or(false),
+            detail: pick.detail(census, self.keep, self.now),
+            exclusive: self.exclusive.get(at).copied().unwrap_or(false),
             updated_ms: r.updated,
             accessed_ms: r.accessed(),
             linked: r.sha != NO_SHA
                 && (census.shas.get(r.sha as usize)).is_some_and(|refs| refs.links > 0),
         })
+    }
+}
+
+impl PlannedItems {
+    /// The items `picks` chose from `census`; `exclusive` says, by pick, whether its blob
+    /// is freed.
+    pub(super) fn new(
+        census: Census,
+        picks: Vec<Pick>,
+        exclusive: Vec<bool>,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> PlannedItems {
+        let few = picks.len() < census.items.len() / MADE_BELOW;
+        let chosen = Chosen {
+            census,
+            picks,
+            exclusive,
+            keep,
+            now,
+        };
+        PlannedItems::kept(chosen, few)
+    }
+
+    /// The items `chosen`, made at once if `made`.
+    fn kept(chosen: Chosen, made: bool) -> PlannedItems {
+        PlannedItems(Arc::new(if made {
+            let made = (0..chosen.picks.len()).into_par_iter();
+            Kept::Made(made.filter_map(|at| chosen.make(at)).collect())
+        } else {
+            Kept::OnDemand(Box::new(chosen))
+        }))
+    }
+
+    pub fn len(&self) -> usize {
+        match &*self.0 {
+            Kept::OnDemand(chosen) => chosen.picks.len(),
+            Kept::Made(items) => items.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The item at `at` in the plan's order.
+    pub fn get(&self, at: usize) -> Option<PlannedItem> {
+        match &*self.0 {
+            Kept::OnDemand(chosen) => chosen.make(at),
+            Kept::Made(items) => items.get(at).cloned(),
+        }
     }
 
     /// The items in `range` of the plan's order (cut to the items there are).
@@ -275,6 +311,74 @@ impl Serialize for Detail {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cache::Cache;
+    use crate::gc::{GcPolicy, picks};
+
+    /// A plan's items are the same whether they are made at once or when asked for: over
+    /// the demo cache (manifests linking blobs, a failure with its note, the trash), with
+    /// every policy that leaves details of its own.
+    #[test]
+    fn items_made_at_once_or_on_demand_are_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::demo::build(dir.path()).unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let now = Utc::now() + chrono::Duration::days(400);
+        let policy = GcPolicy {
+            trash: Some(Duration::ZERO),
+            stale: Some(Duration::ZERO),
+            keep_last: Some(1),
+            max_size: Some(64 << 10),
+            ..GcPolicy::none()
+        };
+        let kept = |made: bool| {
+            let mut snapshot = cache.registry().snapshot(0).unwrap();
+            let (db, twins) = snapshot.split();
+            let mut census = Census::read(db, twins, None, true).unwrap();
+            let versions = census.versions.take();
+            let (picks, _) = picks::choose(&census, versions, &policy, now);
+            let exclusive = (0..picks.picks.len()).map(|at| at % 3 == 0).collect();
+            let chosen = Chosen {
+                census,
+                picks: picks.picks,
+                exclusive,
+                keep: 1,
+                now,
+            };
+            PlannedItems::kept(chosen, made)
+        };
+        let (made, on_demand) = (kept(true), kept(false));
+        assert!(matches!(*made.0, Kept::Made(_)));
+        assert!(matches!(*on_demand.0, Kept::OnDemand(_)));
+        let json = |items: &PlannedItems| serde_json::to_value(items).unwrap();
+        assert_eq!(json(&made), json(&on_demand));
+        let items = json(&made);
+        let shown = |key: &str| -> Vec<String> {
+            (items.as_array().unwrap().iter())
+                .map(|i| i[key].to_string())
+                .collect()
+        };
+        let reasons = shown("reason");
+        for reason in ["trash", "failed", "keep-last", "max-size"] {
+            assert!(reasons.contains(&format!("\"{reason}\"")), "{reasons:?}");
+        }
+        assert!(shown("linked").contains(&"true".to_string()));
+        assert!(
+            shown("detail")
+                .iter()
+                .any(|d| d.contains("failed") && d.contains(':'))
+        );
+        assert_eq!(made.len(), on_demand.len());
+        let last = made.len() - 1;
+        assert_eq!(
+            made.get(last).map(|i| i.id),
+            on_demand.iter().next_back().map(|i| i.id)
+        );
+        assert!(made.get(last + 1).is_none() && on_demand.get(last + 1).is_none());
+    }
+
     use super::Ago;
 
     /// Ages read in the largest whole unit; under a minute in seconds (it said `0m`).
