@@ -118,6 +118,11 @@ impl Part {
         {
             self.notes.insert(row, note.to_owned());
         }
+        // The time created is read only for an item never accessed.
+        let last_use = match accessed {
+            Some(at) => at,
+            None => r.get(7).map_err(fail)?,
+        };
         self.items.push(ItemRow {
             id: r.get(0).map_err(fail)?,
             version,
@@ -129,7 +134,7 @@ impl Part {
             size: size.unwrap_or(0).max(0) as u64,
             sha: NO_SHA,
             updated: r.get(5).map_err(fail)?,
-            last_use: accessed.unwrap_or(r.get(7).map_err(fail)?),
+            last_use,
             accessed: accessed.is_some(),
             lease_expires: r.get(8).map_err(fail)?,
             links: NO_LINKS,
