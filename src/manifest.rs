@@ -14,6 +14,7 @@ mod read;
 mod shard;
 mod typed;
 mod verify;
+mod write;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,7 +24,8 @@ pub use build::{
     guess_content_type, manifest_sha, store_dir,
 };
 pub use entry::{
-    DESCRIPTOR_CONTENT_TYPE, Entry, FileEntry, INTERNAL_MANIFEST, RefEntry, ShardEntry, check_key,
+    DESCRIPTOR_CONTENT_TYPE, Entry, FileEntry, INTERNAL_MANIFEST, KeysSeen, RefEntry, ShardEntry,
+    check_key,
 };
 pub use read::{Entries, Head, Heads, Located, ReadOpts, short};
 pub use shard::ShardOpts;

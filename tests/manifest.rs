@@ -462,6 +462,39 @@ fn refs_to_missing_manifests_are_refused_at_write() {
     assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
 }
 
+/// A key twice in the entries a manifest is written from is refused, however they come
+/// (created, or appended as a part), naming both entries; nothing new is registered.
+#[test]
+fn a_key_twice_in_one_manifest_is_refused() {
+    let (_d, cache) = setup();
+    let a = file_entry(&cache, "a.txt", b"alpha");
+    let b = file_entry(&cache, "b.txt", b"beta");
+    let again = file_entry(&cache, "a.txt", b"other");
+    let items = |cache: &Cache| cache.list_ids(None, false, 0, 100).unwrap().len();
+    let before = items(&cache);
+    let twice = vec![Ok(a.clone()), Ok(b.clone()), Ok(again.clone())];
+    let err = manifest::create_from_entries(&cache, &NewItem::new("m"), twice, "dataset")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("entry 3 'a.txt'") && err.contains("entry 1"),
+        "{err}"
+    );
+    assert_eq!(items(&cache), before, "nothing registered");
+
+    let root = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a)], "dataset")
+        .unwrap()
+        .item;
+    let err = manifest::append(&cache, &root, vec![Ok(b.clone()), Ok(b)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("entry 2 'b.txt'"), "{err}");
+    assert_eq!(
+        cache.best(&root.uri, &root.params).unwrap().unwrap().id,
+        root.id
+    );
+}
+
 #[test]
 fn verify_reports_missing_and_altered_blobs() {
     let (dir, cache) = setup();

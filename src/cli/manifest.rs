@@ -1,6 +1,5 @@
 //! `cachet manifest …`: create, show, ls, cat, verify, append, compact, trash.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -250,9 +249,8 @@ fn read_entry_lines(file: &Path) -> Result<Vec<cachet::Result<Entry>>> {
         )
     };
     let mut out = Vec::new();
-    // The line each key is on: a key twice names two contents for one path, and a reader
-    // would only ever find the first.
-    let mut keys: HashMap<String, u64> = HashMap::new();
+    // Keys twice are refused at their lines here, before any file they name is stored.
+    let mut keys = manifest::KeysSeen::default();
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", file.display()))?;
         if line.trim().is_empty() {
@@ -264,11 +262,7 @@ fn read_entry_lines(file: &Path) -> Result<Vec<cachet::Result<Entry>>> {
             message,
         };
         let mut entry = Entry::parse(&line).map_err(bad)?;
-        let keyed = !matches!(entry, Entry::Unknown { .. });
-        if let Some(first) = keyed
-            .then(|| keys.insert(entry.key().to_string(), i as u64 + 1))
-            .flatten()
-        {
+        if let Some(first) = keys.note(&entry, i as u64 + 1) {
             return Err(bad(format!("key '{}' is on line {first} already", entry.key())).into());
         }
         if let Entry::File(f) = &mut entry

@@ -1,6 +1,10 @@
 //! Manifest lines: `file`, `shard` and `manifest_ref` entries (the s3exchange format, plus
 //! our `sha256` field), and lines of kinds we do not know, kept as they are.
 
+use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
+use std::hash::{Hash, Hasher};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -240,6 +244,35 @@ pub fn check_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The keys of a manifest's entries as they go by, to refuse one twice: a key twice names
+/// two contents for one path, and a reader only ever finds the first. Held as 128-bit
+/// hashes rather than as the keys: a manifest may stream millions of entries.
+#[derive(Default)]
+pub struct KeysSeen(HashMap<u128, u64>);
+
+impl KeysSeen {
+    /// Notes `entry` as number `n` (of entry, or of line); gives the number of an earlier
+    /// entry with its key, if there is one. Lines of unknown kinds have no key.
+    pub fn note(&mut self, entry: &Entry, n: u64) -> Option<u64> {
+        if matches!(entry, Entry::Unknown { .. }) {
+            return None;
+        }
+        let half = |salt: u8| {
+            let mut h = DefaultHasher::new();
+            (salt, entry.key()).hash(&mut h);
+            h.finish()
+        };
+        let hash = (u128::from(half(0)) << 64) | u128::from(half(1));
+        match self.0.entry(hash) {
+            MapEntry::Occupied(first) => Some(*first.get()),
+            MapEntry::Vacant(slot) => {
+                slot.insert(n);
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +324,31 @@ mod tests {
             let err = Entry::parse(line).unwrap_err();
             assert!(err.contains(expected), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn a_key_seen_again_gives_where_it_was_first() {
+        let entry = |line: &str| Entry::parse(line).unwrap();
+        let a = entry(r#"{"kind":"file","key":"a"}"#);
+        let b = entry(r#"{"kind":"manifest_ref","key":"b"}"#);
+        let a_shard = entry(
+            r#"{"kind":"shard","archive_key":"a","format":"tar","internal_manifest_path":"m","count":1,"size_bytes":1}"#,
+        );
+        let unknown = entry(r#"{"kind":"symlink","key":"a"}"#);
+        let mut seen = KeysSeen::default();
+        assert_eq!(seen.note(&a, 1), None);
+        assert_eq!(seen.note(&b, 2), None);
+        assert_eq!(seen.note(&unknown, 3), None);
+        assert_eq!(
+            seen.note(&unknown, 4),
+            None,
+            "lines of unknown kinds have no key"
+        );
+        assert_eq!(
+            seen.note(&a_shard, 5),
+            Some(1),
+            "a shard's archive key is its key"
+        );
+        assert_eq!(seen.note(&b, 6), Some(2));
     }
 }
