@@ -167,6 +167,7 @@ pub struct ReasonTotal {
 pub struct GcPlan {
     pub created: DateTime<Utc>,
     pub policy: GcPolicy,
+    /// The items it removes, handed out one by one (see [`PlannedItems`]).
     pub items: PlannedItems,
     pub files: Vec<PlannedFile>,
     pub totals: Vec<(Reason, ReasonTotal)>,

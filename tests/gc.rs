@@ -1010,7 +1010,7 @@ fn planned_items_are_made_each_from_its_own_row() {
         2 => format!("file:///données/é{i}"),
         _ => format!("gs://b/{i}"),
     };
-    let n = 9000;
+    let n = 9123;
     let items = (0..n).map(|i| {
         Ok(cachet::IngestItem {
             item: NewItem::new(uri(i)).params(serde_json::json!({ "i": i })),
@@ -1050,7 +1050,7 @@ fn planned_items_are_made_each_from_its_own_row() {
     let last = plan.items.get(n as usize - 1).unwrap().id;
     assert_eq!(plan.items.iter().next_back().map(|i| i.id), Some(last));
     assert!(plan.items.get(n as usize).is_none());
-    let tail: Vec<i64> = plan.items.range(8990..20_000).map(|i| i.id).collect();
+    let tail: Vec<i64> = plan.items.range(9113..20_000).map(|i| i.id).collect();
     assert_eq!(
         (tail.len(), tail.last()),
         (10, Some(&last)),
@@ -1061,6 +1061,45 @@ fn planned_items_are_made_each_from_its_own_row() {
     let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(report.items_removed, n, "{:?}", report.skipped);
     assert!(cache.get_many(&ids).unwrap().is_empty());
+}
+
+/// A plan of a few items among many (made at once, where a plan of most items makes them
+/// when asked for) is applied over several batches like any other: every planned item
+/// goes, and nothing else.
+#[test]
+fn a_plan_of_a_few_items_among_many_is_applied_in_batches() {
+    let (dir, cache) = setup();
+    let items = (0..2400).map(|i| {
+        Ok(cachet::IngestItem {
+            item: NewItem::new(format!("s3://b/{i}")),
+            content: cachet::IngestContent::Bytes(format!("{i}").into_bytes()),
+        })
+    });
+    let ids = cache.ingest(items, &mut |_| {}).unwrap();
+    // 550 of them (more than a batch, fewer than a quarter) unused for a year.
+    let year_ago = Utc::now().timestamp_millis() - 365 * 86_400_000;
+    edit_registry(
+        &dir,
+        &format!("UPDATE items SET accessed = {year_ago} WHERE id % 4 = 0 AND id <= 2200;"),
+    );
+    let old: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| id % 4 == 0 && *id <= 2200)
+        .collect();
+    assert_eq!(old.len(), 550);
+    let unused = GcPolicy {
+        max_age: Some(Duration::from_secs(30 * 86_400)),
+        ..GcPolicy::none()
+    };
+    let plan = gc::plan(&cache, &unused, Utc::now()).unwrap();
+    let mut planned: Vec<i64> = plan.items.iter().map(|i| i.id).collect();
+    planned.sort_unstable();
+    assert_eq!(planned, old);
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.items_removed, 550, "{:?}", report.skipped);
+    assert!(cache.get_many(&old).unwrap().is_empty());
+    assert_eq!(cache.get_many(&ids).unwrap().len(), 2400 - 550);
 }
 
 /// A blob whose holders record different sizes (by hand edits) is freed at the size usage

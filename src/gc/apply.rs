@@ -78,11 +78,11 @@ pub fn apply(
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut release: BTreeSet<String> = BTreeSet::new();
     for start in (0..plan.items.len()).step_by(BATCH) {
-        let batch: Vec<PlannedItem> = plan.items.range(start..start + BATCH).collect();
         if cancelled() {
             report.cancelled = true;
             return Ok(report);
         }
+        let batch: Vec<PlannedItem> = plan.items.range(start..start + BATCH).collect();
         cache.registry().write(|db| {
             for item in &batch {
                 match recheck(db, item)? {

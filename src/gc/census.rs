@@ -292,6 +292,27 @@ impl Census {
         Ok(census)
     }
 
+    /// Only the rows, with their URIs, odd keys and notes, and the digests: what a plan
+    /// makes its items from. References, links and pins are let go (the plan has counted
+    /// them), so only those may be asked of it.
+    pub fn into_rows(self) -> Census {
+        Census {
+            items: self.items,
+            text: self.text,
+            odd_keys: self.odd_keys,
+            notes: self.notes,
+            digests: self.digests,
+            manifests: Vec::new(),
+            links: Vec::new(),
+            shas: Vec::new(),
+            sha_pinned: Vec::new(),
+            sha_sizes: Vec::new(),
+            other_names: Vec::new(),
+            rows: RowIndex::Search,
+            versions: None,
+        }
+    }
+
     /// The key of the item at `row`.
     pub fn key(&self, row: usize) -> Cow<'_, str> {
         match self.odd_keys.get(&row) {

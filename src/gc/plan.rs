@@ -12,6 +12,7 @@ use rusqlite::Connection;
 
 use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, ShaId, Version};
 use super::picks::{self, Pick};
+use super::planned::Counted;
 use super::{
     GcPlan, GcPolicy, PlannedFile, PlannedItems, Reason, ReasonTotal, metadata_if_present,
     old_enough, walk,
@@ -77,7 +78,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     let totals = totals(&census, &planned);
     let Planned {
         picks,
-        exclusive,
+        counted,
         files,
         usage_before,
     } = planned;
@@ -85,7 +86,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     Ok(GcPlan {
         created: now,
         policy: policy.clone(),
-        items: PlannedItems::new(census, picks, exclusive, keep, now),
+        items: PlannedItems::new(census, picks, counted, keep, now),
         files,
         totals,
         usage_before,
@@ -96,8 +97,8 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
 struct Planned {
     /// The items, in the order chosen.
     picks: Vec<Pick>,
-    /// By pick: whether its blob is freed.
-    exclusive: Vec<bool>,
+    /// By pick: what the accounting found.
+    counted: Vec<Counted>,
     files: Vec<PlannedFile>,
     /// The usage max-size measured.
     usage_before: Option<u64>,
@@ -158,9 +159,12 @@ fn plan_items(
 
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
-    let exclusive = (pick_shas.iter())
-        .map(|&sha| {
-            sha != NO_SHA && !outside(sha) && !std::mem::replace(&mut freed[sha as usize], true)
+    let counted = (pick_shas.iter())
+        .map(|&sha| Counted {
+            exclusive: sha != NO_SHA
+                && !outside(sha)
+                && !std::mem::replace(&mut freed[sha as usize], true),
+            linked: sha != NO_SHA && census.shas[sha as usize].links > 0,
         })
         .collect();
     let mut files = Vec::new();
@@ -190,7 +194,7 @@ fn plan_items(
     }
     Ok(Planned {
         picks: picks.picks,
-        exclusive,
+        counted,
         files,
         usage_before,
     })
@@ -199,11 +203,13 @@ fn plan_items(
 /// Items, files and bytes by reason: `planned`'s from `census`.
 fn totals(census: &Census, planned: &Planned) -> Vec<(Reason, ReasonTotal)> {
     let mut by: HashMap<Reason, ReasonTotal> = HashMap::new();
-    for (pick, &exclusive) in planned.picks.iter().zip(&planned.exclusive) {
-        let r = &census.items[pick.row as usize];
+    for (pick, counted) in planned.picks.iter().zip(&planned.counted) {
+        let Some(r) = census.items.get(pick.row as usize) else {
+            continue;
+        };
         let t = by.entry(pick.reason()).or_default();
         t.items += 1;
-        if exclusive {
+        if counted.exclusive {
             t.exclusive_bytes += r.size;
         } else if census.digest(r.sha).is_some() {
             t.shared_bytes += r.size;

@@ -1,7 +1,9 @@
-//! The items a plan removes. A plan may hold most of a million: then they are kept as the
-//! registry's census the policies chose from and the policies' picks, and each
-//! [`PlannedItem`] is made when it is asked for (where making them all was a quarter of
-//! the time a plan took, and more memory than the census they come from).
+//! The items a plan removes. A plan may hold most of a million, and making a
+//! [`PlannedItem`] costs about as much as reading its row did: making them all was a
+//! quarter of a plan's time. So when the policies picked many of the items read, the plan
+//! keeps their rows and the picks, and makes each item when it is asked for (for
+//! `apply`, a listing, JSON); the rows take memory of the same order as the items would.
+//! When they picked fewer, the items are made at once and the rows let go.
 
 use std::fmt;
 use std::ops::Range;
@@ -13,33 +15,44 @@ use serde::Serialize;
 use serde::ser::SerializeSeq;
 
 use super::Reason;
-use super::census::{Census, NO_SHA};
+use super::census::Census;
 use super::picks::Pick;
 use crate::key::Digest;
 use crate::status::Status;
 
-/// The items a plan removes, in the order the policies chose them. A clone shares them.
+/// The items a plan removes, in the order the policies chose them. Each is handed out
+/// as a [`PlannedItem`] of its own, made (or copied) when asked for. A clone shares them.
 /// Serialises as a list of [`PlannedItem`]s.
 #[derive(Clone)]
 pub struct PlannedItems(Arc<Kept>);
 
 enum Kept {
-    /// Many items (a share of the census of at least [`MADE_BELOW`]): each made when
-    /// asked for, from the census the plan keeps.
+    /// Made when asked for, from the rows the plan keeps.
     OnDemand(Box<Chosen>),
-    /// Fewer: made at once, so that the plan does not keep the census of every item in
-    /// the registry for a few of them.
+    /// Made at once.
     Made(Vec<PlannedItem>),
 }
 
-/// The share of the census's items below which a plan's items are made at once.
-const MADE_BELOW: usize = 4;
+/// Items are made on demand when the policies picked at least one in this many of the
+/// items the census read.
+const ON_DEMAND_FROM: usize = 4;
 
+/// What the blob accounting found of a picked item.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Counted {
+    /// Its blob is freed (see [`PlannedItem::exclusive`]).
+    pub exclusive: bool,
+    /// A manifest links its blob.
+    pub linked: bool,
+}
+
+/// What the policies chose, and what the items are made from.
 struct Chosen {
-    census: Census,
+    /// Only the rows and what goes with them (see [`Census::into_rows`]).
+    rows: Census,
     picks: Vec<Pick>,
-    /// By pick: whether its blob is freed (see [`PlannedItem::exclusive`]).
-    exclusive: Vec<bool>,
+    /// By pick.
+    counted: Vec<Counted>,
     /// Keep-last's N, for the picks' details.
     keep: u32,
     /// The plan's time, which the details' ages count back from.
@@ -47,60 +60,67 @@ struct Chosen {
 }
 
 impl Chosen {
-    /// The item picked at `at`.
+    /// The item picked at `at` (every pick's row is in `rows`: see [`PlannedItems::new`]).
     fn make(&self, at: usize) -> Option<PlannedItem> {
         let pick = self.picks.get(at)?;
-        let census = &self.census;
+        let rows = &self.rows;
         let row = pick.row as usize;
-        let r = census.items.get(row)?;
+        let r = rows.items.get(row)?;
+        let counted = self.counted.get(at).copied().unwrap_or_default();
         Some(PlannedItem {
             id: r.id,
-            key: census.planned_key(row),
+            key: rows.planned_key(row),
             version: r.version,
-            uri: census.uri(row).to_owned(),
+            uri: rows.uri(row).to_owned(),
             status: r.status.unwrap_or(Status::Failed),
             size: r.size,
-            sha256: census.digest(r.sha),
+            sha256: rows.digest(r.sha),
             reason: pick.reason(),
-            detail: pick.detail(census, self.keep, self.now),
-            exclusive: self.exclusive.get(at).copied().unwrap_or(false),
+            detail: pick.detail(rows, self.keep, self.now),
+            exclusive: counted.exclusive,
             updated_ms: r.updated,
             accessed_ms: r.accessed(),
-            linked: r.sha != NO_SHA
-                && (census.shas.get(r.sha as usize)).is_some_and(|refs| refs.links > 0),
+            linked: counted.linked,
         })
     }
 }
 
 impl PlannedItems {
-    /// The items `picks` chose from `census`; `exclusive` says, by pick, whether its blob
-    /// is freed.
+    /// The items `picks` chose from `census`, with what the accounting found of each.
     pub(super) fn new(
         census: Census,
-        picks: Vec<Pick>,
-        exclusive: Vec<bool>,
+        mut picks: Vec<Pick>,
+        counted: Vec<Counted>,
         keep: u32,
         now: DateTime<Utc>,
     ) -> PlannedItems {
-        let few = picks.len() < census.items.len() / MADE_BELOW;
+        let read = census.items.len();
+        // Rows come from the census: this only keeps `make` from ever missing one.
+        picks.retain(|pick| (pick.row as usize) < read);
+        let on_demand = !picks.is_empty() && picks.len().saturating_mul(ON_DEMAND_FROM) >= read;
         let chosen = Chosen {
-            census,
+            rows: census.into_rows(),
             picks,
-            exclusive,
+            counted,
             keep,
             now,
         };
-        PlannedItems::kept(chosen, few)
+        if on_demand {
+            PlannedItems::on_demand(chosen)
+        } else {
+            PlannedItems::made_now(chosen)
+        }
     }
 
-    /// The items `chosen`, made at once if `made`.
-    fn kept(chosen: Chosen, made: bool) -> PlannedItems {
-        PlannedItems(Arc::new(if made {
-            let made = (0..chosen.picks.len()).into_par_iter();
-            Kept::Made(made.filter_map(|at| chosen.make(at)).collect())
-        } else {
-            Kept::OnDemand(Box::new(chosen))
-        }))
+    fn on_demand(chosen: Chosen) -> PlannedItems {
+        PlannedItems(Arc::new(Kept::OnDemand(Box::new(chosen))))
+    }
+
+    fn made_now(chosen: Chosen) -> PlannedItems {
+        let made = (0..chosen.picks.len()).into_par_iter();
+        PlannedItems(Arc::new(Kept::Made(
+            made.filter_map(|at| chosen.make(at)).collect(),
+        )))
     }
 
     pub fn len(&self) -> usize {
@@ -123,21 +143,59 @@ impl PlannedItems {
     }
 
     /// The items in `range` of the plan's order (cut to the items there are).
-    pub fn range(&self, range: Range<usize>) -> impl DoubleEndedIterator<Item = PlannedItem> + '_ {
+    pub fn range(&self, range: Range<usize>) -> Iter<'_> {
         let end = range.end.min(self.len());
-        (range.start.min(end)..end).filter_map(|at| self.get(at))
+        Iter {
+            items: self,
+            at: range.start.min(end)..end,
+        }
     }
 
     /// Every item, in the plan's order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = PlannedItem> + '_ {
+    pub fn iter(&self) -> Iter<'_> {
         self.range(0..self.len())
+    }
+}
+
+/// Items of a plan, in its order (see [`PlannedItems::range`]).
+pub struct Iter<'a> {
+    items: &'a PlannedItems,
+    at: Range<usize>,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = PlannedItem;
+
+    fn next(&mut self) -> Option<PlannedItem> {
+        self.at.next().and_then(|at| self.items.get(at))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.at.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<PlannedItem> {
+        self.at.next_back().and_then(|at| self.items.get(at))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a PlannedItems {
+    type Item = PlannedItem;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 
 impl Serialize for PlannedItems {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.len()))?;
-        for item in self.iter() {
+        for item in self {
             seq.serialize_element(&item)?;
         }
         seq.end()
@@ -146,7 +204,7 @@ impl Serialize for PlannedItems {
 
 impl fmt::Debug for PlannedItems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        f.debug_list().entries(self).finish()
     }
 }
 
@@ -317,11 +375,46 @@ mod tests {
     use crate::cache::Cache;
     use crate::gc::{GcPolicy, picks};
 
-    /// A plan's items are the same whether they are made at once or when asked for: over
-    /// the demo cache (manifests linking blobs, a failure with its note, the trash), with
-    /// every policy that leaves details of its own.
+    /// The items of `policy`'s plan as of `now`, made both ways from a census of their
+    /// own, and as `gc::plan` made them.
+    fn both_ways(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> [PlannedItems; 3] {
+        let plan = crate::gc::plan(cache, policy, now).unwrap();
+        let chosen = || {
+            let mut snapshot = cache.registry().snapshot(0).unwrap();
+            let (db, twins) = snapshot.split();
+            let mut census = Census::read(db, twins, None, true).unwrap();
+            let versions = census.versions.take();
+            let (picks, _) = picks::choose(&census, versions, policy, now);
+            // The accounting as the plan did it (tests/gc.rs shows it right).
+            let counted = (plan.items.iter())
+                .map(|i| Counted {
+                    exclusive: i.exclusive,
+                    linked: i.linked,
+                })
+                .collect();
+            Chosen {
+                rows: census.into_rows(),
+                picks: picks.picks,
+                counted,
+                keep: policy.keep_last.unwrap_or(0),
+                now,
+            }
+        };
+        let (made, on_demand) = (
+            PlannedItems::made_now(chosen()),
+            PlannedItems::on_demand(chosen()),
+        );
+        assert!(matches!(*made.0, Kept::Made(_)));
+        assert!(matches!(*on_demand.0, Kept::OnDemand(_)));
+        [plan.items, made, on_demand]
+    }
+
+    /// A plan's items are the items they stand for, as the registry has them, and the
+    /// same whether they are made at once or when asked for: over the demo cache
+    /// (manifests linking blobs, a failure with its note, the trash, a stale write), with
+    /// every policy's own details.
     #[test]
-    fn items_made_at_once_or_on_demand_are_the_same() {
+    fn items_made_at_once_or_on_demand_are_the_items() {
         let dir = tempfile::tempdir().unwrap();
         crate::demo::build(dir.path()).unwrap();
         let cache = Cache::open(dir.path()).unwrap();
@@ -330,56 +423,93 @@ mod tests {
             trash: Some(Duration::ZERO),
             stale: Some(Duration::ZERO),
             keep_last: Some(1),
+            max_age: Some(Duration::from_secs(500 * 86_400)),
             max_size: Some(64 << 10),
             ..GcPolicy::none()
         };
-        let kept = |made: bool| {
-            let mut snapshot = cache.registry().snapshot(0).unwrap();
-            let (db, twins) = snapshot.split();
-            let mut census = Census::read(db, twins, None, true).unwrap();
-            let versions = census.versions.take();
-            let (picks, _) = picks::choose(&census, versions, &policy, now);
-            let exclusive = (0..picks.picks.len()).map(|at| at % 3 == 0).collect();
-            let chosen = Chosen {
-                census,
-                picks: picks.picks,
-                exclusive,
-                keep: 1,
-                now,
-            };
-            PlannedItems::kept(chosen, made)
-        };
-        let (made, on_demand) = (kept(true), kept(false));
-        assert!(matches!(*made.0, Kept::Made(_)));
-        assert!(matches!(*on_demand.0, Kept::OnDemand(_)));
         let json = |items: &PlannedItems| serde_json::to_value(items).unwrap();
-        assert_eq!(json(&made), json(&on_demand));
-        let items = json(&made);
-        let shown = |key: &str| -> Vec<String> {
-            (items.as_array().unwrap().iter())
-                .map(|i| i[key].to_string())
-                .collect()
-        };
-        let reasons = shown("reason");
-        for reason in ["trash", "failed", "keep-last", "max-size"] {
-            assert!(reasons.contains(&format!("\"{reason}\"")), "{reasons:?}");
+        let [planned, made, on_demand] = both_ways(&cache, &policy, now);
+        assert_eq!(json(&made), json(&planned));
+        assert_eq!(json(&on_demand), json(&planned));
+        let db = cache.registry().db();
+        for item in &on_demand {
+            let held = cache.get(item.id).unwrap();
+            assert_eq!(item.key, *held.key, "{}", item.id);
+            assert_eq!(item.uri, held.uri);
+            assert_eq!((item.version, item.status), (held.version, held.status));
+            assert_eq!(
+                Some(item.size).filter(|&s| s > 0),
+                held.size.filter(|&s| s > 0)
+            );
+            assert_eq!(item.sha256.map(|d| d.to_string()), held.sha256);
+            assert_eq!(item.updated_ms, held.updated.timestamp_millis());
+            assert_eq!(
+                item.accessed_ms,
+                held.accessed.map(|a| a.timestamp_millis())
+            );
+            assert_eq!(item.linked, db.sha_linked(held.sha256.as_deref()).unwrap());
         }
-        assert!(shown("linked").contains(&"true".to_string()));
-        assert!(
-            shown("detail")
-                .iter()
-                .any(|d| d.contains("failed") && d.contains(':'))
-        );
-        assert_eq!(made.len(), on_demand.len());
-        let last = made.len() - 1;
-        assert_eq!(
-            made.get(last).map(|i| i.id),
-            on_demand.iter().next_back().map(|i| i.id)
-        );
-        assert!(made.get(last + 1).is_none() && on_demand.get(last + 1).is_none());
+        let details: Vec<String> = on_demand.iter().map(|i| i.detail.to_string()).collect();
+        for said in [
+            "in the trash for",
+            "writer's lease expired",
+            "failed 40",
+            "keep-last 1",
+            "last access",
+            "LRU rank 1,",
+        ] {
+            assert!(
+                details.iter().any(|d| d.contains(said)),
+                "{said}: {details:?}"
+            );
+        }
+        assert!(on_demand.iter().any(|i| i.linked), "{details:?}");
+        let last = on_demand.len() - 1;
+        let ends = |items: &PlannedItems| (items.get(last).map(|i| i.id), items.get(last + 1));
+        assert_eq!(ends(&made).0, on_demand.iter().next_back().map(|i| i.id));
+        assert!(ends(&made).1.is_none() && ends(&on_demand).1.is_none());
+        assert_eq!(on_demand.range(last..last + 9).len(), 1);
     }
 
-    use super::Ago;
+    /// Items are made on demand when the policies picked at least a quarter of the items
+    /// read, and at once when fewer, or none (also of none read).
+    #[test]
+    fn items_are_made_on_demand_from_a_quarter_of_the_items_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        for i in 0..8 {
+            let new = crate::registry::NewItem::new(format!("s3://b/{i}"));
+            cache.put_bytes(&new, format!("{i}").as_bytes()).unwrap();
+        }
+        let now = Utc::now();
+        let empty_dir = tempfile::tempdir().unwrap();
+        let empty = Cache::open(empty_dir.path()).unwrap();
+        let census = |cache: &Cache| {
+            let mut snapshot = cache.registry().snapshot(0).unwrap();
+            let (db, twins) = snapshot.split();
+            Census::read(db, twins, None, false).unwrap()
+        };
+        let nothing = PlannedItems::new(census(&empty), Vec::new(), Vec::new(), 0, now);
+        assert!(
+            matches!(*nothing.0, Kept::Made(_)),
+            "nothing read, nothing kept"
+        );
+        let kept = |picked: u32| {
+            let census = census(&cache);
+            assert_eq!(census.items.len(), 8);
+            let picks: Vec<Pick> = (0..picked)
+                .map(|row| Pick {
+                    row,
+                    why: picks::Why::Unused,
+                })
+                .collect();
+            let counted = vec![Counted::default(); picks.len()];
+            let items = PlannedItems::new(census, picks, counted, 0, now);
+            assert_eq!(items.len(), picked as usize);
+            matches!(*items.0, Kept::OnDemand(_))
+        };
+        assert_eq!([0, 1, 2, 8].map(kept), [false, false, true, true]);
+    }
 
     /// Ages read in the largest whole unit; under a minute in seconds (it said `0m`).
     #[test]
