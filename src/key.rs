@@ -113,12 +113,16 @@ pub fn decode_digest(hex: &[u8]) -> Option<[u8; 32]> {
     // decodes them all).
     let values = hex.map(hex_value);
     let misfit = values.iter().fold(0, |m, v| m | v) & 0xf0;
-    let out = std::array::from_fn(|i| (values[2 * i] << 4) | values[2 * i + 1]);
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(values.chunks_exact(2)) {
+        *byte = (pair[0] << 4) | pair[1];
+    }
     (misfit == 0).then_some(out)
 }
 
-/// The value of a lower-case hex digit, and `NOT_HEX` for any other byte: with no
-/// branch or table, so that it can be done for many digits at once.
+/// The value of a lower-case hex digit, and `NOT_HEX` for any other byte: plain
+/// arithmetic and comparisons, which the compiler makes branch-free and does for many
+/// digits at once.
 fn hex_value(c: u8) -> u8 {
     let (digit, letter) = (c.wrapping_sub(b'0'), c.wrapping_sub(b'a'));
     if digit < 10 {

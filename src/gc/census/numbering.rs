@@ -110,7 +110,8 @@ impl<'a> Digested<'a> {
 /// A digest as read, who references it, and the size recorded with the reference.
 type Ref<T> = (T, Owner, Option<i64>);
 
-/// A value that leads with a digest, and is ordered by it first.
+/// A value that leads with a digest, and is ordered by it first (as a tuple whose first
+/// field is the digest is).
 pub(in crate::gc) trait LeadingDigest: Ord {
     fn digest(&self) -> &[u8; 32];
 }
