@@ -110,7 +110,10 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     let cache = g.open()?;
     let plan = gc::plan(&cache, &policy, Utc::now())?;
     if g.json && a.dry_run {
-        json_line(&mut io::stdout(), &serde_json::to_value(&plan)?)?;
+        // Written as it is made: a plan may hold a million items, each made when read.
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        json_line(&mut out, &plan).context(cachet::error::OUTPUT)?;
+        out.flush().context(cachet::error::OUTPUT)?;
         return Ok(());
     }
     if !g.json {

@@ -7,7 +7,6 @@ use cachet::attr::format_datetime;
 use cachet::preview::{cut, escape_controls};
 pub use cachet::units::{count_of, format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
-use serde_json::Value as Json;
 
 /// One item's line after a change (`12  3f9a1c2b7d4e@2  trashed`), the id padded to
 /// `id_width` so that the lines of many line up.
@@ -82,7 +81,7 @@ pub fn one_line(err: &anyhow::Error) -> String {
 }
 
 /// Writes one JSON value as a line.
-pub fn json_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
+pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
