@@ -142,7 +142,7 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     let report = gc::apply(&cache, &plan, &mut |p| bar.set_position(p.done), None)?;
     bar.finish_and_clear();
     if g.json {
-        json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
+        json_line(&mut io::stdout(), &report)?;
     } else {
         output::say(format_args!("{report}"))?;
         for s in &report.skipped {
@@ -309,7 +309,7 @@ pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
     bar.finish_and_clear();
     let printed = (|| -> Result<()> {
         if g.json {
-            json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
+            json_line(&mut io::stdout(), &report)?;
             return Ok(());
         }
         for bad in &report.bad {
@@ -379,7 +379,7 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
     let mut out = io::stdout().lock();
     if g.json {
         for r in &rows {
-            json_line(&mut out, &serde_json::to_value(r)?)?;
+            json_line(&mut out, r)?;
         }
         json_line(&mut out, &serde_json::json!({"total": totals}))?;
         return Ok(());

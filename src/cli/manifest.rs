@@ -166,7 +166,7 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
             let item = resolve_manifest(&cache, &a.item)?;
             let report = manifest::trash(&cache, &item, a.linked)?;
             if g.json {
-                json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
+                json_line(&mut io::stdout(), &report)?;
             } else {
                 output::say(format_args!(
                     "trashed {} ({}){}",
@@ -467,7 +467,7 @@ fn verify(g: &Global, cache: &Cache, a: VerifyArgs) -> Result<()> {
     let report = manifest::verify(cache, &item, a.deep)?;
     let printed = (|| -> Result<()> {
         if g.json {
-            json_line(&mut io::stdout(), &serde_json::to_value(&report)?)?;
+            json_line(&mut io::stdout(), &report)?;
             return Ok(());
         }
         for p in &report.problems {

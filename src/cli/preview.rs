@@ -64,7 +64,7 @@ pub fn preview(g: &Global, a: PreviewArgs) -> Result<()> {
     // checking an old item before a gc does not keep it from max-age. (`cat` and `get` do.)
     let mut out = io::stdout().lock();
     if g.json {
-        json_line(&mut out, &serde_json::to_value(&shown)?)?;
+        json_line(&mut out, &shown)?;
     } else {
         out.write_all(preview::render(&shown).as_bytes())?;
     }
