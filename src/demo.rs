@@ -1,7 +1,7 @@
 //! A realistic demo cache: items in every status with typed attributes and params,
 //! several versions of one key, compressed files and archives (gz, zip, tar.gz, tar.xz,
 //! tar.zst, tar.bz2), CSV and JSON, manifests with shards and a `manifest_ref`, an orphan
-//! blob, a live writer and a stale one. Its items have a past (see [`Past`]): made over
+//! blob, a live writer and a stale one. Its items have a past (see `Past`): made over
 //! months, some used since, so ages, age filters and gc's policies have something to
 //! show. `cachet demo` opens it; tests and benchmarks build on it.
 

@@ -1,6 +1,6 @@
-//! Garbage collection by policy, always as a plan first: [`plan`] says what would go and
+//! Garbage collection by policy, always as a plan first: [`plan()`] says what would go and
 //! why, with bytes freed exclusively versus still shared (blobs are deduplicated);
-//! [`apply`] re-checks every entry under the write lock and skips what changed since.
+//! [`apply()`] re-checks every entry under the write lock and skips what changed since.
 
 mod apply;
 mod census;
