@@ -57,10 +57,9 @@ impl Pick {
         }
     }
 
-    /// Why, for people, from the item's row as of `now`; `keep` is keep-last's N.
-    pub fn detail(&self, census: &Census, keep: u32, now: DateTime<Utc>) -> Detail {
-        let row = self.row as usize;
-        let r = &census.items[row];
+    /// Why, for people, from the item's row `r` (and its failure's `note`) as of `now`;
+    /// `keep` is keep-last's N.
+    pub fn detail(&self, r: &ItemRow, note: Option<&str>, keep: u32, now: DateTime<Utc>) -> Detail {
         match self.why {
             Why::Trash => Detail::Trashed {
                 ago: ago(r.updated, now),
@@ -70,7 +69,7 @@ impl Pick {
             },
             Why::Failed => Detail::Failed {
                 ago: ago(r.updated, now),
-                note: census.failure_note(row).map(str::to_owned),
+                note: note.map(str::to_owned),
             },
             Why::OldVersion { rank, of } => Detail::OldVersion {
                 version: r.version,

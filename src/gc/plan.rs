@@ -75,10 +75,9 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
         }
         Ok::<_, Error>(planned)
     })?;
-    let totals = totals(&census, &planned);
     let Planned {
         picks,
-        counted,
+        by_reason,
         files,
         usage_before,
     } = planned;
@@ -86,19 +85,19 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
     Ok(GcPlan {
         created: now,
         policy: policy.clone(),
-        items: PlannedItems::new(census, picks, counted, keep, now),
+        items: PlannedItems::new(census, picks, keep, now),
+        totals: totals(by_reason, &files),
         files,
-        totals,
         usage_before,
     })
 }
 
 /// What the policies chose.
 struct Planned {
-    /// The items, in the order chosen.
-    picks: Vec<Pick>,
-    /// By pick: what the accounting found.
-    counted: Vec<Counted>,
+    /// The items, in the order chosen, with what the accounting found of each.
+    picks: Vec<(Pick, Counted)>,
+    /// The items' counts and bytes by reason.
+    by_reason: HashMap<Reason, ReasonTotal>,
     files: Vec<PlannedFile>,
     /// The usage max-size measured.
     usage_before: Option<u64>,
@@ -144,11 +143,13 @@ fn plan_items(
     let n = picks.picks.len();
     let mut pick_shas = vec![NO_SHA; n];
     let mut pick_links = vec![NO_LINKS; n];
+    let mut pick_sizes = vec![0; n];
     let mut planned_refs = vec![0u32; census.shas.len()];
     for (row, at) in picks.by_row() {
         let r = &items[row];
         pick_shas[at] = r.sha;
         pick_links[at] = r.links;
+        pick_sizes[at] = r.size;
         if r.sha != NO_SHA {
             planned_refs[r.sha as usize] += 1;
         }
@@ -159,14 +160,28 @@ fn plan_items(
 
     let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
     let mut freed = vec![false; census.shas.len()];
-    let counted = (pick_shas.iter())
-        .map(|&sha| Counted {
+    let mut by_reason: HashMap<Reason, ReasonTotal> = HashMap::new();
+    let picks = (picks
+        .picks
+        .into_iter()
+        .zip(pick_shas.iter().zip(&pick_sizes)))
+    .map(|(pick, (&sha, &size))| {
+        let counted = Counted {
             exclusive: sha != NO_SHA
                 && !outside(sha)
                 && !std::mem::replace(&mut freed[sha as usize], true),
             linked: sha != NO_SHA && census.shas[sha as usize].links > 0,
-        })
-        .collect();
+        };
+        let t = by_reason.entry(pick.reason()).or_default();
+        t.items += 1;
+        if counted.exclusive {
+            t.exclusive_bytes += size;
+        } else if census.digest(sha).is_some() {
+            t.shared_bytes += size;
+        }
+        (pick, counted)
+    })
+    .collect();
     let mut files = Vec::new();
     for &links in &pick_links {
         for link in census.links_at(links) {
@@ -193,34 +208,24 @@ fn plan_items(
         }
     }
     Ok(Planned {
-        picks: picks.picks,
-        counted,
+        picks,
+        by_reason,
         files,
         usage_before,
     })
 }
 
-/// Items, files and bytes by reason: `planned`'s from `census`.
-fn totals(census: &Census, planned: &Planned) -> Vec<(Reason, ReasonTotal)> {
-    let mut by: HashMap<Reason, ReasonTotal> = HashMap::new();
-    for (pick, counted) in planned.picks.iter().zip(&planned.counted) {
-        let Some(r) = census.items.get(pick.row as usize) else {
-            continue;
-        };
-        let t = by.entry(pick.reason()).or_default();
-        t.items += 1;
-        if counted.exclusive {
-            t.exclusive_bytes += r.size;
-        } else if census.digest(r.sha).is_some() {
-            t.shared_bytes += r.size;
-        }
-    }
-    for f in &planned.files {
-        let t = by.entry(f.reason).or_default();
+/// Items, files and bytes by reason: the items' (`by_reason`) and `files`'.
+fn totals(
+    mut by_reason: HashMap<Reason, ReasonTotal>,
+    files: &[PlannedFile],
+) -> Vec<(Reason, ReasonTotal)> {
+    for f in files {
+        let t = by_reason.entry(f.reason).or_default();
         t.files += 1;
         t.exclusive_bytes += f.size;
     }
-    let mut out: Vec<_> = by.into_iter().collect();
+    let mut out: Vec<_> = by_reason.into_iter().collect();
     out.sort_by_key(|(r, _)| *r);
     out
 }

@@ -50,9 +50,8 @@ pub(super) struct Counted {
 struct Chosen {
     /// Only the rows and what goes with them (see [`Census::into_rows`]).
     rows: Census,
-    picks: Vec<Pick>,
-    /// By pick.
-    counted: Vec<Counted>,
+    /// The picks, in the plan's order, with what the accounting found of each.
+    picks: Vec<(Pick, Counted)>,
     /// Keep-last's N, for the picks' details.
     keep: u32,
     /// The plan's time, which the details' ages count back from.
@@ -62,11 +61,10 @@ struct Chosen {
 impl Chosen {
     /// The item picked at `at` (every pick's row is in `rows`: see [`PlannedItems::new`]).
     fn make(&self, at: usize) -> Option<PlannedItem> {
-        let pick = self.picks.get(at)?;
+        let (pick, counted) = self.picks.get(at)?;
         let rows = &self.rows;
         let row = pick.row as usize;
         let r = rows.items.get(row)?;
-        let counted = self.counted.get(at).copied().unwrap_or_default();
         Some(PlannedItem {
             id: r.id,
             key: rows.planned_key(row),
@@ -76,7 +74,7 @@ impl Chosen {
             size: r.size,
             sha256: rows.digest(r.sha),
             reason: pick.reason(),
-            detail: pick.detail(rows, self.keep, self.now),
+            detail: pick.detail(r, rows.failure_note(row), self.keep, self.now),
             exclusive: counted.exclusive,
             updated_ms: r.updated,
             accessed_ms: r.accessed(),
@@ -89,19 +87,17 @@ impl PlannedItems {
     /// The items `picks` chose from `census`, with what the accounting found of each.
     pub(super) fn new(
         census: Census,
-        mut picks: Vec<Pick>,
-        counted: Vec<Counted>,
+        mut picks: Vec<(Pick, Counted)>,
         keep: u32,
         now: DateTime<Utc>,
     ) -> PlannedItems {
         let read = census.items.len();
         // Rows come from the census: this only keeps `make` from ever missing one.
-        picks.retain(|pick| (pick.row as usize) < read);
+        picks.retain(|(pick, _)| (pick.row as usize) < read);
         let on_demand = !picks.is_empty() && picks.len().saturating_mul(ON_DEMAND_FROM) >= read;
         let chosen = Chosen {
             rows: census.into_rows(),
             picks,
-            counted,
             keep,
             now,
         };
@@ -386,16 +382,13 @@ mod tests {
             let versions = census.versions.take();
             let (picks, _) = picks::choose(&census, versions, policy, now);
             // The accounting as the plan did it (tests/gc.rs shows it right).
-            let counted = (plan.items.iter())
-                .map(|i| Counted {
-                    exclusive: i.exclusive,
-                    linked: i.linked,
-                })
-                .collect();
+            let counted = plan.items.iter().map(|i| Counted {
+                exclusive: i.exclusive,
+                linked: i.linked,
+            });
             Chosen {
                 rows: census.into_rows(),
-                picks: picks.picks,
-                counted,
+                picks: picks.picks.into_iter().zip(counted).collect(),
                 keep: policy.keep_last.unwrap_or(0),
                 now,
             }
@@ -489,7 +482,7 @@ mod tests {
             let (db, twins) = snapshot.split();
             Census::read(db, twins, None, false).unwrap()
         };
-        let nothing = PlannedItems::new(census(&empty), Vec::new(), Vec::new(), 0, now);
+        let nothing = PlannedItems::new(census(&empty), Vec::new(), 0, now);
         assert!(
             matches!(*nothing.0, Kept::Made(_)),
             "nothing read, nothing kept"
@@ -497,14 +490,13 @@ mod tests {
         let kept = |picked: u32| {
             let census = census(&cache);
             assert_eq!(census.items.len(), 8);
-            let picks: Vec<Pick> = (0..picked)
-                .map(|row| Pick {
-                    row,
-                    why: picks::Why::Unused,
+            let picks: Vec<(Pick, Counted)> = (0..picked)
+                .map(|row| {
+                    let why = picks::Why::Unused;
+                    (Pick { row, why }, Counted::default())
                 })
                 .collect();
-            let counted = vec![Counted::default(); picks.len()];
-            let items = PlannedItems::new(census, picks, counted, 0, now);
+            let items = PlannedItems::new(census, picks, 0, now);
             assert_eq!(items.len(), picked as usize);
             matches!(*items.0, Kept::OnDemand(_))
         };
