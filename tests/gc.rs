@@ -21,6 +21,17 @@ fn put(cache: &Cache, uri: &str, data: &str) -> cachet::Item {
         .unwrap()
 }
 
+/// Ingests `items` in one transaction, each with its content; their ids.
+fn ingest(cache: &Cache, items: impl IntoIterator<Item = (NewItem, Vec<u8>)>) -> Vec<i64> {
+    let items = items.into_iter().map(|(item, bytes)| {
+        Ok(cachet::IngestItem {
+            item,
+            content: cachet::IngestContent::Bytes(bytes),
+        })
+    });
+    cache.ingest(items, &mut |_| {}).unwrap()
+}
+
 fn policy() -> GcPolicy {
     GcPolicy {
         grace: Duration::ZERO,
@@ -771,17 +782,11 @@ fn searches_follow_every_write() {
         cachet::filter::count(cache.registry().db().conn, &filter, Utc::now()).unwrap()
     };
     let a = put(&cache, "s3://b/alpha-one.csv", "1");
-    let ingested = cache
-        .ingest(
-            ["s3://b/beta-two.csv", "s3://b/gamma-three.csv"].map(|u| {
-                Ok(cachet::IngestItem {
-                    item: NewItem::new(u).label("Run Beta"),
-                    content: cachet::IngestContent::Bytes(u.as_bytes().to_vec()),
-                })
-            }),
-            &mut |_| {},
-        )
-        .unwrap();
+    let ingested = ingest(
+        &cache,
+        ["s3://b/beta-two.csv", "s3://b/gamma-three.csv"]
+            .map(|u| (NewItem::new(u).label("Run Beta"), u.as_bytes().to_vec())),
+    );
     let mut w = cache.create(&NewItem::new("s3://b/delta.bin")).unwrap();
     std::io::Write::write_all(&mut w, b"d").unwrap();
     w.commit().unwrap();
@@ -808,13 +813,9 @@ fn searches_follow_every_write() {
     assert_eq!(search("gamma-three"), 1);
     // Once enough waits, a write brings the index up to date: no entry is left for the
     // removed items, and nothing waits.
-    let many = (0..cachet::registry::text::CATCH_UP_AT).map(|i| {
-        Ok(cachet::IngestItem {
-            item: NewItem::new(format!("gs://many/{i}")),
-            content: cachet::IngestContent::Bytes(vec![]),
-        })
-    });
-    cache.ingest(many, &mut |_| {}).unwrap();
+    let many = (0..cachet::registry::text::CATCH_UP_AT)
+        .map(|i| (NewItem::new(format!("gs://many/{i}")), vec![]));
+    ingest(&cache, many);
     let conn = cache.registry().db().conn;
     let left = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(
@@ -1012,12 +1013,10 @@ fn planned_items_are_made_each_from_its_own_row() {
     };
     let n = 9123;
     let items = (0..n).map(|i| {
-        Ok(cachet::IngestItem {
-            item: NewItem::new(uri(i)).params(serde_json::json!({ "i": i })),
-            content: cachet::IngestContent::Bytes(format!("{i}").into_bytes()),
-        })
+        let new = NewItem::new(uri(i)).params(serde_json::json!({ "i": i }));
+        (new, format!("{i}").into_bytes())
     });
-    let ids = cache.ingest(items, &mut |_| {}).unwrap();
+    let ids = ingest(&cache, items);
     // Last used in an order of their own.
     edit_registry(
         &dir,
@@ -1070,12 +1069,12 @@ fn planned_items_are_made_each_from_its_own_row() {
 fn a_plan_of_a_few_items_among_many_is_applied_in_batches() {
     let (dir, cache) = setup();
     let items = (0..2400).map(|i| {
-        Ok(cachet::IngestItem {
-            item: NewItem::new(format!("s3://b/{i}")),
-            content: cachet::IngestContent::Bytes(format!("{i}").into_bytes()),
-        })
+        (
+            NewItem::new(format!("s3://b/{i}")),
+            format!("{i}").into_bytes(),
+        )
     });
-    let ids = cache.ingest(items, &mut |_| {}).unwrap();
+    let ids = ingest(&cache, items);
     // 550 of them (more than a batch, fewer than a quarter) unused for a year.
     let year_ago = Utc::now().timestamp_millis() - 365 * 86_400_000;
     edit_registry(
