@@ -462,6 +462,51 @@ fn refs_to_missing_manifests_are_refused_at_write() {
     assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
 }
 
+/// Compacting keeps the first entry of each key, the one readers find: a key appended
+/// again in a later part, and a part two refs lead to, compact to one entry each.
+#[test]
+fn compact_keeps_the_first_entry_of_each_key() {
+    let (_d, cache) = setup();
+    let a = file_entry(&cache, "a.txt", b"alpha");
+    let b = file_entry(&cache, "b.txt", b"beta");
+    let again = file_entry(&cache, "a.txt", b"later");
+    let root = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a)], "dataset")
+        .unwrap()
+        .item;
+    let appended = manifest::append(&cache, &root, vec![Ok(again)])
+        .unwrap()
+        .item;
+    let keys = |item: &cachet::Item| -> Vec<String> {
+        read_all(&cache, item, ReadOpts::default())
+            .iter()
+            .map(|e| e.key().to_string())
+            .collect()
+    };
+    assert_eq!(keys(&appended), ["a.txt", "a.txt"]);
+    let flat = manifest::compact(&cache, &appended, false).unwrap().item;
+    assert_eq!(keys(&flat), ["a.txt"]);
+    assert_eq!(content(&cache, &flat, "a.txt"), b"alpha");
+
+    // A diamond: the root refers to one part twice.
+    let part = manifest::create_from_entries(&cache, &NewItem::new("p"), vec![Ok(b)], "dataset")
+        .unwrap()
+        .item;
+    let to_part = |key: &str| {
+        Ok(Entry::Ref(RefEntry {
+            key: key.into(),
+            sha256: part.sha256.clone(),
+            extra: Default::default(),
+        }))
+    };
+    let refs = vec![to_part("parts/one.jsonl"), to_part("parts/two.jsonl")];
+    let diamond = manifest::create_from_entries(&cache, &NewItem::new("d"), refs, "dataset")
+        .unwrap()
+        .item;
+    assert_eq!(keys(&diamond), ["b.txt", "b.txt"]);
+    let flat = manifest::compact(&cache, &diamond, false).unwrap().item;
+    assert_eq!(keys(&flat), ["b.txt"]);
+}
+
 /// A key twice in the entries a manifest is written from is refused, however they come
 /// (created, or appended as a part), naming both entries; nothing new is registered.
 #[test]

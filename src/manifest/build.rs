@@ -1,13 +1,13 @@
 //! Writing manifests: from a directory, from entries, as an appended part, or compacted.
-//! The JSONL is streamed into the blob store and registered, with its links, only once it
-//! is complete and every linked blob exists, so bad input leaves no item behind.
+//! Each is streamed through [`super::write`], which registers it, with its links, only
+//! once it is complete and every linked blob exists, so bad input leaves no item behind.
 
 use std::cell::Cell;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::Descriptor;
-use super::entry::{Entry, FileEntry, RefEntry, check_key};
+use super::entry::{Entry, FileEntry, KeysSeen, RefEntry, check_key};
 use super::read::{Entries, ReadOpts};
 use super::shard::{self, ShardFile, ShardOpts};
 use super::write::{write_blob, write_manifest};
@@ -254,7 +254,9 @@ pub fn append(
 
 /// Writes a new version of `root`'s key as one flat manifest: refs resolved, and shards
 /// expanded into file entries when asked (such entries keep `archive_key`,
-/// `archive_sha256` and `member_path`, and link to the archive).
+/// `archive_sha256` and `member_path`, and link to the archive). An entry whose key came
+/// before (from a part two refs lead to, or a key appended again) is left out: readers
+/// only ever find the first.
 pub fn compact(cache: &Cache, root: &Item, expand_shards: bool) -> Result<Built> {
     let root_sha = manifest_sha(root)?;
     let descriptor = Descriptor::read(cache, root_sha)?;
@@ -262,6 +264,11 @@ pub fn compact(cache: &Cache, root: &Item, expand_shards: bool) -> Result<Built>
         resolve_refs: true,
         expand_shards,
         ..ReadOpts::default()
+    };
+    let (mut seen, mut n) = (KeysSeen::default(), 0);
+    let first_of_each_key = move |entry: &Result<Entry>| {
+        n += 1;
+        entry.as_ref().map_or(true, |e| seen.note(e, n).is_none())
     };
     let flat = Entries::open(cache, root_sha, opts)?.map(|r| {
         let located = r?;
@@ -276,6 +283,7 @@ pub fn compact(cache: &Cache, root: &Item, expand_shards: bool) -> Result<Built>
         })
     });
     let new = root.to_new();
+    let flat = flat.filter(first_of_each_key);
     write_manifest(cache, &new, &descriptor.manifest_type, flat, || Ok(()))
 }
 
