@@ -176,8 +176,9 @@ fn a_preview_is_no_access_and_cat_is() {
 
 /// A write that fails on the output (a full disk under it: `/dev/full`) is said to be the
 /// output's, with a non-zero exit: never the blob's or the archive's the bytes came
-/// from, which would read as damage in the cache. Plain content, as stored, a member of
-/// an archive, and a manifest's entries, in a shard and as a blob of their own.
+/// from, which would read as damage in the cache. Plain content, as stored (by `cat` and
+/// `get -o -`), a member of an archive, and a manifest's entries, in a shard and as a
+/// blob of their own.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_output_is_named_as_the_output_not_the_cache() {
@@ -187,9 +188,12 @@ fn a_full_output_is_named_as_the_output_not_the_cache() {
     let model = "41daf21292"; // 256 KiB of plain content
     let archive = "93799aa70c"; // a .tar.gz
     let dataset = "c088323db4@2";
-    let cases: [&[&str]; 6] = [
+    let small = "7288a72340"; // 189 B: all of it still in a buffer at the end
+    let cases: [&[&str]; 8] = [
         &["cat", model],
         &["cat", model, "--raw"],
+        &["get", model, "-o", "-"],
+        &["get", small, "-o", "-"],
         &["cat", archive],
         &["cat", archive, "--member", "toolkit/bin/tool"],
         &["manifest", "cat", dataset, "clips/clip-000.txt"],

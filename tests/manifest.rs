@@ -462,6 +462,33 @@ fn refs_to_missing_manifests_are_refused_at_write() {
     assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
 }
 
+/// A write that fails on the output is the output's error, never the blob's or the
+/// archive's the bytes come from (which would read as damage in the cache): for an entry
+/// in a shard and one that is a blob of its own, whatever their size.
+#[test]
+fn a_failed_write_of_an_entry_names_the_output() {
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::StorageFull.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    cachet::demo::build(dir.path()).unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let dataset = cache.resolve("c088323db4@2", true).unwrap();
+    for key in ["clips/clip-000.txt", "labels-extra.csv"] {
+        let err = manifest::copy_entry(&cache, &dataset, key, &mut Full)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("<output>: "), "{key}: {err}");
+        assert!(!err.contains("blobs-v1"), "{key}: {err}");
+    }
+}
+
 /// Compacting keeps the first entry of each key, the one readers find: a key appended
 /// again in a later part, and a part two refs lead to, compact to one entry each.
 #[test]

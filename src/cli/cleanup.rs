@@ -111,10 +111,7 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     let plan = gc::plan(&cache, &policy, Utc::now())?;
     if g.json && a.dry_run {
         // Written as it is made: a plan may hold a million items, each made when read.
-        let mut out = io::BufWriter::new(io::stdout().lock());
-        json_line(&mut out, &plan).context(cachet::error::OUTPUT)?;
-        out.flush().context(cachet::error::OUTPUT)?;
-        return Ok(());
+        return output::to_stdout(|out| json_line(out, &plan).context(cachet::error::OUTPUT));
     }
     if !g.json {
         print_plan(&mut io::stdout().lock(), &plan, a.show)?;

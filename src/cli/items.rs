@@ -116,7 +116,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     let (dest, chosen) = match a.output {
         // `-o -`: the content on stdout, as `cat` gives it.
         Some(out) if out.as_os_str() == "-" => {
-            cache.copy_content(&item, &mut io::stdout().lock())?;
+            output::to_stdout(|out| Ok(cache.copy_content(&item, out)?))?;
             output::record_access(&cache, item.id)?;
             return Ok(());
         }

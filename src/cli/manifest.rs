@@ -144,10 +144,7 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
         ManifestCommand::Ls(a) => ls(g, &cache, a),
         ManifestCommand::Cat(a) => {
             let item = resolve_manifest(&cache, &a.item)?;
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            manifest::copy_entry(&cache, &item, &a.key, &mut out)?;
-            out.flush().context(cachet::error::OUTPUT)?;
+            output::to_stdout(|out| Ok(manifest::copy_entry(&cache, &item, &a.key, out)?))?;
             Ok(())
         }
         ManifestCommand::Verify(a) => verify(g, &cache, a),

@@ -80,6 +80,18 @@ pub fn one_line(err: &anyhow::Error) -> String {
     lines.join("\n")
 }
 
+/// Runs `write` on standard output through a buffer, then flushes it: a failed write, the
+/// last one too (which would otherwise be lost at exit), is an error naming the output.
+pub fn to_stdout<T>(
+    write: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let done = write(&mut out)?;
+    out.flush().context(cachet::error::OUTPUT)?;
+    Ok(done)
+}
+
 /// Writes one JSON value as a line.
 pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use cachet::preview::{self, Layer, PreviewOpts};
 use cachet::{Cache, Item};
 use clap::Args;
@@ -77,8 +77,6 @@ pub fn preview(g: &Global, a: PreviewArgs) -> Result<()> {
 
 pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
     let (cache, item, path) = open_item(g, &a.item)?;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
     let hint = item.file_name().to_string();
     let layers = preview::sniff(&path, Some(&hint))?.layers;
     // Plain content, and a zip, go out as stored (checked against the digest in the same
@@ -86,16 +84,18 @@ pub fn cat(g: &Global, a: CatArgs) -> Result<()> {
     // says it has none.
     let as_stored =
         a.member.is_none() && (layers.is_empty() || layers.first() == Some(&Layer::Zip));
-    if a.raw || as_stored {
-        cache.copy_content(&item, &mut out)?;
-    } else {
-        // Decompressing reads the blob on its own terms: check the digest first.
-        if let Some(sha) = &item.sha256 {
-            cache.blobs().verify(sha)?;
+    output::to_stdout(|out| {
+        if a.raw || as_stored {
+            cache.copy_content(&item, out)?;
+        } else {
+            // Decompressing reads the blob on its own terms: check the digest first.
+            if let Some(sha) = &item.sha256 {
+                cache.blobs().verify(sha)?;
+            }
+            preview::copy_out(&path, Some(&hint), a.member.as_deref(), out, None)?;
         }
-        preview::copy_out(&path, Some(&hint), a.member.as_deref(), &mut out, None)?;
-    }
-    out.flush().context(cachet::error::OUTPUT)?;
+        Ok(())
+    })?;
     output::record_access(&cache, item.id)?;
     Ok(())
 }
