@@ -148,8 +148,8 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     let mut tmp = builder
         .tempfile_in(&dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
-    let size = cache.copy_content(&item, &mut tmp)?;
     let shown = escape_controls(&dest.to_string_lossy()).into_owned();
+    let size = (cache.copy_content(&item, &mut tmp)).with_context(|| format!("writing {shown}"))?;
     if chosen {
         tmp.persist(&dest)
             .with_context(|| format!("writing {shown}"))?;
