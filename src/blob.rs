@@ -303,9 +303,19 @@ impl BlobStore {
 
     /// Rehashes the blob `sha256`; an altered or missing blob is an error.
     pub fn verify(&self, sha256: &str) -> Result<u64> {
+        self.copy_checked(sha256, &mut io::sink())
+    }
+
+    /// Streams the blob `sha256` into `out`, checking its digest on the way: an altered
+    /// blob is an error after the copy (and the caller discards what it got). A failed
+    /// write is the output's (see [`copy_into`]). Returns its size.
+    pub fn copy_checked(&self, sha256: &str, out: &mut dyn Write) -> Result<u64> {
         let path = self.path(sha256)?;
         let mut reader = HashingReader::new(self.open(sha256)?);
-        io::copy(&mut reader, &mut io::sink()).at(&path)?;
+        copy_into(&mut reader, out, |source, _| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         reader.check(sha256, &path)
     }
 
@@ -419,7 +429,7 @@ impl Write for Staged {
 pub(crate) fn copy_into(
     reader: &mut dyn Read,
     out: &mut dyn Write,
-    read_error: impl Fn(io::Error, u64) -> Error,
+    read_error: impl FnOnce(io::Error, u64) -> Error,
 ) -> Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;

@@ -148,14 +148,7 @@ pub fn copy_entry(cache: &Cache, manifest: &Item, key: &str, out: &mut dyn Write
                         "has no sha256 to find its content by",
                     )
                 })?;
-                let path = cache.blobs().path(sha)?;
-                let mut reader = crate::blob::HashingReader::new(cache.blobs().open(sha)?);
-                let n = crate::blob::copy_into(&mut reader, out, |source, _| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                reader.check(sha, &path)?;
-                Ok(n)
+                cache.blobs().copy_checked(sha, out)
             }
         };
     }

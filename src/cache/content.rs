@@ -43,14 +43,10 @@ impl Cache {
     /// Streams a READY item's content into `out`, checking its digest on the way; an
     /// altered blob is an error after the copy (and the caller discards what it got).
     pub fn copy_content(&self, item: &Item, out: &mut dyn Write) -> Result<u64> {
-        let path = self.content_path(item)?;
+        // Found, and of its size, before anything is written.
+        self.content_path(item)?;
         let (sha, _) = ready_content(item)?;
-        let mut reader = crate::blob::HashingReader::new(crate::blob::open_stored(&path)?);
-        crate::blob::copy_into(&mut reader, out, |source, _| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        reader.check(sha, &path)
+        self.blobs().copy_checked(sha, out)
     }
 }
 
