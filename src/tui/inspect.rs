@@ -139,21 +139,26 @@ pub fn jumped(
                 cachet::key::abbrev(&sha, 12)
             ));
             app.detail.shown = Some(item);
-            app.view = PaneView::Detail;
+            preview::set_view(app, PaneView::Detail);
         }
         None => preview::show_linked(app, id, LinkedBlob { sha256: sha, name }, None, fx),
     }
 }
 
-/// `m`: switches the pane to the inspector (and back to the detail).
+/// `m`: switches the pane to the inspector (and back to the detail). From a blob opened
+/// in the inspector, it goes back to the inspector as it was, as `esc` does; else the
+/// inspector reads the item selected now.
 pub fn toggle(app: &mut App) {
-    app.view = if app.view == PaneView::Manifest {
+    let back = preview::showing_linked(app);
+    let view = if app.view == PaneView::Manifest {
         PaneView::Detail
     } else {
         PaneView::Manifest
     };
-    app.inspect.want = None;
-    super::preview::drop_linked(app);
+    preview::set_view(app, view);
+    if !back {
+        app.inspect.want = None;
+    }
 }
 
 /// Keys while the inspector has the focus; `false` when the key is not its.

@@ -64,6 +64,12 @@ impl PreviewPane {
         };
     }
 
+    /// Whether it shows a blob opened from the manifest inspector (the inspector's, not
+    /// the item's).
+    fn linked(&self) -> bool {
+        self.want.as_ref().is_some_and(|w| w.blob.is_some())
+    }
+
     pub fn loading(&self) -> bool {
         self.want.is_some() && self.shown.is_none()
     }
@@ -109,7 +115,7 @@ pub fn show_linked(
     member: Option<String>,
     fx: &mut Vec<Effect>,
 ) {
-    app.view = PaneView::Preview;
+    set_view(app, PaneView::Preview);
     app.focus = Focus::Detail;
     request(app, id, member, Some(blob), fx);
 }
@@ -146,24 +152,30 @@ pub fn loaded(app: &mut App, seq: u64, result: Result<Preview, String>) {
     }
 }
 
-/// Leaves a blob opened from the inspector: it is the inspector's, so the next `v`
-/// previews the item (as after `v` back), whichever key left it.
-pub fn drop_linked(app: &mut App) {
-    if app.preview.want.as_ref().is_some_and(|w| w.blob.is_some()) {
+/// Shows `view` in the pane, whichever key asked. Leaving the preview lets go of it for
+/// the detail (a later switch back previews the item selected then), and of a blob opened
+/// from the inspector for anything (it is the inspector's: the next `v` previews the
+/// item).
+pub fn set_view(app: &mut App, view: PaneView) {
+    let leaving = app.view == PaneView::Preview && view != PaneView::Preview;
+    if leaving && (view == PaneView::Detail || app.preview.linked()) {
         app.preview.clear();
     }
+    app.view = view;
+}
+
+/// Whether the pane shows a blob opened from the inspector.
+pub fn showing_linked(app: &App) -> bool {
+    app.view == PaneView::Preview && app.preview.linked()
 }
 
 /// `v`: switches the pane between detail and preview.
 pub fn toggle(app: &mut App) {
-    app.view = match app.view {
+    let view = match app.view {
         PaneView::Detail | PaneView::Manifest => PaneView::Preview,
         PaneView::Preview => PaneView::Detail,
     };
-    if app.view == PaneView::Detail {
-        // A later switch back previews the item selected then.
-        app.preview.clear();
-    }
+    set_view(app, view);
 }
 
 /// Keys while the preview pane has the focus; `false` when the key is not the pane's.
@@ -196,12 +208,8 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         Action::Bottom => mv(p, isize::MAX / 2),
         Action::Enter => open_member(app, fx),
         // A blob opened from the manifest inspector: back to the inspector, as it was.
-        Action::Back
-            if app.preview.listing.is_none()
-                && app.preview.want.as_ref().is_some_and(|w| w.blob.is_some()) =>
-        {
-            app.view = PaneView::Manifest;
-            drop_linked(app);
+        Action::Back if app.preview.listing.is_none() && app.preview.linked() => {
+            set_view(app, PaneView::Manifest);
         }
         Action::Back if app.preview.listing.is_some() => {
             let p = &mut app.preview;

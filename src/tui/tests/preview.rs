@@ -384,8 +384,13 @@ fn the_inspector_previews_files_only_a_manifest_links() {
     assert_eq!(h.app.view, PaneView::Preview);
     let own = h.app.preview.want.clone().expect("a preview");
     assert_eq!((own.id, own.blob, own.member), (20, None, None));
-    // Left by `m` rather than `esc`, the blob is let go all the same.
-    h.keys("m<enter>");
+    // Left by `m` rather than `esc`, the blob is let go all the same, and the inspector
+    // is back on the entry it came from.
+    h.keys("m");
+    for _ in 0..at {
+        h.keys("j");
+    }
+    h.keys("<enter>");
     assert!(
         h.app
             .preview
@@ -393,7 +398,10 @@ fn the_inspector_previews_files_only_a_manifest_links() {
             .as_ref()
             .is_some_and(|w| w.blob.is_some())
     );
-    h.keys("mv");
+    h.keys("m");
+    assert_eq!(h.app.view, PaneView::Manifest);
+    assert_eq!(h.app.inspect.sel, at);
+    h.keys("v");
     let own = h.app.preview.want.clone().expect("a preview");
     assert_eq!((own.id, own.blob, own.member), (20, None, None));
 }
