@@ -244,40 +244,42 @@ fn draw_plan(
         Paragraph::new(Span::styled(position, theme.header())),
         position_row,
     );
-    let lines: Vec<Line> = (first..first + shown)
-        .filter_map(|at| match at.checked_sub(plan.items.len()) {
-            None => {
-                let item = plan.items.get(at)?;
-                // Columns: the reason padded so that the details line up after it.
-                Some(Line::from(vec![
-                    Span::raw(format!(
-                        "#{:<6} {:<24}  ",
-                        item.id,
-                        text::tail(&item.uri, 24)
-                    )),
-                    Span::raw(format!("{:<12} ", item.reason.to_string())),
-                    Span::styled(item.detail.to_string(), theme.dim()),
-                ]))
-            }
-            Some(f) => {
-                let file = plan.files.get(f)?;
-                let name = match file.sha256.as_deref() {
-                    Some(s) => cachet::key::abbrev(s, 12).to_string(),
-                    None => file
-                        .path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                };
-                // In the items' columns: no id, the file's name, why, its size.
-                Some(Line::from(vec![
-                    Span::raw(format!("{:<7} {:<24}  ", "", text::tail(&name, 24))),
-                    Span::raw(format!("{:<12} ", file.reason.to_string())),
-                    Span::styled(text::size(file.size), theme.dim()),
-                ]))
-            }
-        })
-        .collect();
+    // Items first, then files: the part of each that the window covers.
+    let end = first + shown;
+    let n = plan.items.len();
+    let items = plan.items.range(first..end).map(|item| {
+        // Columns: the reason padded so that the details line up after it.
+        Line::from(vec![
+            Span::raw(format!(
+                "#{:<6} {:<24}  ",
+                item.id,
+                text::tail(&item.uri, 24)
+            )),
+            Span::raw(format!("{:<12} ", item.reason.to_string())),
+            Span::styled(item.detail.to_string(), theme.dim()),
+        ])
+    });
+    let files_shown = plan
+        .files
+        .get(first.max(n) - n..end.max(n) - n)
+        .unwrap_or_default();
+    let files = files_shown.iter().map(|file| {
+        let name = match file.sha256.as_deref() {
+            Some(s) => cachet::key::abbrev(s, 12).to_string(),
+            None => file
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        // In the items' columns: no id, the file's name, why, its size.
+        Line::from(vec![
+            Span::raw(format!("{:<7} {:<24}  ", "", text::tail(&name, 24))),
+            Span::raw(format!("{:<12} ", file.reason.to_string())),
+            Span::styled(text::size(file.size), theme.dim()),
+        ])
+    });
+    let lines: Vec<Line> = items.chain(files).collect();
     frame.render_widget(Paragraph::new(lines), list);
 }
 
