@@ -25,7 +25,7 @@ pub(super) fn write_manifest(
     entries: impl IntoIterator<Item = Result<Entry>>,
     before_commit: impl FnOnce() -> Result<()>,
 ) -> Result<Built> {
-    let (_, stats) = write_blob_stats(cache, manifest_type, entries)?;
+    let (sealed, stats) = write_blob_stats(cache, manifest_type, entries)?;
     before_commit()?;
     let info = ManifestInfo {
         manifest_type: manifest_type.to_string(),
@@ -33,7 +33,6 @@ pub(super) fn write_manifest(
         entries: stats.entries,
         bytes: stats.bytes,
     };
-    let sealed = stats.sealed.ok_or(Error::Cancelled)?;
     let item = cache.commit_sealed(new, sealed, Some((&info, &stats.links)))?;
     Ok(Built {
         item,
@@ -52,9 +51,9 @@ pub(super) fn write_blob(
     entries: impl IntoIterator<Item = Result<Entry>>,
     before_adopt: impl FnOnce() -> Result<()>,
 ) -> Result<(String, u64)> {
-    let (sha, stats) = write_blob_stats(cache, manifest_type, entries)?;
+    let (sealed, stats) = write_blob_stats(cache, manifest_type, entries)?;
     before_adopt()?;
-    let sealed = stats.sealed.ok_or(Error::Cancelled)?;
+    let sha = sealed.content.sha256.clone();
     // Every linked blob must exist before anything points at the part.
     if let Some(gone) = stats
         .links
@@ -76,21 +75,21 @@ struct Stats {
     shards: u64,
     bytes: u64,
     links: Vec<Link>,
-    sealed: Option<crate::blob::Sealed>,
 }
 
+/// Streams the descriptor line and `entries`, each checked, into a sealed blob (not yet
+/// in the store), counting what they hold and the blobs they link.
 fn write_blob_stats(
     cache: &Cache,
     manifest_type: &str,
     entries: impl IntoIterator<Item = Result<Entry>>,
-) -> Result<(String, Stats)> {
+) -> Result<(crate::blob::Sealed, Stats)> {
     let mut stats = Stats {
         entries: 0,
         files: 0,
         shards: 0,
         bytes: 0,
         links: Vec::new(),
-        sealed: None,
     };
     let mut linked: HashSet<String> = HashSet::new();
     let mut link = |stats: &mut Stats, sha: &str, kind: LinkKind, size: Option<u64>| {
@@ -159,9 +158,7 @@ fn write_blob_stats(
     }
     let staged = out.into_inner().map_err(|e| e.into_error()).at(&name)?;
     let sealed = staged.seal(cache.opts().sync)?;
-    let sha = sealed.content.sha256.clone();
-    stats.sealed = Some(sealed);
-    Ok((sha, stats))
+    Ok((sealed, stats))
 }
 
 /// Every blob reachable from the manifest blob `sha` through its lines and refs.
