@@ -1,5 +1,6 @@
-//! What the integration tests share: the built binary, shell loops that drive it, and a
-//! count of the files a cache holds. Each test file uses some of these.
+//! What the integration tests share: the built binary, shell loops that drive it, and the
+//! files under a directory (a cache's, say) and their count. Each test file uses some of
+//! these.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
