@@ -37,6 +37,15 @@ fn dataset(root: &Path, n: usize) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// Writes a "dataset" manifest of `entries` as the item of URI `uri`.
+fn write_dataset(
+    cache: &Cache,
+    uri: &str,
+    entries: impl IntoIterator<Item = cachet::Result<Entry>>,
+) -> cachet::Result<manifest::Built> {
+    manifest::create_from_entries(cache, &NewItem::new(uri), entries, "dataset")
+}
+
 fn read_all(cache: &Cache, item: &cachet::Item, opts: ReadOpts) -> Vec<Entry> {
     Entries::open(cache, item.sha256.as_deref().unwrap(), opts)
         .unwrap()
@@ -443,8 +452,7 @@ fn refs_to_missing_manifests_are_refused_at_write() {
         sha256: Some("1".repeat(64)),
         extra: Default::default(),
     });
-    let err = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(entry)], "dataset")
-        .unwrap_err();
+    let err = write_dataset(&cache, "m", vec![Ok(entry)]).unwrap_err();
     assert!(err.to_string().contains("1111"), "{err}");
     assert!(
         cache.list_ids(None, false, 0, 10).unwrap().is_empty(),
@@ -456,8 +464,7 @@ fn refs_to_missing_manifests_are_refused_at_write() {
         sha256: Some("2".repeat(64)),
         ..FileEntry::default()
     });
-    let err = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(entry)], "dataset")
-        .unwrap_err();
+    let err = write_dataset(&cache, "m", vec![Ok(entry)]).unwrap_err();
     assert!(matches!(err, Error::MissingBlob { .. }), "{err}");
     assert!(cache.list_ids(None, false, 0, 10).unwrap().is_empty());
 }
@@ -497,9 +504,7 @@ fn compact_keeps_the_first_entry_of_each_key() {
     let a = file_entry(&cache, "a.txt", b"alpha");
     let b = file_entry(&cache, "b.txt", b"beta");
     let again = file_entry(&cache, "a.txt", b"later");
-    let root = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a)], "dataset")
-        .unwrap()
-        .item;
+    let root = write_dataset(&cache, "m", vec![Ok(a)]).unwrap().item;
     let appended = manifest::append(&cache, &root, vec![Ok(again)])
         .unwrap()
         .item;
@@ -515,9 +520,7 @@ fn compact_keeps_the_first_entry_of_each_key() {
     assert_eq!(content(&cache, &flat, "a.txt"), b"alpha");
 
     // A diamond: the root refers to one part twice.
-    let part = manifest::create_from_entries(&cache, &NewItem::new("p"), vec![Ok(b)], "dataset")
-        .unwrap()
-        .item;
+    let part = write_dataset(&cache, "p", vec![Ok(b)]).unwrap().item;
     let to_part = |key: &str| {
         Ok(Entry::Ref(RefEntry {
             key: key.into(),
@@ -526,9 +529,7 @@ fn compact_keeps_the_first_entry_of_each_key() {
         }))
     };
     let refs = vec![to_part("parts/one.jsonl"), to_part("parts/two.jsonl")];
-    let diamond = manifest::create_from_entries(&cache, &NewItem::new("d"), refs, "dataset")
-        .unwrap()
-        .item;
+    let diamond = write_dataset(&cache, "d", refs).unwrap().item;
     assert_eq!(keys(&diamond), ["b.txt", "b.txt"]);
     let flat = manifest::compact(&cache, &diamond, false).unwrap().item;
     assert_eq!(keys(&flat), ["b.txt"]);
@@ -545,18 +546,14 @@ fn a_key_twice_in_one_manifest_is_refused() {
     let items = |cache: &Cache| cache.list_ids(None, false, 0, 100).unwrap().len();
     let before = items(&cache);
     let twice = vec![Ok(a.clone()), Ok(b.clone()), Ok(again.clone())];
-    let err = manifest::create_from_entries(&cache, &NewItem::new("m"), twice, "dataset")
-        .unwrap_err()
-        .to_string();
+    let err = write_dataset(&cache, "m", twice).unwrap_err().to_string();
     assert!(
         err.contains("entry 3 'a.txt'") && err.contains("entry 1"),
         "{err}"
     );
     assert_eq!(items(&cache), before, "nothing registered");
 
-    let root = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a)], "dataset")
-        .unwrap()
-        .item;
+    let root = write_dataset(&cache, "m", vec![Ok(a)]).unwrap().item;
     let err = manifest::append(&cache, &root, vec![Ok(b.clone()), Ok(b)])
         .unwrap_err()
         .to_string();
@@ -651,10 +648,7 @@ fn trash_by_manifest_with_linked_items() {
     let (_d, cache) = setup();
     let a = file_entry(&cache, "a.txt", b"alpha!");
     let b = file_entry(&cache, "b.txt", b"beta");
-    let m =
-        manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a), Ok(b)], "dataset")
-            .unwrap()
-            .item;
+    let m = write_dataset(&cache, "m", vec![Ok(a), Ok(b)]).unwrap().item;
     let only = manifest::trash(&cache, &m, false).unwrap();
     assert_eq!(only.items, 1);
     cache.restore(m.id).unwrap();
@@ -730,9 +724,7 @@ impl ManifestType for Model {
 fn typed_loading_by_digest() {
     let (_d, cache) = setup();
     let a = file_entry(&cache, "a.txt", b"alpha");
-    let m = manifest::create_from_entries(&cache, &NewItem::new("m"), vec![Ok(a)], "dataset")
-        .unwrap()
-        .item;
+    let m = write_dataset(&cache, "m", vec![Ok(a)]).unwrap().item;
     let sha = m.sha256.as_deref().unwrap();
     let mut loaders = Loaders::new();
     loaders.register::<Dataset>().register::<Model>();
