@@ -535,6 +535,50 @@ fn compact_keeps_the_first_entry_of_each_key() {
     assert_eq!(keys(&flat), ["b.txt"]);
 }
 
+/// An appended part is named after the parts before it, skipping a name the root's
+/// entries already use (a file, or a ref named by hand): the part is never refused as a
+/// key twice, nor taken for another entry.
+#[test]
+fn an_appended_part_takes_a_name_no_entry_uses() {
+    let (_d, cache) = setup();
+    let part = write_dataset(&cache, "p", vec![Ok(file_entry(&cache, "b.txt", b"beta"))])
+        .unwrap()
+        .item;
+    let taken = vec![
+        Ok(file_entry(&cache, "parts/part-00002.jsonl", b"a file")),
+        Ok(Entry::Ref(RefEntry {
+            key: "parts/part-00003.jsonl".into(),
+            sha256: part.sha256.clone(),
+            extra: Default::default(),
+        })),
+    ];
+    let root = write_dataset(&cache, "m", taken).unwrap().item;
+    let c = file_entry(&cache, "c.txt", b"gamma");
+    let appended = manifest::append(&cache, &root, vec![Ok(c)]).unwrap().item;
+    let raw = read_all(
+        &cache,
+        &appended,
+        ReadOpts {
+            resolve_refs: false,
+            ..ReadOpts::default()
+        },
+    );
+    let keys: Vec<&str> = raw.iter().map(Entry::key).collect();
+    assert_eq!(
+        keys,
+        [
+            "parts/part-00002.jsonl",
+            "parts/part-00003.jsonl",
+            "parts/part-00004.jsonl"
+        ]
+    );
+    assert_eq!(content(&cache, &appended, "c.txt"), b"gamma");
+    assert_eq!(
+        content(&cache, &appended, "parts/part-00002.jsonl"),
+        b"a file"
+    );
+}
+
 /// A key twice in the entries a manifest is written from is refused, however they come
 /// (created, or appended as a part), naming both entries; nothing new is registered.
 #[test]

@@ -3,6 +3,7 @@
 //! once it is complete and every linked blob exists, so bad input leaves no item behind.
 
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -236,7 +237,17 @@ pub fn append(
         .iter()
         .filter(|e| matches!(e, Entry::Ref(_)))
         .count();
-    let part_key = format!("parts/part-{:05}.jsonl", parts + 1);
+    // Numbered after the parts before it, past any name an entry has (a file's, or a
+    // ref's named by hand): a key names one entry.
+    let used: HashSet<&str> = existing.iter().map(Entry::key).collect();
+    let mut n = parts;
+    let part_key = loop {
+        n += 1;
+        let key = format!("parts/part-{n:05}.jsonl");
+        if !used.contains(key.as_str()) {
+            break key;
+        }
+    };
     let stored = Cell::new(false);
     let entries = entries.into_iter().map(|e| store_path(cache, e, &stored));
     let (part_sha, _) = write_blob(cache, &descriptor.manifest_type, entries, || {
