@@ -112,7 +112,11 @@ pub enum Action {
         item: Option<Box<Item>>,
     },
     ColumnsLoaded(Vec<(String, String)>),
-    GcPlanned(Result<Box<GcPlan>, String>),
+    /// The plan asked for as number `asked` (see [`Effect::PlanGc`]).
+    GcPlanned {
+        asked: u64,
+        result: Result<Box<GcPlan>, String>,
+    },
     GcProgress {
         done: u64,
         total: u64,
@@ -196,7 +200,12 @@ pub enum Effect {
         /// The inspector's request it was found in: an answer for another is dropped.
         seq: u64,
     },
-    PlanGc(Box<GcPolicy>),
+    /// A gc plan, the `asked`th of the session: one let go (`esc` while it was made) is
+    /// told from the one asked for since by it.
+    PlanGc {
+        policy: Box<GcPolicy>,
+        asked: u64,
+    },
     /// Every row of a list, to be marked.
     MarkAll(ListQuery),
     /// Apply a plan in the background, reporting progress.

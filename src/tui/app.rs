@@ -139,6 +139,9 @@ pub struct App {
     pub popup: Option<Popup>,
     /// The gc dialog's settings when it was last closed: it opens with them again.
     pub gc_chosen: Option<([usize; 6], [Option<String>; 6])>,
+    /// Gc plans asked for so far: each is numbered, so that one let go is never taken
+    /// for a later one (the dialog may even have been closed and opened again meanwhile).
+    pub gc_asked: u64,
     /// First line of the help overlay shown (it scrolls when the screen is small).
     pub help_scroll: usize,
     pub message: Option<Message>,
@@ -174,6 +177,7 @@ impl App {
             inspect: InspectPane::default(),
             popup: None,
             gc_chosen: None,
+            gc_asked: 0,
             help_scroll: 0,
             message: None,
             busy: None,

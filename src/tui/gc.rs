@@ -48,9 +48,15 @@ pub const CHOICES: [Choice; 6] = [
 #[derive(Debug, Clone)]
 pub enum Stage {
     Choose,
-    Planning,
+    /// Waiting for the plan asked for as number `asked` (see [`App::gc_asked`]).
+    Planning {
+        asked: u64,
+    },
     Plan(Box<GcPlan>),
-    Applying { done: u64, total: u64 },
+    Applying {
+        done: u64,
+        total: u64,
+    },
     Report(Box<GcReport>),
     Failed(String),
 }
@@ -348,8 +354,11 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
                     dialog.editing = Some((tui_input::Input::new(text), Some(why)));
                 }
                 None => {
-                    fx.push(Effect::PlanGc(Box::new(dialog.policy())));
-                    dialog.stage = Stage::Planning;
+                    app.gc_asked += 1;
+                    let asked = app.gc_asked;
+                    let policy = Box::new(dialog.policy());
+                    fx.push(Effect::PlanGc { policy, asked });
+                    dialog.stage = Stage::Planning { asked };
                 }
             }
         }
@@ -384,9 +393,11 @@ pub fn key(app: &mut App, mut dialog: Box<GcDialog>, action: Action, fx: &mut Ve
                 fx.push(Effect::ApplyGc(plan));
             }
         }
-        (Stage::Plan(_) | Stage::Failed(_), Action::Back | Action::Cancel) => {
-            dialog.stage = Stage::Choose
-        }
+        // Back while planning too: the plan, when it comes, is dropped.
+        (
+            Stage::Planning { .. } | Stage::Plan(_) | Stage::Failed(_),
+            Action::Back | Action::Cancel,
+        ) => dialog.stage = Stage::Choose,
         (Stage::Choose | Stage::Report(_), Action::Back | Action::Cancel | Action::Confirm) => {
             app.gc_chosen = Some((dialog.chosen, dialog.typed.clone()));
             app.popup = None;
@@ -407,11 +418,15 @@ pub fn result(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     // before it opened.
     let mut outcome_line = None;
     match (action, &dialog.stage) {
-        (Action::GcPlanned(Ok(plan)), Stage::Planning) => {
-            dialog.stage = Stage::Plan(plan);
+        (Action::GcPlanned { asked, result }, &Stage::Planning { asked: waiting })
+            if asked == waiting =>
+        {
+            dialog.stage = match result {
+                Ok(plan) => Stage::Plan(plan),
+                Err(e) => Stage::Failed(e),
+            };
             dialog.scroll = 0;
         }
-        (Action::GcPlanned(Err(e)), Stage::Planning) => dialog.stage = Stage::Failed(e),
         (Action::GcProgress { done, total }, Stage::Applying { .. }) => {
             dialog.stage = Stage::Applying { done, total }
         }

@@ -176,7 +176,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         A::PreviewLoaded { seq, result } => {
             return preview::loaded(app, seq, result.map(|p| *p));
         }
-        A::GcPlanned(_) | A::GcProgress { .. } | A::GcApplied(_) => {
+        A::GcPlanned { .. } | A::GcProgress { .. } | A::GcApplied(_) => {
             return gc::result(app, action, fx);
         }
         A::ColumnsLoaded(names) => return columns::loaded(app, names),

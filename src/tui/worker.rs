@@ -259,11 +259,12 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             Ok(names) => Action::ColumnsLoaded(names),
             Err(e) => Action::JobFailed(format!("reading attribute names: {e:#}")),
         },
-        Effect::PlanGc(policy) => Action::GcPlanned(
-            cachet::gc::plan(source.cache(), &policy, Utc::now())
+        Effect::PlanGc { policy, asked } => Action::GcPlanned {
+            asked,
+            result: cachet::gc::plan(source.cache(), &policy, Utc::now())
                 .map(Box::new)
                 .map_err(|e| format!("planning: {e}")),
-        ),
+        },
         // Normally on a thread of its own (see `spawn_gc`), here without progress.
         Effect::ApplyGc(plan) => gc_apply(source.cache(), &plan, &mut |_| {}),
     }

@@ -6,6 +6,7 @@ use super::render::screen;
 use super::{Harness, big_cache, render_check};
 use crate::tui::app::Popup;
 use crate::tui::gc::Stage;
+use crate::tui::update::{Action, update};
 
 fn stage(h: &Harness) -> Stage {
     match &h.app.popup {
@@ -77,6 +78,39 @@ fn a_plan_with_nothing_to_do_says_so_and_goes_back() {
     assert!(matches!(stage(&h), Stage::Choose));
     h.keys("<esc>");
     assert!(h.app.popup.is_none());
+}
+
+/// `esc` while a plan is being made goes back to the choices. A plan that comes after it
+/// was let go is dropped, and never shown for another asked for since.
+#[test]
+fn a_plan_let_go_is_never_shown_for_another() {
+    let mut h = Harness::demo((80, 24));
+    h.keys("gc");
+    // The everyday policies, the trash purged among them; the plan is held back.
+    let with_trash = update(&mut h.app, Action::Confirm);
+    assert!(matches!(stage(&h), Stage::Planning { .. }));
+    h.keys("<esc>");
+    assert!(matches!(stage(&h), Stage::Choose), "{:?}", stage(&h));
+    // The trash left alone this time, held back as well.
+    h.keys("<space><space>");
+    let without_trash = update(&mut h.app, Action::Confirm);
+    h.run(with_trash);
+    assert!(
+        matches!(stage(&h), Stage::Planning { .. }),
+        "the plan let go is dropped: {:?}",
+        stage(&h)
+    );
+    h.run(without_trash);
+    let Stage::Plan(plan) = stage(&h) else {
+        panic!("no plan: {:?}", stage(&h));
+    };
+    let mut ids: Vec<i64> = plan.items.iter().map(|i| i.id).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [13, 18],
+        "the failure and the dead writer, not the trash"
+    );
 }
 
 /// A browser of `size` with the gc dialog showing the plan to purge 300 trashed items.

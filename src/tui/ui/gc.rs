@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
     frame.render_widget(Clear, rect);
     let title = match dialog.stage {
         Stage::Choose => " Garbage collection: policies ",
-        Stage::Planning | Stage::Plan(_) => " Garbage collection: plan ",
+        Stage::Planning { .. } | Stage::Plan(_) => " Garbage collection: plan ",
         Stage::Applying { .. } => " Garbage collection: applying ",
         Stage::Report(_) => " Garbage collection: done ",
         Stage::Failed(_) => " Garbage collection: failed ",
@@ -80,7 +80,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
                 ("esc", "close"),
             ]),
         ),
-        Stage::Planning => (
+        Stage::Planning { .. } => (
             vec![Line::from(Span::styled("planning…", theme.dim()))],
             keys(&[("esc", "back")]),
         ),
