@@ -96,6 +96,9 @@ pub const FILTER_HELP: &[HelpLine] = &[
     ("", "size>1GB  created<7d  label~x  param.p=1  pinned"),
 ];
 
+/// A popup's keys when esc closes it.
+const CLOSE: &[HelpLine] = &[("esc q", "close"), ("^c", "quit")];
+
 pub const POPUP_HELP: &[HelpLine] = &[("y enter", "confirm"), ("n esc", "cancel")];
 
 /// The help for what has the keys now.
@@ -122,8 +125,15 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
         (Some(Popup::Gc(d)), _) if d.editing.is_some() => {
             &[("enter", "take it"), ("esc", "leave it"), ("^u", "clear")]
         }
-        // In the help and the gc dialog, q closes them, as esc does: ctrl-c quits.
-        (Some(_), _) => &[("esc q", "close"), ("^c", "quit")],
+        // In the help and the gc dialog, q does what esc does: ctrl-c quits. Past the
+        // gc dialog's first stage, they go back to it; while a plan is applied, nothing
+        // but the gauge has the keys.
+        (Some(Popup::Gc(d)), _) => match d.stage {
+            Stage::Applying { .. } => &[],
+            Stage::Choose | Stage::Report(_) if !d.help => CLOSE,
+            _ => &[("esc q", "back"), ("^c", "quit")],
+        },
+        (Some(_), _) => CLOSE,
         _ if app.filter.editing => &[
             ("enter", "keep"),
             ("esc", "cancel"),
