@@ -101,14 +101,17 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed pipe (`cachet ls | head`) is not an error worth a message.
-            if err.chain().any(|e| {
-                e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            let on_output = output::output_failure(&err);
+            // A closed pipe (`cachet ls | head`) is not an error worth a message: one on
+            // standard output, that is. Any other stream's is a failure like any other.
+            if on_output == Some(std::io::ErrorKind::BrokenPipe) {
                 return ExitCode::SUCCESS;
             }
-            output::tell(format_args!("cachet: error: {}", output::one_line(&err)));
+            let mut message = output::one_line(&err);
+            if on_output.is_some() && !message.contains(cachet::error::OUTPUT) {
+                message = format!("{}: {message}", cachet::error::OUTPUT);
+            }
+            output::tell(format_args!("cachet: error: {message}"));
             // A filter that does not parse, or asks what the registry cannot answer
             // (a value of no type its attribute has), is a wrong argument: usage.
             if err.chain().any(|e| {

@@ -906,13 +906,17 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let item = put(root, &["s3://b/pipe"], "content");
     let id = item["id"].to_string();
     let out_dir = tempfile::tempdir().unwrap();
-    let runs: [&[&str]; 6] = [
+    let runs: [&[&str]; 10] = [
         &["verify"],
         &["path", &id],
         &["gc", "--yes"],
         &["import", "-"],
         &["pin", &id],
         &["du"],
+        &["ls"],
+        &["cat", &id],
+        &["show", &id],
+        &["preview", &id],
     ];
     for args in runs {
         if args[0] == "gc" {

@@ -189,7 +189,7 @@ fn a_full_output_is_named_as_the_output_not_the_cache() {
     let archive = "93799aa70c"; // a .tar.gz
     let dataset = "c088323db4@2";
     let small = "7288a72340"; // 189 B: all of it still in a buffer at the end
-    let cases: [&[&str]; 8] = [
+    let cases: &[&[&str]] = &[
         &["cat", model],
         &["cat", model, "--raw"],
         &["get", model, "-o", "-"],
@@ -198,8 +198,16 @@ fn a_full_output_is_named_as_the_output_not_the_cache() {
         &["cat", archive, "--member", "toolkit/bin/tool"],
         &["manifest", "cat", dataset, "clips/clip-000.txt"],
         &["manifest", "cat", dataset, "labels-extra.csv"],
+        // What is printed rather than copied: lists, tables, JSON, a preview.
+        &["ls"],
+        &["show", small],
+        &["show", small, "--json"],
+        &["preview", small],
+        &["manifest", "ls", dataset],
+        &["du"],
+        &["gc", "--dry-run"],
     ];
-    for args in cases {
+    for &args in cases {
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")

@@ -111,10 +111,10 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     let plan = gc::plan(&cache, &policy, Utc::now())?;
     if g.json && a.dry_run {
         // Written as it is made: a plan may hold a million items, each made when read.
-        return output::to_stdout(|out| json_line(out, &plan).context(cachet::error::OUTPUT));
+        return output::to_stdout(|out| Ok(json_line(out, &plan)?));
     }
     if !g.json {
-        print_plan(&mut io::stdout().lock(), &plan, a.show)?;
+        print_plan(&mut output::stdout(), &plan, a.show)?;
     }
     if a.dry_run || plan.is_empty() {
         return Ok(());
@@ -139,7 +139,7 @@ pub fn gc(g: &Global, a: GcArgs) -> Result<()> {
     let report = gc::apply(&cache, &plan, &mut |p| bar.set_position(p.done), None)?;
     bar.finish_and_clear();
     if g.json {
-        json_line(&mut io::stdout(), &report)?;
+        json_line(&mut output::stdout(), &report)?;
     } else {
         output::say(format_args!("{report}"))?;
         for s in &report.skipped {
@@ -255,7 +255,7 @@ pub fn pin(g: &Global, a: ItemsArg, pinned: bool) -> Result<()> {
         .map(|id| cache.pin(id, pinned))
         .collect::<cachet::Result<Vec<_>>>()?;
     let id_width = output::id_width(items.iter().map(|i| i.id));
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     for item in items {
         if g.json {
             json_line(&mut out, &item.to_json())?;
@@ -306,7 +306,7 @@ pub fn verify(g: &Global, a: VerifyArgs) -> Result<()> {
     bar.finish_and_clear();
     let printed = (|| -> Result<()> {
         if g.json {
-            json_line(&mut io::stdout(), &report)?;
+            json_line(&mut output::stdout(), &report)?;
             return Ok(());
         }
         for bad in &report.bad {
@@ -373,7 +373,7 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
     }
     let totals = cache.usage_totals()?;
     let rows = cache.usage(&by, a.limit)?;
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     if g.json {
         for r in &rows {
             json_line(&mut out, r)?;

@@ -80,7 +80,7 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
     bar.finish_and_clear();
     if g.json {
         json_line(
-            &mut io::stdout(),
+            &mut output::stdout(),
             &serde_json::json!({"imported": ids.len()}),
         )?;
     } else {

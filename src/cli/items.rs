@@ -170,7 +170,7 @@ pub fn get(g: &Global, a: GetArgs) -> Result<()> {
     output::record_access(&cache, item.id)?;
     if g.json {
         json_line(
-            &mut io::stdout(),
+            &mut output::stdout(),
             &serde_json::json!({"id": item.id, "path": dest, "size": size}),
         )?;
     } else {
@@ -216,7 +216,7 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
     output::record_access(&cache, item.id)?;
     if g.json {
         json_line(
-            &mut io::stdout(),
+            &mut output::stdout(),
             &serde_json::json!({"id": item.id, "path": path}),
         )?;
     } else {
@@ -230,7 +230,7 @@ pub fn show(g: &Global, a: ItemArg) -> Result<()> {
     let item = cache.resolve(&a.item, false)?;
     let versions = cache.versions(&item.key)?;
     let manifest = cache.registry().db().manifest_info(item.id)?;
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     if g.json {
         let mut value = item.to_json();
         if let Json::Object(m) = &mut value {
@@ -287,7 +287,7 @@ pub fn best(g: &Global, a: BestArgs) -> Result<()> {
 
 /// One line about an item: its JSON, or `id key@version STATUS size`.
 pub fn print_item_line(g: &Global, item: &Item) -> Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     if g.json {
         json_line(&mut out, &item.to_json())?;
     } else {

@@ -200,7 +200,7 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
             (ids.into_iter()).map(|id| cache.purge(id).map(|(item, freed)| (item, Some(freed)))),
         ),
     };
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     let mut failures = 0;
     for outcome in outcomes {
         match outcome {

@@ -163,7 +163,7 @@ pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
             let item = resolve_manifest(&cache, &a.item)?;
             let report = manifest::trash(&cache, &item, a.linked)?;
             if g.json {
-                json_line(&mut io::stdout(), &report)?;
+                json_line(&mut output::stdout(), &report)?;
             } else {
                 output::say(format_args!(
                     "trashed {} ({}){}",
@@ -314,7 +314,7 @@ fn create(g: &Global, cache: &Cache, a: CreateArgs) -> Result<()> {
             m.insert("shards".into(), built.shards.into());
             m.insert("bytes".into(), built.bytes.into());
         }
-        json_line(&mut io::stdout(), &v)?;
+        json_line(&mut output::stdout(), &v)?;
     } else {
         print_item_line(g, &built.item)?;
         output::say(format_args!(
@@ -347,8 +347,7 @@ fn show(g: &Global, cache: &Cache, a: ShowArgs) -> Result<()> {
         ..ReadOpts::default()
     };
     let descriptor = manifest::Descriptor::read(cache, manifest::manifest_sha(&item)?)?;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(output::stdout());
     if !g.json {
         writeln!(
             out,
@@ -433,8 +432,7 @@ fn ls(g: &Global, cache: &Cache, a: LsArgs) -> Result<()> {
         expand_shards: true,
         ..ReadOpts::default()
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(output::stdout());
     let mut errors = 0;
     for located in walk(cache, &item, opts)? {
         match located {
@@ -464,7 +462,7 @@ fn verify(g: &Global, cache: &Cache, a: VerifyArgs) -> Result<()> {
     let report = manifest::verify(cache, &item, a.deep)?;
     let printed = (|| -> Result<()> {
         if g.json {
-            json_line(&mut io::stdout(), &report)?;
+            json_line(&mut output::stdout(), &report)?;
             return Ok(());
         }
         for p in &report.problems {

@@ -57,7 +57,7 @@ pub fn record_access(cache: &cachet::Cache, id: i64) -> cachet::Result<()> {
 /// Prints one line on stdout. A closed pipe (`cachet gc --yes | head -1`) is an error,
 /// which `main` ends on quietly, where `println!` panics.
 pub fn say(line: std::fmt::Arguments<'_>) -> io::Result<()> {
-    writeln!(io::stdout().lock(), "{line}")
+    writeln!(stdout(), "{line}")
 }
 
 /// An error and its causes on one line, outermost first, without repeating a cause that
@@ -80,15 +80,55 @@ pub fn one_line(err: &anyhow::Error) -> String {
     lines.join("\n")
 }
 
+/// Standard output, where all the CLI prints goes. Its write errors are marked as the
+/// output's ([`OutputFailed`]), so that `main` can tell them from any other: it names the
+/// output in the message (a full disk under it is no damage in the cache), and ends
+/// quietly on a closed pipe (`cachet ls | head`) only when the pipe is this one.
+pub struct Stdout(io::StdoutLock<'static>);
+
+/// Standard output, locked for as long as it is held (see [`Stdout`]).
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(OutputFailed::mark)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(OutputFailed::mark)
+    }
+}
+
+/// A write to standard output that failed: the OS error as it is, marked (see [`Stdout`]).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct OutputFailed(io::Error);
+
+impl OutputFailed {
+    /// `e`, of the same kind (a write that was interrupted is tried again), marked.
+    fn mark(e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), OutputFailed(e))
+    }
+}
+
+/// The kind of the failed write to standard output that `err` comes from, if it does.
+pub fn output_failure(err: &anyhow::Error) -> Option<io::ErrorKind> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .find(|io| io.get_ref().is_some_and(|e| e.is::<OutputFailed>()))
+        .map(io::Error::kind)
+}
+
 /// Runs `write` on standard output through a buffer, then flushes it: a failed write, the
-/// last one too (which would otherwise be lost at exit), is an error naming the output.
+/// last one too (which would otherwise be lost at exit), is an error.
 pub fn to_stdout<T>(
-    write: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> anyhow::Result<T>,
+    write: impl FnOnce(&mut io::BufWriter<Stdout>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    use anyhow::Context;
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut out = io::BufWriter::new(stdout());
     let done = write(&mut out)?;
-    out.flush().context(cachet::error::OUTPUT)?;
+    out.flush()?;
     Ok(done)
 }
 
@@ -321,5 +361,30 @@ mod tests {
     fn errors_quote_control_characters_escaped_and_keep_their_lines() {
         let err = anyhow::anyhow!("not found: item '\x1b]0;x\x07'\n  here\n  ^");
         assert_eq!(one_line(&err), "not found: item '^[]0;x^G'\n  here\n  ^");
+    }
+
+    /// A failed write is standard output's only when it was marked so: as it comes, or
+    /// wrapped by the library or with context.
+    #[test]
+    fn only_standard_outputs_failures_are_taken_for_its() {
+        let closed = || io::Error::from(io::ErrorKind::BrokenPipe);
+        let marked = anyhow::Error::from(OutputFailed::mark(closed()));
+        assert_eq!(output_failure(&marked), Some(io::ErrorKind::BrokenPipe));
+        let wrapped = anyhow::Error::from(cachet::Error::Io {
+            path: cachet::error::OUTPUT.into(),
+            source: OutputFailed::mark(closed()),
+        })
+        .context("copying");
+        assert_eq!(output_failure(&wrapped), Some(io::ErrorKind::BrokenPipe));
+        let full = OutputFailed::mark(io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(full.to_string(), "No space left on device (os error 28)");
+        assert_eq!(
+            output_failure(&full.into()),
+            Some(io::ErrorKind::StorageFull)
+        );
+        // Another stream's closed pipe (a socket, a FIFO given as a file).
+        assert_eq!(output_failure(&closed().into()), None);
+        let elsewhere = anyhow::Error::from(closed()).context("writing out.bin");
+        assert_eq!(output_failure(&elsewhere), None);
     }
 }

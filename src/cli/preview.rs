@@ -1,6 +1,6 @@
 //! `cachet preview` and `cachet cat`: look inside items, compressed or archived.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use anyhow::{Result, bail};
 use cachet::preview::{self, Layer, PreviewOpts};
@@ -62,7 +62,7 @@ pub fn preview(g: &Global, a: PreviewArgs) -> Result<()> {
     };
     // A look is no use: it counts as an access neither here nor in the browser, so
     // checking an old item before a gc does not keep it from max-age. (`cat` and `get` do.)
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     if g.json {
         json_line(&mut out, &shown)?;
     } else {

@@ -132,8 +132,7 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     let after = a.after.as_deref().map(str::parse::<Cursor>).transpose()?;
     let conn = cache.registry().db().conn;
     let limit = a.limit.unwrap_or(usize::MAX);
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(output::stdout());
     let columns: Vec<String> = if a.columns.is_empty() {
         ["id", "key", "version", "status", "size", "age", "name"]
             .map(String::from)
@@ -282,7 +281,7 @@ pub fn count(g: &Global, a: CountArgs) -> Result<()> {
     let f = build_filter(&a.filter, None, false)?;
     print_notices(&cache, &f)?;
     let conn = cache.registry().db().conn;
-    let mut out = io::stdout().lock();
+    let mut out = output::stdout();
     match a.by.as_deref() {
         None => {
             let n = filter::count(conn, &f, Utc::now())?;
