@@ -125,6 +125,21 @@ pub enum Reason {
     TempFile,
 }
 
+impl Reason {
+    /// Every reason, in order: each at its number (`reason as usize`).
+    pub const ALL: [Reason; 9] = [
+        Reason::Trash,
+        Reason::StaleWrite,
+        Reason::Failed,
+        Reason::KeepLast,
+        Reason::MaxAge,
+        Reason::MaxSize,
+        Reason::Unlinked,
+        Reason::Orphan,
+        Reason::TempFile,
+    ];
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -190,5 +205,17 @@ impl GcPlan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty() && self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_is_listed_at_its_number() {
+        for (at, reason) in Reason::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, at, "{reason}");
+        }
     }
 }

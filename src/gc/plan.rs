@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, ShaId, Version};
+use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, Version};
 use super::picks::{self, Pick};
 use super::planned::Counted;
 use super::{
@@ -158,21 +158,36 @@ fn plan_items(
         }
     }
 
-    let outside = |sha: ShaId| census.shas[sha as usize].total() > planned_refs[sha as usize];
-    let mut freed = vec![false; census.shas.len()];
-    let mut by_reason: HashMap<Reason, ReasonTotal> = HashMap::new();
+    // What the picks need of each blob, in a byte: a megabyte at a million blobs, which
+    // stays in the processor's cache as the picks look it up in their own order (at
+    // random): three lists of references, counts and flags did not.
+    let mut blobs: Vec<u8> = (census.shas.iter().zip(&planned_refs))
+        .map(|(refs, &planned)| {
+            let outside = if refs.total() > planned { OUTSIDE } else { 0 };
+            let linked = if refs.links > 0 { LINKED } else { 0 };
+            outside | linked
+        })
+        .collect();
+    drop(planned_refs);
+    let mut by_reason: [ReasonTotal; REASONS] = std::array::from_fn(|_| ReasonTotal::default());
     let picks = (picks
         .picks
         .into_iter()
         .zip(pick_shas.iter().zip(&pick_sizes)))
     .map(|(pick, (&sha, &size))| {
-        let counted = Counted {
-            exclusive: sha != NO_SHA
-                && !outside(sha)
-                && !std::mem::replace(&mut freed[sha as usize], true),
-            linked: sha != NO_SHA && census.shas[sha as usize].links > 0,
-        };
-        let t = by_reason.entry(pick.reason()).or_default();
+        // None for an item without content (NO_SHA is past the end).
+        let blob = blobs.get_mut(sha as usize);
+        let counted = blob.map_or(Counted::default(), |blob| {
+            let exclusive = *blob & (OUTSIDE | FREED) == 0;
+            if exclusive {
+                *blob |= FREED;
+            }
+            Counted {
+                exclusive,
+                linked: *blob & LINKED != 0,
+            }
+        });
+        let t = &mut by_reason[pick.reason() as usize];
         t.items += 1;
         if counted.exclusive {
             t.exclusive_bytes += size;
@@ -185,7 +200,8 @@ fn plan_items(
     let mut files = Vec::new();
     for &links in &pick_links {
         for link in census.links_at(links) {
-            if freed[link.sha as usize] || outside(link.sha) {
+            let blob = &mut blobs[link.sha as usize];
+            if *blob & (OUTSIDE | FREED) != 0 {
                 continue;
             }
             let sha = census.sha_name(link.sha);
@@ -197,7 +213,7 @@ fn plan_items(
             if let Ok(meta) = fs::metadata(&path)
                 && meta.is_file()
             {
-                freed[link.sha as usize] = true;
+                *blob |= FREED;
                 files.push(PlannedFile {
                     path,
                     sha256: Some(sha),
@@ -207,6 +223,10 @@ fn plan_items(
             }
         }
     }
+    let by_reason = (Reason::ALL.into_iter())
+        .zip(by_reason)
+        .filter(|(_, t)| t.items > 0)
+        .collect();
     Ok(Planned {
         picks,
         by_reason,
@@ -214,6 +234,15 @@ fn plan_items(
         usage_before,
     })
 }
+
+/// Bits of a blob's byte in the accounting of [`plan_items`]: referenced by something
+/// not planned; linked by a manifest; counted as freed by a pick already.
+const OUTSIDE: u8 = 1;
+const LINKED: u8 = 2;
+const FREED: u8 = 4;
+
+/// The number of [`Reason`]s.
+const REASONS: usize = Reason::ALL.len();
 
 /// Items, files and bytes by reason: the items' (`by_reason`) and `files`'.
 fn totals(
