@@ -3,7 +3,7 @@
 
 use cachet::Item;
 
-use super::app::{App, Op};
+use super::app::{App, Op, Plan};
 use super::model::ListQuery;
 use super::update::{Effect, items_word};
 
@@ -53,6 +53,21 @@ pub fn ask(app: &mut App, op: Op, fx: &mut Vec<Effect>) {
     fx.push(Effect::Plan { op, ids });
 }
 
+/// Applies `plan`, confirmed if it needed to be. The items it skips (in the wrong status
+/// for it) are unmarked now, as those it changes will be: no mark is left for the next
+/// action to act on unseen. Those that fail stay marked, to be tried again.
+pub fn apply(app: &mut App, plan: Plan, fx: &mut Vec<Effect>) {
+    for (id, _) in &plan.skipped {
+        app.marks.remove(id);
+    }
+    app.busy = Some(format!(
+        "{} {}…",
+        plan.op.verb(),
+        items_word(plan.ids.len())
+    ));
+    fx.push(Effect::Apply(plan));
+}
+
 pub fn applied(
     app: &mut App,
     op: Op,
@@ -77,9 +92,32 @@ pub fn applied(
     if op == Op::Purge {
         text.push_str(&format!(", freed {}", super::text::size(freed)));
     }
+    if op == Op::Restore {
+        text.push_str(&restored_as(&items));
+    }
     match errors.first() {
         Some(first) => app.warn(format!("{text}; {} failed: {first}", errors.len())),
         None => app.say(text),
     }
     super::update::refresh(app, fx);
+}
+
+/// What restored items became (` as READY`, `: 2 READY, 1 FAILED`): not always what they
+/// were, as one trashed mid-write comes back FAILED.
+fn restored_as(items: &[Item]) -> String {
+    let mut by_status: Vec<(cachet::Status, usize)> = Vec::new();
+    for item in items {
+        match by_status.iter_mut().find(|(s, _)| *s == item.status) {
+            Some((_, n)) => *n += 1,
+            None => by_status.push((item.status, 1)),
+        }
+    }
+    match by_status.as_slice() {
+        [] => String::new(),
+        [(status, _)] => format!(" as {status}"),
+        many => {
+            let parts: Vec<String> = many.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            format!(": {}", parts.join(", "))
+        }
+    }
 }

@@ -150,8 +150,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                     .unwrap_or_else(|| "nothing selected".into());
                 app.warn(format!("{}: nothing to do ({why})", plan.op.verb()));
             } else if matches!(plan.op, Op::Pin | Op::Unpin) {
-                app.busy = Some(format!("{}ning…", plan.op.verb()));
-                fx.push(Effect::Apply(plan));
+                marks::apply(app, plan, fx);
             } else {
                 app.popup = Some(Popup::Confirm(plan));
             }
@@ -356,12 +355,7 @@ fn popup_key(app: &mut App, popup: Popup, action: Action, fx: &mut Vec<Effect>) 
         (_, Action::Quit) => app.quit = true,
         (Popup::Confirm(plan), Action::Confirm) => {
             app.popup = None;
-            app.busy = Some(format!(
-                "{} {}…",
-                plan.op.verb(),
-                items_word(plan.ids.len())
-            ));
-            fx.push(Effect::Apply(plan));
+            marks::apply(app, plan, fx);
         }
         (Popup::Confirm(plan), Action::Cancel | Action::Back) => {
             app.popup = None;

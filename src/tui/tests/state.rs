@@ -321,6 +321,53 @@ fn trash_asks_first_then_restore_brings_it_back() {
     assert_eq!(h.cache().get(1).unwrap().status, Status::Ready);
 }
 
+/// Selects the row of item `id` in the list shown.
+fn select_id(h: &mut Harness, id: i64) {
+    let at = (0..h.app.list.len())
+        .find(|i| h.app.list.row(*i).map(|r| r.id) == Some(id))
+        .unwrap_or_else(|| panic!("item {id} is not listed"));
+    h.app.list.select(at);
+}
+
+/// Marks never outlive the action they were for: one it skipped (in the trash already)
+/// is unmarked too, not left for the next action. A restore says what it brings back,
+/// and a write trashed mid-write comes back FAILED, as the dialog said it would.
+#[test]
+fn skipped_marks_go_and_a_restore_says_what_comes_back() {
+    let mut h = Harness::demo((100, 30));
+    // A READY file, the dead writer, and an item in the trash already.
+    for id in [1, 18, 14] {
+        select_id(&mut h, id);
+        h.keys("<space>");
+    }
+    h.keys("d");
+    let Some(Popup::Confirm(plan)) = &h.app.popup else {
+        panic!("no confirm popup: {:?}", h.app.popup);
+    };
+    assert_eq!((plan.ids.as_slice(), plan.skipped.len()), (&[1, 18][..], 1));
+    h.keys("y");
+    assert!(h.app.marks.is_empty(), "{:?}", h.app.marks);
+
+    h.keys("5");
+    for id in [1, 18] {
+        select_id(&mut h, id);
+        h.keys("<space>");
+    }
+    h.keys("u");
+    let Some(Popup::Confirm(plan)) = &h.app.popup else {
+        panic!("no confirm popup: {:?}", h.app.popup);
+    };
+    assert_eq!((plan.op, plan.mid_write), (Op::Restore, 1));
+    let shown = super::render::screen(&h);
+    assert!(
+        shown.contains("One trashed mid-write comes back FAILED."),
+        "{shown}"
+    );
+    h.keys("y");
+    assert_eq!(h.said(), "restored 2 items: 1 READY, 1 FAILED");
+    assert_eq!(h.cache().get(18).unwrap().status, Status::Failed);
+}
+
 #[test]
 fn marks_apply_to_many_and_purge_counts_shared_bytes() {
     let mut h = Harness::sample((80, 24));

@@ -187,10 +187,22 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
     })];
     match plan.op {
         Op::Trash => out.push(Line::from("Nothing is deleted yet: u restores, D purges.")),
+        Op::Restore if plan.ids.len() == 1 && plan.mid_write == 1 => out.push(Line::from(
+            "It was trashed mid-write: it comes back FAILED, its writer gone.",
+        )),
         Op::Restore if plan.ids.len() == 1 => {
             out.push(Line::from("It goes back to the status it had."))
         }
-        Op::Restore => out.push(Line::from("Each goes back to the status it had.")),
+        Op::Restore => {
+            out.push(Line::from("Each goes back to the status it had."));
+            match plan.mid_write {
+                0 => {}
+                1 => out.push(Line::from("One trashed mid-write comes back FAILED.")),
+                n => out.push(Line::from(format!(
+                    "{n} trashed mid-write come back FAILED."
+                ))),
+            }
+        }
         Op::Purge => {
             out.push(Line::from(format!(
                 "Frees {} on disk (blobs no other item uses);",
@@ -207,8 +219,17 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
         }
         Op::Pin | Op::Unpin => {}
     }
-    if plan.pinned > 0 && plan.op != Op::Unpin {
-        out.push(Line::from(format!("{} pinned.", items_word(plan.pinned))));
+    // A pin holds off gc, not the user.
+    let pinned = items_word(plan.pinned);
+    match plan.op {
+        _ if plan.pinned == 0 => {}
+        Op::Trash => out.push(Line::from(format!(
+            "{pinned} pinned: gc never purges them from the trash."
+        ))),
+        Op::Purge => out.push(Line::from(format!(
+            "{pinned} pinned: deleted all the same."
+        ))),
+        Op::Restore | Op::Pin | Op::Unpin => {}
     }
     if !plan.skipped.is_empty() {
         let (id, why) = &plan.skipped[0];

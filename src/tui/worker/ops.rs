@@ -17,6 +17,7 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         bytes: 0,
         frees: Default::default(),
         pinned: 0,
+        mid_write: 0,
     };
     let mut chosen = Vec::new();
     for (id, item) in items {
@@ -41,6 +42,7 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
                 plan.ids.push(item.id);
                 plan.bytes += item.size.unwrap_or(0);
                 plan.pinned += usize::from(item.pinned);
+                plan.mid_write += usize::from(item.trashed_from == Some(Status::Write));
                 chosen.push(item);
             }
         }
