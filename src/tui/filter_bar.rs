@@ -322,6 +322,10 @@ pub fn add_cell(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     };
     let current = app.list.query.filter.as_str().trim();
+    if !has_or(current) && has_term(current, &term) {
+        app.say(format!("filter: {current} (has {term} already)"));
+        return;
+    }
     let text = if current.is_empty() {
         term
     } else if has_or(current) {
@@ -338,6 +342,14 @@ pub fn add_cell(app: &mut App, fx: &mut Vec<Effect>) {
         }
         Err(e) => app.warn(format!("f: {e}")),
     }
+}
+
+/// Whether the terms of `filter` (one after another, no `or`) include `term` as it is.
+fn has_term(filter: &str, term: &str) -> bool {
+    filter == term
+        || filter.starts_with(&format!("{term} "))
+        || filter.ends_with(&format!(" {term}"))
+        || filter.contains(&format!(" {term} "))
 }
 
 /// Whether a filter has an `or` at some level, so that a term added to it needs the

@@ -180,6 +180,13 @@ fn f_adds_the_sort_columns_value_of_the_row() {
         h.app.filter.history.last().map(String::as_str),
         Some(h.filter_text())
     );
+    // Again on a row the filter matches: the term is there already, once.
+    h.keys("f");
+    assert_eq!(
+        h.filter_text(),
+        "status:ready uri=https://example.org/data/part-01.csv"
+    );
+    assert!(h.said().contains("already"), "{}", h.said());
     // An or-filter goes in parentheses.
     h.keys("<esc>/");
     h.type_text("rows=300 | rows=400");
