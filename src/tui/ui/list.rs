@@ -91,12 +91,19 @@ impl Col {
     }
 }
 
-/// What the columns on screen sort by, left to right: the orders `s` steps through.
+/// The orders `s` steps through: by id, then by what the columns on screen show, left to
+/// right. Id order (the order items were made in) is always one: where the ID column has
+/// no room, the footer still says the list is in it.
 pub fn sort_keys(app: &App) -> Vec<SortKey> {
     let width = super::screen(app).list.width;
-    (columns(app, width).into_iter())
+    let mut keys: Vec<SortKey> = (columns(app, width).into_iter())
         .filter_map(|c| c.sort(app))
-        .collect()
+        .collect();
+    let by_id = SortKey::Col(cachet::filter::Col::Id);
+    if !keys.contains(&by_id) {
+        keys.insert(0, by_id);
+    }
+    keys
 }
 
 /// How many of the chosen attribute columns fit on screen (the others are left out).
