@@ -254,6 +254,25 @@ fn filter_bar_with_an_error_80x24() {
     render_check("filter_error_80x24", &h);
 }
 
+/// An empty list under a filter being typed that does not parse names the filter it
+/// is the list of: the last that read, not what is typed.
+#[test]
+fn an_empty_list_under_a_bad_filter_names_the_last_that_read() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/");
+    h.type_text("created<7q");
+    let shown = super::render::screen(&h);
+    assert!(
+        shown.contains("nothing matches the last filter that read: created\n")
+            || shown.contains("nothing matches the last filter that read: created "),
+        "{shown}"
+    );
+    // Back to the word, which reads: it is the filter, and nothing matches it.
+    h.keys("<bs><bs><bs>");
+    let shown = super::render::screen(&h);
+    assert!(shown.contains("nothing matches the filter "), "{shown}");
+}
+
 #[test]
 fn filter_bar_with_an_error_40x12() {
     let mut h = Harness::sample((40, 12));

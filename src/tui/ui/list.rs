@@ -184,10 +184,17 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let height = usize::from(area.height.saturating_sub(1));
     let list = &app.list;
     if list.is_empty() {
+        let in_force = list.query.filter.as_str();
         let text = match app.counts {
-            None => "loading…",
-            Some(_) if !list.query.filter.as_str().is_empty() => "nothing matches the filter",
-            Some(_) => "no items here",
+            None => "loading…".to_string(),
+            // What is typed does not parse: the list is still that of the last that did,
+            // which is named (a word typed on the way, as `created` on the way to
+            // `created<7d`, matches nothing).
+            Some(_) if app.filter.error.is_some() => {
+                format!("nothing matches the last filter that read: {in_force}")
+            }
+            Some(_) if !in_force.is_empty() => "nothing matches the filter".to_string(),
+            Some(_) => "no items here".to_string(),
         };
         let table = Table::new(Vec::<Row>::new(), cols.iter().map(|c| c.width(app))).header(header);
         frame.render_widget(table, area);
