@@ -100,6 +100,9 @@ pub struct Detail {
     pub manifests: Vec<(i64, cachet::registry::ManifestInfo)>,
     /// A version the user jumped to; `None` shows the list's selection.
     pub shown: Option<Item>,
+    /// Whether `shown` is the item holding a blob, followed from an entry in the
+    /// inspector: `esc` and `m` go back to the inspector as it was.
+    pub followed: bool,
     /// The selected row among the versions.
     pub sel: usize,
     /// Rows scrolled by page keys and the wheel (the fields can be longer than the pane).

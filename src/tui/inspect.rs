@@ -139,6 +139,7 @@ pub fn jumped(
                 cachet::key::abbrev(&sha, 12)
             ));
             app.detail.shown = Some(item);
+            app.detail.followed = true;
             preview::set_view(app, PaneView::Detail);
         }
         None => preview::show_linked(app, id, LinkedBlob { sha256: sha, name }, None, fx),
@@ -149,7 +150,7 @@ pub fn jumped(
 /// in the inspector, it goes back to the inspector as it was, as `esc` does; else the
 /// inspector reads the item selected now.
 pub fn toggle(app: &mut App) {
-    let back = preview::showing_linked(app);
+    let back = preview::showing_linked(app) || leave_followed(app);
     let view = if app.view == PaneView::Manifest {
         PaneView::Detail
     } else {
@@ -159,6 +160,17 @@ pub fn toggle(app: &mut App) {
     if !back {
         app.inspect.want = None;
     }
+}
+
+/// Lets go of an item followed from the inspector, if the pane shows one; returns
+/// whether it did (the inspector is then to be shown as it was).
+pub fn leave_followed(app: &mut App) -> bool {
+    let followed = app.view == PaneView::Detail && app.detail.followed;
+    if followed {
+        app.detail.shown = None;
+        app.detail.followed = false;
+    }
+    followed
 }
 
 /// Keys while the inspector has the focus; `false` when the key is not its.

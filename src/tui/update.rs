@@ -336,6 +336,7 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 if let Some(v) = app.detail.versions.get(app.detail.sel).cloned() {
                     let same = app.list.selected().is_some_and(|s| s.id == v.id);
                     app.detail.shown = if same { None } else { Some(v) };
+                    app.detail.followed = false;
                 }
             }
         },
@@ -453,9 +454,12 @@ pub fn pane_visible(app: &App) -> bool {
 }
 
 fn back(app: &mut App, fx: &mut Vec<Effect>) {
-    if app.focus == Focus::Detail {
+    if app.focus == Focus::Detail && inspect::leave_followed(app) {
+        preview::set_view(app, PaneView::Manifest);
+    } else if app.focus == Focus::Detail {
         app.focus = Focus::List;
         app.detail.shown = None;
+        app.detail.followed = false;
         app.detail.scroll_to(0);
         fit(app);
     } else if !app.marks.is_empty() {

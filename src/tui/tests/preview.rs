@@ -165,9 +165,18 @@ fn the_manifest_inspector_follows_refs_and_expands_shards() {
             .collect::<Vec<_>>(),
         [shown.id]
     );
-    h.keys("m");
-    assert_eq!(h.app.view, PaneView::Manifest);
-    h.keys("<esc>");
+    // `m` and `esc` go back to the inspector it was followed from, on the entry.
+    for back in ["m", "<esc>"] {
+        h.keys(back);
+        assert_eq!(h.app.view, PaneView::Manifest, "{back}");
+        assert_eq!(h.app.focus, Focus::Detail, "{back}");
+        assert_eq!(h.app.inspect.sel, 4, "{back}");
+        assert!(h.app.detail.shown.is_none(), "{back}");
+        h.keys("<enter>");
+        assert_eq!(h.app.detail.shown.as_ref().map(|i| i.id), Some(shown.id));
+    }
+    h.keys("<esc><esc>");
+    assert_eq!(h.app.focus, Focus::List);
     select(&mut h, 20);
     h.keys("m");
     assert_eq!(rows(&h).len(), 5);
