@@ -96,6 +96,8 @@ pub enum Action {
     ToggleManifest,
     /// `x`: expand shards in the inspector.
     ToggleShards,
+    /// Long lines of a text preview wrapped onto the next rows, or cut at the edge.
+    ToggleWrap,
     /// `o`: follow manifest refs in the inspector.
     ToggleRefs,
     ManifestLoaded {

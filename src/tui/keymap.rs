@@ -66,6 +66,7 @@ pub const PREVIEW_HELP: &[HelpLine] = &[
     ("j/k ↓/↑", "select a member / scroll"),
     ("PgDn/PgUp gg G", "page / first / last"),
     ("enter", "open the selected member"),
+    ("w", "wrap long lines / cut them at the edge"),
     ("esc h", "back to the listing, then to the list"),
     ("v", "show the detail instead"),
     ("? / q", "this help / quit"),
@@ -190,6 +191,7 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
         (None, Focus::Detail) if app.view == PaneView::Preview => &[
             ("?", "help"),
             ("j/k", "scroll"),
+            ("w", "wrap"),
             ("v", "detail"),
             ("esc", "back"),
             ("q", "quit"),
@@ -360,6 +362,7 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('m') => Action::ToggleManifest,
         KeyCode::Char('x') => Action::ToggleShards,
         KeyCode::Char('o') => Action::ToggleRefs,
+        KeyCode::Char('w') => Action::ToggleWrap,
         KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Action::Enter,
         KeyCode::Esc | KeyCode::Char('h') | KeyCode::Left => Action::Back,
         KeyCode::Char('q') => Action::Quit,

@@ -51,8 +51,11 @@ pub struct PreviewPane {
     pub listing: Option<Preview>,
     /// Selected member in a listing.
     pub sel: usize,
-    /// First content line shown.
+    /// First content row shown (of the rows long lines wrap onto, when they do).
     pub scroll: usize,
+    /// Whether long lines of text wrap onto the next rows (`w`), rather than being cut at
+    /// the pane's edge. Kept from one preview to the next.
+    pub wrap: bool,
 }
 
 impl PreviewPane {
@@ -60,6 +63,7 @@ impl PreviewPane {
     fn clear(&mut self) {
         *self = PreviewPane {
             seq: self.seq,
+            wrap: self.wrap,
             ..PreviewPane::default()
         };
     }
@@ -180,7 +184,9 @@ pub fn toggle(app: &mut App) {
 
 /// Keys while the preview pane has the focus; `false` when the key is not the pane's.
 pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) -> bool {
-    if app.focus != Focus::Detail || app.view != PaneView::Preview {
+    // `w` reaches a preview in sight from the list too, as `x` and `o` the inspector.
+    let wrap = matches!(action, Action::ToggleWrap) && super::update::pane_visible(app);
+    if app.view != PaneView::Preview || (app.focus != Focus::Detail && !wrap) {
         return false;
     }
     let members = app.preview.members();
@@ -207,6 +213,11 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         }
         Action::Bottom => mv(p, isize::MAX / 2),
         Action::Enter => open_member(app, fx),
+        Action::ToggleWrap => {
+            // From the top: rows are counted otherwise once lines wrap.
+            p.wrap = !p.wrap;
+            p.scroll = 0;
+        }
         // A blob opened from the manifest inspector: back to the inspector, as it was.
         Action::Back if app.preview.listing.is_none() && app.preview.linked() => {
             set_view(app, PaneView::Manifest);

@@ -505,3 +505,58 @@ fn a_late_answer_for_an_entry_is_dropped() {
     h.act(answer(h.app.inspect.seq));
     assert_eq!(h.app.view, PaneView::Preview);
 }
+
+/// `w` wraps a text's long lines onto the next rows, from the list beside the preview
+/// as from the preview; the last rows can be scrolled to; `w` again cuts them at the
+/// edge, as at first.
+#[test]
+fn long_lines_wrap_and_scroll_to_their_end() {
+    let mut h = Harness::demo((110, 16));
+    let readme = (0..h.app.list.len())
+        .find_map(|i| h.app.list.row(i).filter(|r| r.uri.ends_with("README.md")))
+        .map(|r| r.id)
+        .expect("the README");
+    select(&mut h, readme);
+    h.keys("v");
+    let whole = "The weather data comes from the mirror; release 3 is not reviewed yet.";
+    let cut = super::render::screen(&h);
+    assert!(
+        cut.contains("The weather data") && !cut.contains("reviewed yet."),
+        "{cut}"
+    );
+    h.keys("w");
+    assert!(h.app.preview.wrap);
+    let rows: Vec<String> = super::render::screen(&h)
+        .lines()
+        .filter_map(|l| l.split('│').nth(1).map(str::trim_end).map(String::from))
+        .collect();
+    assert!(rows.join(" ").contains(whole), "{rows:#?}");
+    // Narrower: more rows than fit, and the end is in reach.
+    h.act(Action::Resize(40, 7));
+    h.keys("<enter>v");
+    assert_eq!(
+        (h.app.focus, h.app.view),
+        (Focus::Detail, PaneView::Preview)
+    );
+    h.keys("G");
+    let rows = super::render::screen(&h);
+    assert!(rows.contains("yet."), "{rows}");
+    h.keys("w");
+    assert!(!h.app.preview.wrap);
+    assert!(!super::render::screen(&h).contains("yet."));
+}
+
+/// The preview's notes under it (here, where it stopped) are cut with a mark where the
+/// pane is narrower, not mid-word without one.
+#[test]
+fn a_note_wider_than_the_pane_is_cut_with_a_mark() {
+    let mut h = Harness::demo((40, 16));
+    let hourly = (0..h.app.list.len())
+        .find_map(|i| h.app.list.row(i).filter(|r| r.uri.contains("hourly")))
+        .map(|r| r.id)
+        .expect("the hourly table");
+    select(&mut h, hourly);
+    h.keys("<enter>v");
+    let line = super::render::line_with(&h, "truncated: ");
+    assert!(line.contains("…│"), "{line}");
+}

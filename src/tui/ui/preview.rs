@@ -48,7 +48,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             return;
         }
     };
-    let footer = footer_lines(preview, theme);
+    let footer = footer_lines(preview, inner.width, theme);
     let [body, foot] = split(inner, footer.len());
     let height = usize::from(body.height);
     let lines = match &preview.body {
@@ -94,7 +94,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
                 })
                 .collect()
         }
-        Body::Content { content } => content_lines(content, p.scroll, height, body.width, theme),
+        Body::Content { content } => {
+            let view = (p.scroll, height, body.width, p.wrap);
+            content_lines(content, view, theme)
+        }
         Body::Nothing => vec![Line::from(Span::styled("nothing to show", theme.dim()))],
     };
     frame.render_widget(Paragraph::new(lines), body);
@@ -115,8 +118,9 @@ pub fn max_scroll(app: &App) -> usize {
     let Body::Content { content } = &p.body else {
         return 0;
     };
-    let [body, _] = split(inner, footer_lines(p, Theme::of(app)).len());
-    last_top(content, body.width, usize::from(body.height))
+    let [body, _] = split(inner, footer_lines(p, inner.width, Theme::of(app)).len());
+    let wrap = app.preview.wrap;
+    last_top(content, body.width, usize::from(body.height), wrap)
 }
 
 /// Bytes on one hex line: 16, or 8 when the pane is narrow.
@@ -124,9 +128,16 @@ fn hex_per_line(width: u16) -> usize {
     if width >= 76 { 16 } else { 8 }
 }
 
-/// The first row of `content`'s last screenful in a body `width` by `height`.
-fn last_top(content: &Content, width: u16, height: usize) -> usize {
+/// The first row of `content`'s last screenful in a body `width` by `height`, its long
+/// lines wrapped if `wrap`.
+fn last_top(content: &Content, width: u16, height: usize, wrap: bool) -> usize {
     let (rows, fit) = match content {
+        Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines } if wrap => {
+            let rows = (lines.iter().enumerate())
+                .map(|(i, l)| wrapped(l, cut_lines.contains(&i), width).len())
+                .sum();
+            (rows, height)
+        }
         Content::Text { lines, .. } | Content::Json { lines, .. } => (lines.len(), height),
         // The header row stays.
         Content::Table { rows, .. } => (rows.len(), height.saturating_sub(1)),
@@ -140,8 +151,10 @@ fn last_top(content: &Content, width: u16, height: usize) -> usize {
     rows.saturating_sub(fit)
 }
 
-/// Truncation, errors and notes, most important first.
-fn footer_lines(p: &Preview, theme: Theme) -> Vec<Line<'static>> {
+/// Truncation, errors and notes, most important first, each on a row of `width`.
+fn footer_lines(p: &Preview, width: u16, theme: Theme) -> Vec<Line<'static>> {
+    // One row each, cut with a mark where it is wider than the pane.
+    let fit = |text: String| cachet::preview::cut(&text, usize::from(width));
     let mut out = Vec::new();
     if let Body::Members { members, total } = &p.body {
         let count = match total {
@@ -150,32 +163,66 @@ fn footer_lines(p: &Preview, theme: Theme) -> Vec<Line<'static>> {
             }
             _ => format!("{} members", members.len()),
         };
-        out.push(Line::from(Span::styled(count, theme.dim())));
+        out.push(Line::from(Span::styled(fit(count), theme.dim())));
     }
     if let Some(limit) = &p.truncated {
         out.push(Line::from(Span::styled(
-            format!("truncated: {limit}"),
+            fit(format!("truncated: {limit}")),
             theme.marked(),
         )));
     }
     if let Some(e) = &p.error {
-        out.push(Line::from(Span::styled(e.clone(), theme.error())));
+        out.push(Line::from(Span::styled(fit(e.clone()), theme.error())));
     }
     for note in &p.notes {
-        out.push(Line::from(Span::styled(note.clone(), theme.dim())));
+        out.push(Line::from(Span::styled(fit(note.clone()), theme.dim())));
     }
     out
 }
 
+/// The rows of one line of text `width` wide, with the preview's mark if it was `cut`:
+/// broken after the last space that fits, or where the row is full if none does (a
+/// long word, a line of CSV).
+fn wrapped(line: &str, cut: bool, width: u16) -> Vec<String> {
+    let width = usize::from(width.max(1));
+    let mut text = line.to_string();
+    if cut {
+        text.push_str(CUT_MARK);
+    }
+    let mut rest: &[char] = &text.chars().collect::<Vec<_>>();
+    let mut rows = Vec::new();
+    while rest.len() > width {
+        let at = (rest[..=width].iter().rposition(|c| *c == ' '))
+            .filter(|&at| at > 0)
+            .map_or(width, |at| at + 1);
+        let (row, next) = rest.split_at(at);
+        rows.push(row.iter().collect::<String>().trim_end().to_string());
+        rest = next;
+    }
+    rows.push(rest.iter().collect());
+    rows
+}
+
+/// What follows a line the preview cut.
+const CUT_MARK: &str = " …(cut)";
+
+/// The rows of `content` in sight: `view` is the first row, how many rows, their width,
+/// and whether long lines wrap.
 fn content_lines(
     content: &Content,
-    scroll: usize,
-    height: usize,
-    width: u16,
+    (scroll, height, width, wrap): (usize, usize, u16, bool),
     theme: Theme,
 ) -> Vec<Line<'static>> {
-    let scroll = scroll.min(last_top(content, width, height));
+    let scroll = scroll.min(last_top(content, width, height, wrap));
     let window = |lines: &[String], cut: &[usize]| -> Vec<Line<'static>> {
+        if wrap {
+            return (lines.iter().enumerate())
+                .flat_map(|(i, l)| wrapped(l, cut.contains(&i), width))
+                .skip(scroll)
+                .take(height)
+                .map(Line::from)
+                .collect();
+        }
         lines
             .iter()
             .enumerate()
@@ -190,7 +237,7 @@ fn content_lines(
                 }
                 let mut spans = vec![Span::raw(l.clone())];
                 if cut.contains(&i) {
-                    spans.push(Span::styled(" …(cut)", theme.marked()));
+                    spans.push(Span::styled(CUT_MARK, theme.marked()));
                 }
                 Line::from(spans)
             })
@@ -288,4 +335,22 @@ fn table_lines(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped;
+
+    #[test]
+    fn lines_wrap_after_a_space_else_where_the_row_is_full() {
+        assert_eq!(wrapped("", false, 5), [""]);
+        assert_eq!(wrapped("abc de", false, 6), ["abc de"]);
+        assert_eq!(wrapped("abc defg hi", false, 6), ["abc", "defg", "hi"]);
+        // A word longer than a row, and no room to spare: cut where the row is full.
+        assert_eq!(wrapped("abcdefghij", false, 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrapped("a,b,c,d,e", false, 4), ["a,b,", "c,d,", "e"]);
+        // The preview's own cut goes along.
+        assert_eq!(wrapped("abc", true, 6), ["abc", "…(cut)"]);
+        assert_eq!(wrapped("ééé ééé", false, 3), ["ééé", "ééé"]);
+    }
 }
