@@ -362,10 +362,9 @@ fn draw_keys(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         spans.push(Span::styled("g-", theme.key()));
         spans.push(Span::raw("  g top  c garbage collection"));
     } else {
-        for (key, what) in keymap::footer(app) {
-            spans.push(Span::styled(*key, theme.key()));
-            spans.push(Span::raw(format!(" {what}  ")));
-        }
+        let keys = popup::key_row(keymap::footer(app), area.width, theme);
+        frame.render_widget(Paragraph::new(keys), area);
+        return;
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -48,14 +48,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
         .title(title);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let keys = |pairs: &[(&'static str, &'static str)]| {
-        let mut spans = Vec::new();
-        for (k, what) in pairs {
-            spans.push(Span::styled(*k, theme.key()));
-            spans.push(Span::raw(format!(" {what}  ")));
-        }
-        Line::from(spans)
-    };
+    let keys = |pairs: &[keymap::HelpLine]| super::popup::key_row(pairs, inner.width, theme);
     if dialog.help {
         let [body, foot] =
             Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
