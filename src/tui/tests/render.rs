@@ -188,3 +188,28 @@ fn a_row_that_cannot_be_read_is_shown_as_such_among_the_others() {
         h.said()
     );
 }
+
+/// Where the detail pane wraps a field, a count stays with its word (`1 read` was cut
+/// into `1` and `read` on the next row).
+#[test]
+fn a_wrapped_field_keeps_a_count_with_its_word() {
+    // The pane beside the list, tall enough for every field.
+    for width in 110..=140 {
+        let mut h = Harness::demo((width, 50));
+        let used = (0..h.app.list.len())
+            .find(|&i| h.app.list.row(i).is_some_and(|r| r.accessed.is_some()))
+            .expect("an item read");
+        h.app.list.select(used);
+        h.act(crate::tui::update::Action::Refresh);
+        h.keys("<enter>");
+        let shown = screen(&h);
+        assert!(shown.contains("accessed"), "{shown}");
+        for line in shown.lines() {
+            let pane = line.rsplit('│').nth(1).unwrap_or_default();
+            assert!(
+                !pane.starts_with("read") && !pane.trim_end().ends_with(", 1"),
+                "{width} columns:\n{shown}"
+            );
+        }
+    }
+}

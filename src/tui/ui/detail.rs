@@ -200,10 +200,11 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
     match item.accessed {
         Some(t) => out.push(field(
             "accessed",
+            // The count and its word stay on one row where the pane wraps.
             format!(
                 "{}, {}",
                 when(t),
-                cachet::units::count_of(item.access_count, "read", "reads")
+                cachet::units::count_of(item.access_count, "read", "reads").replace(' ', "\u{a0}")
             ),
             theme,
         )),
