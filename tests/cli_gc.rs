@@ -164,6 +164,7 @@ fn du_groups_and_names_an_attribute_nothing_has() {
         .assert()
         .success()
         .stdout(predicate::str::contains("alpha"))
+        .stdout(predicate::str::contains("; on disk "))
         .stderr("");
     cachet(root)
         .args(["du", "--by", "attr:projct"])

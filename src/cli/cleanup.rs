@@ -393,7 +393,7 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
     )?;
     writeln!(
         out,
-        "total: {}, {} ({} on disk after deduplication)",
+        "total: {}, {}; on disk {} (each blob once, with those only manifests link)",
         count_of(totals.items, "item", "items"),
         human_size(totals.logical_bytes),
         human_size(totals.stored_bytes)
