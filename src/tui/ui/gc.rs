@@ -240,13 +240,17 @@ fn draw_plan(
     // Items first, then files: the part of each that the window covers.
     let end = first + shown;
     let n = plan.items.len();
+    // Columns: id, name, the reason padded so that the details line up after it, and the
+    // detail (`LRU rank 37, last access 41d`), which gets its room before the name does.
+    let name_w = usize::from(area.width)
+        .saturating_sub(8 + 2 + 13 + 30)
+        .clamp(10, 40);
     let items = plan.items.range(first..end).map(|item| {
-        // Columns: the reason padded so that the details line up after it.
         Line::from(vec![
             Span::raw(format!(
-                "#{:<6} {:<24}  ",
+                "#{:<6} {:<name_w$}  ",
                 item.id,
-                text::tail(&item.uri, 24)
+                text::tail(&item.uri, name_w)
             )),
             Span::raw(format!("{:<12} ", item.reason.to_string())),
             Span::styled(item.detail.to_string(), theme.dim()),
@@ -267,7 +271,11 @@ fn draw_plan(
         };
         // In the items' columns: no id, the file's name, why, its size.
         Line::from(vec![
-            Span::raw(format!("{:<7} {:<24}  ", "", text::tail(&name, 24))),
+            Span::raw(format!(
+                "{:<7} {:<name_w$}  ",
+                "",
+                text::tail(&name, name_w)
+            )),
             Span::raw(format!("{:<12} ", file.reason.to_string())),
             Span::styled(text::size(file.size), theme.dim()),
         ])
