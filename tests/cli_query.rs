@@ -164,6 +164,15 @@ fn filter_errors_point_at_the_position() {
         .stderr(predicate::str::contains(
             "no attribute is named 'scre', so the list is in id order; did you mean 'score'?",
         ));
+    // The name column is no field: what it shows is said instead of a spelling near it.
+    cachet(root)
+        .args(["ls", "--sort", "name"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "no attribute is named 'name', so the list is in id order; the name column shows \
+             the label, else the URI: sort by 'label' or 'uri'\n",
+        ));
     // A param named as an attribute is suggested by its full name.
     put(root, &["s3://b/p.csv", "--param", "region=eu"]);
     cachet(root)

@@ -23,8 +23,18 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
         "the list is in id order"
     };
     // A built-in column sorts too: `sise` may be `size`.
-    note_unknown(conn, *scope, name, order, true)
+    let note = note_unknown(conn, *scope, name, order, true)?;
+    // `name` is what listings show (the label, else the URI), whose nearest spelling
+    // (`note`) is no help.
+    Ok(note.map(|note| match note.split_once("; did you mean") {
+        _ if !name.eq_ignore_ascii_case("name") => note,
+        Some((said, _)) => format!("{said}; {NAME_SORTS}"),
+        None => format!("{note}; {NAME_SORTS}"),
+    }))
 }
+
+/// What sorting by the name column means.
+const NAME_SORTS: &str = "the name column shows the label, else the URI: sort by 'label' or 'uri'";
 
 /// Notes for the attributes in `attrs` whose type is not one the catalogue knows for
 /// their name (`score` has been a float, and this one says `high`): stored as given, such
