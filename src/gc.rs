@@ -126,7 +126,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Every reason, in order: each at its number (`reason as usize`).
+    /// Every reason, in order: each at its [`Reason::index`].
     pub const ALL: [Reason; 9] = [
         Reason::Trash,
         Reason::StaleWrite,
@@ -138,6 +138,22 @@ impl Reason {
         Reason::Orphan,
         Reason::TempFile,
     ];
+
+    /// Its place in [`Reason::ALL`]. (A match on every reason: one added does not build
+    /// until it has a place, so that indexing by it never falls outside a list.)
+    pub const fn index(self) -> usize {
+        match self {
+            Reason::Trash => 0,
+            Reason::StaleWrite => 1,
+            Reason::Failed => 2,
+            Reason::KeepLast => 3,
+            Reason::MaxAge => 4,
+            Reason::MaxSize => 5,
+            Reason::Unlinked => 6,
+            Reason::Orphan => 7,
+            Reason::TempFile => 8,
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -213,9 +229,9 @@ mod tests {
     use super::Reason;
 
     #[test]
-    fn every_reason_is_listed_at_its_number() {
+    fn every_reason_is_listed_at_its_index() {
         for (at, reason) in Reason::ALL.into_iter().enumerate() {
-            assert_eq!(reason as usize, at, "{reason}");
+            assert_eq!(reason.index(), at, "{reason}");
         }
     }
 }

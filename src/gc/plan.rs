@@ -187,7 +187,7 @@ fn plan_items(
                 linked: *blob & LINKED != 0,
             }
         });
-        let t = &mut by_reason[pick.reason() as usize];
+        let t = &mut by_reason[pick.reason().index()];
         t.items += 1;
         if counted.exclusive {
             t.exclusive_bytes += size;

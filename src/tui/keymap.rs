@@ -127,10 +127,10 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             &[("enter", "take it"), ("esc", "leave it"), ("^u", "clear")]
         }
         // In the help and the gc dialog, q does what esc does: ctrl-c quits. Past the
-        // gc dialog's first stage, they go back to it; while a plan is applied, nothing
-        // but the gauge has the keys.
+        // gc dialog's first stage, they go back to it; while a plan is applied, only the
+        // dialog's help (`?`) can be had, and left.
         (Some(Popup::Gc(d)), _) => match d.stage {
-            Stage::Applying { .. } => &[],
+            Stage::Applying { .. } if !d.help => &[],
             Stage::Choose | Stage::Report(_) if !d.help => CLOSE,
             _ => &[("esc q", "back"), ("^c", "quit")],
         },

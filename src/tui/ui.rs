@@ -346,6 +346,29 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     );
 }
 
+/// Keys on one row of `width`: the first ones, as many as fit whole (never one cut in
+/// the middle). The way back (`esc`) and to the help (`?`) are kept wherever they are.
+pub(super) fn key_row(keys: &[keymap::HelpLine], width: u16, theme: Theme) -> Line<'static> {
+    // Each as `key what` and two spaces, but the last needs none.
+    let room = usize::from(width) + 2;
+    let wide = |(k, what): &keymap::HelpLine| k.chars().count() + 1 + what.chars().count() + 2;
+    let kept = |(k, _): &keymap::HelpLine| k.split_whitespace().any(|k| k == "?" || k == "esc");
+    let mut used: usize = keys.iter().filter(|h| kept(h)).map(wide).sum();
+    let (mut spans, mut full) = (Vec::new(), false);
+    for h in keys {
+        if !kept(h) {
+            full = full || used + wide(h) > room;
+            if full {
+                continue;
+            }
+            used += wide(h);
+        }
+        spans.push(Span::styled(h.0, theme.key()));
+        spans.push(Span::raw(format!(" {}  ", h.1)));
+    }
+    Line::from(spans)
+}
+
 fn draw_keys(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let mut spans: Vec<Span> = Vec::new();
     // With one bottom line, a message takes the place of the keys.
@@ -362,9 +385,35 @@ fn draw_keys(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         spans.push(Span::styled("g-", theme.key()));
         spans.push(Span::raw("  g top  c garbage collection"));
     } else {
-        let keys = popup::key_row(keymap::footer(app), area.width, theme);
+        let keys = key_row(keymap::footer(app), area.width, theme);
         frame.render_widget(Paragraph::new(keys), area);
         return;
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Theme, key_row};
+
+    fn row(keys: &[(&'static str, &'static str)], width: u16) -> String {
+        let line = key_row(keys, width, Theme { color: false });
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// Whole hints only, the first that fit; the ways back and to the help always.
+    #[test]
+    fn a_key_row_keeps_whole_hints_and_the_way_back() {
+        let keys = [
+            ("?", "help"),
+            ("j/k", "move"),
+            ("enter", "open"),
+            ("esc", "back"),
+        ];
+        assert_eq!(row(&keys, 80), "? help  j/k move  enter open  esc back  ");
+        assert_eq!(row(&keys, 30), "? help  j/k move  esc back  ");
+        assert_eq!(row(&keys, 16), "? help  esc back  ");
+        let confirm = [("y enter", "confirm"), ("n esc", "cancel")];
+        assert_eq!(row(&confirm, 20), "n esc cancel  ");
+    }
 }

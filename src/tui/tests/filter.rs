@@ -267,6 +267,14 @@ fn an_empty_list_under_a_bad_filter_names_the_last_that_read() {
             || shown.contains("nothing matches the last filter that read: created "),
         "{shown}"
     );
+    // Before any filter read, on an empty cache: nothing to name.
+    let mut empty = Harness::big(0, (80, 24));
+    empty.keys("/(");
+    let shown = super::render::screen(&empty);
+    assert!(
+        shown.contains("no items here") && !shown.contains("last filter"),
+        "{shown}"
+    );
     // Back to the word, which reads: it is the filter, and nothing matches it.
     h.keys("<bs><bs><bs>");
     let shown = super::render::screen(&h);

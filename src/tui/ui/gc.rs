@@ -48,7 +48,7 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
         .title(title);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let keys = |pairs: &[keymap::HelpLine]| super::popup::key_row(pairs, inner.width, theme);
+    let keys = |pairs: &[keymap::HelpLine]| super::key_row(pairs, inner.width, theme);
     if dialog.help {
         let [body, foot] =
             Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);

@@ -190,7 +190,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             // What is typed does not parse: the list is still that of the last that did,
             // which is named (a word typed on the way, as `created` on the way to
             // `created<7d`, matches nothing).
-            Some(_) if app.filter.error.is_some() => {
+            Some(_) if app.filter.error.is_some() && !in_force.is_empty() => {
                 format!("nothing matches the last filter that read: {in_force}")
             }
             Some(_) if !in_force.is_empty() => "nothing matches the filter".to_string(),

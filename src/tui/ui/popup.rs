@@ -96,29 +96,6 @@ fn help(app: &App, theme: Theme, width: Option<u16>) -> Vec<Line<'static>> {
     key_lines(keymap::help(app), theme, width)
 }
 
-/// Keys on one row of `width`: the first ones, as many as fit whole (never one cut in
-/// the middle). The way back (`esc`) and to the help (`?`) are kept wherever they are.
-pub(super) fn key_row(keys: &[keymap::HelpLine], width: u16, theme: Theme) -> Line<'static> {
-    // Each as `key what` and two spaces, but the last needs none.
-    let room = usize::from(width) + 2;
-    let wide = |(k, what): &keymap::HelpLine| k.chars().count() + 1 + what.chars().count() + 2;
-    let kept = |(k, _): &keymap::HelpLine| *k == "?" || k.starts_with("esc");
-    let mut used: usize = keys.iter().filter(|h| kept(h)).map(wide).sum();
-    let (mut spans, mut full) = (Vec::new(), false);
-    for h in keys {
-        if !kept(h) {
-            full = full || used + wide(h) > room;
-            if full {
-                continue;
-            }
-            used += wide(h);
-        }
-        spans.push(Span::styled(h.0, theme.key()));
-        spans.push(Span::raw(format!(" {}  ", h.1)));
-    }
-    Line::from(spans)
-}
-
 /// Keys in a column, each description beside its key; within `width`, a description too
 /// long goes on under itself.
 pub(super) fn key_lines(
