@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Theme;
 use crate::tui::app::{App, Focus};
@@ -96,7 +96,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         }
         Body::Content { content } => {
             let view = (p.scroll, height, body.width, p.wrap);
-            content_lines(content, view, theme)
+            frame.render_widget(content_view(content, view, theme), body);
+            frame.render_widget(Paragraph::new(footer), foot);
+            return;
         }
         Body::Nothing => vec![Line::from(Span::styled("nothing to show", theme.dim()))],
     };
@@ -133,9 +135,8 @@ fn hex_per_line(width: u16) -> usize {
 fn last_top(content: &Content, width: u16, height: usize, wrap: bool) -> usize {
     let (rows, fit) = match content {
         Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines } if wrap => {
-            let rows = (lines.iter().enumerate())
-                .map(|(i, l)| wrapped(l, cut_lines.contains(&i), width).len())
-                .sum();
+            // Rows as the paragraph wraps them (at words, by the cells characters take).
+            let rows = wrapping(lines, cut_lines, Theme { color: false }).line_count(width);
             (rows, height)
         }
         Content::Text { lines, .. } | Content::Json { lines, .. } => (lines.len(), height),
@@ -180,49 +181,48 @@ fn footer_lines(p: &Preview, width: u16, theme: Theme) -> Vec<Line<'static>> {
     out
 }
 
-/// The rows of one line of text `width` wide, with the preview's mark if it was `cut`:
-/// broken after the last space that fits, or where the row is full if none does (a
-/// long word, a line of CSV).
-fn wrapped(line: &str, cut: bool, width: u16) -> Vec<String> {
-    let width = usize::from(width.max(1));
-    let mut text = line.to_string();
-    if cut {
-        text.push_str(CUT_MARK);
-    }
-    let mut rest: &[char] = &text.chars().collect::<Vec<_>>();
-    let mut rows = Vec::new();
-    while rest.len() > width {
-        let at = (rest[..=width].iter().rposition(|c| *c == ' '))
-            .filter(|&at| at > 0)
-            .map_or(width, |at| at + 1);
-        let (row, next) = rest.split_at(at);
-        rows.push(row.iter().collect::<String>().trim_end().to_string());
-        rest = next;
-    }
-    rows.push(rest.iter().collect());
-    rows
-}
-
 /// What follows a line the preview cut.
 const CUT_MARK: &str = " …(cut)";
 
+/// Every line of a text, those the preview cut marked so, wrapping as a paragraph does
+/// (the indent of a line kept). A preview holds a bounded number of lines.
+fn wrapping(lines: &[String], cut: &[usize], theme: Theme) -> Paragraph<'static> {
+    let lines: Vec<Line<'static>> = (lines.iter().enumerate())
+        .map(|(i, l)| {
+            let mut spans = vec![Span::raw(l.clone())];
+            if cut.contains(&i) {
+                spans.push(Span::styled(CUT_MARK, theme.marked()));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    Paragraph::new(lines).wrap(Wrap { trim: false })
+}
+
 /// The rows of `content` in sight: `view` is the first row, how many rows, their width,
 /// and whether long lines wrap.
-fn content_lines(
+fn content_view(
     content: &Content,
     (scroll, height, width, wrap): (usize, usize, u16, bool),
     theme: Theme,
-) -> Vec<Line<'static>> {
+) -> Paragraph<'static> {
     let scroll = scroll.min(last_top(content, width, height, wrap));
+    if wrap && let Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines } = content
+    {
+        let top = u16::try_from(scroll).unwrap_or(u16::MAX);
+        return wrapping(lines, cut_lines, theme).scroll((top, 0));
+    }
+    Paragraph::new(content_lines(content, (scroll, height, width), theme))
+}
+
+/// The rows of `content` in sight, each cut at the pane's edge: `view` is the first row
+/// (within reach), how many rows, and their width.
+fn content_lines(
+    content: &Content,
+    (scroll, height, width): (usize, usize, u16),
+    theme: Theme,
+) -> Vec<Line<'static>> {
     let window = |lines: &[String], cut: &[usize]| -> Vec<Line<'static>> {
-        if wrap {
-            return (lines.iter().enumerate())
-                .flat_map(|(i, l)| wrapped(l, cut.contains(&i), width))
-                .skip(scroll)
-                .take(height)
-                .map(Line::from)
-                .collect();
-        }
         lines
             .iter()
             .enumerate()
@@ -339,18 +339,29 @@ fn table_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::wrapped;
+    use cachet::preview::Content;
 
+    use super::last_top;
+
+    fn text(lines: &[&str]) -> Content {
+        Content::Text {
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            cut_lines: Vec::new(),
+        }
+    }
+
+    /// Wrapped, a line takes the rows its characters' cells fill: wide ones take two.
     #[test]
-    fn lines_wrap_after_a_space_else_where_the_row_is_full() {
-        assert_eq!(wrapped("", false, 5), [""]);
-        assert_eq!(wrapped("abc de", false, 6), ["abc de"]);
-        assert_eq!(wrapped("abc defg hi", false, 6), ["abc", "defg", "hi"]);
-        // A word longer than a row, and no room to spare: cut where the row is full.
-        assert_eq!(wrapped("abcdefghij", false, 4), ["abcd", "efgh", "ij"]);
-        assert_eq!(wrapped("a,b,c,d,e", false, 4), ["a,b,", "c,d,", "e"]);
-        // The preview's own cut goes along.
-        assert_eq!(wrapped("abc", true, 6), ["abc", "…(cut)"]);
-        assert_eq!(wrapped("ééé ééé", false, 3), ["ééé", "ééé"]);
+    fn wrapped_rows_are_counted_in_cells() {
+        let wide = text(&["漢字漢字漢字"]);
+        assert_eq!(last_top(&wide, 6, 1, true), 1, "12 cells on rows of 6");
+        assert_eq!(last_top(&wide, 6, 1, false), 0);
+        let words = text(&["abc defg hi", "", "x"]);
+        assert_eq!(
+            last_top(&words, 6, 2, true),
+            3,
+            "abc / defg / hi, the empty line, x"
+        );
+        assert_eq!(last_top(&words, 6, 2, false), 1);
     }
 }
