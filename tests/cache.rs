@@ -238,7 +238,14 @@ fn forbidden_transitions_are_errors_and_change_nothing() {
         .unwrap()
         .execute("UPDATE items SET trashed_from = 'TRASH'", [])
         .unwrap();
+    let said = cache.get(other.id).unwrap().restores_to();
+    assert_eq!(said, Some(Status::Failed), "as the restore will do");
     assert_eq!(cache.restore(other.id).unwrap().status, Status::Failed);
+    assert_eq!(
+        cache.get(other.id).unwrap().restores_to(),
+        None,
+        "not in the trash"
+    );
 }
 
 /// Trash and restore of many items: one transaction, each item's own refusal its outcome

@@ -186,6 +186,19 @@ impl Item {
         })
     }
 
+    /// The status a restore brings it back to, if it is in the trash: the one it had,
+    /// except a write (trashed mid-write, its lease is gone) or one not known (the
+    /// registry edited by hand), which come back FAILED.
+    pub fn restores_to(&self) -> Option<Status> {
+        if self.status != Status::Trash {
+            return None;
+        }
+        Some(match self.trashed_from {
+            Some(Status::Write | Status::Trash) | None => Status::Failed,
+            Some(back) => back,
+        })
+    }
+
     /// A WRITE whose writer's lease ran out: the writer died or hung.
     pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
         self.status == Status::Write && self.lease.as_ref().is_none_or(|l| l.expires < now)

@@ -336,17 +336,9 @@ impl Db<'_> {
     /// TRASH → the status the item had before it was trashed.
     pub fn restore(&self, id: i64, now_ms: i64) -> Result<Status> {
         let item = self.item(id)?;
-        let back = match (item.status, item.trashed_from) {
-            (Status::Trash, Some(back)) if back != Status::Trash => back,
-            // Where it came from is unknown (or, edited by hand, the trash itself).
-            (Status::Trash, _) => Status::Failed,
-            (status, _) => return Err(Error::NotInTrash { id, status }),
-        };
-        // A writer that was trashed mid-write has lost its lease; it comes back as FAILED.
-        let back = if back == Status::Write {
-            Status::Failed
-        } else {
-            back
+        let Some(back) = item.restores_to() else {
+            let status = item.status;
+            return Err(Error::NotInTrash { id, status });
         };
         self.conn
             .prepare_cached(

@@ -69,9 +69,9 @@ pub struct Plan {
     pub frees: cachet::cache::PurgeFrees,
     /// Pinned items among them.
     pub pinned: usize,
-    /// For a restore: items trashed mid-write, which come back FAILED (their writer is
-    /// gone), not to the status they had.
-    pub mid_write: usize,
+    /// For a restore: items that come back FAILED though they were not (trashed
+    /// mid-write, see [`cachet::Item::restores_to`]).
+    pub to_failed: usize,
 }
 
 /// The overlay on top of the screen; keys go to it first.

@@ -364,7 +364,7 @@ fn skipped_marks_go_and_a_restore_says_what_comes_back() {
     let Some(Popup::Confirm(plan)) = &h.app.popup else {
         panic!("no confirm popup: {:?}", h.app.popup);
     };
-    assert_eq!((plan.op, plan.mid_write), (Op::Restore, 1));
+    assert_eq!((plan.op, plan.to_failed), (Op::Restore, 1));
     let shown = super::render::screen(&h);
     assert!(
         shown.contains("One trashed mid-write comes back FAILED."),

@@ -187,15 +187,15 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
     })];
     match plan.op {
         Op::Trash => out.push(Line::from("Nothing is deleted yet: u restores, D purges.")),
-        Op::Restore if plan.ids.len() == 1 && plan.mid_write == 1 => out.push(Line::from(
-            "It was trashed mid-write: it comes back FAILED, its writer gone.",
+        Op::Restore if plan.ids.len() == 1 && plan.to_failed == 1 => out.push(Line::from(
+            "It comes back FAILED: it was trashed mid-write.",
         )),
         Op::Restore if plan.ids.len() == 1 => {
             out.push(Line::from("It goes back to the status it had."))
         }
         Op::Restore => {
             out.push(Line::from("Each goes back to the status it had."));
-            match plan.mid_write {
+            match plan.to_failed {
                 0 => {}
                 1 => out.push(Line::from("One trashed mid-write comes back FAILED.")),
                 n => out.push(Line::from(format!(

@@ -17,7 +17,7 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         bytes: 0,
         frees: Default::default(),
         pinned: 0,
-        mid_write: 0,
+        to_failed: 0,
     };
     let mut chosen = Vec::new();
     for (id, item) in items {
@@ -42,7 +42,8 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
                 plan.ids.push(item.id);
                 plan.bytes += item.size.unwrap_or(0);
                 plan.pinned += usize::from(item.pinned);
-                plan.mid_write += usize::from(item.trashed_from == Some(Status::Write));
+                let failed = item.restores_to() == Some(Status::Failed);
+                plan.to_failed += usize::from(failed && item.trashed_from != Some(Status::Failed));
                 chosen.push(item);
             }
         }
