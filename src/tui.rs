@@ -201,8 +201,11 @@ impl Workers {
                 Effect::Count { .. } => {
                     self.counts.send(effect);
                 }
+                Effect::PlanGc { policy, asked } => {
+                    worker::gc::spawn_plan(self.root.clone(), *policy, asked, self.out.clone())
+                }
                 Effect::ApplyGc(plan) => {
-                    worker::spawn_gc(self.root.clone(), *plan, self.out.clone())
+                    worker::gc::spawn_apply(self.root.clone(), *plan, self.out.clone())
                 }
                 other => {
                     self.queries.send(other);

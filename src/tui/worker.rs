@@ -7,6 +7,8 @@
 //! before if it still runs ([`running`]). Counts run on a thread of their own
 //! ([`spawn_counter`]), so that a slow exact count never holds up a page.
 
+#[path = "worker/gc.rs"]
+pub mod gc;
 #[path = "worker/ops.rs"]
 mod ops;
 #[path = "worker/pages.rs"]
@@ -259,49 +261,11 @@ pub fn run(source: &Source, effect: Effect) -> Action {
             Ok(names) => Action::ColumnsLoaded(names),
             Err(e) => Action::JobFailed(format!("reading attribute names: {e:#}")),
         },
-        Effect::PlanGc { policy, asked } => Action::GcPlanned {
-            asked,
-            result: cachet::gc::plan(source.cache(), &policy, Utc::now())
-                .map(Box::new)
-                .map_err(|e| format!("planning: {e}")),
-        },
-        // Normally on a thread of its own (see `spawn_gc`), here without progress.
-        Effect::ApplyGc(plan) => gc_apply(source.cache(), &plan, &mut |_| {}),
+        // Normally each on a thread of its own (see `gc::spawn_plan` and `gc::spawn_apply`),
+        // here in turn, without progress.
+        Effect::PlanGc { policy, asked } => gc::plan(source.cache(), &policy, asked),
+        Effect::ApplyGc(plan) => gc::apply(source.cache(), &plan, &mut |_| {}),
     }
-}
-
-/// Applies a gc plan on a thread of its own (with its own cache), sending progress and
-/// then the report.
-pub fn spawn_gc(root: PathBuf, plan: cachet::gc::GcPlan, out: Sender<Msg>) {
-    std::thread::spawn(move || {
-        let action = match Cache::open(&root) {
-            Ok(cache) => gc_apply(&cache, &plan, &mut |a| {
-                let _ = out.send(Msg::Action(a));
-            }),
-            Err(e) => Action::GcApplied(Err(format!("opening the cache: {e}"))),
-        };
-        let _ = out.send(Msg::Action(action));
-    });
-}
-
-/// Applies `plan`, reporting progress through `progress`.
-pub fn gc_apply(
-    cache: &Cache,
-    plan: &cachet::gc::GcPlan,
-    progress: &mut dyn FnMut(Action),
-) -> Action {
-    let outcome = cachet::gc::apply(
-        cache,
-        plan,
-        &mut |p| {
-            progress(Action::GcProgress {
-                done: p.done,
-                total: p.total,
-            })
-        },
-        None,
-    );
-    Action::GcApplied(outcome.map(Box::new).map_err(|e| format!("applying: {e}")))
 }
 
 /// Reads up to [`MAX_ENTRIES`] entries of a manifest item for the inspector.
