@@ -546,10 +546,10 @@ fn long_lines_wrap_and_scroll_to_their_end() {
     assert!(!super::render::screen(&h).contains("yet."));
 }
 
-/// The preview's notes under it (here, where it stopped) are cut with a mark where the
-/// pane is narrower, not mid-word without one.
+/// What the preview says under it wraps to the pane: where it stopped, and an error,
+/// which names the blob by its whole path before it says what is wrong.
 #[test]
-fn a_note_wider_than_the_pane_is_cut_with_a_mark() {
+fn notes_and_errors_under_a_preview_wrap_to_be_read_whole() {
     let mut h = Harness::demo((40, 16));
     let hourly = (0..h.app.list.len())
         .find_map(|i| h.app.list.row(i).filter(|r| r.uri.contains("hourly")))
@@ -557,6 +557,32 @@ fn a_note_wider_than_the_pane_is_cut_with_a_mark() {
         .expect("the hourly table");
     select(&mut h, hourly);
     h.keys("<enter>v");
-    let line = super::render::line_with(&h, "truncated: ");
-    assert!(line.contains("…│"), "{line}");
+    let text = pane_text(&h);
+    assert!(
+        text.contains("truncated: stopped after 500 lines (max_lines)"),
+        "{text}"
+    );
+
+    let broken = h
+        .cache()
+        .put_bytes(
+            &cachet::NewItem::new("s3://b/broken.zip").filename("broken.zip"),
+            b"PK\x03\x04 this is no zip archive at all",
+        )
+        .unwrap();
+    h.keys("<esc><esc>r");
+    select(&mut h, broken.id);
+    h.keys("<enter>v");
+    let text = pane_text(&h);
+    assert!(text.contains("end-of-central-directory"), "{text}");
+}
+
+/// The text inside the pane's borders, its rows joined (a row's last space dropped).
+fn pane_text(h: &Harness) -> String {
+    let screen = super::render::screen(h);
+    let rows: Vec<&str> = (screen.lines())
+        .filter_map(|l| l.split('│').nth(1))
+        .map(str::trim_end)
+        .collect();
+    rows.join(" ")
 }

@@ -48,8 +48,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             return;
         }
     };
-    let footer = footer_lines(preview, inner.width, theme);
-    let [body, foot] = split(inner, footer.len());
+    let footer = footer(preview, theme);
+    let [body, foot] = split(inner, footer.line_count(inner.width));
     let height = usize::from(body.height);
     let lines = match &preview.body {
         Body::Members { members, .. } => {
@@ -97,16 +97,16 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         Body::Content { content } => {
             let view = (p.scroll, height, body.width, p.wrap);
             frame.render_widget(content_view(content, view, theme), body);
-            frame.render_widget(Paragraph::new(footer), foot);
+            frame.render_widget(footer, foot);
             return;
         }
         Body::Nothing => vec![Line::from(Span::styled("nothing to show", theme.dim()))],
     };
     frame.render_widget(Paragraph::new(lines), body);
-    frame.render_widget(Paragraph::new(footer), foot);
+    frame.render_widget(footer, foot);
 }
 
-/// The pane's inside split into the body and the footer of `footer` lines (at most half).
+/// The pane's inside split into the body and the footer of `footer` rows (at most half).
 fn split(inner: Rect, footer: usize) -> [Rect; 2] {
     let foot_h = (footer as u16).min(inner.height / 2);
     Layout::vertical([Constraint::Min(1), Constraint::Length(foot_h)]).areas(inner)
@@ -120,7 +120,7 @@ pub fn max_scroll(app: &App) -> usize {
     let Body::Content { content } = &p.body else {
         return 0;
     };
-    let [body, _] = split(inner, footer_lines(p, inner.width, Theme::of(app)).len());
+    let [body, _] = split(inner, footer(p, Theme::of(app)).line_count(inner.width));
     let wrap = app.preview.wrap;
     last_top(content, body.width, usize::from(body.height), wrap)
 }
@@ -152,10 +152,9 @@ fn last_top(content: &Content, width: u16, height: usize, wrap: bool) -> usize {
     rows.saturating_sub(fit)
 }
 
-/// Truncation, errors and notes, most important first, each on a row of `width`.
-fn footer_lines(p: &Preview, width: u16, theme: Theme) -> Vec<Line<'static>> {
-    // One row each, cut with a mark where it is wider than the pane.
-    let fit = |text: String| cachet::preview::cut(&text, usize::from(width));
+/// Truncation, errors and notes, most important first, wrapped to the pane: an error
+/// names the file it is about (a blob's whole path) before it says what is wrong.
+fn footer(p: &Preview, theme: Theme) -> Paragraph<'static> {
     let mut out = Vec::new();
     if let Body::Members { members, total } = &p.body {
         let count = match total {
@@ -164,21 +163,21 @@ fn footer_lines(p: &Preview, width: u16, theme: Theme) -> Vec<Line<'static>> {
             }
             _ => format!("{} members", members.len()),
         };
-        out.push(Line::from(Span::styled(fit(count), theme.dim())));
+        out.push(Line::from(Span::styled(count, theme.dim())));
     }
     if let Some(limit) = &p.truncated {
         out.push(Line::from(Span::styled(
-            fit(format!("truncated: {limit}")),
+            format!("truncated: {limit}"),
             theme.marked(),
         )));
     }
     if let Some(e) = &p.error {
-        out.push(Line::from(Span::styled(fit(e.clone()), theme.error())));
+        out.push(Line::from(Span::styled(e.clone(), theme.error())));
     }
     for note in &p.notes {
-        out.push(Line::from(Span::styled(fit(note.clone()), theme.dim())));
+        out.push(Line::from(Span::styled(note.clone(), theme.dim())));
     }
-    out
+    Paragraph::new(out).wrap(Wrap { trim: false })
 }
 
 /// What follows a line the preview cut.
