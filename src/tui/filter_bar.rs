@@ -382,10 +382,18 @@ pub fn cell_term(item: &Item, key: &SortKey, now: chrono::DateTime<chrono::Utc>)
             None => "!size>=0".to_string(),
         },
         SortKey::Col(Col::Created) => format!("created>={}", item.created.format("%Y-%m-%d")),
-        SortKey::Attr(Scope::Attr, name) => match item.attrs.get(name) {
-            Some(v) => format!("{name}={}", quote(&v.to_string())),
-            None => format!("!has:{name}"),
-        },
+        SortKey::Attr(Scope::Attr, name) => {
+            // An attribute named as a built-in field (`note`, `size`) is named in full.
+            let name = if cachet::filter::is_builtin_name(name) {
+                format!("attr.{name}")
+            } else {
+                name.clone()
+            };
+            match item.attrs.get(name.strip_prefix("attr.").unwrap_or(&name)) {
+                Some(v) => format!("{name}={}", quote(&v.to_string())),
+                None => format!("!has:{name}"),
+            }
+        }
         SortKey::Col(_) | SortKey::Attr(Scope::Param, _) => return None,
     })
 }

@@ -214,6 +214,22 @@ fn f_terms_for_each_kind_of_column() {
     let attr = |name: &str| SortKey::Attr(cachet::filter::Scope::Attr, name.into());
     assert_eq!(term(attr("rows")).as_deref(), Some("rows=300"));
     assert_eq!(term(attr("nope")).as_deref(), Some("!has:nope"));
+    // An attribute named as a built-in field, named in full: `note=` is the field.
+    let mut noted = item.clone();
+    noted
+        .attrs
+        .insert("note".into(), cachet::AttrValue::Text("checked".into()));
+    let term = cell_term(&noted, &attr("note"), now).unwrap();
+    assert_eq!(term, "attr.note=checked");
+    let filter = cachet::filter::Filter::parse(&term).unwrap();
+    let conn = cache.registry().db().conn;
+    cache.set_attrs(3, &noted.attrs).unwrap();
+    let page = cachet::filter::count(conn, &filter, now).unwrap();
+    assert_eq!(page, 1, "the item it was taken from matches it");
+    assert_eq!(
+        cell_term(&item, &attr("note"), now).as_deref(),
+        Some("!has:attr.note")
+    );
     let stale = cache.get(15).expect("the dead writer");
     assert_eq!(
         cell_term(&stale, &SortKey::Col(Col::Uri), now).as_deref(),
