@@ -1,6 +1,7 @@
 //! [`update`]: the one place the state changes. Actions come from keys, the mouse, the
 //! workers and the clock; what needs I/O goes out as [`Effect`]s.
 
+use cachet::filter::{Count, StatusCounts};
 use ratatui::layout::Position;
 
 use super::app::{App, Focus, Op, Popup};
@@ -34,6 +35,29 @@ pub fn count(app: &App, exact: bool) -> Effect {
     Effect::Count {
         filter: app.list.query.filter.clone(),
         exact,
+    }
+}
+
+/// Counts of the list shown (`shown`) as `new` ones come in. They come capped first
+/// (`1000+`), then exact: a recount of the same list (the clock's, a change's) keeps an
+/// exact figure the cap agrees with until the exact one comes, rather than blinking to
+/// `1000+` and back every time.
+fn kept_exact(shown: StatusCounts, new: StatusCounts) -> StatusCounts {
+    let keep = |old: Count, new: Count| {
+        if old.exact && !new.exact && old.n >= new.n {
+            old
+        } else {
+            new
+        }
+    };
+    StatusCounts {
+        all: keep(shown.all, new.all),
+        uninitialized: keep(shown.uninitialized, new.uninitialized),
+        write: keep(shown.write, new.write),
+        ready: keep(shown.ready, new.ready),
+        failed: keep(shown.failed, new.failed),
+        trash: keep(shown.trash, new.trash),
+        stale: keep(shown.stale, new.stale),
     }
 }
 
@@ -102,6 +126,10 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
     match action {
         A::Counted { filter, counts } => {
             if filter == app.list.query.filter.as_str() {
+                let counts = match app.counts {
+                    Some(shown) => kept_exact(shown, counts),
+                    None => counts,
+                };
                 app.counts = Some(counts);
                 app.list.set_total(counts.get(app.tab().filter_tab()));
                 if !all_exact(&counts) {

@@ -721,3 +721,32 @@ fn a_marks_every_row_of_the_list() {
     let capped = h.source.rows_and_sizes(&query, ready - 1, now).unwrap();
     assert_eq!(capped, None);
 }
+
+/// The clock's recount of the list shown keeps its exact counts on the tabs until the
+/// new exact ones come: the capped first answer (`1000+`) made them blink every ten
+/// seconds.
+#[test]
+fn a_recount_keeps_exact_counts_until_new_exact_ones_come() {
+    let mut h = Harness::big(1500, (80, 24));
+    let exact = h.app.counts.expect("counted").all;
+    assert!(exact.exact && exact.n == 1500, "{exact:?}");
+    let later = h.app.now + chrono::Duration::seconds(10);
+    let recount = update(&mut h.app, Action::Clock(later));
+    let capped = recount
+        .into_iter()
+        .find(|e| matches!(e, Effect::Count { exact: false, .. }))
+        .expect("a recount");
+    let answer = crate::tui::worker::run(&h.source, capped);
+    let Action::Counted { counts, .. } = &answer else {
+        panic!("{answer:?}");
+    };
+    assert!(!counts.all.exact, "the first answer is capped: {counts:?}");
+    let then = update(&mut h.app, answer);
+    assert_eq!(
+        h.app.counts.expect("counted").all,
+        exact,
+        "shown as they were"
+    );
+    h.run(then);
+    assert_eq!(h.app.counts.expect("counted").all, exact);
+}
