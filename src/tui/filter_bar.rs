@@ -148,6 +148,11 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
         }
         Action::Up => recall(app, true, fx),
         Action::Down => recall(app, false, fx),
+        // The filter language, over the bar, which stays open beneath.
+        Action::Help => {
+            app.popup = Some(super::app::Popup::Help);
+            app.help_scroll = 0;
+        }
         Action::Confirm => {
             if app.filter.error.is_some() {
                 app.warn("the filter has an error (esc goes back to the one before)");

@@ -140,6 +140,7 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("esc", "cancel"),
             ("↑/↓", "recent"),
             ("^u", "clear"),
+            ("F1", "syntax"),
         ],
         // The inspector beside the list takes its keys from there too.
         (None, Focus::List)
@@ -383,6 +384,8 @@ fn field_key(key: &KeyEvent, ctrl: bool) -> Option<Action> {
         KeyCode::Esc => return Some(Action::Cancel),
         KeyCode::Up => return Some(Action::Up),
         KeyCode::Down => return Some(Action::Down),
+        // `?` is typed (a glob's one character): the help is F1's.
+        KeyCode::F(1) => return Some(Action::Help),
         KeyCode::Char('a') if ctrl => R::GoToStart,
         KeyCode::Char('e') if ctrl => R::GoToEnd,
         KeyCode::Char('w') if ctrl => return Some(Action::DeleteTerm),

@@ -170,7 +170,7 @@ impl Harness {
     }
 
     /// Types keys: characters as they are, `<enter>`, `<esc>`, `<tab>`, `<space>`,
-    /// `<down>`, `<up>`, `<left>`, `<right>`, `<pgdn>`, `<end>`, `<home>`, `<bs>` by name,
+    /// `<down>`, `<up>`, `<left>`, `<right>`, `<pgdn>`, `<end>`, `<home>`, `<bs>`, `<f1>` by name,
     /// `<c-u>` with ctrl, `<a-bs>` with alt.
     pub fn keys(&mut self, keys: &str) {
         let mut rest = keys;
@@ -198,6 +198,7 @@ impl Harness {
                     "pgup" => KeyCode::PageUp,
                     "end" => KeyCode::End,
                     "home" => KeyCode::Home,
+                    "f1" => KeyCode::F(1),
                     "left" => KeyCode::Left,
                     "right" => KeyCode::Right,
                     other => panic!("unknown key <{other}>"),

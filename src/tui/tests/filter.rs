@@ -431,3 +431,19 @@ fn tabs_count_nothing_of_the_filter_before() {
     h.run(counting);
     assert!(h.app.counts.expect("counted").all.n < 15);
 }
+
+/// In the filter bar `?` is typed (a glob's one character); F1 shows the filter
+/// language over the bar, which is still open, with what was typed, once it is closed.
+#[test]
+fn f1_shows_the_filter_language_over_the_bar() {
+    let mut h = Harness::sample((80, 24));
+    h.keys("/uri~part-0?");
+    assert_eq!(h.app.filter.input.value(), "uri~part-0?");
+    h.keys("<f1>");
+    assert!(matches!(h.app.popup, Some(crate::tui::app::Popup::Help)));
+    let shown = super::render::screen(&h);
+    assert!(shown.contains("status:ready,stale"), "{shown}");
+    h.keys("<esc>");
+    assert!(h.app.popup.is_none() && h.app.filter.editing);
+    assert_eq!(h.app.filter.input.value(), "uri~part-0?");
+}
