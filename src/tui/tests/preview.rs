@@ -586,3 +586,33 @@ fn pane_text(h: &Harness) -> String {
         .collect();
     rows.join(" ")
 }
+
+/// A manifest read up to the inspector's cap says in its title that the count is of the
+/// first entries only (the detail counts them all).
+#[test]
+fn a_manifest_past_the_cap_says_its_count_is_of_the_first_entries() {
+    use cachet::manifest::{Entry, FileEntry};
+    let mut h = Harness::sample((120, 30));
+    let blob = h
+        .cache()
+        .put_bytes(&cachet::NewItem::new("s3://b/one"), b"1")
+        .unwrap();
+    let n = crate::tui::inspect::MAX_ENTRIES + 1;
+    let entries = (0..n).map(|i| {
+        Ok(Entry::File(FileEntry {
+            key: format!("f/{i:05}"),
+            sha256: blob.sha256.clone(),
+            size_bytes: Some(1),
+            ..FileEntry::default()
+        }))
+    });
+    let new = cachet::NewItem::new("dataset://big");
+    let big = cachet::manifest::create_from_entries(h.cache(), &new, entries, "dataset")
+        .unwrap()
+        .item;
+    h.keys("r");
+    select(&mut h, big.id);
+    h.keys("m");
+    let title = super::render::line_with(&h, "Manifest (dataset)");
+    assert!(title.contains("the first 2000 entries"), "{title}");
+}

@@ -14,8 +14,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let focused = app.focus == Focus::Detail;
     let title = match &p.shown {
         Some(Ok(v)) => format!(
-            " Manifest ({}): {} entries{}{} ",
+            " Manifest ({}): {}{} entries{}{} ",
             v.manifest_type,
+            // Read up to a cap: the count of those read is no count of the manifest's.
+            if v.truncated { "the first " } else { "" },
             v.entries,
             if p.follow_refs { ", refs followed" } else { "" },
             if p.expand_shards {
