@@ -130,13 +130,7 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
             let input = &app.filter.input;
             let chars: Vec<char> = input.value().chars().collect();
             let cursor = input.cursor().min(chars.len());
-            let mut start = cursor;
-            while start > 0 && chars.get(start - 1).is_some_and(|c| c.is_whitespace()) {
-                start -= 1;
-            }
-            while start > 0 && chars.get(start - 1).is_some_and(|c| !c.is_whitespace()) {
-                start -= 1;
-            }
+            let start = term_start(&chars[..cursor]);
             let kept: String = chars
                 .iter()
                 .take(start)
@@ -355,6 +349,36 @@ fn has_term(filter: &str, term: &str) -> bool {
         || filter.starts_with(&format!("{term} "))
         || filter.ends_with(&format!(" {term}"))
         || filter.contains(&format!(" {term} "))
+}
+
+/// Where the last term of `before` (the text before the cursor) starts: what stands
+/// between spaces, a quoted value with its spaces and escapes (`label="a b \"c\""`) as
+/// one. Spaces after it go with it.
+fn term_start(before: &[char]) -> usize {
+    let (mut start, mut quote, mut escaped, mut after_space) = (0, None, false, true);
+    for (i, &c) in before.iter().enumerate() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            after_space = true;
+            continue;
+        }
+        if after_space {
+            start = i;
+            after_space = false;
+        }
+        if c == '"' || c == '\'' {
+            quote = Some(c);
+        }
+    }
+    start
 }
 
 /// Whether a filter has an `or` at some level, so that a term added to it needs the

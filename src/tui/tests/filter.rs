@@ -70,6 +70,12 @@ fn ctrl_w_deletes_a_term_and_alt_backspace_a_word() {
     h.keys("<home><right><right><c-w>");
     assert_eq!(h.app.filter.input.value(), "urce=web  rows>=");
     assert_eq!(h.app.filter.input.cursor(), 0);
+    // A quoted value goes whole, its spaces and escaped quotes with it.
+    h.keys("<c-u>");
+    h.type_text(r#"rows>=1 label="a b \"c d\" e"  "#);
+    h.keys("<c-w>");
+    assert_eq!(h.app.filter.input.value(), "rows>=1 ");
+    assert!(h.app.filter.error.is_none());
 }
 
 #[test]
