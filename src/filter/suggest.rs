@@ -15,9 +15,21 @@ pub(crate) fn hints(
 ) -> Result<Vec<Notice>> {
     let mut out = Vec::new();
     for (scope, name, at) in unknown {
+        // A URI pasted as it is (`s3://b/x`) reads as an attribute and a value.
+        let uri = (input.get(*at..))
+            .and_then(|rest| rest.strip_prefix(name.as_str()))
+            .is_some_and(|rest| rest.starts_with("://"));
+        let message = if uri {
+            format!(
+                "'{name}://…' reads as the attribute '{name}', which no item has: a URI is \
+                 matched with uri=… (uri~… for a pattern), or as a word in quotes"
+            )
+        } else {
+            unknown_name(cat, *scope, name, "it matches nothing", true)?
+        };
         out.push(Notice {
             pos: char_pos(input, *at),
-            message: unknown_name(cat, *scope, name, "it matches nothing", true)?,
+            message,
         });
     }
     Ok(out)

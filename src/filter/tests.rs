@@ -269,6 +269,11 @@ fn values_are_checked_against_the_catalogue() {
         notes[0]
     );
     assert!(!notes[1].message.contains("did you mean"), "{:?}", notes[1]);
+    // A URI pasted as a word: how to match a URI, under its scheme.
+    let notes = check(&conn, &Filter::parse("size>1 s3://bucket/x").unwrap()).unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].pos, 7);
+    assert!(notes[0].message.contains("uri=…"), "{:?}", notes[0]);
     // A built-in name misspelt is taken for an attribute: the note names the built-in.
     // A name a letter long is no typo of another such.
     let meant = |filter: &str| {
