@@ -53,6 +53,15 @@ fn read_all(cache: &Cache, item: &cachet::Item, opts: ReadOpts) -> Vec<Entry> {
         .collect()
 }
 
+/// A manifest's lines as written: refs left as they are.
+fn as_written(cache: &Cache, item: &cachet::Item) -> Vec<Entry> {
+    let opts = ReadOpts {
+        resolve_refs: false,
+        ..ReadOpts::default()
+    };
+    read_all(cache, item, opts)
+}
+
 fn content(cache: &Cache, item: &cachet::Item, key: &str) -> Vec<u8> {
     let mut out = Vec::new();
     manifest::copy_entry(cache, item, key, &mut out).unwrap();
@@ -175,14 +184,7 @@ fn refs_append_compact_and_links() {
     let appended = manifest::append(&cache, &root, vec![Ok(b)]).unwrap().item;
     assert_eq!(appended.version, root.version + 1);
     assert_eq!(appended.key, root.key);
-    let raw = read_all(
-        &cache,
-        &appended,
-        ReadOpts {
-            resolve_refs: false,
-            ..ReadOpts::default()
-        },
-    );
+    let raw = as_written(&cache, &appended);
     assert_eq!(raw.len(), 2);
     assert!(matches!(&raw[1], Entry::Ref(r) if r.key == "parts/part-00001.jsonl"));
     let keys: Vec<String> = read_all(&cache, &appended, ReadOpts::default())
@@ -196,14 +198,7 @@ fn refs_append_compact_and_links() {
     assert!(links.iter().any(|l| l.sha256 == b_sha));
 
     let flat = manifest::compact(&cache, &appended, false).unwrap().item;
-    let flat_entries = read_all(
-        &cache,
-        &flat,
-        ReadOpts {
-            resolve_refs: false,
-            ..ReadOpts::default()
-        },
-    );
+    let flat_entries = as_written(&cache, &flat);
     assert_eq!(flat_entries.len(), 2);
     assert!(flat_entries.iter().all(|e| matches!(e, Entry::File(_))));
 }
@@ -223,14 +218,7 @@ fn compact_can_expand_shards_and_keeps_links_to_archives() {
     };
     let built = manifest::create_from_dir(&cache, &NewItem::new("d"), &src, &opts).unwrap();
     let flat = manifest::compact(&cache, &built.item, true).unwrap().item;
-    let entries = read_all(
-        &cache,
-        &flat,
-        ReadOpts {
-            resolve_refs: false,
-            ..ReadOpts::default()
-        },
-    );
+    let entries = as_written(&cache, &flat);
     assert_eq!(entries.len(), 11);
     let links = cache.registry().db().links_of(flat.id).unwrap();
     assert_eq!(
@@ -555,14 +543,7 @@ fn an_appended_part_takes_a_name_no_entry_uses() {
     let root = write_dataset(&cache, "m", taken).unwrap().item;
     let c = file_entry(&cache, "c.txt", b"gamma");
     let appended = manifest::append(&cache, &root, vec![Ok(c)]).unwrap().item;
-    let raw = read_all(
-        &cache,
-        &appended,
-        ReadOpts {
-            resolve_refs: false,
-            ..ReadOpts::default()
-        },
-    );
+    let raw = as_written(&cache, &appended);
     let keys: Vec<&str> = raw.iter().map(Entry::key).collect();
     assert_eq!(
         keys,

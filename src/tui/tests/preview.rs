@@ -7,6 +7,14 @@ use crate::tui::app::Focus;
 use crate::tui::preview::PaneView;
 use crate::tui::update::{Action, Effect, update};
 
+/// The id of the first item listed whose URI `is` says it is.
+fn id_where(h: &Harness, is: impl Fn(&str) -> bool) -> i64 {
+    (0..h.app.list.len())
+        .find_map(|i| h.app.list.row(i).filter(|r| is(&r.uri)))
+        .map(|r| r.id)
+        .expect("an item listed with such a URI")
+}
+
 fn select(h: &mut Harness, id: i64) {
     let row = (0..h.app.list.len())
         .find(|i| h.app.list.row(*i).map(|r| r.id) == Some(id))
@@ -512,10 +520,7 @@ fn a_late_answer_for_an_entry_is_dropped() {
 #[test]
 fn long_lines_wrap_and_scroll_to_their_end() {
     let mut h = Harness::demo((110, 16));
-    let readme = (0..h.app.list.len())
-        .find_map(|i| h.app.list.row(i).filter(|r| r.uri.ends_with("README.md")))
-        .map(|r| r.id)
-        .expect("the README");
+    let readme = id_where(&h, |uri| uri.ends_with("README.md"));
     select(&mut h, readme);
     h.keys("v");
     let whole = "The weather data comes from the mirror; release 3 is not reviewed yet.";
@@ -551,10 +556,7 @@ fn long_lines_wrap_and_scroll_to_their_end() {
 #[test]
 fn notes_and_errors_under_a_preview_wrap_to_be_read_whole() {
     let mut h = Harness::demo((40, 16));
-    let hourly = (0..h.app.list.len())
-        .find_map(|i| h.app.list.row(i).filter(|r| r.uri.contains("hourly")))
-        .map(|r| r.id)
-        .expect("the hourly table");
+    let hourly = id_where(&h, |uri| uri.contains("hourly"));
     select(&mut h, hourly);
     h.keys("<enter>v");
     let text = pane_text(&h);
