@@ -233,5 +233,7 @@ mod tests {
         for (at, reason) in Reason::ALL.into_iter().enumerate() {
             assert_eq!(reason.index(), at, "{reason}");
         }
+        // In their order, which totals keep.
+        assert!(Reason::ALL.is_sorted());
     }
 }

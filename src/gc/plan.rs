@@ -2,7 +2,6 @@
 //! it in memory (see [`picks`]), then an accounting pass says which blobs would really be
 //! freed. Orphans are looked for on other threads meanwhile, the blob directory walked.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
@@ -96,8 +95,8 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
 struct Planned {
     /// The items, in the order chosen, with what the accounting found of each.
     picks: Vec<(Pick, Counted)>,
-    /// The items' counts and bytes by reason.
-    by_reason: HashMap<Reason, ReasonTotal>,
+    /// The items' counts and bytes, by [`Reason::index`].
+    by_reason: [ReasonTotal; REASONS],
     files: Vec<PlannedFile>,
     /// The usage max-size measured.
     usage_before: Option<u64>,
@@ -223,10 +222,6 @@ fn plan_items(
             }
         }
     }
-    let by_reason = (Reason::ALL.into_iter())
-        .zip(by_reason)
-        .filter(|(_, t)| t.items > 0)
-        .collect();
     Ok(Planned {
         picks,
         by_reason,
@@ -244,19 +239,21 @@ const FREED: u8 = 4;
 /// The number of [`Reason`]s.
 const REASONS: usize = Reason::ALL.len();
 
-/// Items, files and bytes by reason: the items' (`by_reason`) and `files`'.
+/// Items, files and bytes of each reason that has any, in order: the items'
+/// (`by_reason`) and `files`'.
 fn totals(
-    mut by_reason: HashMap<Reason, ReasonTotal>,
+    mut by_reason: [ReasonTotal; REASONS],
     files: &[PlannedFile],
 ) -> Vec<(Reason, ReasonTotal)> {
     for f in files {
-        let t = by_reason.entry(f.reason).or_default();
+        let t = &mut by_reason[f.reason.index()];
         t.files += 1;
         t.exclusive_bytes += f.size;
     }
-    let mut out: Vec<_> = by_reason.into_iter().collect();
-    out.sort_by_key(|(r, _)| *r);
-    out
+    (Reason::ALL.into_iter())
+        .zip(by_reason)
+        .filter(|(_, t)| t.items > 0 || t.files > 0)
+        .collect()
 }
 
 impl Db<'_> {
