@@ -142,11 +142,9 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
         }
         Action::Up => recall(app, true, fx),
         Action::Down => recall(app, false, fx),
-        // The filter language, over the bar, which stays open beneath.
-        Action::Help => {
-            app.popup = Some(super::app::Popup::Help);
-            app.help_scroll = 0;
-        }
+        // The help, as anywhere (for the bar, the filter language): the bar stays open
+        // beneath it.
+        Action::Help => return false,
         Action::Confirm => {
             if app.filter.error.is_some() {
                 app.warn("the filter has an error (esc goes back to the one before)");
@@ -413,14 +411,14 @@ pub fn cell_term(item: &Item, key: &SortKey, now: chrono::DateTime<chrono::Utc>)
         SortKey::Col(Col::Created) => format!("created>={}", item.created.format("%Y-%m-%d")),
         SortKey::Attr(Scope::Attr, name) => {
             // An attribute named as a built-in field (`note`, `size`) is named in full.
-            let name = if cachet::filter::is_builtin_name(name) {
+            let named = if cachet::filter::is_builtin_name(name) {
                 format!("attr.{name}")
             } else {
                 name.clone()
             };
-            match item.attrs.get(name.strip_prefix("attr.").unwrap_or(&name)) {
-                Some(v) => format!("{name}={}", quote(&v.to_string())),
-                None => format!("!has:{name}"),
+            match item.attrs.get(name) {
+                Some(v) => format!("{named}={}", quote(&v.to_string())),
+                None => format!("!has:{named}"),
             }
         }
         SortKey::Col(_) | SortKey::Attr(Scope::Param, _) => return None,
