@@ -370,7 +370,6 @@ pub(super) fn key_row(keys: &[keymap::HelpLine], width: u16, theme: Theme) -> Li
 }
 
 fn draw_keys(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
-    let mut spans: Vec<Span> = Vec::new();
     // With one bottom line, a message takes the place of the keys.
     if area.height == 1
         && layout(frame.area(), app).status.is_none()
@@ -381,15 +380,15 @@ fn draw_keys(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         frame.render_widget(Paragraph::new(Span::styled(text, style)), area);
         return;
     }
-    if app.pending_key == Some('g') {
-        spans.push(Span::styled("g-", theme.key()));
-        spans.push(Span::raw("  g top  c garbage collection"));
+    let keys = if app.pending_key == Some('g') {
+        Line::from(vec![
+            Span::styled("g-", theme.key()),
+            Span::raw("  g top  c garbage collection"),
+        ])
     } else {
-        let keys = key_row(keymap::footer(app), area.width, theme);
-        frame.render_widget(Paragraph::new(keys), area);
-        return;
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        key_row(keymap::footer(app), area.width, theme)
+    };
+    frame.render_widget(Paragraph::new(keys), area);
 }
 
 #[cfg(test)]

@@ -51,13 +51,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let footer = footer(preview, theme);
     let [body, foot] = split(inner, footer.line_count(inner.width));
     let height = usize::from(body.height);
-    let lines = match &preview.body {
+    let shown = match &preview.body {
         Body::Members { members, .. } => {
             let sel = p.sel.min(members.len().saturating_sub(1));
             let top = sel.saturating_sub(height.saturating_sub(1));
             let size_w = 10;
             let name_w = usize::from(body.width).saturating_sub(size_w + 2);
-            members
+            let rows = members
                 .iter()
                 .enumerate()
                 .skip(top)
@@ -91,18 +91,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
                     } else {
                         line
                     }
-                })
-                .collect()
+                });
+            Paragraph::new(rows.collect::<Vec<_>>())
         }
         Body::Content { content } => {
-            let view = (p.scroll, height, body.width, p.wrap);
-            frame.render_widget(content_view(content, view, theme), body);
-            frame.render_widget(footer, foot);
-            return;
+            content_view(content, (p.scroll, height, body.width, p.wrap), theme)
         }
-        Body::Nothing => vec![Line::from(Span::styled("nothing to show", theme.dim()))],
+        Body::Nothing => Paragraph::new(Span::styled("nothing to show", theme.dim())),
     };
-    frame.render_widget(Paragraph::new(lines), body);
+    frame.render_widget(shown, body);
     frame.render_widget(footer, foot);
 }
 
@@ -205,12 +202,15 @@ fn content_view(
     (scroll, height, width, wrap): (usize, usize, u16, bool),
     theme: Theme,
 ) -> Paragraph<'static> {
-    let scroll = scroll.min(last_top(content, width, height, wrap));
     if wrap && let Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines } = content
     {
-        let top = u16::try_from(scroll).unwrap_or(u16::MAX);
-        return wrapping(lines, cut_lines, theme).scroll((top, 0));
+        // Built once: it counts its own rows for the last screenful.
+        let text = wrapping(lines, cut_lines, theme);
+        let last = text.line_count(width).saturating_sub(height);
+        let top = u16::try_from(scroll.min(last)).unwrap_or(u16::MAX);
+        return text.scroll((top, 0));
     }
+    let scroll = scroll.min(last_top(content, width, height, false));
     Paragraph::new(content_lines(content, (scroll, height, width), theme))
 }
 
