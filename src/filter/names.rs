@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::ast::Scope;
 use super::sort::{SortKey, SortSpec};
-use super::suggest::{closest, unknown_name};
+use super::suggest::{Meant, closest, unknown_name};
 use super::typecheck::Catalogue;
 use crate::attr::{AttrType, Attrs};
 use crate::error::Result;
@@ -22,19 +22,15 @@ pub fn check_sort(conn: &Connection, sort: &SortSpec) -> Result<Option<String>> 
     } else {
         "the list is in id order"
     };
-    // A built-in column sorts too: `sise` may be `size`.
-    let note = note_unknown(conn, *scope, name, order, true)?;
     // `name` is what listings show (the label, else the URI), whose nearest spelling
-    // (`note`) is no help.
-    Ok(note.map(|note| match note.split_once("; did you mean") {
-        _ if !name.eq_ignore_ascii_case("name") => note,
-        Some((said, _)) => format!("{said}; {NAME_SORTS}"),
-        None => format!("{note}; {NAME_SORTS}"),
-    }))
+    // (`note`) is no help; else a built-in column sorts too: `sise` may be `size`.
+    let meant = if name.eq_ignore_ascii_case("name") {
+        Meant::Said("the name column shows the label, else the URI: sort by 'label' or 'uri'")
+    } else {
+        Meant::Nearest { builtins: true }
+    };
+    note_unknown(conn, *scope, name, order, meant)
 }
-
-/// What sorting by the name column means.
-const NAME_SORTS: &str = "the name column shows the label, else the URI: sort by 'label' or 'uri'";
 
 /// Notes for the attributes in `attrs` whose type is not one the catalogue knows for
 /// their name (`score` has been a float, and this one says `high`): stored as given, such
@@ -73,7 +69,13 @@ pub fn check_attr_types(conn: &Connection, attrs: &Attrs) -> Result<Vec<String>>
 /// (`every item falls in one group`), and the note what may have been meant.
 pub fn check_attr(conn: &Connection, name: &str, then: &str) -> Result<Option<String>> {
     // Only an attribute can be meant here.
-    note_unknown(conn, Scope::Attr, name, then, false)
+    note_unknown(
+        conn,
+        Scope::Attr,
+        name,
+        then,
+        Meant::Nearest { builtins: false },
+    )
 }
 
 /// The note for `name` of `scope` when the catalogue has no type for it.
@@ -82,13 +84,13 @@ fn note_unknown(
     scope: Scope,
     name: &str,
     then: &str,
-    builtins: bool,
+    meant: Meant<'_>,
 ) -> Result<Option<String>> {
     let mut cat = Catalogue::new(conn);
     if !cat.types(scope, name)?.is_empty() {
         return Ok(None);
     }
-    unknown_name(&cat, scope, name, then, builtins).map(Some)
+    unknown_name(&cat, scope, name, then, meant).map(Some)
 }
 
 /// A note when a listing's column `name` is neither one of `builtins` nor an attribute

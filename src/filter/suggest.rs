@@ -19,35 +19,44 @@ pub(crate) fn hints(
         let uri = (input.get(*at..))
             .and_then(|rest| rest.strip_prefix(name.as_str()))
             .is_some_and(|rest| rest.starts_with("://"));
-        let message = if uri {
-            format!(
-                "'{name}://…' reads as the attribute '{name}', which no item has: a URI is \
-                 matched with uri=… (uri~… for a pattern), or as a word in quotes"
-            )
+        let meant = if uri {
+            Meant::Said("a URI is matched with uri=… (uri~… for a pattern), or as a word in quotes")
         } else {
-            unknown_name(cat, *scope, name, "it matches nothing", true)?
+            Meant::Nearest { builtins: true }
         };
         out.push(Notice {
             pos: char_pos(input, *at),
-            message,
+            message: unknown_name(cat, *scope, name, "it matches nothing", meant)?,
         });
     }
     Ok(out)
 }
 
-/// "no attribute is named 'x', so `then`", with what `name` likely meant when there is
-/// such a name; with `builtins`, a built-in name may be that (where one could stand
-/// instead: a filter, a sort).
+/// What a note on a name that matches nothing says was likely meant.
+pub(crate) enum Meant<'a> {
+    /// The nearest known name, if one is near enough; with `builtins`, a built-in name
+    /// may be that (where one could stand instead: a filter, a sort).
+    Nearest { builtins: bool },
+    /// What these words say, where a spelling near the name would be no help.
+    Said(&'a str),
+}
+
+/// "no attribute is named 'x', so `then`", with what `name` likely `meant`.
 pub(crate) fn unknown_name(
     cat: &Catalogue<'_>,
     scope: Scope,
     name: &str,
     then: &str,
-    builtins: bool,
+    meant: Meant<'_>,
 ) -> Result<String> {
     let mut message = format!("no {} is named '{name}', so {then}", scope.noun());
-    if let Some(k) = nearest(cat, scope, name, builtins)? {
-        message.push_str(&format!("; did you mean '{k}'?"));
+    match meant {
+        Meant::Nearest { builtins } => {
+            if let Some(k) = nearest(cat, scope, name, builtins)? {
+                message.push_str(&format!("; did you mean '{k}'?"));
+            }
+        }
+        Meant::Said(words) => message.push_str(&format!("; {words}")),
     }
     Ok(message)
 }
