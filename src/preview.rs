@@ -30,7 +30,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use archive::{Member, MemberKind};
-pub use content::{Content, HexRow, cut, escape_controls};
+pub use content::{Content, HexRow, cut, cut_start, escape_controls, fit, width};
 pub use copy::copy_out;
 pub use format::{Format, Layer};
 pub use limits::{Limit, PreviewOpts};

@@ -737,6 +737,27 @@ fn a_cell_longer_than_any_format_width_is_listed() {
     );
 }
 
+/// Columns line up by the columns of the terminal their text takes: a CJK label takes
+/// two a character.
+#[test]
+fn wide_characters_keep_the_columns_in_line() {
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        dir.path(),
+        &["s3://b/one", "-", "--label", "東京の地図"],
+        "one",
+    );
+    put(dir.path(), &["s3://b/two", "-", "--label", "map"], "two");
+    let done = cachet(dir.path())
+        .args(["ls", "--columns", "label,id"])
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{:?}", done.status);
+    let text = String::from_utf8_lossy(&done.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1..], ["東京の地図  1", "map         2"], "{text}");
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use cachet::Item;
 use cachet::attr::format_datetime;
-use cachet::preview::{cut, escape_controls};
+use cachet::preview::{cut, escape_controls, width};
 pub use cachet::units::{count_of, format_age as age, format_size as human_size};
 use chrono::{DateTime, Utc};
 
@@ -189,7 +189,7 @@ impl Table {
     pub fn new(header: &[&str], width: Option<usize>) -> Table {
         Table {
             header: header.iter().map(|h| h.to_string()).collect(),
-            widths: header.iter().map(|h| h.chars().count()).collect(),
+            widths: header.iter().map(|h| self::width(h)).collect(),
             width,
             started: false,
         }
@@ -215,7 +215,7 @@ impl Table {
             .collect();
         for row in &rows {
             for (w, cell) in self.widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(width(cell));
             }
         }
         if !std::mem::replace(&mut self.started, true) {
@@ -234,7 +234,7 @@ impl Table {
             text.push_str(cell);
             if i != last {
                 // By hand: `format!`'s width stops at 65,535 and a cell may be longer.
-                let pad = width.saturating_sub(cell.chars().count()) + 2;
+                let pad = width.saturating_sub(self::width(cell)) + 2;
                 text.extend(std::iter::repeat_n(' ', pad));
             }
         }

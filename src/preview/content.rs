@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::io::{self, Read};
 
 use serde::Serialize;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::limits::{Limit, PreviewOpts};
 use super::table;
@@ -248,15 +249,57 @@ pub(crate) fn clean_cut(s: &str, max: usize) -> (String, bool) {
     }
 }
 
-/// The start of `text` in at most `width` characters, `…` marking the cut: text fitted to
-/// a column or a line, in the CLI and the browser alike.
+/// The columns `text` takes on a terminal: a CJK character or an emoji takes two, a
+/// combining mark none. What columns and cuts are measured in, so that they line up.
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// The start of `text` in at most `width` columns (see [`width()`]), `…` marking the cut:
+/// text fitted to a column or a line, in the CLI and the browser alike.
 pub fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if self::width(text) <= width {
         return text.to_string();
     }
-    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    let mut s = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w >= width {
+            break;
+        }
+        used += w;
+        s.push(c);
+    }
     s.push('…');
     s
+}
+
+/// `text` in exactly `width` columns: cut as by [`cut`], or padded with spaces.
+pub fn fit(text: &str, width: usize) -> String {
+    let mut s = cut(text, width);
+    let pad = width.saturating_sub(self::width(&s));
+    s.extend(std::iter::repeat_n(' ', pad));
+    s
+}
+
+/// The end of `text` in at most `width` columns (see [`width()`]), `…` marking the cut:
+/// the end of a URI or a path (its file name) says more than its start.
+pub fn cut_start(text: &str, width: usize) -> String {
+    if self::width(text) <= width {
+        return text.to_string();
+    }
+    let mut kept = 0;
+    let mut used = 0;
+    for (at, c) in text.char_indices().rev() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w >= width {
+            break;
+        }
+        used += w;
+        kept = text.len() - at;
+    }
+    format!("…{}", &text[text.len() - kept..])
 }
 
 /// Control characters as caret notation (`ESC` → `^[`), so previewed data can never
@@ -370,6 +413,20 @@ mod tests {
     fn cut_marks_the_cut() {
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("abc", 4), "abc");
+        assert_eq!(cut_start("abcdef", 4), "…def");
+        assert_eq!(cut_start("abc", 3), "abc");
+    }
+
+    #[test]
+    fn cuts_count_the_columns_wide_characters_take() {
+        assert_eq!(width("日本語"), 6);
+        assert_eq!(cut("日本語ラベル", 7), "日本語…");
+        // A wide character that would overrun the last column is left out whole.
+        assert_eq!(cut("日本語ラベル", 6), "日本…");
+        assert_eq!(cut_start("データ.csv", 8), "…タ.csv");
+        assert!(width(&cut("é日x", 3)) <= 3);
+        assert_eq!(fit("日本", 6), "日本  ");
+        assert_eq!(fit("日本語", 5), "日本…");
     }
 
     fn opts() -> PreviewOpts {

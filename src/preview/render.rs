@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::archive::{Member, MemberKind};
-use super::content::{Content, HexRow, cut, escape_controls};
+use super::content::{Content, HexRow, cut, escape_controls, fit, width};
 use super::{Body, Preview};
 
 /// Widest a table column grows before its cells are cut with `…`.
@@ -140,7 +140,7 @@ fn hex_line(row: &HexRow) -> String {
     line
 }
 
-/// Columns aligned to their widest cell (in characters, up to [`MAX_COLUMN`]).
+/// Columns aligned to their widest cell (in columns of the terminal, up to [`MAX_COLUMN`]).
 fn table_lines(header: &[String], rows: &[Vec<String>], out: &mut String) {
     let cols = rows
         .iter()
@@ -151,24 +151,20 @@ fn table_lines(header: &[String], rows: &[Vec<String>], out: &mut String) {
     let mut widths = vec![0usize; cols];
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(display_cell(cell).chars().count().min(MAX_COLUMN));
+            widths[i] = widths[i].max(width(&display_cell(cell)).min(MAX_COLUMN));
         }
     }
     let mut line_of = |row: &[String]| {
         let mut line = String::new();
         for (i, w) in widths.iter().enumerate() {
             let cell = row.get(i).map_or(String::new(), |c| display_cell(c));
-            let n = cell.chars().count();
             if i > 0 {
                 line.push_str("  ");
             }
-            if n > *w {
-                line.push_str(&cut(&cell, *w));
+            if i + 1 < widths.len() {
+                line.push_str(&fit(&cell, *w));
             } else {
-                line.push_str(&cell);
-                if i + 1 < widths.len() {
-                    line.extend(std::iter::repeat_n(' ', w - n));
-                }
+                line.push_str(&cut(&cell, *w));
             }
         }
         out.push_str(line.trim_end());
@@ -213,5 +209,17 @@ mod tests {
         ];
         table_lines(&header, &rows, &mut out);
         assert_eq!(out, "id  name\n--  ----\n1   Ada\n22\n");
+    }
+
+    #[test]
+    fn tables_align_wide_characters_by_the_columns_they_take() {
+        let mut out = String::new();
+        let header = vec!["名前".to_string(), "n".to_string()];
+        let rows = vec![
+            vec!["東京都".to_string(), "1".to_string()],
+            vec!["ab".to_string(), "2".to_string()],
+        ];
+        table_lines(&header, &rows, &mut out);
+        assert_eq!(out, "名前    n\n------  -\n東京都  1\nab      2\n");
     }
 }

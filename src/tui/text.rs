@@ -28,43 +28,34 @@ pub fn shown(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// The end of `s` in at most `width` characters, `…` marking the cut: the end of a
-/// URI (its file name) says more than its scheme and host. Shown as by [`shown`].
+/// The end of `s` in at most `width` columns, `…` marking the cut: the end of a URI (its
+/// file name) says more than its scheme and host. Shown as by [`shown`].
 pub fn tail(s: &str, width: usize) -> String {
-    let s = shown(s);
-    let n = s.chars().count();
-    if n <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::from("…");
-    out.extend(s.chars().skip(n - (width - 1)));
-    out
+    cachet::preview::cut_start(&shown(s), width)
 }
 
-/// The start of `s` in at most `width` characters, `…` marking the cut: a label says most
-/// at its start. Shown as by [`shown`].
+/// The start of `s` in at most `width` columns, `…` marking the cut: a label says most at
+/// its start. Shown as by [`shown`].
 pub fn head(s: &str, width: usize) -> String {
     cachet::preview::cut(&shown(s), width)
 }
 
-/// `s` in at most `width` characters, cut in the middle with `…` when longer: a message
-/// naming a path keeps what it says and the path's end (the file's name).
+/// `s` in at most `width` columns, cut in the middle with `…` when wider: a message naming
+/// a path keeps what it says and the path's end (the file's name).
 pub fn middle(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    if n <= width {
+    if cachet::preview::width(s) <= width {
         return s.to_string();
     }
     if width == 0 {
         return String::new();
     }
-    let head = (width - 1) / 2;
-    let tail = width - 1 - head;
-    let mut out: String = s.chars().take(head).collect();
-    out.push('…');
-    out.extend(s.chars().skip(n - tail));
+    // Each side gets its share with room for its own mark; the end's mark is dropped.
+    let start = (width - 1) / 2;
+    let end = width - start;
+    let mut out = cachet::preview::cut(s, start + 1);
+    out.pop();
+    let end = cachet::preview::cut_start(s, end);
+    out.push_str(&end);
     out
 }
 
@@ -90,5 +81,7 @@ mod tests {
         assert_eq!(middle("abc", 3), "abc");
         assert_eq!(head("resnet50 weights (epoch 90)", 10), "resnet50 …");
         assert_eq!(middle("abcd", 1), "…");
+        assert_eq!(middle("日本語のとても長いパス", 9), "日本…パス");
+        assert_eq!(tail("file:///データ.csv", 8), "…タ.csv");
     }
 }

@@ -335,7 +335,10 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     }
     if let Some(m) = &app.message {
         let style = if m.error { theme.error() } else { Style::new() };
-        let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
+        let used: usize = left
+            .iter()
+            .map(|s| cachet::preview::width(&s.content))
+            .sum();
         let room = usize::from(l.width).saturating_sub(used);
         left.push(Span::styled(text::middle(&m.text, room), style));
     }

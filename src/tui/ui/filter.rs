@@ -56,7 +56,7 @@ pub fn draw(frame: &mut Frame, app: &App, areas: &Areas, theme: Theme) {
         None => vec![Line::styled(message, style)],
         Some(c) => {
             let c = c.min(width.saturating_sub(1));
-            let len = message.chars().count();
+            let len = cachet::preview::width(&message);
             if c + 2 + len <= width {
                 vec![Line::styled(format!("{}^ {message}", " ".repeat(c)), style)]
             } else if c > len {
@@ -80,7 +80,7 @@ pub fn draw(frame: &mut Frame, app: &App, areas: &Areas, theme: Theme) {
 /// caret, else the caret's line and the message wrapped (at most two lines of it).
 pub fn note_height(pos: Option<usize>, message: &str, width: u16) -> u16 {
     let width = usize::from(width.max(1));
-    let len = message.chars().count();
+    let len = cachet::preview::width(message);
     let Some(p) = pos else {
         return u16::try_from(len.div_ceil(width).clamp(1, 2)).unwrap_or(2);
     };

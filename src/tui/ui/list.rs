@@ -152,10 +152,10 @@ fn attr_width(app: &App, i: usize) -> u16 {
     let widest = (list.offset..list.offset + list.height)
         .filter_map(|r| list.row(r))
         .filter_map(|item| item.attrs.get(name))
-        .map(|v| v.to_string().chars().count())
+        .map(|v| cachet::preview::width(&v.to_string()))
         .max()
         .unwrap_or(0);
-    let w = widest.max(name.chars().count() + 1).clamp(4, 24);
+    let w = widest.max(cachet::preview::width(name) + 1).clamp(4, 24);
     u16::try_from(w).unwrap_or(24)
 }
 

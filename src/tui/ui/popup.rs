@@ -129,13 +129,13 @@ pub(super) fn key_lines(
     lines
 }
 
-/// `text` in lines of at most `width` characters, broken between words (a word longer
+/// `text` in lines of at most `width` columns, broken between words (a word longer
 /// than the width stands alone on its line).
 fn wrap_words(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
-        let line = lines.last_mut().map_or(0, |l| l.chars().count());
-        if line > 0 && line + 1 + word.chars().count() > width {
+        let line = lines.last_mut().map_or(0, |l| cachet::preview::width(l));
+        if line > 0 && line + 1 + cachet::preview::width(word) > width {
             lines.push(String::new());
         }
         if let Some(last) = lines.last_mut() {

@@ -231,7 +231,7 @@ fn content_lines(
                 // Wider than the pane: cut at its edge with a mark (the pane would cut it
                 // without one), which also stands for the preview's own cut.
                 let room = usize::from(width);
-                if l.chars().count() > room {
+                if cachet::preview::width(l) > room {
                     return Line::from(cachet::preview::cut(l, room));
                 }
                 let mut spans = vec![Span::raw(l.clone())];
@@ -308,7 +308,7 @@ fn table_lines(
             let w = std::iter::once(header.get(c))
                 .chain(shown.iter().map(|r| r.get(c)))
                 .flatten()
-                .map(|s| s.chars().count())
+                .map(|s| cachet::preview::width(s))
                 .max()
                 .unwrap_or(0);
             w.min(24)
@@ -316,10 +316,7 @@ fn table_lines(
         .collect();
     let fmt_row = |cells: &[String]| -> String {
         let line = (0..cols)
-            .map(|c| {
-                let cell = cachet::preview::cut(cells.get(c).map_or("", String::as_str), widths[c]);
-                format!("{cell:<w$}", w = widths[c])
-            })
+            .map(|c| cachet::preview::fit(cells.get(c).map_or("", String::as_str), widths[c]))
             .collect::<Vec<_>>()
             .join(" │ ");
         // Columns past the pane's edge: cut there with a mark, as long text lines are.
