@@ -190,6 +190,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         return false;
     }
     let members = app.preview.members();
+    let rewrapped = wrap.then(|| super::ui::preview::scroll_after_wrap(app));
     // The last screenful is as far as content scrolls.
     let last_top = super::ui::preview::max_scroll(app);
     let p = &mut app.preview;
@@ -214,9 +215,8 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         Action::Bottom => mv(p, isize::MAX / 2),
         Action::Enter => open_member(app, fx),
         Action::ToggleWrap => {
-            // From the top: rows are counted otherwise once lines wrap.
             p.wrap = !p.wrap;
-            p.scroll = 0;
+            p.scroll = rewrapped.unwrap_or(0);
         }
         // A blob opened from the manifest inspector: back to the inspector, as it was.
         Action::Back if app.preview.listing.is_none() && app.preview.linked() => {

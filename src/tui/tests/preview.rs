@@ -551,6 +551,48 @@ fn long_lines_wrap_and_scroll_to_their_end() {
     assert!(!super::render::screen(&h).contains("yet."));
 }
 
+/// `w` keeps the line at the top of the preview where it is, wrapping or not: toggling
+/// it does not throw the reader back to the start.
+#[test]
+fn wrapping_keeps_the_line_at_the_top() {
+    let mut h = Harness::demo((80, 16));
+    let text: String = (1..=60)
+        .map(|i| format!("line {i:02} {}\n", "long words ".repeat(i % 3 * 5)))
+        .collect();
+    let item = h
+        .cache()
+        .put_bytes(
+            &cachet::NewItem::new("s3://b/lines.txt").filename("lines.txt"),
+            text.as_bytes(),
+        )
+        .unwrap();
+    h.keys("r");
+    select(&mut h, item.id);
+    h.keys("<enter>v");
+    let top = |h: &Harness| {
+        let screen = super::render::screen(h);
+        let first = screen.lines().find_map(|l| {
+            let inside = l.split('│').nth(1)?;
+            inside.starts_with("line ").then(|| inside[..7].to_string())
+        });
+        first.unwrap_or_else(|| panic!("no line in sight:\n{screen}"))
+    };
+    h.keys("jjjjjjjjjjjjjjjjjjjjjjjjjjjjjj");
+    assert_eq!(top(&h), "line 31");
+    h.keys("w");
+    assert!(h.app.preview.wrap);
+    assert_eq!(top(&h), "line 31");
+    // Down into the second row of line 32 (a line wider than the pane), then back
+    // unwrapped: line 32 is at the top, not the line after it.
+    h.keys("j");
+    assert_eq!(top(&h), "line 32");
+    h.keys("j");
+    assert_eq!(top(&h), "line 33");
+    h.keys("w");
+    assert!(!h.app.preview.wrap);
+    assert_eq!(top(&h), "line 32");
+}
+
 /// What the preview says under it wraps to the pane: where it stopped, and an error,
 /// which names the blob by its whole path before it says what is wrong.
 #[test]

@@ -122,6 +122,40 @@ pub fn max_scroll(app: &App) -> usize {
     last_top(content, body.width, usize::from(body.height), wrap)
 }
 
+/// Where the preview scrolls to when `w` toggles wrapping: the line at the top stays at
+/// the top (from its first row, when lines wrap). Only a text's rows change with it.
+pub fn scroll_after_wrap(app: &App) -> usize {
+    let p = &app.preview;
+    let (Some(inner), Some(Ok(shown))) = (super::pane_inner(app), &p.shown) else {
+        return 0;
+    };
+    let Body::Content {
+        content: Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines },
+    } = &shown.body
+    else {
+        return p.scroll;
+    };
+    let [body, _] = split(inner, footer(shown, Theme::of(app)).line_count(inner.width));
+    // Lines wrap one by one: each takes its own rows.
+    let rows_of = |i: usize| {
+        let cut: &[usize] = if cut_lines.contains(&i) { &[0] } else { &[] };
+        wrapping(&lines[i..=i], cut, Theme { color: false }).line_count(body.width)
+    };
+    let top = p.scroll.min(max_scroll(app));
+    if p.wrap {
+        // The line whose rows hold the top row.
+        let mut rows = 0;
+        (0..lines.len())
+            .find(|&i| {
+                rows += rows_of(i);
+                rows > top
+            })
+            .unwrap_or(lines.len())
+    } else {
+        (0..top.min(lines.len())).map(rows_of).sum()
+    }
+}
+
 /// Bytes on one hex line: 16, or 8 when the pane is narrow.
 fn hex_per_line(width: u16) -> usize {
     if width >= 76 { 16 } else { 8 }
