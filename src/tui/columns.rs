@@ -15,6 +15,8 @@ pub struct ColumnPicker {
     pub names: Vec<(String, String)>,
     pub chosen: Vec<bool>,
     pub cursor: usize,
+    /// Whether its keys are shown (`?`) in place of the names.
+    pub help: bool,
 }
 
 /// `c`: asks the worker for the attribute names; the picker opens when they come.
@@ -33,6 +35,7 @@ pub fn loaded(app: &mut App, names: Vec<(String, String)>) {
         names,
         chosen,
         cursor: 0,
+        help: false,
     }));
 }
 
@@ -40,6 +43,13 @@ pub fn loaded(app: &mut App, names: Vec<(String, String)>) {
 pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action, fx: &mut Vec<Effect>) {
     let n = picker.names.len();
     match action {
+        Action::Help => picker.help = !picker.help,
+        Action::Back | Action::Cancel if picker.help => picker.help = false,
+        Action::Quit => {
+            app.quit = true;
+            return;
+        }
+        _ if picker.help => {}
         Action::Down => picker.cursor = (picker.cursor + 1) % n,
         Action::Up => picker.cursor = (picker.cursor + n - 1) % n,
         Action::ToggleMark => picker.chosen[picker.cursor] = !picker.chosen[picker.cursor],
@@ -74,10 +84,6 @@ pub fn key(app: &mut App, mut picker: ColumnPicker, action: Action, fx: &mut Vec
         }
         Action::Back | Action::Cancel => {
             app.popup = None;
-            return;
-        }
-        Action::Quit => {
-            app.quit = true;
             return;
         }
         _ => {}

@@ -120,9 +120,13 @@ pub fn help(app: &App) -> &'static [HelpLine] {
 pub fn footer(app: &App) -> &'static [HelpLine] {
     match (&app.popup, app.focus) {
         (Some(Popup::Confirm(_)), _) => POPUP_HELP,
-        (Some(Popup::Columns(_)), _) => {
-            &[("space", "show/hide"), ("enter", "apply"), ("esc", "close")]
-        }
+        (Some(Popup::Columns(p)), _) if p.help => &[("esc ?", "back"), ("^c", "quit")],
+        (Some(Popup::Columns(_)), _) => &[
+            ("space", "show/hide"),
+            ("enter", "apply"),
+            ("esc", "close"),
+            ("?", "keys"),
+        ],
         (Some(Popup::Gc(d)), _) if d.editing.is_some() => {
             &[("enter", "take it"), ("esc", "leave it"), ("^u", "clear")]
         }
@@ -213,7 +217,8 @@ pub const COLUMNS_HELP: &[HelpLine] = &[
     ("j/k", "move"),
     ("space", "show / hide the attribute"),
     ("enter", "apply"),
-    ("esc", "cancel"),
+    ("esc q c", "close, leaving the columns as they were"),
+    ("?", "these keys (esc goes back)"),
 ];
 
 pub const GC_HELP: &[HelpLine] = &[
@@ -302,6 +307,7 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
             KeyCode::Char(' ') => Action::ToggleMark,
             KeyCode::Enter => Action::Confirm,
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('c') => Action::Back,
+            KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
             _ => return None,
         });
     }

@@ -591,6 +591,31 @@ fn attribute_columns_are_picked_from_the_catalogue() {
     assert_eq!(names, vec!["source"]);
 }
 
+/// `?` in the column picker shows its keys over it; esc goes back to the picker as it
+/// was, ticks and cursor kept.
+#[test]
+fn the_column_picker_shows_its_keys() {
+    let mut h = Harness::sample((100, 24));
+    h.keys("cj<space>?");
+    let screen = super::render::screen(&h);
+    assert!(screen.contains("Columns: keys"), "{screen}");
+    assert!(screen.contains("show / hide the attribute"), "{screen}");
+    // Keys of the picker do nothing under its help.
+    h.keys("<space>");
+    h.keys("<esc>");
+    let Some(Popup::Columns(picker)) = &h.app.popup else {
+        panic!("the picker closed: {:?}", h.app.popup);
+    };
+    assert!(!picker.help);
+    assert_eq!(
+        (picker.cursor, picker.chosen.clone()),
+        (1, vec![false, true])
+    );
+    assert!(super::render::screen(&h).contains("[x] source"));
+    h.keys("<enter>");
+    assert_eq!(h.app.columns, ["source"]);
+}
+
 #[test]
 fn pin_with_marks_pins_them_all_whatever_the_row_under_the_cursor() {
     let mut h = Harness::sample((80, 24));

@@ -14,6 +14,10 @@ use crate::tui::update::items_word;
 pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Theme) {
     let (mut title, mut lines) = match popup {
         Popup::Gc(dialog) => return super::gc::draw(frame, dialog, area, theme),
+        Popup::Columns(picker) if picker.help => (
+            " Columns: keys (esc back) ".to_string(),
+            key_lines(keymap::COLUMNS_HELP, theme, None),
+        ),
         Popup::Columns(picker) => (
             " Columns ".to_string(),
             picker
@@ -61,7 +65,7 @@ pub fn draw(frame: &mut Frame, app: &App, popup: &Popup, area: Rect, theme: Them
     if lines.len() > room {
         let skip = match popup {
             Popup::Help => app.help_scroll.min(lines.len() - room),
-            Popup::Columns(p) => p.cursor.saturating_sub(room - 1),
+            Popup::Columns(p) if !p.help => p.cursor.saturating_sub(room - 1),
             _ => 0,
         };
         lines.drain(..skip);
