@@ -343,18 +343,43 @@ pub fn add_cell(app: &mut App, fx: &mut Vec<Effect>) {
 
 /// Whether the terms of `filter` (one after another, no `or`) include `term` as it is.
 fn has_term(filter: &str, term: &str) -> bool {
-    filter == term
-        || filter.starts_with(&format!("{term} "))
-        || filter.ends_with(&format!(" {term}"))
-        || filter.contains(&format!(" {term} "))
+    let chars: Vec<char> = filter.chars().collect();
+    words(&chars)
+        .iter()
+        .any(|w| chars[w.start..w.end].iter().copied().eq(term.chars()))
 }
 
-/// Where the last term of `before` (the text before the cursor) starts: what stands
-/// between spaces, a quoted value with its spaces and escapes (`label="a b \"c\""`) as
-/// one. Spaces after it go with it.
+/// Where the last term of `before` (the text before the cursor) starts. Spaces after it
+/// go with it.
 fn term_start(before: &[char]) -> usize {
-    let (mut start, mut quote, mut escaped, mut after_space) = (0, None, false, true);
-    for (i, &c) in before.iter().enumerate() {
+    words(before).last().map_or(0, |w| w.start)
+}
+
+/// Whether a filter has an `or` at some level, so that a term added to it needs the
+/// rest in parentheses.
+fn has_or(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    words(&chars).iter().any(|w| {
+        w.bar || (chars[w.start..w.end].iter().collect::<String>()).eq_ignore_ascii_case("or")
+    })
+}
+
+/// A word of a filter's text: what stands between spaces, a quoted value with its spaces
+/// and escapes (`label="a b \"c\""`) as one.
+struct Word {
+    /// Where it starts and ends, in characters.
+    start: usize,
+    end: usize,
+    /// Whether it holds a `|` outside quotes (an `or`).
+    bar: bool,
+}
+
+/// The words of `text` (see [`Word`]): a space, a `|` or a term inside quotes is the
+/// value's, not the filter's.
+fn words(text: &[char]) -> Vec<Word> {
+    let mut words: Vec<Word> = Vec::new();
+    let (mut quote, mut escaped, mut after_space) = (None, false, true);
+    for (i, &c) in text.iter().enumerate() {
         if let Some(q) = quote {
             match c {
                 _ if escaped => escaped = false,
@@ -362,30 +387,28 @@ fn term_start(before: &[char]) -> usize {
                 _ if c == q => quote = None,
                 _ => {}
             }
-            continue;
-        }
-        if c.is_whitespace() {
+        } else if c.is_whitespace() {
             after_space = true;
             continue;
+        } else {
+            if after_space {
+                words.push(Word {
+                    start: i,
+                    end: i,
+                    bar: false,
+                });
+                after_space = false;
+            }
+            if c == '"' || c == '\'' {
+                quote = Some(c);
+            }
         }
-        if after_space {
-            start = i;
-            after_space = false;
-        }
-        if c == '"' || c == '\'' {
-            quote = Some(c);
+        if let Some(w) = words.last_mut() {
+            w.end = i + 1;
+            w.bar |= c == '|' && quote.is_none();
         }
     }
-    start
-}
-
-/// Whether a filter has an `or` at some level, so that a term added to it needs the
-/// rest in parentheses.
-fn has_or(text: &str) -> bool {
-    text.contains('|')
-        || text
-            .split_whitespace()
-            .any(|w| w.eq_ignore_ascii_case("or"))
+    words
 }
 
 /// The term that matches `item`'s value in the column `key` sorts by. Ids are unique,
@@ -443,4 +466,23 @@ fn quote(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_inside_quotes_are_the_values_not_the_filters() {
+        assert!(has_term("status:ready size>1", "status:ready"));
+        assert!(has_term("a  status:ready", "status:ready"));
+        assert!(!has_term(r#"label="a status:ready b""#, "status:ready"));
+        assert!(!has_term(r#"label='x \' status:ready'"#, "status:ready"));
+        assert!(has_term(r#"label="a b" status:ready"#, "status:ready"));
+        assert!(has_or("a | b") && has_or("a|b") && has_or("a OR b"));
+        assert!(!has_or(r#"label="a | b or c""#));
+        let chars: Vec<char> = r#"x label="a b \"c\"" "#.chars().collect();
+        assert_eq!(term_start(&chars), 2);
+        assert_eq!(term_start(&[]), 0);
+    }
 }
