@@ -150,8 +150,10 @@ pub(crate) fn sniff(
         .map(|delim| delimited(text, delim, truncated, opts))
 }
 
-/// JSON Lines: every complete non-empty line one JSON value. Objects make a table (keys in
-/// order of first appearance); anything else is shown one compact record a line.
+/// JSON Lines: every complete non-empty line one JSON value. Objects make a table, keys
+/// that more lines have first, ties in order of first appearance (records of several kinds,
+/// as a manifest's entries, show what they share before what only some have); anything
+/// else is shown one compact record a line.
 pub(crate) fn jsonl(
     text: &str,
     truncated: bool,
@@ -183,14 +185,21 @@ pub(crate) fn jsonl(
         .map(|l| serde_json::from_str(l))
         .collect::<Result<_, _>>()
         .ok()?;
-    let mut columns: Vec<String> = Vec::new();
+    // Each key with the number of lines that give it a value.
+    let mut columns: Vec<(String, usize)> = Vec::new();
     for obj in &objects {
-        for (key, _) in &obj.0 {
-            if columns.len() < MAX_COLUMNS && !columns.contains(key) {
-                columns.push(key.clone());
+        for (key, value) in &obj.0 {
+            let filled = usize::from(!value.is_null());
+            if let Some((_, n)) = columns.iter_mut().find(|(k, _)| k == key) {
+                *n += filled;
+            } else if columns.len() < MAX_COLUMNS {
+                columns.push((key.clone(), filled));
             }
         }
     }
+    // Stable: ties keep the order written.
+    columns.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    let columns: Vec<String> = columns.into_iter().map(|(k, _)| k).collect();
     let mut recs = vec![columns.clone()];
     for obj in &objects {
         let row = columns
@@ -270,5 +279,23 @@ mod tests {
         assert_eq!(header, vec!["b", "a", "c"]);
         assert_eq!(rows, vec![vec!["1", "x", ""], vec!["2", "", "[1]"]]);
         assert!(jsonl("{\"a\":1}\nnot json\n", false, &o).is_none());
+    }
+
+    /// Records of several kinds (a manifest's file and shard entries): what more of them
+    /// have comes first, so a narrow pane shows filled columns.
+    #[test]
+    fn jsonl_columns_most_lines_fill_come_first() {
+        let o = PreviewOpts::default();
+        let text = concat!(
+            "{\"meta\":{\"v\":1},\"kind\":\"file\",\"sha256\":\"aa\",\"note\":null}\n",
+            "{\"kind\":\"shard\",\"count\":4,\"sha256\":\"bb\",\"note\":null}\n",
+            "{\"kind\":\"shard\",\"count\":3,\"sha256\":\"cc\"}\n",
+        );
+        let (c, _) = jsonl(text, false, &o).unwrap();
+        let Content::Table { header, rows, .. } = c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(header, vec!["kind", "sha256", "count", "meta", "note"]);
+        assert_eq!(rows[1], vec!["shard", "bb", "4", "", ""]);
     }
 }
