@@ -90,6 +90,13 @@ impl Filter {
         matches!(&self.node, Node::And(v) if v.is_empty())
     }
 
+    /// Whether what it matches can change with no change to the registry, as time passes:
+    /// it compares an age (`created<7d`, or an attribute's `when>2h`) or asks for stale
+    /// writes. (Its counts by status change as leases expire too: see [`leases_expired`].)
+    pub fn depends_on_time(&self) -> bool {
+        self.node.depends_on_time()
+    }
+
     /// This filter, further restricted to the items of one status tab.
     pub fn restrict(&self, tab: Tab) -> Filter {
         let sel = match tab {
@@ -282,6 +289,27 @@ pub fn count_upto(
         let c = prepare(conn, filter, now)?;
         count_cond(conn, &mut Planner::new(conn), &c, Some(cap))
     })
+}
+
+/// Whether the lease of a WRITE item ran out in `[since, until)` (stale at `until`, not at
+/// `since`): the one change of
+/// [`count_by_status`]'s figures that time makes by itself under a filter that does not
+/// [depend on time](Filter::depends_on_time). One step down the lease index.
+pub fn leases_expired(
+    conn: &Connection,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM items WHERE status = 'WRITE'
+                        AND lease_expires >= ?1 AND lease_expires < ?2)",
+    )
+    .and_then(|mut st| {
+        st.query_row([since.timestamp_millis(), until.timestamp_millis()], |r| {
+            r.get(0)
+        })
+    })
+    .map_err(db_err(conn, "looking for expired leases"))
 }
 
 /// Counts per status tab under `filter`; exact when `cap` is `None`, else each count stops

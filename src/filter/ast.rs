@@ -1,7 +1,7 @@
 //! The parsed filter: a tree of terms, before names are checked against the registry.
 
 use super::lex::{Op, Span};
-use super::value::TimeVal;
+use super::value::{TimeVal, parse_time};
 use crate::status::Status;
 
 /// A filter expression.
@@ -11,6 +11,26 @@ pub(crate) enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Term(Term),
+}
+
+impl Node {
+    /// See [`crate::filter::Filter::depends_on_time`].
+    pub(crate) fn depends_on_time(&self) -> bool {
+        match self {
+            Node::And(nodes) | Node::Or(nodes) => nodes.iter().any(Node::depends_on_time),
+            Node::Not(node) => node.depends_on_time(),
+            Node::Term(Term::Status(StatusSel::Stale)) => true,
+            Node::Term(Term::Col {
+                val: ColVal::Time(t),
+                ..
+            }) => matches!(t, TimeVal::Age(_)),
+            // Typed later: an age for a datetime attribute, anything else for others.
+            Node::Term(Term::Attr { raw, .. }) => {
+                matches!(parse_time(&raw.text), Some(TimeVal::Age(_)))
+            }
+            Node::Term(_) => false,
+        }
+    }
 }
 
 /// One predicate.

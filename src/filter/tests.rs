@@ -323,6 +323,43 @@ fn answers_follow_the_types() {
     assert_eq!(ids(&conn, "version=latest"), [1, 2]);
 }
 
+/// What time alone changes: ages and staleness in a filter, and leases running out (the
+/// browser's clock recounts only then).
+#[test]
+fn time_moves_ages_staleness_and_leases() {
+    let depends = |f: &str| Filter::parse(f).unwrap().depends_on_time();
+    for f in [
+        "created<7d",
+        "when>2h",
+        "!status:stale",
+        "batch=3 | updated>=1d",
+    ] {
+        assert!(depends(f), "{f}");
+    }
+    for f in [
+        "",
+        "created<2026-01-01",
+        "when>2026-01-01",
+        "status:write",
+        "batch>3",
+        "7d",
+    ] {
+        assert!(!depends(f), "{f}");
+    }
+    // Item 2's lease ran out a millisecond before `now()`.
+    let (_d, conn) = typed_registry();
+    let s = chrono::Duration::seconds(1);
+    assert!(leases_expired(&conn, now() - s, now()).unwrap());
+    assert!(
+        !leases_expired(&conn, now(), now() + s).unwrap(),
+        "stale already"
+    );
+    assert!(
+        !leases_expired(&conn, now() - s * 2, now() - s).unwrap(),
+        "not yet"
+    );
+}
+
 #[test]
 fn cursors_round_trip_and_belong_to_their_sort() {
     for val in [

@@ -166,10 +166,13 @@ pub enum Action {
 /// Work for the runtime: queries and changes for the worker, output for the terminal.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    /// Tab counts under `filter`, each capped unless `exact`.
+    /// Tab counts under `filter`, each capped unless `exact`. With `since`, a recount as
+    /// the clock moves on: only made if time can have changed them since that instant
+    /// (see [`super::worker::wanted`]).
     Count {
         filter: Filter,
         exact: bool,
+        since: Option<DateTime<Utc>>,
     },
     /// Check a filter and read its first page.
     Filter(FilterRequest),

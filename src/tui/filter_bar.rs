@@ -241,10 +241,7 @@ pub fn loaded(
             // The tabs count for the filter before this one: `…` until they are counted
             // again, rather than numbers of another list beside this one's rows.
             app.counts = None;
-            fx.push(Effect::Count {
-                filter: app.list.query.filter.clone(),
-                exact: false,
-            });
+            fx.push(super::update::count(app, false));
         }
         Err(e) if app.filter.editing => app.filter.error = Some(e),
         Err(e) => app.warn(format!("filter: {}", e.message)),

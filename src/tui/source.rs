@@ -49,6 +49,13 @@ impl Source {
         Ok(filter::count_by_status(self.conn(), filter, now, cap)?)
     }
 
+    /// Whether the counts under `filter` can differ now from what they were at `since`,
+    /// the registry unchanged: time moves what it matches, or a lease ran out meanwhile.
+    /// (When that cannot be read, they may have.)
+    pub fn counts_moved(&self, filter: &Filter, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        filter.depends_on_time() || filter::leases_expired(self.conn(), since, now).unwrap_or(true)
+    }
+
     /// Type-checks `filter` against the registry: the notices (names that match
     /// nothing), or the error a bad value gives.
     pub fn check(&self, filter: &Filter) -> cachet::Result<Vec<Notice>> {

@@ -158,6 +158,9 @@ impl Harness {
                 self.clipboard.push(text);
                 continue;
             }
+            if !worker::wanted(&self.source, &effect) {
+                continue;
+            }
             let action = worker::run(&self.source, effect);
             queue.extend(update(&mut self.app, action));
         }

@@ -35,6 +35,7 @@ pub fn count(app: &App, exact: bool) -> Effect {
     Effect::Count {
         filter: app.list.query.filter.clone(),
         exact,
+        since: None,
     }
 }
 
@@ -220,8 +221,12 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         A::Changed => return refresh(app, fx),
         A::Clock(now) => {
-            app.now = now;
-            fx.push(count(app, false));
+            let since = std::mem::replace(&mut app.now, now);
+            fx.push(Effect::Count {
+                filter: app.list.query.filter.clone(),
+                exact: false,
+                since: Some(since),
+            });
             return;
         }
         A::Resize(w, h) => {

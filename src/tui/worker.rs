@@ -172,10 +172,24 @@ fn thin(batch: Vec<Effect>) -> Vec<Effect> {
 /// acted on in one confirmation.
 pub const MARK_ALL_CAP: usize = 100_000;
 
+/// Whether `effect` has anything to do: a recount as the clock moves on is made only when
+/// time can have changed the counts. (Counting a costly filter again every ten seconds,
+/// for figures that could not have moved, kept a core busy while the browser sat idle.)
+pub fn wanted(source: &Source, effect: &Effect) -> bool {
+    match effect {
+        Effect::Count {
+            filter,
+            since: Some(since),
+            ..
+        } => source.counts_moved(filter, *since, Utc::now()),
+        _ => true,
+    }
+}
+
 /// Runs one effect; every failure becomes an action the user sees.
 pub fn run(source: &Source, effect: Effect) -> Action {
     match effect {
-        Effect::Count { filter, exact } => match source.counts(&filter, exact, Utc::now()) {
+        Effect::Count { filter, exact, .. } => match source.counts(&filter, exact, Utc::now()) {
             Ok(counts) => Action::Counted {
                 filter: filter.as_str().to_string(),
                 counts,
@@ -355,9 +369,21 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
         };
         running.attach(source.cache().registry().db().conn.get_interrupt_handle());
         while let Ok(first) = rx.recv() {
-            let Some(effect) = std::iter::once(first).chain(rx.try_iter()).last() else {
+            // The last count asked for is the one to make; a recount for a change (no
+            // `since`) among them is made whatever the clock's says.
+            let batch: Vec<Effect> = std::iter::once(first).chain(rx.try_iter()).collect();
+            let changed = (batch.iter()).any(|e| matches!(e, Effect::Count { since: None, .. }));
+            let Some(mut effect) = batch.into_iter().last() else {
                 continue;
             };
+            if let Effect::Count { since, .. } = &mut effect
+                && changed
+            {
+                *since = None;
+            }
+            if !wanted(&source, &effect) {
+                continue;
+            }
             if stop.load(Ordering::Relaxed) {
                 return;
             }

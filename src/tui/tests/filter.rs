@@ -13,7 +13,7 @@ use crate::tui::update::{Action, Effect, update};
 impl Harness {
     /// Types `text` into the open filter bar, one character at a time (so `<` is a
     /// character here, not a key name).
-    fn type_text(&mut self, text: &str) {
+    pub(super) fn type_text(&mut self, text: &str) {
         for c in text.chars() {
             self.act(Action::Edit(InputRequest::InsertChar(c)));
         }
