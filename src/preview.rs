@@ -34,7 +34,7 @@ pub use content::{Content, HexRow, cut, cut_start, escape_controls, fit, width};
 pub use copy::copy_out;
 pub use format::{Format, Layer};
 pub use limits::{Limit, PreviewOpts};
-pub use render::render;
+pub use render::{one_line, render};
 
 use crate::error::{Error, IoResultExt, Result};
 use format::{HEAD_LEN, content_name, hint_layers, peel, read_head};

@@ -151,13 +151,13 @@ fn table_lines(header: &[String], rows: &[Vec<String>], out: &mut String) {
     let mut widths = vec![0usize; cols];
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(width(&display_cell(cell)).min(MAX_COLUMN));
+            widths[i] = widths[i].max(width(&one_line(cell)).min(MAX_COLUMN));
         }
     }
     let mut line_of = |row: &[String]| {
         let mut line = String::new();
         for (i, w) in widths.iter().enumerate() {
-            let cell = row.get(i).map_or(String::new(), |c| display_cell(c));
+            let cell = row.get(i).map_or(String::new(), |c| one_line(c));
             if i > 0 {
                 line.push_str("  ");
             }
@@ -178,8 +178,8 @@ fn table_lines(header: &[String], rows: &[Vec<String>], out: &mut String) {
     }
 }
 
-/// A cell on one line: embedded newlines and tabs shown as `⏎` and a space.
-fn display_cell(cell: &str) -> String {
+/// A table's cell on one line: embedded newlines and tabs shown as `⏎` and a space.
+pub fn one_line(cell: &str) -> String {
     cell.replace('\n', "⏎").replace('\t', " ")
 }
 

@@ -98,6 +98,9 @@ pub enum Action {
     ToggleShards,
     /// Long lines of a text preview wrapped onto the next rows, or cut at the edge.
     ToggleWrap,
+    /// `→` and `←` over a table in the preview: the columns one step to the side.
+    ColumnRight,
+    ColumnLeft,
     /// `o`: follow manifest refs in the inspector.
     ToggleRefs,
     ManifestLoaded {

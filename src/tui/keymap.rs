@@ -67,6 +67,10 @@ pub const PREVIEW_HELP: &[HelpLine] = &[
     ("PgDn/PgUp gg G", "page / first / last"),
     ("enter", "open the selected member"),
     ("w", "wrap long lines / cut them at the edge"),
+    (
+        "→/l ←/h",
+        "a table's next / previous columns (← at the first goes back)",
+    ),
     ("esc h", "back to the listing, then to the list"),
     ("v", "show the detail instead"),
     ("? / q", "this help / quit"),
@@ -193,6 +197,18 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("esc", "back"),
             ("q", "quit"),
         ],
+        (None, Focus::Detail)
+            if app.view == PaneView::Preview && app.preview.table_columns().is_some() =>
+        {
+            &[
+                ("?", "help"),
+                ("j/k", "scroll"),
+                ("←/→", "columns"),
+                ("v", "detail"),
+                ("esc", "back"),
+                ("q", "quit"),
+            ]
+        }
         (None, Focus::Detail) if app.view == PaneView::Preview => &[
             ("?", "help"),
             ("j/k", "scroll"),
@@ -341,7 +357,14 @@ fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    // Over a table in the preview, the arrows move along its columns; at its first, `←`
+    // goes back as anywhere.
+    let table = app.focus == Focus::Detail
+        && app.view == PaneView::Preview
+        && app.preview.table_columns().is_some();
     let action = match key.code {
+        KeyCode::Char('l') | KeyCode::Right if table => Action::ColumnRight,
+        KeyCode::Char('h') | KeyCode::Left if table && app.preview.col > 0 => Action::ColumnLeft,
         KeyCode::Char('j') | KeyCode::Down => Action::Down,
         KeyCode::Char('k') | KeyCode::Up => Action::Up,
         KeyCode::PageDown => Action::PageDown,

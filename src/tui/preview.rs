@@ -5,7 +5,7 @@
 //! before it (a flag the preview engine checks between entries and blocks), and a result
 //! whose number is not the current one is dropped.
 
-use cachet::preview::{Body, MemberKind, Preview};
+use cachet::preview::{Body, Content, MemberKind, Preview};
 
 use super::app::{App, Focus};
 use super::update::{Action, Effect};
@@ -56,6 +56,8 @@ pub struct PreviewPane {
     /// Whether long lines of text wrap onto the next rows (`w`), rather than being cut at
     /// the pane's edge. Kept from one preview to the next.
     pub wrap: bool,
+    /// The first column shown of a table (`→` and `←` move it).
+    pub col: usize,
 }
 
 impl PreviewPane {
@@ -76,6 +78,26 @@ impl PreviewPane {
 
     pub fn loading(&self) -> bool {
         self.want.is_some() && self.shown.is_none()
+    }
+
+    /// The columns of the table shown, if a table is.
+    pub fn table_columns(&self) -> Option<usize> {
+        match &self.shown {
+            Some(Ok(Preview {
+                body:
+                    Body::Content {
+                        content: Content::Table { header, rows, .. },
+                    },
+                ..
+            })) => Some(
+                rows.iter()
+                    .map(Vec::len)
+                    .chain([header.len()])
+                    .max()
+                    .unwrap_or(0),
+            ),
+            _ => None,
+        }
     }
 
     /// Members in the listing shown (0 for content that is no archive).
@@ -138,6 +160,7 @@ fn request(
     p.listing = None;
     p.sel = 0;
     p.scroll = 0;
+    p.col = 0;
     p.shown = None;
     let req = PreviewRequest {
         seq: p.seq,
@@ -214,6 +237,11 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
         }
         Action::Bottom => mv(p, isize::MAX / 2),
         Action::Enter => open_member(app, fx),
+        Action::ColumnRight => {
+            let last = p.table_columns().unwrap_or(0).saturating_sub(1);
+            p.col = (p.col + 1).min(last);
+        }
+        Action::ColumnLeft => p.col = p.col.saturating_sub(1),
         Action::ToggleWrap => {
             p.wrap = !p.wrap;
             p.scroll = rewrapped.unwrap_or(0);
@@ -230,6 +258,7 @@ pub fn key(app: &mut App, action: &Action, page: usize, fx: &mut Vec<Effect>) ->
             }
             p.shown = listing.map(Ok);
             p.scroll = 0;
+            p.col = 0;
         }
         _ => return false,
     }

@@ -34,6 +34,12 @@ pub fn tail(s: &str, width: usize) -> String {
     cachet::preview::cut_start(&shown(s), width)
 }
 
+/// [`tail`] padded to exactly `width` columns: a name in a column of names, whatever
+/// columns its characters take.
+pub fn tail_in(s: &str, width: usize) -> String {
+    cachet::preview::fit(&tail(s, width), width)
+}
+
 /// The start of `s` in at most `width` columns, `…` marking the cut: a label says most at
 /// its start. Shown as by [`shown`].
 pub fn head(s: &str, width: usize) -> String {
@@ -83,5 +89,8 @@ mod tests {
         assert_eq!(middle("abcd", 1), "…");
         assert_eq!(middle("日本語のとても長いパス", 9), "日本…パス");
         assert_eq!(tail("file:///データ.csv", 8), "…タ.csv");
+        // Padded by the columns taken, so what follows a name in a column lines up.
+        assert_eq!(tail_in("データ/名前.csv", 18), "データ/名前.csv   ");
+        assert_eq!(tail_in("データ/名前.csv", 8), "…前.csv ");
     }
 }

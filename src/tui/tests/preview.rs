@@ -593,6 +593,76 @@ fn wrapping_keeps_the_line_at_the_top() {
     assert_eq!(top(&h), "line 32");
 }
 
+/// A table wider than the pane is read a column at a time: `→` moves it along, `←` back,
+/// and at its first column `←` goes back as anywhere. A one-column table is not cut short
+/// of the pane, and a tab in a cell shows as a space.
+#[test]
+fn a_wide_table_moves_along_its_columns() {
+    let mut h = Harness::demo((100, 20));
+    let header: Vec<String> = (0..20).map(|c| format!("column_{c:02}")).collect();
+    let row: Vec<String> = (0..20).map(|c| format!("value_{c:02}")).collect();
+    let csv = format!("{}\n{}\n", header.join(","), row.join(","));
+    let wide = h
+        .cache()
+        .put_bytes(
+            &cachet::NewItem::new("s3://b/wide.csv").filename("wide.csv"),
+            csv.as_bytes(),
+        )
+        .unwrap();
+    let long = format!("only\n{}\ttab\n", "x".repeat(40));
+    let narrow = h
+        .cache()
+        .put_bytes(
+            &cachet::NewItem::new("s3://b/one.csv").filename("one.csv"),
+            long.as_bytes(),
+        )
+        .unwrap();
+    // The pane's rows (it has the whole width, with the focus), first the header's.
+    let pane_text = |h: &Harness| -> String {
+        let screen = super::render::screen(h);
+        let rows: Vec<String> = (screen.lines())
+            .map(|l| l.trim_matches('"'))
+            .filter_map(|l| l.strip_prefix('│')?.strip_suffix('│').map(str::trim_end))
+            .map(String::from)
+            .collect();
+        rows.join("\n")
+    };
+    h.keys("r");
+    select(&mut h, wide.id);
+    h.keys("<enter>v");
+    let text = pane_text(&h);
+    assert!(text.starts_with("column_00 │ column_01"), "{text}");
+    assert!(!text.contains("column_19"), "{text}");
+    h.keys("ll");
+    let text = pane_text(&h);
+    assert!(text.starts_with("column_02 │ column_03"), "{text}");
+    assert!(super::render::screen(&h).contains("from column 3 of 20"));
+    h.keys("<right>".repeat(30).as_str());
+    assert!(
+        pane_text(&h).starts_with("column_19"),
+        "the last column stays in sight"
+    );
+    h.keys("<left>");
+    assert!(pane_text(&h).starts_with("column_18 │ column_19"));
+    h.keys("gg");
+    for _ in 0..18 {
+        h.keys("h");
+    }
+    assert!(pane_text(&h).starts_with("column_00"));
+    assert_eq!(h.app.focus, Focus::Detail);
+    h.keys("h");
+    assert_eq!(
+        h.app.focus,
+        Focus::List,
+        "at the first column, back to the list"
+    );
+
+    select(&mut h, narrow.id);
+    h.keys("<enter>v");
+    let text = pane_text(&h);
+    assert!(text.contains(&format!("{} tab", "x".repeat(40))), "{text}");
+}
+
 /// What the preview says under it wraps to the pane: where it stopped, and an error,
 /// which names the blob by its whole path before it says what is wrong.
 #[test]

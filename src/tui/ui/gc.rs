@@ -248,9 +248,9 @@ fn draw_plan(
     let items = plan.items.range(first..end).map(|item| {
         Line::from(vec![
             Span::raw(format!(
-                "#{:<6} {:<name_w$}  ",
+                "#{:<6} {}  ",
                 item.id,
-                text::tail(&item.uri, name_w)
+                text::tail_in(&item.uri, name_w)
             )),
             Span::raw(format!("{:<12} ", item.reason.to_string())),
             Span::styled(item.detail.to_string(), theme.dim()),
@@ -271,11 +271,7 @@ fn draw_plan(
         };
         // In the items' columns: no id, the file's name, why, its size.
         Line::from(vec![
-            Span::raw(format!(
-                "{:<7} {:<name_w$}  ",
-                "",
-                text::tail(&name, name_w)
-            )),
+            Span::raw(format!("{:<7} {}  ", "", text::tail_in(&name, name_w))),
             Span::raw(format!("{:<12} ", file.reason.to_string())),
             Span::styled(text::size(file.size), theme.dim()),
         ])

@@ -93,7 +93,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             let line = Line::from(vec![
                 Span::raw(indent),
                 Span::styled(format!("{kind} "), theme.key()),
-                Span::raw(format!("{:<name_w$}", text::tail(&name, name_w))),
+                Span::raw(text::tail_in(&name, name_w)),
                 Span::styled(format!("{size:>size_w$}"), theme.dim()),
             ]);
             if i == sel && focused {

@@ -21,7 +21,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
                 Some(m) => format!("{} › {}", text::shown(&preview.name), text::shown(&m.path)),
                 None => text::shown(&preview.name).into_owned(),
             };
-            format!(" Preview: {what} [{}] ", preview.format)
+            // A table moved along: where it starts now.
+            let from = match p.table_columns() {
+                Some(n) if p.col > 0 => format!(" · from column {} of {n}", p.col + 1),
+                _ => String::new(),
+            };
+            format!(" Preview: {what} [{}]{from} ", preview.format)
         }
         _ => " Preview ".to_string(),
     };
@@ -82,10 +87,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
                         MemberKind::File => text::size(m.size),
                         _ => String::new(),
                     };
-                    let line = Line::from(format!(
-                        "{:<name_w$} {size:>size_w$}",
-                        text::tail(&name, name_w)
-                    ));
+                    let line =
+                        Line::from(format!("{} {size:>size_w$}", text::tail_in(&name, name_w)));
                     if i == sel && focused {
                         line.style(theme.selected())
                     } else {
@@ -94,9 +97,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
                 });
             Paragraph::new(rows.collect::<Vec<_>>())
         }
-        Body::Content { content } => {
-            content_view(content, (p.scroll, height, body.width, p.wrap), theme)
-        }
+        Body::Content { content } => content_view(
+            content,
+            (p.scroll, p.col, height, body.width, p.wrap),
+            theme,
+        ),
         Body::Nothing => Paragraph::new(Span::styled("nothing to show", theme.dim())),
     };
     frame.render_widget(shown, body);
@@ -229,11 +234,11 @@ fn wrapping(lines: &[String], cut: &[usize], theme: Theme) -> Paragraph<'static>
     Paragraph::new(lines).wrap(Wrap { trim: false })
 }
 
-/// The rows of `content` in sight: `view` is the first row, how many rows, their width,
-/// and whether long lines wrap.
+/// The rows of `content` in sight: `view` is the first row, a table's first column, how
+/// many rows, their width, and whether long lines wrap.
 fn content_view(
     content: &Content,
-    (scroll, height, width, wrap): (usize, usize, u16, bool),
+    (scroll, col, height, width, wrap): (usize, usize, usize, u16, bool),
     theme: Theme,
 ) -> Paragraph<'static> {
     if wrap && let Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines } = content
@@ -245,14 +250,14 @@ fn content_view(
         return text.scroll((top, 0));
     }
     let scroll = scroll.min(last_top(content, width, height, false));
-    Paragraph::new(content_lines(content, (scroll, height, width), theme))
+    Paragraph::new(content_lines(content, (scroll, col, height, width), theme))
 }
 
 /// The rows of `content` in sight, each cut at the pane's edge: `view` is the first row
-/// (within reach), how many rows, and their width.
+/// (within reach), a table's first column, how many rows, and their width.
 fn content_lines(
     content: &Content,
-    (scroll, height, width): (usize, usize, u16),
+    (scroll, col, height, width): (usize, usize, usize, u16),
     theme: Theme,
 ) -> Vec<Line<'static>> {
     let window = |lines: &[String], cut: &[usize]| -> Vec<Line<'static>> {
@@ -317,16 +322,23 @@ fn content_lines(
             rows,
             cut_cells,
             ..
-        } => table_lines(header, rows, *cut_cells, (scroll, height, width), theme),
+        } => table_lines(
+            header,
+            rows,
+            *cut_cells,
+            (scroll, col, height, width),
+            theme,
+        ),
     }
 }
 
-/// CSV as aligned columns: each as wide as its widest shown cell, at most 24.
+/// CSV as aligned columns from column `col` on: each as wide as its widest shown cell, at
+/// most 24 but for the last, which has the room left (a one-column file is not cut short).
 fn table_lines(
     header: &[String],
     rows: &[Vec<String>],
     cut_cells: usize,
-    (scroll, height, width): (usize, usize, u16),
+    (scroll, col, height, width): (usize, usize, usize, u16),
     theme: Theme,
 ) -> Vec<Line<'static>> {
     let shown: Vec<&Vec<String>> = rows
@@ -337,20 +349,24 @@ fn table_lines(
     let cols = header
         .len()
         .max(shown.iter().map(|r| r.len()).max().unwrap_or(0));
-    let widths: Vec<usize> = (0..cols)
+    // A cell on one line, as the CLI shows it (a tab in it would vanish on the terminal).
+    let cell = |cells: &[String], c: usize| {
+        cachet::preview::one_line(cells.get(c).map_or("", String::as_str))
+    };
+    let widths: Vec<usize> = (col..cols)
         .map(|c| {
-            let w = std::iter::once(header.get(c))
-                .chain(shown.iter().map(|r| r.get(c)))
-                .flatten()
-                .map(|s| cachet::preview::width(s))
+            let w = std::iter::once(header)
+                .chain(shown.iter().map(|r| r.as_slice()))
+                .map(|cells| cachet::preview::width(&cell(cells, c)))
                 .max()
                 .unwrap_or(0);
-            w.min(24)
+            if c + 1 == cols { w } else { w.min(24) }
         })
         .collect();
     let fmt_row = |cells: &[String]| -> String {
-        let line = (0..cols)
-            .map(|c| cachet::preview::fit(cells.get(c).map_or("", String::as_str), widths[c]))
+        let line = (col..cols)
+            .zip(&widths)
+            .map(|(c, &w)| cachet::preview::fit(&cell(cells, c), w))
             .collect::<Vec<_>>()
             .join(" │ ");
         // Columns past the pane's edge: cut there with a mark, as long text lines are.
