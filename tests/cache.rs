@@ -227,10 +227,14 @@ fn forbidden_transitions_are_errors_and_change_nothing() {
     let restored = cache.restore(item.id).unwrap();
     assert_eq!(restored.status, Status::Ready);
     assert_eq!(restored.sha256, item.sha256);
-    // A FAILED item stays FAILED through trash and restore.
+    // A FAILED item stays FAILED through trash and restore, its note as it was.
     let failed = cache.fail(item.id, "corrupt").unwrap();
     cache.trash(failed.id).unwrap();
-    assert_eq!(cache.restore(failed.id).unwrap().status, Status::Failed);
+    let back = cache.restore(failed.id).unwrap();
+    assert_eq!(
+        (back.status, back.note.as_deref()),
+        (Status::Failed, Some("corrupt"))
+    );
     // Trashed "from the trash" (by hand): it comes out, as one whose past is unknown.
     let other = cache.put_bytes(&new("t2"), b"y").unwrap();
     cache.trash(other.id).unwrap();
@@ -240,7 +244,23 @@ fn forbidden_transitions_are_errors_and_change_nothing() {
         .unwrap();
     let said = cache.get(other.id).unwrap().restores_to();
     assert_eq!(said, Some(Status::Failed), "as the restore will do");
-    assert_eq!(cache.restore(other.id).unwrap().status, Status::Failed);
+    let back = cache.restore(other.id).unwrap();
+    assert_eq!(back.status, Status::Failed);
+    assert_eq!(
+        back.note.as_deref(),
+        Some("restored from the trash with no status to go back to"),
+        "a failure says why"
+    );
+    // Trashed mid-write: it failed because of that, and says so.
+    let writer = cache.create(&new("t3")).unwrap();
+    let writing = writer.item().id;
+    cache.trash(writing).unwrap();
+    drop(writer);
+    let back = cache.restore(writing).unwrap();
+    assert_eq!(
+        (back.status, back.note.as_deref()),
+        (Status::Failed, Some("trashed while it was being written"))
+    );
     assert_eq!(
         cache.get(other.id).unwrap().restores_to(),
         None,

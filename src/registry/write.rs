@@ -257,7 +257,8 @@ impl Db<'_> {
     }
 
     /// Moves item `id` to `to` if the lifecycle allows it from its current status.
-    /// Moving to TRASH remembers where it came from; `note` records why (or clears).
+    /// Moving to TRASH remembers where it came from and keeps the note (a failure's reason
+    /// is its own still when it is restored); else `note` records why (or clears).
     pub fn transition(&self, id: i64, to: Status, note: Option<&str>, now_ms: i64) -> Result<()> {
         let from = self.status_of(id)?;
         if !to.can_follow(from) {
@@ -265,9 +266,11 @@ impl Db<'_> {
         }
         let trashed_from = (to == Status::Trash).then_some(from.as_str());
         let keeps_lease = to == Status::Write;
+        let keeps_note = to == Status::Trash;
         self.conn
             .prepare_cached(
-                "UPDATE items SET status = ?2, trashed_from = ?3, note = ?4, updated = ?5,
+                "UPDATE items SET status = ?2, trashed_from = ?3,
+                     note = CASE WHEN ?7 THEN note ELSE ?4 END, updated = ?5,
                      lease_pid = CASE WHEN ?6 THEN lease_pid END,
                      lease_host = CASE WHEN ?6 THEN lease_host END,
                      lease_expires = CASE WHEN ?6 THEN lease_expires END
@@ -280,7 +283,8 @@ impl Db<'_> {
                     trashed_from,
                     note,
                     now_ms,
-                    keeps_lease
+                    keeps_lease,
+                    keeps_note
                 ])
             })
             .map_err(self.err("changing a status"))?;
@@ -340,11 +344,20 @@ impl Db<'_> {
             let status = item.status;
             return Err(Error::NotInTrash { id, status });
         };
+        // A failure it did not have says why it has one now (a note it had is kept).
+        let why = match item.trashed_from {
+            _ if back != Status::Failed => None,
+            Some(Status::Failed) => None,
+            Some(Status::Write) => Some("trashed while it was being written"),
+            _ => Some("restored from the trash with no status to go back to"),
+        };
         self.conn
             .prepare_cached(
-                "UPDATE items SET status = ?2, trashed_from = NULL, updated = ?3 WHERE id = ?1",
+                "UPDATE items SET status = ?2, trashed_from = NULL, updated = ?3,
+                                  note = coalesce(note, ?4)
+                 WHERE id = ?1",
             )
-            .and_then(|mut st| st.execute(params![id, back.as_str(), now_ms]))
+            .and_then(|mut st| st.execute(params![id, back.as_str(), now_ms, why]))
             .map_err(self.err("restoring an item"))?;
         Ok(back)
     }
