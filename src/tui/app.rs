@@ -72,6 +72,9 @@ pub struct Plan {
     /// For a restore: items that come back FAILED though they were not (trashed
     /// mid-write, see [`cachet::Item::restores_to`]).
     pub to_failed: usize,
+    /// For a trash: items whose writer is at work still (their lease holds). Its commit
+    /// will fail, and they come back FAILED.
+    pub writing: usize,
 }
 
 /// The overlay on top of the screen; keys go to it first.

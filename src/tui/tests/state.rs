@@ -372,7 +372,11 @@ fn skipped_marks_go_and_a_restore_says_what_comes_back() {
     );
     h.keys("y");
     assert_eq!(h.said(), "restored 2 items: 1 READY, 1 FAILED");
-    assert_eq!(h.cache().get(18).unwrap().status, Status::Failed);
+    let back = h.cache().get(18).unwrap();
+    assert_eq!(
+        (back.status, back.note.as_deref()),
+        (Status::Failed, Some("trashed while it was being written"))
+    );
 }
 
 #[test]
@@ -819,4 +823,30 @@ fn the_clock_recounts_only_what_time_can_change() {
         .unwrap();
     h.act(Action::Clock(chrono::Utc::now()));
     assert_eq!(all(&h), shown + 1);
+}
+
+/// Trashing an item whose writer is at work says what that does to the write, before it
+/// is done: the writer's commit will fail.
+#[test]
+fn trashing_a_live_write_says_it_fails_the_write() {
+    let mut h = Harness::demo((120, 30));
+    let now = chrono::Utc::now();
+    let live = (0..h.app.list.len())
+        .filter_map(|i| h.app.list.row(i))
+        .find(|i| i.status == Status::Write && !i.is_stale(now))
+        .map(|i| i.id)
+        .expect("a live write in the demo");
+    select_id(&mut h, live);
+    h.keys("d");
+    let Some(Popup::Confirm(plan)) = &h.app.popup else {
+        panic!("no confirm popup: {:?}", h.app.popup);
+    };
+    assert_eq!(plan.writing, 1);
+    let shown = super::render::screen(&h);
+    assert!(shown.contains("It is being written"), "{shown}");
+    h.keys("<esc>");
+    // A READY item: no such word.
+    select_id(&mut h, 1);
+    h.keys("d");
+    assert!(!super::render::screen(&h).contains("being written"));
 }

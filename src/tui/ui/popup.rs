@@ -190,7 +190,19 @@ fn confirm(plan: &Plan, theme: Theme) -> Vec<Line<'static>> {
         Op::Unpin => format!("Unpin {n}{ids}."),
     })];
     match plan.op {
-        Op::Trash => out.push(Line::from("Nothing is deleted yet: u restores, D purges.")),
+        Op::Trash => {
+            out.push(Line::from("Nothing is deleted yet: u restores, D purges."));
+            // A writer at work loses its write: worth a second look.
+            let writing = match plan.writing {
+                0 => None,
+                1 if plan.ids.len() == 1 => Some("It is being written: its writer's commit will fail, and it comes back FAILED.".to_string()),
+                1 => Some("One is being written: its writer's commit will fail, and it comes back FAILED.".to_string()),
+                n => Some(format!("{n} are being written: their writers' commits will fail, and they come back FAILED.")),
+            };
+            if let Some(writing) = writing {
+                out.push(Line::from(Span::styled(writing, theme.marked())));
+            }
+        }
         Op::Restore if plan.ids.len() == 1 && plan.to_failed == 1 => out.push(Line::from(
             "It comes back FAILED: it was trashed mid-write.",
         )),

@@ -18,7 +18,9 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
         frees: Default::default(),
         pinned: 0,
         to_failed: 0,
+        writing: 0,
     };
+    let now = chrono::Utc::now();
     let mut chosen = Vec::new();
     for (id, item) in items {
         // A row that cannot be read (edited by hand) is left out, with why.
@@ -44,6 +46,7 @@ pub fn plan(cache: &Cache, op: Op, ids: &[i64]) -> Result<Plan> {
                 plan.pinned += usize::from(item.pinned);
                 let failed = item.restores_to() == Some(Status::Failed);
                 plan.to_failed += usize::from(failed && item.trashed_from != Some(Status::Failed));
+                plan.writing += usize::from(item.status == Status::Write && !item.is_stale(now));
                 chosen.push(item);
             }
         }
