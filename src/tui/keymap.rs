@@ -26,11 +26,14 @@ pub const LIST_HELP: &[HelpLine] = &[
     ("/", "filter (status:ready size>1MB uri~x …)"),
     (
         "f",
-        "add this row's value in the sort column (▲▼) to the filter",
+        "add this row's value in the sort column (▲▼) to the filter (by id: its status)",
     ),
     ("enter l", "open the detail pane"),
     ("v", "pane shows detail / preview"),
-    ("space", "mark / unmark (count in the footer)"),
+    (
+        "space",
+        "mark / unmark, then down a row (count in the footer)",
+    ),
     ("a", "mark every row of the list (up to 100,000)"),
     ("d", "trash marked or current (confirm)"),
     ("u", "restore from trash (confirm)"),

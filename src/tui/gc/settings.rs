@@ -12,6 +12,9 @@ use crate::tui::update::Action;
 pub struct Choice {
     pub name: &'static str,
     pub options: &'static [&'static str],
+    /// The words a typed value is shown between, so that it reads as the options do
+    /// (`2` as `2 per key`).
+    pub around: (&'static str, &'static str),
 }
 
 const DAY: u64 = 86_400;
@@ -20,26 +23,32 @@ pub const CHOICES: [Choice; 6] = [
     Choice {
         name: "empty the trash",
         options: &["off", "all of it", "trashed over 7d ago"],
+        around: ("trashed over ", " ago"),
     },
     Choice {
         name: "stale writes and failures",
         options: &["off", "any age", "older than 1d", "older than 7d"],
+        around: ("older than ", ""),
     },
     Choice {
         name: "keep the newest versions",
         options: &["off", "1 per key", "3 per key", "5 per key"],
+        around: ("", " per key"),
     },
     Choice {
         name: "not used for",
         options: &["off", "7d", "30d", "90d"],
+        around: ("", ""),
     },
     Choice {
         name: "shrink the cache to",
         options: &["off", "100 MiB", "1 GiB", "10 GiB"],
+        around: ("", ""),
     },
     Choice {
         name: "orphan blobs and temp files",
         options: &["off", "older than 1h", "any age"],
+        around: ("older than ", ""),
     },
 ];
 
@@ -171,11 +180,13 @@ impl GcDialog {
         dialog
     }
 
-    /// What the row being typed shows: the typed value, or the choice.
-    pub fn shown(&self, row: usize) -> &str {
+    /// What row `row` shows: the value typed, in the words of the choices, or the choice.
+    pub fn shown(&self, row: usize) -> String {
+        let choice = &CHOICES[row];
         match &self.typed[row] {
-            Some(text) => text,
-            None => CHOICES[row].options[self.chosen[row].min(CHOICES[row].options.len() - 1)],
+            Some(text) if text.trim().eq_ignore_ascii_case("off") => "off".into(),
+            Some(text) => format!("{}{}{}", choice.around.0, text.trim(), choice.around.1),
+            None => choice.options[self.chosen[row].min(choice.options.len() - 1)].into(),
         }
     }
 

@@ -256,6 +256,8 @@ fn settings_can_be_typed() {
     // Keep the newest versions: 2 per key, typed; then off again.
     h.keys("kke2<enter>");
     assert_eq!(dialog(&h).policy().keep_last, Some(2));
+    // Shown as the choices read.
+    assert!(screen(&h).contains("[2 per key]"), "{}", screen(&h));
     // Typed again, the value stands in the field to be edited.
     h.keys("e");
     assert_eq!(

@@ -850,3 +850,19 @@ fn trashing_a_live_write_says_it_fails_the_write() {
     h.keys("d");
     assert!(!super::render::screen(&h).contains("being written"));
 }
+
+/// The detail of an item in the trash says when it went there, as gc counts it.
+#[test]
+fn the_detail_says_when_an_item_was_trashed() {
+    let mut h = Harness::demo((120, 30));
+    h.keys("5");
+    select_id(&mut h, 14);
+    h.keys("<enter>");
+    let item = h.cache().get(14).unwrap();
+    let ago = crate::tui::text::age(item.updated, h.app.now);
+    let screen = super::render::screen(&h);
+    assert!(
+        screen.contains(&format!("trashed  from READY, {ago} ago")),
+        "{screen}"
+    );
+}

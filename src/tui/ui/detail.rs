@@ -227,8 +227,10 @@ fn lines<'a>(app: &'a App, item: &'a Item, theme: Theme) -> (Vec<Line<'a>>, usiz
             theme,
         ));
     }
+    // When, as gc counts it: the last change, which the move to the trash was.
     if let Some(from) = item.trashed_from {
-        out.push(field("trashed", format!("from {from}"), theme));
+        let ago = text::age(item.updated, now);
+        out.push(field("trashed", format!("from {from}, {ago} ago"), theme));
     }
     (out, versions_at)
 }

@@ -161,7 +161,7 @@ fn choose(dialog: &GcDialog, width: u16, theme: Theme) -> Vec<Line<'static>> {
                     text.insert(at, '▏');
                     text
                 }
-                None => text::shown(dialog.shown(i)).into_owned(),
+                None => text::shown(&dialog.shown(i)).into_owned(),
             };
             let style = if editing.is_some() {
                 theme.key()
