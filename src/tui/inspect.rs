@@ -60,6 +60,14 @@ pub struct InspectPane {
     pub expand_shards: bool,
 }
 
+impl InspectPane {
+    /// Whether it shows a manifest's entries (not why there are none, nor nothing yet):
+    /// whether its keys have anything to act on.
+    pub fn has_entries(&self) -> bool {
+        matches!(&self.shown, Some(Ok(view)) if !view.rows.is_empty())
+    }
+}
+
 impl Default for InspectPane {
     fn default() -> Self {
         InspectPane {

@@ -153,9 +153,12 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("^u", "clear"),
             ("F1", "syntax"),
         ],
-        // The inspector beside the list takes its keys from there too.
+        // The inspector beside the list takes its keys from there too, when it has
+        // entries to take them.
         (None, Focus::List)
-            if app.view == PaneView::Manifest && super::update::pane_visible(app) =>
+            if app.view == PaneView::Manifest
+                && super::update::pane_visible(app)
+                && app.inspect.has_entries() =>
         {
             &[
                 ("?", "help"),
@@ -183,13 +186,19 @@ pub fn footer(app: &App) -> &'static [HelpLine] {
             ("u", "restore"),
             ("q", "quit"),
         ],
-        (None, Focus::Detail) if app.view == PaneView::Manifest => &[
+        (None, Focus::Detail) if app.view == PaneView::Manifest && app.inspect.has_entries() => &[
             ("?", "help"),
             ("j/k", "entry"),
             ("enter", "jump"),
             ("x", "shards"),
             ("o", "refs"),
             ("esc", "back"),
+        ],
+        (None, Focus::Detail) if app.view == PaneView::Manifest => &[
+            ("?", "help"),
+            ("m", "detail"),
+            ("esc", "back"),
+            ("q", "quit"),
         ],
         // `enter` opens a member only where there are members to open.
         (None, Focus::Detail) if app.view == PaneView::Preview && app.preview.members() > 0 => &[

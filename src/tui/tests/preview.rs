@@ -663,6 +663,31 @@ fn a_wide_table_moves_along_its_columns() {
     assert!(text.contains(&format!("{} tab", "x".repeat(40))), "{text}");
 }
 
+/// The keys line offers the inspector's keys only where there are entries to use them
+/// on: beside an item that is no manifest it does not.
+#[test]
+fn the_inspector_offers_its_keys_only_over_entries() {
+    let mut h = Harness::demo((120, 30));
+    let footer = |h: &Harness| {
+        super::render::screen(h)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    select(&mut h, 19);
+    h.keys("m");
+    assert!(footer(&h).contains("x shards"), "{}", footer(&h));
+    h.keys("<enter>");
+    assert!(footer(&h).contains("x shards"), "{}", footer(&h));
+    h.keys("<esc>");
+    select(&mut h, 1);
+    assert_eq!(h.app.view, PaneView::Manifest);
+    assert!(!footer(&h).contains("shards"), "{}", footer(&h));
+    h.keys("<enter>");
+    assert!(!footer(&h).contains("shards"), "{}", footer(&h));
+}
+
 /// What the preview says under it wraps to the pane: where it stopped, and an error,
 /// which names the blob by its whole path before it says what is wrong.
 #[test]
