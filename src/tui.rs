@@ -28,6 +28,8 @@ pub mod marks;
 pub mod model;
 #[path = "tui/preview.rs"]
 pub mod preview;
+#[path = "tui/remember.rs"]
+pub mod remember;
 #[path = "tui/source.rs"]
 pub mod source;
 #[path = "tui/text.rs"]
@@ -87,7 +89,8 @@ pub fn run(root: &Path) -> Result<()> {
 
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture).context("enabling the mouse")?;
-    let outcome = (|| -> Result<()> {
+    let remembered_at = remember::path();
+    let outcome = (|| -> Result<remember::Remembered> {
         let size = terminal.size().context("reading the terminal size")?;
         let mut app = App::new(
             root.display().to_string(),
@@ -107,6 +110,13 @@ pub fn run(root: &Path) -> Result<()> {
             Ok(None) => {}
             Err(e) => app.warn(format!("config: {e} (gc starts from the built-in policy)")),
         }
+        if let Some(path) = &remembered_at {
+            match remember::recall(path, root) {
+                Ok(Some(remembered)) => remember::apply(&mut app, remembered),
+                Ok(None) => {}
+                Err(e) => app.warn(format!("{e:#} (columns and sort start afresh)")),
+            }
+        }
         workers.dispatch(update::start(&mut app));
         loop {
             terminal
@@ -122,7 +132,7 @@ pub fn run(root: &Path) -> Result<()> {
                     workers.dispatch(update(&mut app, action));
                 }
                 if app.quit {
-                    return Ok(());
+                    return Ok(remember::of(&app, root));
                 }
             }
         }
@@ -130,7 +140,14 @@ pub fn run(root: &Path) -> Result<()> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     workers.close();
-    outcome
+    let remembered = outcome?;
+    // Not remembering is no failure of the browser: said, on the terminal it is back on.
+    if let Some(path) = &remembered_at
+        && let Err(e) = remember::keep(path, remembered)
+    {
+        eprintln!("cachet: the columns and sort are not remembered: {e:#}");
+    }
+    Ok(())
 }
 
 /// Where effects go: the query worker, the count thread, the preview thread, or the

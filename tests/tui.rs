@@ -40,8 +40,10 @@ impl Tui {
         }
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
-        // The tests' own configuration (none, unless a test writes it), never the user's.
+        // The tests' own configuration (none, unless a test writes it) and memory of
+        // columns and sort, never the user's.
         cmd.env("CACHET_CONFIG", root.join("test-config.toml"));
+        cmd.env("CACHET_STATE", root.join("test-state.toml"));
         let child = pty.slave.spawn_command(cmd).expect("spawn cachet");
         // Only the child keeps the slave open, so its exit ends our reads.
         drop(pty.slave);
@@ -377,6 +379,36 @@ fn the_gc_dialog_starts_from_the_configuration() {
     tui.press("\x1b");
     // The rows the dialog stood over: it is gone, and q is a key of its own, not alt-q.
     tui.wait_for("part-3.csv");
+    tui.press("q");
+    tui.wait_exit();
+}
+
+/// The columns chosen and the sort are there again when the browser is opened on the
+/// same cache the next time.
+#[test]
+fn columns_and_sort_are_remembered_from_one_run_to_the_next() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(small_cache(dir.path()));
+    let mut tui = Tui::start(dir.path(), &[], 100, 24);
+    tui.wait_for("part-1.csv");
+    assert!(!tui.text().contains("ROWS"), "{}", tui.text());
+    // The rows column, then the order reversed.
+    tui.press("c");
+    tui.wait_for("[ ] rows");
+    tui.press(" \r");
+    tui.wait_for("ROWS");
+    tui.press("S");
+    tui.wait_for("id↓");
+    tui.press("q");
+    tui.wait_exit();
+    let state = std::fs::read_to_string(dir.path().join("test-state.toml")).expect("state");
+    assert!(state.contains("rows") && state.contains("-id"), "{state}");
+
+    let mut tui = Tui::start(dir.path(), &[], 100, 24);
+    tui.wait_all(&["ROWS", "id↓", "part-5.csv"]);
+    let text = tui.text();
+    let first = text.find("part-5.csv").expect("part 5");
+    assert!(first < text.find("part-1.csv").expect("part 1"), "{text}");
     tui.press("q");
     tui.wait_exit();
 }
