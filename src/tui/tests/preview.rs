@@ -754,4 +754,10 @@ fn a_manifest_past_the_cap_says_its_count_is_of_the_first_entries() {
     h.keys("m");
     let title = super::render::line_with(&h, "Manifest (dataset)");
     assert!(title.contains("the first 2000 entries"), "{title}");
+    // And where all of them can be read.
+    let text = pane_text(&h);
+    assert!(
+        text.contains(&format!("(all: cachet manifest show {})", big.id)),
+        "{text}"
+    );
 }

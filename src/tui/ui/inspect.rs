@@ -52,8 +52,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     };
     let mut notes: Vec<Line> = Vec::new();
     if view.truncated {
+        // Where the rest can be read.
+        let all = match &p.want {
+            Some(want) => format!(" (all: cachet manifest show {})", want.id),
+            None => String::new(),
+        };
         notes.push(Line::styled(
-            format!("truncated: the first {} entries", view.entries),
+            format!("truncated: the first {} entries{all}", view.entries),
             theme.marked(),
         ));
     }
@@ -63,8 +68,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
             theme.error(),
         ));
     }
-    let [body, foot] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(notes.len() as u16)]).areas(inner);
+    // Wrapped to be read whole, in at most half the pane.
+    let notes = Paragraph::new(notes).wrap(Wrap { trim: false });
+    let notes_h = u16::try_from(notes.line_count(inner.width)).unwrap_or(u16::MAX);
+    let [body, foot] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(notes_h.min(inner.height / 2)),
+    ])
+    .areas(inner);
     let height = usize::from(body.height);
     let sel = p.sel.min(view.rows.len().saturating_sub(1));
     let top = sel.saturating_sub(height.saturating_sub(1));
@@ -104,5 +115,5 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), body);
-    frame.render_widget(Paragraph::new(notes), foot);
+    frame.render_widget(notes, foot);
 }
