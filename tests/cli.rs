@@ -758,6 +758,24 @@ fn wide_characters_keep_the_columns_in_line() {
     assert_eq!(lines[1..], ["東京の地図  1", "map         2"], "{text}");
 }
 
+/// Trashing an item while its writer is at work says what that does to the write; the
+/// writer's commit then fails, and the item is not made READY behind the user's back.
+#[test]
+fn trashing_an_item_mid_write_says_its_write_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cachet::Cache::open(dir.path()).unwrap();
+    let mut writer = cache.create(&cachet::NewItem::new("s3://b/big")).unwrap();
+    std::io::Write::write_all(&mut writer, b"half").unwrap();
+    let id = writer.item().id.to_string();
+    let done = cachet(dir.path()).args(["trash", &id]).output().unwrap();
+    assert!(done.status.success(), "{done:?}");
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(said.contains("trashed mid-write"), "{said}");
+    assert!(writer.commit().is_err(), "the commit fails");
+    let item = cache.get(id.parse().unwrap()).unwrap();
+    assert_eq!(item.status, cachet::Status::Trash);
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]

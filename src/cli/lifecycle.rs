@@ -214,6 +214,11 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
                     json_line(&mut out, &v)?;
                 } else {
                     let verb = match what {
+                        // Its writer, if at work still, cannot commit it now.
+                        Change::Trash if item.trashed_from == Some(cachet::Status::Write) => {
+                            "trashed mid-write (its writer's commit will fail; restored, it comes back FAILED)"
+                                .to_string()
+                        }
                         Change::Trash => "trashed".to_string(),
                         Change::Restore => format!("restored to {}", item.status),
                         Change::Purge => match (freed, item.size, item.sha256.as_deref()) {
