@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use std::io::{self, Read};
 
 use serde::Serialize;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 use super::limits::{Limit, PreviewOpts};
 use super::table;
@@ -261,15 +262,27 @@ pub fn cut(text: &str, width: usize) -> String {
     if self::width(text) <= width {
         return text.to_string();
     }
-    let mut s = String::new();
+    if width == 0 {
+        return String::new();
+    }
+    // Whole characters as the terminal draws them (an emoji with its modifiers, a letter
+    // with its accents), each measured as it stands.
+    let mut end = 0;
     let mut used = 0;
-    for c in text.chars() {
-        let w = UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w >= width {
+    for (at, g) in text.grapheme_indices(true) {
+        used += self::width(g);
+        if used >= width {
             break;
         }
-        used += w;
-        s.push(c);
+        end = at + g.len();
+    }
+    let mut s = text[..end].to_string();
+    // Measured whole, a few sequences take fewer columns than their parts: never more.
+    while self::width(&s) >= width {
+        match s.grapheme_indices(true).next_back() {
+            Some((at, _)) => s.truncate(at),
+            None => break,
+        }
     }
     s.push('…');
     s
@@ -289,17 +302,27 @@ pub fn cut_start(text: &str, width: usize) -> String {
     if self::width(text) <= width {
         return text.to_string();
     }
-    let mut kept = 0;
+    if width == 0 {
+        return String::new();
+    }
+    // As [`cut`] does, from the other end.
+    let mut start = text.len();
     let mut used = 0;
-    for (at, c) in text.char_indices().rev() {
-        let w = UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w >= width {
+    for (at, g) in text.grapheme_indices(true).rev() {
+        used += self::width(g);
+        if used >= width {
             break;
         }
-        used += w;
-        kept = text.len() - at;
+        start = at;
     }
-    format!("…{}", &text[text.len() - kept..])
+    let mut kept = &text[start..];
+    while self::width(kept) >= width {
+        match kept.grapheme_indices(true).nth(1) {
+            Some((at, _)) => kept = &kept[at..],
+            None => kept = "",
+        }
+    }
+    format!("…{kept}")
 }
 
 /// Control characters as caret notation (`ESC` → `^[`), so previewed data can never
@@ -425,6 +448,30 @@ mod tests {
         assert_eq!(cut("日本語ラベル", 6), "日本…");
         assert_eq!(cut_start("データ.csv", 8), "…タ.csv");
         assert!(width(&cut("é日x", 3)) <= 3);
+        // What a terminal draws as one character is kept or cut whole, and never
+        // overruns: an emoji and its variation selector, a letter and its accent.
+        for text in [
+            "❤️❤️❤️❤️❤️ hearts",
+            "👍🏽👍🏽👍🏽 ok",
+            "e\u{301}e\u{301}e\u{301}e\u{301}",
+            "a\tbcdef",
+            "🇯🇵🇯🇵🇯🇵",
+        ] {
+            for w in 0..12 {
+                for shown in [cut(text, w), cut_start(text, w)] {
+                    assert!(width(&shown) <= w, "{text:?} at {w}: {shown:?}");
+                }
+                assert_eq!(width(&fit(text, w)), w, "{text:?} at {w}");
+            }
+        }
+        assert_eq!(
+            cut("e\u{301}e\u{301}e\u{301}e\u{301}", 3),
+            "e\u{301}e\u{301}…"
+        );
+        assert_eq!(
+            (cut("abc", 0), cut_start("abc", 0), fit("abc", 0)),
+            Default::default()
+        );
         assert_eq!(fit("日本", 6), "日本  ");
         assert_eq!(fit("日本語", 5), "日本…");
     }
