@@ -396,7 +396,15 @@ fn words(text: &[char]) -> Vec<Word> {
                 });
                 after_space = false;
             }
-            if c == '"' || c == '\'' {
+            // A quote opens where a token starts, as the filter's lexer reads it: at a
+            // word's start or after an operator. Inside a word (`uri~it's`) it is text.
+            let starts_token = i == 0
+                || text[i - 1].is_whitespace()
+                || matches!(
+                    text[i - 1],
+                    '=' | ':' | '~' | '<' | '>' | '!' | '(' | ',' | '|'
+                );
+            if (c == '"' || c == '\'') && starts_token {
                 quote = Some(c);
             }
         }
@@ -478,6 +486,10 @@ mod tests {
         assert!(has_term(r#"label="a b" status:ready"#, "status:ready"));
         assert!(has_or("a | b") && has_or("a|b") && has_or("a OR b"));
         assert!(!has_or(r#"label="a | b or c""#));
+        // An apostrophe inside a word is no quote: what follows it is the filter's.
+        assert!(has_or("uri~it's | id=2"));
+        assert!(has_term("label=it's status:ready", "status:ready"));
+        assert!(has_or("(a)|'b c'") && !has_term("x ~'a status:ready'", "status:ready"));
         let chars: Vec<char> = r#"x label="a b \"c\"" "#.chars().collect();
         assert_eq!(term_start(&chars), 2);
         assert_eq!(term_start(&[]), 0);
