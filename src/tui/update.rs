@@ -225,7 +225,8 @@ fn handle(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             fx.push(Effect::Count {
                 filter: app.list.query.filter.clone(),
                 exact: false,
-                since: Some(since),
+                // With no counts shown (the last count failed), a count whatever time did.
+                since: app.counts.is_some().then_some(since),
             });
             return;
         }

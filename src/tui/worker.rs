@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cachet::Cache;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::Msg;
 use super::inspect::{EntryRow, MAX_ENTRIES, ManifestRequest, ManifestView};
@@ -171,6 +171,27 @@ fn thin(batch: Vec<Effect>) -> Vec<Effect> {
 /// The most rows `a` marks at once: marks are held, counted and sized in the browser, and
 /// acted on in one confirmation.
 pub const MARK_ALL_CAP: usize = 100_000;
+
+/// The one count to make of those asked for meanwhile: the last, for the span of every
+/// clock recount among them (from the earliest `since`), or whatever the clock says if
+/// one of them was for a change (no `since`).
+fn last_count(batch: Vec<Effect>) -> Option<Effect> {
+    let mut earliest = None;
+    let mut changed = false;
+    for effect in &batch {
+        if let Effect::Count { since, .. } = effect {
+            match since {
+                Some(t) => earliest = Some(earliest.map_or(*t, |e: DateTime<Utc>| e.min(*t))),
+                None => changed = true,
+            }
+        }
+    }
+    let mut last = batch.into_iter().last()?;
+    if let Effect::Count { since, .. } = &mut last {
+        *since = if changed { None } else { earliest };
+    }
+    Some(last)
+}
 
 /// Whether `effect` has anything to do: a recount as the clock moves on is made only when
 /// time can have changed the counts. (Counting a costly filter again every ten seconds,
@@ -369,18 +390,10 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
         };
         running.attach(source.cache().registry().db().conn.get_interrupt_handle());
         while let Ok(first) = rx.recv() {
-            // The last count asked for is the one to make; a recount for a change (no
-            // `since`) among them is made whatever the clock's says.
             let batch: Vec<Effect> = std::iter::once(first).chain(rx.try_iter()).collect();
-            let changed = (batch.iter()).any(|e| matches!(e, Effect::Count { since: None, .. }));
-            let Some(mut effect) = batch.into_iter().last() else {
+            let Some(effect) = last_count(batch) else {
                 continue;
             };
-            if let Effect::Count { since, .. } = &mut effect
-                && changed
-            {
-                *since = None;
-            }
             if !wanted(&source, &effect) {
                 continue;
             }
@@ -519,4 +532,49 @@ pub fn watch(root: &Path, out: Sender<Msg>) -> Result<(Sender<()>, JoinHandle<()
         }
     });
     Ok((stop, thread))
+}
+
+#[cfg(test)]
+mod tests {
+    use cachet::filter::Filter;
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::{Effect, last_count};
+
+    fn count(filter: &str, since: Option<DateTime<Utc>>) -> Effect {
+        Effect::Count {
+            filter: Filter::parse(filter).unwrap(),
+            exact: false,
+            since,
+        }
+    }
+
+    fn since(effect: Option<Effect>) -> (String, Option<DateTime<Utc>>) {
+        match effect {
+            Some(Effect::Count { filter, since, .. }) => (filter.to_string(), since),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Counts asked for while one ran are made once, the last's filter, over every span
+    /// the clock's recounts among them cover: a lease that ran out in the first tick's
+    /// span is not missed for the last tick's.
+    #[test]
+    fn queued_counts_are_made_once_over_all_their_spans() {
+        let t = |s| Utc.timestamp_opt(s, 0).single().unwrap();
+        let ticks = vec![
+            count("a", Some(t(10))),
+            count("a", Some(t(0))),
+            count("b", Some(t(20))),
+        ];
+        assert_eq!(since(last_count(ticks)), ("b".into(), Some(t(0))));
+        // One for a change among them: made whatever time did.
+        let mixed = vec![
+            count("a", Some(t(10))),
+            count("a", None),
+            count("a", Some(t(20))),
+        ];
+        assert_eq!(since(last_count(mixed)), ("a".into(), None));
+        assert!(last_count(Vec::new()).is_none());
+    }
 }
