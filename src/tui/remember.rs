@@ -64,7 +64,9 @@ fn canonical(root: &Path) -> PathBuf {
 }
 
 /// Keeps `this` at `path`, first, in place of what was remembered of its cache. The file
-/// is replaced whole (written beside it, then renamed), so a reader never sees half.
+/// is replaced whole (written beside it, then renamed), so a reader never sees half. Two
+/// browsers quitting at the same moment may each keep only their own cache's entry (the
+/// last rename wins): a loss of columns and sort, which is all the file holds.
 pub fn keep(path: &Path, this: Remembered) -> Result<()> {
     let mut state = read(path)?;
     state.cache.retain(|c| c.root != this.root);

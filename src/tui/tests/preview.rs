@@ -661,6 +661,26 @@ fn a_wide_table_moves_along_its_columns() {
     h.keys("<enter>v");
     let text = pane_text(&h);
     assert!(text.contains(&format!("{} tab", "x".repeat(40))), "{text}");
+
+    // A ragged row further down: `→` goes to its last column, and that column shows.
+    let mut ragged = String::from("a,b\n");
+    for i in 0..40 {
+        ragged.push_str(&format!("{i},{i}\n"));
+    }
+    ragged.push_str("1,2,3,4,far_out\n");
+    let ragged = h
+        .cache()
+        .put_bytes(
+            &cachet::NewItem::new("s3://b/ragged.csv").filename("ragged.csv"),
+            ragged.as_bytes(),
+        )
+        .unwrap();
+    h.keys("<esc>r");
+    select(&mut h, ragged.id);
+    h.keys("<enter>vllllllG");
+    assert!(super::render::screen(&h).contains("from column 5 of 5"));
+    let text = pane_text(&h);
+    assert!(text.contains("far_out"), "{text}");
 }
 
 /// The keys line offers the inspector's keys only where there are entries to use them
