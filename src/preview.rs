@@ -21,6 +21,7 @@ mod render;
 mod table;
 mod tar;
 mod walk;
+mod width;
 mod zip;
 
 use std::fs::File;
@@ -30,11 +31,12 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use archive::{Member, MemberKind};
-pub use content::{Content, HexRow, cut, cut_start, escape_controls, fit, width};
+pub use content::{Content, HexRow, escape_controls};
 pub use copy::copy_out;
 pub use format::{Format, Layer};
 pub use limits::{Limit, PreviewOpts};
 pub use render::{one_line, render};
+pub use width::{cut, cut_start, fit, width};
 
 use crate::error::{Error, IoResultExt, Result};
 use format::{HEAD_LEN, content_name, hint_layers, peel, read_head};

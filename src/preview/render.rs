@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use super::archive::{Member, MemberKind};
-use super::content::{Content, HexRow, cut, escape_controls, fit, width};
+use super::content::{Content, HexRow, escape_controls};
+use super::width::{cut, fit, width};
 use super::{Body, Preview};
 
 /// Widest a table column grows before its cells are cut with `…`.

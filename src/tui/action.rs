@@ -171,7 +171,7 @@ pub enum Action {
 pub enum Effect {
     /// Tab counts under `filter`, each capped unless `exact`. With `since`, a recount as
     /// the clock moves on: only made if time can have changed them since that instant
-    /// (see [`super::worker::wanted`]).
+    /// (see [`super::worker::counts::wanted`]).
     Count {
         filter: Filter,
         exact: bool,

@@ -158,7 +158,7 @@ impl Harness {
                 self.clipboard.push(text);
                 continue;
             }
-            if !worker::wanted(&self.source, &effect) {
+            if !worker::counts::wanted(&self.source, &effect) {
                 continue;
             }
             let action = worker::run(&self.source, effect);
