@@ -1,6 +1,8 @@
 //! Tests of the browser without a terminal: a real cache in a temp dir, keys through the
 //! keymap and `update`, effects run by the worker's own functions on this thread.
 
+#[path = "tests/actions.rs"]
+mod actions;
 #[path = "tests/filter.rs"]
 mod filter;
 #[path = "tests/gc.rs"]
