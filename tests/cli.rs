@@ -776,6 +776,54 @@ fn trashing_an_item_mid_write_says_its_write_fails() {
     assert_eq!(item.status, cachet::Status::Trash);
 }
 
+/// A URI with a colon and no `//` (`manifest:model`, as manifests are named by default,
+/// `urn:isbn:…`) names its item in trash, restore and pin, as in show: it was taken for a
+/// filter on an attribute `manifest`, which matched nothing, and nothing changed.
+#[test]
+fn a_uri_that_reads_like_a_filter_names_its_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["manifest:model", "-"], "m");
+    put(root, &["s3://b/other", "-"], "o");
+    for (command, status, pinned) in [
+        ("pin", "READY", true),
+        ("trash", "TRASH", true),
+        ("restore", "READY", true),
+        ("unpin", "READY", false),
+    ] {
+        let done = cachet(root)
+            .args([command, "manifest:model"])
+            .output()
+            .unwrap();
+        assert!(done.status.success(), "{command}: {done:?}");
+        let item = &json_lines(
+            &cachet(root)
+                .args(["show", "1", "--json"])
+                .output()
+                .unwrap()
+                .stdout,
+        )[0];
+        assert_eq!(
+            (item["status"].as_str(), item["pinned"].as_bool()),
+            (Some(status), Some(pinned)),
+            "{command}"
+        );
+    }
+    // A filter is still a filter.
+    cachet(root)
+        .args(["trash", "uri~*other"])
+        .assert()
+        .success();
+    let other = &json_lines(
+        &cachet(root)
+            .args(["show", "2", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )[0];
+    assert_eq!(other["status"], "TRASH");
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]

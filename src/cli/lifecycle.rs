@@ -117,10 +117,24 @@ pub(super) fn non_blank(arg: &str) -> Result<String, String> {
 
 /// Resolves every reference first, so a typo in the third one changes nothing. Words that
 /// look like a filter (`status:failed`, `project=x`, …) are joined into one filter whose
-/// matches are added.
+/// matches are added, unless an item has the word for its URI (`manifest:model`,
+/// `urn:isbn:123`): then it names that item, as `show` takes it.
 pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
-    let (filters, items): (Vec<&String>, Vec<&String>) =
-        refs.iter().partition(|w| query::looks_like_filter(w));
+    let mut filters = Vec::new();
+    let mut items = Vec::new();
+    for word in refs {
+        if !query::looks_like_filter(word) {
+            items.push(word);
+            continue;
+        }
+        match cache.resolve(word, false) {
+            Ok(_) => items.push(word),
+            Err(cachet::Error::NotFound { .. } | cachet::Error::InvalidInput { .. }) => {
+                filters.push(word)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     // Each item once, however often named (`trash 3 3`, an id and its key, a match).
     let mut ids: Vec<i64> = Vec::new();
     let mut seen = HashSet::new();
