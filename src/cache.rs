@@ -253,6 +253,14 @@ impl Cache {
     /// Puts the file at `path` (its name becomes the item's filename unless one is set).
     pub fn put_file(&self, new: &NewItem, path: &Path) -> Result<Item> {
         let file = File::open(path).at(path)?;
+        // A directory opens, then fails its first read: refused before a version of the
+        // key is made (it would be left FAILED, one more at every try).
+        if file.metadata().at(path)?.is_dir() {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                "is a directory: put stores one file (for many, see `cachet manifest create`)",
+            ));
+        }
         let mut new = new.clone();
         if new.filename.is_none() {
             new.filename = path.file_name().map(|n| n.to_string_lossy().into_owned());

@@ -824,6 +824,26 @@ fn a_uri_that_reads_like_a_filter_names_its_item() {
     assert_eq!(other["status"], "TRASH");
 }
 
+/// A directory given to put is refused before anything is made: it left a FAILED version
+/// of the key behind, one more at every try.
+#[test]
+fn putting_a_directory_is_refused_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("folder");
+    fs::create_dir(&folder).unwrap();
+    let root = dir.path().join("cache");
+    let done = cachet(&root)
+        .args(["put", "s3://b/folder"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(err.contains("folder: is a directory"), "{err}");
+    let listed = cachet(&root).args(["ls", "--json"]).output().unwrap();
+    assert!(json_lines(&listed.stdout).is_empty(), "nothing registered");
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]
