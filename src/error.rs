@@ -42,11 +42,13 @@ pub enum Error {
     #[error("not found: {what}")]
     NotFound { what: String },
 
-    /// A prefix matched more than one key.
-    #[error("'{prefix}' is ambiguous: it matches {}", candidates.join(", "))]
+    /// A prefix matched more than one key. `hint` says how to name one of them (or is
+    /// empty).
+    #[error("'{prefix}' is ambiguous: it matches {}{hint}", candidates.join(", "))]
     Ambiguous {
         prefix: String,
         candidates: Vec<String>,
+        hint: String,
     },
 
     /// A status change that the lifecycle forbids.

@@ -486,6 +486,40 @@ fn resolve_by_uri_when_it_has_one_key() {
     assert!(err.contains("must be a number"), "{err}");
 }
 
+/// An id that is also the start of a key names both: the error says how to name each.
+#[test]
+fn an_id_that_starts_a_key_says_how_to_name_each() {
+    let (_d, cache) = cache();
+    let items = (0..2000).map(|i| {
+        Ok(cachet::IngestItem {
+            item: new(&format!("s3://b/{i}")),
+            content: cachet::IngestContent::Bytes(format!("{i}").into_bytes()),
+        })
+    });
+    let ids = cache.ingest(items, &mut |_| {}).unwrap();
+    let both = ids
+        .iter()
+        .filter_map(|&id| cache.get(id).ok())
+        .find_map(|item| {
+            let digits = &item.key[..4];
+            let id: i64 = digits.parse().ok().filter(|id| ids.contains(id))?;
+            Some((digits.to_string(), id))
+        })
+        .expect("a key starting with an id (keys are deterministic)");
+    let err = cache.resolve(&both.0, false).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "(#{} is the item; more hex digits, a key)",
+            both.1
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        cache.resolve(&format!("#{}", both.1), false).unwrap().id,
+        both.1
+    );
+}
+
 #[test]
 fn ambiguous_prefix_lists_candidates() {
     let (_d, cache) = cache();

@@ -153,6 +153,7 @@ impl Cache {
                             .map(|k| format!("key {}", crate::key::abbrev(k, 12))),
                     )
                     .collect(),
+                hint: format!(" (#{} is the item; more hex digits, a key)", item.id),
             }),
             (None, 1) => self.newest_of(&keys[0], reference, prefer_ready).map(Some),
             // A well-formed reference that names nothing: say what was looked for.
@@ -172,6 +173,7 @@ impl Cache {
                     .iter()
                     .map(|k| crate::key::abbrev(k, 12).to_string())
                     .collect(),
+                hint: " (give more hex digits)".into(),
             }),
         }
     }
@@ -222,6 +224,7 @@ impl Cache {
                 Err(Error::Ambiguous {
                     prefix: uri.to_string(),
                     candidates,
+                    hint: " (name one by its key, or KEY@VERSION)".into(),
                 })
             }
         }
@@ -240,6 +243,7 @@ impl Cache {
                     .iter()
                     .map(|k| crate::key::abbrev(k, 12).to_string())
                     .collect(),
+                hint: " (give more hex digits)".into(),
             }),
         }
     }
