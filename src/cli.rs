@@ -58,8 +58,10 @@ pub enum Command {
     /// Look inside an item: archive members, or the first lines of (decompressed) content.
     Preview(preview::PreviewArgs),
     /// List items matching a filter, sorted, page by page.
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Ls(query::LsArgs),
     /// Count items matching a filter (--by status for one count per status).
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Count(query::CountArgs),
     /// Show everything about one item (a key names its newest version, in any status).
     Show(items::ItemArg),
@@ -69,18 +71,24 @@ pub enum Command {
     #[command(subcommand)]
     Attr(lifecycle::AttrCommand),
     /// Move items to the trash (reversible).
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Trash(lifecycle::ChangeArgs),
     /// Bring items back from the trash.
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Restore(lifecycle::ChangeArgs),
     /// Delete trashed items for good (and blobs nothing else uses).
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Purge(lifecycle::PurgeArgs),
     /// Mark items FAILED.
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Fail(lifecycle::FailArgs),
     /// Collect garbage by policy: show the plan, then apply it.
     Gc(cleanup::GcArgs),
     /// Pin items: gc never collects them (nor what their manifests link to).
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Pin(lifecycle::ItemsArg),
     /// Unpin items.
+    #[command(after_long_help = cachet::filter::SYNTAX)]
     Unpin(lifecycle::ItemsArg),
     /// Rehash every READY item's content; mark missing or altered ones FAILED.
     Verify(cleanup::VerifyArgs),

@@ -131,6 +131,27 @@ impl fmt::Display for Filter {
     }
 }
 
+/// The filter language in brief, for `--help` (the CLI's commands that take a filter).
+pub const SYNTAX: &str = "\
+Filters:
+  Terms are joined with spaces (and); `a | b` or `a or b` is either, `!a` or `not a` is
+  not, ( ) groups. Quote what holds spaces or operators: label=\"best model\".
+
+  status:ready,stale          a status (ready, write, failed, trash, uninitialized, stale)
+  rows>=1200  score<0.9       an attribute (attr.NAME in full), compared as its type
+  param.release=3             a param
+  uri~*weather*.csv  !~       a glob (* and ?) on text: uri, label, filename, note
+  size>1GB  created<7d        sizes (512, 10MB, 2GiB); ages (90s 30m 12h 7d 2w 1y)
+  created>=2026-01-01         a day, or an instant (2026-01-01T06:00:00Z)
+  key:3f9a  sha256:ab12       a hex prefix
+  version=latest  pinned      the newest version of each key; pinned items
+  has:rows  !has:rows         an attribute (or a field, has:label) is set, or not
+  weights                     a bare word or \"phrase\": in the uri, label or file name
+
+  Fields: id key version uri status label filename size sha256 created updated accessed
+  pinned note. Operators: = != < <= > >= ~ !~ and : (status, has, prefixes); a,b for
+  any of several values.";
+
 /// The TUI's status tabs. `Stale` is the WRITE items whose lease has expired, so it is a
 /// part of `Status(Write)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

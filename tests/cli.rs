@@ -844,6 +844,25 @@ fn putting_a_directory_is_refused_and_leaves_nothing() {
     assert!(json_lines(&listed.stdout).is_empty(), "nothing registered");
 }
 
+/// The commands that take a filter tell its language in their long help.
+#[test]
+fn filter_commands_tell_the_filter_language() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [
+        "ls", "count", "trash", "restore", "purge", "fail", "pin", "unpin",
+    ] {
+        let done = cachet(dir.path())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&done.stdout);
+        assert!(
+            text.contains("Filters:") && text.contains("created<7d"),
+            "{command}: {text}"
+        );
+    }
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]

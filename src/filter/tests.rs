@@ -323,6 +323,43 @@ fn answers_follow_the_types() {
     assert_eq!(ids(&conn, "version=latest"), [1, 2]);
 }
 
+/// Every example the help gives parses, and reads against a registry.
+#[test]
+fn the_help_examples_parse() {
+    let (_d, conn) = typed_registry();
+    for example in [
+        "status:ready,stale",
+        "rows>=1200 score<0.9",
+        "attr.rows=1",
+        "param.release=3",
+        "uri~*weather*.csv",
+        "uri!~*weather*",
+        "note~*x?",
+        "size>1GB created<7d",
+        "created>=2026-01-01",
+        "created>=2026-01-01T06:00:00Z",
+        "key:3f9a sha256:ab12",
+        "version=latest pinned",
+        "has:rows !has:rows has:label",
+        "weights",
+        "\"a phrase\"",
+        "label=\"best model\"",
+        "a | b",
+        "a or b",
+        "!a",
+        "not a",
+        "(a | b) c",
+        "batch=1,2",
+    ] {
+        let f = Filter::parse(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+        let q = Query {
+            filter: f,
+            ..Query::default()
+        };
+        page(&conn, &q, now()).unwrap_or_else(|e| panic!("{example}: {e}"));
+    }
+}
+
 /// What time alone changes: ages and staleness in a filter, and leases running out (the
 /// browser's clock recounts only then).
 #[test]
