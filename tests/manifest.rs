@@ -484,16 +484,39 @@ fn a_failed_write_of_an_entry_names_the_output() {
     }
 }
 
-/// Compacting keeps the first entry of each key, the one readers find: a key appended
-/// again in a later part, and a part two refs lead to, compact to one entry each.
+/// Appending a key the manifest has already is refused (readers would only ever find the
+/// first); compacting keeps the first entry of each key all the same: a key again in a
+/// part written by hand, and a part two refs lead to, compact to one entry each.
 #[test]
 fn compact_keeps_the_first_entry_of_each_key() {
     let (_d, cache) = setup();
     let a = file_entry(&cache, "a.txt", b"alpha");
     let b = file_entry(&cache, "b.txt", b"beta");
     let again = file_entry(&cache, "a.txt", b"later");
-    let root = write_dataset(&cache, "m", vec![Ok(a)]).unwrap().item;
-    let appended = manifest::append(&cache, &root, vec![Ok(again)])
+    let root = write_dataset(&cache, "m", vec![Ok(a.clone())])
+        .unwrap()
+        .item;
+    let err = manifest::append(&cache, &root, vec![Ok(again.clone())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("entry 1 'a.txt': the manifest has this key already"),
+        "{err}"
+    );
+    assert_eq!(
+        cache.versions(&root.key).unwrap().len(),
+        1,
+        "no version made"
+    );
+    let later = write_dataset(&cache, "later", vec![Ok(again)])
+        .unwrap()
+        .item;
+    let in_part = Entry::Ref(RefEntry {
+        key: "parts/later.jsonl".into(),
+        sha256: later.sha256.clone(),
+        extra: Default::default(),
+    });
+    let appended = write_dataset(&cache, "m2", vec![Ok(a), Ok(in_part)])
         .unwrap()
         .item;
     let keys = |item: &cachet::Item| -> Vec<String> {
@@ -521,6 +544,28 @@ fn compact_keeps_the_first_entry_of_each_key() {
     assert_eq!(keys(&diamond), ["b.txt", "b.txt"]);
     let flat = manifest::compact(&cache, &diamond, false).unwrap().item;
     assert_eq!(keys(&flat), ["b.txt"]);
+}
+
+/// Appending to an older version of a manifest is refused: the new version would be made
+/// from it, dropping what the versions since added. The newest takes appends.
+#[test]
+fn appending_to_an_older_version_is_refused() {
+    let (_d, cache) = setup();
+    let a = file_entry(&cache, "a.txt", b"alpha");
+    let b = file_entry(&cache, "b.txt", b"beta");
+    let c = file_entry(&cache, "c.txt", b"gamma");
+    let v1 = write_dataset(&cache, "grow", vec![Ok(a)]).unwrap().item;
+    let v2 = manifest::append(&cache, &v1, vec![Ok(b)]).unwrap().item;
+    let err = manifest::append(&cache, &v1, vec![Ok(c.clone())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("a newer version, 2 (#{})", v2.id)),
+        "{err}"
+    );
+    assert_eq!(cache.versions(&v1.key).unwrap().len(), 2, "no version made");
+    let v3 = manifest::append(&cache, &v2, vec![Ok(c)]).unwrap().item;
+    assert_eq!(v3.version, 3);
 }
 
 /// An appended part is named after the parts before it, skipping a name the root's

@@ -16,6 +16,7 @@ use crate::blob::sync_filesystem;
 use crate::cache::Cache;
 use crate::error::{Error, IoResultExt, Result};
 use crate::registry::{Item, NewItem};
+use crate::status::Status;
 
 /// How a manifest is created.
 #[derive(Debug, Clone)]
@@ -222,6 +223,21 @@ pub fn append(
     entries: impl IntoIterator<Item = Result<Entry>>,
 ) -> Result<Built> {
     let root_sha = manifest_sha(root)?;
+    // The new version is made from `root`: from an older one, it would drop what the
+    // versions since added.
+    let newer = (cache.versions(&root.key)?.into_iter())
+        .filter(|v| v.status != Status::Trash && v.version > root.version)
+        .max_by_key(|v| v.version);
+    if let Some(newer) = newer {
+        return Err(Error::invalid(
+            format!("manifest {} (version {})", root.id, root.version),
+            format!(
+                "its key has a newer version, {} (#{}): append to that one, or what the \
+                 versions since added would be dropped",
+                newer.version, newer.id
+            ),
+        ));
+    }
     let descriptor = Descriptor::read(cache, root_sha)?;
     let existing: Vec<Entry> = Entries::open(
         cache,
@@ -248,8 +264,31 @@ pub fn append(
             break key;
         }
     };
+    // Every key the manifest has, its parts' too: an entry appended under one of them
+    // would never be read (readers find the first), so it is refused.
+    let mut keys = KeysSeen::default();
+    let read_all = ReadOpts {
+        resolve_refs: true,
+        ..ReadOpts::default()
+    };
+    let mut had = 0;
+    for line in Entries::open(cache, root_sha, read_all)? {
+        had += 1;
+        keys.note(&line?.entry, had);
+    }
     let stored = Cell::new(false);
-    let entries = entries.into_iter().map(|e| store_path(cache, e, &stored));
+    // (A key twice among the new entries is the writer's to refuse, as for any manifest.)
+    let entries = (entries.into_iter().zip(1..)).map(|(e, n)| {
+        let e = e?;
+        if keys.note(&e, had + n).is_some_and(|first| first <= had) {
+            return Err(Error::invalid(
+                format!("entry {n} '{}'", e.key()),
+                "the manifest has this key already; a key names one content \
+                 (to change what it names, make a new manifest)",
+            ));
+        }
+        store_path(cache, Ok(e), &stored)
+    });
     let (part_sha, _) = write_blob(cache, &descriptor.manifest_type, entries, || {
         sync_stored(cache, &stored)
     })?;
