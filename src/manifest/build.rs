@@ -224,9 +224,9 @@ pub fn append(
 ) -> Result<Built> {
     let root_sha = manifest_sha(root)?;
     // The new version is made from `root`: from an older one, it would drop what the
-    // versions since added.
+    // versions since added (a newer one that failed, or was trashed, added nothing).
     let newer = (cache.versions(&root.key)?.into_iter())
-        .filter(|v| v.status != Status::Trash && v.version > root.version)
+        .filter(|v| v.status == Status::Ready && v.version > root.version)
         .max_by_key(|v| v.version);
     if let Some(newer) = newer {
         return Err(Error::invalid(
