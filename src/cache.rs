@@ -106,9 +106,15 @@ impl Cache {
         // registry) or a put fails at staging its content.
         let writable = |dir: &Path| {
             tempfile::tempfile_in(dir).map(drop).map_err(|e| {
+                // The directory named once: the root, or the one inside it.
+                let inside = match dir.strip_prefix(&root) {
+                    Ok(rel) if rel.as_os_str().is_empty() => String::new(),
+                    Ok(rel) => format!(" (its {})", rel.display()),
+                    Err(_) => format!(" ({})", dir.display()),
+                };
                 Error::invalid(
                     format!("cache root {}", root.display()),
-                    format!("is not writable ({}): {e}", dir.display()),
+                    format!("is not writable{inside}: {e}"),
                 )
             })
         };

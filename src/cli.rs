@@ -248,7 +248,16 @@ impl Global {
     /// items).
     pub fn create(&self) -> Result<Cache> {
         let root = self.root_dir()?;
-        Cache::open(&root).with_context(|| format!("opening the cache at {}", root.display()))
+        // Said where, once: most of the library's errors name the root already.
+        Cache::open(&root).map_err(|e| {
+            let named = e.to_string().contains(&*root.to_string_lossy());
+            let e = anyhow::Error::new(e);
+            if named {
+                e
+            } else {
+                e.context(format!("opening the cache at {}", root.display()))
+            }
+        })
     }
 
     /// Fails when a root was named and holds no cache.

@@ -231,6 +231,9 @@ fn a_read_only_root_directory_or_registry_file() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not writable"), "{err}");
+    // The root named once, not in every layer of the message.
+    let root_name = root.display().to_string();
+    assert_eq!(err.matches(&root_name).count(), 1, "{err}");
 
     chmod(&root.join("registry.sqlite"), 0o444);
     let out = as_user()
