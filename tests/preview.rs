@@ -710,6 +710,11 @@ fn hostile_tar_names_are_listed_never_followed() {
     );
     let m = preview::member(&path, None, "caf\u{fffd}.txt", &opts()).unwrap();
     assert_eq!(text(&m), vec!["latin1"]);
+    // Copied out, a link is refused, and said so in words.
+    let err = preview::copy_out(&path, None, Some("link"), &mut Vec::new(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("link: is a symlink, not a file"), "{err}");
     assert_eq!(d.listing(), before, "nothing written next to the archive");
 }
 

@@ -18,6 +18,19 @@ pub enum MemberKind {
     Other,
 }
 
+impl MemberKind {
+    /// What a member of this kind is, as a message says it (`a symlink`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            MemberKind::File => "a file",
+            MemberKind::Dir => "a directory",
+            MemberKind::Symlink => "a symlink",
+            MemberKind::Hardlink => "a hard link",
+            MemberKind::Other => "a special file (a device, a FIFO or an entry type not known)",
+        }
+    }
+}
+
 /// One archive member, as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {

@@ -73,7 +73,7 @@ pub fn copy_out(
                 if m.kind != MemberKind::File {
                     return Err(Error::invalid(
                         wanted,
-                        format!("is a {:?}, not a file", m.kind),
+                        format!("is {}, not a file", m.kind.noun()),
                     ));
                 }
                 return pump(
