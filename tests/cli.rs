@@ -863,6 +863,26 @@ fn filter_commands_tell_the_filter_language() {
     }
 }
 
+/// Trashing or purging a pinned item goes through (a pin holds off gc, not the user), and
+/// says the item was pinned.
+#[test]
+fn trash_and_purge_say_when_an_item_was_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/keep", "-"], "k");
+    cachet(root).args(["pin", "1"]).assert().success();
+    let trashed = cachet(root).args(["trash", "1"]).output().unwrap();
+    let said = String::from_utf8_lossy(&trashed.stdout);
+    assert!(
+        said.contains("trashed (pinned: gc never purges it from the trash)"),
+        "{said}"
+    );
+    let purged = cachet(root).args(["purge", "1", "--yes"]).output().unwrap();
+    assert!(purged.status.success(), "{purged:?}");
+    let said = String::from_utf8_lossy(&purged.stdout);
+    assert!(said.contains("(it was pinned)"), "{said}");
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]

@@ -246,6 +246,14 @@ pub fn change(g: &Global, a: ChangeArgs, what: Change, ask: bool) -> Result<()> 
                             _ => "purged (content still used by another item)".to_string(),
                         },
                     };
+                    // A pin holds off gc, not the user: said, as the browser says it.
+                    let verb = match what {
+                        Change::Trash if item.pinned => {
+                            format!("{verb} (pinned: gc never purges it from the trash)")
+                        }
+                        Change::Purge if item.pinned => format!("{verb} (it was pinned)"),
+                        _ => verb,
+                    };
                     output::changed_line(&mut out, &item, id_width, &verb)?;
                 }
             }
