@@ -67,6 +67,19 @@ impl<T> Queue<T> {
     }
 }
 
+/// Opens the cache at `root` for one of the browser's threads (`what` for); when it cannot
+/// be, says so to the browser, and gives none.
+fn open_for(root: &Path, what: &str, out: &Sender<Msg>) -> Option<Cache> {
+    match Cache::open(root) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            let failed = format!("opening the cache {what}: {e}");
+            let _ = out.send(Msg::Action(Action::JobFailed(failed)));
+            None
+        }
+    }
+}
+
 /// Starts the worker on the cache at `root`; a filter sent stops an older one.
 pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -75,16 +88,10 @@ pub fn spawn(root: PathBuf, out: Sender<Msg>) -> Queue<u64> {
     let closing = Arc::new(AtomicBool::new(false));
     let stop = closing.clone();
     let thread = std::thread::spawn(move || {
-        let source = match Cache::open(&root) {
-            Ok(cache) => Source::new(cache),
-            Err(e) => {
-                let _ = out.send(Msg::Action(Action::JobFailed(format!(
-                    "opening the cache at {}: {e}",
-                    root.display()
-                ))));
-                return;
-            }
+        let Some(cache) = open_for(&root, &format!("at {}", root.display()), &out) else {
+            return;
         };
+        let source = Source::new(cache);
         running.attach(source.cache().registry().db().conn.get_interrupt_handle());
         serve(&source, &rx, &out, &running, &stop);
     });
@@ -345,14 +352,8 @@ pub type PreviewJob = (PreviewRequest, Arc<AtomicBool>);
 pub fn spawn_preview(root: PathBuf, out: Sender<Msg>) -> (Sender<PreviewJob>, JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel::<PreviewJob>();
     let thread = std::thread::spawn(move || {
-        let cache = match Cache::open(&root) {
-            Ok(cache) => cache,
-            Err(e) => {
-                let _ = out.send(Msg::Action(Action::JobFailed(format!(
-                    "opening the cache for previews: {e}"
-                ))));
-                return;
-            }
+        let Some(cache) = open_for(&root, "for previews", &out) else {
+            return;
         };
         while let Ok(first) = rx.recv() {
             let Some((req, cancel)) = std::iter::once(first).chain(rx.try_iter()).last() else {

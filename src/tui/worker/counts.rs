@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
-use cachet::Cache;
 use chrono::{DateTime, Utc};
 
 use super::running::Running;
-use super::{Queue, run};
+use super::{Queue, open_for, run};
 use crate::tui::Msg;
 use crate::tui::source::Source;
-use crate::tui::update::{Action, Effect};
+use crate::tui::update::Effect;
 
 /// Starts the count thread on the cache at `root`: only the newest waiting count runs
 /// (each names the filter it counts under, so the newest is the one that matters), and
@@ -26,15 +25,10 @@ pub fn spawn_counter(root: PathBuf, out: Sender<Msg>) -> Queue<String> {
     let closing = Arc::new(AtomicBool::new(false));
     let stop = closing.clone();
     let thread = std::thread::spawn(move || {
-        let source = match Cache::open(&root) {
-            Ok(cache) => Source::new(cache),
-            Err(e) => {
-                let _ = out.send(Msg::Action(Action::JobFailed(format!(
-                    "opening the cache for counts: {e}"
-                ))));
-                return;
-            }
+        let Some(cache) = open_for(&root, "for counts", &out) else {
+            return;
         };
+        let source = Source::new(cache);
         running.attach(source.cache().registry().db().conn.get_interrupt_handle());
         while let Ok(first) = rx.recv() {
             let batch: Vec<Effect> = std::iter::once(first).chain(rx.try_iter()).collect();
