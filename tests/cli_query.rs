@@ -98,6 +98,14 @@ fn ls_filters_sorts_and_pages() {
             "ID  BATCH  PROJECT\n1   1      p1\n4   4",
         ))
         .stderr("");
+    // Built-ins in capitals, as the header writes them, are the built-ins.
+    cachet(root)
+        .args(["ls", "project=p1", "--columns", "ID,Batch,VERSION"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "ID  BATCH  VERSION\n1          1\n",
+        ));
     // Times as times; AGE says how long ago.
     cachet(root)
         .args(["ls", "--columns", "id,age,created,accessed", "--limit", "1"])

@@ -138,7 +138,17 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
             .map(String::from)
             .to_vec()
     } else {
-        a.columns.clone()
+        // A built-in in capitals, as the header writes it (`ID,URI`), is that built-in.
+        (a.columns.iter())
+            .map(|c| {
+                let lower = c.to_ascii_lowercase();
+                if COLUMNS.contains(&lower.as_str()) {
+                    lower
+                } else {
+                    c.clone()
+                }
+            })
+            .collect()
     };
     for column in &columns {
         if let Some(note) = filter::check_column(conn, column, COLUMNS)? {
