@@ -288,3 +288,14 @@ pub fn parse_assignment(arg: &str) -> Result<(String, AttrValue), String> {
 pub fn parse_status(arg: &str) -> Result<Status, String> {
     arg.parse().map_err(|e: cachet::Error| e.to_string())
 }
+
+/// For clap value parsers: `arg` as it was, if it reads (`read`), else why not. A value is
+/// so read as it will be used, and a bad one is a usage error (exit 2), which clap names
+/// by its flag.
+fn checked<T>(read: cachet::Result<T>, arg: &str) -> Result<String, String> {
+    match read {
+        Ok(_) => Ok(arg.to_owned()),
+        Err(cachet::Error::InvalidInput { message, .. }) => Err(message),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -883,6 +883,46 @@ fn trash_and_purge_say_when_an_item_was_pinned() {
     assert!(said.contains("(it was pinned)"), "{said}");
 }
 
+/// A flag's value that does not read is a usage error, exit 2, named by its flag, as a
+/// filter that does not parse is: a sort, a cursor, an age, a size.
+#[test]
+fn a_bad_flag_value_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, &["s3://b/one", "-"], "one");
+    for (args, said) in [
+        (
+            &["ls", "--sort", "size:bogus"][..],
+            "for '--sort <FIELD[:desc]>'",
+        ),
+        (
+            &["ls", "--after", "garbage"][..],
+            "not a cursor printed by cachet",
+        ),
+        (
+            &["gc", "--dry-run", "--max-age", "bogus"][..],
+            "is not a duration like",
+        ),
+        (
+            &["gc", "--dry-run", "--max-size", "lots"][..],
+            "is not a size like",
+        ),
+        (
+            &["gc", "--dry-run", "--trash", "7x"][..],
+            "for '--trash [<AGE>]'",
+        ),
+    ] {
+        let done = cachet(root).args(args).output().unwrap();
+        assert_eq!(done.status.code(), Some(2), "{args:?}: {done:?}");
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+    cachet(root)
+        .args(["gc", "--dry-run", "--trash", "--stale"])
+        .assert()
+        .success();
+}
+
 /// A blank reference (an empty shell variable) is no filter that matches everything: it
 /// is refused before anything changes. An item named twice is changed once.
 #[test]

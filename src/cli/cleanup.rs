@@ -13,9 +13,9 @@ use chrono::Utc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Global;
 use super::lifecycle::ItemsArg;
 use super::output::{self, count_of, human_size, json_line};
+use super::{Global, checked};
 
 #[derive(Args, Debug)]
 pub struct GcArgs {
@@ -27,25 +27,25 @@ pub struct GcArgs {
     #[arg(short, long)]
     pub yes: bool,
     /// Purge the trash: all, or items trashed longer ago than AGE.
-    #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "all")]
+    #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "all", value_parser = age_or_all)]
     pub trash: Option<String>,
     /// Remove stale writes and failed items older than AGE (default 1d).
-    #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "1d")]
+    #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "1d", value_parser = age_or_all)]
     pub stale: Option<String>,
     /// Keep only the newest N READY versions of each key (1 or more).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_last: Option<u32>,
     /// Remove READY items not accessed for this long.
-    #[arg(long, value_name = "AGE")]
+    #[arg(long, value_name = "AGE", value_parser = age_arg)]
     pub max_age: Option<String>,
     /// Evict least-recently-used items until the cache holds at most SIZE.
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub max_size: Option<String>,
     /// Delete blobs nothing references and leftovers in tmp/.
     #[arg(long)]
     pub orphans: bool,
     /// Leave orphan blobs and temp files younger than this (default 1h).
-    #[arg(long, value_name = "AGE")]
+    #[arg(long, value_name = "AGE", value_parser = age_arg)]
     pub grace: Option<String>,
     /// How many planned items to list (the totals always cover all).
     #[arg(long, default_value_t = 20)]
@@ -63,6 +63,8 @@ impl GcArgs {
     }
 
     /// The configured defaults when no policy is named here; only the named ones otherwise.
+    /// The policy the flags give (their values were checked as they were parsed), else
+    /// the configured one.
     fn policy(&self) -> Result<GcPolicy> {
         let mut p = if self.any_policy() {
             GcPolicy::none()
@@ -399,4 +401,22 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
         human_size(totals.stored_bytes)
     )?;
     Ok(())
+}
+
+/// Value parsers for the policy flags (see [`checked`]).
+fn age_arg(arg: &str) -> Result<String, String> {
+    checked(units::duration("age", arg), arg)
+}
+
+/// An age, or `all` (the trash whatever its age, stale writes and failures of any age).
+fn age_or_all(arg: &str) -> Result<String, String> {
+    if arg == "all" {
+        Ok(arg.to_owned())
+    } else {
+        age_arg(arg)
+    }
+}
+
+fn size_arg(arg: &str) -> Result<String, String> {
+    checked(units::size("size", arg), arg)
 }

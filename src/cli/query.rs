@@ -10,7 +10,7 @@ use chrono::Utc;
 use clap::Args;
 
 use super::output::{self, age, count_of, human_size, json_line, status_text};
-use super::{Global, parse_status};
+use super::{Global, checked, parse_status};
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
@@ -29,14 +29,15 @@ pub struct LsArgs {
         long,
         value_name = "FIELD[:desc]",
         default_value = "id",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = read_as::<SortSpec>
     )]
     pub sort: String,
     /// At most this many items; the cursor for the next page goes to standard error.
     #[arg(long)]
     pub limit: Option<usize>,
     /// Continue after this cursor (printed by a previous `--limit` run).
-    #[arg(long, value_name = "CURSOR")]
+    #[arg(long, value_name = "CURSOR", value_parser = read_as::<Cursor>)]
     pub after: Option<String>,
     /// Table columns: id, key, version, status, size, age (since created), created and
     /// accessed (times, UTC), name, uri, label, filename, sha256, or attribute names.
@@ -51,6 +52,11 @@ pub struct CountArgs {
     /// One count per status (and stale): `--by status`.
     #[arg(long, value_name = "WHAT", value_parser = ["status"])]
     pub by: Option<String>,
+}
+
+/// A value parser that reads the value as a `T` (see [`checked`]).
+fn read_as<T: std::str::FromStr<Err = cachet::Error>>(arg: &str) -> Result<String, String> {
+    checked(arg.parse::<T>(), arg)
 }
 
 /// Parses the words of a filter plus the shorthand options into one filter.
