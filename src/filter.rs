@@ -25,6 +25,7 @@ mod suggest;
 mod text;
 mod typecheck;
 mod value;
+mod words;
 
 #[cfg(test)]
 mod difftest;
@@ -45,6 +46,7 @@ pub use ast::{Col, Scope};
 pub use names::{attribute_names, check_attr, check_attr_types, check_column, check_sort};
 pub use sort::{Cursor, SortKey, SortSpec};
 pub use suggest::is_builtin_name;
+pub use words::{Word, words};
 
 use ast::{Node, StatusSel, Term};
 use plan::{Goal, Planner};

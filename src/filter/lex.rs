@@ -91,7 +91,8 @@ pub(crate) fn char_pos(input: &str, at: usize) -> usize {
     input.char_indices().take_while(|(i, _)| *i < at).count()
 }
 
-fn ends_word(c: char) -> bool {
+/// Whether `c` ends a word: what follows it starts a token of its own.
+pub(super) fn ends_word(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | '|' | '!' | '=' | ':' | '~' | '<' | '>' | ',')
 }
 

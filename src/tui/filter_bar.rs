@@ -7,7 +7,7 @@
 //! `s` moves it), so "more like this row" is two keys.
 
 use cachet::Item;
-use cachet::filter::{Col, Filter, Notice, Scope, SortKey};
+use cachet::filter::{Col, Filter, Notice, Scope, SortKey, words};
 use tui_input::Input;
 
 use super::app::App;
@@ -130,7 +130,7 @@ pub fn key(app: &mut App, action: &Action, fx: &mut Vec<Effect>) -> bool {
             let input = &app.filter.input;
             let chars: Vec<char> = input.value().chars().collect();
             let cursor = input.cursor().min(chars.len());
-            let start = term_start(&chars[..cursor]);
+            let start = term_start(&chars[..cursor].iter().collect::<String>());
             let kept: String = chars
                 .iter()
                 .take(start)
@@ -341,14 +341,14 @@ pub fn add_cell(app: &mut App, fx: &mut Vec<Effect>) {
 /// Whether the terms of `filter` (one after another, no `or`) include `term` as it is.
 fn has_term(filter: &str, term: &str) -> bool {
     let chars: Vec<char> = filter.chars().collect();
-    words(&chars)
+    words(filter)
         .iter()
         .any(|w| chars[w.start..w.end].iter().copied().eq(term.chars()))
 }
 
 /// Where the last term of `before` (the text before the cursor) starts. Spaces after it
 /// go with it.
-fn term_start(before: &[char]) -> usize {
+fn term_start(before: &str) -> usize {
     words(before).last().map_or(0, |w| w.start)
 }
 
@@ -356,64 +356,9 @@ fn term_start(before: &[char]) -> usize {
 /// rest in parentheses.
 fn has_or(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
-    words(&chars).iter().any(|w| {
+    words(text).iter().any(|w| {
         w.bar || (chars[w.start..w.end].iter().collect::<String>()).eq_ignore_ascii_case("or")
     })
-}
-
-/// A word of a filter's text: what stands between spaces, a quoted value with its spaces
-/// and escapes (`label="a b \"c\""`) as one.
-struct Word {
-    /// Where it starts and ends, in characters.
-    start: usize,
-    end: usize,
-    /// Whether it holds a `|` outside quotes (an `or`).
-    bar: bool,
-}
-
-/// The words of `text` (see [`Word`]): a space, a `|` or a term inside quotes is the
-/// value's, not the filter's.
-fn words(text: &[char]) -> Vec<Word> {
-    let mut words: Vec<Word> = Vec::new();
-    let (mut quote, mut escaped, mut after_space) = (None, false, true);
-    for (i, &c) in text.iter().enumerate() {
-        if let Some(q) = quote {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                _ if c == q => quote = None,
-                _ => {}
-            }
-        } else if c.is_whitespace() {
-            after_space = true;
-            continue;
-        } else {
-            if after_space {
-                words.push(Word {
-                    start: i,
-                    end: i,
-                    bar: false,
-                });
-                after_space = false;
-            }
-            // A quote opens where a token starts, as the filter's lexer reads it: at a
-            // word's start or after an operator. Inside a word (`uri~it's`) it is text.
-            let starts_token = i == 0
-                || text[i - 1].is_whitespace()
-                || matches!(
-                    text[i - 1],
-                    '=' | ':' | '~' | '<' | '>' | '!' | '(' | ',' | '|'
-                );
-            if (c == '"' || c == '\'') && starts_token {
-                quote = Some(c);
-            }
-        }
-        if let Some(w) = words.last_mut() {
-            w.end = i + 1;
-            w.bar |= c == '|' && quote.is_none();
-        }
-    }
-    words
 }
 
 /// The term that matches `item`'s value in the column `key` sorts by. Ids are unique,
@@ -490,8 +435,7 @@ mod tests {
         assert!(has_or("uri~it's | id=2"));
         assert!(has_term("label=it's status:ready", "status:ready"));
         assert!(has_or("(a)|'b c'") && !has_term("x ~'a status:ready'", "status:ready"));
-        let chars: Vec<char> = r#"x label="a b \"c\"" "#.chars().collect();
-        assert_eq!(term_start(&chars), 2);
-        assert_eq!(term_start(&[]), 0);
+        assert_eq!(term_start(r#"x label="a b \"c\"" "#), 2);
+        assert_eq!(term_start(""), 0);
     }
 }
