@@ -121,27 +121,22 @@ pub(super) fn non_blank(arg: &str) -> Result<String, String> {
 /// `urn:isbn:123`): then it names that item, as `show` takes it.
 pub fn resolve_all(cache: &Cache, refs: &[String]) -> Result<Vec<i64>> {
     let mut filters = Vec::new();
-    let mut items = Vec::new();
-    for word in refs {
-        if !query::looks_like_filter(word) {
-            items.push(word);
-            continue;
-        }
-        match cache.resolve(word, false) {
-            Ok(_) => items.push(word),
-            Err(cachet::Error::NotFound { .. } | cachet::Error::InvalidInput { .. }) => {
-                filters.push(word)
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
     // Each item once, however often named (`trash 3 3`, an id and its key, a match).
     let mut ids: Vec<i64> = Vec::new();
     let mut seen = HashSet::new();
-    for r in items {
-        let id = cache.resolve(r, false)?.id;
-        if seen.insert(id) {
-            ids.push(id);
+    for word in refs {
+        let item = match cache.resolve(word, false) {
+            Ok(item) => item,
+            Err(cachet::Error::NotFound { .. } | cachet::Error::InvalidInput { .. })
+                if query::looks_like_filter(word) =>
+            {
+                filters.push(word);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if seen.insert(item.id) {
+            ids.push(item.id);
         }
     }
     if !filters.is_empty() {
