@@ -564,8 +564,22 @@ fn appending_to_an_older_version_is_refused() {
         "{err}"
     );
     assert_eq!(cache.versions(&v1.key).unwrap().len(), 2, "no version made");
+    // A key in one of its parts is one it has too.
+    let b_again = file_entry(&cache, "b.txt", b"beta again");
+    let err = manifest::append(&cache, &v2, vec![Ok(b_again)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'b.txt': the manifest has this key already"),
+        "{err}"
+    );
     let v3 = manifest::append(&cache, &v2, vec![Ok(c)]).unwrap().item;
     assert_eq!(v3.version, 3);
+    let keys: Vec<String> = read_all(&cache, &v3, ReadOpts::default())
+        .iter()
+        .map(|e| e.key().to_string())
+        .collect();
+    assert_eq!(keys, ["a.txt", "b.txt", "c.txt"], "the parts before kept");
 }
 
 /// An appended part is named after the parts before it, skipping a name the root's

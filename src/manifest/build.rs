@@ -239,16 +239,25 @@ pub fn append(
         ));
     }
     let descriptor = Descriptor::read(cache, root_sha)?;
-    let existing: Vec<Entry> = Entries::open(
-        cache,
-        root_sha,
-        ReadOpts {
-            resolve_refs: false,
-            ..ReadOpts::default()
-        },
-    )?
-    .map(|r| r.map(|l| l.entry))
-    .collect::<Result<_>>()?;
+    // One walk: the root's own lines, refs as they are (the new version's first lines),
+    // and every key the manifest has, its parts' too. An entry appended under one of
+    // those would never be read (readers find the first), so it is refused.
+    let read_all = ReadOpts {
+        resolve_refs: true,
+        keep_refs: true,
+        ..ReadOpts::default()
+    };
+    let (mut existing, mut keys, mut had) = (Vec::new(), KeysSeen::default(), 0);
+    for line in Entries::open(cache, root_sha, read_all)? {
+        let line = line?;
+        if !matches!(line.entry, Entry::Ref(_)) {
+            had += 1;
+            keys.note(&line.entry, had);
+        }
+        if line.depth == 0 {
+            existing.push(line.entry);
+        }
+    }
     let parts = existing
         .iter()
         .filter(|e| matches!(e, Entry::Ref(_)))
@@ -264,18 +273,6 @@ pub fn append(
             break key;
         }
     };
-    // Every key the manifest has, its parts' too: an entry appended under one of them
-    // would never be read (readers find the first), so it is refused.
-    let mut keys = KeysSeen::default();
-    let read_all = ReadOpts {
-        resolve_refs: true,
-        ..ReadOpts::default()
-    };
-    let mut had = 0;
-    for line in Entries::open(cache, root_sha, read_all)? {
-        had += 1;
-        keys.note(&line?.entry, had);
-    }
     let stored = Cell::new(false);
     // (A key twice among the new entries is the writer's to refuse, as for any manifest.)
     let entries = (entries.into_iter().zip(1..)).map(|(e, n)| {

@@ -18,6 +18,9 @@ use crate::error::{Error, IoResultExt, Result};
 pub struct ReadOpts {
     /// Replace `manifest_ref` lines by the entries of the manifest they name.
     pub resolve_refs: bool,
+    /// With `resolve_refs`, yield each ref line too, before the entries it leads to (an
+    /// append rewrites the root's lines and checks keys against every entry, in one walk).
+    pub keep_refs: bool,
     /// Replace `shard` lines by the entries of the shard's internal manifest.
     pub expand_shards: bool,
     /// How deep refs may nest before the walk refuses to go further.
@@ -35,6 +38,7 @@ impl Default for ReadOpts {
     fn default() -> Self {
         ReadOpts {
             resolve_refs: true,
+            keep_refs: false,
             expand_shards: false,
             max_depth: 32,
             include_descriptor: false,
@@ -221,6 +225,7 @@ impl<'c> Entries<'c> {
                     ))));
                 }
                 match self.push_manifest(&sha, depth, Some(r.key.clone())) {
+                    Ok(()) if self.opts.keep_refs => Some(Ok(located)),
                     Ok(()) => None,
                     Err(e) => Some(Err(bad(format!("manifest_ref '{}': {e}", r.key)))),
                 }
