@@ -31,7 +31,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use archive::{Member, MemberKind};
-pub use content::{Content, HexRow, escape_controls};
+pub use content::{Content, HexRow, escape_controls, table_columns};
 pub use copy::copy_out;
 pub use format::{Format, Layer};
 pub use limits::{Limit, PreviewOpts};

@@ -37,6 +37,12 @@ pub enum Content {
     },
 }
 
+/// How many columns a table has: as many as its header, or its widest row (rows of a
+/// CSV can be ragged), whichever has more.
+pub fn table_columns(header: &[String], rows: &[Vec<String>]) -> usize {
+    rows.iter().map(Vec::len).fold(header.len(), usize::max)
+}
+
 /// One row of a hex dump.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HexRow {

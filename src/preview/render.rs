@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::archive::{Member, MemberKind};
-use super::content::{Content, HexRow, escape_controls};
+use super::content::{Content, HexRow, escape_controls, table_columns};
 use super::width::{cut, fit, width};
 use super::{Body, Preview};
 
@@ -143,12 +143,7 @@ fn hex_line(row: &HexRow) -> String {
 
 /// Columns aligned to their widest cell (in columns of the terminal, up to [`MAX_COLUMN`]).
 fn table_lines(header: &[String], rows: &[Vec<String>], out: &mut String) {
-    let cols = rows
-        .iter()
-        .map(Vec::len)
-        .chain([header.len()])
-        .max()
-        .unwrap_or(0);
+    let cols = table_columns(header, rows);
     let mut widths = vec![0usize; cols];
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         for (i, cell) in row.iter().enumerate() {

@@ -89,13 +89,7 @@ impl PreviewPane {
                         content: Content::Table { header, rows, .. },
                     },
                 ..
-            })) => Some(
-                rows.iter()
-                    .map(Vec::len)
-                    .chain([header.len()])
-                    .max()
-                    .unwrap_or(0),
-            ),
+            })) => Some(cachet::preview::table_columns(header, rows)),
             _ => None,
         }
     }

@@ -346,12 +346,9 @@ fn table_lines(
         .skip(scroll)
         .take(height.saturating_sub(1))
         .collect();
-    // As many as the widest row has, shown or not: `→` goes as far (see
-    // `PreviewPane::table_columns`), and a row further down may be ragged.
-    let cols = header
-        .len()
-        .max(rows.iter().map(|r| r.len()).max().unwrap_or(0));
-    let col = col.min(cols.saturating_sub(1));
+    // As many as the widest row has, shown or not: as far as `→` goes (see
+    // `PreviewPane::table_columns`), a row further down being ragged.
+    let cols = cachet::preview::table_columns(header, rows);
     // A cell on one line, as the CLI shows it (a tab in it would vanish on the terminal).
     let cell = |cells: &[String], c: usize| {
         cachet::preview::one_line(cells.get(c).map_or("", String::as_str))
