@@ -116,37 +116,50 @@ fn split(inner: Rect, footer: usize) -> [Rect; 2] {
 
 /// How far the preview's content scrolls: its rows past the last screenful of the body.
 pub fn max_scroll(app: &App) -> usize {
+    content_body(app).map_or(0, |(content, body)| {
+        last_top(
+            content,
+            body.width,
+            usize::from(body.height),
+            app.preview.wrap,
+        )
+    })
+}
+
+/// The content the pane shows and the part of it the content is drawn in (the footer
+/// below), when it shows content.
+fn content_body(app: &App) -> Option<(&Content, Rect)> {
     let (Some(inner), Some(Ok(p))) = (super::pane_inner(app), &app.preview.shown) else {
-        return 0;
+        return None;
     };
     let Body::Content { content } = &p.body else {
-        return 0;
+        return None;
     };
     let [body, _] = split(inner, footer(p, Theme::of(app)).line_count(inner.width));
-    let wrap = app.preview.wrap;
-    last_top(content, body.width, usize::from(body.height), wrap)
+    Some((content, body))
 }
 
 /// Where the preview scrolls to when `w` toggles wrapping: the line at the top stays at
 /// the top (from its first row, when lines wrap). Only a text's rows change with it.
 pub fn scroll_after_wrap(app: &App) -> usize {
     let p = &app.preview;
-    let (Some(inner), Some(Ok(shown))) = (super::pane_inner(app), &p.shown) else {
+    let Some((content, body)) = content_body(app) else {
         return 0;
     };
-    let Body::Content {
-        content: Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines },
-    } = &shown.body
-    else {
+    let (Content::Text { lines, cut_lines } | Content::Json { lines, cut_lines }) = content else {
         return p.scroll;
     };
-    let [body, _] = split(inner, footer(shown, Theme::of(app)).line_count(inner.width));
     // Lines wrap one by one: each takes its own rows.
     let rows_of = |i: usize| {
         let cut: &[usize] = if cut_lines.contains(&i) { &[0] } else { &[] };
         wrapping(&lines[i..=i], cut, Theme { color: false }).line_count(body.width)
     };
-    let top = p.scroll.min(max_scroll(app));
+    let top = p.scroll.min(last_top(
+        content,
+        body.width,
+        usize::from(body.height),
+        p.wrap,
+    ));
     if p.wrap {
         // The line whose rows hold the top row.
         let mut rows = 0;
