@@ -289,13 +289,12 @@ pub fn parse_status(arg: &str) -> Result<Status, String> {
     arg.parse().map_err(|e: cachet::Error| e.to_string())
 }
 
-/// For clap value parsers: `arg` as it was, if it reads (`read`), else why not. A value is
-/// so read as it will be used, and a bad one is a usage error (exit 2), which clap names
-/// by its flag.
-fn checked<T>(read: cachet::Result<T>, arg: &str) -> Result<String, String> {
-    match read {
-        Ok(_) => Ok(arg.to_owned()),
-        Err(cachet::Error::InvalidInput { message, .. }) => Err(message),
-        Err(e) => Err(e.to_string()),
-    }
+/// For clap value parsers: the value `read`, or why it is none. A flag's value is so read
+/// once, as it is parsed, and a bad one is a usage error (exit 2), which clap names by
+/// its flag.
+fn parsed<T>(read: cachet::Result<T>) -> Result<T, String> {
+    read.map_err(|e| match e {
+        cachet::Error::InvalidInput { message, .. } => message,
+        e => e.to_string(),
+    })
 }

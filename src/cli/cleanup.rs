@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::lifecycle::ItemsArg;
 use super::output::{self, count_of, human_size, json_line};
-use super::{Global, checked};
+use super::{Global, parsed};
 
 #[derive(Args, Debug)]
 pub struct GcArgs {
@@ -28,25 +28,25 @@ pub struct GcArgs {
     pub yes: bool,
     /// Purge the trash: all, or items trashed longer ago than AGE.
     #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "all", value_parser = age_or_all)]
-    pub trash: Option<String>,
+    pub trash: Option<Duration>,
     /// Remove stale writes and failed items older than AGE (default 1d).
     #[arg(long, value_name = "AGE", num_args = 0..=1, default_missing_value = "1d", value_parser = age_or_all)]
-    pub stale: Option<String>,
+    pub stale: Option<Duration>,
     /// Keep only the newest N READY versions of each key (1 or more).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_last: Option<u32>,
     /// Remove READY items not accessed for this long.
     #[arg(long, value_name = "AGE", value_parser = age_arg)]
-    pub max_age: Option<String>,
+    pub max_age: Option<Duration>,
     /// Evict least-recently-used items until the cache holds at most SIZE.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
-    pub max_size: Option<String>,
+    pub max_size: Option<u64>,
     /// Delete blobs nothing references and leftovers in tmp/.
     #[arg(long)]
     pub orphans: bool,
     /// Leave orphan blobs and temp files younger than this (default 1h).
     #[arg(long, value_name = "AGE", value_parser = age_arg)]
-    pub grace: Option<String>,
+    pub grace: Option<Duration>,
     /// How many planned items to list (the totals always cover all).
     #[arg(long, default_value_t = 20)]
     pub show: usize,
@@ -63,8 +63,6 @@ impl GcArgs {
     }
 
     /// The configured defaults when no policy is named here; only the named ones otherwise.
-    /// The policy the flags give (their values were checked as they were parsed), else
-    /// the configured one.
     fn policy(&self) -> Result<GcPolicy> {
         let mut p = if self.any_policy() {
             GcPolicy::none()
@@ -75,34 +73,14 @@ impl GcArgs {
                 None => GcPolicy::default(),
             }
         };
-        let age = |flag: &str, raw: &str| -> Result<Duration> {
-            if raw == "all" {
-                Ok(Duration::ZERO)
-            } else {
-                Ok(units::duration(flag, raw)?)
-            }
-        };
-        if let Some(t) = &self.trash {
-            p.trash = Some(age("--trash", t)?);
-        }
-        if let Some(s) = &self.stale {
-            p.stale = Some(age("--stale", s)?);
-        }
-        if let Some(n) = self.keep_last {
-            p.keep_last = Some(n);
-        }
-        if let Some(d) = &self.max_age {
-            p.max_age = Some(units::duration("--max-age", d)?);
-        }
-        if let Some(s) = &self.max_size {
-            p.max_size = Some(units::size("--max-size", s)?);
-        }
-        if self.orphans {
-            p.orphans = true;
-        }
-        if let Some(g) = &self.grace {
-            p.grace = units::duration("--grace", g)?;
-        }
+        // (Each value was read as the flags were parsed.)
+        p.trash = self.trash.or(p.trash);
+        p.stale = self.stale.or(p.stale);
+        p.keep_last = self.keep_last.or(p.keep_last);
+        p.max_age = self.max_age.or(p.max_age);
+        p.max_size = self.max_size.or(p.max_size);
+        p.orphans |= self.orphans;
+        p.grace = self.grace.unwrap_or(p.grace);
         Ok(p)
     }
 }
@@ -403,20 +381,20 @@ pub fn du(g: &Global, a: DuArgs) -> Result<()> {
     Ok(())
 }
 
-/// Value parsers for the policy flags (see [`checked`]).
-fn age_arg(arg: &str) -> Result<String, String> {
-    checked(units::duration("age", arg), arg)
+/// Value parsers for the policy flags (see [`parsed`]).
+fn age_arg(arg: &str) -> Result<Duration, String> {
+    parsed(units::duration("age", arg))
 }
 
 /// An age, or `all` (the trash whatever its age, stale writes and failures of any age).
-fn age_or_all(arg: &str) -> Result<String, String> {
+fn age_or_all(arg: &str) -> Result<Duration, String> {
     if arg == "all" {
-        Ok(arg.to_owned())
+        Ok(Duration::ZERO)
     } else {
         age_arg(arg)
     }
 }
 
-fn size_arg(arg: &str) -> Result<String, String> {
-    checked(units::size("size", arg), arg)
+fn size_arg(arg: &str) -> Result<u64, String> {
+    parsed(units::size("size", arg))
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use clap::Args;
 
 use super::output::{self, age, count_of, human_size, json_line, status_text};
-use super::{Global, checked, parse_status};
+use super::{Global, parse_status, parsed};
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
@@ -32,13 +32,13 @@ pub struct LsArgs {
         allow_hyphen_values = true,
         value_parser = read_as::<SortSpec>
     )]
-    pub sort: String,
+    pub sort: SortSpec,
     /// At most this many items; the cursor for the next page goes to standard error.
     #[arg(long)]
     pub limit: Option<usize>,
     /// Continue after this cursor (printed by a previous `--limit` run).
     #[arg(long, value_name = "CURSOR", value_parser = read_as::<Cursor>)]
-    pub after: Option<String>,
+    pub after: Option<Cursor>,
     /// Table columns: id, key, version, status, size, age (since created), created and
     /// accessed (times, UTC), name, uri, label, filename, sha256, or attribute names.
     #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
@@ -54,9 +54,9 @@ pub struct CountArgs {
     pub by: Option<String>,
 }
 
-/// A value parser that reads the value as a `T` (see [`checked`]).
-fn read_as<T: std::str::FromStr<Err = cachet::Error>>(arg: &str) -> Result<String, String> {
-    checked(arg.parse::<T>(), arg)
+/// A value parser that reads the value as a `T` (see [`parsed`]).
+fn read_as<T: std::str::FromStr<Err = cachet::Error>>(arg: &str) -> Result<T, String> {
+    parsed(arg.parse::<T>())
 }
 
 /// Parses the words of a filter plus the shorthand options into one filter.
@@ -131,11 +131,11 @@ pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
     let cache = g.open()?;
     let f = build_filter(&a.filter, a.status.as_deref(), a.latest)?;
     print_notices(&cache, &f)?;
-    let sort: SortSpec = a.sort.parse()?;
+    let sort = a.sort;
     if let Some(note) = filter::check_sort(cache.registry().db().conn, &sort)? {
         output::tell(format_args!("cachet: note: {note}"));
     }
-    let after = a.after.as_deref().map(str::parse::<Cursor>).transpose()?;
+    let after = a.after;
     let conn = cache.registry().db().conn;
     let limit = a.limit.unwrap_or(usize::MAX);
     let mut out = io::BufWriter::new(output::stdout());
