@@ -354,7 +354,9 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
 pub(super) fn key_row(keys: &[keymap::HelpLine], width: u16, theme: Theme) -> Line<'static> {
     // Each as `key what` and two spaces, but the last needs none.
     let room = usize::from(width) + 2;
-    let wide = |(k, what): &keymap::HelpLine| k.chars().count() + 1 + what.chars().count() + 2;
+    let wide = |(k, what): &keymap::HelpLine| {
+        cachet::preview::width(k) + 1 + cachet::preview::width(what) + 2
+    };
     let kept = |(k, _): &keymap::HelpLine| k.split_whitespace().any(|k| k == "?" || k == "esc");
     let mut used: usize = keys.iter().filter(|h| kept(h)).map(wide).sum();
     let (mut spans, mut full) = (Vec::new(), false);
