@@ -559,13 +559,7 @@ fn wrapping_keeps_the_line_at_the_top() {
     let text: String = (1..=60)
         .map(|i| format!("line {i:02} {}\n", "long words ".repeat(i % 3 * 5)))
         .collect();
-    let item = h
-        .cache()
-        .put_bytes(
-            &cachet::NewItem::new("s3://b/lines.txt").filename("lines.txt"),
-            text.as_bytes(),
-        )
-        .unwrap();
+    let item = put_file(&h, "lines.txt", text.as_bytes());
     h.keys("r");
     select(&mut h, item.id);
     h.keys("<enter>v");
@@ -602,21 +596,9 @@ fn a_wide_table_moves_along_its_columns() {
     let header: Vec<String> = (0..20).map(|c| format!("column_{c:02}")).collect();
     let row: Vec<String> = (0..20).map(|c| format!("value_{c:02}")).collect();
     let csv = format!("{}\n{}\n", header.join(","), row.join(","));
-    let wide = h
-        .cache()
-        .put_bytes(
-            &cachet::NewItem::new("s3://b/wide.csv").filename("wide.csv"),
-            csv.as_bytes(),
-        )
-        .unwrap();
+    let wide = put_file(&h, "wide.csv", csv.as_bytes());
     let long = format!("only\n{}\ttab\n", "x".repeat(40));
-    let narrow = h
-        .cache()
-        .put_bytes(
-            &cachet::NewItem::new("s3://b/one.csv").filename("one.csv"),
-            long.as_bytes(),
-        )
-        .unwrap();
+    let narrow = put_file(&h, "one.csv", long.as_bytes());
     // The pane's rows (it has the whole width, with the focus), first the header's.
     let pane_text = |h: &Harness| -> String {
         let screen = super::render::screen(h);
@@ -668,13 +650,7 @@ fn a_wide_table_moves_along_its_columns() {
         ragged.push_str(&format!("{i},{i}\n"));
     }
     ragged.push_str("1,2,3,4,far_out\n");
-    let ragged = h
-        .cache()
-        .put_bytes(
-            &cachet::NewItem::new("s3://b/ragged.csv").filename("ragged.csv"),
-            ragged.as_bytes(),
-        )
-        .unwrap();
+    let ragged = put_file(&h, "ragged.csv", ragged.as_bytes());
     h.keys("<esc>r");
     select(&mut h, ragged.id);
     h.keys("<enter>vllllllG");
@@ -722,18 +698,22 @@ fn notes_and_errors_under_a_preview_wrap_to_be_read_whole() {
         "{text}"
     );
 
-    let broken = h
-        .cache()
-        .put_bytes(
-            &cachet::NewItem::new("s3://b/broken.zip").filename("broken.zip"),
-            b"PK\x03\x04 this is no zip archive at all",
-        )
-        .unwrap();
+    let broken = put_file(
+        &h,
+        "broken.zip",
+        b"PK\x03\x04 this is no zip archive at all",
+    );
     h.keys("<esc><esc>r");
     select(&mut h, broken.id);
     h.keys("<enter>v");
     let text = pane_text(&h);
     assert!(text.contains("end-of-central-directory"), "{text}");
+}
+
+/// Puts `bytes` as `s3://b/NAME`, with the file name `name` (which previews go by).
+fn put_file(h: &Harness, name: &str, bytes: &[u8]) -> cachet::Item {
+    let new = cachet::NewItem::new(format!("s3://b/{name}")).filename(name);
+    h.cache().put_bytes(&new, bytes).unwrap()
 }
 
 /// The text inside the pane's borders, its rows joined (a row's last space dropped).
