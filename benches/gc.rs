@@ -241,10 +241,10 @@ fn apply_trash(cache: &Cache, trash: &GcPolicy) {
 fn write_plan(out: &mut String, name: &str, plan: &GcPlan, root: &Path) {
     let _ = writeln!(
         out,
-        "== {name}: {} items, {} files, usage before {:?}",
+        "== {name}: {} items, {} files, usage {:?}",
         plan.items.len(),
         plan.files.len(),
-        plan.usage_before
+        plan.usage
     );
     for i in plan.items.iter() {
         let _ = writeln!(

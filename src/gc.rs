@@ -22,6 +22,7 @@ pub use plan::plan;
 pub use planned::{Detail, PlannedItem, PlannedItems, PlannedKey};
 
 use crate::error::IoResultExt;
+use crate::units::format_size;
 
 /// Whether a file was last modified at least `grace` ago.
 fn old_enough(meta: &std::fs::Metadata, grace: Duration) -> bool {
@@ -202,9 +203,17 @@ pub struct GcPlan {
     pub items: PlannedItems,
     pub files: Vec<PlannedFile>,
     pub totals: Vec<(Reason, ReasonTotal)>,
-    /// Bytes the cache holds now (distinct blobs), when the plan measured them: max-size
-    /// does (from every item's size); the other policies read fewer items.
-    pub usage_before: Option<u64>,
+    /// What the cache holds before and after, when the plan measured it: max-size does
+    /// (from every item's size); the other policies read fewer items.
+    pub usage: Option<CapUsage>,
+}
+
+/// Bytes the cache holds (distinct blobs, and those only manifests link), as max-size
+/// counts them: now, and once the plan's items are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CapUsage {
+    pub before: u64,
+    pub after: u64,
 }
 
 impl GcPlan {
@@ -216,6 +225,37 @@ impl GcPlan {
     /// Bytes of collected items whose content stays because something else uses it.
     pub fn shared_bytes(&self) -> u64 {
         self.totals.iter().map(|(_, t)| t.shared_bytes).sum()
+    }
+
+    /// By how many bytes the cache stays over max-size's cap once the plan is applied:
+    /// what is left is pinned, not READY (and not trashed), or shares a blob with such.
+    pub fn over_cap(&self) -> Option<u64> {
+        let cap = self.policy.max_size?;
+        let after = self.usage?.after;
+        (after > cap).then(|| after - cap)
+    }
+
+    /// Max-size's account, for people: what the cache holds, what it will hold after the
+    /// plan, and when that is still over the cap, what keeps it there. `None` without
+    /// max-size.
+    pub fn cap_account(&self) -> Option<String> {
+        let (cap, usage) = (self.policy.max_size?, self.usage?);
+        let (cap_text, before) = (format_size(cap), format_size(usage.before));
+        Some(match self.over_cap() {
+            _ if usage.before <= cap => {
+                format!("max-size {cap_text}: the cache holds {before}, within the cap")
+            }
+            None => format!(
+                "max-size {cap_text}: the cache holds {before}, {} after this gc",
+                format_size(usage.after)
+            ),
+            Some(over) => format!(
+                "max-size {cap_text}: the cache holds {before}, {} after this gc, still {} over: \
+                 the rest is pinned, linked by a pinned manifest, or neither READY nor trashed",
+                format_size(usage.after),
+                format_size(over)
+            ),
+        })
     }
 
     /// Whether there is nothing to do.

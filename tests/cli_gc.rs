@@ -106,6 +106,49 @@ fn a_dry_run_shows_the_plan_and_the_run_does_it() {
     assert_eq!(ids(root), [1, 2]);
 }
 
+/// A max-size plan says what the cache holds before and after, empties the trash first,
+/// and says so when nothing has to go.
+#[test]
+fn a_max_size_plan_accounts_for_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    setup(root);
+    // Three blobs of 10 bytes: the trashed item's goes first, then the least recently used.
+    let out = cachet(root)
+        .args(["gc", "--dry-run", "--max-size", "15"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("max-size 15 B: the cache holds 30 B, 10 B after this gc\n"),
+        "{text}"
+    );
+    let why = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for item {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(why("3").ends_with(": the trash goes first"), "{text}");
+    assert!(why("1").contains("LRU rank 1"), "{text}");
+
+    let plan = cachet(root)
+        .args(["gc", "--dry-run", "--max-size", "15", "--json"])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        plan["usage"],
+        serde_json::json!({"before": 30, "after": 10})
+    );
+
+    cachet(root)
+        .args(["gc", "--dry-run", "--max-size", "1KiB"])
+        .assert()
+        .success()
+        .stdout("gc: nothing to collect\nmax-size 1.0 KiB: the cache holds 30 B, within the cap\n");
+}
+
 #[test]
 fn pinned_items_are_kept_and_bad_values_are_refused() {
     let dir = tempfile::tempdir().unwrap();

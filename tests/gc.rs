@@ -264,7 +264,10 @@ fn max_size_evicts_least_recently_used_until_under_the_cap() {
         Utc::now(),
     )
     .unwrap();
-    assert_eq!(plan.usage_before, Some(total));
+    let usage = plan.usage.unwrap();
+    assert_eq!(usage.before, total);
+    assert_eq!(usage.after, total - plan.exclusive_bytes());
+    assert_eq!(plan.over_cap(), None);
     // Least recently used first: items 2, 3, 4 (each ~100 bytes) bring it under the cap.
     assert_eq!(ids(&plan), [items[2].id, items[3].id, items[4].id]);
     assert!(
@@ -280,6 +283,109 @@ fn max_size_evicts_least_recently_used_until_under_the_cap() {
     let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
     assert_eq!(report.bytes_freed, plan.exclusive_bytes());
     assert!(cache.usage_totals().unwrap().stored_bytes <= cap);
+}
+
+/// Under a cap, trashed items the trash policy keeps go before anything READY, longest in
+/// the trash first; READY items go only if emptying the trash is not enough.
+#[test]
+fn max_size_empties_the_trash_before_evicting_ready_items() {
+    let (dir, cache) = setup();
+    let ready: Vec<_> = (0..3)
+        .map(|i| put(&cache, &format!("r{i}"), &"r".repeat(100 + i)))
+        .collect();
+    let trashed: Vec<_> = (0..3)
+        .map(|i| put(&cache, &format!("t{i}"), &"t".repeat(300 + i)))
+        .collect();
+    for t in &trashed {
+        cache.trash(t.id).unwrap();
+    }
+    // Trashed in the order 2, 0, 1; the trash policy keeps anything trashed under a day.
+    for (t, ms) in [
+        (&trashed[2], 1000),
+        (&trashed[0], 2000),
+        (&trashed[1], 3000),
+    ] {
+        edit_registry(
+            &dir,
+            &format!(
+                "UPDATE items SET updated = updated - 3600000 + {ms} WHERE id = {}",
+                t.id
+            ),
+        );
+    }
+    cache.pin(trashed[1].id, true).unwrap();
+    let total: u64 = (ready.iter().chain(&trashed))
+        .map(|i| i.size.unwrap())
+        .sum();
+    let plan_under = |cap: u64| {
+        let policy = GcPolicy {
+            trash: Some(Duration::from_secs(86_400)),
+            max_size: Some(cap),
+            ..policy()
+        };
+        gc::plan(&cache, &policy, Utc::now()).unwrap()
+    };
+    let in_order = |plan: &gc::GcPlan| plan.items.iter().map(|i| i.id).collect::<Vec<_>>();
+
+    // Emptying the unpinned trash is enough: nothing READY goes.
+    let plan = plan_under(total - 500);
+    assert_eq!(in_order(&plan), [trashed[2].id, trashed[0].id]);
+    let first = plan.items.get(0).unwrap();
+    assert_eq!(first.reason, Reason::MaxSize);
+    assert!(
+        first
+            .detail
+            .to_string()
+            .ends_with("m: the trash goes first"),
+        "{}",
+        first.detail
+    );
+    assert_eq!(plan.over_cap(), None);
+
+    // Past it, READY items go by last use.
+    let plan = plan_under(total - 700);
+    assert_eq!(in_order(&plan), [trashed[2].id, trashed[0].id, ready[0].id]);
+    assert!(
+        plan.items
+            .get(2)
+            .unwrap()
+            .detail
+            .to_string()
+            .starts_with("LRU rank 1")
+    );
+    let usage = plan.usage.unwrap();
+    assert_eq!((usage.before, usage.after), (total, total - 702));
+
+    // The pinned trash stays whatever the cap: the plan says by how much it stays over.
+    let plan = plan_under(100);
+    assert_eq!(plan.items.len(), 5);
+    assert_eq!(plan.over_cap(), Some(301 - 100));
+    let account = plan.cap_account().unwrap();
+    assert!(account.contains("201 B over"), "{account}");
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(cache.usage_totals().unwrap().stored_bytes, 301);
+}
+
+/// Evicting a manifest frees the blobs only it links: max-size counts them, and stops
+/// there rather than evicting more.
+#[test]
+fn max_size_counts_the_blobs_an_evicted_manifest_alone_links() {
+    let (_d, cache) = setup();
+    let linked = put(&cache, "linked", &"l".repeat(1000));
+    let manifest = manifest_linking(&cache, "dataset://m", "l.bin", &linked);
+    cache.trash(linked.id).unwrap();
+    gc::apply(&cache, &plan_trash(&cache, later(1)), &mut |_| {}, None).unwrap();
+    let newer = put(&cache, "newer", &"n".repeat(100));
+    let usage = cache.usage_totals().unwrap().stored_bytes;
+    let policy = GcPolicy {
+        max_size: Some(usage - 500),
+        ..policy()
+    };
+    let plan = gc::plan(&cache, &policy, Utc::now()).unwrap();
+    assert_eq!(ids(&plan), [manifest.id]);
+    assert_eq!(plan.usage.unwrap().after, newer.size.unwrap());
+    gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(cache.usage_totals().unwrap().stored_bytes, 100);
 }
 
 #[test]
@@ -1135,7 +1241,7 @@ fn max_size_counts_a_freed_shared_blob_at_the_size_usage_gives_it() {
         };
         // 1000 for the shared blob, 500 for the other: freeing the shared one leaves 500.
         let plan = plan_under(600);
-        assert_eq!(plan.usage_before, Some(1500));
+        assert_eq!(plan.usage.unwrap().before, 1500);
         assert_eq!(ids(&plan), [failed.id, trashed.id], "{larger_first}");
         let plan = plan_under(400);
         assert_eq!(

@@ -38,7 +38,8 @@ pub struct GcArgs {
     /// Remove READY items not accessed for this long.
     #[arg(long, value_name = "AGE", value_parser = age_arg)]
     pub max_age: Option<Duration>,
-    /// Evict least-recently-used items until the cache holds at most SIZE.
+    /// Shrink the cache to at most SIZE: empty the trash first (longest there first), then
+    /// evict the least recently used READY items.
     #[arg(long, value_name = "SIZE", value_parser = size_arg)]
     pub max_size: Option<u64>,
     /// Delete blobs nothing references and leftovers in tmp/.
@@ -147,7 +148,11 @@ pub(super) fn confirm(question: &str) -> Result<bool> {
 
 fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()> {
     if plan.is_empty() {
-        return writeln!(out, "gc: nothing to collect");
+        writeln!(out, "gc: nothing to collect")?;
+        if let Some(account) = plan.cap_account() {
+            writeln!(out, "{account}")?;
+        }
+        return Ok(());
     }
     writeln!(
         out,
@@ -157,6 +162,9 @@ fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()
         human_size(plan.exclusive_bytes()),
         human_size(plan.shared_bytes())
     )?;
+    if let Some(account) = plan.cap_account() {
+        writeln!(out, "{account}")?;
+    }
     let rows: Vec<Vec<String>> = plan
         .totals
         .iter()

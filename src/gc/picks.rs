@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use super::census::{ByFirstByte, Census, ItemRow, NO_SHA, Version};
-use super::{Detail, GcPolicy, Reason};
+use super::census::{ByFirstByte, Census, ItemRow, NO_SHA, ShaId, Version};
+use super::{CapUsage, Detail, GcPolicy, Reason};
 use crate::status::Status;
 
 /// How long ago `ms` was, in whole seconds.
@@ -36,6 +36,8 @@ pub(super) enum Why {
     Lru {
         rank: u32,
     },
+    /// In the trash, purged for max-size before any READY item is evicted.
+    TrashOverCap,
 }
 
 /// An item chosen by a policy, by its row in the census.
@@ -53,7 +55,7 @@ impl Pick {
             Why::Failed => Reason::Failed,
             Why::OldVersion { .. } => Reason::KeepLast,
             Why::Unused => Reason::MaxAge,
-            Why::Lru { .. } => Reason::MaxSize,
+            Why::Lru { .. } | Why::TrashOverCap => Reason::MaxSize,
         }
     }
 
@@ -84,6 +86,9 @@ impl Pick {
             Why::Lru { rank } => Detail::Lru {
                 rank: rank.into(),
                 ago: ago(r.last_use(), now),
+            },
+            Why::TrashOverCap => Detail::TrashedOverCap {
+                ago: ago(r.updated, now),
             },
         }
     }
@@ -124,13 +129,14 @@ impl Picks {
 
 /// Runs every policy of `policy` over the census as of `now`: trash, stale writes and
 /// failures in id order, then keep-last by key, then max-age and max-size least recently
-/// used first. Also returns the usage max-size measured.
+/// used first (under max-size, trashed items no other policy purges go first, longest in
+/// the trash first). Also returns the usage max-size measured.
 pub(super) fn choose(
     census: &Census,
     versions: Option<ByFirstByte<Version>>,
     policy: &GcPolicy,
     now: DateTime<Utc>,
-) -> (Picks, Option<u64>) {
+) -> (Picks, Option<CapUsage>) {
     let items = &census.items;
     let trash_before = policy.trash.map(|d| cutoff(now, d));
     let stale_before = policy.stale.map(|d| cutoff(now, d));
@@ -140,9 +146,18 @@ pub(super) fn choose(
     // the row breaks ties as the id would).
     let (mut trash, mut writes, mut failed, mut lru) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Trashed items the trash policy keeps, by when they were trashed: under a cap, the
+    // trash is emptied before anything in use is evicted.
+    let mut spare_trash = Vec::new();
     for (row, r) in (0u32..).zip(items) {
         let list = match r.status {
             Some(Status::Trash) if trash_before.is_some_and(|b| r.updated <= b) => &mut trash,
+            Some(Status::Trash) if policy.max_size.is_some() => {
+                if !census.protected(r) {
+                    spare_trash.push((r.updated, row));
+                }
+                continue;
+            }
             Some(Status::Write)
                 if stale_before.is_some_and(|b| r.lease_expires.is_some_and(|l| l < b)) =>
             {
@@ -189,32 +204,34 @@ pub(super) fn choose(
             picks.add(Pick { row, why });
         }
     }
-    let mut usage_before = None;
+    let mut usage = None;
     if let Some(cap) = policy.max_size {
         // The blobs the other policies free already count towards the cap.
         let mut refs = Refs::new(census);
         for (row, _) in picks.by_row() {
             refs.plan(&items[row]);
         }
-        let usage = census.usage();
-        usage_before = Some(usage);
-        let mut usage_now = usage.saturating_sub(refs.freed_so_far());
+        let before = census.usage();
+        let mut after = before.saturating_sub(refs.freed_so_far());
+        spare_trash.sort_unstable();
+        let trashed = spare_trash.iter().map(|&(_, row)| (row, Why::TrashOverCap));
         // Ranks count every item in LRU order, those other policies already planned too.
-        for (rank, &(_, row)) in (1u32..).zip(&lru) {
-            if usage_now <= cap {
+        let unused = (1u32..)
+            .zip(&lru)
+            .map(|(rank, &(_, row))| (row, Why::Lru { rank }));
+        for (row, why) in trashed.chain(unused) {
+            if after <= cap {
                 break;
             }
             if picks.chosen(row) {
                 continue;
             }
-            usage_now = usage_now.saturating_sub(refs.plan(&items[row as usize]));
-            picks.add(Pick {
-                row,
-                why: Why::Lru { rank },
-            });
+            after = after.saturating_sub(refs.plan(&items[row as usize]));
+            picks.add(Pick { row, why });
         }
+        usage = Some(CapUsage { before, after });
     }
-    (picks, usage_before)
+    (picks, usage)
 }
 
 /// Keep-last: each key's READY versions ranked newest first, picking those past the
@@ -284,16 +301,21 @@ impl<'a> Refs<'a> {
         }
     }
 
-    /// Counts `item` as going; returns the bytes freed if it was the blob's last user.
+    /// Counts `item` as going, and its links if it is a manifest; returns the bytes
+    /// freed: the blobs it was the last user of.
     fn plan(&mut self, item: &ItemRow) -> u64 {
-        if item.sha == NO_SHA {
-            return 0;
-        }
-        let total = self.census.shas[item.sha as usize].total();
-        let planned = &mut self.planned[item.sha as usize];
+        let links = self.census.links_at(item.links).iter().map(|l| l.sha);
+        let shas = (item.sha != NO_SHA).then_some(item.sha).into_iter();
+        shas.chain(links).map(|sha| self.release(sha)).sum()
+    }
+
+    /// Counts one reference to blob `sha` as going; the bytes freed if it was the last.
+    fn release(&mut self, sha: ShaId) -> u64 {
+        let total = self.census.shas[sha as usize].total();
+        let planned = &mut self.planned[sha as usize];
         *planned += 1;
         if *planned == total {
-            self.census.blob_size(item.sha)
+            self.census.blob_size(sha)
         } else {
             0
         }

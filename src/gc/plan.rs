@@ -13,8 +13,8 @@ use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, Version};
 use super::picks::{self, Pick};
 use super::planned::Counted;
 use super::{
-    GcPlan, GcPolicy, PlannedFile, PlannedItems, Reason, ReasonTotal, metadata_if_present,
-    old_enough, walk,
+    CapUsage, GcPlan, GcPolicy, PlannedFile, PlannedItems, Reason, ReasonTotal,
+    metadata_if_present, old_enough, walk,
 };
 use crate::blob::BlobStore;
 use crate::cache::Cache;
@@ -78,7 +78,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
         picks,
         by_reason,
         files,
-        usage_before,
+        usage,
     } = planned;
     let keep = policy.keep_last.unwrap_or(0);
     Ok(GcPlan {
@@ -87,7 +87,7 @@ pub fn plan(cache: &Cache, policy: &GcPolicy, now: DateTime<Utc>) -> Result<GcPl
         items: PlannedItems::new(census, picks, keep, now),
         totals: totals(by_reason, &files),
         files,
-        usage_before,
+        usage,
     })
 }
 
@@ -99,7 +99,7 @@ struct Planned {
     by_reason: [ReasonTotal; REASONS],
     files: Vec<PlannedFile>,
     /// The usage max-size measured.
-    usage_before: Option<u64>,
+    usage: Option<CapUsage>,
 }
 
 /// The census a plan under `policy` needs: with only trash, stale writes or failures,
@@ -131,7 +131,7 @@ fn plan_items(
     policy: &GcPolicy,
     now: DateTime<Utc>,
 ) -> Result<Planned> {
-    let (picks, usage_before) = picks::choose(census, versions, policy, now);
+    let (picks, usage) = picks::choose(census, versions, policy, now);
     let items = &census.items;
 
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
@@ -226,7 +226,7 @@ fn plan_items(
         picks,
         by_reason,
         files,
-        usage_before,
+        usage,
     })
 }
 

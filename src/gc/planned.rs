@@ -285,6 +285,8 @@ pub enum Detail {
     Unused { ago: u64, accessed: bool },
     /// Evicted for max-size: its place in least-recently-used order and its last use.
     Lru { rank: u64, ago: u64 },
+    /// Purged for max-size, in the trash this long: the trash goes before READY items.
+    TrashedOverCap { ago: u64 },
 }
 
 /// How long ago, in the largest whole unit: "41d", "3h", "5m".
@@ -351,6 +353,9 @@ impl fmt::Display for Detail {
             }
             Detail::Lru { rank, ago } => {
                 write!(f, "LRU rank {rank}, last access {} ago", Ago(*ago))
+            }
+            Detail::TrashedOverCap { ago } => {
+                write!(f, "in the trash for {}: the trash goes first", Ago(*ago))
             }
         }
     }

@@ -223,6 +223,33 @@ fn settings_step_both_ways_and_question_mark_shows_the_keys() {
 
 /// `e` types a setting's value (any size or age, not only the choices): a bad one is
 /// refused where it is typed, `off` turns the setting off, and the plan follows.
+/// A plan under a cap says what the cache holds before and after, and when the cap cannot
+/// be reached; so does a cap already met, with nothing to collect.
+#[test]
+fn a_plan_under_a_cap_gives_its_account() {
+    let mut h = Harness::demo((80, 24));
+    // Every other policy off; shrink the cache to 1 byte.
+    h.keys("gc<space><space>j<space><space>jjjj<space><space>");
+    h.keys("ke1B<enter><enter>");
+    let Stage::Plan(plan) = stage(&h) else {
+        panic!("no plan: {:?}", stage(&h));
+    };
+    // The pinned item and the failure stay.
+    assert_eq!(plan.over_cap(), Some(63 + 12 - 1));
+    let shown = screen(&h);
+    assert!(
+        shown.contains("max-size 1 B: the cache holds 290.0 KiB, 75 B after this gc, still 74 B"),
+        "{shown}"
+    );
+    h.keys("<esc>e<c-u>1GiB<enter><enter>");
+    let shown = screen(&h);
+    assert!(shown.contains("Nothing to collect"), "{shown}");
+    assert!(
+        shown.contains("max-size 1.0 GiB: the cache holds 290.0 KiB, within the cap."),
+        "{shown}"
+    );
+}
+
 #[test]
 fn settings_can_be_typed() {
     let mut h = Harness::demo((80, 24));

@@ -78,7 +78,10 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
             keys(&[("esc", "back")]),
         ),
         Stage::Plan(plan) if plan.is_empty() => (
-            vec![Line::from("Nothing to collect with these policies.")],
+            std::iter::once("Nothing to collect with these policies.".to_string())
+                .chain(plan.cap_account().map(|account| format!("{account}.")))
+                .map(Line::from)
+                .collect(),
             keys(&[("esc", "back")]),
         ),
         Stage::Plan(plan) => {
@@ -289,6 +292,13 @@ fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Lin
         text::size(plan.exclusive_bytes()),
         text::size(plan.shared_bytes())
     ))];
+    if let Some(account) = plan.cap_account() {
+        let account = format!("{account}.");
+        out.push(match plan.over_cap() {
+            Some(_) => Line::from(Span::styled(account, theme.error())),
+            None => Line::from(account),
+        });
+    }
     if width >= 48 {
         out.push(Line::from(Span::styled(
             format!(
