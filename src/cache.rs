@@ -68,6 +68,49 @@ pub enum IngestContent {
     File(PathBuf),
 }
 
+/// What a cache root holds of its own: anything else in a directory without a registry
+/// is someone else's.
+const CACHE_PARTS: [&str; 7] = [
+    REGISTRY_FILE,
+    "registry.sqlite-wal",
+    "registry.sqlite-shm",
+    "registry.sqlite-journal",
+    "CACHEDIR.TAG",
+    crate::blob::LAYOUT,
+    "tmp",
+];
+
+/// Refuses to start a cache in a directory that holds anything but a cache's own parts: a
+/// mistyped root (a home or downloads folder) would get a cache mixed into it, and its
+/// `CACHEDIR.TAG` makes backup tools skip the whole directory from then on.
+fn refuse_foreign(root: &Path) -> Result<()> {
+    let mut foreign: Vec<String> = Vec::new();
+    for entry in fs::read_dir(root).at(root)? {
+        let name = entry.at(root)?.file_name();
+        if !CACHE_PARTS.iter().any(|part| name == *part) {
+            foreign.push(name.to_string_lossy().into_owned());
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort_unstable();
+    let shown = foreign.len().min(3);
+    let more = match foreign.len() - shown {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Err(Error::invalid(
+        format!("cache root {}", root.display()),
+        format!(
+            "holds no cache but other files ({}{more}): a cache is started only in a new or \
+             empty directory, since its CACHEDIR.TAG would make backup tools skip everything \
+             in it. Name the root of an existing cache, or a new directory",
+            foreign[..shown].join(", ")
+        ),
+    ))
+}
+
 /// Either the best existing version or a writer for a new one.
 pub enum BestOrNew<'c> {
     Existing(Item),
@@ -121,6 +164,9 @@ impl Cache {
         writable(&root)?;
         let blobs = BlobStore::new(&root);
         let file = root.join(REGISTRY_FILE);
+        if !file.exists() {
+            refuse_foreign(&root)?;
+        }
         // A new registry beside stored blobs would make every one of them an orphan for
         // gc: the registry went (deleted, truncated, its write-ahead log lost), it is not
         // a new cache. Asked under the lock that makes a registry, which blobs are stored

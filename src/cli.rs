@@ -179,7 +179,8 @@ fn demo(a: DemoArgs) -> Result<()> {
     let dir = a
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join("cachet-demo"));
-    let cache = Cache::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+    // (Its errors name the directory.)
+    let cache = Cache::open(&dir)?;
     let empty = cache.list_ids(None, false, 0, 1)?.is_empty();
     drop(cache);
     if empty {

@@ -659,6 +659,37 @@ fn foreign_and_corrupt_registries_are_refused_untouched() {
     assert_eq!(names, ["registry.sqlite"]);
 }
 
+/// A directory that holds anything but a cache (a mistyped root: a home or downloads
+/// folder) is left as it was: no registry, no CACHEDIR.TAG for backup tools to skip it by.
+/// A cache that has gathered other files since it started opens as usual.
+#[test]
+fn a_cache_is_never_started_among_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["notes.txt", "photos", "report.pdf", "z.csv"] {
+        fs::write(dir.path().join(name), "mine").unwrap();
+    }
+    let err = Cache::open(dir.path()).err().unwrap().to_string();
+    assert!(
+        err.contains("holds no cache but other files (notes.txt, photos, report.pdf and 1 more)"),
+        "{err}"
+    );
+    let mut names: Vec<String> = (fs::read_dir(dir.path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["notes.txt", "photos", "report.pdf", "z.csv"]);
+
+    let root = dir.path().join("cache");
+    let item = (Cache::open(&root).unwrap())
+        .put_bytes(&NewItem::new("u"), b"x")
+        .unwrap();
+    fs::write(root.join("notes.txt"), "mine").unwrap();
+    assert_eq!(
+        Cache::open(&root).unwrap().get(item.id).unwrap().id,
+        item.id
+    );
+}
+
 #[test]
 fn open_creates_the_layout() {
     let dir = tempfile::tempdir().unwrap();

@@ -1287,6 +1287,22 @@ fn a_root_that_is_a_file_is_said_to_be_one() {
     assert_eq!(fs::read(&file).unwrap(), b"x");
 }
 
+/// A mistyped root that is someone's folder is refused, and left as it was.
+#[test]
+fn a_cache_is_not_started_in_a_folder_of_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("thesis.tex"), "x").unwrap();
+    cachet(dir.path())
+        .args(["put", "u", "-"])
+        .write_stdin("x")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "holds no cache but other files (thesis.tex)",
+        ));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
 /// An attribute named as a filter's own field is set, with a note on how to filter it.
 #[test]
 fn an_attribute_named_as_a_field_is_set_with_a_note() {

@@ -48,6 +48,17 @@ fn put(root: &Path, args: &[&str]) {
         .success();
 }
 
+/// `ndjson` in a file of its own, outside the cache root (a cache starts only in an
+/// empty directory).
+fn ndjson_file(ndjson: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".ndjson")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), ndjson).unwrap();
+    file
+}
+
 fn fill(root: &Path) {
     let mut ndjson = String::new();
     for i in 1..=12 {
@@ -56,11 +67,9 @@ fn fill(root: &Path) {
             i % 3
         ));
     }
-    let file = root.join("items.ndjson");
-    std::fs::create_dir_all(root).unwrap();
-    std::fs::write(&file, ndjson).unwrap();
+    let file = ndjson_file(&ndjson);
     cachet(root)
-        .args(["import", file.to_str().unwrap()])
+        .args(["import", file.path().to_str().unwrap()])
         .assert()
         .success();
 }
@@ -340,10 +349,9 @@ fn a_table_of_many_pages_lines_up_from_its_first_page_to_its_last() {
             format!("{{\"uri\": \"s3://b/f{i}\", \"text\": \"{text}\"}}\n")
         })
         .collect();
-    let file = root.join("items.ndjson");
-    std::fs::write(&file, ndjson).unwrap();
+    let file = ndjson_file(&ndjson);
     cachet(root)
-        .args(["import", file.to_str().unwrap()])
+        .args(["import", file.path().to_str().unwrap()])
         .assert()
         .success();
     // After the first page: the widest id, and the widest statuses.
