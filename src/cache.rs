@@ -134,6 +134,30 @@ impl Cache {
         Cache::open_with(root, CacheOpts::default())
     }
 
+    /// Opens the cache at `root` to read it: as [`Cache::open`] does where its directory
+    /// can be written (or where there is no cache yet); elsewhere (a read-only mount,
+    /// another user's cache) only to read: nothing is created, migrated or recorded, and
+    /// every change is refused ([`Error::ReadOnlyCache`]).
+    pub fn open_to_read(root: impl AsRef<Path>) -> Result<Cache> {
+        let root = root.as_ref();
+        let file = root.join(REGISTRY_FILE);
+        if !file.is_file() || tempfile::tempfile_in(root).is_ok() {
+            return Cache::open(root);
+        }
+        Ok(Cache {
+            root: root.to_path_buf(),
+            registry: Registry::open_read_only(&file)?,
+            blobs: BlobStore::new(root),
+            opts: CacheOpts::default(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        })
+    }
+
+    /// Whether it was opened only to read ([`Cache::open_to_read`]).
+    pub fn is_read_only(&self) -> bool {
+        self.registry.is_read_only()
+    }
+
     /// Opens (creating if needed) the cache at `root`.
     pub fn open_with(root: impl AsRef<Path>, opts: CacheOpts) -> Result<Cache> {
         let root = root.as_ref().to_path_buf();

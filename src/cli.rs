@@ -245,12 +245,24 @@ impl Global {
         self.create()
     }
 
+    /// Opens the selected cache as [`Global::open`] does, for commands that only read: a
+    /// cache whose directory cannot be written is opened to read only.
+    pub fn open_to_read(&self) -> Result<Cache> {
+        self.check_named_root()?;
+        self.opened_with(|root| Cache::open_to_read(root))
+    }
+
     /// Opens the selected cache, creating it where there is none (commands that add
     /// items).
     pub fn create(&self) -> Result<Cache> {
+        self.opened_with(|root| Cache::open(root))
+    }
+
+    /// The selected cache as `open` opens it.
+    fn opened_with(&self, open: fn(&std::path::Path) -> cachet::Result<Cache>) -> Result<Cache> {
         let root = self.root_dir()?;
         // Said where, once: most of the library's errors name the root already.
-        Cache::open(&root).map_err(|e| {
+        open(&root).map_err(|e| {
             let named = e.to_string().contains(&*root.to_string_lossy());
             let e = anyhow::Error::new(e);
             if named {

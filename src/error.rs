@@ -38,6 +38,11 @@ pub enum Error {
         supported: i64,
     },
 
+    /// The cache was opened to read only (its directory cannot be written), and a change
+    /// was asked of it.
+    #[error("registry {path}: the cache is read-only here (its directory cannot be written)")]
+    ReadOnlyCache { path: PathBuf },
+
     /// No item, blob or member matched.
     #[error("not found: {what}")]
     NotFound { what: String },
@@ -125,14 +130,16 @@ impl Error {
         )
     }
 
-    /// Whether the registry refused a write because it is read-only (its file, or the
-    /// medium it is on).
+    /// Whether the registry refused a write because it is read-only (its file, the medium
+    /// it is on, or a cache opened to read only).
     pub fn is_read_only(&self) -> bool {
-        matches!(
-            self,
-            Error::Sqlite { source, .. }
-                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
-        )
+        match self {
+            Error::ReadOnlyCache { .. } => true,
+            Error::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
+            }
+            _ => false,
+        }
     }
 
     /// Shorthand for [`Error::InvalidInput`].

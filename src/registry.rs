@@ -33,6 +33,8 @@ pub const BULK_CACHE_KIB: u32 = 256 * 1024;
 pub struct Registry {
     conn: Connection,
     path: PathBuf,
+    /// Opened to read only ([`Registry::open_read_only`]): every write is refused.
+    read_only: bool,
 }
 
 impl Registry {
@@ -87,7 +89,45 @@ impl Registry {
         Ok(Registry {
             conn,
             path: path.to_path_buf(),
+            read_only: false,
         })
+    }
+
+    /// Opens the registry at `path` to read only, for a cache whose directory cannot be
+    /// written: nothing is created, migrated or recorded, and [`Registry::write`] refuses.
+    /// It must be a registry of this version.
+    pub fn open_read_only(path: &Path) -> Result<Registry> {
+        let conn = read_only_connection(path)?;
+        let sql = |context| sql_error(path, context);
+        let version = schema::check(&conn, path)?;
+        if version != schema::SCHEMA_VERSION {
+            return Err(Error::invalid(
+                format!("registry {}", path.display()),
+                format!(
+                    "has schema version {version}, older than this cachet's {}: it can be \
+                     read only once upgraded, by cachet run where its directory can be written",
+                    schema::SCHEMA_VERSION
+                ),
+            ));
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql("setting the busy timeout"))?;
+        conn.execute_batch(&format!(
+            "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+        ))
+        .map_err(sql("configuring the connection"))?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(sql("configuring the connection"))?;
+        Ok(Registry {
+            conn,
+            path: path.to_path_buf(),
+            read_only: true,
+        })
+    }
+
+    /// Whether it was opened to read only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The registry file.
@@ -131,6 +171,11 @@ impl Registry {
     /// its own (the transaction remembers the catalogue entries it wrote).
     pub fn write<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.as_path();
+        if self.read_only {
+            return Err(Error::ReadOnlyCache {
+                path: path.to_path_buf(),
+            });
+        }
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(sql_error(path, "starting a write"))?;
         let catalogued = write::Catalogued::default();
@@ -143,6 +188,46 @@ impl Registry {
         tx.commit().map_err(sql_error(path, "committing"))?;
         Ok(value)
     }
+}
+
+/// A connection that reads the registry at `path` without writing anything, also where
+/// its directory cannot be written. SQLite reads a registry in WAL mode there only if its
+/// `-wal` and `-shm` files exist (a writer has it open) or can be made; when they cannot,
+/// nobody has it open to write, and it is read as an unchanging file (`immutable`).
+pub fn read_only_connection(path: &Path) -> Result<Connection> {
+    let sql = |context| sql_error(path, context);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql("opening to read"))?;
+    let first_read = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()));
+    match first_read {
+        // (SQLITE_READONLY_DIRECTORY, or SQLITE_CANTOPEN for a `-shm` it cannot make.)
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+            ) =>
+        {
+            drop(conn);
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                .map_err(sql("opening to read"))
+        }
+        // Anything else (not a database …) is for the schema check to tell.
+        _ => Ok(conn),
+    }
+}
+
+/// `path` as the path of a `file:` URI: every byte but unreserved ones and `/` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl Drop for Registry {

@@ -68,7 +68,9 @@ pub enum Msg {
 /// Opens the browser on the cache at `root` and runs it until the user quits.
 pub fn run(root: &Path) -> Result<()> {
     // Fail before the screen changes when the cache cannot be opened.
-    drop(Cache::open(root).with_context(|| format!("opening the cache at {}", root.display()))?);
+    let read_only = Cache::open_to_read(root)
+        .with_context(|| format!("opening the cache at {}", root.display()))?
+        .is_read_only();
     let (tx, rx) = mpsc::channel::<Msg>();
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
     let counter = worker::spawn_counter(root.to_path_buf(), tx.clone());
@@ -98,6 +100,7 @@ pub fn run(root: &Path) -> Result<()> {
             (size.width, size.height),
         );
         app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        app.read_only = read_only;
         // The gc dialog starts from the configured policy, as `cachet gc` does.
         let configured = cachet::config::path()
             .map(|path| cachet::config::load(&path).and_then(|c| c.gc.policy()))

@@ -690,6 +690,42 @@ fn a_cache_is_never_started_among_other_files() {
     );
 }
 
+/// A registry opened to read only (as a cache whose directory cannot be written is) reads
+/// as usual and refuses every change by saying so; one of an older schema, which it could
+/// not upgrade, is refused with what to do.
+#[test]
+fn a_registry_opened_to_read_only_reads_and_refuses_changes() {
+    use cachet::registry::Registry;
+    let (dir, cache) = cache();
+    let item = cache.put_bytes(&new("u"), b"x").unwrap();
+    drop(cache);
+    let root = dir.path().join("cache");
+    let path = root.join("registry.sqlite");
+    let before = registry_bytes(&root);
+    let registry = Registry::open_read_only(&path).unwrap();
+    assert!(registry.is_read_only());
+    assert_eq!(registry.db().item(item.id).unwrap().uri, "u");
+    let err = registry.write(|_| Ok(())).unwrap_err();
+    assert!(err.is_read_only(), "{err}");
+    assert!(err.to_string().contains("read-only here"), "{err}");
+    drop(registry);
+    assert_eq!(registry_bytes(&root), before);
+
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {};", version - 1))
+        .unwrap();
+    let err = Registry::open_read_only(&path).err().unwrap().to_string();
+    assert!(
+        err.contains(&format!("schema version {}, older", version - 1)),
+        "{err}"
+    );
+}
+
 #[test]
 fn open_creates_the_layout() {
     let dir = tempfile::tempdir().unwrap();

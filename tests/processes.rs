@@ -180,16 +180,21 @@ fn a_read_only_root_is_refused_clearly_and_left_unchanged() {
     assert_eq!(std::fs::read(root.join("registry.sqlite")).unwrap(), before);
 }
 
-/// A root whose directory alone is read-only is refused by name too (SQLite said "attempt
-/// to write a readonly database"); a read-only registry file still gives content, with a
-/// note that the access was not recorded (it failed after the content went out).
+/// A root whose directory alone is read-only (a read-only mount, another user's cache) is
+/// read: listed, its content given, its registry untouched (SQLite reads it as it is, with
+/// no write-ahead log of its own); a change is refused by naming the root once (SQLite
+/// said "attempt to write a readonly database"). A read-only registry file still gives
+/// content, with a note that the access was not recorded (it failed after the content went
+/// out).
 #[test]
 fn a_read_only_root_directory_or_registry_file() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ro");
+    let hello = dir.path().join("hello.txt");
+    std::fs::write(&hello, "hello\n").unwrap();
     let out = Command::new(bin())
-        .args(["put", "u", "-", "--json"])
+        .args(["put", "u", hello.to_str().unwrap(), "--json"])
         .env("CACHET_ROOT", &root)
         .stdin(Stdio::null())
         .output()
@@ -221,19 +226,46 @@ fn a_read_only_root_directory_or_registry_file() {
         }
         chown_all(&root);
     }
+    let registry = std::fs::read(root.join("registry.sqlite")).unwrap();
     chmod(&root, 0o555);
-    let out = as_user()
-        .arg("ls")
-        .env("CACHET_ROOT", &root)
-        .output()
-        .unwrap();
+    let run = |args: &[&str]| {
+        let out = as_user()
+            .args(args)
+            .env("CACHET_ROOT", &root)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+        )
+    };
+    let listed = run(&["ls", "--json"]);
+    let read = run(&["cat", "1"]);
+    let trashed = run(&["trash", "1"]);
+    let names: Vec<_> = (std::fs::read_dir(&root).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .collect();
     chmod(&root, 0o755);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not writable"), "{err}");
+    assert_eq!(listed.0, Some(0), "{}", listed.2);
+    assert!(listed.1.contains("\"status\":\"READY\""), "{}", listed.1);
+    assert_eq!(read, (Some(0), "hello\n".into(), String::new()));
+    assert_eq!(trashed.0, Some(1));
+    assert!(trashed.2.contains("is not writable"), "{}", trashed.2);
     // The root named once, not in every layer of the message.
     let root_name = root.display().to_string();
-    assert_eq!(err.matches(&root_name).count(), 1, "{err}");
+    assert_eq!(trashed.2.matches(&root_name).count(), 1, "{}", trashed.2);
+    assert_eq!(
+        std::fs::read(root.join("registry.sqlite")).unwrap(),
+        registry
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with("registry.sqlite-")),
+        "no log or index beside it: {names:?}"
+    );
 
     chmod(&root.join("registry.sqlite"), 0o444);
     let out = as_user()

@@ -351,7 +351,7 @@ fn usage_by(arg: &str) -> Result<UsageBy, String> {
 
 pub fn du(g: &Global, a: DuArgs) -> Result<()> {
     let by = a.by;
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     if let UsageBy::Attr(name) = &by {
         let conn = cache.registry().db().conn;
         if let Some(note) = cachet::filter::check_attr(conn, name, "every item falls in one group")?

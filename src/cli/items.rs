@@ -109,7 +109,7 @@ pub fn put(g: &Global, a: PutArgs) -> Result<()> {
 }
 
 pub fn get(g: &Global, a: GetArgs) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let item = cache.resolve(&a.item.item, true)?;
     // Into a directory given with -o, as without it: under the item's own name, which
     // replaces nothing (only a file name the user gives may).
@@ -210,7 +210,7 @@ fn default_output(item: &Item) -> PathBuf {
 }
 
 pub fn path(g: &Global, a: ItemArg) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let item = cache.resolve(&a.item, true)?;
     let path = cache.content_path(&item)?;
     output::record_access(&cache, item.id)?;
@@ -226,7 +226,7 @@ pub fn path(g: &Global, a: ItemArg) -> Result<()> {
 }
 
 pub fn show(g: &Global, a: ItemArg) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let item = cache.resolve(&a.item, false)?;
     let versions = cache.versions(&item.key)?;
     let manifest = cache.registry().db().manifest_info(item.id)?;
@@ -261,7 +261,7 @@ pub fn show(g: &Global, a: ItemArg) -> Result<()> {
 }
 
 pub fn best(g: &Global, a: BestArgs) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let params = a.params.to_json();
     match cache.best(&a.uri, &params)? {
         Some(item) => print_item_line(g, &item),

@@ -136,6 +136,9 @@ pub struct TrashArgs {
 pub fn run(g: &Global, cmd: ManifestCommand) -> Result<()> {
     let cache = match cmd {
         ManifestCommand::Create(_) => g.create()?,
+        ManifestCommand::Show(_) | ManifestCommand::Ls(_) | ManifestCommand::Cat(_) => {
+            g.open_to_read()?
+        }
         _ => g.open()?,
     };
     match cmd {

@@ -40,8 +40,11 @@ pub fn tell(line: std::fmt::Arguments<'_>) {
 
 /// Records that item `id` was read. Reading is done by then: a read-only registry that
 /// cannot take the record gets a note, not a failure after the content went out; any
-/// other failure is one.
+/// other failure is one. A cache opened to read only takes no records, and says nothing.
 pub fn record_access(cache: &cachet::Cache, id: i64) -> cachet::Result<()> {
+    if cache.is_read_only() {
+        return Ok(());
+    }
     match cache.record_access(id) {
         Err(e) if e.is_read_only() => {
             tell(format_args!(

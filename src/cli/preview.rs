@@ -41,7 +41,7 @@ pub struct CatArgs {
 }
 
 fn open_item(g: &Global, reference: &str) -> Result<(Cache, Item, std::path::PathBuf)> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let item = cache.resolve(reference, true)?;
     let path = cache.content_path(&item)?;
     Ok((cache, item, path))

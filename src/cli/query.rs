@@ -128,7 +128,7 @@ pub fn looks_like_filter(word: &str) -> bool {
 }
 
 pub fn ls(g: &Global, a: LsArgs) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let f = build_filter(&a.filter, a.status.as_deref(), a.latest)?;
     print_notices(&cache, &f)?;
     let sort = a.sort;
@@ -293,7 +293,7 @@ fn cell(item: &Item, column: &str, now: chrono::DateTime<Utc>) -> String {
 }
 
 pub fn count(g: &Global, a: CountArgs) -> Result<()> {
-    let cache = g.open()?;
+    let cache = g.open_to_read()?;
     let f = build_filter(&a.filter, None, false)?;
     print_notices(&cache, &f)?;
     let conn = cache.registry().db().conn;

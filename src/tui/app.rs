@@ -162,6 +162,9 @@ pub struct App {
     pub size: (u16, u16),
     /// Draw without colours (`NO_COLOR`).
     pub no_color: bool,
+    /// The cache was opened only to read (its directory cannot be written): said in the
+    /// status line, so that a refused change comes as no surprise.
+    pub read_only: bool,
     pub quit: bool,
 }
 
@@ -193,6 +196,7 @@ impl App {
             pending_key: None,
             size,
             no_color: false,
+            read_only: false,
             quit: false,
         };
         super::update::fit(&mut app);

@@ -70,7 +70,7 @@ impl<T> Queue<T> {
 /// Opens the cache at `root` for one of the browser's threads (`what` for); when it cannot
 /// be, says so to the browser, and gives none.
 fn open_for(root: &Path, what: &str, out: &Sender<Msg>) -> Option<Cache> {
-    match Cache::open(root) {
+    match Cache::open_to_read(root) {
         Ok(cache) => Some(cache),
         Err(e) => {
             let failed = format!("opening the cache {what}: {e}");
@@ -413,11 +413,8 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
 /// stops when the sender it returns is dropped.
 pub fn watch(root: &Path, out: Sender<Msg>) -> Result<(Sender<()>, JoinHandle<()>)> {
     let path = root.join(cachet::cache::REGISTRY_FILE);
-    let conn = rusqlite::Connection::open_with_flags(
-        &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening {} to watch it", path.display()))?;
+    let conn = cachet::registry::read_only_connection(&path)
+        .with_context(|| format!("opening {} to watch it", path.display()))?;
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
         let version = |c: &rusqlite::Connection| {

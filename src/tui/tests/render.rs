@@ -36,6 +36,16 @@ fn list_80x24() {
     check("list_80x24", &h);
 }
 
+/// A cache opened only to read says so beside the position, so that a refused change
+/// comes as no surprise.
+#[test]
+fn a_read_only_cache_says_so_in_the_status_line() {
+    let mut h = Harness::sample((80, 24));
+    assert!(!screen(&h).contains("read-only"));
+    h.app.read_only = true;
+    assert!(line_with(&h, "read-only").contains("read-only  id↑  1/15"));
+}
+
 #[test]
 fn list_40x12() {
     let h = Harness::sample((40, 12));

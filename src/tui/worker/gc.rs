@@ -16,7 +16,7 @@ use super::super::update::Action;
 /// Makes the plan asked for as number `asked` under `policy`, and sends it.
 pub fn spawn_plan(root: PathBuf, policy: GcPolicy, asked: u64, out: Sender<Msg>) {
     std::thread::spawn(move || {
-        let action = match Cache::open(&root) {
+        let action = match Cache::open_to_read(&root) {
             Ok(cache) => plan(&cache, &policy, asked),
             Err(e) => Action::GcPlanned {
                 asked,
