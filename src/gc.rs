@@ -197,6 +197,7 @@ pub struct ReasonTotal {
 /// What a collection would do.
 #[derive(Debug, Clone, Serialize)]
 pub struct GcPlan {
+    #[serde(serialize_with = "rfc3339")]
     pub created: DateTime<Utc>,
     pub policy: GcPolicy,
     /// The items it removes, handed out one by one (see [`PlannedItems`]).
@@ -206,6 +207,12 @@ pub struct GcPlan {
     /// What the cache holds before and after, when the plan measured it: max-size does
     /// (from every item's size); the other policies read fewer items.
     pub usage: Option<CapUsage>,
+}
+
+/// A time as every item's JSON gives it (to the millisecond, as the registry keeps times).
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let ms = crate::registry::item::time(t.timestamp_millis());
+    s.collect_str(&crate::attr::format_datetime(&ms))
 }
 
 /// Bytes the cache holds (distinct blobs, and those only manifests link), as max-size

@@ -88,6 +88,17 @@ fn a_dry_run_shows_the_plan_and_the_run_does_it() {
         .map(|i| i["id"].as_i64().unwrap())
         .collect();
     assert_eq!(planned, [3, 4]);
+    // Times as every item's JSON gives them.
+    let listed = cachet(root).args(["show", "3", "--json"]).output().unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let trashed = &plan["items"][0];
+    assert_eq!(trashed["updated"], listed["updated"], "{trashed}");
+    assert_eq!(trashed["accessed"], listed["accessed"], "{trashed}");
+    let created = plan["created"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.len() <= 24,
+        "{created}"
+    );
 
     // Without --yes and without a terminal to ask on (as here), the plan is shown and
     // nothing goes: a script has to say yes.

@@ -257,10 +257,27 @@ pub struct PlannedItem {
     pub detail: Detail,
     /// Whether its blob is freed (no other item or live manifest uses it).
     pub exclusive: bool,
-    /// Snapshot for the re-check at apply time.
+    /// Snapshot for the re-check at apply time (in JSON as `updated` and `accessed`, the
+    /// times as every item's JSON gives them).
+    #[serde(rename = "updated", serialize_with = "as_time")]
     pub updated_ms: i64,
+    #[serde(rename = "accessed", serialize_with = "as_time_if_any")]
     pub accessed_ms: Option<i64>,
     pub linked: bool,
+}
+
+/// Registry milliseconds as the time they stand for, in RFC 3339.
+fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&crate::attr::format_datetime(&crate::registry::item::time(
+        *ms,
+    )))
+}
+
+fn as_time_if_any<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => as_time(ms, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Why a policy picked an item, with the figures behind it; displayed as a sentence. It
