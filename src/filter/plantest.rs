@@ -343,3 +343,25 @@ fn pages_read_at_once_are_the_pages_read_one_by_one() {
     });
     assert_eq!(five.len(), one.len() + 4);
 }
+
+/// The newest versions, listed in id order or counted, are read from their marks' index
+/// (schema 11) rather than from every item, superseded versions and all.
+#[test]
+fn the_newest_versions_are_read_from_their_marks() {
+    let (_d, conn) = registry(&bulk(600));
+    let (list, plan) = list_plan(&conn, "version=latest", "id");
+    assert!(
+        has_step(&plan, "SCAN i USING INDEX items_latest"),
+        "{}\n{plan:#?}",
+        list.text
+    );
+    let filter = Filter::parse("version=latest").unwrap();
+    let counted = asked(|| {
+        count(&conn, &filter, now()).unwrap();
+    });
+    let plan = plan_of(&conn, counted.last().unwrap());
+    assert!(
+        has_step(&plan, "SCAN i USING INDEX items_latest"),
+        "{plan:#?}"
+    );
+}

@@ -104,10 +104,16 @@ pub(crate) fn expr(c: &Cond, col: &str, id: &str, out: &mut Sql) {
             out.push(col).push(c.name()).push(" IS NOT NULL");
         }
         Cond::Latest => {
-            out.push("(").push(col).push(
-                "status <> 'TRASH' AND NOT EXISTS (SELECT 1 FROM items j \
+            // The mark narrows the candidates to a few (through its partial index); it may
+            // be on more items than are the newest, so the test stays (schema 11).
+            out.push("(")
+                .push(col)
+                .push("latest = 1 AND ")
+                .push(col)
+                .push(
+                    "status <> 'TRASH' AND NOT EXISTS (SELECT 1 FROM items j \
                  WHERE j.key = i.key AND j.version > i.version AND j.status <> 'TRASH'))",
-            );
+                );
         }
         Cond::Search(p) => {
             out.push("(");

@@ -491,3 +491,63 @@ fn thousands_of_terms_are_answered() {
         }
     }
 }
+
+/// `version=latest` follows every change that makes another version the newest, whatever
+/// makes it (schema 11 marks the candidates, and the triggers and the library keep the
+/// marks): after each step it is what the versions as they stand say, and a version
+/// superseded by a new one loses its mark.
+#[test]
+fn the_newest_versions_follow_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = crate::Cache::open(dir.path()).unwrap();
+    let conn = cache.registry().db().conn;
+    let put = |uri: &str| {
+        (cache.put_bytes(&crate::NewItem::new(uri), uri.as_bytes()))
+            .unwrap()
+            .id
+    };
+    let select = |sql: &str| -> Vec<i64> {
+        let mut st = conn.prepare(sql).unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let check = |what: &str| {
+        let newest = select(
+            "SELECT id FROM items i WHERE status <> 'TRASH' AND NOT EXISTS (
+                 SELECT 1 FROM items j
+                 WHERE j.key = i.key AND j.version > i.version AND j.status <> 'TRASH')
+             ORDER BY id",
+        );
+        assert_eq!(ids(conn, "version=latest"), newest, "{what}");
+    };
+    let marked = || select("SELECT id FROM items WHERE latest = 1 ORDER BY id");
+
+    let (a1, a2, a3, b1) = (put("a"), put("a"), put("a"), put("b"));
+    check("new versions");
+    assert_eq!(marked(), [a3, b1], "superseded versions are unmarked");
+    cache.trash(a3).unwrap();
+    check("the newest trashed");
+    cache.restore(a3).unwrap();
+    check("restored");
+    cache.trash(a3).unwrap();
+    cache.purge(a3).unwrap();
+    check("the newest purged");
+    cache.fail(a2, "broke").unwrap();
+    conn.execute("DELETE FROM items WHERE id = ?1", [a2])
+        .unwrap();
+    check("the newest deleted as gc deletes a failure");
+    assert_eq!(ids(conn, "version=latest"), [a1, b1]);
+    // An unmarked version, superseded, moves to be the newest of another key.
+    let a4 = put("a");
+    assert_eq!(marked(), [b1, a4]);
+    conn.execute(
+        "UPDATE items SET key = (SELECT key FROM items WHERE id = ?1), version = 2
+         WHERE id = ?2",
+        [b1, a1],
+    )
+    .unwrap();
+    check("moved to another key by hand");
+    assert_eq!(ids(conn, "version=latest"), [a1, a4]);
+}

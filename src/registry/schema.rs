@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i64 = 0x6361_6368;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// Version 1: items, their typed attributes and params, the per-key version counter and
 /// the catalogue of attribute names and types.
@@ -277,6 +277,55 @@ WHEN OLD.id > coalesce((SELECT last_deleted FROM item_ids), 0)
 BEGIN
     INSERT INTO item_ids (one, last_deleted) VALUES (1, OLD.id)
     ON CONFLICT (one) DO UPDATE SET last_deleted = max(last_deleted, excluded.last_deleted);
+END;
+"#;
+
+/// Version 11: `latest` marks the items that may be the newest version of their key that
+/// is not in the trash (`version=latest`, `ls --latest`), and a partial index lists them
+/// in id order. A listing of the newest versions then reads the marked items alone, where
+/// it went through every superseded one first (the older versions have the lower ids):
+/// seconds at a million items, for a page of fifty.
+///
+/// The mark may be on more items than are the newest (every query checks them as it
+/// did), never on fewer: a new item is marked (the default), and the triggers mark the
+/// newest version left when a version goes to or comes from the trash, is deleted, or
+/// changes key or version. The library unmarks the older versions as it adds a new one;
+/// a build before this one, open during the migration, does not, which costs only time.
+///
+/// The schema is read again first: a new registry comes here in the transaction in which
+/// schema 8 edited the table's definition in place, and SQLite, which adds a column where
+/// the definition it read ends, would otherwise splice it into the edited text.
+const V11: &str = r#"
+PRAGMA writable_schema = RESET;
+ALTER TABLE items ADD COLUMN latest INTEGER NOT NULL DEFAULT 1;
+UPDATE items SET latest = 0
+WHERE status = 'TRASH'
+   OR EXISTS (SELECT 1 FROM items AS newer
+              WHERE newer.key = items.key AND newer.version > items.version
+                AND newer.status <> 'TRASH');
+CREATE INDEX items_latest ON items (id) WHERE latest = 1;
+CREATE TRIGGER items_latest_status AFTER UPDATE OF status ON items
+WHEN (OLD.status = 'TRASH') <> (NEW.status = 'TRASH')
+BEGIN
+    UPDATE items SET latest = 1
+    WHERE id = (SELECT id FROM items WHERE key = NEW.key AND status <> 'TRASH'
+                ORDER BY version DESC LIMIT 1)
+      AND latest = 0;
+END;
+CREATE TRIGGER items_latest_delete AFTER DELETE ON items
+WHEN OLD.latest = 1
+BEGIN
+    UPDATE items SET latest = 1
+    WHERE id = (SELECT id FROM items WHERE key = OLD.key AND status <> 'TRASH'
+                ORDER BY version DESC LIMIT 1)
+      AND latest = 0;
+END;
+CREATE TRIGGER items_latest_moved AFTER UPDATE OF key, version ON items
+BEGIN
+    UPDATE items SET latest = 1
+    WHERE id IN (NEW.id, (SELECT id FROM items WHERE key = OLD.key AND status <> 'TRASH'
+                          ORDER BY version DESC LIMIT 1))
+      AND latest = 0;
 END;
 "#;
 

@@ -106,6 +106,15 @@ impl Db<'_> {
                 _ => self.err("inserting an item")(e),
             })?;
         let id = self.conn.last_insert_rowid();
+        if version > 1 && status != Status::Trash {
+            // The older versions are no longer the newest (schema 11's mark).
+            self.conn
+                .prepare_cached(
+                    "UPDATE items SET latest = 0 WHERE key = ?1 AND version < ?2 AND latest = 1",
+                )
+                .and_then(|mut st| st.execute(params![key, version]))
+                .map_err(self.err("marking the newest version"))?;
+        }
         self.set_attrs(id, &new.attrs)?;
         self.insert_params(id, &new.params)?;
         Ok(id)

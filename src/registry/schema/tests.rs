@@ -302,3 +302,26 @@ fn migrating_to_10_remembers_the_newest_id_just_purged() {
     });
     assert_eq!(id, 3);
 }
+
+/// A registry of schema 10 gets the newest version of each key marked, and only those: a
+/// key's newest in the trash leaves the one below it the newest; a key all in the trash
+/// has none.
+#[test]
+fn migrating_to_11_marks_the_newest_versions() {
+    let (_dir, conn) = migrated_from(
+        10,
+        "INSERT INTO items (id, key, version, uri, params, status, created, updated)
+         VALUES (1, 'a', 1, 'u', '{}', 'UNINITIALIZED', 0, 0),
+                (2, 'a', 2, 'u', '{}', 'FAILED', 0, 0),
+                (3, 'a', 3, 'u', '{}', 'TRASH', 0, 0),
+                (4, 'b', 1, 'v', '{}', 'TRASH', 0, 0),
+                (5, 'c', 1, 'w', '{}', 'WRITE', 0, 0);",
+    );
+    let mut st = conn
+        .prepare("SELECT id FROM items WHERE latest = 1 ORDER BY id")
+        .unwrap();
+    let marked: Vec<i64> = (st.query_map([], |r| r.get(0)).unwrap())
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(marked, [2, 5]);
+}
