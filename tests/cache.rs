@@ -726,6 +726,35 @@ fn a_registry_opened_to_read_only_reads_and_refuses_changes() {
     );
 }
 
+/// Usage by key: each key once, with its versions counted and their sizes summed,
+/// largest first (equal ones by name), named by the key's head and its URI.
+#[test]
+fn usage_by_key_sums_each_keys_versions() {
+    use cachet::cache::UsageBy;
+    let (_d, cache) = cache();
+    let a1 = cache.put_bytes(&new("s3://b/a"), b"123").unwrap();
+    cache.put_bytes(&new("s3://b/a"), b"123456").unwrap();
+    let b = cache.put_bytes(&new("s3://b/b"), b"12345678").unwrap();
+    let c = cache.put_bytes(&new("s3://b/c"), b"12345678").unwrap();
+    cache.reserve(&new("s3://b/d")).unwrap();
+    let rows = cache.usage(&UsageBy::Key, 10).unwrap();
+    let got: Vec<(String, u64, u64)> = (rows.into_iter())
+        .map(|r| (r.group, r.items, r.bytes))
+        .collect();
+    let name = |item: &cachet::Item| format!("{}  {}", &item.key[..12], item.uri);
+    let (mut b_name, mut c_name) = (name(&b), name(&c));
+    if c_name < b_name {
+        std::mem::swap(&mut b_name, &mut c_name);
+    }
+    assert_eq!(
+        got[..3],
+        [(name(&a1), 2, 9), (b_name, 1, 8), (c_name, 1, 8)]
+    );
+    assert_eq!(got[3].1, 1);
+    assert_eq!(got[3].2, 0);
+    assert_eq!(cache.usage(&UsageBy::Key, 2).unwrap().len(), 2);
+}
+
 #[test]
 fn open_creates_the_layout() {
     let dir = tempfile::tempdir().unwrap();
