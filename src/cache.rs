@@ -87,8 +87,13 @@ fn refuse_foreign(root: &Path) -> Result<()> {
     let mut foreign: Vec<String> = Vec::new();
     for entry in fs::read_dir(root).at(root)? {
         let name = entry.at(root)?.file_name();
-        if !CACHE_PARTS.iter().any(|part| name == *part) {
-            foreign.push(name.to_string_lossy().into_owned());
+        let text = name.to_string_lossy();
+        // Not a user's files: a file system's own folder, a file manager's notes, and
+        // the probe another process starting this cache makes (where the system names
+        // its temporary files).
+        let incidental = ["lost+found", ".DS_Store"].contains(&&*text) || text.starts_with(".tmp");
+        if !incidental && !CACHE_PARTS.iter().any(|part| name == *part) {
+            foreign.push(crate::preview::escape_controls(&text).into_owned());
         }
     }
     if foreign.is_empty() {
@@ -156,6 +161,12 @@ impl Cache {
     /// Whether it was opened only to read ([`Cache::open_to_read`]).
     pub fn is_read_only(&self) -> bool {
         self.registry.is_read_only()
+    }
+
+    /// Whether it reads the cache as it was when opened, not what others change later
+    /// (a read-only cache that nobody had open; see [`Registry::reads_a_snapshot`]).
+    pub fn reads_a_snapshot(&self) -> bool {
+        self.registry.reads_a_snapshot()
     }
 
     /// Opens (creating if needed) the cache at `root`.

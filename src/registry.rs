@@ -35,6 +35,8 @@ pub struct Registry {
     path: PathBuf,
     /// Opened to read only ([`Registry::open_read_only`]): every write is refused.
     read_only: bool,
+    /// Reading the registry as it was when opened, not later changes.
+    snapshot: bool,
 }
 
 impl Registry {
@@ -90,6 +92,7 @@ impl Registry {
             conn,
             path: path.to_path_buf(),
             read_only: false,
+            snapshot: false,
         })
     }
 
@@ -97,9 +100,15 @@ impl Registry {
     /// written: nothing is created, migrated or recorded, and [`Registry::write`] refuses.
     /// It must be a registry of this version.
     pub fn open_read_only(path: &Path) -> Result<Registry> {
-        let conn = read_only_connection(path)?;
+        let (conn, snapshot) = read_only_connection(path)?;
         let sql = |context| sql_error(path, context);
         let version = schema::check(&conn, path)?;
+        if version == 0 {
+            return Err(Error::invalid(
+                format!("registry {}", path.display()),
+                "is empty: no cache was started here (and its directory cannot be written)",
+            ));
+        }
         if version != schema::SCHEMA_VERSION {
             return Err(Error::invalid(
                 format!("registry {}", path.display()),
@@ -110,8 +119,6 @@ impl Registry {
                 ),
             ));
         }
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(sql("setting the busy timeout"))?;
         conn.execute_batch(&format!(
             "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = MEMORY;"
         ))
@@ -122,12 +129,18 @@ impl Registry {
             conn,
             path: path.to_path_buf(),
             read_only: true,
+            snapshot,
         })
     }
 
     /// Whether it was opened to read only.
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Whether it reads the registry as it was when opened (see [`read_only_connection`]).
+    pub fn reads_a_snapshot(&self) -> bool {
+        self.snapshot
     }
 
     /// The registry file.
@@ -191,13 +204,18 @@ impl Registry {
 }
 
 /// A connection that reads the registry at `path` without writing anything, also where
-/// its directory cannot be written. SQLite reads a registry in WAL mode there only if its
-/// `-wal` and `-shm` files exist (a writer has it open) or can be made; when they cannot,
-/// nobody has it open to write, and it is read as an unchanging file (`immutable`).
-pub fn read_only_connection(path: &Path) -> Result<Connection> {
+/// its directory cannot be written, and whether it reads an unchanging snapshot. SQLite
+/// reads a registry in WAL mode there only if its `-wal` and `-shm` files exist (a writer
+/// has it open) or can be made. When they cannot, and no log or journal holds changes not
+/// yet in the file, it is read as it stands (`immutable`): changes made after it was
+/// opened are not seen. Changes waiting in a log are refused, not read past.
+pub fn read_only_connection(path: &Path) -> Result<(Connection, bool)> {
     let sql = |context| sql_error(path, context);
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(sql("opening to read"))?;
+    // Set before the first read: a writer's brief lock is waited for, not an error.
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sql("setting the busy timeout"))?;
     let first_read = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()));
     match first_read {
         // (SQLITE_READONLY_DIRECTORY, or SQLITE_CANTOPEN for a `-shm` it cannot make.)
@@ -208,12 +226,28 @@ pub fn read_only_connection(path: &Path) -> Result<Connection> {
             ) =>
         {
             drop(conn);
+            let pending = ["-wal", "-journal"].into_iter().find(|suffix| {
+                let mut side = path.as_os_str().to_owned();
+                side.push(suffix);
+                std::fs::metadata(&side).is_ok_and(|m| m.len() > 0)
+            });
+            if let Some(suffix) = pending {
+                return Err(Error::invalid(
+                    format!("registry {}", path.display()),
+                    format!(
+                        "cannot be read here: its {suffix} file holds changes not yet in it, \
+                         and its directory cannot be written to apply them. Open it once \
+                         where the directory can be written (or as its owner)"
+                    ),
+                ));
+            }
             let uri = format!("file:{}?immutable=1", uri_path(path));
-            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
-                .map_err(sql("opening to read"))
+            let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                .map_err(sql("opening to read"))?;
+            Ok((conn, true))
         }
         // Anything else (not a database …) is for the schema check to tell.
-        _ => Ok(conn),
+        _ => Ok((conn, false)),
     }
 }
 

@@ -68,9 +68,14 @@ pub enum Msg {
 /// Opens the browser on the cache at `root` and runs it until the user quits.
 pub fn run(root: &Path) -> Result<()> {
     // Fail before the screen changes when the cache cannot be opened.
-    let read_only = Cache::open_to_read(root)
-        .with_context(|| format!("opening the cache at {}", root.display()))?
-        .is_read_only();
+    let opened = Cache::open_to_read(root)
+        .with_context(|| format!("opening the cache at {}", root.display()))?;
+    let read_only = match (opened.is_read_only(), opened.reads_a_snapshot()) {
+        (_, true) => Some("read-only snapshot"),
+        (true, false) => Some("read-only"),
+        (false, false) => None,
+    };
+    drop(opened);
     let (tx, rx) = mpsc::channel::<Msg>();
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
     let counter = worker::spawn_counter(root.to_path_buf(), tx.clone());

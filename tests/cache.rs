@@ -679,6 +679,14 @@ fn a_cache_is_never_started_among_other_files() {
     names.sort();
     assert_eq!(names, ["notes.txt", "photos", "report.pdf", "z.csv"]);
 
+    // A file system's own folder, a file manager's notes and a temporary file are no
+    // user's files.
+    let mount = dir.path().join("mount");
+    for name in ["lost+found", ".DS_Store", ".tmpAb12Cd"] {
+        fs::create_dir_all(mount.join(name)).unwrap();
+    }
+    Cache::open(&mount).unwrap();
+
     let root = dir.path().join("cache");
     let item = (Cache::open(&root).unwrap())
         .put_bytes(&NewItem::new("u"), b"x")
@@ -753,6 +761,16 @@ fn usage_by_key_sums_each_keys_versions() {
     assert_eq!(got[3].1, 1);
     assert_eq!(got[3].2, 0);
     assert_eq!(cache.usage(&UsageBy::Key, 2).unwrap().len(), 2);
+    // A key edited by hand into bytes that are no text still gets its group.
+    rusqlite::Connection::open(cache.root().join("registry.sqlite"))
+        .unwrap()
+        .execute("UPDATE items SET key = X'FF00' WHERE id = ?1", [b.id])
+        .unwrap();
+    let rows = cache.usage(&UsageBy::Key, 10).unwrap();
+    assert!(
+        rows.iter().any(|r| r.group.starts_with('\u{FFFD}')),
+        "{rows:?}"
+    );
 }
 
 #[test]

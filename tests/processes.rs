@@ -277,6 +277,32 @@ fn a_read_only_root_directory_or_registry_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("the access was not recorded"), "{err}");
+
+    // Changes waiting in a write-ahead log that cannot be applied here are refused, not
+    // read past (the registry file alone is out of date).
+    let pending = dir.path().join("pending");
+    std::fs::create_dir(&pending).unwrap();
+    let writer = rusqlite::Connection::open(root.join("registry.sqlite")).unwrap();
+    writer
+        .execute_batch("PRAGMA wal_autocheckpoint = 0; UPDATE items SET label = 'in the log';")
+        .unwrap();
+    for name in ["registry.sqlite", "registry.sqlite-wal"] {
+        std::fs::copy(root.join(name), pending.join(name)).unwrap();
+    }
+    drop(writer);
+    chmod(&pending, 0o555);
+    let out = as_user()
+        .arg("ls")
+        .env("CACHET_ROOT", &pending)
+        .output()
+        .unwrap();
+    chmod(&pending, 0o755);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("-wal file holds changes not yet in it"),
+        "{err}"
+    );
 }
 
 fn running_as_root() -> bool {

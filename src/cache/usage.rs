@@ -193,7 +193,8 @@ fn usage_by_key(
     let mut rows = st.query([])?;
     let mut groups: HashMap<String, (String, i64, f64)> = HashMap::new();
     while let Some(r) = rows.next()? {
-        let (key, uri): (&str, &str) = (r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?);
+        let (key, uri) = (text_of(r.get_ref(0)?), text_of(r.get_ref(1)?));
+        let (key, uri) = (key.as_ref(), uri.as_ref());
         // Summed as floats, as `total` does (see `usage`); a size that is no number (by
         // hand) counts as 0.
         let size = match r.get_ref(2)? {
@@ -224,4 +225,16 @@ fn usage_by_key(
     out.sort_unstable_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(out)
+}
+
+/// A value as text, whatever its type (a key or URI edited by hand may be no text, or no
+/// UTF-8): it still gets a group.
+fn text_of(value: rusqlite::types::ValueRef<'_>) -> std::borrow::Cow<'_, str> {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => String::from_utf8_lossy(bytes),
+        ValueRef::Integer(n) => n.to_string().into(),
+        ValueRef::Real(x) => x.to_string().into(),
+        ValueRef::Null => "".into(),
+    }
 }

@@ -529,8 +529,10 @@ fn the_newest_versions_follow_every_change() {
     assert_eq!(marked(), [a3, b1], "superseded versions are unmarked");
     cache.trash(a3).unwrap();
     check("the newest trashed");
+    assert_eq!(marked(), [a2, b1], "the trashed one unmarked");
     cache.restore(a3).unwrap();
     check("restored");
+    assert_eq!(marked(), [a3, b1], "those below the restored one unmarked");
     cache.trash(a3).unwrap();
     cache.purge(a3).unwrap();
     check("the newest purged");

@@ -288,8 +288,8 @@ END;
 ///
 /// The mark may be on more items than are the newest (every query checks them as it
 /// did), never on fewer: a new item is marked (the default), and the triggers mark the
-/// newest version left when a version goes to or comes from the trash, is deleted, or
-/// changes key or version. The library unmarks the older versions as it adds a new one;
+/// newest version left when a version goes to or comes from the trash (unmarking the
+/// trashed one, or those below the one restored), is deleted, or changes key or version. The library unmarks the older versions as it adds a new one;
 /// a build before this one, open during the migration, does not, which costs only time.
 ///
 /// The schema is read again first: a new registry comes here in the transaction in which
@@ -307,6 +307,11 @@ CREATE INDEX items_latest ON items (id) WHERE latest = 1;
 CREATE TRIGGER items_latest_status AFTER UPDATE OF status ON items
 WHEN (OLD.status = 'TRASH') <> (NEW.status = 'TRASH')
 BEGIN
+    -- Unmarked as they can no longer be the newest: a trashed item, and the versions
+    -- below one restored. Then the newest left is marked.
+    UPDATE items SET latest = 0 WHERE NEW.status = 'TRASH' AND id = NEW.id AND latest = 1;
+    UPDATE items SET latest = 0
+    WHERE NEW.status <> 'TRASH' AND key = NEW.key AND version < NEW.version AND latest = 1;
     UPDATE items SET latest = 1
     WHERE id = (SELECT id FROM items WHERE key = NEW.key AND status <> 'TRASH'
                 ORDER BY version DESC LIMIT 1)

@@ -163,8 +163,9 @@ pub struct App {
     /// Draw without colours (`NO_COLOR`).
     pub no_color: bool,
     /// The cache was opened only to read (its directory cannot be written): said in the
-    /// status line, so that a refused change comes as no surprise.
-    pub read_only: bool,
+    /// status line ("read-only", or "read-only snapshot" when changes made by others are
+    /// not seen), so that a refused change comes as no surprise.
+    pub read_only: Option<&'static str>,
     pub quit: bool,
 }
 
@@ -196,7 +197,7 @@ impl App {
             pending_key: None,
             size,
             no_color: false,
-            read_only: false,
+            read_only: None,
             quit: false,
         };
         super::update::fit(&mut app);

@@ -302,8 +302,9 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let mut right = String::new();
-    if app.read_only {
-        right.push_str("read-only  ");
+    if let Some(read_only) = app.read_only {
+        right.push_str(read_only);
+        right.push_str("  ");
     }
     if !app.marks.is_empty() {
         let bytes: u64 = app.marks.values().sum();

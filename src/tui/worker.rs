@@ -413,7 +413,7 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
 /// stops when the sender it returns is dropped.
 pub fn watch(root: &Path, out: Sender<Msg>) -> Result<(Sender<()>, JoinHandle<()>)> {
     let path = root.join(cachet::cache::REGISTRY_FILE);
-    let conn = cachet::registry::read_only_connection(&path)
+    let (conn, _) = cachet::registry::read_only_connection(&path)
         .with_context(|| format!("opening {} to watch it", path.display()))?;
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {

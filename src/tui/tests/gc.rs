@@ -221,8 +221,6 @@ fn settings_step_both_ways_and_question_mark_shows_the_keys() {
     assert_eq!(chosen(&h), 0, "as it was left");
 }
 
-/// `e` types a setting's value (any size or age, not only the choices): a bad one is
-/// refused where it is typed, `off` turns the setting off, and the plan follows.
 /// A plan under a cap says what the cache holds before and after, and when the cap cannot
 /// be reached; so does a cap already met, with nothing to collect.
 #[test]
@@ -250,6 +248,8 @@ fn a_plan_under_a_cap_gives_its_account() {
     );
 }
 
+/// `e` types a setting's value (any size or age, not only the choices): a bad one is
+/// refused where it is typed, `off` turns the setting off, and the plan follows.
 #[test]
 fn settings_can_be_typed() {
     let mut h = Harness::demo((80, 24));
