@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::blob::{BlobStore, Sealed};
 use crate::error::{Error, IoResultExt, Result};
 use crate::key::item_key;
-use crate::registry::{Db, Item, Lease, Link, ManifestInfo, NewItem, Registry, now_ms};
+use crate::registry::{Access, Db, Item, Lease, Link, ManifestInfo, NewItem, Registry, now_ms};
 use crate::status::Status;
 use crate::writer::ItemWriter;
 
@@ -158,15 +158,10 @@ impl Cache {
         })
     }
 
-    /// Whether it was opened only to read ([`Cache::open_to_read`]).
-    pub fn is_read_only(&self) -> bool {
-        self.registry.is_read_only()
-    }
-
-    /// Whether it reads the cache as it was when opened, not what others change later
-    /// (a read-only cache that nobody had open; see [`Registry::reads_a_snapshot`]).
-    pub fn reads_a_snapshot(&self) -> bool {
-        self.registry.reads_a_snapshot()
+    /// What it was opened for: only to read, by [`Cache::open_to_read`] where its
+    /// directory cannot be written.
+    pub fn access(&self) -> Access {
+        self.registry.access()
     }
 
     /// Opens (creating if needed) the cache at `root`.

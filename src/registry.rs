@@ -33,10 +33,18 @@ pub const BULK_CACHE_KIB: u32 = 256 * 1024;
 pub struct Registry {
     conn: Connection,
     path: PathBuf,
-    /// Opened to read only ([`Registry::open_read_only`]): every write is refused.
-    read_only: bool,
-    /// Reading the registry as it was when opened, not later changes.
-    snapshot: bool,
+    access: Access,
+}
+
+/// What a registry was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// To read only ([`Registry::open_read_only`]): every write is refused.
+    ReadOnly,
+    /// To read only, as the registry was when opened: changes made later by others are
+    /// not seen (see [`read_only_connection`]).
+    Snapshot,
 }
 
 impl Registry {
@@ -91,8 +99,7 @@ impl Registry {
         Ok(Registry {
             conn,
             path: path.to_path_buf(),
-            read_only: false,
-            snapshot: false,
+            access: Access::ReadWrite,
         })
     }
 
@@ -128,19 +135,17 @@ impl Registry {
         Ok(Registry {
             conn,
             path: path.to_path_buf(),
-            read_only: true,
-            snapshot,
+            access: if snapshot {
+                Access::Snapshot
+            } else {
+                Access::ReadOnly
+            },
         })
     }
 
-    /// Whether it was opened to read only.
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
-    /// Whether it reads the registry as it was when opened (see [`read_only_connection`]).
-    pub fn reads_a_snapshot(&self) -> bool {
-        self.snapshot
+    /// What it was opened for.
+    pub fn access(&self) -> Access {
+        self.access
     }
 
     /// The registry file.
@@ -184,7 +189,7 @@ impl Registry {
     /// its own (the transaction remembers the catalogue entries it wrote).
     pub fn write<T>(&self, f: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {
         let path = self.path.as_path();
-        if self.read_only {
+        if self.access != Access::ReadWrite {
             return Err(Error::ReadOnlyCache {
                 path: path.to_path_buf(),
             });
@@ -268,6 +273,9 @@ impl Drop for Registry {
     /// Lets SQLite refresh the statistics its query planner uses, bounded so that closing
     /// stays quick; the filter language's plans depend on them at scale.
     fn drop(&mut self) {
+        if self.access != Access::ReadWrite {
+            return; // (they would be written)
+        }
         let _ = self
             .conn
             .execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize;");

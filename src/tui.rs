@@ -68,14 +68,9 @@ pub enum Msg {
 /// Opens the browser on the cache at `root` and runs it until the user quits.
 pub fn run(root: &Path) -> Result<()> {
     // Fail before the screen changes when the cache cannot be opened.
-    let opened = Cache::open_to_read(root)
-        .with_context(|| format!("opening the cache at {}", root.display()))?;
-    let read_only = match (opened.is_read_only(), opened.reads_a_snapshot()) {
-        (_, true) => Some("read-only snapshot"),
-        (true, false) => Some("read-only"),
-        (false, false) => None,
-    };
-    drop(opened);
+    let access = Cache::open_to_read(root)
+        .with_context(|| format!("opening the cache at {}", root.display()))?
+        .access();
     let (tx, rx) = mpsc::channel::<Msg>();
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
     let counter = worker::spawn_counter(root.to_path_buf(), tx.clone());
@@ -105,7 +100,7 @@ pub fn run(root: &Path) -> Result<()> {
             (size.width, size.height),
         );
         app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        app.read_only = read_only;
+        app.access = access;
         // The gc dialog starts from the configured policy, as `cachet gc` does.
         let configured = cachet::config::path()
             .map(|path| cachet::config::load(&path).and_then(|c| c.gc.policy()))

@@ -42,7 +42,7 @@ pub fn tell(line: std::fmt::Arguments<'_>) {
 /// cannot take the record gets a note, not a failure after the content went out; any
 /// other failure is one. A cache opened to read only takes no records, and says nothing.
 pub fn record_access(cache: &cachet::Cache, id: i64) -> cachet::Result<()> {
-    if cache.is_read_only() {
+    if cache.access() != cachet::registry::Access::ReadWrite {
         return Ok(());
     }
     match cache.record_access(id) {

@@ -289,8 +289,9 @@ END;
 /// The mark may be on more items than are the newest (every query checks them as it
 /// did), never on fewer: a new item is marked (the default), and the triggers mark the
 /// newest version left when a version goes to or comes from the trash (unmarking the
-/// trashed one, or those below the one restored), is deleted, or changes key or version. The library unmarks the older versions as it adds a new one;
-/// a build before this one, open during the migration, does not, which costs only time.
+/// trashed one, or those below the one restored), is deleted, or changes key or version.
+/// The library unmarks the older versions as it adds a new one; a build before this one,
+/// open during the migration, does not, which costs only time.
 ///
 /// The schema is read again first: a new registry comes here in the transaction in which
 /// schema 8 edited the table's definition in place, and SQLite, which adds a column where

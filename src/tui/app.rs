@@ -162,10 +162,9 @@ pub struct App {
     pub size: (u16, u16),
     /// Draw without colours (`NO_COLOR`).
     pub no_color: bool,
-    /// The cache was opened only to read (its directory cannot be written): said in the
-    /// status line ("read-only", or "read-only snapshot" when changes made by others are
-    /// not seen), so that a refused change comes as no surprise.
-    pub read_only: Option<&'static str>,
+    /// Whether the cache was opened only to read (its directory cannot be written): said
+    /// in the status line, so that a refused change comes as no surprise.
+    pub access: cachet::registry::Access,
     pub quit: bool,
 }
 
@@ -197,7 +196,7 @@ impl App {
             pending_key: None,
             size,
             no_color: false,
-            read_only: None,
+            access: cachet::registry::Access::ReadWrite,
             quit: false,
         };
         super::update::fit(&mut app);

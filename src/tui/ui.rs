@@ -28,6 +28,7 @@ use super::model::{Tab, sort_title, sort_up};
 use super::preview::PaneView;
 use super::text;
 use super::update::items_word;
+use cachet::registry::Access;
 
 /// Where each part of the screen is.
 #[derive(Debug, Clone, Copy, Default)]
@@ -302,10 +303,11 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, theme: Theme) {
     let mut right = String::new();
-    if let Some(read_only) = app.read_only {
-        right.push_str(read_only);
-        right.push_str("  ");
-    }
+    right.push_str(match app.access {
+        Access::ReadWrite => "",
+        Access::ReadOnly => "read-only  ",
+        Access::Snapshot => "read-only snapshot  ",
+    });
     if !app.marks.is_empty() {
         let bytes: u64 = app.marks.values().sum();
         right.push_str(&format!(

@@ -42,7 +42,7 @@ fn list_80x24() {
 fn a_read_only_cache_says_so_in_the_status_line() {
     let mut h = Harness::sample((80, 24));
     assert!(!screen(&h).contains("read-only"));
-    h.app.read_only = Some("read-only");
+    h.app.access = cachet::registry::Access::ReadOnly;
     assert!(line_with(&h, "read-only").contains("read-only  id↑  1/15"));
 }
 
