@@ -68,6 +68,23 @@ pub enum IngestContent {
     File(PathBuf),
 }
 
+/// Whether a file can be made in `dir`, in the cache at `root`; if not, an error naming
+/// the root (and `dir` within it).
+fn writable(root: &Path, dir: &Path) -> Result<()> {
+    tempfile::tempfile_in(dir).map(drop).map_err(|e| {
+        // The directory named once: the root, or the one inside it.
+        let inside = match dir.strip_prefix(root) {
+            Ok(rel) if rel.as_os_str().is_empty() => String::new(),
+            Ok(rel) => format!(" (its {})", rel.display()),
+            Err(_) => format!(" ({})", dir.display()),
+        };
+        Error::invalid(
+            format!("cache root {}", root.display()),
+            format!("is not writable{inside}: {e}"),
+        )
+    })
+}
+
 /// What a cache root holds of its own: anything else in a directory without a registry
 /// is someone else's.
 const CACHE_PARTS: [&str; 7] = [
@@ -146,16 +163,28 @@ impl Cache {
     pub fn open_to_read(root: impl AsRef<Path>) -> Result<Cache> {
         let root = root.as_ref();
         let file = root.join(REGISTRY_FILE);
-        if !file.is_file() || tempfile::tempfile_in(root).is_ok() {
+        if !file.is_file() || writable(root, root).is_ok() {
             return Cache::open(root);
         }
-        Ok(Cache {
-            root: root.to_path_buf(),
-            registry: Registry::open_read_only(&file)?,
-            blobs: BlobStore::new(root),
-            opts: CacheOpts::default(),
+        let registry = Registry::open_read_only(&file)?;
+        let blobs = BlobStore::new(root);
+        Ok(Cache::of(
+            root.to_path_buf(),
+            registry,
+            blobs,
+            CacheOpts::default(),
+        ))
+    }
+
+    /// The cache at `root` of its open parts.
+    fn of(root: PathBuf, registry: Registry, blobs: BlobStore, opts: CacheOpts) -> Cache {
+        Cache {
+            root,
+            blobs,
+            registry,
+            opts,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
-        })
+        }
     }
 
     /// What it was opened for: only to read, by [`Cache::open_to_read`] where its
@@ -177,21 +206,7 @@ impl Cache {
         // Fail early and clearly on a read-only root, before SQLite reports it obliquely
         // ("attempt to write a readonly database": it makes its journal beside the
         // registry) or a put fails at staging its content.
-        let writable = |dir: &Path| {
-            tempfile::tempfile_in(dir).map(drop).map_err(|e| {
-                // The directory named once: the root, or the one inside it.
-                let inside = match dir.strip_prefix(&root) {
-                    Ok(rel) if rel.as_os_str().is_empty() => String::new(),
-                    Ok(rel) => format!(" (its {})", rel.display()),
-                    Err(_) => format!(" ({})", dir.display()),
-                };
-                Error::invalid(
-                    format!("cache root {}", root.display()),
-                    format!("is not writable{inside}: {e}"),
-                )
-            })
-        };
-        writable(&root)?;
+        writable(&root, &root)?;
         let blobs = BlobStore::new(&root);
         let file = root.join(REGISTRY_FILE);
         if !file.exists() {
@@ -216,18 +231,12 @@ impl Cache {
         // refused before anything of a cache is made beside it.
         let registry = Registry::open_new_if(&file, &may_start)?;
         blobs.create_dirs()?;
-        writable(blobs.tmp_dir())?;
+        writable(&root, blobs.tmp_dir())?;
         let tag = root.join("CACHEDIR.TAG");
         if !tag.exists() {
             fs::write(&tag, CACHEDIR_TAG).at(&tag)?;
         }
-        Ok(Cache {
-            root,
-            registry,
-            blobs,
-            opts,
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
-        })
+        Ok(Cache::of(root, registry, blobs, opts))
     }
 
     /// The cache root.
