@@ -211,8 +211,7 @@ pub struct GcPlan {
 
 /// A time as every item's JSON gives it (to the millisecond, as the registry keeps times).
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> std::result::Result<S::Ok, S::Error> {
-    let ms = crate::registry::item::time(t.timestamp_millis());
-    s.collect_str(&crate::attr::format_datetime(&ms))
+    planned::as_time(&t.timestamp_millis(), s)
 }
 
 /// Bytes the cache holds (distinct blobs, and those only manifests link), as max-size

@@ -149,21 +149,21 @@ pub(super) fn confirm(question: &str) -> Result<bool> {
 fn print_plan(out: &mut impl Write, plan: &GcPlan, show: usize) -> io::Result<()> {
     if plan.is_empty() {
         writeln!(out, "gc: nothing to collect")?;
-        if let Some(account) = plan.cap_account() {
-            writeln!(out, "{account}")?;
-        }
-        return Ok(());
+    } else {
+        writeln!(
+            out,
+            "gc plan: {}, {}; frees {} ({} stays, shared with other items)",
+            units::count_of(plan.items.len() as u64, "item", "items"),
+            units::count_of(plan.files.len() as u64, "file", "files"),
+            human_size(plan.exclusive_bytes()),
+            human_size(plan.shared_bytes())
+        )?;
     }
-    writeln!(
-        out,
-        "gc plan: {}, {}; frees {} ({} stays, shared with other items)",
-        units::count_of(plan.items.len() as u64, "item", "items"),
-        units::count_of(plan.files.len() as u64, "file", "files"),
-        human_size(plan.exclusive_bytes()),
-        human_size(plan.shared_bytes())
-    )?;
     if let Some(account) = plan.cap_account() {
         writeln!(out, "{account}")?;
+    }
+    if plan.is_empty() {
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = plan
         .totals

@@ -266,8 +266,9 @@ pub struct PlannedItem {
     pub linked: bool,
 }
 
-/// Registry milliseconds as the time they stand for, in RFC 3339.
-fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+/// Registry milliseconds as the time they stand for, in RFC 3339 (as every item's JSON
+/// gives times).
+pub(super) fn as_time<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&crate::attr::format_datetime(&crate::registry::item::time(
         *ms,
     )))

@@ -78,9 +78,8 @@ pub fn draw(frame: &mut Frame, dialog: &GcDialog, area: Rect, theme: Theme) {
             keys(&[("esc", "back")]),
         ),
         Stage::Plan(plan) if plan.is_empty() => (
-            std::iter::once("Nothing to collect with these policies.".to_string())
-                .chain(plan.cap_account().map(|account| format!("{account}.")))
-                .map(Line::from)
+            std::iter::once(Line::from("Nothing to collect with these policies."))
+                .chain(cap_line(plan, theme))
                 .collect(),
             keys(&[("esc", "back")]),
         ),
@@ -283,6 +282,15 @@ fn draw_plan(
     frame.render_widget(Paragraph::new(lines), list);
 }
 
+/// Max-size's account of the plan, in red while the cache stays over the cap.
+fn cap_line(plan: &cachet::gc::GcPlan, theme: Theme) -> Option<Line<'static>> {
+    let account = format!("{}.", plan.cap_account()?);
+    Some(match plan.over_cap() {
+        Some(_) => Line::from(Span::styled(account, theme.error())),
+        None => Line::from(account),
+    })
+}
+
 /// What the plan frees, in all and per reason.
 fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(format!(
@@ -292,13 +300,7 @@ fn summary_lines(plan: &cachet::gc::GcPlan, width: u16, theme: Theme) -> Vec<Lin
         text::size(plan.exclusive_bytes()),
         text::size(plan.shared_bytes())
     ))];
-    if let Some(account) = plan.cap_account() {
-        let account = format!("{account}.");
-        out.push(match plan.over_cap() {
-            Some(_) => Line::from(Span::styled(account, theme.error())),
-            None => Line::from(account),
-        });
-    }
+    out.extend(cap_line(plan, theme));
     if width >= 48 {
         out.push(Line::from(Span::styled(
             format!(
