@@ -156,15 +156,7 @@ fn a_read_only_root_is_refused_clearly_and_left_unchanged() {
     }
     let before = std::fs::read(root.join("registry.sqlite")).unwrap();
     // Root ignores permissions, so as root run the binary as an unprivileged user.
-    let mut cmd = if running_as_root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin());
-        c
-    } else {
-        Command::new(bin())
-    };
-    let out = cmd
+    let out = common::bin_as_user()
         .args(["put", "u", "-"])
         .env("CACHET_ROOT", &root)
         .stdin(Stdio::null())
@@ -205,27 +197,8 @@ fn a_read_only_root_directory_or_registry_file() {
     };
     chmod(dir.path(), 0o755);
     // Root ignores permissions: the cache goes to an unprivileged user, who runs it.
-    let as_user = || {
-        if running_as_root() {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .arg(bin());
-            c
-        } else {
-            Command::new(bin())
-        }
-    };
-    if running_as_root() {
-        fn chown_all(path: &Path) {
-            std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
-            if path.is_dir() {
-                for entry in std::fs::read_dir(path).unwrap() {
-                    chown_all(&entry.unwrap().path());
-                }
-            }
-        }
-        chown_all(&root);
-    }
+    let as_user = common::bin_as_user;
+    common::give_to_user(&root);
     let registry = std::fs::read(root.join("registry.sqlite")).unwrap();
     chmod(&root, 0o555);
     let run = |args: &[&str]| {
@@ -303,15 +276,6 @@ fn a_read_only_root_directory_or_registry_file() {
         err.contains("-wal file holds changes not yet in it"),
         "{err}"
     );
-}
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn staged_bytes(tmp: &Path) -> u64 {

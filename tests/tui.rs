@@ -2,6 +2,7 @@
 //! vt100, keys typed, and the cache on disk checked. Every wait is bounded and says what
 //! it waited for and what the screen showed.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::path::Path;
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use cachet::{AttrValue, Cache, NewItem, Status};
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+mod common;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -24,6 +27,18 @@ struct Tui {
 
 impl Tui {
     fn start(root: &Path, args: &[&str], cols: u16, rows: u16) -> Tui {
+        Tui::start_as(
+            &[env!("CARGO_BIN_EXE_cachet").into()],
+            root,
+            args,
+            (cols, rows),
+        )
+    }
+
+    /// Starts the browser by the command line `argv` (the binary, or the binary run as
+    /// another user) on the cache at `root`, in a terminal of `size` columns and rows.
+    fn start_as(argv: &[OsString], root: &Path, args: &[&str], size: (u16, u16)) -> Tui {
+        let (cols, rows) = size;
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -32,7 +47,8 @@ impl Tui {
                 pixel_height: 0,
             })
             .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_cachet"));
+        let mut cmd = CommandBuilder::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.arg("--root");
         cmd.arg(root);
         for a in args {
@@ -176,6 +192,39 @@ fn trash_then_restore_through_the_keys_changes_the_cache() {
     assert_eq!(cache.get(2).expect("item").status, Status::Ready);
     tui.press("q");
     tui.wait_exit();
+}
+
+/// A cache whose directory the user cannot write (a read-only mount, another user's cache)
+/// is browsed all the same: the status line says it is read as it stands, and a trash is
+/// refused by saying why, with nothing changed.
+#[test]
+fn a_cache_that_cannot_be_written_is_browsed_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    chmod(dir.path(), 0o755);
+    let root = dir.path().join("ro");
+    drop(small_cache(&root));
+    common::give_to_user(&root);
+    chmod(&root, 0o555);
+    let mut tui = Tui::start_as(&common::argv_as_user(), &root, &[], (100, 30));
+    tui.wait_all(&["https://example.org/part-5.csv", "read-only snapshot"]);
+    tui.press("d");
+    tui.wait_for("Move item 1 (8 B) to the trash.");
+    tui.press("y");
+    // (The message's middle, the registry's path, gives way to a narrow screen.)
+    tui.wait_all(&[
+        "trashed 0 items; 1 failed",
+        "(its directory cannot be written)",
+    ]);
+    tui.press("q");
+    let exited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tui.wait_exit()));
+    chmod(&root, 0o755);
+    assert!(exited.is_ok(), "the browser quits as usual");
+    let cache = Cache::open(&root).expect("open");
+    assert_eq!(cache.get(1).expect("item").status, Status::Ready);
 }
 
 #[test]

@@ -50,3 +50,54 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn count_files(dir: &Path) -> usize {
     files_under(dir).len()
 }
+
+/// Whether the tests run as root, who ignores file permissions.
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The command line that runs the binary as an unprivileged user: as root, under
+/// `setpriv` as `nobody`, so that permissions hold; else as it is.
+pub fn argv_as_user() -> Vec<std::ffi::OsString> {
+    let mut argv: Vec<std::ffi::OsString> = Vec::new();
+    if running_as_root() {
+        argv.extend(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]
+            .map(Into::into),
+        );
+    }
+    argv.push(bin().into());
+    argv
+}
+
+/// The binary as [`argv_as_user`] runs it.
+pub fn bin_as_user() -> Command {
+    let argv = argv_as_user();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
+}
+
+/// Gives `path` and everything under it to the user [`argv_as_user`] runs as (as root;
+/// else they are that user's already).
+pub fn give_to_user(path: &Path) {
+    if !running_as_root() {
+        return;
+    }
+    std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            give_to_user(&entry.unwrap().path());
+        }
+    }
+}
