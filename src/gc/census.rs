@@ -15,10 +15,12 @@ use crate::registry::Db;
 use crate::status::Status;
 
 mod numbering;
+mod rows;
 mod scan;
 
-pub(super) use numbering::ByFirstByte;
+pub(super) use numbering::{BUCKETS, ByFirstByte, Runs};
 use numbering::{Digested, Numbering, Owner};
+pub(super) use rows::Rows;
 use scan::{Part, on_every_connection};
 
 /// The number of a distinct blob digest in a [`Census`].
@@ -33,7 +35,7 @@ pub(super) struct ItemRow {
     pub version: i64,
     /// Its key, as the digest keys are (zero for one that is not: see [`Census::key`]).
     pub key: [u8; 32],
-    /// Where its URI starts in the census text (its length is `uri_len`).
+    /// Where its URI starts in its part's text (its length is `uri_len`: see [`Rows`]).
     uri_at: usize,
     /// Its content's size in bytes (none, or a negative one, counts as 0).
     pub size: u64,
@@ -95,10 +97,8 @@ impl ShaRefs {
 
 /// The registry as planning sees it, read in one snapshot.
 pub(super) struct Census {
-    /// Every item, by ascending id.
-    pub items: Vec<ItemRow>,
-    /// Every item's URI, one after the other (one allocation, not one per item).
-    text: String,
+    /// Every item, by ascending id, with its URI.
+    pub items: Rows,
     /// The keys that are no digest, by row (none, unless the registry was edited by hand).
     odd_keys: HashMap<usize, String>,
     /// The notes of FAILED items, by row (the only ones plans show).
@@ -121,7 +121,7 @@ pub(super) struct Census {
     rows: RowIndex,
     /// When asked for: every READY item's [`Version`], by its key's first byte, each
     /// bucket sorted. Gathered while the rows are read.
-    pub versions: Option<ByFirstByte<Version>>,
+    pub versions: Option<Runs<Version>>,
 }
 
 impl Census {
@@ -156,8 +156,7 @@ impl Census {
         let span = last.saturating_sub(first).saturating_add(1).max(0);
         let expected = usize::try_from(span.min(bytes / 64)).unwrap_or(0);
         let mut census = Census {
-            items: Vec::new(),
-            text: String::new(),
+            items: Rows::default(),
             odd_keys: HashMap::new(),
             notes: HashMap::new(),
             manifests: Vec::new(),
@@ -168,7 +167,7 @@ impl Census {
             digests: Vec::new(),
             other_names: Vec::new(),
             rows: RowIndex::Search,
-            versions: None,
+            versions: versions.then(Runs::new),
         };
         let mut numbering = Numbering::new(0);
         // One range of ids per connection, the first on this one; the first range is open
@@ -212,12 +211,8 @@ impl Census {
             }
         };
         let (bounded, open) = (sql(false), sql(true));
-        // The first part has room for all, so that it can take in the others without
-        // moving (reserved memory is only touched as it fills); the others for their share.
-        let room = |i: usize| match i {
-            0 => expected,
-            _ => expected / parts + expected / 16 + 16,
-        };
+        // Room for a part's share, and some (reserved memory is only touched as it fills).
+        let room = expected / parts + expected / 16 + 16;
         let how = (only.is_none(), versions);
         let fail_sync: scan::Fail<'_> = &fail;
         let scanned = on_every_connection(db.conn, twins, |conn, i| {
@@ -227,7 +222,7 @@ impl Census {
             } else {
                 (&bounded, &range[..])
             };
-            Part::scan(conn, sql, range, room(i), how, fail_sync)
+            Part::scan(conn, sql, range, room, how, fail_sync)
         });
         for part in scanned {
             census.append(part?, &mut numbering)?;
@@ -241,7 +236,7 @@ impl Census {
                 scan::digests(conn, (i, parts), expected / parts, fail_sync)
             });
             for part in counted {
-                numbering.append(part?, |owner| owner);
+                numbering.append(part?, 0);
             }
         }
 
@@ -272,7 +267,7 @@ impl Census {
         drop(st);
         // Keep-last's versions are sorted beside the numbering: neither needs the other.
         let mut gathered = census.versions.take();
-        let sort = || gathered.as_mut().map(ByFirstByte::sort);
+        let sort = || gathered.as_mut().map(Runs::sort);
         let (numbered, _) = rayon::join(|| numbering.number(&mut census), sort);
         numbered?;
         census.versions = gathered;
@@ -298,7 +293,6 @@ impl Census {
     pub fn into_rows(self) -> Census {
         Census {
             items: self.items,
-            text: self.text,
             odd_keys: self.odd_keys,
             notes: self.notes,
             digests: self.digests,
@@ -336,10 +330,7 @@ impl Census {
 
     /// The URI of the item at `row`.
     pub fn uri(&self, row: usize) -> &str {
-        let r = &self.items[row];
-        self.text
-            .get(r.uri_at..r.uri_at + r.uri_len as usize)
-            .unwrap_or_default()
+        self.items.uri(row)
     }
 
     /// The note of the FAILED item at `row`, if it has one.
@@ -355,7 +346,7 @@ impl Census {
                 rows.get(at)
                     .and_then(|&r| (r != u32::MAX).then_some(r as usize))
             }
-            RowIndex::Search => self.items.binary_search_by_key(&id, |r| r.id).ok(),
+            RowIndex::Search => self.items.find(id),
         }
     }
 
@@ -435,8 +426,8 @@ enum RowIndex {
 }
 
 impl RowIndex {
-    fn new(items: &[ItemRow]) -> RowIndex {
-        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+    fn new(items: &Rows) -> RowIndex {
+        let (Some(first), Some(last)) = (items.iter().next(), items.last()) else {
             return RowIndex::Search;
         };
         let span = last.id.saturating_sub(first.id).saturating_add(1);

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use super::census::{ByFirstByte, Census, ItemRow, NO_SHA, ShaId, Version};
+use super::census::{BUCKETS, Census, ItemRow, NO_SHA, Runs, ShaId, Version};
 use super::{CapUsage, Detail, GcPolicy, Reason};
 use crate::status::Status;
 
@@ -133,7 +133,7 @@ impl Picks {
 /// the trash first). Also returns the usage max-size measured.
 pub(super) fn choose(
     census: &Census,
-    versions: Option<ByFirstByte<Version>>,
+    versions: Option<Runs<Version>>,
     policy: &GcPolicy,
     now: DateTime<Utc>,
 ) -> (Picks, Option<CapUsage>) {
@@ -149,7 +149,7 @@ pub(super) fn choose(
     // Trashed items the trash policy keeps, by when they were trashed: under a cap, the
     // trash is emptied before anything in use is evicted.
     let mut spare_trash = Vec::new();
-    for (row, r) in (0u32..).zip(items) {
+    for (row, r) in (0u32..).zip(items.iter()) {
         let list = match r.status {
             Some(Status::Trash) if trash_before.is_some_and(|b| r.updated <= b) => &mut trash,
             Some(Status::Trash) if policy.max_size.is_some() => {
@@ -238,12 +238,16 @@ pub(super) fn choose(
 /// `keep` newest that nothing protects, in `(key, version)` order. Keys are sorted in
 /// memory: as 32 bytes when every one is a digest (as keys are), from the census's
 /// `versions`, else as text (the same order as SQLite's, byte by byte).
-fn keep_last(census: &Census, versions: Option<ByFirstByte<Version>>, keep: u32) -> Vec<Pick> {
+fn keep_last(census: &Census, versions: Option<Runs<Version>>, keep: u32) -> Vec<Pick> {
     let mut picks = Vec::new();
     if let Some(versions) = versions.filter(|_| census.keys_are_digests()) {
         // A key's versions share its bucket (sorted): the buckets are ranked one by one.
-        for bucket in versions.buckets() {
-            pick_old_versions(census, bucket, keep, &mut picks);
+        let shift = |(key, version, row): Version, start| (key, version, row + start as usize);
+        let mut bucket = Vec::new();
+        for at in 0..BUCKETS {
+            bucket.clear();
+            versions.merged(at, shift, |version| bucket.push(version));
+            pick_old_versions(census, &bucket, keep, &mut picks);
         }
     } else {
         let mut sorted: Vec<_> = (census.items.iter().enumerate())

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::census::{ByFirstByte, Census, NO_LINKS, NO_SHA, Version};
+use super::census::{Census, NO_LINKS, NO_SHA, Runs, Version};
 use super::picks::{self, Pick};
 use super::planned::Counted;
 use super::{
@@ -127,7 +127,7 @@ fn read_census(db: Db<'_>, twins: &mut [Connection], policy: &GcPolicy) -> Resul
 fn plan_items(
     cache: &Cache,
     census: &Census,
-    versions: Option<ByFirstByte<Version>>,
+    versions: Option<Runs<Version>>,
     policy: &GcPolicy,
     now: DateTime<Utc>,
 ) -> Result<Planned> {

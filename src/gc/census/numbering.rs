@@ -1,55 +1,91 @@
 //! Numbering the digests the census read: every reference (an item's content, a
-//! manifest's link) is gathered as it comes, in buckets by first byte; once all are in,
-//! the buckets are sorted and walked in order, so each distinct digest gets its number
-//! without a lookup per reference.
+//! manifest's link) is gathered as it comes, in buckets by first byte, by each part of the
+//! scan on its own; once all are in, the buckets are sorted and walked in order, the
+//! parts' merged, so each distinct digest gets its number without a lookup per reference.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 
 use rayon::prelude::*;
 use rusqlite::types::{FromSqlError, ValueRef};
 
-use super::{Census, NO_SHA, ShaId, ShaRefs};
+use super::{Census, LinkRow, NO_SHA, ShaId, ShaRefs};
 use crate::error::{Error, Result};
 use crate::key::{blob_digest, decode_digest};
 
-impl Census {
-    /// Gives the next digest number to a new distinct value.
-    fn new_sha(&mut self) -> Result<ShaId> {
-        let sha = ShaId::try_from(self.shas.len())
-            .ok()
-            .filter(|&n| n != NO_SHA)
-            .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
-        self.shas.push(ShaRefs::default());
-        self.sha_pinned.push(false);
-        self.sha_sizes.push((None, None));
-        Ok(sha)
+/// What a census records of each digest, or of a stretch of them (a bucket's), to be
+/// filled in as references are taken.
+struct Tally<'a> {
+    refs: &'a mut [ShaRefs],
+    pinned: &'a mut [bool],
+    sizes: &'a mut [(Option<i64>, Option<i64>)],
+}
+
+impl<'a> Tally<'a> {
+    /// The first `n` digests' stretch, and the rest.
+    fn split(self, n: usize) -> (Tally<'a>, Tally<'a>) {
+        let (refs, more_refs) = self.refs.split_at_mut(n);
+        let (pinned, more_pinned) = self.pinned.split_at_mut(n);
+        let (sizes, more_sizes) = self.sizes.split_at_mut(n);
+        let stretch = Tally {
+            refs,
+            pinned,
+            sizes,
+        };
+        let rest = Tally {
+            refs: more_refs,
+            pinned: more_pinned,
+            sizes: more_sizes,
+        };
+        (stretch, rest)
     }
 
-    /// Records that `owner`, of `size`, references `sha`. Items' digests are noted in
-    /// `item_shas`, by row, rather than in their rows: references come in digest order,
-    /// and a write to a row each would go to memory at random.
-    fn assign(&mut self, owner: Owner, sha: ShaId, size: Option<i64>, item_shas: &mut [ShaId]) {
-        let at = sha as usize;
+    /// Records that `owner`, of `size`, references the digest at `at` here, numbered
+    /// `sha`. Items' digests are noted in `item_shas`, by row, and links' in `linked`:
+    /// references come in digest order, and the rows and links are not this stretch's.
+    fn assign(
+        &mut self,
+        at: usize,
+        sha: ShaId,
+        (owner, size): (Owner, Option<i64>),
+        to: &mut Owners<'_>,
+    ) {
         match owner {
             Owner::Item(row) => {
-                item_shas[row as usize] = sha;
-                self.shas[at].items += 1;
-                let max = &mut self.sha_sizes[at].0;
+                if let Some(item) = to.item_shas.get(row as usize) {
+                    item.store(sha, Relaxed);
+                }
+                self.refs[at].items += 1;
+                let max = &mut self.sizes[at].0;
                 *max = (*max).max(size);
             }
-            Owner::Row(row) => item_shas[row as usize] = sha,
-            Owner::Counted => self.shas[at].items += 1,
+            Owner::Row(row) => {
+                if let Some(item) = to.item_shas.get(row as usize) {
+                    item.store(sha, Relaxed);
+                }
+            }
+            Owner::Counted => self.refs[at].items += 1,
             Owner::Link(link) => {
-                let link = &mut self.links[link as usize];
-                link.sha = sha;
-                let pinned = link.pinned;
-                self.shas[at].links += 1;
-                let max = &mut self.sha_sizes[at].1;
+                to.linked.push((link, sha));
+                self.refs[at].links += 1;
+                let max = &mut self.sizes[at].1;
                 *max = (*max).max(size);
-                self.sha_pinned[at] |= pinned;
+                self.pinned[at] |= to.links.get(link as usize).is_some_and(|l| l.pinned);
             }
         }
     }
+}
+
+/// Where [`Tally::assign`] notes whose each digest is.
+struct Owners<'a> {
+    /// By row: the number of its digest.
+    item_shas: &'a [AtomicU32],
+    /// The census's links (read for their pins).
+    links: &'a [LinkRow],
+    /// Links and the numbers of their digests.
+    linked: Vec<(u32, ShaId)>,
 }
 
 /// Who references a digest: an item (by row) or a link (by index). When only some items
@@ -73,6 +109,16 @@ impl Owner {
 
     pub(super) fn link(at: usize) -> Result<Owner> {
         Owner::check(at).map(Owner::Link)
+    }
+
+    /// The owner as numbered in a census whose part that read it begins at row `start`
+    /// (checked to fit with all its rows: see [`Owner::check`]).
+    fn shifted(self, start: u32) -> Owner {
+        match self {
+            Owner::Item(row) => Owner::Item(row + start),
+            Owner::Row(row) => Owner::Row(row + start),
+            other => other,
+        }
     }
 
     pub(super) fn check(n: usize) -> Result<u32> {
@@ -127,7 +173,7 @@ impl<A: Ord, B: Ord> LeadingDigest for ([u8; 32], A, B) {
 /// sorting, on every core, and the buckets in order are the whole, sorted. A bucket fits
 /// in the processor's caches, where one sort of the whole list would go to memory at
 /// every level.
-pub(in crate::gc) struct ByFirstByte<T>([Vec<T>; 256]);
+pub(in crate::gc) struct ByFirstByte<T>([Vec<T>; BUCKETS]);
 
 impl<T: Ord + Send> ByFirstByte<T> {
     /// Room for about `expected` values: only reserved, so memory is touched as it fills.
@@ -141,53 +187,95 @@ impl<T: Ord + Send> ByFirstByte<T> {
         self.0[usize::from(first_byte)].push(value);
     }
 
-    /// Moves every value of `other` into the same bucket here, changed by `f` (which
-    /// must leave its digest as it is).
-    pub(super) fn append(&mut self, other: Self, f: impl Fn(T) -> T) {
-        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
-            mine.extend(theirs.into_iter().map(&f));
-        }
-    }
-
     /// Sorts every bucket.
     pub(in crate::gc) fn sort(&mut self)
     where
         T: LeadingDigest,
     {
-        // By the digest's first eight bytes as a number first, which tells nearly every
-        // two apart, then in full: the same order as `T`'s, where comparing the digests'
-        // bytes each time was a call to `memcmp` per comparison.
-        let lead = |v: &T| {
-            let d = v.digest();
-            u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-        };
-        self.0.par_iter_mut().for_each(|bucket| {
-            bucket.sort_unstable_by(|a, b| lead(a).cmp(&lead(b)).then_with(|| a.cmp(b)))
-        });
-    }
-
-    /// The buckets, in order of first byte.
-    pub(in crate::gc) fn buckets(&self) -> &[Vec<T>] {
-        &self.0
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.0.iter().map(Vec::len).sum()
-    }
-
-    /// Every value, in order of first byte (sorted, after [`ByFirstByte::sort`]).
-    pub(super) fn into_values(self) -> impl Iterator<Item = T> {
-        self.0.into_iter().flatten()
+        self.0
+            .par_iter_mut()
+            .for_each(|bucket| bucket.sort_unstable_by(in_order));
     }
 }
 
+/// The order of values that lead with a digest (`T`'s own): by the digest's first eight
+/// bytes as a number first, which tells nearly every two apart, then in full, where
+/// comparing the digests' bytes each time was a call to `memcmp` per comparison.
+fn in_order<T: LeadingDigest>(a: &T, b: &T) -> Ordering {
+    let lead = |v: &T| {
+        let d = v.digest();
+        u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    };
+    lead(a).cmp(&lead(b)).then_with(|| a.cmp(b))
+}
+
+/// Values gathered in buckets by the parts of a scan, each part's with the row it begins
+/// at. Each part's buckets are sorted on their own and read out merged, bucket by bucket:
+/// no part is ever copied into another.
+pub(in crate::gc) struct Runs<T>(Vec<(ByFirstByte<T>, u32)>);
+
+impl<T: LeadingDigest + Copy + Send> Runs<T> {
+    pub(super) fn new() -> Self {
+        Runs(Vec::new())
+    }
+
+    /// Adds the values of a part that begins at row `start`.
+    pub(super) fn push(&mut self, part: ByFirstByte<T>, start: u32) {
+        self.0.push((part, start));
+    }
+
+    /// Sorts every part's buckets.
+    pub(in crate::gc) fn sort(&mut self) {
+        for (part, _) in &mut self.0 {
+            part.sort();
+        }
+    }
+
+    /// Calls `f` with every value in bucket `bucket` (of [`BUCKETS`]) in order (after
+    /// [`Runs::sort`]), the parts' merged, each changed by `shift` with the row its part
+    /// begins at.
+    pub(in crate::gc) fn merged(
+        &self,
+        bucket: usize,
+        shift: impl Fn(T, u32) -> T,
+        mut f: impl FnMut(T),
+    ) {
+        let mut heads: Vec<(&[T], u32)> = (self.0.iter())
+            .filter_map(|(part, start)| Some((part.0.get(bucket)?.as_slice(), *start)))
+            .filter(|(run, _)| !run.is_empty())
+            .collect();
+        while heads.len() > 1 {
+            let head = |(run, start): &(&[T], u32)| shift(run[0], *start);
+            let (mut least, mut value) = (0, head(&heads[0]));
+            for (i, other) in heads.iter().enumerate().skip(1) {
+                let other = head(other);
+                if in_order(&other, &value).is_lt() {
+                    (least, value) = (i, other);
+                }
+            }
+            f(value);
+            let (run, _) = &mut heads[least];
+            *run = &run[1..];
+            if run.is_empty() {
+                heads.swap_remove(least);
+            }
+        }
+        // The rest of the last run, as it is.
+        for (run, start) in heads {
+            run.iter().for_each(|&value| f(shift(value, start)));
+        }
+    }
+}
+
+/// The number of buckets values are put in (see [`ByFirstByte`]).
+pub(in crate::gc) const BUCKETS: usize = 256;
+
 /// The digests as read, numbered once all are in: sorted rather than looked up one by one.
 pub(super) struct Numbering {
-    /// The proper digests.
+    /// The proper digests gathered here (a manifest's links, say).
     hex: ByFirstByte<Ref<[u8; 32]>>,
-    /// Digests only to be counted, read in ascending order from the digest index (so
-    /// merged in, not sorted), when only some items are read in full.
-    counted: Vec<[u8; 32]>,
+    /// Those the parts of the scan gathered (see [`Numbering::append`]).
+    parts: Runs<Ref<[u8; 32]>>,
     other: Vec<Ref<String>>,
 }
 
@@ -196,62 +284,34 @@ impl Numbering {
     pub(super) fn new(expected: usize) -> Numbering {
         Numbering {
             hex: ByFirstByte::new(expected),
-            counted: Vec::new(),
+            parts: Runs::new(),
             other: Vec::new(),
         }
-    }
-
-    /// Room for about `expected` references to be counted, in ascending order.
-    pub(super) fn counting(expected: usize) -> Numbering {
-        Numbering {
-            hex: ByFirstByte::new(0),
-            counted: Vec::with_capacity(expected),
-            other: Vec::new(),
-        }
-    }
-
-    fn push_hex(&mut self, digest: [u8; 32], owner: Owner, size: Option<i64>) {
-        self.hex.push(digest[0], (digest, owner, size));
     }
 
     pub(super) fn add(&mut self, sha: Digested<'_>, owner: Owner, size: Option<i64>) {
         match sha {
-            Digested::Digest(digest) => self.push_hex(digest, owner, size),
+            Digested::Digest(digest) => self.hex.push(digest[0], (digest, owner, size)),
             Digested::Other(name) => self.other.push((name.to_owned(), owner, size)),
         }
     }
 
-    /// Adds a reference to be counted, from a list read in ascending order.
-    pub(super) fn count(&mut self, sha: Digested<'_>) {
-        match sha {
-            // In order, as an index gives them (checked: any order stays correct).
-            Digested::Digest(digest) if self.counted.last().is_none_or(|last| *last <= digest) => {
-                self.counted.push(digest)
-            }
-            other => self.add(other, Owner::Counted, None),
-        }
-    }
-
-    /// Moves in the references `other` gathered, their owners changed by `shift`. Its
-    /// counted digests follow those here (as the digest index's ranges do).
-    pub(super) fn append(&mut self, other: Numbering, shift: impl Fn(Owner) -> Owner) {
-        (self.hex).append(other.hex, |(digest, owner, size)| {
-            (digest, shift(owner), size)
-        });
-        (self.other).extend(
-            (other.other.into_iter()).map(|(name, owner, size)| (name, shift(owner), size)),
-        );
-        self.counted.reserve(other.counted.len());
-        for digest in other.counted {
-            self.count(Digested::Digest(digest));
+    /// Takes in the references a part gathered, whose rows begin at `start` (checked to
+    /// fit with all of them: see [`Owner::check`]).
+    pub(super) fn append(&mut self, part: Numbering, start: u32) {
+        self.parts.push(part.hex, start);
+        for (name, owner, size) in part.other {
+            self.other.push((name, owner.shifted(start), size));
         }
     }
 
     /// Numbers proper digests in ascending order, then the rest, and counts references.
+    /// Each bucket of digests is numbered on its own, on every core: first how many
+    /// distinct ones each holds, which says the number each begins at.
     pub(super) fn number(self, census: &mut Census) -> Result<()> {
         let Numbering {
             mut hex,
-            counted,
+            mut parts,
             other,
         } = self;
         // A digest in capitals (edited by hand, or written by another tool) names the same
@@ -264,50 +324,102 @@ impl Numbering {
                 None => rest.push((name, owner, size)),
             }
         }
-        let other = rest;
-        hex.sort();
-        // At most one digest per reference: room for them all, so that the lists never
-        // move as they grow.
-        let most = hex.len().max(counted.len());
-        census.shas.reserve(most);
-        census.sha_pinned.reserve(most);
-        census.sha_sizes.reserve(most);
-        census.digests.reserve(most);
-        let mut item_shas = vec![NO_SHA; census.items.len()];
-        let mut sha = NO_SHA;
-        let mut counted = counted.into_iter().peekable();
-        let mut take = |census: &mut Census, (digest, owner, size): Ref<[u8; 32]>| {
-            if census.digests.last() != Some(&digest) {
-                sha = census.new_sha()?;
-                census.digests.push(digest);
-            }
-            census.assign(owner, sha, size, &mut item_shas);
-            Ok::<_, Error>(())
+        parts.push(hex, 0);
+        parts.sort();
+        let shift =
+            |(digest, owner, size): Ref<[u8; 32]>, start| (digest, owner.shifted(start), size);
+        let distinct: Vec<usize> = (0..BUCKETS)
+            .into_par_iter()
+            .map(|bucket| {
+                let (mut n, mut last) = (0, None);
+                parts.merged(bucket, shift, |(digest, ..)| {
+                    if last != Some(digest) {
+                        (n, last) = (n + 1, Some(digest));
+                    }
+                });
+                n
+            })
+            .collect();
+        let proper: usize = distinct.iter().sum();
+        // The other values, numbered after the digests in the order first met.
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (name, ..) in &rest {
+            let next = names.len();
+            names.entry(name).or_insert(next);
+        }
+        let total = proper + names.len();
+        ShaId::try_from(total)
+            .ok()
+            .filter(|&n| n != NO_SHA)
+            .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
+        census.shas = vec![ShaRefs::default(); total];
+        census.sha_pinned = vec![false; total];
+        census.sha_sizes = vec![(None, None); total];
+        census.digests = vec![[0; 32]; proper];
+        let item_shas: Vec<AtomicU32> = (0..census.items.len())
+            .map(|_| AtomicU32::new(NO_SHA))
+            .collect();
+        let links = &census.links;
+        let owners = || Owners {
+            item_shas: &item_shas,
+            links,
+            linked: Vec::new(),
         };
-        for r in hex.into_values() {
-            while let Some(c) = counted.next_if(|c| *c <= r.0) {
-                take(census, (c, Owner::Counted, None))?;
+        let mut tally = Tally {
+            refs: &mut census.shas,
+            pinned: &mut census.sha_pinned,
+            sizes: &mut census.sha_sizes,
+        };
+        let mut digests = census.digests.as_mut_slice();
+        let mut stretches = Vec::with_capacity(BUCKETS);
+        let mut first = 0;
+        for (bucket, &n) in distinct.iter().enumerate() {
+            let (stretch, more) = tally.split(n);
+            let (stretch_digests, more_digests) = std::mem::take(&mut digests).split_at_mut(n);
+            stretches.push((bucket, first, stretch, stretch_digests));
+            (tally, digests, first) = (more, more_digests, first + n);
+        }
+        let mut linked: Vec<Vec<(u32, ShaId)>> = stretches
+            .into_par_iter()
+            .map(|(bucket, first, mut tally, digests)| {
+                let mut to = owners();
+                let mut at: Option<usize> = None;
+                parts.merged(bucket, shift, |(digest, owner, size)| {
+                    let i = match at {
+                        Some(i) if digests.get(i) == Some(&digest) => i,
+                        _ => at.map_or(0, |i| i + 1),
+                    };
+                    if let Some(slot) = digests.get_mut(i) {
+                        *slot = digest;
+                        at = Some(i);
+                        // Within `total`, which fits (checked above).
+                        let sha = (first + i) as ShaId;
+                        tally.assign(i, sha, (owner, size), &mut to);
+                    }
+                });
+                to.linked
+            })
+            .collect();
+        // `tally` is now what follows the digests: the other values'.
+        let mut to = owners();
+        for (name, owner, size) in &rest {
+            if let Some(&at) = names.get(name.as_str()) {
+                tally.assign(at, (proper + at) as ShaId, (*owner, *size), &mut to);
             }
-            take(census, r)?;
         }
-        for c in counted {
-            take(census, (c, Owner::Counted, None))?;
+        linked.push(to.linked);
+        let mut other_names = vec![String::new(); names.len()];
+        for (name, at) in names {
+            other_names[at] = name.to_owned();
         }
-        let mut others: HashMap<String, ShaId> = HashMap::new();
-        for (name, owner, size) in other {
-            let sha = match others.get(&name) {
-                Some(&sha) => sha,
-                None => {
-                    let sha = census.new_sha()?;
-                    census.other_names.push(name.clone());
-                    others.insert(name, sha);
-                    sha
-                }
-            };
-            census.assign(owner, sha, size, &mut item_shas);
+        census.other_names = other_names;
+        for (link, sha) in linked.into_iter().flatten() {
+            if let Some(link) = census.links.get_mut(link as usize) {
+                link.sha = sha;
+            }
         }
         for (item, sha) in census.items.iter_mut().zip(item_shas) {
-            item.sha = sha;
+            item.sha = sha.into_inner();
         }
         Ok(())
     }
@@ -315,10 +427,45 @@ impl Numbering {
 
 #[cfg(test)]
 mod tests {
-    use super::Census;
+    use super::{BUCKETS, ByFirstByte, Census, Runs};
     use crate::cache::Cache;
     use crate::registry::NewItem;
     use crate::status::Status;
+
+    /// Three parts' values, some digests in two parts, most buckets empty in some part:
+    /// read out bucket by bucket, they are every value once, in order, each part's rows
+    /// shifted by where it begins.
+    #[test]
+    fn parts_are_read_out_merged_in_order() {
+        let digest = |first: u8, last: u8| {
+            let mut d = [0u8; 32];
+            (d[0], d[31]) = (first, last);
+            d
+        };
+        let mut runs = Runs::new();
+        let mut expected = Vec::new();
+        for (start, values) in [
+            (0u32, vec![(7, 3), (7, 1), (200, 9), (0, 0)]),
+            (4, vec![(7, 2), (200, 9), (255, 255)]),
+            (7, vec![(7, 1), (1, 4)]),
+        ] {
+            let mut part = ByFirstByte::new(0);
+            for (row, (first, last)) in (0usize..).zip(values) {
+                let d = digest(first, last);
+                part.push(first, (d, 0i64, row));
+                expected.push((d, 0i64, row + start as usize));
+            }
+            runs.push(part, start);
+        }
+        runs.sort();
+        let mut read = Vec::new();
+        let shift = |(d, v, row): ([u8; 32], i64, usize), start| (d, v, row + start as usize);
+        for bucket in 0..BUCKETS {
+            runs.merged(bucket, shift, |value| read.push(value));
+        }
+        expected.sort();
+        assert_eq!(read, expected);
+    }
 
     /// 600 items over 400 contents: every bucket of first bytes that is hit holds a few
     /// digests, in no order as they arrive, and most contents are shared by several items.
@@ -353,7 +500,7 @@ mod tests {
                 let name = census.sha_name(sha as u32);
                 assert_eq!(refs.items, holders[&name], "{name}");
             }
-            for r in &census.items {
+            for r in census.items.iter() {
                 let item = cache.get(r.id).unwrap();
                 assert_eq!(census.digest(r.sha).map(|d| d.to_string()), item.sha256);
             }

@@ -195,10 +195,10 @@ pub(super) fn digests(
     );
     let mut st = conn.prepare(&sql).map_err(fail)?;
     let mut rows = st.query([]).map_err(fail)?;
-    let mut counted = Numbering::counting(expected);
+    let mut counted = Numbering::new(expected);
     while let Some(r) = rows.next().map_err(fail)? {
         if let Some(sha) = r.get_ref(0).and_then(Digested::read).map_err(fail)? {
-            counted.count(sha);
+            counted.add(sha, Owner::Counted, None);
         }
     }
     Ok(counted)
@@ -209,49 +209,23 @@ impl Census {
     /// going to `numbering`.
     pub(super) fn append(&mut self, part: Part, numbering: &mut Numbering) -> Result<()> {
         let rows = self.items.len();
-        if rows == 0 {
-            // The first part is taken as it is.
-            self.items = part.items;
-            self.text = part.text;
-            self.odd_keys = part.odd_keys;
-            self.notes = part.notes;
-            self.versions = part.versions;
-            *numbering = part.refs;
-            return Ok(());
-        }
-        let text = self.text.len();
         // Past the last row (and checked) is enough: rows only grow from here.
         Owner::check(rows + part.items.len())?;
         let Part {
             items,
-            text: part_text,
+            text,
             odd_keys,
             notes,
             refs,
             versions,
         } = part;
-        // Three copies of tens of megabytes each at a million items, on different lists:
-        // side by side, where one after the other made them a tenth of a plan's time.
-        let copy_refs = || {
-            numbering.append(refs, |owner| match owner {
-                Owner::Item(row) => Owner::Item(row + rows as u32),
-                Owner::Row(row) => Owner::Row(row + rows as u32),
-                other => other,
-            })
-        };
-        let copy_versions = || {
-            if let (Some(mine), Some(theirs)) = (&mut self.versions, versions) {
-                mine.append(theirs, |(key, version, row)| (key, version, row + rows));
-            }
-        };
-        let copy_rows = || {
-            self.text.push_str(&part_text);
-            self.items.extend(items.into_iter().map(|mut r| {
-                r.uri_at += text;
-                r
-            }));
-        };
-        rayon::join(copy_refs, || rayon::join(copy_versions, copy_rows));
+        // Every row's number fits in a u32 (checked above).
+        let start = rows as u32;
+        self.items.push(items, text);
+        numbering.append(refs, start);
+        if let (Some(runs), Some(versions)) = (&mut self.versions, versions) {
+            runs.push(versions, start);
+        }
         self.odd_keys
             .extend(odd_keys.into_iter().map(|(row, key)| (row + rows, key)));
         self.notes
@@ -263,7 +237,7 @@ impl Census {
 #[cfg(test)]
 mod tests {
     use crate::cache::Cache;
-    use crate::gc::census::Census;
+    use crate::gc::census::{BUCKETS, Census, Version};
     use crate::key::decode_digest;
     use crate::registry::NewItem;
     use crate::status::Status;
@@ -335,8 +309,14 @@ mod tests {
                     ready.push((key, item.version, row));
                 }
             }
-            let mut versions: Vec<_> = census.versions.take().unwrap().into_values().collect();
-            versions.sort_unstable();
+            // As keep-last reads them: the parts' merged, in order.
+            let mut versions = Vec::new();
+            let shift = |(key, version, row): Version, start| (key, version, row + start as usize);
+            let runs = census.versions.take().unwrap();
+            for bucket in 0..BUCKETS {
+                runs.merged(bucket, shift, |version| versions.push(version));
+            }
+            assert!(versions.is_sorted(), "{twins} twins");
             ready.sort_unstable();
             assert_eq!(versions, ready, "{twins} twins");
             let digests = census.digests();
