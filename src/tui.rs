@@ -75,7 +75,7 @@ pub fn run(root: &Path) -> Result<()> {
     let worker = worker::spawn(root.to_path_buf(), tx.clone());
     let counter = worker::spawn_counter(root.to_path_buf(), tx.clone());
     let (previews, previewer) = worker::spawn_preview(root.to_path_buf(), tx.clone());
-    let (watching, watcher) = worker::watch(root, tx.clone())?;
+    let (watching, watcher) = worker::watch(root, access, tx.clone())?;
     spawn_input(tx.clone());
     let mut workers = Workers {
         queries: worker,

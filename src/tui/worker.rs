@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cachet::Cache;
+use cachet::registry::Access;
 use chrono::Utc;
 
 use super::Msg;
@@ -410,11 +411,27 @@ pub fn preview(cache: &Cache, req: &PreviewRequest, cancel: Option<Arc<AtomicBoo
 
 /// Watches the registry for changes made by anyone (another process, or our worker) and
 /// sends [`Action::Changed`]; sends the time now and then so ages and leases move on. It
-/// stops when the sender it returns is dropped.
-pub fn watch(root: &Path, out: Sender<Msg>) -> Result<(Sender<()>, JoinHandle<()>)> {
+/// stops when the sender it returns is dropped. `access` is what the cache was opened for.
+pub fn watch(
+    root: &Path,
+    access: Access,
+    out: Sender<Msg>,
+) -> Result<(Sender<()>, JoinHandle<()>)> {
     let path = root.join(cachet::cache::REGISTRY_FILE);
-    let (conn, _) = cachet::registry::read_only_connection(&path)
-        .with_context(|| format!("opening {} to watch it", path.display()))?;
+    let conn = match access {
+        // A cache that can be written is watched on a connection of its own that reads
+        // only, never on a snapshot, which sees no change (`read_only_connection` falls
+        // back to one on an error at its first read, which may be a passing one here).
+        Access::ReadWrite => rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(anyhow::Error::from),
+        Access::ReadOnly | Access::Snapshot => cachet::registry::read_only_connection(&path)
+            .map(|(conn, _)| conn)
+            .map_err(anyhow::Error::from),
+    }
+    .with_context(|| format!("opening {} to watch it", path.display()))?;
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
         let version = |c: &rusqlite::Connection| {
