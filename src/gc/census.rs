@@ -29,7 +29,7 @@ pub(super) type ShaId = u32;
 /// An item without content.
 pub(super) const NO_SHA: ShaId = ShaId::MAX;
 
-/// What planning needs of an item. Its URI is in [`Census::text`].
+/// What planning needs of an item. Its URI is in its part's text (see [`Rows`]).
 pub(super) struct ItemRow {
     pub id: i64,
     pub version: i64,

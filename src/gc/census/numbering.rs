@@ -300,6 +300,9 @@ impl Numbering {
     /// fit with all of them: see [`Owner::check`]).
     pub(super) fn append(&mut self, part: Numbering, start: u32) {
         self.parts.push(part.hex, start);
+        for (run, at) in part.parts.0 {
+            self.parts.push(run, at + start);
+        }
         for (name, owner, size) in part.other {
             self.other.push((name, owner.shifted(start), size));
         }
