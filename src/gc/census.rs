@@ -278,8 +278,9 @@ impl Census {
             if let Some(row) = census.row_of(id)
                 && let Ok(at) = u32::try_from(census.manifests.len())
                 && at != NO_LINKS
+                && let Some(item) = census.items.get_mut(row)
             {
-                census.items[row].links = at;
+                item.links = at;
                 census.manifests.push((start, end));
             }
             start = end;

@@ -242,11 +242,10 @@ fn keep_last(census: &Census, versions: Option<Runs<Version>>, keep: u32) -> Vec
     let mut picks = Vec::new();
     if let Some(versions) = versions.filter(|_| census.keys_are_digests()) {
         // A key's versions share its bucket (sorted): the buckets are ranked one by one.
-        let shift = |(key, version, row): Version, start| (key, version, row + start as usize);
         let mut bucket = Vec::new();
         for at in 0..BUCKETS {
             bucket.clear();
-            versions.merged(at, shift, |version| bucket.push(version));
+            versions.merged(at, |version| bucket.push(version));
             pick_old_versions(census, &bucket, keep, &mut picks);
         }
     } else {

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use rayon::prelude::*;
 use rusqlite::types::{FromSqlError, ValueRef};
 
-use super::{Census, LinkRow, NO_SHA, ShaId, ShaRefs};
+use super::{Census, LinkRow, NO_SHA, ShaId, ShaRefs, Version};
 use crate::error::{Error, Result};
 use crate::key::{blob_digest, decode_digest};
 
@@ -156,15 +156,33 @@ impl<'a> Digested<'a> {
 /// A digest as read, who references it, and the size recorded with the reference.
 type Ref<T> = (T, Owner, Option<i64>);
 
-/// A value that leads with a digest, and is ordered by it first (as a tuple whose first
-/// field is the digest is).
-pub(in crate::gc) trait LeadingDigest: Ord {
+/// A value a part of the scan gathers: it leads with a digest, and is ordered by it first
+/// (as a tuple whose first field is the digest is), and it names a row of that part.
+pub(in crate::gc) trait LeadingDigest: Ord + Copy {
     fn digest(&self) -> &[u8; 32];
+
+    /// The value with its row counted from the census's first, where its part begins at
+    /// row `start` (checked to fit with all its rows: see [`Owner::check`]).
+    fn shifted(self, start: u32) -> Self;
 }
 
-impl<A: Ord, B: Ord> LeadingDigest for ([u8; 32], A, B) {
+impl LeadingDigest for Ref<[u8; 32]> {
     fn digest(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    fn shifted(self, start: u32) -> Self {
+        (self.0, self.1.shifted(start), self.2)
+    }
+}
+
+impl LeadingDigest for Version {
+    fn digest(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn shifted(self, start: u32) -> Self {
+        (self.0, self.1, self.2 + start as usize)
     }
 }
 
@@ -214,7 +232,7 @@ fn in_order<T: LeadingDigest>(a: &T, b: &T) -> Ordering {
 /// no part is ever copied into another.
 pub(in crate::gc) struct Runs<T>(Vec<(ByFirstByte<T>, u32)>);
 
-impl<T: LeadingDigest + Copy + Send> Runs<T> {
+impl<T: LeadingDigest + Send> Runs<T> {
     pub(super) fn new() -> Self {
         Runs(Vec::new())
     }
@@ -232,20 +250,15 @@ impl<T: LeadingDigest + Copy + Send> Runs<T> {
     }
 
     /// Calls `f` with every value in bucket `bucket` (of [`BUCKETS`]) in order (after
-    /// [`Runs::sort`]), the parts' merged, each changed by `shift` with the row its part
-    /// begins at.
-    pub(in crate::gc) fn merged(
-        &self,
-        bucket: usize,
-        shift: impl Fn(T, u32) -> T,
-        mut f: impl FnMut(T),
-    ) {
+    /// [`Runs::sort`]), the parts' merged, each [`LeadingDigest::shifted`] by the row its
+    /// part begins at.
+    pub(in crate::gc) fn merged(&self, bucket: usize, mut f: impl FnMut(T)) {
         let mut heads: Vec<(&[T], u32)> = (self.0.iter())
             .filter_map(|(part, start)| Some((part.0.get(bucket)?.as_slice(), *start)))
             .filter(|(run, _)| !run.is_empty())
             .collect();
         while heads.len() > 1 {
-            let head = |(run, start): &(&[T], u32)| shift(run[0], *start);
+            let head = |(run, start): &(&[T], u32)| run[0].shifted(*start);
             let (mut least, mut value) = (0, head(&heads[0]));
             for (i, other) in heads.iter().enumerate().skip(1) {
                 let other = head(other);
@@ -262,7 +275,7 @@ impl<T: LeadingDigest + Copy + Send> Runs<T> {
         }
         // The rest of the last run, as it is.
         for (run, start) in heads {
-            run.iter().for_each(|&value| f(shift(value, start)));
+            run.iter().for_each(|&value| f(value.shifted(start)));
         }
     }
 }
@@ -329,13 +342,11 @@ impl Numbering {
         }
         parts.push(hex, 0);
         parts.sort();
-        let shift =
-            |(digest, owner, size): Ref<[u8; 32]>, start| (digest, owner.shifted(start), size);
         let distinct: Vec<usize> = (0..BUCKETS)
             .into_par_iter()
             .map(|bucket| {
                 let (mut n, mut last) = (0, None);
-                parts.merged(bucket, shift, |(digest, ..)| {
+                parts.merged(bucket, |(digest, ..)| {
                     if last != Some(digest) {
                         (n, last) = (n + 1, Some(digest));
                     }
@@ -387,7 +398,7 @@ impl Numbering {
             .map(|(bucket, first, mut tally, digests)| {
                 let mut to = owners();
                 let mut at: Option<usize> = None;
-                parts.merged(bucket, shift, |(digest, owner, size)| {
+                parts.merged(bucket, |(digest, owner, size)| {
                     let i = match at {
                         Some(i) if digests.get(i) == Some(&digest) => i,
                         _ => at.map_or(0, |i| i + 1),
@@ -462,9 +473,8 @@ mod tests {
         }
         runs.sort();
         let mut read = Vec::new();
-        let shift = |(d, v, row): ([u8; 32], i64, usize), start| (d, v, row + start as usize);
         for bucket in 0..BUCKETS {
-            runs.merged(bucket, shift, |value| read.push(value));
+            runs.merged(bucket, |value| read.push(value));
         }
         expected.sort();
         assert_eq!(read, expected);

@@ -2,7 +2,7 @@
 //! after the other, where copying them into one list took a tenth of a plan at a million
 //! items (the copy, and the fresh memory it was written to).
 
-use std::ops::{Index, IndexMut};
+use std::ops::Index;
 
 use super::ItemRow;
 
@@ -36,19 +36,27 @@ impl Rows {
         self.len
     }
 
+    /// The part that would hold `row` (the last to begin at or before it), and where in
+    /// it; `None` when there are no rows.
+    fn part_of(&self, row: usize) -> Option<(usize, usize)> {
+        let part = (self.starts.partition_point(|&start| start <= row)).checked_sub(1)?;
+        Some((part, row - self.starts[part]))
+    }
+
     /// The part holding `row`, and where in it.
     fn locate(&self, row: usize) -> Option<(&Segment, usize)> {
-        let part = self
-            .starts
-            .partition_point(|&start| start <= row)
-            .checked_sub(1)?;
+        let (part, at) = self.part_of(row)?;
         let segment = self.parts.get(part)?;
-        let at = row - self.starts[part];
         (at < segment.items.len()).then_some((segment, at))
     }
 
     pub fn get(&self, row: usize) -> Option<&ItemRow> {
         self.locate(row).map(|(segment, at)| &segment.items[at])
+    }
+
+    pub(super) fn get_mut(&mut self, row: usize) -> Option<&mut ItemRow> {
+        let (part, at) = self.part_of(row)?;
+        self.parts.get_mut(part)?.items.get_mut(at)
     }
 
     /// The URI of the item at `row` (empty for a row not here).
@@ -88,14 +96,8 @@ impl Index<usize> for Rows {
 
     /// The row at `row`, which must be one (as a list's index must be).
     fn index(&self, row: usize) -> &ItemRow {
-        let part = self.starts.partition_point(|&start| start <= row) - 1;
-        &self.parts[part].items[row - self.starts[part]]
-    }
-}
-
-impl IndexMut<usize> for Rows {
-    fn index_mut(&mut self, row: usize) -> &mut ItemRow {
-        let part = self.starts.partition_point(|&start| start <= row) - 1;
-        &mut self.parts[part].items[row - self.starts[part]]
+        // Out of bounds as a list's index is, where there are no rows.
+        let (part, at) = self.part_of(row).unwrap_or_default();
+        &self.parts[part].items[at]
     }
 }

@@ -237,7 +237,7 @@ impl Census {
 #[cfg(test)]
 mod tests {
     use crate::cache::Cache;
-    use crate::gc::census::{BUCKETS, Census, Version};
+    use crate::gc::census::{BUCKETS, Census};
     use crate::key::decode_digest;
     use crate::registry::NewItem;
     use crate::status::Status;
@@ -311,10 +311,9 @@ mod tests {
             }
             // As keep-last reads them: the parts' merged, in order.
             let mut versions = Vec::new();
-            let shift = |(key, version, row): Version, start| (key, version, row + start as usize);
             let runs = census.versions.take().unwrap();
             for bucket in 0..BUCKETS {
-                runs.merged(bucket, shift, |version| versions.push(version));
+                runs.merged(bucket, |version| versions.push(version));
             }
             assert!(versions.is_sorted(), "{twins} twins");
             ready.sort_unstable();
