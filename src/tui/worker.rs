@@ -426,16 +426,20 @@ pub fn watch(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
+        .map(Some)
         .map_err(anyhow::Error::from),
-        Access::ReadOnly | Access::Snapshot => cachet::registry::read_only_connection(&path)
-            .map(|(conn, _)| conn)
+        Access::ReadOnly => cachet::registry::read_only_connection(&path)
+            .map(|(conn, _)| Some(conn))
             .map_err(anyhow::Error::from),
+        // A snapshot never changes: only the clock is kept.
+        Access::Snapshot => Ok(None),
     }
     .with_context(|| format!("opening {} to watch it", path.display()))?;
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
-        let version = |c: &rusqlite::Connection| {
-            c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+        let version = |c: &Option<rusqlite::Connection>| {
+            c.as_ref()?
+                .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
                 .ok()
         };
         let mut last = version(&conn);
