@@ -14,8 +14,9 @@
 //! does one older than [`MAX_AGE`], which bounds how long a wrong but well-formed file (an
 //! old copy, a file system whose directory times never change) can hide an orphan.
 
-use std::fs;
-use std::io::Write;
+use std::fs::{self, File};
+use std::io::{BufReader, Read, Write};
+use std::ops::Range;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -75,13 +76,12 @@ impl Stamp {
 pub(super) struct Listing {
     /// Remembered leaf directories, ascending.
     dirs: Vec<(DirId, Stamp)>,
-    /// By directory in `dirs`: where its blobs are in the digests.
-    blobs: Vec<std::ops::Range<usize>>,
-    /// The file as read; from `digests_at` on, the blobs in the directories, 32 bytes
-    /// each, ascending (so in directory order). Used where it lies, not copied: it is
-    /// tens of megabytes at a million blobs.
-    bytes: Vec<u8>,
-    digests_at: usize,
+    /// By directory in `dirs`: where its blobs are in `digests`.
+    blobs: Vec<Range<usize>>,
+    /// The blobs in the directories, ascending (so in directory order). Read from the
+    /// file straight into place, and handed on as they are when nothing changed: tens of
+    /// megabytes at a million blobs.
+    digests: Vec<[u8; 32]>,
 }
 
 fn dir_of(digest: &[u8; 32]) -> DirId {
@@ -97,28 +97,35 @@ impl Listing {
     /// The listing saved at `path` as of `now`, or an empty one if there is none that
     /// makes sense or it was saved more than [`MAX_AGE`] ago.
     pub fn load(path: &Path, now: SystemTime) -> Listing {
-        let fresh = fs::metadata(path)
-            .and_then(|meta| meta.modified())
+        let Ok(file) = File::open(path) else {
+            return Listing::default();
+        };
+        let fresh = (file.metadata().and_then(|meta| meta.modified()))
             .is_ok_and(|saved| now.duration_since(saved).unwrap_or_default() < MAX_AGE);
         fresh
-            .then(|| fs::read(path).ok())
+            .then(|| Listing::read(file))
             .flatten()
-            .and_then(Listing::decode)
             .unwrap_or_default()
     }
 
-    /// The blobs of directory `dir` if it is remembered with `stamp`.
-    pub fn lookup(&self, dir: DirId, stamp: &Stamp) -> Option<&[[u8; 32]]> {
+    /// Where the blobs of directory `dir` are in [`Listing::digests`], if it is
+    /// remembered with `stamp`.
+    pub fn lookup(&self, dir: DirId, stamp: &Stamp) -> Option<Range<usize>> {
         let at = find(&self.dirs, dir)?;
         if self.dirs[at].1 != *stamp {
             return None;
         }
-        self.digests().get(self.blobs.get(at)?.clone())
+        self.blobs.get(at).cloned()
     }
 
-    fn digests(&self) -> &[[u8; 32]] {
-        let bytes = self.bytes.get(self.digests_at..).unwrap_or_default();
-        bytes.as_chunks().0
+    /// The remembered blobs, ascending.
+    pub fn digests(&self) -> &[[u8; 32]] {
+        &self.digests
+    }
+
+    /// The remembered blobs, ascending, taken out.
+    pub fn into_digests(self) -> Vec<[u8; 32]> {
+        self.digests
     }
 
     /// Whether it remembers exactly `dirs`, with these stamps (then saving again would
@@ -158,18 +165,28 @@ impl Listing {
             });
     }
 
-    fn decode(bytes: Vec<u8>) -> Option<Listing> {
-        let rest = bytes.strip_prefix(MAGIC)?;
-        let (counts, rest) = rest.split_at_checked(16)?;
+    /// Reads a listing from `file`, checking all of it: `None` if it is not one, whole.
+    fn read(file: File) -> Option<Listing> {
+        let len = file.metadata().ok()?.len();
+        let mut file = BufReader::new(file);
+        let mut head = [0u8; MAGIC.len() + 16];
+        file.read_exact(&mut head).ok()?;
+        let counts = head.strip_prefix(MAGIC)?;
         let count = |b: &[u8]| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok();
         let n_dirs = count(&counts[..8])?;
         let n_digests = count(&counts[8..])?;
-        let (dir_bytes, digest_bytes) = rest.split_at_checked(n_dirs.checked_mul(STAMP_BYTES)?)?;
-        if digest_bytes.len() != n_digests.checked_mul(32)? {
+        // The counts must fit the file before anything is made of them.
+        let dir_bytes = n_dirs.checked_mul(STAMP_BYTES)?;
+        let size = (head.len() as u64)
+            .checked_add(u64::try_from(dir_bytes).ok()?)?
+            .checked_add(u64::try_from(n_digests.checked_mul(32)?).ok()?)?;
+        if size != len {
             return None;
         }
+        let mut stamps = vec![0u8; dir_bytes];
+        file.read_exact(&mut stamps).ok()?;
         let int = |b: &[u8]| i64::from_le_bytes(b.try_into().unwrap_or_default());
-        let dirs: Vec<(DirId, Stamp)> = dir_bytes
+        let dirs: Vec<(DirId, Stamp)> = stamps
             .chunks_exact(STAMP_BYTES)
             .map(|c| {
                 let stamp = Stamp {
@@ -180,8 +197,12 @@ impl Listing {
                 (u16::from_le_bytes([c[0], c[1]]), stamp)
             })
             .collect();
-        let digests_at = bytes.len() - digest_bytes.len();
-        let digests = digest_bytes.as_chunks::<32>().0;
+        let mut digests = vec![[0u8; 32]; n_digests];
+        file.read_exact(digests.as_flattened_mut()).ok()?;
+        // Nothing more (it could have grown since its length was taken).
+        if file.read(&mut [0u8; 1]).ok()? != 0 {
+            return None;
+        }
         // Lookups rely on both orders, and every digest belongs to a remembered directory.
         if !(dirs.windows(2).all(|w| w[0].0 < w[1].0) && digests.is_sorted_by(|a, b| a < b)) {
             return None;
@@ -196,8 +217,7 @@ impl Listing {
         Some(Listing {
             dirs,
             blobs,
-            bytes,
-            digests_at,
+            digests,
         })
     }
 }

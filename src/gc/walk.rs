@@ -6,6 +6,7 @@
 //! directory unchanged since the last walk is taken from its remembered [`Listing`].
 
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,9 +22,62 @@ const MAX_THREADS: usize = 8;
 /// What was found under one top-level directory.
 #[derive(Default)]
 struct TopWalk {
-    digests: Vec<[u8; 32]>,
+    /// Its blobs, ascending, in pieces.
+    pieces: Vec<Piece>,
     /// Its leaf directories whose listing may be remembered, ascending.
     settled: Vec<(DirId, Stamp)>,
+}
+
+/// Some of the blobs found, in order: where the remembered listing holds them, or read.
+/// Unchanged directories in a row are one piece: an unchanged tree is one piece in all,
+/// the listing as it was read.
+enum Piece {
+    Remembered(Range<usize>),
+    Read(Vec<[u8; 32]>),
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Remembered(range) => range.len(),
+            Piece::Read(digests) => digests.len(),
+        }
+    }
+}
+
+/// Appends `piece` to `pieces`: nothing if it is empty, into the last one where both are
+/// remembered and meet.
+fn push_piece(pieces: &mut Vec<Piece>, piece: Piece) {
+    if piece.len() == 0 {
+        return;
+    }
+    if let (Some(Piece::Remembered(last)), Piece::Remembered(next)) = (pieces.last_mut(), &piece)
+        && last.end == next.start
+    {
+        last.end = next.end;
+        return;
+    }
+    pieces.push(piece);
+}
+
+/// The blobs `pieces` hold, in one list: the listing's own when they are all of it.
+fn assemble(remembered: Listing, pieces: Vec<Piece>) -> Vec<[u8; 32]> {
+    let all = 0..remembered.digests().len();
+    match pieces.as_slice() {
+        [] => return Vec::new(),
+        [Piece::Remembered(range)] if *range == all => return remembered.into_digests(),
+        _ => {}
+    }
+    let mut out = Vec::with_capacity(pieces.iter().map(Piece::len).sum());
+    for piece in pieces {
+        match piece {
+            Piece::Remembered(range) => {
+                out.extend_from_slice(remembered.digests().get(range).unwrap_or_default());
+            }
+            Piece::Read(digests) => out.extend(digests),
+        }
+    }
+    out
 }
 
 /// The walk of one top-level directory, by its place in the listing.
@@ -82,13 +136,17 @@ pub(super) fn blob_digests(dir: &Path, tmp: &Path, now: SystemTime) -> Result<Ve
         .into_inner()
         .map_err(|_| Error::invalid(dir.display().to_string(), "a blob directory walk failed"))?;
     done.sort_by_key(|(at, _)| *at);
-    let (mut out, mut settled) = (Vec::new(), Vec::new());
+    let (mut pieces, mut settled) = (Vec::new(), Vec::new());
     for (_, found) in done {
         let found = found?;
-        out.extend(found.digests);
+        for piece in found.pieces {
+            push_piece(&mut pieces, piece);
+        }
         settled.extend(found.settled);
     }
-    if !remembered.remembers(&settled) {
+    let save = !remembered.remembers(&settled);
+    let out = assemble(remembered, pieces);
+    if save {
         Listing::save(&settled, &out, &listing_path(dir), tmp);
     }
     Ok(out)
@@ -111,14 +169,14 @@ fn walk_top(top: u8, dir: &Path, remembered: &Listing, settled: SystemTime) -> R
         if let Some(stamp) = stamp
             && let Some(known) = remembered.lookup(id, &stamp)
         {
-            out.digests.extend_from_slice(known);
+            push_piece(&mut out.pieces, Piece::Remembered(known));
             out.settled.push((id, stamp));
             continue;
         }
         if let Some(stamp) = stamp.filter(|s| s.settled(settled)) {
             out.settled.push((id, stamp));
         }
-        let start = out.digests.len();
+        let mut read = Vec::new();
         let path = entry.path();
         for entry in fs::read_dir(&path).at(&path)? {
             let entry = entry.at(&path)?;
@@ -131,13 +189,14 @@ fn walk_top(top: u8, dir: &Path, remembered: &Listing, settled: SystemTime) -> R
             }
             // Not followed: a symlink is not a regular file. One gone meanwhile is no blob.
             match entry.file_type() {
-                Ok(kind) if kind.is_file() => out.digests.push(digest),
+                Ok(kind) if kind.is_file() => read.push(digest),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).at(entry.path()),
             }
         }
-        out.digests[start..].sort_unstable();
+        read.sort_unstable();
+        push_piece(&mut out.pieces, Piece::Read(read));
     }
     Ok(out)
 }
@@ -293,7 +352,9 @@ mod tests {
         blob_digests(dir, tmp, later()).unwrap();
         let listing = Listing::load(&listing_path(dir), later());
         assert_eq!(
-            listing.lookup(0xabcd, &stamp(&leaf)).map(<[_]>::len),
+            listing
+                .lookup(0xabcd, &stamp(&leaf))
+                .map(|blobs| blobs.len()),
             Some(2)
         );
     }
@@ -307,7 +368,15 @@ mod tests {
         let mut unsorted = saved.clone();
         let n = unsorted.len();
         unsorted[n - 64..].rotate_left(32);
+        // Counts far beyond the file (nothing that large may be made of them).
+        let counts = b"cachet blob listing v1\n".len();
+        let mut huge = saved.clone();
+        huge[counts + 8..counts + 16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let mut overflowing = saved.clone();
+        overflowing[counts..counts + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         for bad in [
+            huge,
+            overflowing,
             saved[..saved.len() - 1].to_vec(),
             [saved.as_slice(), b"x"].concat(),
             b"garbage".to_vec(),
