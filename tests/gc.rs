@@ -149,7 +149,16 @@ fn stale_writes_and_old_failures() {
     );
     let plan = gc::plan(&cache, &p, later(2)).unwrap();
     assert_eq!(ids(&plan), [stale_id, f.id]);
-    assert!(plan.items.iter().any(|i| i.reason == Reason::StaleWrite));
+    // Its lease ran out a minute after it began, two days before the plan.
+    let stale = plan.items.iter().find(|i| i.id == stale_id).unwrap();
+    assert_eq!(stale.reason, Reason::StaleWrite);
+    let two_days = 2 * 86_400;
+    assert!(
+        matches!(stale.detail, gc::Detail::LeaseExpired { ago }
+            if (two_days - 70..=two_days - 50).contains(&ago)),
+        "{:?}",
+        stale.detail
+    );
     assert!(
         plan.items
             .iter()

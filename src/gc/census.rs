@@ -42,7 +42,6 @@ pub(super) struct ItemRow {
     pub updated: i64,
     /// When it was last used: accessed, or if never (see `accessed`), created.
     last_use: i64,
-    pub lease_expires: Option<i64>,
     uri_len: u32,
     pub sha: ShaId,
     /// Which of the census's manifests it is, if it has links: [`NO_LINKS`] if not.
@@ -103,6 +102,9 @@ pub(super) struct Census {
     odd_keys: HashMap<usize, String>,
     /// The notes of FAILED items, by row (the only ones plans show).
     notes: HashMap<usize, String>,
+    /// When the writers' leases of WRITE items expire, by row (the only items whose
+    /// lease anything looks at: a few, where an ItemRow field would cost every item).
+    leases: HashMap<usize, i64>,
     /// The links of each manifest, as ranges of `links` (see [`ItemRow::links`]).
     manifests: Vec<(usize, usize)>,
     /// Every link, in `(item_id, sha256)` order.
@@ -159,6 +161,7 @@ impl Census {
             items: Rows::default(),
             odd_keys: HashMap::new(),
             notes: HashMap::new(),
+            leases: HashMap::new(),
             manifests: Vec::new(),
             links: Vec::new(),
             shas: Vec::new(),
@@ -288,7 +291,7 @@ impl Census {
         Ok(census)
     }
 
-    /// Only the rows, with their URIs, odd keys and notes, and the digests: what a plan
+    /// Only the rows, with their URIs, odd keys, notes and leases, and the digests: what a plan
     /// makes its items from. References, links and pins are let go (the plan has counted
     /// them), so only those may be asked of it.
     pub fn into_rows(self) -> Census {
@@ -296,6 +299,7 @@ impl Census {
             items: self.items,
             odd_keys: self.odd_keys,
             notes: self.notes,
+            leases: self.leases,
             digests: self.digests,
             manifests: Vec::new(),
             links: Vec::new(),
@@ -337,6 +341,11 @@ impl Census {
     /// The note of the FAILED item at `row`, if it has one.
     pub fn failure_note(&self, row: usize) -> Option<&str> {
         self.notes.get(&row).map(String::as_str)
+    }
+
+    /// When the lease of the writer of the WRITE item at `row` expires, if it has one.
+    pub fn lease_expires(&self, row: usize) -> Option<i64> {
+        self.leases.get(&row).copied()
     }
 
     /// The position in `items` of the item with `id`.

@@ -59,19 +59,20 @@ impl Pick {
         }
     }
 
-    /// Why, for people, from the item's row `r` (and its failure's `note`) as of `now`;
-    /// `keep` is keep-last's N.
-    pub fn detail(&self, r: &ItemRow, note: Option<&str>, keep: u32, now: DateTime<Utc>) -> Detail {
+    /// Why, for people, from the item's row `r` in `census` as of `now`; `keep` is
+    /// keep-last's N.
+    pub fn detail(&self, census: &Census, r: &ItemRow, keep: u32, now: DateTime<Utc>) -> Detail {
+        let row = self.row as usize;
         match self.why {
             Why::Trash => Detail::Trashed {
                 ago: ago(r.updated, now),
             },
             Why::StaleWrite => Detail::LeaseExpired {
-                ago: r.lease_expires.map_or(0, |lease| ago(lease, now)),
+                ago: census.lease_expires(row).map_or(0, |lease| ago(lease, now)),
             },
             Why::Failed => Detail::Failed {
                 ago: ago(r.updated, now),
-                note: note.map(str::to_owned),
+                note: census.failure_note(row).map(str::to_owned),
             },
             Why::OldVersion { rank, of } => Detail::OldVersion {
                 version: r.version,
@@ -159,7 +160,8 @@ pub(super) fn choose(
                 continue;
             }
             Some(Status::Write)
-                if stale_before.is_some_and(|b| r.lease_expires.is_some_and(|l| l < b)) =>
+                if stale_before
+                    .is_some_and(|b| census.lease_expires(row as usize).is_some_and(|l| l < b)) =>
             {
                 &mut writes
             }

@@ -25,6 +25,7 @@ pub(super) struct Part {
     text: String,
     odd_keys: HashMap<usize, String>,
     notes: HashMap<usize, String>,
+    leases: HashMap<usize, i64>,
     /// The items' digests, by row from 0.
     refs: Numbering,
     versions: Option<ByFirstByte<Version>>,
@@ -49,6 +50,7 @@ impl Part {
             text: String::new(),
             odd_keys: HashMap::new(),
             notes: HashMap::new(),
+            leases: HashMap::new(),
             refs: Numbering::new(expected),
             versions: versions.then(|| ByFirstByte::new(expected)),
         };
@@ -118,6 +120,11 @@ impl Part {
         {
             self.notes.insert(row, note.to_owned());
         }
+        if status == Some(Status::Write)
+            && let Some(lease) = r.get(8).map_err(fail)?
+        {
+            self.leases.insert(row, lease);
+        }
         // The time created is read only for an item never accessed.
         let last_use = match accessed {
             Some(at) => at,
@@ -136,7 +143,6 @@ impl Part {
             updated: r.get(5).map_err(fail)?,
             last_use,
             accessed: accessed.is_some(),
-            lease_expires: r.get(8).map_err(fail)?,
             links: NO_LINKS,
         });
         Ok(())
@@ -216,6 +222,7 @@ impl Census {
             text,
             odd_keys,
             notes,
+            leases,
             refs,
             versions,
         } = part;
@@ -230,6 +237,8 @@ impl Census {
             .extend(odd_keys.into_iter().map(|(row, key)| (row + rows, key)));
         self.notes
             .extend(notes.into_iter().map(|(row, note)| (row + rows, note)));
+        self.leases
+            .extend(leases.into_iter().map(|(row, lease)| (row + rows, lease)));
         Ok(())
     }
 }
