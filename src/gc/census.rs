@@ -19,7 +19,7 @@ mod rows;
 mod scan;
 
 pub(super) use numbering::{BUCKETS, ByFirstByte, Runs};
-use numbering::{Digested, Numbering, Owner};
+use numbering::{Digested, Numbering, Owner, RecordedSize};
 pub(super) use rows::Rows;
 use scan::{Part, on_every_connection};
 
@@ -115,7 +115,7 @@ pub(super) struct Census {
     /// By [`ShaId`]: linked by a pinned manifest, so the items holding it are protected.
     sha_pinned: Vec<bool>,
     /// By [`ShaId`]: the largest size recorded by the items holding it, and by the links.
-    sha_sizes: Vec<(Option<i64>, Option<i64>)>,
+    sha_sizes: Vec<(RecordedSize, RecordedSize)>,
     /// The proper digests (64 lower-case hex digits), ascending: `ShaId` 0, 1, …
     digests: Vec<[u8; 32]>,
     /// The other values, numbered after the digests.
@@ -395,9 +395,9 @@ impl Census {
     fn recorded_size(&self, sha: usize) -> i64 {
         let (item_max, link_max) = self.sha_sizes[sha];
         if self.shas[sha].items > 0 {
-            item_max.unwrap_or(0)
+            item_max.or_zero()
         } else {
-            link_max.unwrap_or(0)
+            link_max.or_zero()
         }
     }
 

@@ -20,7 +20,7 @@ use crate::key::{blob_digest, decode_digest};
 struct Tally<'a> {
     refs: &'a mut [ShaRefs],
     pinned: &'a mut [bool],
-    sizes: &'a mut [(Option<i64>, Option<i64>)],
+    sizes: &'a mut [(RecordedSize, RecordedSize)],
 }
 
 impl<'a> Tally<'a> {
@@ -49,7 +49,7 @@ impl<'a> Tally<'a> {
         &mut self,
         at: usize,
         sha: ShaId,
-        (owner, size): (Owner, Option<i64>),
+        (owner, size): (Owner, RecordedSize),
         to: &mut Owners<'_>,
     ) {
         match owner {
@@ -154,7 +154,30 @@ impl<'a> Digested<'a> {
 }
 
 /// A digest as read, who references it, and the size recorded with the reference.
-type Ref<T> = (T, Owner, Option<i64>);
+type Ref<T> = (T, Owner, RecordedSize);
+
+/// A size a reference records, in 8 bytes where an `Option<i64>` takes 16 (there is one
+/// in every reference, and two for every digest): none is below every size, so the
+/// largest of several is as with `Option`. (A size of `i64::MIN` is taken for none.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct RecordedSize(i64);
+
+impl RecordedSize {
+    pub(super) const NONE: RecordedSize = RecordedSize(i64::MIN);
+
+    fn new(size: Option<i64>) -> RecordedSize {
+        size.map_or(RecordedSize::NONE, RecordedSize)
+    }
+
+    /// The size, or 0 for none.
+    pub(super) fn or_zero(self) -> i64 {
+        if self == RecordedSize::NONE {
+            0
+        } else {
+            self.0
+        }
+    }
+}
 
 /// A value a part of the scan gathers: it leads with a digest, and is ordered by it first
 /// (as a tuple whose first field is the digest is), and it names a row of that part.
@@ -303,6 +326,7 @@ impl Numbering {
     }
 
     pub(super) fn add(&mut self, sha: Digested<'_>, owner: Owner, size: Option<i64>) {
+        let size = RecordedSize::new(size);
         match sha {
             Digested::Digest(digest) => self.hex.push(digest[0], (digest, owner, size)),
             Digested::Other(name) => self.other.push((name.to_owned(), owner, size)),
@@ -368,7 +392,7 @@ impl Numbering {
             .ok_or_else(|| Error::invalid("registry", "too many distinct blobs to plan a gc"))?;
         census.shas = vec![ShaRefs::default(); total];
         census.sha_pinned = vec![false; total];
-        census.sha_sizes = vec![(None, None); total];
+        census.sha_sizes = vec![(RecordedSize::NONE, RecordedSize::NONE); total];
         census.digests = vec![[0; 32]; proper];
         let item_shas: Vec<AtomicU32> = (0..census.items.len())
             .map(|_| AtomicU32::new(NO_SHA))
