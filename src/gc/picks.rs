@@ -104,6 +104,9 @@ pub(super) struct Picks {
     /// By row: where its pick is in `picks`, or [`NOT_PICKED`]. (Walked in order, it gives
     /// the picks in the order the census lies in memory.)
     pub at: Vec<u32>,
+    /// By blob: how many of its referrers (items holding it, manifests linking it) are
+    /// picked, when max-size counted them.
+    pub planned_refs: Option<Vec<u32>>,
 }
 
 impl Picks {
@@ -181,6 +184,7 @@ pub(super) fn choose(
     let mut picks = Picks {
         picks: Vec::new(),
         at: vec![NOT_PICKED; items.len()],
+        planned_refs: None,
     };
     for (rows, why) in [
         (trash, Why::Trash),
@@ -232,6 +236,8 @@ pub(super) fn choose(
             picks.add(Pick { row, why });
         }
         usage = Some(CapUsage { before, after });
+        // Every pick went through `refs`, those of other policies included.
+        picks.planned_refs = Some(refs.planned);
     }
     (picks, usage)
 }

@@ -132,7 +132,7 @@ fn plan_items(
     policy: &GcPolicy,
     now: DateTime<Utc>,
 ) -> Result<Planned> {
-    let (picks, usage) = picks::choose(census, versions, policy, now);
+    let (mut picks, usage) = picks::choose(census, versions, policy, now);
     let items = &census.items;
 
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
@@ -144,12 +144,18 @@ fn plan_items(
     let mut pick_shas = vec![NO_SHA; n];
     let mut pick_links = vec![NO_LINKS; n];
     let mut pick_sizes = vec![0; n];
-    let mut planned_refs = vec![0u32; census.shas.len()];
+    // Counted already where max-size ran.
+    let counted = picks.planned_refs.take();
+    let count = counted.is_none();
+    let mut planned_refs = counted.unwrap_or_else(|| vec![0u32; census.shas.len()]);
     for (row, at) in picks.by_row() {
         let r = &items[row];
         pick_shas[at] = r.sha;
         pick_links[at] = r.links;
         pick_sizes[at] = r.size;
+        if !count {
+            continue;
+        }
         if r.sha != NO_SHA {
             planned_refs[r.sha as usize] += 1;
         }
