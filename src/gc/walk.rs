@@ -295,6 +295,51 @@ mod tests {
         }
     }
 
+    /// Removes blob `d`, again until its directory's stamp shows it (see `add_visibly`).
+    fn remove_visibly(blobs: &BlobStore, d: &[u8; 32]) {
+        let path = path_of(blobs, d);
+        let before = stamp(path.parent().unwrap());
+        loop {
+            fs::remove_file(&path).unwrap();
+            if stamp(path.parent().unwrap()) != before {
+                return;
+            }
+            add(blobs, d);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn remembered_directories_either_side_of_one_emptied_stay_apart() {
+        let (_root, blobs) = store();
+        let middle = digest(0xab, 0xce, 5);
+        add(&blobs, &middle);
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap().len(), 4);
+        // `ab/cd` and `ef/01` are still taken from the listing, whose blobs of `ab/ce`
+        // lie between theirs.
+        remove_visibly(&blobs, &middle);
+        let now = [
+            digest(0xab, 0xcd, 1),
+            digest(0xab, 0xcd, 2),
+            digest(0xef, 0x01, 3),
+        ];
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap(), now);
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap(), now, "as saved");
+    }
+
+    #[test]
+    fn a_remembered_directory_gone_is_no_longer_listed() {
+        let (_root, blobs) = store();
+        let (dir, tmp) = (blobs.dir(), blobs.tmp_dir());
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap().len(), 3);
+        // What is left is one piece of the listing, not all of it.
+        fs::remove_dir_all(dir.join("ef")).unwrap();
+        let now = [digest(0xab, 0xcd, 1), digest(0xab, 0xcd, 2)];
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap(), now);
+        assert_eq!(blob_digests(dir, tmp, later()).unwrap(), now, "as saved");
+    }
+
     #[test]
     fn a_remembered_directory_is_taken_from_the_listing_not_read() {
         let (_root, blobs) = store();
