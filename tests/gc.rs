@@ -1220,6 +1220,62 @@ fn a_plan_of_a_few_items_among_many_is_applied_in_batches() {
 /// counts it at, the largest, whichever holder another policy planned first: so max-size
 /// evicts the same items either way.
 #[test]
+fn max_size_evicting_one_holder_of_a_shared_blob_frees_nothing_while_another_stays() {
+    let (dir, cache) = setup();
+    let old = put(&cache, "a", "shared");
+    let kept = put(&cache, "b", "shared");
+    let other = put(&cache, "c", "other");
+    assert_eq!(old.sha256, kept.sha256);
+    // Least recently used first: `a`, `c`, then `b`.
+    edit_registry(
+        &dir,
+        &format!(
+            "UPDATE items SET accessed = 1000 WHERE id = {};
+             UPDATE items SET accessed = 2000 WHERE id = {};
+             UPDATE items SET accessed = 3000 WHERE id = {};",
+            old.id, other.id, kept.id
+        ),
+    );
+    let p = GcPolicy {
+        max_size: Some(7),
+        ..policy()
+    };
+    let plan = gc::plan(&cache, &p, Utc::now()).unwrap();
+    // 6 + 5 bytes: evicting `a` frees nothing (`b` holds its blob), `c` frees 5.
+    assert_eq!(ids(&plan), [old.id, other.id]);
+    let planned = |id: i64| plan.items.iter().find(|i| i.id == id).unwrap();
+    assert!(!planned(old.id).exclusive, "its blob stays, held by b");
+    assert!(planned(other.id).exclusive);
+    assert_eq!(plan.usage.unwrap().before, 11);
+    assert_eq!(plan.usage.unwrap().after, 6);
+    assert_eq!(plan.exclusive_bytes(), 5);
+    let report = gc::apply(&cache, &plan, &mut |_| {}, None).unwrap();
+    assert_eq!(report.bytes_freed, 5);
+    let path = cache.content_path(&cache.get(kept.id).unwrap()).unwrap();
+    assert_eq!(fs::read(path).unwrap(), b"shared");
+}
+
+#[test]
+fn max_size_measures_usage_as_du_does_whatever_sizes_were_edited_in() {
+    for size in [i64::MIN, -1, 0, i64::MAX] {
+        let (dir, cache) = setup();
+        let edited = put(&cache, "a", "one");
+        put(&cache, "b", "two");
+        edit_registry(
+            &dir,
+            &format!("UPDATE items SET size = {size} WHERE id = {}", edited.id),
+        );
+        let p = GcPolicy {
+            max_size: Some(u64::MAX),
+            ..policy()
+        };
+        let plan = gc::plan(&cache, &p, Utc::now()).unwrap();
+        let stored = cache.usage_totals().unwrap().stored_bytes;
+        assert_eq!(plan.usage.unwrap().before, stored, "size {size}");
+    }
+}
+
+#[test]
 fn max_size_counts_a_freed_shared_blob_at_the_size_usage_gives_it() {
     for larger_first in [true, false] {
         let (dir, cache) = setup();

@@ -294,7 +294,7 @@ fn orphan_blobs(
         })
         .collect();
     // Each looked at on disk, on every core that is free: tens of thousands after a big
-    // write failed, one `stat` each.
+    // write failed, one `stat` each. (Of several that fail, any may be the one reported.)
     let found: Vec<Option<PlannedFile>> = (unknown.into_par_iter())
         .map(|digest| {
             let sha = hex(digest);

@@ -158,7 +158,7 @@ type Ref<T> = (T, Owner, RecordedSize);
 
 /// A size a reference records, in 8 bytes where an `Option<i64>` takes 16 (there is one
 /// in every reference, and two for every digest): none is below every size, so the
-/// largest of several is as with `Option`. (A size of `i64::MIN` is taken for none.)
+/// largest of several is as with `Option`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct RecordedSize(i64);
 
@@ -166,7 +166,11 @@ impl RecordedSize {
     pub(super) const NONE: RecordedSize = RecordedSize(i64::MIN);
 
     fn new(size: Option<i64>) -> RecordedSize {
-        size.map_or(RecordedSize::NONE, RecordedSize)
+        // `i64::MIN` itself (only a hand edit records a negative size) is taken as one
+        // more, so that it still counts as a size, as `Cache::usage_totals` counts it.
+        size.map_or(RecordedSize::NONE, |size| {
+            RecordedSize(size.max(i64::MIN + 1))
+        })
     }
 
     /// The size, or 0 for none.
