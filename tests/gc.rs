@@ -1216,9 +1216,6 @@ fn a_plan_of_a_few_items_among_many_is_applied_in_batches() {
     assert_eq!(cache.get_many(&ids).unwrap().len(), 2400 - 550);
 }
 
-/// A blob whose holders record different sizes (by hand edits) is freed at the size usage
-/// counts it at, the largest, whichever holder another policy planned first: so max-size
-/// evicts the same items either way.
 #[test]
 fn max_size_evicting_one_holder_of_a_shared_blob_frees_nothing_while_another_stays() {
     let (dir, cache) = setup();
@@ -1275,6 +1272,9 @@ fn max_size_measures_usage_as_du_does_whatever_sizes_were_edited_in() {
     }
 }
 
+/// A blob whose holders record different sizes (by hand edits) is freed at the size usage
+/// counts it at, the largest, whichever holder another policy planned first: so max-size
+/// evicts the same items either way.
 #[test]
 fn max_size_counts_a_freed_shared_blob_at_the_size_usage_gives_it() {
     for larger_first in [true, false] {
