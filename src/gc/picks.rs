@@ -105,8 +105,8 @@ pub(super) struct Picks {
     /// the picks in the order the census lies in memory.)
     pub at: Vec<u32>,
     /// By blob: how many of its referrers (items holding it, manifests linking it) are
-    /// picked, when max-size counted them.
-    pub planned_refs: Option<Vec<u32>>,
+    /// picked.
+    pub planned_refs: Vec<u32>,
 }
 
 impl Picks {
@@ -184,7 +184,7 @@ pub(super) fn choose(
     let mut picks = Picks {
         picks: Vec::new(),
         at: vec![NOT_PICKED; items.len()],
-        planned_refs: None,
+        planned_refs: Vec::new(),
     };
     for (rows, why) in [
         (trash, Why::Trash),
@@ -210,13 +210,15 @@ pub(super) fn choose(
             picks.add(Pick { row, why });
         }
     }
+    // The referrers the picks so far take from each blob, in row order (the order the
+    // census lies in memory in): max-size goes on from there.
+    let mut refs = Refs::new(census);
+    for (row, _) in picks.by_row() {
+        refs.count(&items[row]);
+    }
     let mut usage = None;
     if let Some(cap) = policy.max_size {
         // The blobs the other policies free already count towards the cap.
-        let mut refs = Refs::new(census);
-        for (row, _) in picks.by_row() {
-            refs.plan(&items[row]);
-        }
         let before = census.usage();
         let mut after = before.saturating_sub(refs.freed_so_far());
         spare_trash.sort_unstable();
@@ -236,9 +238,8 @@ pub(super) fn choose(
             picks.add(Pick { row, why });
         }
         usage = Some(CapUsage { before, after });
-        // Every pick went through `refs`, those of other policies included.
-        picks.planned_refs = Some(refs.planned);
     }
+    picks.planned_refs = refs.planned;
     (picks, usage)
 }
 
@@ -312,12 +313,28 @@ impl<'a> Refs<'a> {
         }
     }
 
-    /// Counts `item` as going, and its links if it is a manifest; returns the bytes
-    /// freed: the blobs it was the last user of.
+    /// The blobs `item` references: its content's, and its links' if it is a manifest.
+    fn shas(census: &'a Census, item: &ItemRow) -> impl Iterator<Item = ShaId> + 'a {
+        let links = census.links_at(item.links).iter().map(|l| l.sha);
+        (item.sha != NO_SHA)
+            .then_some(item.sha)
+            .into_iter()
+            .chain(links)
+    }
+
+    /// Counts `item` as going, and its links if it is a manifest.
+    fn count(&mut self, item: &ItemRow) {
+        for sha in Refs::shas(self.census, item) {
+            self.planned[sha as usize] += 1;
+        }
+    }
+
+    /// Counts `item` as [`Refs::count`] does; returns the bytes freed: the blobs it was
+    /// the last user of.
     fn plan(&mut self, item: &ItemRow) -> u64 {
-        let links = self.census.links_at(item.links).iter().map(|l| l.sha);
-        let shas = (item.sha != NO_SHA).then_some(item.sha).into_iter();
-        shas.chain(links).map(|sha| self.release(sha)).sum()
+        Refs::shas(self.census, item)
+            .map(|sha| self.release(sha))
+            .sum()
     }
 
     /// Counts one reference to blob `sha` as going; the bytes freed if it was the last.

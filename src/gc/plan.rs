@@ -137,31 +137,19 @@ fn plan_items(
 
     // Accounting: which blobs go, which stay shared. A blob is used outside the plan when
     // it has more referrers (items holding it, manifests linking it) than planned ones.
-    // The picks are looked at in row order, the order the census lies in memory in (they
-    // come in key or LRU order); the passes in pick order below then touch nothing else
-    // of the census.
+    // What the picks need of their rows is gathered in row order, the order the census
+    // lies in memory in (they come in key or LRU order); the passes in pick order below
+    // then touch nothing else of the census.
+    let planned_refs = std::mem::take(&mut picks.planned_refs);
     let n = picks.picks.len();
     let mut pick_shas = vec![NO_SHA; n];
     let mut pick_links = vec![NO_LINKS; n];
     let mut pick_sizes = vec![0; n];
-    // Counted already where max-size ran.
-    let counted = picks.planned_refs.take();
-    let count = counted.is_none();
-    let mut planned_refs = counted.unwrap_or_else(|| vec![0u32; census.shas.len()]);
     for (row, at) in picks.by_row() {
         let r = &items[row];
         pick_shas[at] = r.sha;
         pick_links[at] = r.links;
         pick_sizes[at] = r.size;
-        if !count {
-            continue;
-        }
-        if r.sha != NO_SHA {
-            planned_refs[r.sha as usize] += 1;
-        }
-        for link in census.links_at(r.links) {
-            planned_refs[link.sha as usize] += 1;
-        }
     }
 
     // What the picks need of each blob, in a byte: a megabyte at a million blobs, which
