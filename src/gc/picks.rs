@@ -59,11 +59,12 @@ impl Pick {
         }
     }
 
-    /// Why, for people, from the item's row `r` in `census` as of `now`; `keep` is
-    /// keep-last's N.
-    pub fn detail(&self, census: &Census, r: &ItemRow, keep: u32, now: DateTime<Utc>) -> Detail {
+    /// Why, for people, from the item's row in `census` as of `now` (`None` if `census`
+    /// has no such row); `keep` is keep-last's N.
+    pub fn detail(&self, census: &Census, keep: u32, now: DateTime<Utc>) -> Option<Detail> {
         let row = self.row as usize;
-        match self.why {
+        let r = census.items.get(row)?;
+        let detail = match self.why {
             Why::Trash => Detail::Trashed {
                 ago: ago(r.updated, now),
             },
@@ -91,7 +92,8 @@ impl Pick {
             Why::TrashOverCap => Detail::TrashedOverCap {
                 ago: ago(r.updated, now),
             },
-        }
+        };
+        Some(detail)
     }
 }
 

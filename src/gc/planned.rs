@@ -74,7 +74,7 @@ impl Chosen {
             size: r.size,
             sha256: rows.digest(r.sha),
             reason: pick.reason(),
-            detail: pick.detail(rows, r, self.keep, self.now),
+            detail: pick.detail(rows, self.keep, self.now)?,
             exclusive: counted.exclusive,
             updated_ms: r.updated,
             accessed_ms: r.accessed(),
