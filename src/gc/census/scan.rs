@@ -233,14 +233,16 @@ impl Census {
         if let (Some(runs), Some(versions)) = (&mut self.versions, versions) {
             runs.push(versions, start);
         }
-        self.odd_keys
-            .extend(odd_keys.into_iter().map(|(row, key)| (row + rows, key)));
-        self.notes
-            .extend(notes.into_iter().map(|(row, note)| (row + rows, note)));
-        self.leases
-            .extend(leases.into_iter().map(|(row, lease)| (row + rows, lease)));
+        shift_into(&mut self.odd_keys, odd_keys, rows);
+        shift_into(&mut self.notes, notes, rows);
+        shift_into(&mut self.leases, leases, rows);
         Ok(())
     }
+}
+
+/// Moves a part's values by row into the census's, its rows beginning at `start`.
+fn shift_into<T>(census: &mut HashMap<usize, T>, part: HashMap<usize, T>, start: usize) {
+    census.extend(part.into_iter().map(|(row, value)| (row + start, value)));
 }
 
 #[cfg(test)]
