@@ -283,28 +283,34 @@ mod tests {
     /// Adds blob `d`, again until its directory's stamp shows it: the file system's clock
     /// may be coarser than the time since the directory was last listed.
     fn add_visibly(blobs: &BlobStore, d: &[u8; 32]) {
-        let path = path_of(blobs, d);
-        let before = stamp(path.parent().unwrap());
-        loop {
-            add(blobs, d);
-            if stamp(path.parent().unwrap()) != before {
-                return;
-            }
-            fs::remove_file(&path).unwrap();
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        visibly(blobs, d, add, remove);
     }
 
-    /// Removes blob `d`, again until its directory's stamp shows it (see `add_visibly`).
+    /// Removes blob `d`, again until its directory's stamp shows it (as `add_visibly`).
     fn remove_visibly(blobs: &BlobStore, d: &[u8; 32]) {
+        visibly(blobs, d, remove, add);
+    }
+
+    fn remove(blobs: &BlobStore, d: &[u8; 32]) {
+        fs::remove_file(path_of(blobs, d)).unwrap();
+    }
+
+    /// Does `change` to blob `d`, undoing it and waiting a moment, until its directory's
+    /// stamp differs from what it was before.
+    fn visibly(
+        blobs: &BlobStore,
+        d: &[u8; 32],
+        change: fn(&BlobStore, &[u8; 32]),
+        undo: fn(&BlobStore, &[u8; 32]),
+    ) {
         let path = path_of(blobs, d);
         let before = stamp(path.parent().unwrap());
         loop {
-            fs::remove_file(&path).unwrap();
+            change(blobs, d);
             if stamp(path.parent().unwrap()) != before {
                 return;
             }
-            add(blobs, d);
+            undo(blobs, d);
             std::thread::sleep(Duration::from_millis(5));
         }
     }
